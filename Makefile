@@ -1,0 +1,141 @@
+# sqlite-clap — the only build entry point.
+#
+#   make            build build/libclap.a, build/clap0.so, build/clap
+#   make test       install missing Debian packages, build, run every test
+#   make sanitize   the whole suite again under AddressSanitizer + UBSan (build-san/)
+#   make fuzz       build the libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
+#   make bench      benchmarks; results go to tests/bench/RESULTS.md
+#   make demo       the main job end to end on samples/
+#   make deps       check libraries with pkg-config, apt-get what is missing (as root)
+#   make clean
+#
+# Portable flags only: no -march=native in the default build.
+
+BUILD ?= build
+CC ?= cc
+SAN ?=
+FUZZ_SECONDS ?= 60
+
+PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl
+# Recursively expanded on purpose: pkg-config runs when a recipe needs it,
+# after `deps` has had its chance to install the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+
+WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS_ALL = -std=c11 -O2 -g -fPIC -pthread -D_GNU_SOURCE $(WARN) $(SAN) -MMD -MP \
+             -Iext -Ipipeline $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SAN) $(LDFLAGS)
+
+ENGINE_SRC = $(filter-out ext/sqlite_clap.c,$(wildcard ext/*.c))
+ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC))
+PIPE_SRC = $(wildcard pipeline/*.c)
+PIPE_ASM = $(wildcard pipeline/*.S)
+PIPE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PIPE_SRC)) $(patsubst %.S,$(BUILD)/%.o,$(PIPE_ASM))
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/replay_%,$(FUZZ_SRC))
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all test sanitize fuzz bench demo deps clean unit-bins
+all: deps $(BUILD)/libclap.a $(BUILD)/clap0.so $(BUILD)/clap
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# The SQL binding is compiled twice: as a loadable extension (sqlite3ext.h
+# routines) for clap0.so, and with SQLITE_CORE for static use in the CLI.
+$(BUILD)/ext/sqlite_clap_ext.o: ext/sqlite_clap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+$(BUILD)/ext/sqlite_clap_core.o: ext/sqlite_clap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+
+$(BUILD)/libclap.a: $(ENGINE_OBJ) $(BUILD)/ext/sqlite_clap_core.o
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/clap0.so: $(ENGINE_OBJ) $(BUILD)/ext/sqlite_clap_ext.o
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/clap: $(PIPE_OBJ) $(BUILD)/libclap.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(PIPE_OBJ) $(BUILD)/libclap.a $(PKG_LIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(BUILD)/libclap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libclap.a $(PKG_LIBS)
+
+# Every fuzz target's corpus is replayed by a plain driver in `make test`.
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libclap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libclap.a $(PKG_LIBS)
+
+unit-bins: $(UNIT_BIN) $(REPLAY_BIN)
+
+test: all
+	@$(MAKE) --no-print-directory unit-bins
+	@BUILD=$(BUILD) bash tests/run.sh
+
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  build-san/libclap.a build-san/clap0.so build-san/clap unit-bins
+	@BUILD=build-san CLAP_SANITIZED=1 bash tests/run.sh
+
+# libFuzzer needs clang; the engine is rebuilt with it under build-fuzz/.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -pthread \
+              -Iext $(PKG_CFLAGS)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ENGINE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PKG_LIBS)
+
+fuzz: deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  mkdir -p $(BUILD)/fuzz/new-$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$$n \
+	    2>$(BUILD)/fuzz/$$n.log || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
+	done
+
+bench: all
+	@bash tests/bench/run.sh
+
+demo: all
+	@bash samples/demo.sh
+
+# Library -> Debian package. Tools the tests call are checked by name.
+DEB_LIBS = sqlite3:libsqlite3-dev openblas:libopenblas-dev sndfile:libsndfile1-dev \
+           soxr:libsoxr-dev kissfft-float:libkissfft-dev libutf8proc:libutf8proc-dev \
+           libcjson:libcjson-dev libcurl:libcurl4-openssl-dev sentencepiece:libsentencepiece-dev
+DEB_TOOLS = sqlite3:sqlite3 pkg-config:pkg-config clang:clang flac:flac sox:sox \
+            espeak-ng:espeak-ng npm:npm
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	for p in $(DEB_LIBS); do pkg-config --exists $${p%%:*} 2>/dev/null || missing="$$missing $${p#*:}"; done; \
+	for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	[ -e "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || \
+	  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || \
+	  missing="$$missing libclang-rt-14-dev"; \
+	dpkg -s libsox-fmt-all >/dev/null 2>&1 || missing="$$missing libsox-fmt-all"; \
+	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || missing="$$missing python3-jsonschema"; \
+	if [ -n "$$missing" ]; then \
+	  cmd="apt-get install -y --no-install-recommends$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$cmd -qq) >/tmp/clap-deps.log 2>&1 || \
+	      { tail -20 /tmp/clap-deps.log; echo "deps: '$$cmd' failed"; exit 1; }; \
+	  else echo "deps: missing packages; run as root: $$cmd"; exit 1; fi; \
+	fi
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,19 @@
+/*
+** acoustic — the built-in audio encoder: utterance-level prosodic and spectral
+** statistics in the spirit of eGeMAPS, on 16 kHz mono PCM. The layout of the
+** ACOUSTIC_DIM outputs is fixed and documented in acoustic.c; the values are
+** raw (not standardised: the model standardises per feature).
+*/
+#ifndef CLAP_ACOUSTIC_H
+#define CLAP_ACOUSTIC_H
+
+#include "encoder.h"
+
+extern const encoder_ops acoustic_encoder_ops;
+
+/* Exposed for tests: the F0 track (Hz, 0 = unvoiced) of pcm, one value per
+** 10 ms hop; *track is malloc'd, the caller frees. */
+clap_status acoustic_f0_track(const float *pcm, long n, int rate, float **track, int *nframes,
+                              clap_error *err);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+** encoder — one interface for the frozen audio and text encoders (f_a, f_t of
+** the paper) and the registry that finds them by kind.
+**
+** An encoder maps one input (16 kHz mono PCM, or UTF-8 text) to a fixed
+** number of floats. Built-in kinds: "acoustic" (audio) and "ngram" (text);
+** checkpoint kinds ("hubert", "distilbert") take a path. Once created, an
+** encoder is immutable: encode may be called from several threads at once.
+*/
+#ifndef CLAP_ENCODER_H
+#define CLAP_ENCODER_H
+
+#include "clap_error.h"
+
+typedef enum encoder_modality { ENCODER_AUDIO = 1, ENCODER_TEXT = 2 } encoder_modality;
+
+/* What a kind of encoder provides. `create` builds the state from an optional
+** path (NULL for built-ins) and reports the output dimension. */
+typedef struct encoder_ops {
+  const char *kind;
+  encoder_modality modality;
+  clap_status (*create)(const char *path, void **state, int *dim, clap_error *err);
+  clap_status (*encode_audio)(void *state, const float *pcm, long n, float *out, clap_error *err);
+  clap_status (*encode_text)(void *state, const char *text, int nbytes, float *out,
+                             clap_error *err);
+  void (*destroy)(void *state);
+} encoder_ops;
+
+typedef struct encoder encoder;
+
+/* The ops for a kind, or NULL. */
+const encoder_ops *encoder_find_kind(const char *kind);
+
+/* Create an encoder of `kind` named `name` (path may be NULL for built-ins). */
+clap_status encoder_create(const char *name, const char *kind, const char *path, encoder **out,
+                           clap_error *err);
+void encoder_free(encoder *e);
+
+/* The process-wide instance of a built-in kind ("acoustic", "ngram"), created
+** once on first use (thread-safe) and never freed; NULL if kind is not built in. */
+encoder *encoder_builtin(const char *kind, clap_error *err);
+
+const char *encoder_name(const encoder *e);
+const char *encoder_kind(const encoder *e);
+encoder_modality encoder_modality_of(const encoder *e);
+int encoder_dim(const encoder *e);
+
+/* out must hold encoder_dim(e) floats. Wrong modality -> CLAP_ERR_ARG. */
+clap_status encoder_encode_audio(const encoder *e, const float *pcm16k, long n, float *out,
+                                 clap_error *err);
+clap_status encoder_encode_text(const encoder *e, const char *text, int nbytes, float *out,
+                                clap_error *err);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+** vec — float32 vectors in the sqlite-vec format.
+**
+** A vector is D little-endian IEEE float32 values (a BLOB of 4·D bytes, SQL
+** subtype VEC_SUBTYPE when we return one) or JSON text "[0.1, -2, 3e-4]".
+** Every SQL function that takes a vector parses it with vec_parse(), so they
+** all accept and reject the same things:
+**   - empty blob / "[]"                 -> error "empty vector"
+**   - blob length not a multiple of 4   -> error naming the length
+**   - more than VEC_MAX_DIM elements    -> error naming both numbers
+**   - NaN or ±Inf element               -> error naming the index
+**   - JSON that is not a flat array of finite numbers -> error naming the offset
+** Dimension mismatches are reported by the caller with both sizes
+** (vec_check_same_dim).
+*/
+#ifndef CLAP_VEC_H
+#define CLAP_VEC_H
+
+#include <stddef.h>
+
+#include "clap_error.h"
+
+#define VEC_SUBTYPE 223
+#define VEC_MAX_DIM 65536
+
+/* A parsed vector. data points either into the caller's blob (when it was
+** float-aligned, so no copy is made) or into `owned`, which vec_clear frees.
+** The view is only valid while the source bytes are. */
+typedef struct vec_view {
+  const float *data;
+  int dim;
+  float *owned;
+} vec_view;
+
+/* Parse a vector from a blob (is_text == 0) or JSON text (is_text != 0) of
+** nbytes bytes. On success *out is filled and must be released with
+** vec_clear. `what` names the argument in messages ("cosine() argument 2"). */
+clap_status vec_parse(const void *bytes, size_t nbytes, int is_text, const char *what,
+                      vec_view *out, clap_error *err);
+void vec_clear(vec_view *v);
+
+/* Error (naming `what` and both sizes) unless a and b have the same dimension. */
+clap_status vec_check_same_dim(int da, int db, const char *what, clap_error *err);
+
+/* Cosine similarity in [-1, 1] (accumulated in double for stability).
+** A zero vector has no direction: CLAP_ERR_RANGE, never a silent NaN. */
+clap_status vec_cosine(const float *a, const float *b, int dim, double *out, clap_error *err);
+
+float vec_dot(const float *a, const float *b, int dim);
+
+/* Scale v to unit L2 norm in place; CLAP_ERR_RANGE for a zero vector. */
+clap_status vec_normalize(float *v, int dim, clap_error *err);
+
+/* JSON text "[...]" with enough digits to round-trip float32; malloc'd, the
+** caller frees. NULL on out-of-memory. */
+char *vec_to_json(const float *v, int dim);
+
+#endif

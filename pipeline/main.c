@@ -1,0 +1,57 @@
+/*
+** clap — the command-line pipeline of sqlite-clap.
+**
+**   clap <command> [options]      clap help        clap --version
+**
+** Commands (each documented in its own pipeline/cmd_*.c and by
+** `clap <command> --help`). Exit status: 0 success, 1 a failure reported on
+** stderr, 2 a usage error. The SQL functions of the extension are registered
+** on every connection the CLI opens, so pipeline steps use the same engine
+** as SQL users.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "clap_version.h"
+#include "commands.h"
+
+int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi);
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: clap <command> [options]\n\ncommands:\n");
+  for (const command *c = commands; c->name; c++) fprintf(f, "  %-20s %s\n", c->name, c->summary);
+  fprintf(f, "\n`clap <command> --help` describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("clap %s (sqlite %s)\n", CLAP_VERSION, sqlite3_libversion());
+    return 0;
+  }
+  if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  sqlite3_auto_extension((void (*)(void))sqlite3_clap_init);
+  for (const command *c = commands; c->name; c++)
+    if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+  fprintf(stderr, "clap: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

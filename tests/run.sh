@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The top-level test runner: unit tests, fuzz-corpus replays, SQL scripts and
+# CLI tests. Each part prints "N passed, N failed" as its last line; this sums
+# them and ends with the total on one line. Exit status 1 if anything failed.
+#
+#   BUILD=build bash tests/run.sh [filter]     filter: substring of test names
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+FILTER=${1:-}
+export BUILD
+export CLAP_ROOT=$PWD
+total_pass=0
+total_fail=0
+failed_names=()
+
+# Under the sanitizer build the sqlite3 shell loads an ASan-instrumented
+# clap0.so, so the sanitizer runtimes must be preloaded into it.
+SQLITE3=(sqlite3)
+if [ -n "${CLAP_SANITIZED:-}" ]; then
+  asan=$(gcc -print-file-name=libasan.so)
+  ubsan=$(gcc -print-file-name=libubsan.so)
+  export CLAP_SQLITE_PRELOAD="$asan:$ubsan"
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+export CLAP_SQLITE3="${CLAP_SQLITE3:-sqlite3}"
+
+# Run one test program; count from its last "N passed, N failed" line.
+run_counted() {
+  local name=$1; shift
+  [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && return
+  local out rc line p f
+  out=$("$@" 2>&1); rc=$?
+  line=$(printf '%s\n' "$out" | grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' | tail -1)
+  if [ -z "$line" ]; then p=0; f=1
+  else
+    p=$(sed -E 's/^([A-Za-z_-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
+    f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+  if [ "$f" -ne 0 ]; then
+    failed_names+=("$name")
+    printf 'FAIL %-34s %s\n' "$name" "${line:-no summary line (exit $rc)}"
+    printf '%s\n' "$out" | tail -40 | sed 's/^/    /'
+  else
+    printf 'ok   %-34s %s\n' "$name" "$line"
+  fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+  [ -x "$t" ] || continue
+  run_counted "unit/$(basename "$t")" "$t"
+done
+
+for r in "$BUILD"/tests/replay_fuzz_*; do
+  [ -x "$r" ] || continue
+  n=${r##*/replay_}
+  run_counted "fuzz-replay/$n" "$r" "tests/fuzz/corpus/$n"
+done
+
+run_counted "sql" bash tests/sql/run.sh
+for c in tests/cli/test_*.sh; do
+  [ -f "$c" ] || continue
+  run_counted "cli/$(basename "$c" .sh)" bash "$c"
+done
+
+if [ ${#failed_names[@]} -gt 0 ]; then
+  echo "failed: ${failed_names[*]}"
+fi
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

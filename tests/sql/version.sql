@@ -1,0 +1,1 @@
+select clap_version();
