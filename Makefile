@@ -32,6 +32,9 @@ ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC))
 PIPE_SRC = $(wildcard pipeline/*.c)
 PIPE_ASM = $(wildcard pipeline/*.S)
 PIPE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PIPE_SRC)) $(patsubst %.S,$(BUILD)/%.o,$(PIPE_ASM))
+PIPE_LIB_OBJ = $(filter-out $(BUILD)/pipeline/main.o,$(PIPE_OBJ))
+BENCH_SRC = $(wildcard tests/bench/bench_*.c)
+BENCH_BIN = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
@@ -65,19 +68,29 @@ $(BUILD)/libclap.a: $(ENGINE_OBJ) $(BUILD)/ext/sqlite_clap_core.o
 $(BUILD)/clap0.so: $(ENGINE_OBJ) $(BUILD)/ext/sqlite_clap_ext.o
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+# The pipeline's modules (all but main.o) as a library, so unit tests can link them.
+$(BUILD)/libclap_pipeline.a: $(PIPE_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/clap: $(PIPE_OBJ) $(BUILD)/libclap.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(PIPE_OBJ) $(BUILD)/libclap.a $(PKG_LIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(BUILD)/libclap.a
+TEST_LIBS = $(BUILD)/libclap_pipeline.a $(BUILD)/libclap.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libclap.a $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
+
+$(BUILD)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
 
 # Every fuzz target's corpus is replayed by a plain driver in `make test`.
-$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libclap.a
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libclap.a $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(TEST_LIBS) $(PKG_LIBS)
 
-unit-bins: $(UNIT_BIN) $(REPLAY_BIN)
+unit-bins: $(BUILD)/libclap_pipeline.a $(UNIT_BIN) $(REPLAY_BIN)
 
 test: all
 	@$(MAKE) --no-print-directory unit-bins
@@ -92,9 +105,10 @@ sanitize: deps
 # libFuzzer needs clang; the engine is rebuilt with it under build-fuzz/.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -pthread \
               -Iext $(PKG_CFLAGS)
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ENGINE_SRC)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ENGINE_SRC) $(PIPE_SRC)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_SRC) $(PKG_LIBS)
+	clang $(FUZZ_CFLAGS) -Ipipeline -o $@ $< $(ENGINE_SRC) $(filter-out pipeline/main.c,$(PIPE_SRC)) \
+	  $(PIPE_ASM) $(PKG_LIBS)
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); \
@@ -104,8 +118,8 @@ fuzz: deps $(FUZZ_BIN)
 	    2>$(BUILD)/fuzz/$$n.log || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
 	done
 
-bench: all
-	@bash tests/bench/run.sh
+bench: all $(BENCH_BIN)
+	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 demo: all
 	@bash samples/demo.sh
