@@ -1,21 +1,781 @@
 /*
-** sqlite_clap — the SQL binding (entry point sqlite3_clap_init). Being
-** written; see DESIGN.md for the surface.
+** sqlite_clap — the SQL surface of sqlite-clap. Load with `.load ./build/clap0`
+** (entry point sqlite3_clap_init); the clap CLI registers it on every
+** connection it opens.
+**
+**   clap_version()                                  -> text
+**   cosine(a, b)                                    -> real in [-1, 1]
+**   clap_encode_audio(audio, encoder)               -> vector (raw encoder features)
+**   clap_encode_text(text, encoder)                 -> vector (raw encoder features)
+**   clap_embed_audio(audio [, model])               -> unit vector in the joint space
+**   clap_embed_text(text [, model])                 -> unit vector in the joint space
+**   clap_zero_shot(audio_vec, neg_text, pos_text [, model]) -> P(positive)
+**   clap_classify(audio_vec, json_array_of_texts [, model]) -> 0-based index of the best text
+**
+** Arguments:
+**   vector  a BLOB of little-endian float32 (sqlite-vec's format) or JSON text
+**           '[0.1, ...]'; every function parses vectors with arg_vector(), so
+**           all accept and reject the same things (see ext/vec.h). Returned
+**           vectors are BLOBs with subtype 223 and can go into a vec0 table.
+**   audio   a BLOB holding the bytes of any file libsndfile reads (WAV, FLAC,
+**           OGG, MP3, ...), any rate and channel count; it is decoded,
+**           downmixed and resampled to 16 kHz mono.
+**   text    UTF-8 text.
+**   encoder the name of a built-in encoder ('acoustic', 'ngram') or of a row
+**           in clap_encoders(name, kind, path).
+**   model   the name of a row in clap_models(name, model) of the database the
+**           function runs in; default 'default'.
+**
+** NULL in any vector, audio or text argument gives NULL. Every misuse is an
+** SQL error whose message names the function, the argument and the problem:
+** wrong type, empty or non-finite vector, dimension mismatch (both sizes),
+** zero vector, bytes that are not audio, unknown encoder or model, a corrupt
+** model blob, a model whose encoder does not match. Nothing here crashes or
+** prints.
+**
+** Caching: loaded models are cached per connection and reloaded when their
+** row changes (rowid, size or checksum); constant text arguments are embedded
+** once per statement (sqlite3_set_auxdata). Connections are independent, so
+** several threads may each use their own connection at once.
 */
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "audio.h"
+#include "clap_error.h"
 #include "clap_version.h"
+#include "encoder.h"
+#include "model.h"
+#include "vec.h"
+
+#ifndef SQLITE_SUBTYPE
+#define SQLITE_SUBTYPE 0x000100000
+#endif
+#ifndef SQLITE_RESULT_SUBTYPE
+#define SQLITE_RESULT_SUBTYPE 0x001000000
+#endif
+
+#define DEFAULT_MODEL "default"
+
+/* ---------------------------------------------------------------- state */
+
+/* A model loaded from clap_models, shared by the connection cache and by
+** statements' auxdata; freed when the last reference goes. */
+typedef struct model_ref {
+  int refs;
+  char *name;
+  sqlite3_int64 rowid;
+  int nbytes;
+  uint32_t tail;  /* the blob's trailing CRC: changes when any byte does */
+  clap_model *model;
+  struct model_ref *next;
+} model_ref;
+
+/* An encoder made from a clap_encoders row (checkpoint kinds). */
+typedef struct encoder_entry {
+  char *name;
+  char *path;
+  encoder *enc;
+  struct encoder_entry *next;
+} encoder_entry;
+
+/* Per-connection state; every function of one connection shares it. */
+typedef struct clap_conn {
+  int refs;  /* one per registered function, released by xDestroy */
+  model_ref *models;
+  encoder_entry *encoders;
+} clap_conn;
+
+static void model_ref_release(model_ref *r) {
+  if (!r || --r->refs > 0) return;
+  model_free(r->model);
+  sqlite3_free(r->name);
+  sqlite3_free(r);
+}
+
+static void model_ref_release_void(void *p) { model_ref_release(p); }
+
+static void conn_release(void *p) {
+  clap_conn *c = p;
+  if (--c->refs > 0) return;
+  while (c->models) {
+    model_ref *r = c->models;
+    c->models = r->next;
+    model_ref_release(r);
+  }
+  while (c->encoders) {
+    encoder_entry *e = c->encoders;
+    c->encoders = e->next;
+    encoder_free(e->enc);
+    sqlite3_free(e->name);
+    sqlite3_free(e->path);
+    sqlite3_free(e);
+  }
+  sqlite3_free(c);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void result_clap_error(sqlite3_context *ctx, const char *fn, const clap_error *err) {
+  char *msg = sqlite3_mprintf("%s(): %s", fn, err->msg);
+  if (!msg) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if (err->code == CLAP_ERR_NOMEM) sqlite3_result_error_nomem(ctx);
+  else sqlite3_result_error(ctx, msg, -1);
+  sqlite3_free(msg);
+}
+
+static void result_errorf(sqlite3_context *ctx, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  if (!msg) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_error(ctx, msg, -1);
+  sqlite3_free(msg);
+}
+
+static const char *type_name(int t) {
+  switch (t) {
+    case SQLITE_INTEGER: return "an integer";
+    case SQLITE_FLOAT: return "a real";
+    case SQLITE_TEXT: return "text";
+    case SQLITE_BLOB: return "a blob";
+    default: return "NULL";
+  }
+}
+
+/* ---------------------------------------------------------------- arguments */
+
+/* The one vector parser of the SQL surface. Returns 0 on success, 1 when the
+** argument is NULL (the caller returns NULL), -1 after setting an error. */
+static int arg_vector(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int argi,
+                      vec_view *out) {
+  char what[96];
+  snprintf(what, sizeof what, "%s() argument %d", fn, argi);
+  int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL) return 1;
+  if (t != SQLITE_BLOB && t != SQLITE_TEXT) {
+    result_errorf(ctx, "%s: expected a vector (float32 blob or JSON text), got %s", what,
+                  type_name(t));
+    return -1;
+  }
+  const void *p = t == SQLITE_BLOB ? sqlite3_value_blob(v) : (const void *)sqlite3_value_text(v);
+  int n = sqlite3_value_bytes(v);
+  clap_error err;
+  if (vec_parse(p, (size_t)n, t == SQLITE_TEXT, what, out, &err) != CLAP_OK) {
+    sqlite3_result_error(ctx, err.msg, -1);
+    return -1;
+  }
+  return 0;
+}
+
+/* Audio bytes or text: 0 ok, 1 NULL, -1 error set. */
+static int arg_bytes(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int argi,
+                     int want_text, const void **p, int *n) {
+  int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL) return 1;
+  if (want_text ? t != SQLITE_TEXT : t != SQLITE_BLOB) {
+    result_errorf(ctx, "%s() argument %d: expected %s, got %s", fn, argi,
+                  want_text ? "text" : "audio file bytes (a blob)", type_name(t));
+    return -1;
+  }
+  *p = want_text ? (const void *)sqlite3_value_text(v) : sqlite3_value_blob(v);
+  *n = sqlite3_value_bytes(v);
+  if (*n == 0) {
+    result_errorf(ctx, "%s() argument %d: empty %s", fn, argi, want_text ? "text" : "audio");
+    return -1;
+  }
+  return 0;
+}
+
+/* A name argument (encoder, model): NULL or empty is an error. */
+static const char *arg_name(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int argi,
+                            const char *what) {
+  if (sqlite3_value_type(v) != SQLITE_TEXT || sqlite3_value_bytes(v) == 0) {
+    result_errorf(ctx, "%s() argument %d: expected %s name (text), got %s", fn, argi, what,
+                  type_name(sqlite3_value_type(v)));
+    return NULL;
+  }
+  return (const char *)sqlite3_value_text(v);
+}
+
+static void result_vector(sqlite3_context *ctx, float *v, int dim) {
+  /* The engine's floats are little-endian on every platform we build for. */
+  sqlite3_result_blob(ctx, v, dim * (int)sizeof(float), sqlite3_free);
+  sqlite3_result_subtype(ctx, VEC_SUBTYPE);
+}
+
+/* ---------------------------------------------------------------- encoders */
+
+static int table_exists(sqlite3 *db, const char *name) {
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return found;
+}
+
+/* Resolve an encoder name: built-in kinds first, then clap_encoders rows,
+** whose encoders are created once per connection and kept. */
+static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name, clap_error *err) {
+  encoder *b = encoder_builtin(name, NULL);
+  if (b) return b;
+  if (!table_exists(db, "clap_encoders"))
+    return clap_error_set(err, CLAP_ERR_NOTFOUND,
+                          "unknown encoder '%s' (built in: acoustic, ngram; no clap_encoders table)",
+                          name),
+           NULL;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT kind, path FROM clap_encoders WHERE name=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db)),
+           NULL;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  const encoder *found = NULL;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    clap_error_set(err, CLAP_ERR_NOTFOUND,
+                   "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)", name);
+  } else {
+    const char *kind = (const char *)sqlite3_column_text(st, 0);
+    const char *path = (const char *)sqlite3_column_text(st, 1);
+    for (encoder_entry *e = c->encoders; e && !found; e = e->next)
+      if (!strcmp(e->name, name) && !strcmp(e->path, path ? path : "")) found = e->enc;
+    if (!found) {
+      encoder *enc = NULL;
+      if (encoder_create(name, kind ? kind : "", path, &enc, err) == CLAP_OK) {
+        encoder_entry *e = sqlite3_malloc(sizeof *e);
+        if (e) {
+          e->name = sqlite3_mprintf("%s", name);
+          e->path = sqlite3_mprintf("%s", path ? path : "");
+          e->enc = enc;
+          e->next = c->encoders;
+          c->encoders = e;
+          found = enc;
+        } else {
+          encoder_free(enc);
+          clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+        }
+      }
+    }
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+/* Decode audio bytes and run an audio encoder; *out is sqlite3_malloc'd. */
+static clap_status encode_audio_bytes(const encoder *enc, const void *p, int n, int argi,
+                                      float **out, clap_error *err) {
+  char name[32];
+  snprintf(name, sizeof name, "argument %d", argi);
+  if (encoder_modality_of(enc) != ENCODER_AUDIO)
+    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes text, not audio",
+                          encoder_name(enc));
+  audio_pcm *pcm = NULL;
+  clap_status rc = audio_decode_memory(p, (size_t)n, name, NULL, &pcm, err);
+  if (rc != CLAP_OK) return rc;
+  float *v = sqlite3_malloc(encoder_dim(enc) * (int)sizeof(float));
+  if (!v) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  else rc = encoder_encode_audio(enc, pcm->samples, pcm->n, v, err);
+  audio_pcm_free(pcm);
+  if (rc != CLAP_OK) sqlite3_free(v);
+  else *out = v;
+  return rc;
+}
+
+static clap_status encode_text_bytes(const encoder *enc, const char *p, int n, float **out,
+                                     clap_error *err) {
+  if (encoder_modality_of(enc) != ENCODER_TEXT)
+    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes audio, not text",
+                          encoder_name(enc));
+  float *v = sqlite3_malloc(encoder_dim(enc) * (int)sizeof(float));
+  if (!v) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  clap_status rc = encoder_encode_text(enc, p, n, v, err);
+  if (rc != CLAP_OK) sqlite3_free(v);
+  else *out = v;
+  return rc;
+}
+
+/* ---------------------------------------------------------------- models */
+
+static uint32_t blob_tail(const unsigned char *p, int n) {
+  if (n < 4) return 0;
+  return (uint32_t)p[n - 4] | (uint32_t)p[n - 3] << 8 | (uint32_t)p[n - 2] << 16 |
+         (uint32_t)p[n - 1] << 24;
+}
+
+/* The model called `name`, loading or reloading it when its row changed.
+** Returns a new reference (release with model_ref_release) or NULL + err. */
+static model_ref *conn_model(clap_conn *c, sqlite3 *db, const char *name, clap_error *err) {
+  if (!table_exists(db, "clap_models"))
+    return clap_error_set(err, CLAP_ERR_NOTFOUND,
+                          "no model '%s': this database has no clap_models table "
+                          "(create one with `clap model create`)",
+                          name),
+           NULL;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT rowid, model FROM clap_models WHERE name=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_models: %s", sqlite3_errmsg(db)),
+           NULL;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  model_ref *r = NULL;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
+    goto done;
+  }
+  sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+  const unsigned char *blob = sqlite3_column_blob(st, 1);
+  int n = sqlite3_column_bytes(st, 1);
+  uint32_t tail = blob_tail(blob, n);
+  model_ref **pp = &c->models;
+  for (; *pp; pp = &(*pp)->next) {
+    if (strcmp((*pp)->name, name)) continue;
+    if ((*pp)->rowid == rowid && (*pp)->nbytes == n && (*pp)->tail == tail) {
+      r = *pp;
+      r->refs++;
+      goto done;
+    }
+    model_ref *stale = *pp; /* the row changed: drop the cache's reference */
+    *pp = stale->next;
+    model_ref_release(stale);
+    break;
+  }
+  clap_model *m = NULL;
+  if (model_load(blob, (size_t)n, &m, err) != CLAP_OK) {
+    clap_error_prefix(err, "model '%s': ", name);
+    goto done;
+  }
+  r = sqlite3_malloc(sizeof *r);
+  if (!r) {
+    model_free(m);
+    clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  *r = (model_ref){.refs = 2, .name = sqlite3_mprintf("%s", name), .rowid = rowid, .nbytes = n,
+                   .tail = tail, .model = m, .next = c->models};
+  c->models = r;
+done:
+  sqlite3_finalize(st);
+  return r;
+}
+
+/* The model named by argument argi (or 'default' when argc <= argi), kept in
+** that argument's auxdata for the rest of the statement. Returns a borrowed
+** pointer valid until *hold is released (model_ref_release(*hold)). */
+static const clap_model *arg_model(sqlite3_context *ctx, int argc, sqlite3_value **argv, int argi,
+                                   const char *fn, model_ref **hold) {
+  clap_conn *c = sqlite3_user_data(ctx);
+  const char *name = DEFAULT_MODEL;
+  *hold = NULL;
+  if (argc > argi) {
+    model_ref *aux = sqlite3_get_auxdata(ctx, argi);
+    name = arg_name(ctx, argv[argi], fn, argi + 1, "a model");
+    if (!name) return NULL;
+    if (aux && !strcmp(aux->name, name)) {
+      aux->refs++;
+      *hold = aux;
+      return aux->model;
+    }
+  }
+  clap_error err;
+  model_ref *r = conn_model(c, sqlite3_context_db_handle(ctx), name, &err);
+  if (!r) {
+    result_clap_error(ctx, fn, &err);
+    return NULL;
+  }
+  *hold = r;
+  if (argc > argi) {
+    r->refs++; /* one for the auxdata; set last, it may release at once */
+    sqlite3_set_auxdata(ctx, argi, r, model_ref_release_void);
+  }
+  return r->model;
+}
+
+/* Raw features -> joint space for one side of a model; *out sqlite3_malloc'd. */
+static clap_status model_embed_features(const clap_model *m, model_side side, const float *x,
+                                        int xdim, const char *encname, float **out,
+                                        clap_error *err) {
+  const model_config *cfg = model_get_config(m);
+  int want = side == MODEL_AUDIO ? cfg->audio_in : cfg->text_in;
+  if (xdim != want)
+    return clap_error_set(err, CLAP_ERR_RANGE,
+                          "the model expects %d %s features but encoder '%s' produces %d", want,
+                          side == MODEL_AUDIO ? "audio" : "text", encname, xdim);
+  float *v = sqlite3_malloc(cfg->dim * (int)sizeof(float));
+  if (!v) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  clap_status rc = model_embed(m, side, x, 1, v, err);
+  if (rc != CLAP_OK) sqlite3_free(v);
+  else *out = v;
+  return rc;
+}
+
+/* Embed UTF-8 text through model m; *out (cfg->dim floats) sqlite3_malloc'd. */
+static clap_status embed_text(clap_conn *c, sqlite3 *db, const clap_model *m, const char *text,
+                              int n, float **out, clap_error *err) {
+  const char *encname = model_get_config(m)->text_encoder;
+  const encoder *enc = conn_encoder(c, db, encname, err);
+  if (!enc) return err->code;
+  float *x = NULL;
+  clap_status rc = encode_text_bytes(enc, text, n, &x, err);
+  if (rc != CLAP_OK) return rc;
+  rc = model_embed_features(m, MODEL_TEXT, x, encoder_dim(enc), encname, out, err);
+  sqlite3_free(x);
+  return rc;
+}
+
+/* A text embedding cached in the text argument's auxdata, so a constant
+** sentence is embedded once per statement. It remembers which model made it. */
+typedef struct text_aux {
+  const clap_model *model;
+  int dim;
+  float v[];
+} text_aux;
+
+/* The embedding of text argument argi under model m: borrowed from auxdata
+** or freshly computed (then *fresh must be sqlite3_free'd). NULL on error
+** (set) or when the argument is NULL (*is_null = 1). */
+static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **argv, int argi,
+                                       const clap_model *m, const char *fn, float **fresh,
+                                       int *is_null) {
+  *fresh = NULL;
+  *is_null = 0;
+  text_aux *aux = sqlite3_get_auxdata(ctx, argi);
+  if (aux && aux->model == m) return aux->v;
+  const void *p;
+  int n;
+  int a = arg_bytes(ctx, argv[argi], fn, argi + 1, 1, &p, &n);
+  if (a) {
+    *is_null = a == 1;
+    return NULL;
+  }
+  clap_error err;
+  float *v = NULL;
+  if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), m, p, n, &v, &err)) {
+    clap_error_prefix(&err, "argument %d: ", argi + 1);
+    result_clap_error(ctx, fn, &err);
+    return NULL;
+  }
+  int dim = model_get_config(m)->dim;
+  text_aux *fresh_aux = sqlite3_malloc(sizeof *fresh_aux + (size_t)dim * sizeof(float));
+  if (fresh_aux) {
+    fresh_aux->model = m;
+    fresh_aux->dim = dim;
+    memcpy(fresh_aux->v, v, (size_t)dim * sizeof(float));
+    sqlite3_set_auxdata(ctx, argi, fresh_aux, sqlite3_free);
+  }
+  *fresh = v;
+  return v;
+}
+
+/* ---------------------------------------------------------------- functions */
 
 static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_text(ctx, CLAP_VERSION, -1, SQLITE_STATIC);
 }
+
+static void fn_cosine(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  vec_view a = {0}, b = {0};
+  int ra = arg_vector(ctx, argv[0], "cosine", 1, &a);
+  if (ra < 0) return;
+  int rb = arg_vector(ctx, argv[1], "cosine", 2, &b);
+  if (rb >= 0 && (ra == 1 || rb == 1)) {
+    sqlite3_result_null(ctx);
+  } else if (rb == 0) {
+    clap_error err;
+    double s;
+    if (vec_check_same_dim(a.dim, b.dim, "cosine()", &err) == CLAP_OK &&
+        vec_cosine(a.data, b.data, a.dim, &s, &err) == CLAP_OK)
+      sqlite3_result_double(ctx, s);
+    else
+      sqlite3_result_error(ctx, err.msg, -1);
+  }
+  vec_clear(&a);
+  vec_clear(&b);
+}
+
+static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_text) {
+  const char *fn = is_text ? "clap_encode_text" : "clap_encode_audio";
+  const void *p;
+  int n;
+  int a = arg_bytes(ctx, argv[0], fn, 1, is_text, &p, &n);
+  if (a) {
+    if (a == 1) sqlite3_result_null(ctx);
+    return;
+  }
+  const char *name = arg_name(ctx, argv[1], fn, 2, "an encoder");
+  if (!name) return;
+  clap_error err;
+  const encoder *enc =
+      conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), name, &err);
+  float *v = NULL;
+  if (enc) {
+    if ((is_text ? encode_text_bytes(enc, p, n, &v, &err)
+                 : encode_audio_bytes(enc, p, n, 1, &v, &err)) == CLAP_OK) {
+      result_vector(ctx, v, encoder_dim(enc));
+      return;
+    }
+  }
+  result_clap_error(ctx, fn, &err);
+}
+
+static void fn_encode_audio(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  encode_common(ctx, argv, 0);
+}
+
+static void fn_encode_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  encode_common(ctx, argv, 1);
+}
+
+static void fn_embed_audio(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *fn = "clap_embed_audio";
+  const void *p;
+  int n;
+  int a = arg_bytes(ctx, argv[0], fn, 1, 0, &p, &n);
+  if (a) {
+    if (a == 1) sqlite3_result_null(ctx);
+    return;
+  }
+  model_ref *hold;
+  const clap_model *m = arg_model(ctx, argc, argv, 1, fn, &hold);
+  if (!m) return;
+  clap_error err;
+  const char *encname = model_get_config(m)->audio_encoder;
+  const encoder *enc =
+      conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), encname, &err);
+  float *x = NULL, *v = NULL;
+  if (enc && encode_audio_bytes(enc, p, n, 1, &x, &err) == CLAP_OK &&
+      model_embed_features(m, MODEL_AUDIO, x, encoder_dim(enc), encname, &v, &err) == CLAP_OK)
+    result_vector(ctx, v, model_get_config(m)->dim);
+  else
+    result_clap_error(ctx, fn, &err);
+  sqlite3_free(x);
+  model_ref_release(hold);
+}
+
+static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *fn = "clap_embed_text";
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  model_ref *hold;
+  const clap_model *m = arg_model(ctx, argc, argv, 1, fn, &hold);
+  if (!m) return;
+  float *fresh;
+  int is_null;
+  const float *v = arg_text_embedding(ctx, argv, 0, m, fn, &fresh, &is_null);
+  if (v) {
+    int dim = model_get_config(m)->dim;
+    if (fresh) {
+      result_vector(ctx, fresh, dim);
+    } else {
+      sqlite3_result_blob(ctx, v, dim * (int)sizeof(float), SQLITE_TRANSIENT);
+      sqlite3_result_subtype(ctx, VEC_SUBTYPE);
+    }
+  }
+  model_ref_release(hold);
+}
+
+/* An audio embedding argument checked against the model's dimension. */
+static int arg_model_vector(sqlite3_context *ctx, sqlite3_value *v, const char *fn,
+                            const clap_model *m, vec_view *out) {
+  int r = arg_vector(ctx, v, fn, 1, out);
+  if (r) return r;
+  clap_error err;
+  char what[64];
+  snprintf(what, sizeof what, "%s() argument 1 vs the model", fn);
+  if (vec_check_same_dim(out->dim, model_get_config(m)->dim, what, &err) != CLAP_OK) {
+    sqlite3_result_error(ctx, err.msg, -1);
+    vec_clear(out);
+    return -1;
+  }
+  return 0;
+}
+
+static void fn_zero_shot(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *fn = "clap_zero_shot";
+  model_ref *hold;
+  const clap_model *m = arg_model(ctx, argc, argv, 3, fn, &hold);
+  if (!m) return;
+  vec_view a = {0};
+  float *fresh[2] = {NULL, NULL};
+  const float *t[2] = {NULL, NULL};
+  int is_null = 0, r = arg_model_vector(ctx, argv[0], fn, m, &a);
+  for (int i = 0; i < 2 && r == 0; i++) {
+    t[i] = arg_text_embedding(ctx, argv, i + 1, m, fn, &fresh[i], &is_null);
+    if (!t[i]) r = is_null ? 1 : -1;
+  }
+  if (r == 1) sqlite3_result_null(ctx);
+  if (r == 0) {
+    clap_error err;
+    double cn, cp;
+    if (vec_cosine(a.data, t[0], a.dim, &cn, &err) || vec_cosine(a.data, t[1], a.dim, &cp, &err)) {
+      result_clap_error(ctx, fn, &err);
+    } else {
+      /* softmax over the two scaled similarities, written to avoid overflow */
+      double s = exp(model_log_scale(m));
+      sqlite3_result_double(ctx, 1.0 / (1.0 + exp(s * (cn - cp))));
+    }
+  }
+  vec_clear(&a);
+  sqlite3_free(fresh[0]);
+  sqlite3_free(fresh[1]);
+  model_ref_release(hold);
+}
+
+/* The embeddings of a JSON array of class texts, cached per statement. */
+typedef struct classes_aux {
+  const clap_model *model;
+  int k, dim;
+  float v[];
+} classes_aux;
+
+static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, const clap_model *m,
+                                  const char *fn) {
+  const char *json = (const char *)sqlite3_value_text(arg);
+  cJSON *arr = json ? cJSON_ParseWithLength(json, (size_t)sqlite3_value_bytes(arg)) : NULL;
+  int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+  int dim = model_get_config(m)->dim;
+  classes_aux *aux = NULL;
+  if (k < 1) {
+    result_errorf(ctx, "%s() argument 2: expected a non-empty JSON array of texts", fn);
+    goto done;
+  }
+  aux = sqlite3_malloc64(sizeof *aux + (size_t)k * (size_t)dim * sizeof(float));
+  if (!aux) {
+    sqlite3_result_error_nomem(ctx);
+    goto done;
+  }
+  *aux = (classes_aux){.model = m, .k = k, .dim = dim};
+  for (int i = 0; i < k; i++) {
+    cJSON *item = cJSON_GetArrayItem(arr, i);
+    clap_error err;
+    float *v = NULL;
+    if (!cJSON_IsString(item) || !item->valuestring[0]) {
+      result_errorf(ctx, "%s() argument 2: element %d is not a non-empty string", fn, i);
+    } else if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), m,
+                          item->valuestring, (int)strlen(item->valuestring), &v, &err)) {
+      clap_error_prefix(&err, "argument 2 element %d: ", i);
+      result_clap_error(ctx, fn, &err);
+    } else {
+      memcpy(aux->v + (size_t)i * dim, v, (size_t)dim * sizeof(float));
+      sqlite3_free(v);
+      continue;
+    }
+    sqlite3_free(aux);
+    aux = NULL;
+    break;
+  }
+done:
+  cJSON_Delete(arr);
+  return aux;
+}
+
+static void fn_classify(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *fn = "clap_classify";
+  model_ref *hold;
+  const clap_model *m = arg_model(ctx, argc, argv, 2, fn, &hold);
+  if (!m) return;
+  vec_view a = {0};
+  int r = arg_model_vector(ctx, argv[0], fn, m, &a);
+  if (r == 0 && sqlite3_value_type(argv[1]) == SQLITE_NULL) r = 1;
+  if (r == 1) sqlite3_result_null(ctx);
+  if (r == 0) {
+    classes_aux *aux = sqlite3_get_auxdata(ctx, 1);
+    int owned = 0;
+    if (!aux || aux->model != m) {
+      aux = embed_classes(ctx, argv[1], m, fn);
+      owned = 1;
+    }
+    if (aux) {
+      int best = 0;
+      double best_s = -2;
+      for (int i = 0; i < aux->k; i++) {
+        double s = vec_dot(a.data, aux->v + (size_t)i * aux->dim, aux->dim);
+        if (s > best_s) best_s = s, best = i;
+      }
+      sqlite3_result_int(ctx, best);
+      if (owned) sqlite3_set_auxdata(ctx, 1, aux, sqlite3_free);
+    }
+  }
+  vec_clear(&a);
+  model_ref_release(hold);
+}
+
+/* ---------------------------------------------------------------- registration */
+
+typedef struct fn_spec {
+  const char *name;
+  int nargs;
+  int flags;
+  void (*fn)(sqlite3_context *, int, sqlite3_value **);
+} fn_spec;
+
+/* cosine and the built-in vector math are pure; the clap_* functions read
+** clap_models / clap_encoders, so they are neither DETERMINISTIC (a model
+** row may change) nor INNOCUOUS. */
+#define PURE (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define READS (SQLITE_UTF8)
+#define VEC_OUT SQLITE_RESULT_SUBTYPE
+
+static const fn_spec functions[] = {
+    {"clap_version", 0, PURE, fn_version},
+    {"cosine", 2, PURE, fn_cosine},
+    {"clap_encode_audio", 2, READS | VEC_OUT, fn_encode_audio},
+    {"clap_encode_text", 2, READS | VEC_OUT, fn_encode_text},
+    {"clap_embed_audio", 1, READS | VEC_OUT, fn_embed_audio},
+    {"clap_embed_audio", 2, READS | VEC_OUT, fn_embed_audio},
+    {"clap_embed_text", 1, READS | VEC_OUT, fn_embed_text},
+    {"clap_embed_text", 2, READS | VEC_OUT, fn_embed_text},
+    {"clap_zero_shot", 3, READS, fn_zero_shot},
+    {"clap_zero_shot", 4, READS, fn_zero_shot},
+    {"clap_classify", 2, READS, fn_classify},
+    {"clap_classify", 3, READS, fn_classify},
+};
 
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
 int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
-  return sqlite3_create_function(db, "clap_version", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                 0, fn_version, 0, 0);
+  clap_conn *c = sqlite3_malloc(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->refs = 1; /* held until every function is registered */
+  int rc = SQLITE_OK;
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0] && rc == SQLITE_OK; i++) {
+    const fn_spec *f = &functions[i];
+    /* Older SQLite rejects flag bits it does not know; retry without them. */
+    c->refs++;
+    rc = sqlite3_create_function_v2(db, f->name, f->nargs, f->flags, c, f->fn, NULL, NULL,
+                                    conn_release);
+    if (rc != SQLITE_OK && (f->flags & VEC_OUT)) {
+      c->refs++; /* the failed call released its reference */
+      rc = sqlite3_create_function_v2(db, f->name, f->nargs, f->flags & ~VEC_OUT, c, f->fn, NULL,
+                                      NULL, conn_release);
+    }
+  }
+  conn_release(c);
+  if (rc != SQLITE_OK && pzErrMsg)
+    *pzErrMsg = sqlite3_mprintf("clap: registering SQL functions: %s", sqlite3_errmsg(db));
+  return rc;
 }

@@ -1,0 +1,364 @@
+/*
+** clap model — manage the CLAP models stored in a database's clap_models table.
+**
+**   clap model create DB --name NAME [--audio-encoder E] [--text-encoder E]
+**                        [--dim D] [--head linear|mlp] [--hidden H] [--seed N] [--replace]
+**       An untrained, randomly initialised model (deterministic for a seed).
+**       Defaults: acoustic, ngram, 512, linear, hidden 512, seed 1.
+**   clap model list DB                       name, encoders, dim, size, created
+**   clap model show DB NAME                  the model card as JSON (schemas/model_card.schema.json)
+**   clap model export DB NAME FILE           the blob, byte for byte
+**   clap model import DB NAME FILE [--replace]
+**   clap model delete DB NAME
+**
+** Encoders are built-in names (acoustic, ngram) or rows of clap_encoders.
+** Errors: an existing name without --replace, an unknown encoder or model, a
+** file that is not a valid model blob (checked before anything is written),
+** a dimension outside 1..16384. Exit 0 ok, 1 failure, 2 usage.
+*/
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "commands.h"
+#include "db.h"
+#include "encoder.h"
+#include "model.h"
+
+static const char model_usage[] =
+    "usage: clap model create DB --name NAME [--audio-encoder E] [--text-encoder E]\n"
+    "                         [--dim D] [--head linear|mlp] [--hidden H] [--seed N] [--replace]\n"
+    "       clap model list DB\n"
+    "       clap model show DB NAME\n"
+    "       clap model export DB NAME FILE\n"
+    "       clap model import DB NAME FILE [--replace]\n"
+    "       clap model delete DB NAME\n";
+
+static int usage_error(const char *msg) {
+  if (msg) fprintf(stderr, "clap model: %s\n", msg);
+  fputs(model_usage, stderr);
+  return 2;
+}
+
+static int fail(const clap_error *err) {
+  fprintf(stderr, "clap model: %s\n", err->msg);
+  return 1;
+}
+
+/* The output dimension of an encoder name: built in, or a clap_encoders row. */
+static clap_status encoder_dim_of(sqlite3 *db, const char *name, encoder_modality want, int *dim,
+                                  clap_error *err) {
+  encoder *e = encoder_builtin(name, NULL);
+  encoder *owned = NULL;
+  if (!e) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT kind, path FROM clap_encoders WHERE name=?", -1, &st,
+                           NULL) != SQLITE_OK)
+      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    clap_status rc = CLAP_OK;
+    if (sqlite3_step(st) != SQLITE_ROW)
+      rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
+                          "unknown encoder '%s' (built in: acoustic, ngram; or add it with "
+                          "`clap encoder add`)",
+                          name);
+    else
+      rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
+                          (const char *)sqlite3_column_text(st, 1), &owned, err);
+    sqlite3_finalize(st);
+    if (rc != CLAP_OK) return rc;
+    e = owned;
+  }
+  clap_status rc = CLAP_OK;
+  if (encoder_modality_of(e) != want)
+    rc = clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", name,
+                        want == ENCODER_AUDIO ? "text" : "audio",
+                        want == ENCODER_AUDIO ? "audio" : "text");
+  *dim = encoder_dim(e);
+  encoder_free(owned);
+  return rc;
+}
+
+static int name_exists(sqlite3 *db, const char *name) {
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM clap_models WHERE name=?", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+/* Store a model under name (replacing only when asked). */
+static clap_status store_model(sqlite3 *db, const char *name, const clap_model *m, int replace,
+                               clap_error *err) {
+  if (!replace && name_exists(db, name))
+    return clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", name);
+  unsigned char *blob = NULL;
+  size_t n = 0;
+  clap_status rc = model_save(m, &blob, &n, err);
+  if (rc != CLAP_OK) return rc;
+  const model_config *cfg = model_get_config(m);
+  char *card = model_describe_json(m);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO clap_models(name, model, audio_encoder, "
+                         "text_encoder, dim, config) VALUES (?,?,?,?,?,?)",
+                         -1, &st, NULL) != SQLITE_OK) {
+    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+  } else {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 2, blob, n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, cfg->audio_encoder, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, cfg->text_encoder, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, cfg->dim);
+    sqlite3_bind_text(st, 6, card ? card : "{}", -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+      rc = clap_error_set(err, CLAP_ERR_IO, "storing model '%s': %s", name, sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(st);
+  free(card);
+  free(blob);
+  return rc;
+}
+
+static int model_create_cmd(sqlite3 *db, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"name", required_argument, 0, 'n'},     {"audio-encoder", required_argument, 0, 'a'},
+      {"text-encoder", required_argument, 0, 't'}, {"dim", required_argument, 0, 'd'},
+      {"head", required_argument, 0, 'H'},     {"hidden", required_argument, 0, 'h'},
+      {"seed", required_argument, 0, 's'},     {"replace", no_argument, 0, 'r'},
+      {0, 0, 0, 0}};
+  const char *name = NULL, *aenc = "acoustic", *tenc = "ngram", *head = "linear";
+  long dim = 512, hidden = 512;
+  unsigned long long seed = 1;
+  int replace = 0, c;
+  char *end;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+      case 'n': name = optarg; break;
+      case 'a': aenc = optarg; break;
+      case 't': tenc = optarg; break;
+      case 'H': head = optarg; break;
+      case 'r': replace = 1; break;
+      case 'd':
+        dim = strtol(optarg, &end, 10);
+        if (*end || dim < 1 || dim > MODEL_MAX_DIM) return usage_error("--dim: expected 1..16384");
+        break;
+      case 'h':
+        hidden = strtol(optarg, &end, 10);
+        if (*end || hidden < 1 || hidden > MODEL_MAX_DIM)
+          return usage_error("--hidden: expected 1..16384");
+        break;
+      case 's':
+        seed = strtoull(optarg, &end, 10);
+        if (*end || !*optarg) return usage_error("--seed: expected a non-negative integer");
+        break;
+      default: return usage_error(NULL);
+    }
+  }
+  if (!name || !*name) return usage_error("create needs --name");
+  if (strcmp(head, "linear") && strcmp(head, "mlp"))
+    return usage_error("--head: expected linear or mlp");
+  model_config cfg = {.dim = (int)dim, .hidden = (int)hidden,
+                      .head = strcmp(head, "mlp") ? MODEL_HEAD_LINEAR : MODEL_HEAD_MLP};
+  snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", aenc);
+  snprintf(cfg.text_encoder, sizeof cfg.text_encoder, "%s", tenc);
+  clap_error err;
+  clap_model *m = NULL;
+  if (encoder_dim_of(db, aenc, ENCODER_AUDIO, &cfg.audio_in, &err) ||
+      encoder_dim_of(db, tenc, ENCODER_TEXT, &cfg.text_in, &err) ||
+      model_create(&cfg, seed, &m, &err) || store_model(db, name, m, replace, &err)) {
+    model_free(m);
+    return fail(&err);
+  }
+  model_free(m);
+  printf("created model '%s': %s (%d) + %s (%d) -> %d, %s head, seed %llu, untrained\n", name,
+         aenc, cfg.audio_in, tenc, cfg.text_in, cfg.dim, head, seed);
+  return 0;
+}
+
+static int model_list_cmd(sqlite3 *db) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name, audio_encoder, text_encoder, dim, length(model), created_at "
+                         "FROM clap_models ORDER BY name",
+                         -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "clap model: %s\n", sqlite3_errmsg(db));
+    return 1;
+  }
+  printf("%-20s %-14s %-14s %5s %10s %s\n", "name", "audio_encoder", "text_encoder", "dim",
+         "bytes", "created");
+  while (sqlite3_step(st) == SQLITE_ROW)
+    printf("%-20s %-14s %-14s %5d %10d %s\n", sqlite3_column_text(st, 0),
+           sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
+           sqlite3_column_int(st, 4), sqlite3_column_text(st, 5));
+  sqlite3_finalize(st);
+  return 0;
+}
+
+/* Load the named model; *m owned by the caller. */
+static clap_status fetch_model(sqlite3 *db, const char *name, clap_model **m, unsigned char **blob,
+                               size_t *n, clap_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT model FROM clap_models WHERE name=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  clap_status rc;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s'", name);
+  } else {
+    const void *p = sqlite3_column_blob(st, 0);
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    rc = model_load(p, len, m, err);
+    if (rc != CLAP_OK) clap_error_prefix(err, "model '%s': ", name);
+    if (rc == CLAP_OK && blob) {
+      *blob = malloc(len ? len : 1);
+      if (!*blob) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      else memcpy(*blob, p, len), *n = len;
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int model_show_cmd(sqlite3 *db, const char *name) {
+  clap_error err;
+  clap_model *m = NULL;
+  if (fetch_model(db, name, &m, NULL, NULL, &err)) return fail(&err);
+  char *json = model_describe_json(m);
+  cJSON *card = json ? cJSON_Parse(json) : NULL;
+  char *out = NULL;
+  if (card) {
+    cJSON_AddStringToObject(card, "name", name);
+    out = cJSON_Print(card);
+  }
+  printf("%s\n", out ? out : "{}");
+  cJSON_Delete(card);
+  free(out);
+  free(json);
+  model_free(m);
+  return 0;
+}
+
+static int model_export_cmd(sqlite3 *db, const char *name, const char *path) {
+  clap_error err;
+  clap_model *m = NULL;
+  unsigned char *blob = NULL;
+  size_t n = 0;
+  if (fetch_model(db, name, &m, &blob, &n, &err)) return fail(&err);
+  model_free(m);
+  FILE *f = fopen(path, "wb");
+  int ok = f && fwrite(blob, 1, n, f) == n;
+  if (f && fclose(f) != 0) ok = 0;
+  free(blob);
+  if (!ok) {
+    fprintf(stderr, "clap model: cannot write %s\n", path);
+    return 1;
+  }
+  printf("exported model '%s' to %s (%zu bytes)\n", name, path, n);
+  return 0;
+}
+
+static clap_status read_file(const char *path, unsigned char **out, size_t *n, clap_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return clap_error_set(err, CLAP_ERR_IO, "cannot open %s", path);
+  unsigned char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 65536;
+      unsigned char *nb = realloc(buf, cap);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory reading %s", path);
+      }
+      buf = nb;
+    }
+    size_t got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (got == 0) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    return clap_error_set(err, CLAP_ERR_IO, "error reading %s", path);
+  }
+  *out = buf;
+  *n = len;
+  return CLAP_OK;
+}
+
+static int model_import_cmd(sqlite3 *db, const char *name, const char *path, int replace) {
+  clap_error err;
+  unsigned char *blob = NULL;
+  size_t n = 0;
+  clap_model *m = NULL;
+  if (read_file(path, &blob, &n, &err)) return fail(&err);
+  clap_status rc = model_load(blob, n, &m, &err);
+  free(blob);
+  if (rc != CLAP_OK) {
+    clap_error_prefix(&err, "%s: ", path);
+    return fail(&err);
+  }
+  rc = store_model(db, name, m, replace, &err);
+  model_free(m);
+  if (rc != CLAP_OK) return fail(&err);
+  printf("imported model '%s' from %s\n", name, path);
+  return 0;
+}
+
+static int model_delete_cmd(sqlite3 *db, const char *name) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "DELETE FROM clap_models WHERE name=?", -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "clap model: %s\n", sqlite3_errmsg(db));
+    return 1;
+  }
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int ok = sqlite3_step(st) == SQLITE_DONE;
+  sqlite3_finalize(st);
+  if (!ok || sqlite3_changes(db) == 0) {
+    fprintf(stderr, "clap model: no model named '%s'\n", name);
+    return 1;
+  }
+  printf("deleted model '%s'\n", name);
+  return 0;
+}
+
+static int model_dispatch(sqlite3 *db, const char *verb, int argc, char **argv) {
+  int replace = argc > 0 && !strcmp(argv[argc - 1], "--replace");
+  int nargs = argc - replace;
+  if (!strcmp(verb, "create")) return model_create_cmd(db, argc + 1, argv - 1);
+  if (!strcmp(verb, "list") && nargs == 0) return model_list_cmd(db);
+  if (!strcmp(verb, "show") && nargs == 1) return model_show_cmd(db, argv[0]);
+  if (!strcmp(verb, "export") && nargs == 2) return model_export_cmd(db, argv[0], argv[1]);
+  if (!strcmp(verb, "import") && nargs == 2)
+    return model_import_cmd(db, argv[0], argv[1], replace);
+  if (!strcmp(verb, "delete") && nargs == 1) return model_delete_cmd(db, argv[0]);
+  return usage_error("unknown verb or wrong number of arguments");
+}
+
+int cmd_model(int argc, char **argv) {
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(model_usage, stdout);
+    return 0;
+  }
+  if (argc < 3) return usage_error(NULL);
+  const char *verb = argv[1], *path = argv[2];
+  int create = !strcmp(verb, "create") || !strcmp(verb, "import");
+  clap_error err;
+  sqlite3 *db = NULL;
+  if (db_open(path, create ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
+  /* argv[3..] are the verb's own arguments; create parses options with getopt. */
+  int rc = model_dispatch(db, verb, argc - 3, argv + 3);
+  db_close(db);
+  return rc;
+}

@@ -1,0 +1,188 @@
+/*
+** The SQL binding exercised through the real SQLite API: model cache
+** invalidation, auxdata for constant texts, and four threads on four
+** connections producing the same bytes as one thread.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "audio.h"
+#include "harness.h"
+#include "model.h"
+
+int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi);
+
+static char db_path[256];
+static unsigned char *audio_bytes;
+static size_t audio_n;
+
+static void make_audio(void) {
+  enum { N = 16000 };
+  static float pcm[N];
+  for (int i = 0; i < N; i++) {
+    double t = i / 16000.0;
+    pcm[i] = (float)(0.3 * sin(2 * M_PI * 180 * t) + 0.1 * sin(2 * M_PI * 360 * t));
+  }
+  clap_error err;
+  if (audio_encode_flac(pcm, N, 16000, &audio_bytes, &audio_n, &err) != CLAP_OK)
+    fprintf(stderr, "audio_encode_flac: %s\n", err.msg);
+}
+
+static int store_model(sqlite3 *db, const char *name, uint64_t seed) {
+  model_config cfg = {.audio_encoder = "acoustic", .text_encoder = "ngram", .dim = 32};
+  sqlite3_stmt *st;
+  /* The encoders' dimensions, asked through SQL like any user would. */
+  sqlite3_prepare_v2(db,
+                     "select length(clap_encode_audio(?1,'acoustic'))/4, "
+                     "length(clap_encode_text('x','ngram'))/4",
+                     -1, &st, NULL);
+  sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    cfg.audio_in = sqlite3_column_int(st, 0);
+    cfg.text_in = sqlite3_column_int(st, 1);
+  }
+  sqlite3_finalize(st);
+  clap_model *m = NULL;
+  unsigned char *blob = NULL;
+  size_t n = 0;
+  clap_error err;
+  if (model_create(&cfg, seed, &m, &err) || model_save(m, &blob, &n, &err)) {
+    fprintf(stderr, "model: %s\n", err.msg);
+    model_free(m);
+    return 0;
+  }
+  sqlite3_prepare_v2(db, "insert or replace into clap_models(name, model) values (?, ?)", -1, &st,
+                     NULL);
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, blob, (int)n, SQLITE_STATIC);
+  int ok = sqlite3_step(st) == SQLITE_DONE;
+  sqlite3_finalize(st);
+  free(blob);
+  model_free(m);
+  return ok;
+}
+
+/* Runs the embedding query `reps` times; returns the bytes of the last
+** result (audio embedding || text embedding), malloc'd, and its size. */
+static unsigned char *embed_once(sqlite3 *db, int *n) {
+  sqlite3_stmt *st;
+  unsigned char *out = NULL;
+  *n = 0;
+  if (sqlite3_prepare_v2(db, "select clap_embed_audio(?1) || clap_embed_text('私は欲しいです')",
+                         -1, &st, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    *n = sqlite3_column_bytes(st, 0);
+    out = malloc((size_t)*n);
+    memcpy(out, sqlite3_column_blob(st, 0), (size_t)*n);
+  } else {
+    fprintf(stderr, "embed: %s\n", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+static unsigned char *reference;
+static int reference_n;
+
+static void *thread_main(void *arg) {
+  sqlite3 *db;
+  long mismatches = 0;
+  if (sqlite3_open(db_path, &db) != SQLITE_OK) return (void *)1L;
+  for (int i = 0; i < 8; i++) {
+    int n;
+    unsigned char *got = embed_once(db, &n);
+    if (!got || n != reference_n || memcmp(got, reference, (size_t)n)) mismatches++;
+    free(got);
+  }
+  sqlite3_close(db);
+  return (void *)mismatches;
+}
+
+static void test_four_threads_same_bytes(void) {
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  reference = embed_once(db, &reference_n);
+  CHECK(reference != NULL);
+  CHECK_INT(reference_n, 2 * 32 * 4);
+  sqlite3_close(db);
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, thread_main, NULL);
+  for (int i = 0; i < 4; i++) {
+    void *r;
+    pthread_join(th[i], &r);
+    CHECK_INT((long)r, 0);
+  }
+}
+
+static void test_cache_notices_changed_row(void) {
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  int n1, n2, n3;
+  unsigned char *a = embed_once(db, &n1);
+  CHECK(store_model(db, "default", 99));
+  unsigned char *b = embed_once(db, &n2);
+  CHECK(store_model(db, "default", 7));
+  unsigned char *c = embed_once(db, &n3);
+  CHECK(a && b && c && n1 == n2 && n2 == n3);
+  if (a && b && c) {
+    CHECK(memcmp(a, b, (size_t)n1) != 0);  /* new weights, new embedding */
+    CHECK(memcmp(a, c, (size_t)n1) == 0);  /* the original weights again */
+  }
+  free(a);
+  free(b);
+  free(c);
+  sqlite3_close(db);
+}
+
+/* A constant sentence is embedded once per statement: its auxdata makes the
+** per-row cost of the text side vanish, visible as identical results and as
+** the statement not failing when the model row is read once. */
+static void test_zero_shot_is_a_probability(void) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  CHECK(sqlite3_prepare_v2(db,
+                           "with a(v) as (select clap_embed_audio(?1)) "
+                           "select clap_zero_shot(v, '私は欲しくないです', '私は欲しいです'), "
+                           "clap_zero_shot(v, '私は欲しいです', '私は欲しくないです'), "
+                           "clap_classify(v, '[\"私は欲しくないです\", \"私は欲しいです\"]') from a",
+                           -1, &st, NULL) == SQLITE_OK);
+  sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  CHECK(sqlite3_step(st) == SQLITE_ROW);
+  double p = sqlite3_column_double(st, 0), q = sqlite3_column_double(st, 1);
+  int k = sqlite3_column_int(st, 2);
+  CHECK(p > 0 && p < 1);
+  CHECK_NEAR(p + q, 1.0, 1e-9);
+  CHECK_INT(k, p > 0.5 ? 1 : 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+int main(void) {
+  snprintf(db_path, sizeof db_path, "/tmp/clap-test-sql-%d.db", (int)getpid());
+  unlink(db_path);
+  sqlite3_auto_extension((void (*)(void))sqlite3_clap_init);
+  make_audio();
+  sqlite3 *db;
+  sqlite3_open(db_path, &db);
+  sqlite3_exec(db, "create table clap_models(name text primary key, model blob not null)", 0, 0, 0);
+  int stored = store_model(db, "default", 1);
+  sqlite3_close(db);
+  if (!stored || !audio_bytes) {
+    printf("0 passed, 1 failed\n");
+    return 1;
+  }
+  RUN(test_four_threads_same_bytes);
+  RUN(test_cache_notices_changed_row);
+  RUN(test_zero_shot_is_a_probability);
+  free(reference);
+  free(audio_bytes);
+  unlink(db_path);
+  sqlite3_shutdown();
+  return harness_report();
+}
