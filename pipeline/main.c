@@ -26,6 +26,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"init", cmd_init, "create or upgrade a clap database"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {NULL, NULL, NULL},
 };
