@@ -9,10 +9,14 @@
 
 #include "encoder.h"
 
+/* Number of outputs; the layout table is at the top of acoustic.c. */
+#define ACOUSTIC_DIM 50
+
 extern const encoder_ops acoustic_encoder_ops;
 
 /* Exposed for tests: the F0 track (Hz, 0 = unvoiced) of pcm, one value per
-** 10 ms hop; *track is malloc'd, the caller frees. */
+** 10 ms hop; *track is malloc'd, the caller frees. rate must be 16000
+** (else CLAP_ERR_RANGE); n <= 0 or a non-finite sample -> CLAP_ERR_ARG. */
 clap_status acoustic_f0_track(const float *pcm, long n, int rate, float **track, int *nframes,
                               clap_error *err);
 
