@@ -3,6 +3,11 @@
 ** statistics in the spirit of eGeMAPS, on 16 kHz mono PCM. The layout of the
 ** ACOUSTIC_DIM outputs is fixed and documented in acoustic.c; the values are
 ** raw (not standardised: the model standardises per feature).
+**
+** Input: 16 kHz mono floats, nominally in [-1, 1]; any n >= 1 (shorter than
+** one 25 ms frame is zero-padded). n <= 0 or a NaN/Inf sample -> CLAP_ERR_ARG
+** naming it. Silence gives defined values (0 for what cannot be measured,
+** -100 dBFS loudness); the output never contains NaN or Inf.
 */
 #ifndef CLAP_ACOUSTIC_H
 #define CLAP_ACOUSTIC_H

@@ -27,7 +27,7 @@ if command -v sox >/dev/null; then
     if [ -z "$best" ] || awk -v d="$dt" -v b="$best" 'BEGIN { exit !(d < b) }'; then best=$dt; fi
   done
   ratio=$(awk -v s="$best" -v e="$enc" 'BEGIN { printf "%.1f", e / s }')
-  sox_line="${best} s (the encoder takes ${ratio}x as long as sox's single statistics pass, while also doing 3 FFTs per frame, F0, MFCC)"
+  sox_line="${best} s (the encoder takes ${ratio}x as long as sox's single statistics pass, while also computing FFTs, F0 and MFCCs for every frame)"
 fi
 
 cat <<EOF
