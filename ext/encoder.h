@@ -6,6 +6,11 @@
 ** number of floats. Built-in kinds: "acoustic" (audio) and "ngram" (text);
 ** checkpoint kinds ("hubert", "distilbert") take a path. Once created, an
 ** encoder is immutable: encode may be called from several threads at once.
+**
+** Errors: an unknown kind -> CLAP_ERR_NOTFOUND naming it and listing the known
+** kinds; audio to a text encoder (or text to an audio one) -> CLAP_ERR_ARG
+** "encoder 'ngram' encodes text, not audio"; NULL encoder/input/output ->
+** CLAP_ERR_ARG. Input errors are the kind's (see acoustic.h, ngram.h).
 */
 #ifndef CLAP_ENCODER_H
 #define CLAP_ENCODER_H
@@ -31,7 +36,9 @@ typedef struct encoder encoder;
 /* The ops for a kind, or NULL. */
 const encoder_ops *encoder_find_kind(const char *kind);
 
-/* Create an encoder of `kind` named `name` (path may be NULL for built-ins). */
+/* Create an encoder of `kind` named `name` (path may be NULL for built-ins,
+** which reject a non-empty path; name NULL or "" = the kind). The caller owns
+** *out and frees it with encoder_free. */
 clap_status encoder_create(const char *name, const char *kind, const char *path, encoder **out,
                            clap_error *err);
 void encoder_free(encoder *e);
@@ -45,7 +52,8 @@ const char *encoder_kind(const encoder *e);
 encoder_modality encoder_modality_of(const encoder *e);
 int encoder_dim(const encoder *e);
 
-/* out must hold encoder_dim(e) floats. Wrong modality -> CLAP_ERR_ARG. */
+/* out must hold encoder_dim(e) floats. Wrong modality -> CLAP_ERR_ARG.
+** nbytes < 0: text is NUL-terminated. */
 clap_status encoder_encode_audio(const encoder *e, const float *pcm16k, long n, float *out,
                                  clap_error *err);
 clap_status encoder_encode_text(const encoder *e, const char *text, int nbytes, float *out,
