@@ -1,0 +1,854 @@
+/* model — see model.h. */
+#include "model.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOB_MAGIC "CLAPMDL\0"
+#define BLOB_FIXED 16                   /* magic + version + header length */
+#define BLOB_MIN (BLOB_FIXED + 4)       /* ... + CRC, with an empty header */
+#define MAX_TENSORS 13
+#define EMBED_CHUNK 256                 /* rows per sgemm: bounds scratch memory */
+
+typedef struct tensor_slot {
+  char name[16];
+  int rows, cols;
+  size_t off;                           /* in floats, into the arena */
+} tensor_slot;
+
+/* Where every tensor lives, derived from the config alone: the one source of
+** the tensor order for create, load, save and describe. */
+typedef struct model_plan {
+  int n, per_side;
+  tensor_slot t[MAX_TENSORS];
+  size_t nfloats;
+} model_plan;
+
+struct clap_model {
+  model_config cfg;
+  model_plan plan;
+  float *arena;
+  char *metadata;                       /* canonical JSON object text, malloc'd */
+};
+
+/* ---------------------------------------------------------------- utils */
+
+static int mul_ok(size_t a, size_t b, size_t *r) {
+  if (a && b > SIZE_MAX / a) return 0;
+  *r = a * b;
+  return 1;
+}
+
+static int add_ok(size_t a, size_t b, size_t *r) {
+  if (b > SIZE_MAX - a) return 0;
+  *r = a + b;
+  return 1;
+}
+
+static uint32_t rd32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16);
+  p[3] = (unsigned char)(v >> 24);
+}
+
+static char *dup_str(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+/* A const table rather than a lazily built one: no global mutable state. */
+static const uint32_t crc_table[256] = {
+    0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
+    0xe963a535u, 0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u,
+    0x09b64c2bu, 0x7eb17cbdu, 0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u,
+    0xf3b97148u, 0x84be41deu, 0x1adad47du, 0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u,
+    0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu, 0x14015c4fu, 0x63066cd9u,
+    0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u, 0xa2677172u,
+    0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu,
+    0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u,
+    0x26d930acu, 0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u,
+    0xcfba9599u, 0xb8bda50fu, 0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u,
+    0x2f6f7c87u, 0x58684c11u, 0xc1611dabu, 0xb6662d3du, 0x76dc4190u, 0x01db7106u,
+    0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu, 0x9fbfe4a5u, 0xe8b8d433u,
+    0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu, 0x086d3d2du,
+    0x91646c97u, 0xe6635c01u, 0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
+    0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u,
+    0x8bbeb8eau, 0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u,
+    0x4db26158u, 0x3ab551ceu, 0xa3bc0074u, 0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u,
+    0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au, 0x346ed9fcu, 0xad678846u, 0xda60b8d0u,
+    0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u, 0x5005713cu, 0x270241aau,
+    0xbe0b1010u, 0xc90c2086u, 0x5768b525u, 0x206f85b3u, 0xb966d409u, 0xce61e49fu,
+    0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
+    0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au,
+    0xead54739u, 0x9dd277afu, 0x04db2615u, 0x73dc1683u, 0xe3630b12u, 0x94643b84u,
+    0x0d6d6a3eu, 0x7a6a5aa8u, 0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u,
+    0xf00f9344u, 0x8708a3d2u, 0x1e01f268u, 0x6906c2feu, 0xf762575du, 0x806567cbu,
+    0x196c3671u, 0x6e6b06e7u, 0xfed41b76u, 0x89d32be0u, 0x10da7a5au, 0x67dd4accu,
+    0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u, 0xa1d1937eu,
+    0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
+    0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u, 0xdf60efc3u, 0xa867df55u,
+    0x316e8eefu, 0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u,
+    0xcc0c7795u, 0xbb0b4703u, 0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u,
+    0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u, 0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du,
+    0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au, 0x9c0906a9u, 0xeb0e363fu,
+    0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu, 0x0cb61b38u,
+    0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u,
+    0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u,
+    0x88085ae6u, 0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u,
+    0x616bffd3u, 0x166ccf45u, 0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u,
+    0xa7672661u, 0xd06016f7u, 0x4969474du, 0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu,
+    0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u, 0x47b2cf7fu, 0x30b5ffe9u,
+    0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u, 0xbad03605u, 0xcdd70693u,
+    0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
+    0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
+};
+
+uint32_t model_crc32(const void *data, size_t n) {
+  const unsigned char *p = data;
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+/* ------------------------------------------------------------ the PRNG */
+
+/* xoshiro256** seeded by splitmix64: integer-only, so the stream is the same
+** on every platform, and any 64-bit seed (0 included) gives a good state. */
+typedef struct rng {
+  uint64_t s[4];
+} rng;
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static void rng_seed(rng *r, uint64_t seed) {
+  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rng_next(rng *r) {
+  uint64_t *s = r->s;
+  uint64_t out = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl64(s[3], 45);
+  return out;
+}
+
+/* u in [0, 1) from the top 24 bits: exact in float and double alike. */
+static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 40) * (1.0 / 16777216.0); }
+
+/* --------------------------------------------------------------- config */
+
+static clap_status check_name(const char *field, const char *s, clap_status code,
+                              clap_error *err) {
+  size_t n = strnlen(s, sizeof ((model_config *)0)->audio_encoder);
+  if (n == 0) return clap_error_set(err, code, "config.%s is empty", field);
+  if (n >= sizeof ((model_config *)0)->audio_encoder)
+    return clap_error_set(err, code, "config.%s is not NUL-terminated within 64 bytes", field);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c > 0x7e)
+      return clap_error_set(err, code,
+                            "config.%s has a non-printable byte 0x%02x at offset %zu", field,
+                            c, i);
+  }
+  return CLAP_OK;
+}
+
+static clap_status check_dim(const char *field, int v, clap_error *err) {
+  if (v < 1 || v > MODEL_MAX_DIM)
+    return clap_error_set(err, CLAP_ERR_RANGE, "config.%s = %d is outside 1..%d", field, v,
+                          MODEL_MAX_DIM);
+  return CLAP_OK;
+}
+
+/* name_code: ARG when the caller built the config, FORMAT when a blob did. */
+static clap_status config_check(const model_config *c, clap_status name_code, clap_error *err) {
+  clap_status rc;
+  if ((rc = check_name("audio_encoder", c->audio_encoder, name_code, err))) return rc;
+  if ((rc = check_name("text_encoder", c->text_encoder, name_code, err))) return rc;
+  if ((rc = check_dim("audio_in", c->audio_in, err))) return rc;
+  if ((rc = check_dim("text_in", c->text_in, err))) return rc;
+  if ((rc = check_dim("dim", c->dim, err))) return rc;
+  if (c->head == MODEL_HEAD_MLP) return check_dim("hidden", c->hidden, err);
+  if (c->head != MODEL_HEAD_LINEAR)
+    return clap_error_set(err, CLAP_ERR_RANGE, "config.head = %d is neither linear (0) nor mlp (1)",
+                          (int)c->head);
+  if (c->hidden != 0)
+    return clap_error_set(err, CLAP_ERR_RANGE,
+                          "config.hidden = %d but a linear head has no hidden layer (expected 0)",
+                          c->hidden);
+  return CLAP_OK;
+}
+
+static void plan_add(model_plan *p, const char *prefix, const char *name, int rows, int cols) {
+  tensor_slot *t = &p->t[p->n++];
+  strcpy(t->name, prefix);
+  strcat(t->name, name);
+  t->rows = rows;
+  t->cols = cols;
+  t->off = p->nfloats;
+  /* Dimensions are <= MODEL_MAX_DIM (checked), so this cannot overflow a
+  ** 64-bit size_t; on 32-bit the blob size check catches what would. */
+  p->nfloats += (size_t)rows * (size_t)cols;
+}
+
+static void plan_side(model_plan *p, const model_config *c, const char *prefix, int in) {
+  int mlp = c->head == MODEL_HEAD_MLP, out1 = mlp ? c->hidden : c->dim;
+  plan_add(p, prefix, "mean", in, 1);
+  plan_add(p, prefix, "std", in, 1);
+  plan_add(p, prefix, "w1", out1, in);
+  plan_add(p, prefix, "b1", out1, 1);
+  if (mlp) {
+    plan_add(p, prefix, "w2", c->dim, c->hidden);
+    plan_add(p, prefix, "b2", c->dim, 1);
+  }
+}
+
+static void plan_make(model_plan *p, const model_config *c) {
+  memset(p, 0, sizeof *p);
+  plan_side(p, c, "audio.", c->audio_in);
+  p->per_side = p->n;
+  plan_side(p, c, "text.", c->text_in);
+  plan_add(p, "", "log_scale", 1, 1);
+}
+
+static float *slot_data(const clap_model *m, int i) { return m->arena + m->plan.t[i].off; }
+static size_t slot_len(const tensor_slot *t) { return (size_t)t->rows * (size_t)t->cols; }
+
+/* Tensor k of a side: 0 mean, 1 std, 2 w1, 3 b1, 4 w2, 5 b2. */
+static float *side_tensor(const clap_model *m, model_side side, int k) {
+  return slot_data(m, (side == MODEL_TEXT ? m->plan.per_side : 0) + k);
+}
+
+static float *log_scale_ptr(const clap_model *m) { return slot_data(m, m->plan.n - 1); }
+
+/* ------------------------------------------------------ create and free */
+
+static clap_status model_alloc(const model_config *cfg, clap_model **out, clap_error *err) {
+  clap_model *m = calloc(1, sizeof *m);
+  if (!m) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory allocating a model");
+  m->cfg = *cfg;
+  plan_make(&m->plan, cfg);
+  size_t nfloats = m->plan.nfloats;
+  if (!(m->arena = calloc(nfloats, sizeof(float)))) {
+    free(m);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory allocating %zu model parameters",
+                          nfloats);
+  }
+  if (!(m->metadata = dup_str("{}"))) {
+    model_free(m);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory allocating a model");
+  }
+  *out = m;
+  return CLAP_OK;
+}
+
+static void xavier_fill(float *w, int rows, int cols, rng *r) {
+  double a = sqrt(6.0 / ((double)rows + (double)cols));
+  size_t n = (size_t)rows * (size_t)cols;
+  for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * rng_uniform(r) - 1.0) * a);
+}
+
+clap_status model_create(const model_config *cfg, uint64_t seed, clap_model **out,
+                         clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "model_create: out is NULL");
+  *out = NULL;
+  if (!cfg) return clap_error_set(err, CLAP_ERR_ARG, "model_create: config is NULL");
+  model_config c = *cfg;
+  if (c.head == MODEL_HEAD_LINEAR) c.hidden = 0;
+  clap_status rc = config_check(&c, CLAP_ERR_ARG, err);
+  if (rc) return rc;
+  clap_model *m;
+  if ((rc = model_alloc(&c, &m, err))) return rc;
+  rng r;
+  rng_seed(&r, seed);
+  for (int i = 0; i < m->plan.n; i++) {
+    tensor_slot *t = &m->plan.t[i];
+    const char *leaf = strchr(t->name, '.');
+    leaf = leaf ? leaf + 1 : t->name;
+    float *d = slot_data(m, i);
+    if (!strcmp(leaf, "std"))
+      for (size_t k = 0; k < slot_len(t); k++) d[k] = 1.0f;
+    else if (leaf[0] == 'w')
+      xavier_fill(d, t->rows, t->cols, &r);
+  }
+  *log_scale_ptr(m) = (float)log(1.0 / 0.07);
+  *out = m;
+  return CLAP_OK;
+}
+
+void model_free(clap_model *m) {
+  if (!m) return;
+  free(m->arena);
+  free(m->metadata);
+  free(m);
+}
+
+/* ------------------------------------------------------------ accessors */
+
+const model_config *model_get_config(const clap_model *m) { return m ? &m->cfg : NULL; }
+
+float model_log_scale(const clap_model *m) { return m ? *log_scale_ptr(m) : 0.0f; }
+
+void model_set_log_scale(clap_model *m, float v) {
+  if (m) *log_scale_ptr(m) = v;
+}
+
+const char *model_metadata(const clap_model *m) { return m ? m->metadata : NULL; }
+
+clap_status model_set_metadata(clap_model *m, const char *json, clap_error *err) {
+  if (!m) return clap_error_set(err, CLAP_ERR_ARG, "model_set_metadata: model is NULL");
+  if (!json) json = "{}";
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithOpts(json, &end, 1);
+  if (!j) {
+    size_t at = end && end >= json ? (size_t)(end - json) : 0;
+    return clap_error_set(err, CLAP_ERR_FORMAT, "metadata is not valid JSON (at byte %zu)", at);
+  }
+  if (!cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    return clap_error_set(err, CLAP_ERR_ARG, "metadata must be a JSON object");
+  }
+  char *printed = cJSON_PrintUnformatted(j);
+  cJSON_Delete(j);
+  char *copy = printed ? dup_str(printed) : NULL;
+  cJSON_free(printed);
+  if (!copy) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory copying metadata");
+  free(m->metadata);
+  m->metadata = copy;
+  return CLAP_OK;
+}
+
+static clap_status check_side(const clap_model *m, model_side side, const char *fn,
+                              clap_error *err) {
+  if (!m) return clap_error_set(err, CLAP_ERR_ARG, "%s: model is NULL", fn);
+  if (side != MODEL_AUDIO && side != MODEL_TEXT)
+    return clap_error_set(err, CLAP_ERR_ARG, "%s: side %d is neither audio (0) nor text (1)", fn,
+                          (int)side);
+  return CLAP_OK;
+}
+
+clap_status model_set_standardisation(clap_model *m, model_side side, const float *mean,
+                                      const float *std, clap_error *err) {
+  clap_status rc = check_side(m, side, "model_set_standardisation", err);
+  if (rc) return rc;
+  if (!mean || !std)
+    return clap_error_set(err, CLAP_ERR_ARG, "model_set_standardisation: mean or std is NULL");
+  int in = side == MODEL_TEXT ? m->cfg.text_in : m->cfg.audio_in;
+  const char *name = side == MODEL_TEXT ? "text" : "audio";
+  /* Check everything first so a bad call leaves the model unchanged. */
+  for (int i = 0; i < in; i++) {
+    if (!isfinite(mean[i]))
+      return clap_error_set(err, CLAP_ERR_RANGE, "%s mean[%d] is not finite", name, i);
+    if (!isfinite(std[i]))
+      return clap_error_set(err, CLAP_ERR_RANGE, "%s std[%d] is not finite", name, i);
+  }
+  float *mu = side_tensor(m, side, 0), *sd = side_tensor(m, side, 1);
+  for (int i = 0; i < in; i++) {
+    mu[i] = mean[i];
+    sd[i] = std[i] > 0 ? std[i] : 1.0f;
+  }
+  return CLAP_OK;
+}
+
+float *model_tensor(clap_model *m, const char *name, int *rows, int *cols) {
+  if (rows) *rows = 0;
+  if (cols) *cols = 0;
+  if (!m || !name) return NULL;
+  for (int i = 0; i < m->plan.n; i++) {
+    if (strcmp(m->plan.t[i].name, name)) continue;
+    if (rows) *rows = m->plan.t[i].rows;
+    if (cols) *cols = m->plan.t[i].cols;
+    return slot_data(m, i);
+  }
+  return NULL;
+}
+
+int model_tensor_count(const clap_model *m) { return m ? m->plan.n : 0; }
+
+const char *model_tensor_name(const clap_model *m, int i) {
+  return m && i >= 0 && i < m->plan.n ? m->plan.t[i].name : NULL;
+}
+
+/* ------------------------------------------------------------ embedding */
+
+/* y[rows x out] = x[rows x in] . w[out x in]^T + b, w in PyTorch layout. */
+static void affine(const float *x, int rows, int in, const float *w, const float *b, int out,
+                   float *y) {
+  for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, b, sizeof(float) * (size_t)out);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, 1.0f,
+              y, out);
+}
+
+static void gelu(float *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double x = v[i];
+    v[i] = (float)(0.5 * x * (1.0 + erf(x * 0.70710678118654752440)));
+  }
+}
+
+static clap_status normalise_rows(float *y, int rows, int dim, int row0, clap_error *err) {
+  for (int r = 0; r < rows; r++) {
+    float *v = y + (size_t)r * dim;
+    double ss = 0;
+    for (int j = 0; j < dim; j++) ss += (double)v[j] * v[j];
+    if (!isfinite(ss))
+      return clap_error_set(err, CLAP_ERR_RANGE,
+                            "row %d: the embedding is not finite (overflow in the head)",
+                            row0 + r);
+    if (ss == 0)
+      return clap_error_set(err, CLAP_ERR_RANGE,
+                            "row %d: the projection is zero and cannot be L2-normalised",
+                            row0 + r);
+    double inv = 1.0 / sqrt(ss);
+    for (int j = 0; j < dim; j++) v[j] = (float)(v[j] * inv);
+  }
+  return CLAP_OK;
+}
+
+static clap_status standardise(const clap_model *m, model_side side, const float *x, int rows,
+                               int in, int row0, float *z, clap_error *err) {
+  const float *mu = side_tensor(m, side, 0), *sd = side_tensor(m, side, 1);
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * in;
+    float *zr = z + (size_t)r * in;
+    for (int j = 0; j < in; j++) {
+      if (!isfinite(xr[j]))
+        return clap_error_set(err, CLAP_ERR_RANGE, "row %d, column %d: feature is not finite",
+                              row0 + r, j);
+      zr[j] = (xr[j] - mu[j]) / sd[j];
+    }
+  }
+  return CLAP_OK;
+}
+
+clap_status model_embed(const clap_model *m, model_side side, const float *x, int n, float *out,
+                        clap_error *err) {
+  clap_status rc = check_side(m, side, "model_embed", err);
+  if (rc) return rc;
+  if (n < 0) return clap_error_set(err, CLAP_ERR_ARG, "model_embed: n = %d is negative", n);
+  if (n == 0) return CLAP_OK;
+  if (!x || !out) return clap_error_set(err, CLAP_ERR_ARG, "model_embed: x or out is NULL");
+  const model_config *c = &m->cfg;
+  int in = side == MODEL_TEXT ? c->text_in : c->audio_in, dim = c->dim;
+  int mlp = c->head == MODEL_HEAD_MLP;
+  int chunk = n < EMBED_CHUNK ? n : EMBED_CHUNK;
+  float *z = malloc(sizeof(float) * (size_t)chunk * (size_t)in);
+  float *h = mlp ? malloc(sizeof(float) * (size_t)chunk * (size_t)c->hidden) : NULL;
+  if (!z || (mlp && !h)) {
+    rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory embedding %d rows", n);
+    goto done;
+  }
+  const float *w1 = side_tensor(m, side, 2), *b1 = side_tensor(m, side, 3);
+  for (int r0 = 0; r0 < n; r0 += chunk) {
+    int rows = n - r0 < chunk ? n - r0 : chunk;
+    float *y = out + (size_t)r0 * dim;
+    if ((rc = standardise(m, side, x + (size_t)r0 * in, rows, in, r0, z, err))) goto done;
+    if (mlp) {
+      affine(z, rows, in, w1, b1, c->hidden, h);
+      gelu(h, (size_t)rows * c->hidden);
+      affine(h, rows, c->hidden, side_tensor(m, side, 4), side_tensor(m, side, 5), dim, y);
+    } else {
+      affine(z, rows, in, w1, b1, dim, y);
+    }
+    if ((rc = normalise_rows(y, rows, dim, r0, err))) goto done;
+  }
+done:
+  free(z);
+  free(h);
+  return rc;
+}
+
+/* ---------------------------------------------------------- header JSON */
+
+static cJSON *config_json(const model_config *c) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  int ok = cJSON_AddStringToObject(o, "audio_encoder", c->audio_encoder) &&
+           cJSON_AddStringToObject(o, "text_encoder", c->text_encoder) &&
+           cJSON_AddNumberToObject(o, "audio_in", c->audio_in) &&
+           cJSON_AddNumberToObject(o, "text_in", c->text_in) &&
+           cJSON_AddNumberToObject(o, "dim", c->dim) &&
+           cJSON_AddStringToObject(o, "head", c->head == MODEL_HEAD_MLP ? "mlp" : "linear") &&
+           cJSON_AddNumberToObject(o, "hidden", c->hidden);
+  if (!ok) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+static cJSON *tensors_json(const model_plan *p) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; a && i < p->n; i++) {
+    cJSON *t = cJSON_CreateObject();
+    if (!t || !cJSON_AddItemToArray(a, t) || !cJSON_AddStringToObject(t, "name", p->t[i].name) ||
+        !cJSON_AddNumberToObject(t, "rows", p->t[i].rows) ||
+        !cJSON_AddNumberToObject(t, "cols", p->t[i].cols)) {
+      if (t && cJSON_GetArraySize(a) <= i) cJSON_Delete(t);
+      cJSON_Delete(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+/* The header as a cJSON tree: config, metadata, tensors - in that order. */
+static cJSON *header_tree(const clap_model *m) {
+  cJSON *root = cJSON_CreateObject(), *meta = cJSON_Parse(m->metadata);
+  cJSON *cfg = config_json(&m->cfg), *ts = tensors_json(&m->plan);
+  if (!root || !meta || !cfg || !ts) {
+    cJSON_Delete(root);
+    cJSON_Delete(meta);
+    cJSON_Delete(cfg);
+    cJSON_Delete(ts);
+    return NULL;
+  }
+  cJSON_AddItemToObject(root, "config", cfg);
+  cJSON_AddItemToObject(root, "metadata", meta);
+  cJSON_AddItemToObject(root, "tensors", ts);
+  return root;
+}
+
+/* malloc'd canonical header text, or NULL when out of memory. */
+static char *header_text(const clap_model *m, size_t *len) {
+  cJSON *root = header_tree(m);
+  char *p = root ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  char *s = p ? dup_str(p) : NULL;
+  cJSON_free(p);
+  if (s) *len = strlen(s);
+  return s;
+}
+
+char *model_describe_json(const clap_model *m) {
+  if (!m) return NULL;
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return NULL;
+  cJSON_AddNumberToObject(root, "blob_version", MODEL_BLOB_VERSION);
+  cJSON *tree = header_tree(m);
+  if (!tree) {
+    cJSON_Delete(root);
+    return NULL;
+  }
+  /* Move config, metadata and tensors over, keeping their order. */
+  while (tree->child) {
+    cJSON *item = cJSON_DetachItemViaPointer(tree, tree->child);
+    cJSON_AddItemToObject(root, item->string, item);
+  }
+  cJSON_Delete(tree);
+  size_t trainable = 1, total = m->plan.nfloats;
+  for (int i = 0; i < m->plan.n - 1; i++) {
+    const char *leaf = strchr(m->plan.t[i].name, '.') + 1;
+    if (leaf[0] == 'w' || leaf[0] == 'b') trainable += slot_len(&m->plan.t[i]);
+  }
+  cJSON_AddNumberToObject(root, "parameters", (double)trainable);
+  cJSON_AddNumberToObject(root, "stored_values", (double)total);
+  char *p = cJSON_Print(root);
+  cJSON_Delete(root);
+  char *s = p ? dup_str(p) : NULL;
+  cJSON_free(p);
+  return s;
+}
+
+/* ----------------------------------------------------------------- save */
+
+/* Every value a blob may hold: finite, and std > 0 so standardising is defined. */
+static clap_status tensors_check(const clap_model *m, clap_error *err) {
+  for (int i = 0; i < m->plan.n; i++) {
+    const tensor_slot *t = &m->plan.t[i];
+    const float *d = slot_data(m, i);
+    int is_std = strstr(t->name, ".std") != NULL;
+    for (size_t k = 0; k < slot_len(t); k++) {
+      if (!isfinite(d[k]))
+        return clap_error_set(err, CLAP_ERR_RANGE, "tensor %s[%zu] is not finite", t->name, k);
+      if (is_std && !(d[k] > 0))
+        return clap_error_set(err, CLAP_ERR_RANGE, "tensor %s[%zu] = %g is not positive",
+                              t->name, k, (double)d[k]);
+    }
+  }
+  return CLAP_OK;
+}
+
+clap_status model_save(const clap_model *m, unsigned char **blob, size_t *nbytes,
+                       clap_error *err) {
+  if (!m || !blob || !nbytes)
+    return clap_error_set(err, CLAP_ERR_ARG, "model_save: model, blob or nbytes is NULL");
+  *blob = NULL;
+  *nbytes = 0;
+  /* Refuse to write what model_load would reject. */
+  clap_status rc = tensors_check(m, err);
+  if (rc) return clap_error_prefix(err, "cannot save the model: ");
+  size_t hlen, tbytes, total;
+  char *header = header_text(m, &hlen);
+  if (!header) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory writing the header");
+  if (hlen > UINT32_MAX || !mul_ok(m->plan.nfloats, 4, &tbytes) ||
+      !add_ok(BLOB_MIN, hlen, &total) || !add_ok(total, tbytes, &total)) {
+    free(header);
+    return clap_error_set(err, CLAP_ERR_RANGE, "model is too large for a blob");
+  }
+  unsigned char *b = malloc(total);
+  if (!b) {
+    free(header);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory for a %zu-byte model blob", total);
+  }
+  memcpy(b, BLOB_MAGIC, 8);
+  wr32(b + 8, MODEL_BLOB_VERSION);
+  wr32(b + 12, (uint32_t)hlen);
+  memcpy(b + BLOB_FIXED, header, hlen);
+  free(header);
+  unsigned char *p = b + BLOB_FIXED + hlen;
+  for (size_t i = 0; i < m->plan.nfloats; i++, p += 4) {
+    uint32_t u;
+    memcpy(&u, &m->arena[i], 4);
+    wr32(p, u);
+  }
+  wr32(p, model_crc32(b, total - 4));
+  *blob = b;
+  *nbytes = total;
+  return CLAP_OK;
+}
+
+/* ----------------------------------------------------------------- load */
+
+static clap_status json_int(const cJSON *obj, const char *key, const char *where, int lo, int hi,
+                            int *out, clap_error *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v) return clap_error_set(err, CLAP_ERR_FORMAT, "model header: %s%s is missing", where, key);
+  if (!cJSON_IsNumber(v))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "model header: %s%s is not a number", where, key);
+  double d = v->valuedouble;
+  if (!(d >= lo && d <= hi) || d != floor(d))
+    return clap_error_set(err, CLAP_ERR_RANGE, "model header: %s%s = %g is not an integer in %d..%d",
+                          where, key, d, lo, hi);
+  *out = (int)d;
+  return CLAP_OK;
+}
+
+static clap_status json_name(const cJSON *obj, const char *key, char *dst, size_t cap,
+                             clap_error *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v) return clap_error_set(err, CLAP_ERR_FORMAT, "model header: config.%s is missing", key);
+  if (!cJSON_IsString(v) || !v->valuestring)
+    return clap_error_set(err, CLAP_ERR_FORMAT, "model header: config.%s is not a string", key);
+  size_t n = strlen(v->valuestring);
+  if (n >= cap)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "model header: config.%s is %zu bytes; names must be shorter than %zu",
+                          key, n, cap);
+  memcpy(dst, v->valuestring, n + 1);
+  return CLAP_OK;
+}
+
+static clap_status parse_config(const cJSON *root, model_config *c, clap_error *err) {
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "config");
+  if (!cJSON_IsObject(o))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "model header: config is missing or not an object");
+  memset(c, 0, sizeof *c);
+  clap_status rc;
+  if ((rc = json_name(o, "audio_encoder", c->audio_encoder, sizeof c->audio_encoder, err)) ||
+      (rc = json_name(o, "text_encoder", c->text_encoder, sizeof c->text_encoder, err)) ||
+      (rc = json_int(o, "audio_in", "config.", 1, MODEL_MAX_DIM, &c->audio_in, err)) ||
+      (rc = json_int(o, "text_in", "config.", 1, MODEL_MAX_DIM, &c->text_in, err)) ||
+      (rc = json_int(o, "dim", "config.", 1, MODEL_MAX_DIM, &c->dim, err)))
+    return rc;
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "head");
+  if (!h) return clap_error_set(err, CLAP_ERR_FORMAT, "model header: config.head is missing");
+  if (!cJSON_IsString(h) || !h->valuestring)
+    return clap_error_set(err, CLAP_ERR_FORMAT, "model header: config.head is not a string");
+  if (!strcmp(h->valuestring, "linear"))
+    c->head = MODEL_HEAD_LINEAR;
+  else if (!strcmp(h->valuestring, "mlp"))
+    c->head = MODEL_HEAD_MLP;
+  else
+    return clap_error_set(err, CLAP_ERR_RANGE,
+                          "model header: config.head = \"%.40s\" is neither \"linear\" nor \"mlp\"",
+                          h->valuestring);
+  if ((rc = json_int(o, "hidden", "config.", 0, MODEL_MAX_DIM, &c->hidden, err))) return rc;
+  if ((rc = config_check(c, CLAP_ERR_FORMAT, err)))
+    return clap_error_prefix(err, "model header: ");
+  return CLAP_OK;
+}
+
+static clap_status parse_table(const cJSON *root, const model_plan *p, clap_error *err) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "tensors");
+  if (!cJSON_IsArray(a))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "model header: tensors is missing or not an array");
+  int n = cJSON_GetArraySize(a);
+  if (n != p->n)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "model header lists %d tensors; the config implies %d", n, p->n);
+  int i = 0;
+  for (const cJSON *t = a->child; t; t = t->next, i++) {
+    const tensor_slot *want = &p->t[i];
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+    if (!cJSON_IsString(name) || !name->valuestring)
+      return clap_error_set(err, CLAP_ERR_FORMAT, "model header: tensor %d has no name", i);
+    if (strcmp(name->valuestring, want->name))
+      return clap_error_set(err, CLAP_ERR_FORMAT, "model header: tensor %d is \"%.40s\", expected \"%s\"",
+                            i, name->valuestring, want->name);
+    int rows, cols;
+    char where[32];
+    snprintf(where, sizeof where, "%s.", want->name);
+    clap_status rc;
+    if ((rc = json_int(t, "rows", where, 0, MODEL_MAX_DIM, &rows, err)) ||
+        (rc = json_int(t, "cols", where, 0, MODEL_MAX_DIM, &cols, err)))
+      return rc;
+    if (rows != want->rows || cols != want->cols)
+      return clap_error_set(err, CLAP_ERR_FORMAT,
+                            "model header: tensor %s is %dx%d; the config implies %dx%d",
+                            want->name, rows, cols, want->rows, want->cols);
+  }
+  return CLAP_OK;
+}
+
+static clap_status parse_metadata(const cJSON *root, clap_model *m, clap_error *err) {
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+  if (!cJSON_IsObject(meta))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "model header: metadata is missing or not an object");
+  char *p = cJSON_PrintUnformatted(meta);
+  char *s = p ? dup_str(p) : NULL;
+  cJSON_free(p);
+  if (!s) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory copying metadata");
+  free(m->metadata);
+  m->metadata = s;
+  return CLAP_OK;
+}
+
+/* The checks that need no JSON: size, magic, version, CRC, header length. */
+static clap_status check_frame(const unsigned char *b, size_t n, uint32_t *hlen, clap_error *err) {
+  if (n < BLOB_MIN)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "model blob is %zu bytes, shorter than the %d-byte minimum", n, BLOB_MIN);
+  if (memcmp(b, BLOB_MAGIC, 8))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "not a model blob: the magic is not \"CLAPMDL\\0\"");
+  uint32_t v = rd32(b + 8);
+  if (v == 0) return clap_error_set(err, CLAP_ERR_FORMAT, "model blob version 0 is invalid");
+  if (v > MODEL_BLOB_VERSION)
+    return clap_error_set(err, CLAP_ERR_UNSUPPORTED,
+                          "model blob version %u is newer than this build supports (%d)",
+                          (unsigned)v, MODEL_BLOB_VERSION);
+  if (rd32(b + n - 4) != model_crc32(b, n - 4))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "checksum mismatch: blob is corrupt");
+  *hlen = rd32(b + 12);
+  if (*hlen > n - BLOB_MIN)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "model header length %u runs past the end of the blob (%zu bytes left)",
+                          (unsigned)*hlen, n - BLOB_MIN);
+  return CLAP_OK;
+}
+
+/* Parses a NUL-terminated copy, so the parser cannot run past the header
+** even if it ignored the length it is given. */
+static cJSON *parse_header(const unsigned char *h, uint32_t hlen, clap_error *err) {
+  char *copy = malloc((size_t)hlen + 1);
+  if (!copy) {
+    clap_error_set(err, CLAP_ERR_NOMEM, "out of memory reading the model header");
+    return NULL;
+  }
+  memcpy(copy, h, hlen);
+  copy[hlen] = 0;
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(copy, hlen, &end, 0);
+  size_t at = end && end >= copy ? (size_t)(end - copy) : 0;
+  free(copy);
+  if (!root) {
+    clap_error_set(err, CLAP_ERR_FORMAT, "model header is not valid JSON (at byte %zu of %u)", at,
+                   (unsigned)hlen);
+    return NULL;
+  }
+  if (!cJSON_IsObject(root) || at != hlen) {
+    cJSON_Delete(root);
+    clap_error_set(err, CLAP_ERR_FORMAT, "model header is not a single JSON object");
+    return NULL;
+  }
+  return root;
+}
+
+/* The byte count was checked against the table before allocating. */
+static clap_status read_tensors(clap_model *m, const unsigned char *p, clap_error *err) {
+  for (size_t i = 0; i < m->plan.nfloats; i++, p += 4) {
+    uint32_t u = rd32(p);
+    memcpy(&m->arena[i], &u, 4);
+  }
+  return tensors_check(m, err);
+}
+
+static clap_status check_canonical(const clap_model *m, const unsigned char *h, uint32_t hlen,
+                                   clap_error *err) {
+  size_t len;
+  char *want = header_text(m, &len);
+  if (!want) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory checking the header");
+  int same = len == hlen && !memcmp(want, h, len);
+  free(want);
+  if (!same)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "model header is not in the canonical form model_save writes "
+                          "(extra keys, whitespace or key order)");
+  return CLAP_OK;
+}
+
+/* Everything after the frame; the model is freed by the caller on error. */
+static clap_status load_body(const unsigned char *b, size_t n, uint32_t hlen, clap_model **out,
+                             clap_error *err) {
+  const unsigned char *h = b + BLOB_FIXED;
+  cJSON *root = parse_header(h, hlen, err);
+  if (!root) return err ? err->code : CLAP_ERR_FORMAT;
+  model_config cfg;
+  model_plan plan;
+  clap_status rc = parse_config(root, &cfg, err);
+  if (!rc) {
+    plan_make(&plan, &cfg);
+    rc = parse_table(root, &plan, err);
+  }
+  /* Only now is the size known to match the blob; allocate after checking. */
+  size_t avail = n - BLOB_MIN - hlen, need;
+  if (!rc && (!mul_ok(plan.nfloats, 4, &need) || need != avail))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                        "tensor data is %zu bytes; the tensor table needs %zu floats",
+                        avail, plan.nfloats);
+  if (!rc) rc = model_alloc(&cfg, out, err);
+  if (!rc) rc = parse_metadata(root, *out, err);
+  cJSON_Delete(root);
+  if (!rc) rc = read_tensors(*out, h + hlen, err);
+  if (!rc) rc = check_canonical(*out, h, hlen, err);
+  return rc;
+}
+
+clap_status model_load(const void *blob, size_t nbytes, clap_model **out, clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "model_load: out is NULL");
+  *out = NULL;
+  if (!blob && nbytes) return clap_error_set(err, CLAP_ERR_ARG, "model_load: blob is NULL");
+  const unsigned char *b = blob;
+  uint32_t hlen = 0;
+  clap_status rc = check_frame(b, nbytes, &hlen, err);
+  if (rc) return rc;
+  clap_model *m = NULL;
+  rc = load_body(b, nbytes, hlen, &m, err);
+  if (rc) {
+    model_free(m);
+    return rc;
+  }
+  *out = m;
+  return CLAP_OK;
+}
