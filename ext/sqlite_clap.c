@@ -502,11 +502,12 @@ static void fn_cosine(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   } else if (rb == 0) {
     clap_error err;
     double s;
-    if (vec_check_same_dim(a.dim, b.dim, "cosine()", &err) == CLAP_OK &&
-        vec_cosine(a.data, b.data, a.dim, &s, &err) == CLAP_OK)
-      sqlite3_result_double(ctx, s);
-    else
+    if (vec_check_same_dim(a.dim, b.dim, "cosine()", &err) != CLAP_OK)
       sqlite3_result_error(ctx, err.msg, -1);
+    else if (vec_cosine(a.data, b.data, a.dim, &s, &err) != CLAP_OK)
+      result_clap_error(ctx, "cosine", &err);
+    else
+      sqlite3_result_double(ctx, s);
   }
   vec_clear(&a);
   vec_clear(&b);

@@ -126,7 +126,7 @@ static void test_cache_notices_changed_row(void) {
   unsigned char *a = embed_once(db, &n1);
   CHECK(store_model(db, "default", 99));
   unsigned char *b = embed_once(db, &n2);
-  CHECK(store_model(db, "default", 7));
+  CHECK(store_model(db, "default", 1));
   unsigned char *c = embed_once(db, &n3);
   CHECK(a && b && c && n1 == n2 && n2 == n3);
   if (a && b && c) {
