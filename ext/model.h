@@ -80,7 +80,9 @@ void model_free(clap_model *m);
 /* On success *out is a new model the caller frees with model_free; on error
 ** *out is NULL. The blob is only read and may be freed afterwards. */
 clap_status model_load(const void *blob, size_t nbytes, clap_model **out, clap_error *err);
-/* *blob is malloc'd, the caller frees. */
+/* *blob is malloc'd, the caller frees. A model holding a non-finite value or
+** a std <= 0 (reachable through model_tensor or model_set_log_scale) is
+** CLAP_ERR_RANGE naming the tensor and index: model_load would reject it. */
 clap_status model_save(const clap_model *m, unsigned char **blob, size_t *nbytes,
                        clap_error *err);
 
