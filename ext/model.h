@@ -35,7 +35,8 @@
 ** 1..MODEL_MAX_DIM; hidden in 1..MODEL_MAX_DIM for an MLP head and 0 for a
 ** linear one (model_create stores 0 for a linear head whatever was passed);
 ** encoder names non-empty, printable ASCII (0x20..0x7e), shorter than 64
-** bytes. Anything else is CLAP_ERR_RANGE (numbers) or CLAP_ERR_ARG (names)
+** bytes. Anything else is CLAP_ERR_RANGE (numbers) or CLAP_ERR_ARG (names;
+** CLAP_ERR_FORMAT when read from a blob, as is a missing or mistyped field),
 ** naming the field.
 **
 ** Thread safety: a model is read-only during model_embed / model_save /
