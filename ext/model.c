@@ -207,8 +207,8 @@ static void plan_add(model_plan *p, const char *prefix, const char *name, int ro
   t->rows = rows;
   t->cols = cols;
   t->off = p->nfloats;
-  /* Dimensions are <= MODEL_MAX_DIM (checked), so this cannot overflow a
-  ** 64-bit size_t; on 32-bit the blob size check catches what would. */
+  /* Dimensions are <= MODEL_MAX_DIM (checked first), so the total stays
+  ** below 2^31 floats even for a 32-bit size_t; byte counts use mul_ok. */
   p->nfloats += (size_t)rows * (size_t)cols;
 }
 
@@ -631,6 +631,16 @@ clap_status model_save(const clap_model *m, unsigned char **blob, size_t *nbytes
 
 /* ----------------------------------------------------------------- load */
 
+/* A blob's string echoed in a message: at most 40 bytes, non-printable
+** bytes as '?', so a corrupt blob cannot put control bytes or invalid UTF-8
+** into the text a terminal or sqlite3_result_error shows. */
+static const char *echo(const char *s, char buf[41]) {
+  size_t i = 0;
+  for (; s[i] && i < 40; i++) buf[i] = s[i] >= 0x20 && s[i] <= 0x7e ? s[i] : '?';
+  buf[i] = 0;
+  return buf;
+}
+
 static clap_status json_int(const cJSON *obj, const char *key, const char *where, int lo, int hi,
                             int *out, clap_error *err) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -682,8 +692,8 @@ static clap_status parse_config(const cJSON *root, model_config *c, clap_error *
     c->head = MODEL_HEAD_MLP;
   else
     return clap_error_set(err, CLAP_ERR_RANGE,
-                          "model header: config.head = \"%.40s\" is neither \"linear\" nor \"mlp\"",
-                          h->valuestring);
+                          "model header: config.head = \"%s\" is neither \"linear\" nor \"mlp\"",
+                          echo(h->valuestring, (char[41]){0}));
   if ((rc = json_int(o, "hidden", "config.", 0, MODEL_MAX_DIM, &c->hidden, err))) return rc;
   if ((rc = config_check(c, CLAP_ERR_FORMAT, err)))
     return clap_error_prefix(err, "model header: ");
@@ -705,8 +715,9 @@ static clap_status parse_table(const cJSON *root, const model_plan *p, clap_erro
     if (!cJSON_IsString(name) || !name->valuestring)
       return clap_error_set(err, CLAP_ERR_FORMAT, "model header: tensor %d has no name", i);
     if (strcmp(name->valuestring, want->name))
-      return clap_error_set(err, CLAP_ERR_FORMAT, "model header: tensor %d is \"%.40s\", expected \"%s\"",
-                            i, name->valuestring, want->name);
+      return clap_error_set(err, CLAP_ERR_FORMAT,
+                            "model header: tensor %d is \"%s\", expected \"%s\"", i,
+                            echo(name->valuestring, (char[41]){0}), want->name);
     int rows, cols;
     char where[32];
     snprintf(where, sizeof where, "%s.", want->name);

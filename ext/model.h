@@ -35,7 +35,8 @@
 ** 1..MODEL_MAX_DIM; hidden in 1..MODEL_MAX_DIM for an MLP head and 0 for a
 ** linear one (model_create stores 0 for a linear head whatever was passed);
 ** encoder names non-empty, printable ASCII (0x20..0x7e), shorter than 64
-** bytes. Anything else is CLAP_ERR_RANGE (numbers) or CLAP_ERR_ARG (names)
+** bytes. Anything else is CLAP_ERR_RANGE (numbers) or CLAP_ERR_ARG (names;
+** CLAP_ERR_FORMAT when read from a blob, as is a missing or mistyped field),
 ** naming the field.
 **
 ** Thread safety: a model is read-only during model_embed / model_save /
@@ -80,7 +81,9 @@ void model_free(clap_model *m);
 /* On success *out is a new model the caller frees with model_free; on error
 ** *out is NULL. The blob is only read and may be freed afterwards. */
 clap_status model_load(const void *blob, size_t nbytes, clap_model **out, clap_error *err);
-/* *blob is malloc'd, the caller frees. */
+/* *blob is malloc'd, the caller frees. A model holding a non-finite value or
+** a std <= 0 (reachable through model_tensor or model_set_log_scale) is
+** CLAP_ERR_RANGE naming the tensor and index: model_load would reject it. */
 clap_status model_save(const clap_model *m, unsigned char **blob, size_t *nbytes,
                        clap_error *err);
 

@@ -400,6 +400,8 @@ static void test_load_header_errors(void) {
                       "model header lists 8 tensors; the config implies 9");
   expect_header_error(&p, "\"name\":\"audio.std\"", "\"name\":\"audio.sd\"", CLAP_ERR_FORMAT,
                       "model header: tensor 1 is \"audio.sd\", expected \"audio.std\"");
+  expect_header_error(&p, "\"name\":\"audio.std\"", "\"name\":\"audio.\\u0001\\u00e9\"",
+                      CLAP_ERR_FORMAT, "tensor 1 is \"audio.???\", expected \"audio.std\"");
   expect_header_error(&p, "\"name\":\"audio.std\"", "\"nom\":\"audio.std\"", CLAP_ERR_FORMAT,
                       "model header: tensor 1 has no name");
   expect_header_error(&p, "\"name\":\"audio.w1\",\"rows\":2,\"cols\":3",
