@@ -19,7 +19,7 @@
 **           vectors are BLOBs with subtype 223 and can go into a vec0 table.
 **   audio   a BLOB holding the bytes of any file libsndfile reads (WAV, FLAC,
 **           OGG, MP3, ...), any rate and channel count; it is decoded,
-**           downmixed and resampled to 16 kHz mono.
+**           downmixed and resampled to 16 kHz mono. At most one hour.
 **   text    UTF-8 text.
 **   encoder the name of a built-in encoder ('acoustic', 'ngram') or of a row
 **           in clap_encoders(name, kind, path).
@@ -65,6 +65,7 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 #define DEFAULT_MODEL "default"
+#define SQL_AUDIO_MAX_SECONDS 3600.0
 
 /* ---------------------------------------------------------------- state */
 
@@ -289,8 +290,11 @@ static clap_status encode_audio_bytes(const encoder *enc, const void *p, int n, 
   if (encoder_modality_of(enc) != ENCODER_AUDIO)
     return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes text, not audio",
                           encoder_name(enc));
+  /* An hour bounds what one SQL call may decode (about 230 MB of floats at
+  ** 16 kHz); longer recordings belong in `clap ingest` with start/end cuts. */
+  audio_options opts = {.max_seconds = SQL_AUDIO_MAX_SECONDS};
   audio_pcm *pcm = NULL;
-  clap_status rc = audio_decode_memory(p, (size_t)n, name, NULL, &pcm, err);
+  clap_status rc = audio_decode_memory(p, (size_t)n, name, &opts, &pcm, err);
   if (rc != CLAP_OK) return rc;
   float *v = sqlite3_malloc(encoder_dim(enc) * (int)sizeof(float));
   if (!v) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");

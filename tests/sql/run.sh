@@ -15,6 +15,7 @@ for s in tests/sql/*.sql; do
   name=$(basename "$s" .sql)
   exp="tests/sql/$name.expected"
   db="$tmp/$name.db"
+  export CLAP_TEST_DB="$db" BUILD
   {
     echo ".load ./$BUILD/clap0"
     if head -1 "$s" | grep -q 'needs: sqlite-vec'; then

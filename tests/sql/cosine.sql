@@ -1,0 +1,26 @@
+-- cosine(a, b): blob and JSON vectors, NULL handling, and every vector error.
+select 'version', clap_version() is not null;
+select 'json/json', round(cosine('[1,2,3]', '[1,2,3.5]'), 9);
+select 'blob/json', cosine(x'0000803f00000000', '[1, 0]');
+select 'opposite', cosine('[1,0]', '[-1,0]');
+select 'orthogonal', cosine('[0,1]', '[1,0]');
+select 'scale-free', round(cosine('[1,2]', '[10,20]'), 12);
+select 'null a', cosine(NULL, '[1]') is null;
+select 'null b', cosine('[1]', NULL) is null;
+select 'whitespace', cosine(' [ 1 , 2e0 ] ', '[1,2]');
+select cosine('[1,2]', '[1,2,3]');
+select cosine('[0,0]', '[1,2]');
+select cosine('[1,2]', '[0,0]');
+select cosine(1, '[1]');
+select cosine('[1]', 2.5);
+select cosine('[]', '[1]');
+select cosine(x'', '[1]');
+select cosine(x'0000803f00', '[1]');
+select cosine(x'0000c07f', '[1]');
+select cosine(x'0000807f', '[1]');
+select cosine('[1,2,]', '[1,2]');
+select cosine('[1,"a"]', '[1,2]');
+select cosine('[[1]]', '[1]');
+select cosine('[1] x', '[1]');
+select cosine('[1e39]', '[1]');
+select cosine('not json', '[1]');

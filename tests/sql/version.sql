@@ -1,1 +1,0 @@
-select clap_version();
