@@ -236,7 +236,15 @@ static int model_show_cmd(sqlite3 *db, const char *name) {
   cJSON *card = json ? cJSON_Parse(json) : NULL;
   char *out = NULL;
   if (card) {
+    /* The card (schemas/model_card.schema.json) lifts the config's main
+    ** fields to the top level next to the name; the rest stays as is. */
+    const model_config *cfg = model_get_config(m);
     cJSON_AddStringToObject(card, "name", name);
+    cJSON_AddStringToObject(card, "audio_encoder", cfg->audio_encoder);
+    cJSON_AddStringToObject(card, "text_encoder", cfg->text_encoder);
+    cJSON_AddNumberToObject(card, "dim", cfg->dim);
+    cJSON_AddStringToObject(card, "head", cfg->head == MODEL_HEAD_MLP ? "mlp" : "linear");
+    if (cfg->head == MODEL_HEAD_MLP) cJSON_AddNumberToObject(card, "hidden", cfg->hidden);
     out = cJSON_Print(card);
   }
   printf("%s\n", out ? out : "{}");
