@@ -12,7 +12,7 @@
 ** Per frame:
 **   loudness  10·log10(mean square of the frame's samples + 1e-10), dBFS;
 **             digital silence is -100 dB. A frame is "active" above -60 dBFS.
-**   F0        YIN (cumulative mean normalised difference, threshold 0.2) on the
+**   F0        YIN (cumulative mean normalised difference, threshold 0.3) on the
 **             signal low-passed (31-tap halfband FIR) and decimated to 8 kHz,
 **             32 ms window starting with the frame, lags for 60–500 Hz,
 **             difference function via FFT cross-correlation, parabolic
@@ -88,7 +88,7 @@
 #define TAU_MIN 16  /* 500 Hz */
 #define TAU_MAX 134 /* 59.7 Hz */
 #define PSEG (PW + TAU_MAX + 2)
-#define YIN_THRESHOLD 0.2f
+#define YIN_THRESHOLD 0.3f
 #define F0_MIN 60.0f
 #define F0_MAX 500.0f
 #define LP_TAPS 31
