@@ -12,7 +12,9 @@
 ** Per frame:
 **   loudness  10·log10(mean square of the frame's samples + 1e-10), dBFS;
 **             digital silence is -100 dB. A frame is "active" above -60 dBFS.
-**   F0        YIN (cumulative mean normalised difference, threshold 0.2) on the
+**             (Energy, not eGeMAPS's perceptual loudness: cheaper, and the
+**             model standardises per feature, so only the ordering matters.)
+**   F0        YIN (cumulative mean normalised difference, threshold 0.3) on the
 **             signal low-passed (31-tap halfband FIR) and decimated to 8 kHz,
 **             32 ms window starting with the frame, lags for 60–500 Hz,
 **             difference function via FFT cross-correlation, parabolic
@@ -52,7 +54,11 @@
 **
 ** Defined values when a feature has nothing to summarise (silence, no voiced
 ** frame, fewer than two values): the feature is 0 (sd/slope of one value is
-** 0). Output is never NaN or Inf.
+** 0). Output is never NaN or Inf: a feature that overflows (samples far
+** beyond full scale, e.g. 1e30) is reported as 0.
+**
+** Jitter and shimmer here are frame-to-frame proxies (10 ms apart), not the
+** cycle-to-cycle measures of eGeMAPS, which would need period marking.
 **
 ** Rate proxy: the loudness contour smoothed over 5 frames; a peak is a frame
 ** that is the maximum within ±50 ms, active, and at least 3 dB above the
@@ -88,7 +94,7 @@
 #define TAU_MIN 16  /* 500 Hz */
 #define TAU_MAX 134 /* 59.7 Hz */
 #define PSEG (PW + TAU_MAX + 2)
-#define YIN_THRESHOLD 0.2f
+#define YIN_THRESHOLD 0.3f
 #define F0_MIN 60.0f
 #define F0_MAX 500.0f
 #define LP_TAPS 31

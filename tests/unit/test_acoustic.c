@@ -89,6 +89,25 @@ static void test_pulse_train_f0(void) {
   free(x);
 }
 
+static void test_f0_glide_slope(void) {
+  /* F0 rises exponentially from 150 to 200 Hz over 1 s: a straight line in
+  ** semitones, slope 12*log2(200/150) = 4.98 st/s. */
+  long n = SR;
+  float *x = malloc((size_t)n * sizeof *x);
+  double phase = 0, rise = log(200.0 / 150.0);
+  for (long i = 0; i < n; i++) {
+    double f0 = 150 * exp(rise * i / n), v = 0;
+    phase += 2 * PI * f0 / SR;
+    for (int k = 1; k * f0 < 4000; k++) v += sin(k * phase) / k;
+    x[i] = (float)(0.15 * v);
+  }
+  float out[ACOUSTIC_DIM];
+  CHECK_INT(encoder_encode_audio(encoder_builtin("acoustic", NULL), x, n, out, NULL), CLAP_OK);
+  CHECK_NEAR(out[6], 12 * log2(200.0 / 150.0), 0.25);
+  CHECK_NEAR(out[5], 0.6 * 12 * log2(200.0 / 150.0), 0.3); /* p80 - p20 of a linear ramp */
+  free(x);
+}
+
 static void test_louder_is_louder(void) {
   long n;
   float *q = voiced_tone(180, 0.5, 0.05, &n), *l = voiced_tone(180, 0.5, 0.2, &n);
@@ -245,6 +264,7 @@ int main(void) {
   RUN(test_f0_150);
   RUN(test_f0_220);
   RUN(test_pulse_train_f0);
+  RUN(test_f0_glide_slope);
   RUN(test_louder_is_louder);
   RUN(test_silence);
   RUN(test_short_input);
