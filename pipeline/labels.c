@@ -2,6 +2,7 @@
 #include "labels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 long labels_round_index(double x, double grid) {
@@ -9,6 +10,14 @@ long labels_round_index(double x, double grid) {
   /* 1e-9 steps of slack: 4.499999999999 (a float-rounded 4.5) rounds up. */
   double k = floor(fabs(q) + 0.5 + 1e-9);
   return (long)(q < 0 ? -k : k);
+}
+
+/* G*k as the double nearest its 12-significant-digit decimal, so that
+** 33 steps of 0.1 are stored as 3.3, not 3.3000000000000003. */
+static double grid_value(long k, double grid) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.12g", (double)k * grid);
+  return strtod(buf, NULL);
 }
 
 static int cmp_ll(const void *a, const void *b) {
@@ -125,7 +134,7 @@ static clap_status binarise(const labels_input *in, labels_output *out, clap_err
   for (size_t j = 1; j < span; j++)
     if (freq[j] > freq[best]) best = j;
   long kt = kmin + (long)best;
-  out->threshold = (double)kt * in->grid;
+  out->threshold = grid_value(kt, in->grid);
   out->n_negative = out->n_positive = out->n_excluded = 0;
   for (int u = 0; u < nu; u++) {
     if (cnt[u] == 0) {
@@ -134,7 +143,7 @@ static clap_status binarise(const labels_input *in, labels_output *out, clap_err
       out->label[u] = LABELS_NONE;
       continue;
     }
-    out->value[u] = (double)k[u] * in->grid;
+    out->value[u] = grid_value(k[u], in->grid);
     if (out->raw_value) out->raw_value[u] = acc[u] / cnt[u];
     if (k[u] < kt) out->label[u] = LABELS_NEGATIVE, out->n_negative++;
     else if (k[u] > kt) out->label[u] = LABELS_POSITIVE, out->n_positive++;

@@ -22,6 +22,8 @@
 **     defaults to 1 scale point. A tolerance of 1e-9 grid steps absorbs
 **     floating-point error, so a value that is a half-step in exact
 **     arithmetic (e.g. the mean 4.5 of 4 and 5) rounds as a half-step.
+**     r(u) is stored as the double nearest to G*k written with 12
+**     significant digits (3.3, not 3.3000000000000003, for k = 33, G = 0.1).
 **  6. Threshold: T = the most frequent rounded value among the utterances
 **     (each utterance counts once). Ties go to the smaller value, so the
 **     result does not depend on input order; document it with the labels.

@@ -7,7 +7,7 @@
 #include "harness.h"
 #include "labels.h"
 
-#define MAXU 8
+#define MAXU 10
 #define MAXA 4
 #define MAXN 32
 
@@ -209,6 +209,22 @@ static void test_half_rounds_away(void) {
   CHECK_INT(labels_round_index(3.75, 0.5), 8);
 }
 
+/*
+** Grid values are stored as clean decimals: A gives 3 to u0..u6, B gives 4
+** to u7..u9; both have sd 0, so every score maps to M = (21+12)/10 = 3.3;
+** on the grid 0.1 that is k = 33 and the value is exactly the double 3.3.
+*/
+static void test_grid_value_is_clean_decimal(void) {
+  static const int s[2][MAXU] = {{3, 3, 3, 3, 3, 3, 3, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 4, 4, 4}};
+  run r;
+  compute(&r, 2, 10, s, 0.1);
+  CHECK_INT(r.st, CLAP_OK);
+  CHECK(r.value[0] == 3.3);
+  CHECK(r.value[9] == 3.3);
+  CHECK(r.out.threshold == 3.3);
+  CHECK_INT(r.out.n_excluded, 10);
+}
+
 static void test_unscored_utterance(void) {
   static const int s[1][MAXU] = {{3, 0, 3, 5}};
   run r;
@@ -252,6 +268,7 @@ int main(void) {
   RUN(test_single_annotator_and_tie);
   RUN(test_sd_zero_annotator);
   RUN(test_half_rounds_away);
+  RUN(test_grid_value_is_clean_decimal);
   RUN(test_unscored_utterance);
   RUN(test_bad_input);
   return harness_report();
