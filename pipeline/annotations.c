@@ -104,7 +104,7 @@ int ann_parse_score(const char *text, int *out) {
   return 0;
 }
 
-/* Check and store one record; `where` names the fields for messages. */
+/* Check one record's fields; store it, or record why not. */
 static void take_record(ann_file *f, int line, const char *utt, const char *ann, const char *dim,
                         const char *score_text) {
   const char *what[3] = {"utterance", "annotator", "dimension"};
