@@ -46,12 +46,15 @@ static clap_status status_of(int rc) {
 }
 
 /* The start of a statement on one line, for messages: whitespace runs and
-** comments are folded so a multi-line schema statement reads as its head. */
+** comments are folded so a multi-line schema statement reads as its head.
+** cap >= 8; the result always fits, "..." marking a cut. */
 static void sql_snippet(const char *sql, char *buf, size_t cap) {
   size_t n = 0;
   int space = 0;
   const char *p = sql;
-  while (*p && n + 4 < cap) {
+  /* Each step writes at most 2 bytes (a pending space and a character) and
+  ** must leave room for "..." and the NUL. */
+  while (*p && n + 2 + 4 <= cap) {
     if (p[0] == '-' && p[1] == '-') {
       while (*p && *p != '\n') p++;
       continue;
@@ -65,8 +68,8 @@ static void sql_snippet(const char *sql, char *buf, size_t cap) {
     space = 0;
     buf[n++] = *p++;
   }
-  if (*p && n + 4 >= cap) {
-    /* Cut on a UTF-8 boundary before the ellipsis. */
+  if (*p) {
+    /* Drop a possibly incomplete UTF-8 character before the ellipsis. */
     while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80) n--;
     if (n > 0 && ((unsigned char)buf[n - 1] & 0x80)) n--;
     memcpy(buf + n, "...", 3);

@@ -231,6 +231,26 @@ static void test_exec_names_sql(void) {
   sqlite3_close(db);
 }
 
+/* Every cut position, with a folded space right at the edge of the buffer
+** (the fuzzer found an overflow there; the sanitizer run checks this). */
+static void test_exec_snippet_lengths(void) {
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  sqlite3_open(":memory:", &db);
+  char sql[400];
+  for (int len = 1; len < 300; len++) {
+    int n = snprintf(sql, sizeof sql, "SELECT * FROM nosuch");
+    for (int i = 0; i < len && n + 3 < (int)sizeof sql; i++) sql[n++] = i % 2 ? ' ' : 'x';
+    sql[n] = 0;
+    clap_error_clear(&e);
+    CHECK(db_exec(db, sql, &e) != CLAP_OK);
+    CHECK_CONTAINS(e.msg, "(in SQL: SELECT * FROM nosuch");
+    size_t m = strlen(e.msg);
+    CHECK(m > 0 && e.msg[m - 1] == ')');
+  }
+  sqlite3_close(db);
+}
+
 static const db_migration steps[] = {
     {2, "CREATE TABLE m2(x);"},
     {3, "ALTER TABLE m2 ADD COLUMN y; INSERT INTO m2 VALUES (1, 2);"},
@@ -331,6 +351,7 @@ int main(void) {
   RUN(test_create_and_reopen);
   RUN(test_memory);
   RUN(test_exec_names_sql);
+  RUN(test_exec_snippet_lengths);
   RUN(test_migrate_forward);
   RUN(test_migrate_failure_rolls_back);
   RUN(test_migrate_refusals);
