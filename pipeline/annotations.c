@@ -365,6 +365,8 @@ static size_t js_element_starts(const char *p, const char *end, const char **sta
       if (p < end && *p == ',') p++;
     }
     p = arr;
+  } else {
+    return 0;
   }
   if (!p || p >= end || *p != '[') return 0;
   size_t n = 0;
@@ -381,23 +383,12 @@ static size_t js_element_starts(const char *p, const char *end, const char **sta
   return n;
 }
 
-/* An id member as text into buf: a string, or an integer as decimal. */
-static const char *js_id(const cJSON *v, char *buf, size_t bufsz) {
-  if (cJSON_IsString(v)) return v->valuestring;
-  if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble) &&
-      fabs(v->valuedouble) < 1e15) {
-    snprintf(buf, bufsz, "%.0f", v->valuedouble);
-    return buf;
-  }
-  return NULL;
-}
-
 static void json_record(ann_file *f, const cJSON *o, int line, const ann_columns *cols) {
   if (!cJSON_IsObject(o)) {
     add_error(f, line, "annotation is not an object");
     return;
   }
-  char num[3][32], score_buf[64];
+  char score_buf[64];
   const char *val[3];
   for (int k = 0; k < 4; k++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, col_name(cols, k));
@@ -406,23 +397,25 @@ static void json_record(ann_file *f, const cJSON *o, int line, const ann_columns
       return;
     }
     if (k < 3) {
-      val[k] = js_id(v, num[k], sizeof num[k]);
-      if (!val[k]) {
+      if (!cJSON_IsString(v)) {
         add_error(f, line, "\"%.60s\" must be a string", col_name(cols, k));
         return;
       }
+      val[k] = v->valuestring;
       continue;
     }
-    const char *score_text;
-    if (cJSON_IsNumber(v)) {
-      snprintf(score_buf, sizeof score_buf, "%.17g", v->valuedouble);
-      score_text = score_buf;
-    } else if (cJSON_IsString(v)) {
-      score_text = v->valuestring;
-    } else {
-      add_error(f, line, "\"%.60s\" must be a number", col_name(cols, k));
+    if (!cJSON_IsNumber(v)) {
+      add_error(f, line, "\"%.60s\" must be a number, not %s", col_name(cols, k),
+                cJSON_IsString(v) ? "a string" : "another JSON value");
       return;
     }
+    double d = v->valuedouble;
+    if (d == floor(d) && fabs(d) >= 1e18) {
+      add_error(f, line, "score %g outside 1..7", d);
+      return;
+    }
+    snprintf(score_buf, sizeof score_buf, d == floor(d) && fabs(d) < 1e18 ? "%.0f" : "%.17g", d);
+    const char *score_text = score_buf;
     /* Strings are trimmed like CSV fields so both forms behave the same. */
     char *copy[4] = {strdup(val[0]), strdup(val[1]), strdup(val[2]), strdup(score_text)};
     if (copy[0] && copy[1] && copy[2] && copy[3])
@@ -452,9 +445,9 @@ static void parse_json(ann_file *f, const char *data, size_t len, const ann_colu
     cJSON_Delete(root);
     return;
   }
-  const cJSON *arr = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "annotations");
+  const cJSON *arr = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "annotations") : NULL;
   if (!cJSON_IsArray(arr)) {
-    add_error(f, 1, "expected {\"annotations\": [...]} or an array of annotations");
+    add_error(f, 1, "expected {\"annotations\": [...]}");
     cJSON_Delete(root);
     return;
   }

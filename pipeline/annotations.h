@@ -9,8 +9,11 @@
 **         commas and newlines. CRLF or LF line ends.
 **   TSV   the same with a tab as separator (quoting is accepted but optional).
 **   JSON  {"annotations": [{"utterance": "s1-u0001", "annotator": "a1",
-**         "dimension": "aroused", "score": 5}, ...]} or a bare array of such
-**         objects. Keys other than the four are ignored.
+**         "dimension": "aroused", "score": 5}, ...]} (schemas/
+**         annotations.schema.json). Ids are strings, the score a number.
+**         Other keys are ignored (the schema allows only x-* keys; the reader
+**         is lenient so that other tools' exports, mapped with ann_columns,
+**         can be read).
 ** Header (and JSON key) names default to utterance, annotator, dimension,
 ** score; ann_columns maps other tools' names (--utterance-col etc.). Header
 ** names match case-insensitively after trimming spaces; extra columns are
@@ -19,8 +22,7 @@
 ** extension (.csv, .tsv/.tab, .json); otherwise a leading '{' or '[' means
 ** JSON, a tab in the first line means TSV, else CSV.
 ** A score is an integer 1..7 written as digits (an integral value such as
-** "5.0" or JSON 5.0 is accepted as 5). In JSON, a score may also be a string
-** of digits and an id may be an integer (kept as its decimal text).
+** "5.0" or JSON 5.0 is accepted as 5, as JSON Schema's "integer" does).
 **
 ** Bad input. Every message starts "FILE:LINE: " where LINE is the 1-based
 ** line on which the record starts (the header is line 1; for JSON the line
@@ -28,7 +30,7 @@
 **   - row errors (the row is skipped, parsing goes on so that every bad row
 **     is reported): `score 8 outside 1..7`, `score "4.5" is not an integer`,
 **     `3 fields, the header has 4`, `empty annotator`, `annotation has no
-**     "score"`;
+**     "score"`, `"score" must be a number, not a string`;
 **   - file errors (parsing stops): `no column "score" in the header (columns:
 **     utt, rater, ...); name it with --score-col`, a column named twice,
 **     an unterminated quoted field, a character after a closing quote, a NUL

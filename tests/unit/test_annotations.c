@@ -177,28 +177,63 @@ static void test_json(void) {
                       " \"annotations\": [\n"
                       "  {\"utterance\": \"s1-u0001\", \"annotator\": \"a1\",\n"
                       "   \"dimension\": \"aroused\", \"score\": 5},\n"
-                      "  {\"utterance\": \"s1-u0002\", \"annotator\": 3, \"dimension\": \"pleasant\", \"score\": 4.5},\n"
+                      "  {\"utterance\": \"s1-u0002\", \"annotator\": \"a1\", \"dimension\": \"pleasant\", \"score\": 4.5},\n"
                       "  {\"utterance\": \"s1-u0003\", \"annotator\": \"a1\", \"dimension\": \"pleasant\", \"score\": 9},\n"
                       "  {\"utterance\": \"s1-u0004\", \"annotator\": \"a1\", \"dimension\": \"pleasant\"},\n"
-                      "  {\"utterance\": \"s1-u0005\", \"annotator\": 7, \"dimension\": \"pleasant\", \"score\": \"2\", \"note\": [1,{\"a\":\"]\"}]},\n"
-                      "  [1]\n"
+                      "  {\"utterance\": \"s1-u0005\", \"annotator\": \"a7\", \"dimension\": \"pleasant\", \"score\": 2.0, \"note\": [1,{\"a\":\"]\"}]},\n"
+                      "  [1],\n"
+                      "  {\"utterance\": \"s1-u0006\", \"annotator\": 3, \"dimension\": \"pleasant\", \"score\": 2},\n"
+                      "  {\"utterance\": \"s1-u0007\", \"annotator\": \"a1\", \"dimension\": \"pleasant\", \"score\": \"2\"},\n"
+                      "  {\"utterance\": \"s1-u0008\", \"annotator\": \"a1\", \"dimension\": \"pleasant\", \"score\": 1e300}\n"
                       "]}\n",
                       ANN_AUTO, NULL);
   CHECK_INT(ann_count(f), 2);
   check_rec(f, 0, "s1-u0001", "a1", "aroused", 5, 3);
-  check_rec(f, 1, "s1-u0005", "7", "pleasant", 2, 8);
-  CHECK_INT(ann_error_count(f), 4);
+  check_rec(f, 1, "s1-u0005", "a7", "pleasant", 2, 8);
+  CHECK_INT(ann_error_count(f), 7);
   CHECK_CONTAINS(ann_error_at(f, 0, NULL), "ann.json:5: score \"4.5\" is not an integer");
   CHECK_CONTAINS(ann_error_at(f, 1, NULL), "ann.json:6: score 9 outside 1..7");
   CHECK_CONTAINS(ann_error_at(f, 2, NULL), "ann.json:7: annotation has no \"score\"");
   CHECK_CONTAINS(ann_error_at(f, 3, NULL), "ann.json:9: annotation is not an object");
+  CHECK_CONTAINS(ann_error_at(f, 4, NULL), "ann.json:10: \"annotator\" must be a string");
+  CHECK_CONTAINS(ann_error_at(f, 5, NULL), "ann.json:11: \"score\" must be a number, not a string");
+  CHECK_CONTAINS(ann_error_at(f, 6, NULL), "ann.json:12: score 1e+300 outside 1..7");
   ann_free(f);
   ann_columns c = {.score = "value"};
-  f = parse("b.json", "[{\"utterance\":\"u\",\"annotator\":\"a\",\"dimension\":\"d\",\"value\":1.0}]",
+  f = parse("b.json", "{\"annotations\": [{\"utterance\":\"u\",\"annotator\":\"a\",\"dimension\":\"d\",\"value\":1.0}]}",
             ANN_AUTO, &c);
   CHECK_INT(ann_count(f), 1);
   check_rec(f, 0, "u", "a", "d", 1, 1);
   ann_free(f);
+}
+
+/* The JSON Schema's fixtures: the valid ones read without an error, the
+** invalid ones that a reader can tell (all but the unknown dimension, which
+** the importer checks against the database) each give one. */
+static void test_schema_fixtures(void) {
+  static const char *valid[] = {"annotations-example.json", "annotations-empty.json"};
+  static const char *invalid[][2] = {
+      {"annotations-bare-array.json", ":1: expected {\"annotations\": [...]}"},
+      {"annotations-missing-annotator.json", ":1: annotation has no \"annotator\""},
+      {"annotations-score-8.json", ":1: score 8 outside 1..7"},
+      {"annotations-score-fraction.json", ":1: score \"4.5\" is not an integer"},
+      {"annotations-score-string.json", ":1: \"score\" must be a number, not a string"}};
+  char path[256];
+  for (size_t i = 0; i < sizeof valid / sizeof *valid; i++) {
+    ann_file *f = NULL;
+    snprintf(path, sizeof path, "tests/fixtures/schemas/valid/%s", valid[i]);
+    CHECK_INT(ann_read_file(path, ANN_AUTO, NULL, &f, NULL), CLAP_OK);
+    CHECK_INT(f ? ann_error_count(f) : 99, 0);
+    ann_free(f);
+  }
+  for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++) {
+    ann_file *f = NULL;
+    snprintf(path, sizeof path, "tests/fixtures/schemas/invalid/%s", invalid[i][0]);
+    CHECK_INT(ann_read_file(path, ANN_AUTO, NULL, &f, NULL), CLAP_OK);
+    CHECK_INT(f ? ann_error_count(f) : 0, 1);
+    CHECK_CONTAINS(err0(f), invalid[i][1]);
+    ann_free(f);
+  }
 }
 
 static void test_json_errors(void) {
@@ -211,7 +246,10 @@ static void test_json_errors(void) {
   f = parse("o.json", "{\"scores\": []}", ANN_AUTO, NULL);
   CHECK_CONTAINS(err0(f), "o.json:1: expected {\"annotations\": [...]}");
   ann_free(f);
-  f = parse("i.json", "[{\"utterance\": true, \"annotator\": \"a\", \"dimension\": \"d\", \"score\": 1}]",
+  f = parse("a.json", "[]", ANN_AUTO, NULL);
+  CHECK_CONTAINS(err0(f), "a.json:1: expected {\"annotations\": [...]}");
+  ann_free(f);
+  f = parse("i.json", "{\"annotations\": [{\"utterance\": true, \"annotator\": \"a\", \"dimension\": \"d\", \"score\": 1}]}",
             ANN_AUTO, NULL);
   CHECK_CONTAINS(err0(f), "i.json:1: \"utterance\" must be a string");
   ann_free(f);
@@ -246,6 +284,7 @@ int main(void) {
   RUN(test_file_errors);
   RUN(test_json);
   RUN(test_json_errors);
+  RUN(test_schema_fixtures);
   RUN(test_read_file);
   return harness_report();
 }
