@@ -201,9 +201,12 @@ static clap_status upgrade(sqlite3 *db, const char *path, clap_error *err) {
   s = db_user_version(db, &v, err);
   if (s == CLAP_OK && v == 0) {
     s = count_objects(db, &objects, err);
-    if (s == CLAP_OK && objects > 0) s = refuse_foreign(path, objects, err);
-    if (s == CLAP_OK) s = db_exec(db, clap_schema_sql, err);
-    if (s != CLAP_OK && s != CLAP_ERR_FORMAT) clap_error_prefix(err, "%s: applying the schema: ", path);
+    if (s != CLAP_OK)
+      clap_error_prefix(err, "%s: ", path);
+    else if (objects > 0)
+      s = refuse_foreign(path, objects, err);
+    else if ((s = db_exec(db, clap_schema_sql, err)) != CLAP_OK)
+      clap_error_prefix(err, "%s: applying the schema: ", path);
   } else if (s == CLAP_OK && v < DB_SCHEMA_VERSION) {
     s = run_steps(db, builtin_migrations, N_BUILTIN_MIGRATIONS, v, err);
     if (s != CLAP_OK) clap_error_prefix(err, "%s: ", path);
