@@ -191,20 +191,25 @@ static clap_status refuse_foreign(const char *path, int objects, clap_error *err
                         path, objects);
 }
 
-/* Bring a database at version `from` (< DB_SCHEMA_VERSION) to the current
-** schema in one transaction. The version is read again under the write lock:
+/* Bring a database below DB_SCHEMA_VERSION to the current schema in one
+** transaction. The version is read again under the write lock:
 ** another process may have initialised the file meanwhile. */
 static clap_status upgrade(sqlite3 *db, const char *path, clap_error *err) {
   clap_status s = db_exec(db, "BEGIN IMMEDIATE", err);
   if (s != CLAP_OK) return clap_error_prefix(err, "%s: ", path);
   int v = 0, objects = 0;
   s = db_user_version(db, &v, err);
-  if (s == CLAP_OK && v == 0) {
+  if (s != CLAP_OK) {
+    clap_error_prefix(err, "%s: ", path);
+  } else if (v == 0) {
     s = count_objects(db, &objects, err);
-    if (s == CLAP_OK && objects > 0) s = refuse_foreign(path, objects, err);
-    if (s == CLAP_OK) s = db_exec(db, clap_schema_sql, err);
-    if (s != CLAP_OK && s != CLAP_ERR_FORMAT) clap_error_prefix(err, "%s: applying the schema: ", path);
-  } else if (s == CLAP_OK && v < DB_SCHEMA_VERSION) {
+    if (s != CLAP_OK)
+      clap_error_prefix(err, "%s: ", path);
+    else if (objects > 0)
+      s = refuse_foreign(path, objects, err);
+    else if ((s = db_exec(db, clap_schema_sql, err)) != CLAP_OK)
+      clap_error_prefix(err, "%s: applying the schema: ", path);
+  } else if (v < DB_SCHEMA_VERSION) {
     s = run_steps(db, builtin_migrations, N_BUILTIN_MIGRATIONS, v, err);
     if (s != CLAP_OK) clap_error_prefix(err, "%s: ", path);
   }
@@ -214,7 +219,7 @@ static clap_status upgrade(sqlite3 *db, const char *path, clap_error *err) {
       s = clap_error_set(err, CLAP_ERR_INTERNAL, "%s: schema left at version %d, this build expects %d", path, v,
                          DB_SCHEMA_VERSION);
   }
-  if (s == CLAP_OK) s = db_exec(db, "COMMIT", err);
+  if (s == CLAP_OK && (s = db_exec(db, "COMMIT", err)) != CLAP_OK) clap_error_prefix(err, "%s: ", path);
   if (s != CLAP_OK) rollback(db);
   return s;
 }

@@ -104,6 +104,23 @@ static void test_not_a_database(void) {
   free(after);
 }
 
+/* A file whose header is fine but whose pages are not (found by fuzz_db). */
+static void test_malformed(void) {
+  size_t n = 0;
+  char *bytes = read_file("tests/fuzz/corpus/fuzz_db/crash-snippet-overflow", &n);
+  CHECK(bytes != NULL);
+  if (!bytes) return;
+  const char *p = tmp_path("malformed.db");
+  write_file(p, bytes, n);
+  free(bytes);
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  CHECK_INT(db_open(p, 0, &db, &e), CLAP_ERR_FORMAT);
+  CHECK(db == NULL);
+  CHECK_CONTAINS(e.msg, p);
+  CHECK_CONTAINS(e.msg, "malformed");
+}
+
 static void test_newer_version_untouched(void) {
   const char *p = tmp_path("newer.db");
   make_sqlite(p, "CREATE TABLE t(x); PRAGMA user_version = 99;");
@@ -343,6 +360,7 @@ int main(void) {
   RUN(test_directory);
   RUN(test_missing_parent);
   RUN(test_not_a_database);
+  RUN(test_malformed);
   RUN(test_newer_version_untouched);
   RUN(test_negative_version);
   RUN(test_foreign_database);
