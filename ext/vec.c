@@ -167,8 +167,7 @@ static void json_describe(const json_cursor *c, size_t at, char *buf, size_t cap
       snprintf(buf, cap, "'%s'", words[k]);
       return;
     }
-  if (ch == '[') snprintf(buf, cap, "'[' (nested arrays are not allowed)");
-  else if (ch == '"') snprintf(buf, cap, "a string");
+  if (ch == '"') snprintf(buf, cap, "a string");
   else if (ch >= 0x20 && ch < 0x7f) snprintf(buf, cap, "'%c'", ch);
   else snprintf(buf, cap, "byte 0x%02x", ch);
 }
@@ -188,9 +187,12 @@ static int json_digits(json_cursor *c) {
 
 /* Advance over one number per the JSON grammar:
 **   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?   */
-static clap_status json_scan_number(json_cursor *c, const char *hint) {
-  if (c->i < c->n && c->s[c->i] == '-') c->i++;
-  if (c->i >= c->n || !json_is_digit(c->s[c->i])) return json_fail(c, "a number", hint);
+static clap_status json_scan_number(json_cursor *c) {
+  int minus = c->i < c->n && c->s[c->i] == '-';
+  c->i += minus;
+  if (c->i >= c->n || !json_is_digit(c->s[c->i]))
+    return json_fail(c, minus ? "a digit after '-'" : "a number",
+                     c->i < c->n && c->s[c->i] == '[' ? " (nested arrays are not allowed)" : "");
   if (c->s[c->i] == '0') c->i++;
   else json_digits(c);
   if (c->i < c->n && c->s[c->i] == '.') {
@@ -231,17 +233,15 @@ static clap_status json_walk(json_cursor *c, const char *z, float *dst, size_t *
   if (c->i >= c->n || c->s[c->i] != '[') return json_fail(c, "'['", "");
   c->i++;
   json_skip_ws(c);
-  int first = 1;
   if (c->i < c->n && c->s[c->i] == ']') {
     c->i++;
   } else {
     for (;;) {
       size_t start = c->i;
-      clap_status st = json_scan_number(c, first ? "" : " (trailing comma?)");
+      clap_status st = json_scan_number(c);
       if (st) return st;
       if (dst && (st = json_convert(c, z, start, c->i, (long)k, dst + k))) return st;
       k++;
-      first = 0;
       json_skip_ws(c);
       if (c->i < c->n && c->s[c->i] == ',') {
         c->i++;
@@ -431,7 +431,9 @@ clap_status vec_normalize(float *v, int dim, clap_error *err) {
 
 /* ---- JSON output ---- */
 
-/* Shortest %.Ng (N <= 9) that reads back as exactly x; 9 digits always do. */
+/* The fewest significant digits (at most 9, which always suffice) that read
+** back as exactly x; "%g" then writes 100 as "1e+02", so the plain form is
+** used instead when it is no longer. */
 static int format_shortest(char *buf, size_t cap, float x, locale_t loc) {
   int n = snprintf(buf, cap, "%.8g", (double)x);
   if (strtof_l(buf, NULL, loc) != x) return snprintf(buf, cap, "%.9g", (double)x);
@@ -441,7 +443,16 @@ static int format_shortest(char *buf, size_t cap, float x, locale_t loc) {
     int m = snprintf(tmp, sizeof tmp, "%.*g", p, (double)x);
     if (strtof_l(tmp, NULL, loc) == x) {
       memcpy(buf, tmp, (size_t)m + 1);
-      return m;
+      n = m;
+      break;
+    }
+  }
+  const char *e = strstr(buf, "e+");
+  if (e && atoi(e + 2) < 9) {
+    int m = snprintf(tmp, sizeof tmp, "%.*g", atoi(e + 2) + 1, (double)x);
+    if (m <= n && strtof_l(tmp, NULL, loc) == x) {
+      memcpy(buf, tmp, (size_t)m + 1);
+      n = m;
     }
   }
   return n;
