@@ -52,6 +52,9 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# .incbin is invisible to -MMD: rebuild the embedded schema when it changes.
+$(BUILD)/pipeline/schema_sql.o: sql/schema.sql
+
 # The SQL binding is compiled twice: as a loadable extension (sqlite3ext.h
 # routines) for clap0.so, and with SQLITE_CORE for static use in the CLI.
 $(BUILD)/ext/sqlite_clap_ext.o: ext/sqlite_clap.c

@@ -2,7 +2,25 @@
 ** db — open a clap database for the pipeline: create it if asked, foreign
 ** keys on, WAL, a busy timeout, the schema (sql/schema.sql, built into the
 ** binary) applied or migrated forward by PRAGMA user_version, and the SQL
-** functions of the extension registered on the connection.
+** functions of the extension registered on the connection (the CLI's main()
+** does that for every connection with sqlite3_auto_extension; a program
+** linking only the pipeline library gets plain SQLite).
+**
+** What db_open accepts and what bad input gets:
+**   - a missing file without DB_CREATE: CLAP_ERR_NOTFOUND,
+**     "no such database: PATH (run `clap init PATH` first)";
+**   - a directory, a file that is not SQLite, an unreadable or read-only
+**     file: an error naming PATH, the file left as it was;
+**   - user_version 0 and an empty schema (a new or empty file): the schema is
+**     applied in one transaction;
+**   - user_version 0 but tables already there (somebody else's database):
+**     refused (CLAP_ERR_FORMAT), nothing added;
+**   - 1 <= user_version < DB_SCHEMA_VERSION: migrated forward, all steps in
+**     one transaction;
+**   - user_version > DB_SCHEMA_VERSION (written by a newer clap): refused
+**     with CLAP_ERR_UNSUPPORTED before anything is written — not even the
+**     journal mode changes.
+** ":memory:" is accepted (no WAL there), for tests.
 */
 #ifndef CLAP_DB_H
 #define CLAP_DB_H
@@ -13,11 +31,34 @@
 
 #define DB_CREATE 1   /* create the file if it does not exist */
 
+/* The user_version this build writes: sql/schema.sql's, which must equal
+** the last migration's. */
+#define DB_SCHEMA_VERSION 1
+
 /* *out is owned by the caller: db_close it. On error *out is NULL. */
 clap_status db_open(const char *path, int flags, sqlite3 **out, clap_error *err);
+/* db_open that also reports the user_version found before opening (0 for a
+** new or empty file), so `clap init` can say what it did. old may be NULL. */
+clap_status db_open_ex(const char *path, int flags, sqlite3 **out, int *old, clap_error *err);
 void db_close(sqlite3 *db);
 
 /* Run a statement that returns no rows; error message names the SQL. */
 clap_status db_exec(sqlite3 *db, const char *sql, clap_error *err);
+
+/* PRAGMA user_version into *version. */
+clap_status db_user_version(sqlite3 *db, int *version, clap_error *err);
+
+/* One step of the schema's history: the SQL that turns version-1 into
+** version. Steps are listed in increasing version order. */
+typedef struct db_migration {
+  int version;
+  const char *sql;
+} db_migration;
+
+/* Run, in one transaction, every step whose version is above the database's
+** user_version, setting user_version after each; on any error nothing is
+** kept. A list out of order, or a database newer than the last step, is an
+** error. db_open uses the built-in list; this is public for tests. */
+clap_status db_migrate(sqlite3 *db, const db_migration *steps, int n, clap_error *err);
 
 #endif

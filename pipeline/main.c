@@ -26,6 +26,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"init", cmd_init, "create or upgrade a clap database"},
     {NULL, NULL, NULL},
 };
 
