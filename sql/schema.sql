@@ -206,8 +206,8 @@ GROUP BY u.id;
 CREATE VIEW IF NOT EXISTS label_balance AS
 SELECT u.session_id                         AS session_id,
        l.dimension                          AS dimension,
-       sum(l.label = 0)                     AS n_negative,
-       sum(l.label = 1)                     AS n_positive,
+       sum(l.label IS 0)                    AS n_negative,
+       sum(l.label IS 1)                    AS n_positive,
        sum(l.label IS NULL)                 AS n_excluded
 FROM labels l
 JOIN utterances u ON u.id = l.utterance_id
