@@ -34,6 +34,8 @@
 ** when its manifest is invalid, a source file is missing, unreadable, empty,
 ** not audio or truncated, a cut lies outside the recording, or an utterance
 ** is longer than --max-seconds (default 600; for a cut, the cut's length).
+** A cut's start and end are stored in start_seconds/end_seconds (NULL when
+** not given; start alone runs to the end of the recording).
 ** Without --keep-going the run stops at the first failed session (sessions
 ** before it stay committed); with it the run goes on. The exit status is 1
 ** when any session failed, 2 on a usage error, 0 otherwise.
@@ -83,7 +85,7 @@ typedef struct utt_job {
   int known;               /* a row with this id exists */
   int same_session;
   char db_sha[SHA256_HEX_SIZE];
-  int db_has_cut;
+  int db_has_start, db_has_end;
   double db_start, db_end;
   /* The worker's result. */
   int done, unchanged, failed;
@@ -232,29 +234,39 @@ static void read_source(const char *path, source *s) {
 }
 
 static int same_cut(const utt_job *r, const manifest_utterance *u) {
-  if (r->db_has_cut != u->has_cut) return 0;
-  return !u->has_cut || (r->db_start == u->start && r->db_end == u->end);
+  return r->db_has_start == u->has_start && r->db_has_end == u->has_end &&
+         (!u->has_start || r->db_start == u->start) && (!u->has_end || r->db_end == u->end);
+}
+
+/* The cut columns of a row at column i (start) and i + 1 (end). */
+static void read_cut(sqlite3_stmt *st, int i, utt_job *r) {
+  r->db_has_start = sqlite3_column_type(st, i) != SQLITE_NULL;
+  r->db_has_end = sqlite3_column_type(st, i + 1) != SQLITE_NULL;
+  r->db_start = sqlite3_column_double(st, i);
+  r->db_end = sqlite3_column_double(st, i + 1);
 }
 
 static void decode_utterance(const ingest *g, const manifest_utterance *u, const source *s,
                              utt_job *r) {
   clap_error err;
   clap_error_clear(&err);
-  audio_options o = {AUDIO_TARGET_RATE, 0, 0, g->max_seconds};
-  if (u->has_cut) {
-    /* The limit is per utterance: a long recording may hold many short cuts. */
-    if (u->end - u->start > g->max_seconds) {
+  audio_options o = {AUDIO_TARGET_RATE, u->start, u->has_end ? u->end : 0, g->max_seconds};
+  if (u->has_start || u->has_end) {
+    /* The limit is per utterance, and audio.h applies it to the whole
+    ** recording: a long one may hold many short cuts. Checked below. */
+    o.max_seconds = 0;
+    if (u->has_start && u->has_end && u->end - u->start > g->max_seconds) {
       snprintf(r->err, sizeof r->err, "%s: cut [%g s, %g s) is %.1f s long, over the limit of %g s",
                u->path, u->start, u->end, u->end - u->start, g->max_seconds);
       r->failed = 1;
       return;
     }
-    o.start_seconds = u->start;
-    o.end_seconds = u->end;
-    o.max_seconds = 0;  /* audio.h's default ceiling for the whole recording */
   }
   audio_pcm *pcm = NULL;
   clap_status rc = audio_decode_memory(s->bytes, s->n, u->path, &o, &pcm, &err);
+  if (rc == CLAP_OK && (double)pcm->n / pcm->rate > g->max_seconds)
+    rc = clap_error_set(&err, CLAP_ERR_RANGE, "%s: cut is %.1f s long, over the limit of %g s",
+                        u->path, (double)pcm->n / pcm->rate, g->max_seconds);
   if (rc == CLAP_OK) {
     r->duration = (double)pcm->n / pcm->rate;
     r->rate = pcm->source_rate;
@@ -360,9 +372,7 @@ static clap_status snapshot(sqlite3 *db, session_job *j, clap_error *err) {
       r->known = 1;
       r->same_session = sid && !strcmp(sid, manifest_session(j->m));
       snprintf(r->db_sha, sizeof r->db_sha, "%s", sha ? sha : "");
-      r->db_has_cut = sqlite3_column_type(st, 2) != SQLITE_NULL;
-      r->db_start = sqlite3_column_double(st, 2);
-      r->db_end = sqlite3_column_double(st, 3);
+      read_cut(st, 2, r);
     }
     rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
     sqlite3_reset(st);
@@ -524,9 +534,7 @@ static int compare_utterance(writer *w, session_job *j, int k, compare *c) {
     const char *sid = (const char *)sqlite3_column_text(q, 0);
     const char *sha = (const char *)sqlite3_column_text(q, 1);
     utt_job r = {0};
-    r.db_has_cut = sqlite3_column_type(q, 2) != SQLITE_NULL;
-    r.db_start = sqlite3_column_double(q, 2);
-    r.db_end = sqlite3_column_double(q, 3);
+    read_cut(q, 2, &r);
     char a[16], b[16];
     short_sha(a, sha ? sha : "");
     short_sha(b, s->sha);
@@ -595,10 +603,8 @@ static int insert_utterance(writer *w, session_job *j, int k, int *missing) {
   sqlite3_bind_text(st, 4, u->role, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 5, u->audio, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 6, j->sources[u->source].sha, -1, SQLITE_STATIC);
-  if (u->has_cut) {
-    sqlite3_bind_double(st, 7, u->start);
-    sqlite3_bind_double(st, 8, u->end);
-  }
+  if (u->has_start) sqlite3_bind_double(st, 7, u->start);
+  if (u->has_end) sqlite3_bind_double(st, 8, u->end);
   bind_opt_text(st, 9, u->text);
   if (!kept) {
     sqlite3_bind_int(st, 10, r->rate);

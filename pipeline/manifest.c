@@ -170,8 +170,9 @@ static int valid_id(const char *s) {
 static clap_status check_keys(const cJSON *obj, const char *const *allowed, const char *name,
                               const char *path, clap_error *err) {
   for (const cJSON *a = obj->child; a; a = a->next) {
-    int known = 0;
+    int known = !strncmp(a->string, "x-", 2);
     for (int i = 0; allowed[i]; i++) known |= !strcmp(a->string, allowed[i]);
+    /* Duplicates count for notes too: the second would silently win. */
     char p[256];
     snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", a->string);
     if (!known) {
@@ -193,14 +194,14 @@ static const cJSON *member(const cJSON *obj, const char *key) {
   return NULL;
 }
 
-/* A string member: required or optional (absent/null -> *out = NULL). */
+/* A string member: required or optional (absent -> *out = NULL). */
 static clap_status get_string(const cJSON *obj, const char *key, int required, const char *name,
                               const char *path, const char **out, clap_error *err) {
   const cJSON *v = member(obj, key);
   char p[256], got[64];
   snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", key);
   *out = NULL;
-  if (!v || cJSON_IsNull(v)) return required ? bad(err, name, p, "required") : CLAP_OK;
+  if (!v) return required ? bad(err, name, p, "required") : CLAP_OK;
   if (!cJSON_IsString(v)) return bad(err, name, p, "must be a string, got %s", describe(v, got, sizeof got));
   *out = v->valuestring;
   return CLAP_OK;
@@ -216,7 +217,7 @@ static clap_status get_id(const cJSON *obj, const char *key, int required, const
              describe(member(obj, key), got, sizeof got));
 }
 
-/* Optional finite number: *has = 0 when absent or null. */
+/* Optional finite number: *has = 0 when absent. */
 static clap_status get_number(const cJSON *obj, const char *key, const char *name,
                               const char *path, int *has, double *out, clap_error *err) {
   const cJSON *v = member(obj, key);
@@ -224,7 +225,7 @@ static clap_status get_number(const cJSON *obj, const char *key, const char *nam
   snprintf(p, sizeof p, "%s.%s", path, key);
   *has = 0;
   *out = 0;
-  if (!v || cJSON_IsNull(v)) return CLAP_OK;
+  if (!v) return CLAP_OK;
   if (!cJSON_IsNumber(v)) return bad(err, name, p, "must be a number of seconds, got %s", describe(v, got, sizeof got));
   if (!isfinite(v->valuedouble)) return bad(err, name, p, "must be a finite number");
   *has = 1;
@@ -274,7 +275,7 @@ static int find_duplicate(const keyed *k, int n, int *first, int *later) {
 static clap_status parse_speakers(manifest *m, const cJSON *arr, clap_error *err) {
   static const char *const keys[] = {"id", "gender", "name", NULL};
   char got[64];
-  if (!arr || cJSON_IsNull(arr)) return CLAP_OK;
+  if (!arr) return CLAP_OK;
   if (!cJSON_IsArray(arr))
     return bad(err, m->name, "speakers", "must be an array, got %s", describe(arr, got, sizeof got));
   int n = cJSON_GetArraySize(arr);
@@ -334,24 +335,17 @@ static char *resolve(const char *base, const char *rel) {
 
 static clap_status parse_cut(manifest *m, const cJSON *u, const char *p, manifest_utterance *ut,
                              clap_error *err) {
-  int has_start, has_end;
   char q[96];
-  clap_status rc = get_number(u, "start", m->name, p, &has_start, &ut->start, err);
-  if (!rc) rc = get_number(u, "end", m->name, p, &has_end, &ut->end, err);
+  clap_status rc = get_number(u, "start", m->name, p, &ut->has_start, &ut->start, err);
+  if (!rc) rc = get_number(u, "end", m->name, p, &ut->has_end, &ut->end, err);
   if (rc) return rc;
-  if (has_start != has_end) {
-    snprintf(q, sizeof q, "%s.%s", p, has_start ? "end" : "start");
-    return bad(err, m->name, q, "required when \"%s\" is given (a cut needs both)",
-               has_start ? "start" : "end");
-  }
-  ut->has_cut = has_start;
-  if (!ut->has_cut) return CLAP_OK;
-  if (ut->start < 0) {
+  if (ut->has_start && ut->start < 0) {
     snprintf(q, sizeof q, "%s.start", p);
     return bad(err, m->name, q, "must be >= 0, got %.17g", ut->start);
   }
-  if (!(ut->end > ut->start)) {
+  if (ut->has_end && !(ut->end > ut->start)) {
     snprintf(q, sizeof q, "%s.end", p);
+    if (!ut->has_start) return bad(err, m->name, q, "must be > 0, got %.17g", ut->end);
     return bad(err, m->name, q, "must be greater than start (%.17g), got %.17g", ut->start, ut->end);
   }
   return CLAP_OK;

@@ -14,10 +14,13 @@
 **                  a manifest and its audio can be moved together)
 **        "speaker" optional; when "speakers" is given it must be listed there
 **        "role"    required, "salesperson" or "customer"
-**        "start", "end"  optional, both or neither, finite seconds,
-**                  0 <= start < end (a cut of a longer recording)
+**        "start", "end"  optional seconds (a cut of a longer recording):
+**                  start >= 0, end > 0, start < end when both are given;
+**                  start alone = to the end, end alone = from the beginning
 **        "text"    optional string}
-** null counts as absent for optional members. Refused, with a message
+** Keys starting with "x-" are the user's own notes and are ignored anywhere
+** (as in the schema); null is not a valid value for any member (as in the
+** schema). Refused, with a message
 ** "NAME: JSON.PATH: what is wrong" (e.g. "s1.json: utterances[3].role: must be
 ** \"salesperson\" or \"customer\", got \"buyer\""): invalid JSON (with line
 ** and column), a wrong type, a missing required member, an unknown member
@@ -54,8 +57,8 @@ typedef struct manifest_utterance {
   int source;             /* index of the shared source file, 0..manifest_n_sources-1 */
   const char *speaker;
   const char *role;       /* "salesperson" or "customer" */
-  int has_cut;            /* start/end given */
-  double start, end;      /* seconds; 0 and 0 when !has_cut */
+  int has_start, has_end; /* which of start/end were given */
+  double start, end;      /* seconds; 0 when not given */
   const char *text;
 } manifest_utterance;
 

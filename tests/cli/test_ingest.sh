@@ -126,6 +126,15 @@ bad "empty file" bad_empty "empty.wav: empty"
 bad "too long" bad_long "five.wav: 5.0 s long, over the limit of 2 s" --max-seconds 2
 check_output_contains "too long cut" "s2-u2: $C/audio/long.wav: cut [3 s, 9 s) is 6.0 s long, over the limit of 2 s" \
   "$CLAP" ingest "$T/cut.db" "$C/s2.json" --max-seconds 2
+printf '{"session": "s6", "utterances": [{"id": "s6-u1", "audio": "audio/long.wav", "role": "customer", "start": 8},
+  {"id": "s6-u2", "audio": "audio/long.wav", "role": "customer", "end": 0.5}]}' > "$C/s6.json"
+check_output_contains "open-ended cuts" "1 sessions ingested" "$CLAP" ingest "$T/open.db" "$C/s6.json"
+check_equal "open-ended cuts: durations and NULL ends" \
+  "$(q "$T/open.db" "SELECT group_concat(printf('%.3f', duration) || ' ' || ifnull(start_seconds, '-') || ' ' || ifnull(end_seconds, '-'), ';') FROM (SELECT * FROM utterances ORDER BY id)")" \
+  "2.000 8.0 -;0.500 - 0.5"
+sed 's/"start": 8/"start": 1/' "$C/s6.json" > "$C/s6b.json"
+check_output_contains "open-ended cut over the limit" "s6-u1: $C/audio/long.wav: cut is 9.0 s long, over the limit of 2 s" \
+  "$CLAP" ingest "$T/open3.db" "$C/s6b.json" --max-seconds 2
 printf '{"session": "s8", "utterances": [{"id": "s8-u1", "audio": "audio/a.wav", "role": "buyer"}]}' > "$C/s8.json"
 check_output_contains "invalid manifest" "$C/s8.json: utterances[0].role: must be \"salesperson\" or \"customer\", got \"buyer\"" \
   "$CLAP" ingest "$db" "$C/s8.json"

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const manifest_utterance *u = manifest_utterance_at(m, i);
     if (u->source < 0 || u->source >= manifest_n_sources(m)) abort();
     if (strcmp(manifest_source_path(m, u->source), u->path) != 0) abort();
-    if (u->has_cut && !(u->start >= 0 && u->end > u->start)) abort();
+    if (u->has_start && !(u->start >= 0)) abort();
+    if (u->has_end && !(u->end > u->start && u->end > 0)) abort();
     sum += strlen(u->id) + strlen(u->audio) + strlen(u->role);
   }
   manifest_free(m);

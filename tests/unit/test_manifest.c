@@ -32,14 +32,14 @@ static void refuse(const char *json, const char *want) {
 static const char *full =
     "{\"session\": \"s1\", \"scenario\": \"Car dealership\",\n"
     " \"speakers\": [{\"id\": \"spk1\", \"gender\": \"female\", \"name\": \"Aiko\"},\n"
-    "              {\"id\": \"spk2\", \"gender\": null}],\n"
+    "              {\"id\": \"spk2\", \"x-note\": null}],\n"
     " \"utterances\": [\n"
     "  {\"id\": \"s1-u0001\", \"audio\": \"audio/long.wav\", \"speaker\": \"spk1\",\n"
     "   \"role\": \"customer\", \"start\": 1.25, \"end\": 3.5, \"text\": \"\\u3053\\u3093\"},\n"
     "  {\"id\": \"s1-u0002\", \"audio\": \"../other/b.flac\", \"speaker\": \"spk2\",\n"
-    "   \"role\": \"salesperson\", \"text\": null},\n"
+    "   \"role\": \"salesperson\"},\n"
     "  {\"id\": \"s1-u0003\", \"audio\": \"audio/long.wav\", \"role\": \"customer\",\n"
-    "   \"start\": 0, \"end\": 0.5}]}";
+    "   \"start\": 0, \"end\": 0.5}], \"x-recorded\": [1, {}]}";
 
 static void test_valid_manifest(void) {
   manifest *m = parse(full);
@@ -65,15 +65,17 @@ static void test_valid_manifest(void) {
   CHECK(!strcmp(u0->role, "customer"));
   CHECK(!strcmp(u0->speaker, "spk1"));
   CHECK(!strcmp(u0->text, "\xe3\x81\x93\xe3\x82\x93"));
-  CHECK_INT(u0->has_cut, 1);
+  CHECK_INT(u0->has_start, 1);
+  CHECK_INT(u0->has_end, 1);
   CHECK_NEAR(u0->start, 1.25, 0);
   CHECK_NEAR(u0->end, 3.5, 0);
   CHECK(!strcmp(u1->path, "data/m/../other/b.flac"));
-  CHECK_INT(u1->has_cut, 0);
+  CHECK_INT(u1->has_start, 0);
+  CHECK_INT(u1->has_end, 0);
   CHECK(u1->text == NULL);
   CHECK(!strcmp(u1->role, "salesperson"));
   CHECK(u2->speaker == NULL);
-  CHECK_INT(u2->has_cut, 1);
+  CHECK_INT(u2->has_start, 1);
   CHECK_NEAR(u2->start, 0, 0);
   /* The long recording is one source shared by utterances 0 and 2. */
   CHECK_INT(manifest_n_sources(m), 2);
@@ -152,6 +154,13 @@ static void test_members(void) {
   refuse("{\"session\":\"s1\",\"scenario\":[],\"utterances\":[" U("") "]}",
          "scenario: must be a string, got an array");
   refuse(HEAD U(",\"text\":5") "]}", "utterances[0].text: must be a string, got 5");
+  refuse(HEAD U(",\"text\":null") "]}", "utterances[0].text: must be a string, got null");
+  refuse(HEAD U(",\"x-a\":1,\"x-a\":2") "]}", "utterances[0].x-a: duplicate key");
+  /* "x-" keys are the user's notes, at every level. */
+  manifest *m = parse("{\"x-top\":1,\"session\":\"s1\",\"speakers\":[{\"id\":\"a\",\"x-s\":[]}],"
+                      "\"utterances\":[" U(",\"x-u\":{\"k\":null}") "]}");
+  CHECK(m != NULL);
+  manifest_free(m);
 }
 
 static void test_utterances(void) {
@@ -172,19 +181,25 @@ static void test_audio_path(void) {
   refuse(HEAD "{\"id\":\"u\",\"audio\":\"/abs/a.wav\",\"role\":\"customer\"}]}",
          "s1.json: utterances[0].audio: must be relative to the manifest's directory, got \"/abs/a.wav\"");
   refuse(HEAD "{\"id\":\"u\",\"audio\":\"\",\"role\":\"customer\"}]}", "utterances[0].audio: must not be empty");
-  refuse(HEAD "{\"id\":\"u\",\"audio\":null,\"role\":\"customer\"}]}", "utterances[0].audio: required");
+  refuse(HEAD "{\"id\":\"u\",\"audio\":null,\"role\":\"customer\"}]}", "utterances[0].audio: must be a string, got null");
 }
 
 static void test_cuts(void) {
-  refuse(HEAD U(",\"start\":1") "]}", "utterances[0].end: required when \"start\" is given");
-  refuse(HEAD U(",\"end\":1") "]}", "utterances[0].start: required when \"end\" is given");
   refuse(HEAD U(",\"start\":-1,\"end\":1") "]}", "utterances[0].start: must be >= 0, got -1");
   refuse(HEAD U(",\"start\":2,\"end\":2") "]}", "utterances[0].end: must be greater than start (2), got 2");
   refuse(HEAD U(",\"start\":3,\"end\":2") "]}", "utterances[0].end: must be greater than start");
+  refuse(HEAD U(",\"end\":0") "]}", "utterances[0].end: must be > 0, got 0");
   refuse(HEAD U(",\"start\":\"1\",\"end\":2") "]}", "utterances[0].start: must be a number of seconds, got \"1\"");
   refuse(HEAD U(",\"start\":0,\"end\":1e999") "]}", "utterances[0].end: must be a finite number");
-  manifest *m = parse(HEAD U(",\"start\":null,\"end\":null") "]}");
-  CHECK(m && manifest_utterance_at(m, 0)->has_cut == 0);
+  refuse(HEAD U(",\"start\":null") "]}", "utterances[0].start: must be a number of seconds, got null");
+  /* Either end of a cut may be left open. */
+  manifest *m = parse(HEAD U(",\"start\":1.5") "]}");
+  const manifest_utterance *u = m ? manifest_utterance_at(m, 0) : NULL;
+  CHECK(u && u->has_start == 1 && u->has_end == 0 && u->start == 1.5);
+  manifest_free(m);
+  m = parse(HEAD U(",\"end\":2") "]}");
+  u = m ? manifest_utterance_at(m, 0) : NULL;
+  CHECK(u && u->has_start == 0 && u->has_end == 1 && u->end == 2);
   manifest_free(m);
 }
 
@@ -205,6 +220,31 @@ static void test_speakers(void) {
   CHECK(m && !strcmp(manifest_utterance_at(m, 0)->speaker, "b"));
   CHECK(m && manifest_n_speakers(m) == 0);
   manifest_free(m);
+}
+
+/* The schema's fixtures (tests/fixtures/schemas): valid ones parse, invalid ones do not. */
+static void test_schema_fixtures(void) {
+  static const char *const valid[] = {"session-full.json", "session-minimal.json"};
+  static const char *const invalid[] = {
+      "session-absolute-audio.json", "session-bad-id.json", "session-bad-role.json",
+      "session-empty-utterances.json", "session-long-id.json", "session-negative-start.json",
+      "session-no-utterances.json", "session-speaker-without-id.json", "session-typo-key.json"};
+  char path[256];
+  for (size_t i = 0; i < sizeof valid / sizeof *valid; i++) {
+    manifest *m = NULL;
+    snprintf(path, sizeof path, "tests/fixtures/schemas/valid/%s", valid[i]);
+    clap_status rc = manifest_load(path, &m, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    CHECK_INT(rc, CLAP_OK);
+    manifest_free(m);
+  }
+  for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++) {
+    manifest *m = NULL;
+    snprintf(path, sizeof path, "tests/fixtures/schemas/invalid/%s", invalid[i]);
+    CHECK_INT(manifest_load(path, &m, &err), CLAP_ERR_FORMAT);
+    CHECK_CONTAINS(err.msg, path);
+    manifest_free(m);
+  }
 }
 
 static void test_load(void) {
@@ -248,6 +288,7 @@ int main(void) {
   RUN(test_audio_path);
   RUN(test_cuts);
   RUN(test_speakers);
+  RUN(test_schema_fixtures);
   RUN(test_load);
   return harness_report();
 }
