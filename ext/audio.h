@@ -10,6 +10,47 @@
 ** not recognise, zero samples, absurd rate or channel count, a file whose
 ** header promises more frames than it holds (truncated), a decoded duration
 ** over the caller's limit, a cut (start/end) outside the signal.
+**
+** The rules in detail. Every message starts with `name` (or the path):
+**   "<name>: not an audio format libsndfile recognises: <libsndfile's reason>"
+**   "<name>: empty (0 bytes)"                               (CLAP_ERR_FORMAT)
+**   "<name>: contains no samples"                           (CLAP_ERR_FORMAT)
+**   "<name>: 100 channels, outside [1, 64]"                 (CLAP_ERR_RANGE)
+**   "<name>: sample rate 5 Hz, outside [1000, 384000]"      (CLAP_ERR_RANGE)
+**   "<name>: 12.0 s long, over the limit of 10 s"           (CLAP_ERR_RANGE)
+**   "<name>: truncated: header promises N frames, read M"   (CLAP_ERR_FORMAT)
+**   "<name>: sample K is not a finite number"  (float files; CLAP_ERR_FORMAT)
+**   "<name>: cut [a s, b s) is outside the signal (D s long)" (CLAP_ERR_RANGE)
+**   "<name>: cannot open: <strerror>"         (audio_decode_file; CLAP_ERR_IO)
+** - Length: the header's frame count is checked against max_seconds before
+**   anything is read; memory then grows only with frames actually decoded,
+**   never from a header number, and decoding stops as soon as the limit is
+**   passed ("<name>: longer than the limit of L s"; headers can lie low).
+** - Truncation: an error when fewer than 99% of the frames the header
+**   promises can be read (so a lost final block is tolerated). The promise is
+**   the container's count: FLAC STREAMINFO, or for WAV/AIFF/AU/RF64 the data
+**   chunk size (libsndfile silently shrinks an overlong data chunk, so this
+**   is recovered from its parse log). MP3 is exempt: its frame count is an
+**   estimate (VBR without a Xing/Info tag can be far off), and so is the
+**   up-front length check; the running limit still applies. Ogg counts come
+**   from the last page, so an Ogg cut at a page boundary decodes as shorter.
+** - Cut: start/end are seconds of the source, rounded to the nearest source
+**   sample and applied before resampling; end 0 = to the end. end <= start,
+**   negative or non-finite values are CLAP_ERR_ARG; start at or past the end
+**   of the signal, or end past it, is CLAP_ERR_RANGE.
+** - Output: averaged channels, resampled (soxr HQ, delay-compensated, so n is
+**   round(source_frames * rate / source_rate); when that is 0 the input is
+**   refused as "too short to resample"), then clipped to [-1, 1]
+**   (float sources may exceed full scale; resampling overshoots slightly).
+** - Memory: the mono signal is held at the source rate before resampling,
+**   in a buffer that grows by doubling: peak memory is up to 8 bytes per
+**   source frame plus 4 bytes per output sample (max_seconds bounds both).
+** - Thread safety: no global state of ours; calls on different buffers may run
+**   concurrently. libsndfile keeps the reason for a failed open in a process-
+**   global, so under concurrent failures the <libsndfile's reason> text may
+**   belong to another call (the code and the rest of the message are ours).
+**   libmpg123 (inside libsndfile) may write "Note: ..." lines to stderr on
+**   damaged MP3 data; libsndfile offers no way to silence it.
 */
 #ifndef CLAP_AUDIO_H
 #define CLAP_AUDIO_H
@@ -48,11 +89,15 @@ clap_status audio_decode_file(const char *path, const audio_options *opts, audio
                               clap_error *err);
 void audio_pcm_free(audio_pcm *pcm);
 
-/* Resample n samples from rate_in to rate_out (libsoxr, HQ). *out is malloc'd. */
+/* Resample n samples from rate_in to rate_out (libsoxr, HQ). *out is malloc'd
+** (a copy when the rates are equal); *nout = round(n * rate_out / rate_in).
+** n <= 0 or a rate outside [AUDIO_MIN_RATE, AUDIO_MAX_RATE] is CLAP_ERR_ARG. */
 clap_status audio_resample(const float *in, long n, int rate_in, int rate_out, float **out,
                            long *nout, clap_error *err);
 
-/* Encode mono PCM as 16-bit FLAC into a malloc'd buffer the caller frees. */
+/* Encode mono PCM as 16-bit FLAC into a malloc'd buffer the caller frees.
+** Samples are clipped to [-1, 1]; a NaN/Inf sample is CLAP_ERR_ARG. Decoding
+** the result gives the input within 16-bit quantisation (<= 1.5/32768). */
 clap_status audio_encode_flac(const float *samples, long n, int rate, unsigned char **out,
                               size_t *nout, clap_error *err);
 

@@ -1,6 +1,7 @@
 /* Unit tests for ext/audio.c. Every signal is synthesised here and written
 ** with libsndfile, so no audio fixtures are committed. */
 #include <math.h>
+#include <pthread.h>
 #include <sndfile.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 #define PI 3.14159265358979323846
 #define FREQ 220.0
 #define AMP 0.5
+
+static void expect_fail(const void *p, size_t n, const char *name, const audio_options *o,
+                        clap_status code, const char *msg);
 
 /* One encoded test file: its bytes and a temp path holding the same bytes. */
 typedef struct blob {
@@ -204,6 +208,9 @@ static void test_mp3_not_truncated(void) {
   decode_both(&b, NULL, &m, &f);
   check_tone(m, 0.05, 0);
   if (m) CHECK_INT(m->source_format & SF_FORMAT_TYPEMASK, SF_FORMAT_MPEG);
+  /* No up-front length check on an estimate; the running limit catches it. */
+  audio_options o = {.max_seconds = 0.5};
+  expect_fail(b.p, b.n, "long.mp3", &o, CLAP_ERR_RANGE, "long.mp3: longer than the limit of 0.5 s");
   audio_pcm_free(m);
   audio_pcm_free(f);
   blob_free(&b);
@@ -548,6 +555,68 @@ static void test_loud_float_clipped(void) {
   blob_free(&b);
 }
 
+/* Two samples at 96 kHz round to zero samples at 16 kHz. */
+static void test_too_short_to_resample(void) {
+  float x[2] = {0.1f, 0.2f};
+  blob b;
+  CHECK(make_blob(&b, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 96000, 1, x, 2));
+  expect_fail(b.p, b.n, "tiny.wav", NULL, CLAP_ERR_RANGE,
+              "tiny.wav: resample 96000 -> 16000 Hz: 2 samples is too short to resample");
+  blob_free(&b);
+}
+
+/* Concurrent decodes and encodes share no state: each thread must get the
+** same result as a lone call. */
+typedef struct job {
+  const blob *b;
+  long n;
+  double sum;
+  int ok;
+} job;
+
+static void *run_job(void *arg) {
+  job *j = arg;
+  for (int r = 0; r < 5; r++) {
+    audio_pcm *p = NULL;
+    clap_error e = {0};
+    unsigned char *flac = NULL;
+    size_t nflac = 0;
+    if (audio_decode_memory(j->b->p, j->b->n, "t", NULL, &p, &e) ||
+        audio_encode_flac(p->samples, p->n, p->rate, &flac, &nflac, &e)) {
+      audio_pcm_free(p);
+      return NULL;
+    }
+    double s = 0;
+    for (long i = 0; i < p->n; i++) s += fabs(p->samples[i]);
+    j->n = p->n;
+    j->sum = s;
+    j->ok++;
+    audio_pcm_free(p);
+    free(flac);
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  blob b;
+  CHECK(make_tone_blob(&b, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 0.5));
+  job ref = {&b, 0, 0, 0}, jobs[4];
+  run_job(&ref);
+  CHECK_INT(ref.ok, 5);
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) {
+    jobs[i] = (job){&b, 0, 0, 0};
+    pthread_create(&t[i], NULL, run_job, &jobs[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    CHECK_INT(jobs[i].ok, 5);
+    CHECK_INT(jobs[i].n, 8000);
+    CHECK(jobs[i].sum == ref.sum);
+  }
+  blob_free(&b);
+}
+
 static void test_null_args(void) {
   clap_error e = {0};
   CHECK_INT(audio_decode_memory("abc", 3, "x", NULL, NULL, &e), CLAP_ERR_ARG);
@@ -579,6 +648,8 @@ int main(void) {
   RUN(test_too_long);
   RUN(test_not_finite);
   RUN(test_loud_float_clipped);
+  RUN(test_too_short_to_resample);
+  RUN(test_threads);
   RUN(test_null_args);
   return harness_report();
 }
