@@ -30,6 +30,7 @@ static const command commands[] = {
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
+    {"ingest", cmd_ingest, "ingest session manifests and their audio"},
     {NULL, NULL, NULL},
 };
 
