@@ -27,6 +27,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"init", cmd_init, "create or upgrade a clap database"},
+    {"ingest", cmd_ingest, "ingest session manifests and their audio"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {NULL, NULL, NULL},
 };
