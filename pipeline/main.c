@@ -28,6 +28,7 @@ typedef struct command {
 static const command commands[] = {
     {"init", cmd_init, "create or upgrade a clap database"},
     {"ingest", cmd_ingest, "ingest session manifests and their audio"},
+    {"paraphrase", cmd_paraphrase, "paraphrase class descriptions with an LLM (OpenAI-compatible)"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {NULL, NULL, NULL},
 };
