@@ -289,7 +289,7 @@ cat > "$T/bundled.json" <<'EOF'
 {"x-note": "bundled with the demo",
  "descriptions": [
   {"dimension": "aroused", "pole": 1, "text": "目がぱっちり冴えています", "source": "bundled", "gloss": "I am wide awake."},
-  {"dimension": "aroused", "pole": 0, "text": "  うとうとしています  "},
+  {"dimension": "aroused", "pole": 0, "text": " 　うとうとしています 　 "},
   {"dimension": "aroused", "pole": 1, "text": "私の気持ちは覚醒しています", "source": "original"},
   {"dimension": "aroused", "pole": 1, "text": "とても覚醒している", "status": "rejected", "reason": "contains the prohibited word 覚醒"}
  ]}
