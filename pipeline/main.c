@@ -30,6 +30,7 @@ static const command commands[] = {
     {"ingest", cmd_ingest, "ingest session manifests and their audio"},
     {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
+    {"paraphrase", cmd_paraphrase, "paraphrase class descriptions with an LLM (OpenAI-compatible)"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {NULL, NULL, NULL},
 };
