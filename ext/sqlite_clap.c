@@ -77,6 +77,7 @@ typedef struct model_ref {
   sqlite3_int64 rowid;
   int nbytes;
   uint32_t tail;  /* the blob's trailing CRC: changes when any byte does */
+  sqlite3_uint64 stamp; /* change_stamp() when last validated */
   clap_model *model;
   struct model_ref *next;
 } model_ref;
@@ -162,12 +163,11 @@ static const char *type_name(int t) {
 
 /* ---------------------------------------------------------------- arguments */
 
-/* The one vector parser of the SQL surface. Returns 0 on success, 1 when the
+/* The one vector parser of the SQL surface. `what` names the argument in
+** messages ("cosine() argument 2"); it is a literal so that the hot path
+** (cosine over many rows) formats nothing. Returns 0 on success, 1 when the
 ** argument is NULL (the caller returns NULL), -1 after setting an error. */
-static int arg_vector(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int argi,
-                      vec_view *out) {
-  char what[96];
-  snprintf(what, sizeof what, "%s() argument %d", fn, argi);
+static int arg_vector(sqlite3_context *ctx, sqlite3_value *v, const char *what, vec_view *out) {
   int t = sqlite3_value_type(v);
   if (t == SQLITE_NULL) return 1;
   if (t != SQLITE_BLOB && t != SQLITE_TEXT) {
@@ -326,15 +326,50 @@ static uint32_t blob_tail(const unsigned char *p, int n) {
          (uint32_t)p[n - 1] << 24;
 }
 
-/* The model called `name`, loading or reloading it when its row changed.
-** Returns a new reference (release with model_ref_release) or NULL + err. */
-static model_ref *conn_model(clap_conn *c, sqlite3 *db, const char *name, clap_error *err) {
+/* What proves a cached model is still what its row holds, without reading
+** the row: the pager's data version (changes on every commit, by this
+** connection or another) together with this connection's change counter
+** (changes at once, inside an open transaction too). An in-memory database
+** has no data version, but only this connection can change it. */
+static sqlite3_uint64 change_stamp(sqlite3 *db) {
+  unsigned int v = 0;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK) v = 0;
+  return (sqlite3_uint64)v << 40 ^ (sqlite3_uint64)sqlite3_total_changes64(db);
+}
+
+/* The identity of a model row without reading the (possibly megabytes of)
+** blob: rowid, length and the trailing CRC through incremental blob I/O. */
+static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int64 *rowid, int *n,
+                                      uint32_t *tail, clap_error *err) {
   if (!table_exists(db, "clap_models"))
     return clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "no model '%s': this database has no clap_models table "
                           "(create one with `clap model create`)",
-                          name),
-           NULL;
+                          name);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT rowid, length(model) FROM clap_models WHERE name=?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_models: %s", sqlite3_errmsg(db));
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
+  } else {
+    *rowid = sqlite3_column_int64(st, 0);
+    *n = sqlite3_column_int(st, 1);
+    *tail = 0;
+    sqlite3_blob *b;
+    unsigned char t[4];
+    if (*n >= 4 && sqlite3_blob_open(db, "main", "clap_models", "model", *rowid, 0, &b) == SQLITE_OK) {
+      if (sqlite3_blob_read(b, t, 4, *n - 4) == SQLITE_OK) *tail = blob_tail(t, 4);
+      sqlite3_blob_close(b);
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT rowid, model FROM clap_models WHERE name=?", -1, &st, NULL) !=
       SQLITE_OK)
@@ -342,43 +377,57 @@ static model_ref *conn_model(clap_conn *c, sqlite3 *db, const char *name, clap_e
            NULL;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   model_ref *r = NULL;
+  clap_model *m = NULL;
   if (sqlite3_step(st) != SQLITE_ROW) {
     clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
-    goto done;
-  }
-  sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
-  const unsigned char *blob = sqlite3_column_blob(st, 1);
-  int n = sqlite3_column_bytes(st, 1);
-  uint32_t tail = blob_tail(blob, n);
-  model_ref **pp = &c->models;
-  for (; *pp; pp = &(*pp)->next) {
-    if (strcmp((*pp)->name, name)) continue;
-    if ((*pp)->rowid == rowid && (*pp)->nbytes == n && (*pp)->tail == tail) {
-      r = *pp;
-      r->refs++;
-      goto done;
+  } else {
+    const unsigned char *blob = sqlite3_column_blob(st, 1);
+    int n = sqlite3_column_bytes(st, 1);
+    if (model_load(blob, (size_t)n, &m, err) != CLAP_OK) {
+      clap_error_prefix(err, "model '%s': ", name);
+    } else if (!(r = sqlite3_malloc(sizeof *r))) {
+      model_free(m);
+      clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    } else {
+      *r = (model_ref){.refs = 1, .name = sqlite3_mprintf("%s", name),
+                       .rowid = sqlite3_column_int64(st, 0), .nbytes = n,
+                       .tail = blob_tail(blob, n), .model = m};
     }
-    model_ref *stale = *pp; /* the row changed: drop the cache's reference */
-    *pp = stale->next;
-    model_ref_release(stale);
-    break;
   }
-  clap_model *m = NULL;
-  if (model_load(blob, (size_t)n, &m, err) != CLAP_OK) {
-    clap_error_prefix(err, "model '%s': ", name);
-    goto done;
-  }
-  r = sqlite3_malloc(sizeof *r);
-  if (!r) {
-    model_free(m);
-    clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    goto done;
-  }
-  *r = (model_ref){.refs = 2, .name = sqlite3_mprintf("%s", name), .rowid = rowid, .nbytes = n,
-                   .tail = tail, .model = m, .next = c->models};
-  c->models = r;
-done:
   sqlite3_finalize(st);
+  return r;
+}
+
+/* The model called `name`, loading or reloading it when its row changed.
+** Returns a new reference (release with model_ref_release) or NULL + err. */
+static model_ref *conn_model(clap_conn *c, sqlite3 *db, const char *name, clap_error *err) {
+  sqlite3_uint64 stamp = change_stamp(db);
+  model_ref **pp = &c->models;
+  while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
+  model_ref *r = *pp;
+  if (r && r->stamp == stamp) {
+    r->refs++;
+    return r;
+  }
+  sqlite3_int64 rowid = 0;
+  int n = 0;
+  uint32_t tail = 0;
+  if (model_row_identity(db, name, &rowid, &n, &tail, err) != CLAP_OK) return NULL;
+  if (r && r->rowid == rowid && r->nbytes == n && r->tail == tail) {
+    r->stamp = stamp;
+    r->refs++;
+    return r;
+  }
+  if (r) { /* the row changed: drop the cache's reference */
+    *pp = r->next;
+    model_ref_release(r);
+  }
+  r = model_ref_load(db, name, err);
+  if (!r) return NULL;
+  r->stamp = stamp;
+  r->next = c->models;
+  c->models = r;
+  r->refs++; /* one for the cache, one for the caller */
   return r;
 }
 
@@ -498,9 +547,9 @@ static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 static void fn_cosine(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   vec_view a = {0}, b = {0};
-  int ra = arg_vector(ctx, argv[0], "cosine", 1, &a);
+  int ra = arg_vector(ctx, argv[0], "cosine() argument 1", &a);
   if (ra < 0) return;
-  int rb = arg_vector(ctx, argv[1], "cosine", 2, &b);
+  int rb = arg_vector(ctx, argv[1], "cosine() argument 2", &b);
   if (rb >= 0 && (ra == 1 || rb == 1)) {
     sqlite3_result_null(ctx);
   } else if (rb == 0) {
@@ -600,14 +649,15 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   model_ref_release(hold);
 }
 
-/* An audio embedding argument checked against the model's dimension. */
+/* An audio embedding argument (argument 1) checked against the model's dimension. */
 static int arg_model_vector(sqlite3_context *ctx, sqlite3_value *v, const char *fn,
                             const clap_model *m, vec_view *out) {
-  int r = arg_vector(ctx, v, fn, 1, out);
+  char what[64];
+  snprintf(what, sizeof what, "%s() argument 1", fn);
+  int r = arg_vector(ctx, v, what, out);
   if (r) return r;
   clap_error err;
-  char what[64];
-  snprintf(what, sizeof what, "%s() argument 1 vs the model", fn);
+  strcat(what, " vs the model");
   if (vec_check_same_dim(out->dim, model_get_config(m)->dim, what, &err) != CLAP_OK) {
     sqlite3_result_error(ctx, err.msg, -1);
     vec_clear(out);

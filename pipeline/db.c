@@ -46,12 +46,15 @@ static clap_status status_of(int rc) {
 }
 
 /* The start of a statement on one line, for messages: whitespace runs and
-** comments are folded so a multi-line schema statement reads as its head. */
+** comments are folded so a multi-line schema statement reads as its head.
+** cap >= 8; the result always fits, "..." marking a cut. */
 static void sql_snippet(const char *sql, char *buf, size_t cap) {
   size_t n = 0;
   int space = 0;
   const char *p = sql;
-  while (*p && n + 4 < cap) {
+  /* Each step writes at most 2 bytes (a pending space and a character) and
+  ** must leave room for "..." and the NUL. */
+  while (*p && n + 2 + 4 <= cap) {
     if (p[0] == '-' && p[1] == '-') {
       while (*p && *p != '\n') p++;
       continue;
@@ -65,8 +68,8 @@ static void sql_snippet(const char *sql, char *buf, size_t cap) {
     space = 0;
     buf[n++] = *p++;
   }
-  if (*p && n + 4 >= cap) {
-    /* Cut on a UTF-8 boundary before the ellipsis. */
+  if (*p) {
+    /* Drop a possibly incomplete UTF-8 character before the ellipsis. */
     while (n > 0 && ((unsigned char)buf[n - 1] & 0xC0) == 0x80) n--;
     if (n > 0 && ((unsigned char)buf[n - 1] & 0x80)) n--;
     memcpy(buf + n, "...", 3);
@@ -188,20 +191,25 @@ static clap_status refuse_foreign(const char *path, int objects, clap_error *err
                         path, objects);
 }
 
-/* Bring a database at version `from` (< DB_SCHEMA_VERSION) to the current
-** schema in one transaction. The version is read again under the write lock:
+/* Bring a database below DB_SCHEMA_VERSION to the current schema in one
+** transaction. The version is read again under the write lock:
 ** another process may have initialised the file meanwhile. */
 static clap_status upgrade(sqlite3 *db, const char *path, clap_error *err) {
   clap_status s = db_exec(db, "BEGIN IMMEDIATE", err);
   if (s != CLAP_OK) return clap_error_prefix(err, "%s: ", path);
   int v = 0, objects = 0;
   s = db_user_version(db, &v, err);
-  if (s == CLAP_OK && v == 0) {
+  if (s != CLAP_OK) {
+    clap_error_prefix(err, "%s: ", path);
+  } else if (v == 0) {
     s = count_objects(db, &objects, err);
-    if (s == CLAP_OK && objects > 0) s = refuse_foreign(path, objects, err);
-    if (s == CLAP_OK) s = db_exec(db, clap_schema_sql, err);
-    if (s != CLAP_OK && s != CLAP_ERR_FORMAT) clap_error_prefix(err, "%s: applying the schema: ", path);
-  } else if (s == CLAP_OK && v < DB_SCHEMA_VERSION) {
+    if (s != CLAP_OK)
+      clap_error_prefix(err, "%s: ", path);
+    else if (objects > 0)
+      s = refuse_foreign(path, objects, err);
+    else if ((s = db_exec(db, clap_schema_sql, err)) != CLAP_OK)
+      clap_error_prefix(err, "%s: applying the schema: ", path);
+  } else if (v < DB_SCHEMA_VERSION) {
     s = run_steps(db, builtin_migrations, N_BUILTIN_MIGRATIONS, v, err);
     if (s != CLAP_OK) clap_error_prefix(err, "%s: ", path);
   }
@@ -211,7 +219,7 @@ static clap_status upgrade(sqlite3 *db, const char *path, clap_error *err) {
       s = clap_error_set(err, CLAP_ERR_INTERNAL, "%s: schema left at version %d, this build expects %d", path, v,
                          DB_SCHEMA_VERSION);
   }
-  if (s == CLAP_OK) s = db_exec(db, "COMMIT", err);
+  if (s == CLAP_OK && (s = db_exec(db, "COMMIT", err)) != CLAP_OK) clap_error_prefix(err, "%s: ", path);
   if (s != CLAP_OK) rollback(db);
   return s;
 }

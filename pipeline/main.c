@@ -28,6 +28,9 @@ typedef struct command {
 static const command commands[] = {
     {"init", cmd_init, "create or upgrade a clap database"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
+    {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
+    {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
+    {"ingest", cmd_ingest, "ingest session manifests and their audio"},
     {NULL, NULL, NULL},
 };
 

@@ -104,6 +104,23 @@ static void test_not_a_database(void) {
   free(after);
 }
 
+/* A file whose header is fine but whose pages are not (found by fuzz_db). */
+static void test_malformed(void) {
+  size_t n = 0;
+  char *bytes = read_file("tests/fuzz/corpus/fuzz_db/crash-snippet-overflow", &n);
+  CHECK(bytes != NULL);
+  if (!bytes) return;
+  const char *p = tmp_path("malformed.db");
+  write_file(p, bytes, n);
+  free(bytes);
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  CHECK_INT(db_open(p, 0, &db, &e), CLAP_ERR_FORMAT);
+  CHECK(db == NULL);
+  CHECK_CONTAINS(e.msg, p);
+  CHECK_CONTAINS(e.msg, "malformed");
+}
+
 static void test_newer_version_untouched(void) {
   const char *p = tmp_path("newer.db");
   make_sqlite(p, "CREATE TABLE t(x); PRAGMA user_version = 99;");
@@ -231,6 +248,26 @@ static void test_exec_names_sql(void) {
   sqlite3_close(db);
 }
 
+/* Every cut position, with a folded space right at the edge of the buffer
+** (the fuzzer found an overflow there; the sanitizer run checks this). */
+static void test_exec_snippet_lengths(void) {
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  sqlite3_open(":memory:", &db);
+  char sql[400];
+  for (int len = 1; len < 300; len++) {
+    int n = snprintf(sql, sizeof sql, "SELECT * FROM nosuch");
+    for (int i = 0; i < len && n + 3 < (int)sizeof sql; i++) sql[n++] = i % 2 ? ' ' : 'x';
+    sql[n] = 0;
+    clap_error_clear(&e);
+    CHECK(db_exec(db, sql, &e) != CLAP_OK);
+    CHECK_CONTAINS(e.msg, "(in SQL: SELECT * FROM nosuch");
+    size_t m = strlen(e.msg);
+    CHECK(m > 0 && e.msg[m - 1] == ')');
+  }
+  sqlite3_close(db);
+}
+
 static const db_migration steps[] = {
     {2, "CREATE TABLE m2(x);"},
     {3, "ALTER TABLE m2 ADD COLUMN y; INSERT INTO m2 VALUES (1, 2);"},
@@ -323,6 +360,7 @@ int main(void) {
   RUN(test_directory);
   RUN(test_missing_parent);
   RUN(test_not_a_database);
+  RUN(test_malformed);
   RUN(test_newer_version_untouched);
   RUN(test_negative_version);
   RUN(test_foreign_database);
@@ -331,6 +369,7 @@ int main(void) {
   RUN(test_create_and_reopen);
   RUN(test_memory);
   RUN(test_exec_names_sql);
+  RUN(test_exec_snippet_lengths);
   RUN(test_migrate_forward);
   RUN(test_migrate_failure_rolls_back);
   RUN(test_migrate_refusals);

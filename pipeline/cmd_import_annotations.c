@@ -1,0 +1,445 @@
+/*
+** clap import-annotations — import annotator scores into the scores table.
+**
+**   clap import-annotations DB FILE... [--format csv|tsv|json]
+**       [--utterance-col NAME] [--annotator-col NAME] [--dimension-col NAME]
+**       [--score-col NAME] [--replace] [--dry-run]
+**
+** Each FILE is long-format CSV, TSV or JSON (pipeline/annotations.h: one
+** row per utterance, annotator, dimension and score 1..7; the format comes
+** from the extension unless --format says; the --*-col flags name the
+** columns or JSON keys of other tools' exports).
+**
+** Everything is validated before anything is written. Errors, each as
+** "FILE:LINE: message":
+**   - what annotations.h rejects (a score outside 1..7 or not an integer, a
+**     ragged row, a missing column, bad quoting or JSON; an unreadable file);
+**   - an utterance id that is not in the database (ingest its session first);
+**   - a dimension that is not one of the database's dimensions;
+**   - a score for a customer-only dimension (purchase_intention) on an
+**     utterance whose role is not customer;
+**   - the same (utterance, annotator, dimension) twice among the FILEs;
+**   - a (utterance, annotator, dimension) already stored with a different
+**     score, unless --replace (then the new score and FILE replace it).
+** A row identical to what is stored is not an error and changes nothing,
+** so importing the same file again is a no-op. All errors are reported (the
+** first 20 in file and line order, then a count of the rest); if there is
+** any, exit status 1 and the database is left exactly as it was. Otherwise
+** all rows are written in ONE transaction, annotators are added to the
+** annotators table as needed, source_file records the FILE argument, and one
+** line on stdout counts added, replaced and unchanged scores. --dry-run
+** validates and reports the counts but writes nothing. Usage errors exit 2.
+** Labels are not recomputed: run `clap labels DB` after importing.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "annotations.h"
+#include "commands.h"
+#include "db.h"
+
+#define MAX_SHOWN 20
+
+typedef struct issue {
+  int file, line;
+  size_t seq;
+  char *msg;
+} issue;
+
+typedef struct issues {
+  issue *v;
+  size_t n, cap;
+  int nomem;
+} issues;
+
+typedef struct ref {
+  const ann_record *r;
+  int file;
+  int action; /* 0 add, 1 replace, 2 unchanged */
+} ref;
+
+typedef struct dim {
+  char *name;
+  int customer_only;
+} dim;
+
+typedef struct import {
+  sqlite3 *db;
+  ann_file **files;
+  int nfiles;
+  char **paths;
+  dim *dims;
+  int ndims;
+  char dim_list[300];
+  ref *refs;
+  size_t nrefs;
+  issues is;
+  int replace;
+} import;
+
+static void issue_add(issues *is, int file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static void issue_add(issues *is, int file, int line, const char *fmt, ...) {
+  if (is->n == is->cap) {
+    size_t cap = is->cap ? is->cap * 2 : 32;
+    issue *v = realloc(is->v, cap * sizeof *v);
+    if (!v) { is->nomem = 1; return; }
+    is->v = v;
+    is->cap = cap;
+  }
+  char buf[700];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  char *m = strdup(buf);
+  if (!m) { is->nomem = 1; return; }
+  is->v[is->n] = (issue){file, line, is->n, m};
+  is->n++;
+}
+
+static int issue_cmp(const void *a, const void *b) {
+  const issue *x = a, *y = b;
+  if (x->file != y->file) return x->file < y->file ? -1 : 1;
+  if (x->line != y->line) return x->line < y->line ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: clap import-annotations DB FILE... [options]\n"
+          "\n"
+          "Import annotator scores (long format: utterance, annotator, dimension,\n"
+          "score 1..7) from CSV, TSV or JSON files. Everything is checked first;\n"
+          "on any error nothing is written. Importing the same file again is a no-op.\n"
+          "\n"
+          "options:\n"
+          "  --format csv|tsv|json   file format (default: from the extension)\n"
+          "  --utterance-col NAME    column / key of the utterance id (default utterance)\n"
+          "  --annotator-col NAME    column / key of the annotator id (default annotator)\n"
+          "  --dimension-col NAME    column / key of the dimension (default dimension)\n"
+          "  --score-col NAME        column / key of the score (default score)\n"
+          "  --replace               a different score for a stored triple replaces it\n"
+          "  --dry-run               check and count, write nothing\n");
+}
+
+/* --name VALUE or --name=VALUE; returns the value or NULL (not this flag). */
+static const char *flag_value(int argc, char **argv, int *i, const char *name, int *missing) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n)) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n]) return NULL;
+  if (*i + 1 >= argc) {
+    *missing = 1;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+static int load_dims(import *im, clap_error *err) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(im->db, "SELECT name, customer_only FROM dimensions ORDER BY rowid", -1,
+                         &st, NULL) != SQLITE_OK) {
+    clap_error_set(err, CLAP_ERR_INTERNAL, "reading dimensions: %s", sqlite3_errmsg(im->db));
+    return -1;
+  }
+  size_t used = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    dim *d = realloc(im->dims, (size_t)(im->ndims + 1) * sizeof *d);
+    if (!d) break;
+    im->dims = d;
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    d[im->ndims].name = strdup(name ? name : "");
+    d[im->ndims].customer_only = sqlite3_column_int(st, 1);
+    if (!d[im->ndims].name) break;
+    if (used < sizeof im->dim_list) {
+      int w = snprintf(im->dim_list + used, sizeof im->dim_list - used, "%s%s", im->ndims ? ", " : "",
+                       d[im->ndims].name);
+      if (w > 0) used += (size_t)w;
+    }
+    im->ndims++;
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static const dim *find_dim(const import *im, const char *name) {
+  for (int i = 0; i < im->ndims; i++)
+    if (!strcmp(im->dims[i].name, name)) return &im->dims[i];
+  return NULL;
+}
+
+static int ref_cmp(const void *a, const void *b) {
+  const ref *x = a, *y = b;
+  int c = strcmp(x->r->utterance, y->r->utterance);
+  if (!c) c = strcmp(x->r->annotator, y->r->annotator);
+  if (!c) c = strcmp(x->r->dimension, y->r->dimension);
+  if (!c) c = x->file - y->file;
+  if (!c) c = x->r->line - y->r->line;
+  return c;
+}
+
+/* The same triple twice among the files: report every later occurrence. */
+static void check_duplicates(import *im) {
+  qsort(im->refs, im->nrefs, sizeof *im->refs, ref_cmp);
+  size_t first = 0;
+  for (size_t i = 1; i < im->nrefs; i++) {
+    const ref *a = &im->refs[first], *b = &im->refs[i];
+    if (strcmp(a->r->utterance, b->r->utterance) || strcmp(a->r->annotator, b->r->annotator) ||
+        strcmp(a->r->dimension, b->r->dimension)) {
+      first = i;
+      continue;
+    }
+    issue_add(&im->is, b->file, b->r->line,
+              "%s:%d: %s, annotator %s, %s: already given on %s:%d", im->paths[b->file],
+              b->r->line, b->r->utterance, b->r->annotator, b->r->dimension, im->paths[a->file],
+              a->r->line);
+  }
+}
+
+/* Check one record against the database; sets its action. */
+static void check_record(import *im, ref *f, sqlite3_stmt *q_role, sqlite3_stmt *q_score) {
+  const ann_record *r = f->r;
+  const char *path = im->paths[f->file];
+  const dim *d = find_dim(im, r->dimension);
+  if (!d)
+    issue_add(&im->is, f->file, r->line, "%s:%d: unknown dimension \"%.60s\" (known: %s)", path,
+              r->line, r->dimension, im->dim_list);
+  sqlite3_reset(q_role);
+  sqlite3_bind_text(q_role, 1, r->utterance, -1, SQLITE_STATIC);
+  if (sqlite3_step(q_role) != SQLITE_ROW) {
+    issue_add(&im->is, f->file, r->line,
+              "%s:%d: unknown utterance \"%.80s\" (not in the database; ingest its session first)",
+              path, r->line, r->utterance);
+    return;
+  }
+  const char *role = (const char *)sqlite3_column_text(q_role, 0);
+  if (d && d->customer_only && (!role || strcmp(role, "customer")))
+    issue_add(&im->is, f->file, r->line, "%s:%d: %s is only for customer utterances; %s is a %s",
+              path, r->line, d->name, r->utterance, role ? role : "(no role)");
+  if (!d) return;
+  sqlite3_reset(q_score);
+  sqlite3_bind_text(q_score, 1, r->utterance, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q_score, 2, r->annotator, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q_score, 3, r->dimension, -1, SQLITE_STATIC);
+  f->action = 0;
+  if (sqlite3_step(q_score) != SQLITE_ROW) return;
+  int stored = sqlite3_column_int(q_score, 0);
+  if (stored == r->score) f->action = 2;
+  else if (im->replace) f->action = 1;
+  else
+    issue_add(&im->is, f->file, r->line,
+              "%s:%d: %s, annotator %s, %s: score %d but %d is stored (--replace to overwrite)",
+              path, r->line, r->utterance, r->annotator, r->dimension, r->score, stored);
+}
+
+static int validate(import *im, clap_error *err) {
+  sqlite3_stmt *q_role = NULL, *q_score = NULL;
+  if (sqlite3_prepare_v2(im->db, "SELECT role FROM utterances WHERE id = ?1", -1, &q_role, NULL) ||
+      sqlite3_prepare_v2(im->db,
+                         "SELECT score FROM scores WHERE utterance_id = ?1 AND annotator_id = ?2 "
+                         "AND dimension = ?3",
+                         -1, &q_score, NULL)) {
+    clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(im->db));
+    sqlite3_finalize(q_role);
+    return -1;
+  }
+  for (size_t i = 0; i < im->nrefs; i++) check_record(im, &im->refs[i], q_role, q_score);
+  sqlite3_finalize(q_role);
+  sqlite3_finalize(q_score);
+  check_duplicates(im);
+  return 0;
+}
+
+static int write_scores(import *im, int counts[3], clap_error *err) {
+  sqlite3_stmt *ins_a = NULL, *ins_s = NULL;
+  int rc = -1;
+  if (sqlite3_prepare_v2(im->db, "INSERT OR IGNORE INTO annotators(id) VALUES (?1)", -1, &ins_a,
+                         NULL) ||
+      sqlite3_prepare_v2(im->db,
+                         "INSERT INTO scores(utterance_id, annotator_id, dimension, score, "
+                         "source_file) VALUES (?1, ?2, ?3, ?4, ?5) "
+                         "ON CONFLICT(utterance_id, annotator_id, dimension) DO UPDATE SET "
+                         "score = excluded.score, source_file = excluded.source_file",
+                         -1, &ins_s, NULL)) {
+    clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(im->db));
+    goto done;
+  }
+  for (size_t i = 0; i < im->nrefs; i++) {
+    const ref *f = &im->refs[i];
+    counts[f->action]++;
+    if (f->action == 2) continue;
+    sqlite3_reset(ins_a);
+    sqlite3_bind_text(ins_a, 1, f->r->annotator, -1, SQLITE_STATIC);
+    sqlite3_reset(ins_s);
+    sqlite3_bind_text(ins_s, 1, f->r->utterance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins_s, 2, f->r->annotator, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins_s, 3, f->r->dimension, -1, SQLITE_STATIC);
+    sqlite3_bind_int(ins_s, 4, f->r->score);
+    sqlite3_bind_text(ins_s, 5, im->paths[f->file], -1, SQLITE_STATIC);
+    if (sqlite3_step(ins_a) != SQLITE_DONE || sqlite3_step(ins_s) != SQLITE_DONE) {
+      clap_error_set(err, CLAP_ERR_IO, "%s:%d: writing the score: %s", im->paths[f->file],
+                     f->r->line, sqlite3_errmsg(im->db));
+      goto done;
+    }
+  }
+  rc = 0;
+done:
+  sqlite3_finalize(ins_a);
+  sqlite3_finalize(ins_s);
+  return rc;
+}
+
+static void report_issues(import *im) {
+  qsort(im->is.v, im->is.n, sizeof *im->is.v, issue_cmp);
+  for (size_t i = 0; i < im->is.n && i < MAX_SHOWN; i++) fprintf(stderr, "%s\n", im->is.v[i].msg);
+  if (im->is.n > MAX_SHOWN) fprintf(stderr, "and %zu more errors\n", im->is.n - MAX_SHOWN);
+  fprintf(stderr, "clap import-annotations: %zu error%s; nothing imported\n", im->is.n,
+          im->is.n == 1 ? "" : "s");
+}
+
+/* Parse every file; its own errors join the list, its records the refs. */
+static int read_files(import *im, ann_format fmt, const ann_columns *cols) {
+  size_t total = 0;
+  for (int i = 0; i < im->nfiles; i++) {
+    clap_error e = {0};
+    if (ann_read_file(im->paths[i], fmt, cols, &im->files[i], &e) != CLAP_OK) {
+      if (e.code == CLAP_ERR_NOMEM) return -1;
+      issue_add(&im->is, i, 0, "%s", e.msg);
+      continue;
+    }
+    for (size_t k = 0; k < ann_error_kept(im->files[i]); k++) {
+      int line = 0;
+      const char *m = ann_error_at(im->files[i], k, &line);
+      issue_add(&im->is, i, line, "%s", m);
+    }
+    size_t hidden = ann_error_count(im->files[i]) - ann_error_kept(im->files[i]);
+    if (hidden) issue_add(&im->is, i, 1 << 30, "%s: %zu more errors", im->paths[i], hidden);
+    total += ann_count(im->files[i]);
+  }
+  im->refs = calloc(total ? total : 1, sizeof *im->refs);
+  if (!im->refs) return -1;
+  for (int i = 0; i < im->nfiles; i++)
+    for (size_t k = 0; im->files[i] && k < ann_count(im->files[i]); k++)
+      im->refs[im->nrefs++] = (ref){ann_record_at(im->files[i], k), i, 0};
+  return 0;
+}
+
+static void import_free(import *im) {
+  for (int i = 0; i < im->nfiles; i++) ann_free(im->files[i]);
+  free(im->files);
+  for (int i = 0; i < im->ndims; i++) free(im->dims[i].name);
+  free(im->dims);
+  free(im->refs);
+  for (size_t i = 0; i < im->is.n; i++) free(im->is.v[i].msg);
+  free(im->is.v);
+  db_close(im->db);
+}
+
+static int run(import *im, const char *dbpath, ann_format fmt, const ann_columns *cols,
+               int dry_run) {
+  clap_error err = {0};
+  if (db_open(dbpath, 0, &im->db, &err) != CLAP_OK) {
+    fprintf(stderr, "clap import-annotations: %s\n", err.msg);
+    return 1;
+  }
+  if (read_files(im, fmt, cols)) {
+    fprintf(stderr, "clap import-annotations: out of memory\n");
+    return 1;
+  }
+  /* IMMEDIATE: what is checked is what gets written, no writer in between. */
+  if (db_exec(im->db, "BEGIN IMMEDIATE", &err) || load_dims(im, &err) || validate(im, &err)) {
+    fprintf(stderr, "clap import-annotations: %s: %s\n", dbpath, err.msg);
+    db_exec(im->db, "ROLLBACK", NULL);
+    return 1;
+  }
+  if (im->is.n || im->is.nomem) {
+    db_exec(im->db, "ROLLBACK", NULL);
+    report_issues(im);
+    return 1;
+  }
+  int counts[3] = {0, 0, 0};
+  if (write_scores(im, counts, &err) ||
+      (dry_run ? db_exec(im->db, "ROLLBACK", &err) : db_exec(im->db, "COMMIT", &err))) {
+    fprintf(stderr, "clap import-annotations: %s: %s; nothing imported\n", dbpath, err.msg);
+    db_exec(im->db, "ROLLBACK", NULL);
+    return 1;
+  }
+  printf("%s%zu score%s from %d file%s: %d added, %d replaced, %d already stored\n",
+         dry_run ? "dry run (nothing written): " : "", im->nrefs, im->nrefs == 1 ? "" : "s",
+         im->nfiles, im->nfiles == 1 ? "" : "s", counts[0], counts[1], counts[2]);
+  if (!dry_run && counts[0] + counts[1] > 0)
+    printf("scores changed: run `clap labels %s` to recompute the labels\n", dbpath);
+  return 0;
+}
+
+int cmd_import_annotations(int argc, char **argv) {
+  ann_columns cols = {0};
+  ann_format fmt = ANN_AUTO;
+  int replace = 0, dry_run = 0, npos = 0, missing = 0;
+  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  if (!pos) return 1;
+  const char *v;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      free(pos);
+      return 0;
+    } else if (!strcmp(a, "--replace")) replace = 1;
+    else if (!strcmp(a, "--dry-run")) dry_run = 1;
+    else if ((v = flag_value(argc, argv, &i, "--utterance-col", &missing))) cols.utterance = v;
+    else if ((v = flag_value(argc, argv, &i, "--annotator-col", &missing))) cols.annotator = v;
+    else if ((v = flag_value(argc, argv, &i, "--dimension-col", &missing))) cols.dimension = v;
+    else if ((v = flag_value(argc, argv, &i, "--score-col", &missing))) cols.score = v;
+    else if ((v = flag_value(argc, argv, &i, "--format", &missing))) {
+      clap_error e = {0};
+      if (ann_format_from_name(v, &fmt, &e)) {
+        fprintf(stderr, "clap import-annotations: --%s\n", e.msg);
+        free(pos);
+        return 2;
+      }
+    } else if (missing) {
+      fprintf(stderr, "clap import-annotations: %s needs a value\n", a);
+      free(pos);
+      return 2;
+    } else if (!strcmp(a, "--")) {
+      while (++i < argc) pos[npos++] = argv[i];
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "clap import-annotations: unknown option '%s'\n", a);
+      usage(stderr);
+      free(pos);
+      return 2;
+    } else pos[npos++] = argv[i];
+    if (missing) {
+      fprintf(stderr, "clap import-annotations: %s needs a value\n", a);
+      free(pos);
+      return 2;
+    }
+  }
+  if (npos < 2) {
+    usage(stderr);
+    free(pos);
+    return 2;
+  }
+  for (int k = 0; k < 4; k++) {
+    const char *c = k == 0 ? cols.utterance : k == 1 ? cols.annotator : k == 2 ? cols.dimension
+                                                                             : cols.score;
+    if (c && !*c) {
+      fprintf(stderr, "clap import-annotations: an empty column name\n");
+      free(pos);
+      return 2;
+    }
+  }
+  import im = {.nfiles = npos - 1, .paths = pos + 1, .replace = replace};
+  im.files = calloc((size_t)im.nfiles, sizeof *im.files);
+  int rc = im.files ? run(&im, pos[0], fmt, &cols, dry_run) : 1;
+  import_free(&im);
+  free(pos);
+  return rc;
+}
