@@ -32,6 +32,8 @@ static const command commands[] = {
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
     {"paraphrase", cmd_paraphrase, "paraphrase class descriptions with an LLM (OpenAI-compatible)"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
+    {"encoder", cmd_encoder, "register checkpoint encoders (hubert, distilbert) and list them"},
+    {"convert-checkpoint", cmd_convert_checkpoint, "convert a PyTorch .bin to safetensors"},
     {NULL, NULL, NULL},
 };
 
