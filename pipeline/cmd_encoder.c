@@ -65,21 +65,6 @@ static clap_status weights_file(const char *dir, char *out, size_t cap, clap_err
                         dir);
 }
 
-static clap_status file_sha256(const char *path, char hex[SHA256_HEX_SIZE], clap_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
-  sha256_ctx c;
-  sha256_init(&c);
-  static unsigned char buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(&c, buf, n);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) return clap_error_set(err, CLAP_ERR_IO, "%s: read error", path);
-  sha256_final_hex(&c, hex);
-  return CLAP_OK;
-}
-
 /* {"weights": "model.safetensors", "model_config": {...}} (config.json if any). */
 static char *config_json(const char *dir, const char *weights) {
   cJSON *root = cJSON_CreateObject();
@@ -139,7 +124,7 @@ static int encoder_add(sqlite3 *db, int argc, char **argv) {
   encoder_free(e);
   char weights[PATH_MAX + 32], hex[SHA256_HEX_SIZE];
   if (weights_file(abs, weights, sizeof weights, &err) != CLAP_OK) return fail(&err);
-  if (file_sha256(weights, hex, &err) != CLAP_OK) return fail(&err);
+  if (sha256_file(weights, hex, &err) != CLAP_OK) return fail(&err);
   char *cfg = config_json(abs, weights);
   sqlite3_stmt *st = NULL;
   const char *sql = replace ? "INSERT OR REPLACE INTO clap_encoders(name, kind, path, sha256, dim, "
