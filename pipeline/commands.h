@@ -12,5 +12,7 @@ int cmd_init(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_import_annotations(int argc, char **argv);
 int cmd_labels(int argc, char **argv);
+int cmd_convert_checkpoint(int argc, char **argv);
+int cmd_encoder(int argc, char **argv);
 
 #endif

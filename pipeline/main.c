@@ -30,6 +30,9 @@ static const command commands[] = {
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
+    {"ingest", cmd_ingest, "ingest session manifests and their audio"},
+    {"encoder", cmd_encoder, "register checkpoint encoders (hubert, distilbert) and list them"},
+    {"convert-checkpoint", cmd_convert_checkpoint, "convert a PyTorch .bin to safetensors"},
     {NULL, NULL, NULL},
 };
 
