@@ -13,6 +13,7 @@ extern "C" {
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -21,13 +22,13 @@ struct spm_model {
   sentencepiece::SentencePieceProcessor sp;
 };
 
-static clap_status load_status(spm_model *m, const sentencepiece::util::Status &st,
+/* Takes m: hands it to *out on success, deletes it otherwise. */
+static clap_status load_status(std::unique_ptr<spm_model> m, const sentencepiece::util::Status &st,
                                const char *label, spm_model **out, clap_error *err) {
   if (st.ok()) {
-    *out = m;
+    *out = m.release();
     return CLAP_OK;
   }
-  delete m;
   clap_status code = st.code() == sentencepiece::util::StatusCode::kNotFound ? CLAP_ERR_IO
                                                                                : CLAP_ERR_FORMAT;
   return clap_error_set(err, code, "%.200s: not a SentencePiece model: %.200s", label,
@@ -39,8 +40,9 @@ extern "C" clap_status spm_load_file(const char *path, spm_model **out, clap_err
   *out = nullptr;
   if (!path) return clap_error_set(err, CLAP_ERR_ARG, "spm_load_file: path is NULL");
   try {
-    spm_model *m = new spm_model;
-    return load_status(m, m->sp.Load(path), path, out, err);
+    auto m = std::make_unique<spm_model>(); /* freed if Load throws */
+    auto st = m->sp.Load(path);
+    return load_status(std::move(m), st, path, out, err);
   } catch (const std::bad_alloc &) {
     return clap_error_set(err, CLAP_ERR_NOMEM, "%.200s: out of memory loading the model", path);
   } catch (const std::exception &e) {
@@ -57,9 +59,10 @@ extern "C" clap_status spm_load_bytes(const void *data, size_t n, const char *la
   if (!label) label = "(memory)";
   if (!data && n) return clap_error_set(err, CLAP_ERR_ARG, "spm_load_bytes: data is NULL");
   try {
-    spm_model *m = new spm_model;
+    auto m = std::make_unique<spm_model>(); /* freed if loading throws */
     std::string_view bytes(static_cast<const char *>(data), n);
-    return load_status(m, m->sp.LoadFromSerializedProto(bytes), label, out, err);
+    auto st = m->sp.LoadFromSerializedProto(bytes);
+    return load_status(std::move(m), st, label, out, err);
   } catch (const std::bad_alloc &) {
     return clap_error_set(err, CLAP_ERR_NOMEM, "%.200s: out of memory loading the model", label);
   } catch (const std::exception &e) {
