@@ -27,10 +27,10 @@ typedef struct command {
 
 static const command commands[] = {
     {"init", cmd_init, "create or upgrade a clap database"},
-    {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
+    {"ingest", cmd_ingest, "ingest session manifests and their audio"},
     {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
-    {"ingest", cmd_ingest, "ingest session manifests and their audio"},
+    {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {"encoder", cmd_encoder, "register checkpoint encoders (hubert, distilbert) and list them"},
     {"convert-checkpoint", cmd_convert_checkpoint, "convert a PyTorch .bin to safetensors"},
     {NULL, NULL, NULL},

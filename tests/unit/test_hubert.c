@@ -157,6 +157,9 @@ static void test_input_errors(void) {
   CHECK_INT(hubert_encode(m, x, 1000, out, &err), CLAP_ERR_RANGE);
   CHECK_CONTAINS(err.msg, "sample 10 is not finite");
   CHECK_INT(hubert_encode(m, NULL, 1000, out, &err), CLAP_ERR_ARG);
+  /* Refused on the length alone, before any sample is read. */
+  CHECK_INT(hubert_encode(m, x, (long)HUBERT_MAX_SECONDS * 16000 + 1, out, &err), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(err.msg, "audio too long: 1200 s (at most 1200 s");
   free(x);
   hubert_free(m);
 }
