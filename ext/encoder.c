@@ -9,6 +9,7 @@
 #include "encoder.h"
 
 #include "acoustic.h"
+#include "distilbert.h"
 #include "hubert.h"
 #include "ngram.h"
 
@@ -30,6 +31,7 @@ static const encoder_ops *const encoder_kinds[] = {
     &acoustic_encoder_ops,
     &ngram_encoder_ops,
     &hubert_encoder_ops,
+    &distilbert_encoder_ops,
 };
 #define N_KINDS ((int)(sizeof encoder_kinds / sizeof encoder_kinds[0]))
 
