@@ -38,8 +38,9 @@ fi
 run_counted() {
   local name=$1; shift
   [ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && return
-  local out rc line p f
+  local out rc line p f t0=$SECONDS
   out=$("$@" 2>&1); rc=$?
+  local secs=$((SECONDS - t0))
   line=$(printf '%s\n' "$out" | grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' | tail -1)
   if [ -z "$line" ]; then p=0; f=1
   else
@@ -50,10 +51,10 @@ run_counted() {
   total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
   if [ "$f" -ne 0 ]; then
     failed_names+=("$name")
-    printf 'FAIL %-34s %s\n' "$name" "${line:-no summary line (exit $rc)}"
+    printf 'FAIL %-34s %s (%ds)\n' "$name" "${line:-no summary line (exit $rc)}" "$secs"
     printf '%s\n' "$out" | tail -40 | sed 's/^/    /'
   else
-    printf 'ok   %-34s %s\n' "$name" "$line"
+    printf 'ok   %-34s %-24s %3ds\n' "$name" "$line" "$secs"
   fi
 }
 
