@@ -8,8 +8,9 @@
 **   - empty blob / "[]"                 -> error "empty vector"
 **   - blob length not a multiple of 4   -> error naming the length
 **   - more than VEC_MAX_DIM elements    -> error naming both numbers
-**   - NaN or ±Inf element               -> error naming the index
+**   - NaN or ±Inf element               -> error naming the index (0-based)
 **   - JSON that is not a flat array of finite numbers -> error naming the offset
+**     (numbers that overflow float32 are rejected; underflow rounds to 0)
 ** Dimension mismatches are reported by the caller with both sizes
 ** (vec_check_same_dim).
 */
@@ -42,8 +43,11 @@ void vec_clear(vec_view *v);
 /* Error (naming `what` and both sizes) unless a and b have the same dimension. */
 clap_status vec_check_same_dim(int da, int db, const char *what, clap_error *err);
 
-/* Cosine similarity in [-1, 1] (accumulated in double for stability).
-** A zero vector has no direction: CLAP_ERR_RANGE, never a silent NaN. */
+/* Cosine similarity in [-1, 1]: float partial sums of at most 32 terms,
+** combined in double (within 1e-6 of a double-precision reference; values
+** whose squares would overflow or underflow float take an all-double path).
+** A zero vector has no direction: CLAP_ERR_RANGE, never a silent NaN; the
+** message says which ("... (first vector)"), the caller prefixes the function. */
 clap_status vec_cosine(const float *a, const float *b, int dim, double *out, clap_error *err);
 
 float vec_dot(const float *a, const float *b, int dim);
@@ -51,7 +55,8 @@ float vec_dot(const float *a, const float *b, int dim);
 /* Scale v to unit L2 norm in place; CLAP_ERR_RANGE for a zero vector. */
 clap_status vec_normalize(float *v, int dim, clap_error *err);
 
-/* JSON text "[...]" with enough digits to round-trip float32; malloc'd, the
+/* JSON text "[...]" with the fewest digits that round-trip float32 bitwise
+** ("[0.5,-1,0.1]"); a non-finite element is written as null. malloc'd, the
 ** caller frees. NULL on out-of-memory. */
 char *vec_to_json(const float *v, int dim);
 
