@@ -1,0 +1,844 @@
+/*
+** clap ingest — put session manifests and their audio into a clap database.
+**
+**   clap ingest DB MANIFEST... [--replace] [--keep-going] [--workers N]
+**                              [--max-seconds S]
+**
+** DB is created (with the schema) if it does not exist. Each MANIFEST is one
+** session (DATA_SPEC.md; validated by pipeline/manifest.h: audio paths are
+** relative to the manifest's directory, absolute ones are refused). For each
+** utterance the source file's bytes are read once per session (several
+** utterances may cut one long recording), hashed (utterances.source_sha256),
+** decoded, cut to [start, end) when given, downmixed and resampled to 16 kHz
+** mono and stored as FLAC with its duration, source rate and channels, and
+** the audio path as written in the manifest. Speakers are upserted; the
+** session row keeps the manifest's path and SHA-256.
+**
+** One transaction per session: a session is in the database whole or not at
+** all, also after a crash or kill -9. Sessions are written in the order
+** given. Re-running is safe:
+**   - a session already in DB whose utterances are all there with the same
+**     source SHA-256 and cut (and no others) is "skipped" — nothing is
+**     written, even if only transcripts or speakers changed in the manifest;
+**   - otherwise a session already in DB (a source file changed, a cut moved,
+**     utterances added or removed) is an error naming the utterance, e.g.
+**     "s1.json: s1-u0003: source changed (sha256 1f2e… -> 9a8b…); use
+**     --replace", and the database is left as it was;
+**   - with --replace such a session, and also one whose manifest bytes
+**     changed, is replaced atomically: the old session row is deleted, which
+**     deletes its utterances and their scores, normalized_scores and labels
+**     (ON DELETE CASCADE), and the new one is written. Unchanged audio is
+**     carried over without decoding again;
+**   - an utterance id that belongs to another session is always an error.
+** A session fails, with a message naming the manifest and the audio file,
+** when its manifest is invalid, a source file is missing, unreadable, empty,
+** not audio or truncated, a cut lies outside the recording, or an utterance
+** is longer than --max-seconds (default 600; for a cut, the cut's length).
+** A cut's start and end are stored in start_seconds/end_seconds (NULL when
+** not given; start alone runs to the end of the recording).
+** Without --keep-going the run stops at the first failed session (sessions
+** before it stay committed); with it the run goes on. The exit status is 1
+** when any session failed, 2 on a usage error, 0 otherwise.
+**
+** Decoding runs on N worker threads (--workers, default: the number of
+** cores); the main thread does every SQLite write, in order. Progress is
+** drawn on stderr when it is a terminal. The last line on stdout is the
+** summary: "ingest: N sessions ingested, N skipped, N failed; N utterances,
+** H hours of audio" (utterances and hours of the sessions written).
+*/
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audio.h"
+#include "commands.h"
+#include "db.h"
+#include "manifest.h"
+#include "progress.h"
+#include "sha256.h"
+
+#define DEFAULT_MAX_SECONDS 600.0
+#define MAX_WORKERS 256
+#define MAX_SOURCE_BYTES ((size_t)4 << 30)
+#define MAX_ERRORS_PER_SESSION 10
+
+/* ---- the work: one job per session, one result per utterance ------------- */
+
+typedef struct source {
+  int state;               /* 0 unread, 1 being read, 2 read (or failed) */
+  unsigned char *bytes;    /* freed when its last utterance is done */
+  size_t n;
+  char sha[SHA256_HEX_SIZE];
+  int failed;
+  char err[CLAP_ERROR_MSG_MAX];
+  int users;               /* utterances not yet done */
+} source;
+
+typedef struct utt_job {
+  /* What the database held before the run started (read by the main thread). */
+  int known;               /* a row with this id exists */
+  int same_session;
+  char db_sha[SHA256_HEX_SIZE];
+  int db_has_start, db_has_end;
+  double db_start, db_end;
+  /* The worker's result. */
+  int done, unchanged, failed;
+  char err[CLAP_ERROR_MSG_MAX];
+  unsigned char *flac;
+  size_t nflac;
+  double duration;
+  int rate, channels;
+} utt_job;
+
+typedef struct session_job {
+  const char *path;
+  manifest *m;             /* NULL when the manifest could not be loaded */
+  char err[CLAP_ERROR_MSG_MAX];
+  int dup_of;              /* index of an earlier job with the same session id, or -1 */
+  source *sources;
+  utt_job *utts;
+  int left;                /* utterances not yet done */
+} session_job;
+
+typedef struct ingest {
+  /* options */
+  int replace, keep_going, workers;
+  double max_seconds;
+  /* jobs */
+  session_job *jobs;
+  int njobs;
+  /* shared state, under mu */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int next_job, next_utt;  /* the next utterance a worker takes */
+  int written;             /* jobs the writer has finished */
+  int window;              /* how far workers may run ahead of the writer */
+  int stop;
+} ingest;
+
+/* ---- options ----------------------------------------------------------- */
+
+static void ingest_usage(FILE *f) {
+  fprintf(f,
+          "usage: clap ingest DB MANIFEST... [--replace] [--keep-going] [--workers N]\n"
+          "                                  [--max-seconds S]\n"
+          "\n"
+          "Ingest session manifests and their audio (16 kHz mono FLAC, one transaction\n"
+          "per session). Sessions already ingested with the same audio are skipped.\n"
+          "  --replace        replace a session whose audio or manifest changed\n"
+          "                   (its scores and labels are deleted with it)\n"
+          "  --keep-going     go on after a failed session (exit status stays 1)\n"
+          "  --workers N      decoding threads (default: the number of cores)\n"
+          "  --max-seconds S  longest utterance accepted (default %g)\n",
+          DEFAULT_MAX_SECONDS);
+}
+
+static int default_workers(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
+static int parse_number(const char *opt, const char *s, double lo, double hi, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double v = s ? strtod(s, &end) : 0;
+  if (!s || !*s || *end || errno || !isfinite(v) || v < lo || v > hi) {
+    fprintf(stderr, "clap ingest: %s needs a number in [%g, %g], got '%s'\n", opt, lo, hi,
+            s ? s : "");
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+/* Fills opts and the positional arguments; returns -1 to go on, else an exit status. */
+static int parse_args(int argc, char **argv, ingest *g, const char **db, const char ***paths,
+                      int *npaths) {
+  *paths = calloc((size_t)argc, sizeof **paths);
+  if (!*paths) return fprintf(stderr, "clap ingest: out of memory\n"), 1;
+  int dashdash = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    double v;
+    if (dashdash || a[0] != '-' || !a[1]) {
+      if (!*db) *db = a;
+      else (*paths)[(*npaths)++] = a;
+    } else if (!strcmp(a, "--")) {
+      dashdash = 1;
+    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      ingest_usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "--replace")) {
+      g->replace = 1;
+    } else if (!strcmp(a, "--keep-going")) {
+      g->keep_going = 1;
+    } else if (!strcmp(a, "--workers")) {
+      if (!parse_number(a, i + 1 < argc ? argv[++i] : NULL, 1, MAX_WORKERS, &v) || v != floor(v))
+        return 2;
+      g->workers = (int)v;
+    } else if (!strcmp(a, "--max-seconds")) {
+      if (!parse_number(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 14400, &g->max_seconds))
+        return 2;
+    } else {
+      fprintf(stderr, "clap ingest: unknown option '%s'\n", a);
+      ingest_usage(stderr);
+      return 2;
+    }
+  }
+  if (!*db || *npaths == 0) {
+    fprintf(stderr, "clap ingest: %s\n", !*db ? "no database given" : "no manifest given");
+    ingest_usage(stderr);
+    return 2;
+  }
+  return -1;
+}
+
+/* ---- reading and decoding (worker threads) ------------------------------ */
+
+static void read_source(const char *path, source *s) {
+  FILE *f = fopen(path, "rb");
+  struct stat st;
+  if (!f || fstat(fileno(f), &st) != 0) {
+    snprintf(s->err, sizeof s->err, "%s: cannot open: %s", path, strerror(errno));
+    s->failed = 1;
+    if (f) fclose(f);
+    return;
+  }
+  if (S_ISDIR(st.st_mode) || (size_t)st.st_size > MAX_SOURCE_BYTES) {
+    snprintf(s->err, sizeof s->err, "%s: %s", path,
+             S_ISDIR(st.st_mode) ? "is a directory" : "larger than 4 GiB");
+    s->failed = 1;
+    fclose(f);
+    return;
+  }
+  size_t n = (size_t)st.st_size;
+  s->bytes = malloc(n ? n : 1);
+  size_t got = s->bytes ? fread(s->bytes, 1, n, f) : 0;
+  if (!s->bytes || got != n || ferror(f)) {
+    snprintf(s->err, sizeof s->err, "%s: %s", path,
+             !s->bytes ? "out of memory" : "cannot read the whole file");
+    s->failed = 1;
+    free(s->bytes);
+    s->bytes = NULL;
+  } else {
+    s->n = n;
+    sha256_hex(s->bytes, n, s->sha);
+  }
+  fclose(f);
+}
+
+static int same_cut(const utt_job *r, const manifest_utterance *u) {
+  return r->db_has_start == u->has_start && r->db_has_end == u->has_end &&
+         (!u->has_start || r->db_start == u->start) && (!u->has_end || r->db_end == u->end);
+}
+
+/* The cut columns of a row at column i (start) and i + 1 (end). */
+static void read_cut(sqlite3_stmt *st, int i, utt_job *r) {
+  r->db_has_start = sqlite3_column_type(st, i) != SQLITE_NULL;
+  r->db_has_end = sqlite3_column_type(st, i + 1) != SQLITE_NULL;
+  r->db_start = sqlite3_column_double(st, i);
+  r->db_end = sqlite3_column_double(st, i + 1);
+}
+
+static void decode_utterance(const ingest *g, const manifest_utterance *u, const source *s,
+                             utt_job *r) {
+  clap_error err;
+  clap_error_clear(&err);
+  audio_options o = {AUDIO_TARGET_RATE, u->start, u->has_end ? u->end : 0, g->max_seconds};
+  if (u->has_start || u->has_end) {
+    /* The limit is per utterance, and audio.h applies it to the whole
+    ** recording: a long one may hold many short cuts. Checked below. */
+    o.max_seconds = 0;
+    if (u->has_start && u->has_end && u->end - u->start > g->max_seconds) {
+      snprintf(r->err, sizeof r->err, "%s: cut [%g s, %g s) is %.1f s long, over the limit of %g s",
+               u->path, u->start, u->end, u->end - u->start, g->max_seconds);
+      r->failed = 1;
+      return;
+    }
+  }
+  audio_pcm *pcm = NULL;
+  clap_status rc = audio_decode_memory(s->bytes, s->n, u->path, &o, &pcm, &err);
+  if (rc == CLAP_OK && (double)pcm->n / pcm->rate > g->max_seconds)
+    rc = clap_error_set(&err, CLAP_ERR_RANGE, "%s: cut is %.1f s long, over the limit of %g s",
+                        u->path, (double)pcm->n / pcm->rate, g->max_seconds);
+  if (rc == CLAP_OK) {
+    r->duration = (double)pcm->n / pcm->rate;
+    r->rate = pcm->source_rate;
+    r->channels = pcm->source_channels;
+    rc = audio_encode_flac(pcm->samples, pcm->n, pcm->rate, &r->flac, &r->nflac, &err);
+    if (rc) clap_error_prefix(&err, "%s: ", u->path);
+  }
+  audio_pcm_free(pcm);
+  if (rc) {
+    snprintf(r->err, sizeof r->err, "%s", err.msg);
+    r->failed = 1;
+  }
+}
+
+/* Under g->mu: the first source's reader loads it, others wait for it. */
+static source *acquire_source(ingest *g, session_job *j, const manifest_utterance *u) {
+  source *s = &j->sources[u->source];
+  if (s->state == 0) {
+    s->state = 1;
+    pthread_mutex_unlock(&g->mu);
+    read_source(u->path, s);
+    pthread_mutex_lock(&g->mu);
+    s->state = 2;
+    pthread_cond_broadcast(&g->cv);
+  }
+  while (s->state != 2) pthread_cond_wait(&g->cv, &g->mu);
+  return s;
+}
+
+static void process_utterance(ingest *g, session_job *j, int k) {
+  const manifest_utterance *u = manifest_utterance_at(j->m, k);
+  utt_job *r = &j->utts[k];
+  source *s = acquire_source(g, j, u);
+  pthread_mutex_unlock(&g->mu);
+  if (s->failed) {
+    r->failed = 1;  /* reported once per source by the writer */
+  } else if (r->known && (!r->same_session || !g->replace || !strcmp(r->db_sha, s->sha))) {
+    /* Already there, or a conflict the writer will report: nothing to decode.
+    ** With --replace, an unchanged row is carried over by the writer. */
+    r->unchanged = r->same_session && !strcmp(r->db_sha, s->sha) && same_cut(r, u);
+    if (!r->unchanged && r->same_session && g->replace) decode_utterance(g, u, s, r);
+  } else {
+    decode_utterance(g, u, s, r);
+  }
+  pthread_mutex_lock(&g->mu);
+  r->done = 1;
+  if (--s->users == 0) {
+    free(s->bytes);
+    s->bytes = NULL;
+  }
+  if (--j->left == 0) pthread_cond_broadcast(&g->cv);
+}
+
+/* Under g->mu: the next utterance within the window, or 0 when there is none yet. */
+static int take_work(ingest *g, int *job, int *utt) {
+  while (g->next_job < g->njobs) {
+    session_job *j = &g->jobs[g->next_job];
+    int n = j->m && j->dup_of < 0 ? manifest_n_utterances(j->m) : 0;
+    if (g->next_utt < n) {
+      if (g->next_job >= g->written + g->window) return 0;
+      *job = g->next_job;
+      *utt = g->next_utt++;
+      return 1;
+    }
+    g->next_job++;
+    g->next_utt = 0;
+  }
+  return 0;
+}
+
+static void *worker_main(void *arg) {
+  ingest *g = arg;
+  pthread_mutex_lock(&g->mu);
+  for (;;) {
+    int job, utt;
+    if (g->stop) break;
+    if (take_work(g, &job, &utt)) {
+      process_utterance(g, &g->jobs[job], utt);
+      continue;
+    }
+    if (g->next_job >= g->njobs) break;
+    pthread_cond_wait(&g->cv, &g->mu);
+  }
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+/* ---- setup (main thread, before the workers start) ---------------------- */
+
+static clap_status snapshot(sqlite3 *db, session_job *j, clap_error *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT session_id, source_sha256, start_seconds, end_seconds "
+                              "FROM utterances WHERE id = ?1",
+                              -1, &st, NULL);
+  for (int k = 0; rc == SQLITE_OK && k < manifest_n_utterances(j->m); k++) {
+    utt_job *r = &j->utts[k];
+    sqlite3_bind_text(st, 1, manifest_utterance_at(j->m, k)->id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      const char *sid = (const char *)sqlite3_column_text(st, 0);
+      const char *sha = (const char *)sqlite3_column_text(st, 1);
+      r->known = 1;
+      r->same_session = sid && !strcmp(sid, manifest_session(j->m));
+      snprintf(r->db_sha, sizeof r->db_sha, "%s", sha ? sha : "");
+      read_cut(st, 2, r);
+    }
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    sqlite3_reset(st);
+  }
+  if (rc != SQLITE_OK) clap_error_set(err, CLAP_ERR_IO, "reading utterances: %s", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? CLAP_OK : CLAP_ERR_IO;
+}
+
+static clap_status setup_job(sqlite3 *db, ingest *g, int i, const char *path, clap_error *err) {
+  session_job *j = &g->jobs[i];
+  clap_error e;
+  j->path = path;
+  j->dup_of = -1;
+  if (manifest_load(path, &j->m, &e) != CLAP_OK) {
+    snprintf(j->err, sizeof j->err, "%s", e.msg);
+    return CLAP_OK;  /* the session fails when its turn comes */
+  }
+  for (int p = 0; p < i && j->dup_of < 0; p++)
+    if (g->jobs[p].m && !strcmp(manifest_session(g->jobs[p].m), manifest_session(j->m))) j->dup_of = p;
+  int n = manifest_n_utterances(j->m), ns = manifest_n_sources(j->m);
+  j->utts = calloc((size_t)n, sizeof *j->utts);
+  j->sources = calloc((size_t)ns, sizeof *j->sources);
+  if (!j->utts || !j->sources) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  for (int k = 0; k < n; k++) j->sources[manifest_utterance_at(j->m, k)->source].users++;
+  j->left = j->dup_of < 0 ? n : 0;
+  return snapshot(db, j, err);
+}
+
+static void free_job_results(session_job *j) {
+  if (j->m)
+    for (int k = 0; j->utts && k < manifest_n_utterances(j->m); k++) free(j->utts[k].flac);
+  if (j->m)
+    for (int s = 0; j->sources && s < manifest_n_sources(j->m); s++) free(j->sources[s].bytes);
+  free(j->utts);
+  free(j->sources);
+  j->utts = NULL;
+  j->sources = NULL;
+  manifest_free(j->m);
+  j->m = NULL;
+}
+
+/* ---- writing (main thread) ---------------------------------------------- */
+
+typedef struct writer {
+  sqlite3 *db;
+  sqlite3_stmt *q_session, *q_utt, *q_ids, *keep, *del, *ins_session, *ins_speaker, *ins_utt,
+      *ins_kept, *clear_keep, *q_hours;
+  long sessions_ok, skipped, failed, utterances;
+  double seconds;
+} writer;
+
+static const char *const writer_sql[] = {
+    "SELECT manifest_sha256 FROM sessions WHERE id = ?1",
+    "SELECT session_id, source_sha256, start_seconds, end_seconds FROM utterances WHERE id = ?1",
+    "SELECT id FROM utterances WHERE session_id = ?1 ORDER BY id",
+    "INSERT INTO temp.ingest_keep SELECT id, source_sha256, start_seconds, end_seconds, "
+    "source_rate, source_channels, duration, audio FROM utterances WHERE session_id = ?1",
+    "DELETE FROM sessions WHERE id = ?1",
+    "INSERT INTO sessions(id, scenario, manifest_path, manifest_sha256) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO speakers(id, gender, name) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+    "gender = coalesce(excluded.gender, gender), name = coalesce(excluded.name, name)",
+    "INSERT INTO utterances(id, session_id, speaker_id, role, source_path, source_sha256, "
+    "start_seconds, end_seconds, text, source_rate, source_channels, duration, audio) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    "INSERT INTO utterances(id, session_id, speaker_id, role, source_path, source_sha256, "
+    "start_seconds, end_seconds, text, source_rate, source_channels, duration, audio) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, source_rate, source_channels, duration, audio "
+    "FROM temp.ingest_keep WHERE id = ?1 AND sha = ?6 AND start_seconds IS ?7 AND end_seconds IS ?8",
+    "DELETE FROM temp.ingest_keep",
+    "SELECT count(*), total(duration) FROM utterances WHERE session_id = ?1",
+};
+
+static clap_status writer_open(writer *w, sqlite3 *db, clap_error *err) {
+  memset(w, 0, sizeof *w);
+  w->db = db;
+  clap_status rc = db_exec(db,
+                           "CREATE TEMP TABLE IF NOT EXISTS ingest_keep(id TEXT PRIMARY KEY, sha TEXT, "
+                           "start_seconds REAL, end_seconds REAL, source_rate INTEGER, "
+                           "source_channels INTEGER, duration REAL, audio BLOB)",
+                           err);
+  sqlite3_stmt **st[] = {&w->q_session, &w->q_utt,       &w->q_ids,   &w->keep,
+                         &w->del,       &w->ins_session, &w->ins_speaker, &w->ins_utt,
+                         &w->ins_kept,  &w->clear_keep,  &w->q_hours};
+  for (size_t i = 0; rc == CLAP_OK && i < sizeof st / sizeof st[0]; i++)
+    if (sqlite3_prepare_v2(db, writer_sql[i], -1, st[i], NULL) != SQLITE_OK)
+      rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s (in SQL: %.60s)", sqlite3_errmsg(db),
+                          writer_sql[i]);
+  return rc;
+}
+
+static void writer_close(writer *w) {
+  sqlite3_stmt *st[] = {w->q_session, w->q_utt,       w->q_ids,   w->keep,
+                        w->del,       w->ins_session, w->ins_speaker, w->ins_utt,
+                        w->ins_kept,  w->clear_keep,  w->q_hours};
+  for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) sqlite3_finalize(st[i]);
+}
+
+/* Step a statement that returns no rows (or whose rows we skip), then reset it. */
+static int run(sqlite3_stmt *st) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s) {
+  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+/* Print the session's decode/read errors; returns how many utterances failed. */
+static int report_utterance_errors(const session_job *j) {
+  int nfail = 0, shown = 0;
+  for (int k = 0; k < manifest_n_utterances(j->m); k++) {
+    const manifest_utterance *u = manifest_utterance_at(j->m, k);
+    const utt_job *r = &j->utts[k];
+    const source *s = &j->sources[u->source];
+    if (!r->failed) continue;
+    nfail++;
+    /* A source error is shown once, at its first utterance. */
+    int first_of_source = 1;
+    for (int p = 0; p < k && s->failed; p++)
+      if (manifest_utterance_at(j->m, p)->source == u->source) first_of_source = 0;
+    if (s->failed && !first_of_source) continue;
+    if (shown++ < MAX_ERRORS_PER_SESSION)
+      fprintf(stderr, "clap ingest: %s: %s: %s\n", j->path, u->id, s->failed ? s->err : r->err);
+  }
+  if (shown > MAX_ERRORS_PER_SESSION)
+    fprintf(stderr, "clap ingest: %s: ... and %d more errors\n", j->path, shown - MAX_ERRORS_PER_SESSION);
+  return nfail;
+}
+
+typedef enum { OUT_INGESTED, OUT_SKIPPED, OUT_FAILED } outcome;
+
+/* What the database holds for the session, compared with the manifest. */
+typedef struct compare {
+  int exists, same_manifest;
+  int n_same, n_in_session;
+  char msg[CLAP_ERROR_MSG_MAX];  /* the first difference or conflict */
+  int conflict;                  /* an utterance of another session: never replaceable */
+} compare;
+
+static void short_sha(char *out, const char *sha) {
+  size_t n = strnlen(sha, 12);
+  memcpy(out, sha, n);
+  out[n] = 0;
+}
+
+static int compare_utterance(writer *w, session_job *j, int k, compare *c) {
+  const manifest_utterance *u = manifest_utterance_at(j->m, k);
+  const source *s = &j->sources[u->source];
+  sqlite3_stmt *q = w->q_utt;
+  sqlite3_bind_text(q, 1, u->id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    const char *sid = (const char *)sqlite3_column_text(q, 0);
+    const char *sha = (const char *)sqlite3_column_text(q, 1);
+    utt_job r = {0};
+    read_cut(q, 2, &r);
+    char a[16], b[16];
+    short_sha(a, sha ? sha : "");
+    short_sha(b, s->sha);
+    if (!sid || strcmp(sid, manifest_session(j->m))) {
+      c->conflict = 1;
+      snprintf(c->msg, sizeof c->msg, "%s: utterance id already belongs to session %s", u->id,
+               sid ? sid : "?");
+    } else if (!sha || strcmp(sha, s->sha)) {
+      if (!c->msg[0])
+        snprintf(c->msg, sizeof c->msg, "%s: source changed (sha256 %s... -> %s...); use --replace",
+                 u->id, a, b);
+    } else if (!same_cut(&r, u)) {
+      if (!c->msg[0])
+        snprintf(c->msg, sizeof c->msg, "%s: cut changed; use --replace", u->id);
+    } else {
+      c->n_same++;
+    }
+    rc = SQLITE_DONE;
+  } else if (rc == SQLITE_DONE && c->exists && !c->msg[0]) {
+    snprintf(c->msg, sizeof c->msg, "%s: new utterance in a session already ingested; use --replace",
+             u->id);
+  }
+  sqlite3_reset(q);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int compare_session(writer *w, session_job *j, compare *c) {
+  memset(c, 0, sizeof *c);
+  const char *sid = manifest_session(j->m);
+  sqlite3_bind_text(w->q_session, 1, sid, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(w->q_session);
+  if (rc == SQLITE_ROW) {
+    const char *sha = (const char *)sqlite3_column_text(w->q_session, 0);
+    c->exists = 1;
+    c->same_manifest = sha && !strcmp(sha, manifest_sha256(j->m));
+    rc = SQLITE_DONE;
+  }
+  sqlite3_reset(w->q_session);
+  for (int k = 0; rc == SQLITE_DONE && k < manifest_n_utterances(j->m); k++)
+    rc = compare_utterance(w, j, k, c) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+  /* Rows of the session the manifest no longer lists. */
+  sqlite3_bind_text(w->q_ids, 1, sid, -1, SQLITE_STATIC);
+  if (rc == SQLITE_DONE) rc = SQLITE_ROW;
+  while (rc == SQLITE_ROW && (rc = sqlite3_step(w->q_ids)) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(w->q_ids, 0);
+    int listed = 0;
+    c->n_in_session++;
+    for (int k = 0; id && !listed && k < manifest_n_utterances(j->m); k++)
+      listed = !strcmp(manifest_utterance_at(j->m, k)->id, id);
+    if (!listed && !c->msg[0])
+      snprintf(c->msg, sizeof c->msg,
+               "%s: in the database but no longer in the manifest; use --replace", id ? id : "?");
+  }
+  sqlite3_reset(w->q_ids);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int insert_utterance(writer *w, session_job *j, int k, int *missing) {
+  const manifest_utterance *u = manifest_utterance_at(j->m, k);
+  const utt_job *r = &j->utts[k];
+  int kept = !r->flac;
+  sqlite3_stmt *st = kept ? w->ins_kept : w->ins_utt;
+  sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, manifest_session(j->m), -1, SQLITE_STATIC);
+  bind_opt_text(st, 3, u->speaker);
+  sqlite3_bind_text(st, 4, u->role, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, u->audio, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, j->sources[u->source].sha, -1, SQLITE_STATIC);
+  if (u->has_start) sqlite3_bind_double(st, 7, u->start);
+  if (u->has_end) sqlite3_bind_double(st, 8, u->end);
+  bind_opt_text(st, 9, u->text);
+  if (!kept) {
+    sqlite3_bind_int(st, 10, r->rate);
+    sqlite3_bind_int(st, 11, r->channels);
+    sqlite3_bind_double(st, 12, r->duration);
+    sqlite3_bind_blob64(st, 13, r->flac, r->nflac, SQLITE_STATIC);
+  }
+  int rc = run(st);
+  if (rc == SQLITE_OK && kept && sqlite3_changes(w->db) != 1) *missing = 1;
+  return rc;
+}
+
+static int insert_speakers(writer *w, session_job *j) {
+  int rc = SQLITE_OK;
+  for (int i = 0; rc == SQLITE_OK && i < manifest_n_speakers(j->m); i++) {
+    const manifest_speaker *s = manifest_speaker_at(j->m, i);
+    sqlite3_bind_text(w->ins_speaker, 1, s->id, -1, SQLITE_STATIC);
+    bind_opt_text(w->ins_speaker, 2, s->gender);
+    bind_opt_text(w->ins_speaker, 3, s->name);
+    rc = run(w->ins_speaker);
+  }
+  for (int k = 0; rc == SQLITE_OK && k < manifest_n_utterances(j->m); k++) {
+    const char *id = manifest_utterance_at(j->m, k)->speaker;
+    if (!id) continue;
+    sqlite3_bind_text(w->ins_speaker, 1, id, -1, SQLITE_STATIC);
+    rc = run(w->ins_speaker);
+  }
+  return rc;
+}
+
+/* The session's rows, inside the open transaction. */
+static int write_session(writer *w, session_job *j, int exists, int *missing) {
+  const char *sid = manifest_session(j->m);
+  int rc = SQLITE_OK;
+  if (exists) {
+    sqlite3_bind_text(w->keep, 1, sid, -1, SQLITE_STATIC);
+    rc = run(w->keep);
+    sqlite3_bind_text(w->del, 1, sid, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = run(w->del);
+  }
+  sqlite3_stmt *st = w->ins_session;
+  sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+  bind_opt_text(st, 2, manifest_scenario(j->m));
+  sqlite3_bind_text(st, 3, j->path, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, manifest_sha256(j->m), -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = run(st);
+  else sqlite3_clear_bindings(st);
+  if (rc == SQLITE_OK) rc = insert_speakers(w, j);
+  for (int k = 0; rc == SQLITE_OK && !*missing && k < manifest_n_utterances(j->m); k++)
+    rc = insert_utterance(w, j, k, missing);
+  if (rc == SQLITE_OK) rc = run(w->clear_keep);
+  return rc;
+}
+
+static void count_written(writer *w, const char *sid) {
+  sqlite3_bind_text(w->q_hours, 1, sid, -1, SQLITE_STATIC);
+  if (sqlite3_step(w->q_hours) == SQLITE_ROW) {
+    w->utterances += sqlite3_column_int64(w->q_hours, 0);
+    w->seconds += sqlite3_column_double(w->q_hours, 1);
+  }
+  sqlite3_reset(w->q_hours);
+}
+
+static outcome fail_session(session_job *j, const char *msg) {
+  fprintf(stderr, "clap ingest: %s: %s\n", j->path, msg);
+  return OUT_FAILED;
+}
+
+static outcome sql_failure(writer *w, session_job *j) {
+  char msg[CLAP_ERROR_MSG_MAX];
+  snprintf(msg, sizeof msg, "session %s: database error: %s", manifest_session(j->m),
+           sqlite3_errmsg(w->db));
+  if (!sqlite3_get_autocommit(w->db)) sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_reset(w->clear_keep);
+  sqlite3_step(w->clear_keep);
+  sqlite3_reset(w->clear_keep);
+  return fail_session(j, msg);
+}
+
+static outcome rollback_with(writer *w, session_job *j, const char *msg) {
+  sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+  return fail_session(j, msg);
+}
+
+static outcome commit_session(writer *w, ingest *g, session_job *j) {
+  if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return sql_failure(w, j);
+  compare c;
+  if (compare_session(w, j, &c) != SQLITE_OK) return sql_failure(w, j);
+  if (c.conflict) return rollback_with(w, j, c.msg);
+  int n = manifest_n_utterances(j->m);
+  int unchanged = c.exists && c.n_same == n && c.n_in_session == n;
+  if (unchanged && (!g->replace || c.same_manifest)) {
+    sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    return OUT_SKIPPED;
+  }
+  if (c.exists && !g->replace && c.msg[0]) return rollback_with(w, j, c.msg);
+  int missing = 0;
+  if (write_session(w, j, c.exists, &missing) != SQLITE_OK) return sql_failure(w, j);
+  if (missing) {
+    sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(w->db, "DELETE FROM temp.ingest_keep", NULL, NULL, NULL);
+    return fail_session(j, "the database changed while ingesting; run again");
+  }
+  if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) return sql_failure(w, j);
+  count_written(w, manifest_session(j->m));
+  return OUT_INGESTED;
+}
+
+static outcome write_job(writer *w, ingest *g, session_job *j) {
+  if (!j->m) {
+    fprintf(stderr, "clap ingest: %s\n", j->err);
+    return OUT_FAILED;
+  }
+  if (j->dup_of >= 0) {
+    char msg[CLAP_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "session %s is also in %s", manifest_session(j->m),
+             g->jobs[j->dup_of].path);
+    return fail_session(j, msg);
+  }
+  if (report_utterance_errors(j) > 0) return OUT_FAILED;
+  return commit_session(w, g, j);
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+static long total_utterances(const ingest *g) {
+  long n = 0;
+  for (int i = 0; i < g->njobs; i++)
+    if (g->jobs[i].m) n += manifest_n_utterances(g->jobs[i].m);
+  return n;
+}
+
+/* The writer loop: sessions in order as their utterances finish. */
+static void write_all(ingest *g, writer *w) {
+  progress *p = progress_create("ingest", total_utterances(g));
+  long done = 0;
+  for (int i = 0; i < g->njobs; i++) {
+    session_job *j = &g->jobs[i];
+    pthread_mutex_lock(&g->mu);
+    while (j->left > 0) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    outcome o = write_job(w, g, j);
+    if (o == OUT_INGESTED) w->sessions_ok++;
+    else if (o == OUT_SKIPPED) w->skipped++;
+    else w->failed++;
+    done += j->m ? manifest_n_utterances(j->m) : 0;
+    progress_update(p, done, j->m ? manifest_session(j->m) : NULL);
+    free_job_results(j);
+    pthread_mutex_lock(&g->mu);
+    g->written = i + 1;
+    if (o == OUT_FAILED && !g->keep_going) g->stop = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    if (g->stop) break;
+  }
+  progress_finish(p);
+}
+
+static int run_ingest(ingest *g, sqlite3 *db, const char **paths) {
+  clap_error err;
+  clap_error_clear(&err);
+  for (int i = 0; i < g->njobs; i++)
+    if (setup_job(db, g, i, paths[i], &err) != CLAP_OK) {
+      fprintf(stderr, "clap ingest: %s\n", err.msg);
+      return 1;
+    }
+  writer w;
+  if (writer_open(&w, db, &err) != CLAP_OK) {
+    writer_close(&w);
+    fprintf(stderr, "clap ingest: %s\n", err.msg);
+    return 1;
+  }
+  pthread_t *tid = calloc((size_t)g->workers, sizeof *tid);
+  int started = 0;
+  for (; tid && started < g->workers; started++)
+    if (pthread_create(&tid[started], NULL, worker_main, g) != 0) break;
+  if (started == 0) {
+    writer_close(&w);
+    free(tid);
+    fprintf(stderr, "clap ingest: cannot start worker threads\n");
+    return 1;
+  }
+  write_all(g, &w);
+  pthread_mutex_lock(&g->mu);
+  g->stop = 1;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  free(tid);
+  writer_close(&w);
+  printf("ingest: %ld sessions ingested, %ld skipped, %ld failed; %ld utterances, %.3f hours of audio\n",
+         w.sessions_ok, w.skipped, w.failed, w.utterances, w.seconds / 3600.0);
+  return w.failed ? 1 : 0;
+}
+
+int cmd_ingest(int argc, char **argv) {
+  ingest g;
+  memset(&g, 0, sizeof g);
+  g.workers = default_workers();
+  g.max_seconds = DEFAULT_MAX_SECONDS;
+  const char *dbpath = NULL, **paths = NULL;
+  int npaths = 0;
+  int status = parse_args(argc, argv, &g, &dbpath, &paths, &npaths);
+  if (status >= 0) {
+    free(paths);
+    return status;
+  }
+  clap_error err;
+  sqlite3 *db = NULL;
+  if (db_open(dbpath, DB_CREATE, &db, &err) != CLAP_OK) {
+    fprintf(stderr, "clap ingest: %s\n", err.msg);
+    free(paths);
+    return 1;
+  }
+  /* WAL + NORMAL: a commit survives a crash of this process (kill -9) and
+  ** the file is never corrupted; only a power loss may roll back the last
+  ** sessions, which a re-run then ingests. FULL costs an fsync per session. */
+  sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+  g.njobs = npaths;
+  g.jobs = calloc((size_t)npaths, sizeof *g.jobs);
+  g.window = 2 * g.workers + 2;
+  pthread_mutex_init(&g.mu, NULL);
+  pthread_cond_init(&g.cv, NULL);
+  if (!g.jobs) {
+    fprintf(stderr, "clap ingest: out of memory\n");
+    status = 1;
+  } else {
+    status = run_ingest(&g, db, paths);
+  }
+  for (int i = 0; g.jobs && i < g.njobs; i++) free_job_results(&g.jobs[i]);
+  free(g.jobs);
+  pthread_cond_destroy(&g.cv);
+  pthread_mutex_destroy(&g.mu);
+  db_close(db);
+  free(paths);
+  return status;
+}

@@ -1,0 +1,36 @@
+/*
+** sha256 — SHA-256 (FIPS 180-4) of bytes in memory, in one call or streamed.
+**
+** Accepts any bytes, any length (including zero); cannot fail. Used for the
+** content hashes the database keys on (utterances.source_sha256,
+** sessions.manifest_sha256), always as 64 lowercase hex digits.
+**
+** The context is a plain value the caller owns (usually on the stack), so
+** there is no create/free pair: sha256_init, any number of sha256_update,
+** then sha256_final or sha256_final_hex, after which the context is spent.
+*/
+#ifndef CLAP_SHA256_H
+#define CLAP_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_DIGEST_SIZE 32
+#define SHA256_HEX_SIZE 65 /* 64 hex digits and the terminating NUL */
+
+typedef struct sha256_ctx {
+  uint32_t h[8];
+  uint64_t nbytes;        /* message length so far */
+  unsigned char buf[64];  /* a partial block */
+  size_t nbuf;
+} sha256_ctx;
+
+void sha256_init(sha256_ctx *c);
+void sha256_update(sha256_ctx *c, const void *data, size_t n);
+void sha256_final(sha256_ctx *c, unsigned char digest[SHA256_DIGEST_SIZE]);
+void sha256_final_hex(sha256_ctx *c, char hex[SHA256_HEX_SIZE]);
+
+/* One call: hex digest of n bytes at data (data may be NULL when n is 0). */
+void sha256_hex(const void *data, size_t n, char hex[SHA256_HEX_SIZE]);
+
+#endif
