@@ -10,6 +10,7 @@
 int cmd_model(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_paraphrase(int argc, char **argv);
 int cmd_import_annotations(int argc, char **argv);
 int cmd_labels(int argc, char **argv);
 

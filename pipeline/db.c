@@ -16,7 +16,9 @@ extern const char clap_schema_sql[];
 ** DB_SCHEMA_VERSION in db.h. New databases get schema.sql directly; old
 ** ones replay the steps. */
 static const db_migration builtin_migrations[] = {
-    /* {2, "ALTER TABLE utterances ADD COLUMN ...;"}, */
+    {2, "CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, endpoint TEXT NOT NULL, model TEXT NOT NULL,"
+        " request TEXT NOT NULL, response TEXT NOT NULL,"
+        " created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"},
     {0, NULL} /* end */
 };
 #define N_BUILTIN_MIGRATIONS ((int)(sizeof builtin_migrations / sizeof builtin_migrations[0]) - 1)

@@ -28,9 +28,10 @@ typedef struct command {
 static const command commands[] = {
     {"init", cmd_init, "create or upgrade a clap database"},
     {"ingest", cmd_ingest, "ingest session manifests and their audio"},
-    {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
+    {"paraphrase", cmd_paraphrase, "paraphrase class descriptions with an LLM (OpenAI-compatible)"},
+    {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {NULL, NULL, NULL},
 };
 

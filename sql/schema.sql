@@ -1,4 +1,4 @@
--- sqlite-clap database schema, version 1 (PRAGMA user_version = 1).
+-- sqlite-clap database schema, version 2 (PRAGMA user_version = 2).
 --
 -- The one definition of every table of a clap database (DATA_SPEC.md). It is
 -- built into the clap binary (pipeline/schema_sql.S) and applied by
@@ -14,7 +14,7 @@
 -- user_version below, and add the step from the previous version to the
 -- migration list in pipeline/db.c.
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- ---------------------------------------------------------------- corpus
 
@@ -178,6 +178,22 @@ CREATE TABLE IF NOT EXISTS evaluations (
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
 );
 CREATE INDEX IF NOT EXISTS evaluations_run ON evaluations(run, arm, fold);
+
+-- ------------------------------------------------------------ LLM cache
+
+-- Every successful chat-completions exchange of `clap paraphrase`, keyed by
+-- the SHA-256 of (endpoint, model, prompt, temperature, round), so a re-run
+-- sends nothing it has sent before and --offline works from here. request is
+-- the JSON body sent (never a key or a header), response the body received.
+-- Added in version 2.
+CREATE TABLE IF NOT EXISTS llm_cache (
+  key        TEXT PRIMARY KEY,
+  endpoint   TEXT NOT NULL,
+  model      TEXT NOT NULL,
+  request    TEXT NOT NULL,
+  response   TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+);
 
 -- ----------------------------------------------------------------- views
 

@@ -1,0 +1,133 @@
+/*
+** llm — a small client for OpenAI-compatible chat-completions APIs (OpenAI,
+** llama.cpp server, Ollama, vLLM), over libcurl with cJSON.
+**
+** What it sends: POST {base_url}/chat/completions with
+**   {"model": M, "messages": [{"role": "user", "content": PROMPT}],
+**    "temperature": T, "n": 1}
+** (n is always 1: several local servers reject anything else), the headers
+** Content-Type/Accept application/json and, when a key is known,
+** "Authorization: Bearer KEY". The key is config.api_key, else the
+** environment's CLAP_API_KEY, else OPENAI_API_KEY, else none (local servers
+** need none). It lives only in this client's memory (wiped on free): it is
+** never written anywhere, never printed, and removed from every error
+** message even if a server echoes it back.
+**
+** What is accepted: base URLs starting with http:// or https:// (anything
+** else, including other curl schemes such as file:// or ftp://, is
+** CLAP_ERR_ARG at create); redirects are not followed, so the key never goes
+** to another host.
+**
+** How calls behave (llm_run): up to config.concurrency requests are in flight
+** at once (one curl multi handle, one easy handle per request). Each request
+** has a connect timeout and a total timeout. A request is tried again, at
+** most config.max_attempts times in all, on a network error (refused, reset,
+** timed out) and on HTTP 408, 409, 429 and 5xx; the wait honours the
+** server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date),
+** capped at config.max_wait_ms, and is otherwise an exponential backoff from
+** config.backoff_ms with jitter (also capped). No retry on any other status
+** (400, 401, 403, 404, ...) nor on a quota error (429 whose error.code or
+** error.type is "insufficient_quota"), nor on a 2xx reply that is not a chat
+** completion. A failed call's message names the HTTP status, the URL and the
+** server's own message, parsed leniently from {"error": {"message": ...,
+** "code": string-or-number, "type": ...}} or {"error": "text"} or
+** {"message": ...}, else the start of the body, e.g.
+**   "HTTP 401 from http://127.0.0.1:8080/v1/chat/completions: Incorrect API
+**    key provided (code invalid_api_key)"
+** Token usage of every successful reply is summed (llm_client_usage).
+*/
+#ifndef CLAP_LLM_H
+#define CLAP_LLM_H
+
+#include <stddef.h>
+
+#include "clap_error.h"
+
+typedef struct llm_client llm_client;
+
+/* Zero in any field means its default. */
+typedef struct llm_config {
+  const char *base_url;    /* required, e.g. "https://api.openai.com/v1" */
+  const char *api_key;     /* NULL: CLAP_API_KEY, else OPENAI_API_KEY */
+  int concurrency;         /* requests in flight, 1..64; default 4 */
+  long connect_timeout_ms; /* default 10000 */
+  long timeout_ms;         /* one attempt, connect to last byte; default 120000 */
+  int max_attempts;        /* 1..20 in all, first try included; default 5 */
+  long max_wait_ms;        /* cap on any wait between attempts; default 60000 */
+  long backoff_ms;         /* first backoff wait, doubled each time; default 500 */
+} llm_config;
+
+/* What was spent, summed over every llm_run of a client. */
+typedef struct llm_usage {
+  long calls;             /* llm_call's run */
+  long attempts;          /* HTTP requests sent (retries included) */
+  long retries;           /* attempts - first tries */
+  long failed;            /* calls that ended in an error */
+  long prompt_tokens;     /* from the replies' "usage" (0 when a server omits it) */
+  long completion_tokens;
+  long total_tokens;
+} llm_usage;
+
+/* A parsed chat-completion reply. Strings owned by the struct: llm_reply_clear. */
+typedef struct llm_reply {
+  char *content;          /* choices[0].message.content (text parts joined) */
+  char *model;            /* the "model" the server reports, or NULL */
+  char *finish_reason;    /* or NULL */
+  long prompt_tokens, completion_tokens, total_tokens;   /* 0 when absent */
+} llm_reply;
+
+/* One request for llm_run. The caller sets body (llm_request_json) and
+** keeps it alive during the run; llm_run fills the rest. */
+typedef struct llm_call {
+  const char *body;
+  clap_status status;     /* CLAP_OK: reply and response are set */
+  clap_error err;
+  long http_status;       /* of the last attempt; 0 when no HTTP reply */
+  int attempts;
+  int retryable;          /* the last failure was of a kind retried (network, 408/409/429/5xx) */
+  char *response;         /* raw body of the successful reply (for a cache), NUL-terminated */
+  llm_reply reply;
+} llm_call;
+
+/* *out owned by the caller: llm_client_free. Errors: CLAP_ERR_ARG (no or a
+** non-http(s) base URL, a config value out of range), CLAP_ERR_INTERNAL
+** (libcurl could not start). */
+clap_status llm_client_create(const llm_config *config, llm_client **out, clap_error *err);
+void llm_client_free(llm_client *c);
+
+/* "{base_url}/chat/completions" (one slash between); valid until free. */
+const char *llm_client_endpoint(const llm_client *c);
+/* Whether a key was found (never the key itself). */
+int llm_client_has_key(const llm_client *c);
+void llm_client_usage(const llm_client *c, llm_usage *out);
+
+/* Run n calls to completion (each ends in success or its own error); at most
+** config.concurrency in flight. Returns CLAP_OK when every call was run, an
+** error only if the machinery itself failed (then calls not run carry that
+** error too). Calls already holding results are cleared first. */
+clap_status llm_run(llm_client *c, llm_call *calls, int n, clap_error *err);
+/* Free what llm_run put in a call (not body); the call can be run again. */
+void llm_call_clear(llm_call *call);
+
+/* The request body above, malloc'd (caller frees); NULL on out of memory or
+** a NULL model/prompt. temperature must be finite (0..2 for OpenAI). */
+char *llm_request_json(const char *model, const char *prompt, double temperature);
+
+/* Parse a chat-completion reply body (n bytes, need not be NUL-terminated).
+** Accepts message.content as a string or an array of {"type":"text","text"}
+** parts. Errors (CLAP_ERR_FORMAT, *out left empty): not JSON, no choices, no
+** message content (a "refusal" is quoted in the message). */
+clap_status llm_parse_reply(const char *body, size_t n, llm_reply *out, clap_error *err);
+void llm_reply_clear(llm_reply *r);
+
+/* The server's explanation in an error body, leniently (see above), into
+** buf; "code"/"type" appended in parentheses when present. *quota is set to 1
+** for an insufficient_quota error. Always NUL-terminates buf (cap > 0). */
+void llm_parse_error(const char *body, size_t n, char *buf, size_t cap, int *quota);
+
+/* Seconds to wait from a Retry-After value: delta-seconds (decimals
+** accepted) or an HTTP date relative to now (unix seconds). -1 when the
+** value is neither. */
+double llm_retry_after_seconds(const char *value, long now);
+
+#endif
