@@ -31,6 +31,11 @@ static const command commands[] = {
     {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
     {"paraphrase", cmd_paraphrase, "paraphrase class descriptions with an LLM (OpenAI-compatible)"},
+    {"embed", cmd_embed, "fill the encoder feature cache for utterances and descriptions"},
+    {"train", cmd_train, "train a multi-class multi-task CLAP model"},
+    {"baseline", cmd_baseline, "train the supervised purchase-intention baseline"},
+    {"eval", cmd_eval, "leave-one-session-out evaluation (paper Table III)"},
+    {"report", cmd_report, "Table III as Markdown and an HTML page with charts"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
     {NULL, NULL, NULL},
 };
