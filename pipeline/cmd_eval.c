@@ -307,7 +307,13 @@ static clap_status zero_shot_scores(eval_ctx *c, const clap_model *m, const char
   int dim = model_get_config(m)->dim;
   float *emb = malloc((size_t)(n ? n : 1) * dim * sizeof(float));
   if (!emb) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  clap_status rc = model_embed(m, MODEL_AUDIO, x, n, emb, err);
+  /* One row per call, exactly as clap_embed_audio does: BLAS may round a
+  ** many-row product differently from a one-row one, and the scores must be
+  ** the SQL function's bit for bit. */
+  clap_status rc = CLAP_OK;
+  int din = model_get_config(m)->audio_in;
+  for (int i = 0; i < n && rc == CLAP_OK; i++)
+    rc = model_embed(m, MODEL_AUDIO, x + (size_t)i * din, 1, emb + (size_t)i * dim, err);
   sqlite3_stmt *st = NULL;
   if (rc == CLAP_OK &&
       sqlite3_prepare_v2(c->db, "SELECT clap_zero_shot(?1, ?2, ?3, ?4)", -1, &st, NULL) !=
