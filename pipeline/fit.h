@@ -52,7 +52,7 @@
 /* Defaults: chosen so the demo corpus (a few hundred utterances, built-in
 ** encoders) learns in seconds. The paper's values are one flag away:
 ** --epochs 300 --lr 1e-6 --batch 64. */
-#define FIT_DEFAULT_EPOCHS 60
+#define FIT_DEFAULT_EPOCHS 40
 #define FIT_DEFAULT_LR 1e-3
 #define FIT_DEFAULT_BATCH 64
 #define FIT_DEFAULT_DIM 512
