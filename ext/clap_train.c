@@ -635,6 +635,16 @@ void clap_adam_free(clap_adam *a) {
 
 long clap_adam_steps(const clap_adam *a) { return a ? a->t : 0; }
 
+static void adam_update(float *restrict p, const float *restrict g, float *restrict m1,
+                        float *restrict m2, size_t len, float step, float inv_bc2) {
+  for (size_t j = 0; j < len; j++) {
+    float gj = g[j];
+    m1[j] = 0.9f * m1[j] + 0.1f * gj;
+    m2[j] = 0.999f * m2[j] + 0.001f * gj * gj;
+    p[j] -= step * m1[j] / (sqrtf(m2[j] * inv_bc2) + 1e-8f);
+  }
+}
+
 clap_status clap_adam_step(clap_adam *a, clap_model *m, clap_grads *g, clap_error *err) {
   if (!a || !m || !g) return clap_error_set(err, CLAP_ERR_ARG, "clap_adam_step: optimiser, model or gradients is NULL");
   if (!plan_matches(&a->plan, m) || !plan_matches(&g->plan, m))
@@ -648,18 +658,14 @@ clap_status clap_adam_step(clap_adam *a, clap_model *m, clap_grads *g, clap_erro
   }
   a->t++;
   double bc1 = 1.0 - pow(0.9, (double)a->t), bc2 = 1.0 - pow(0.999, (double)a->t);
-  for (int i = 0; i < a->plan.n; i++) {
-    float *p = model_tensor(m, a->plan.name[i], NULL, NULL);
-    size_t off = a->plan.off[i], len = (size_t)a->plan.rows[i] * a->plan.cols[i];
-    for (size_t j = 0; j < len; j++) {
-      double gj = g->data[off + j];
-      float m1 = (float)(0.9 * a->m1[off + j] + 0.1 * gj);
-      float m2 = (float)(0.999 * a->m2[off + j] + 0.001 * gj * gj);
-      a->m1[off + j] = m1;
-      a->m2[off + j] = m2;
-      p[j] = (float)(p[j] - a->lr * (m1 / bc1) / (sqrt(m2 / bc2) + 1e-8));
-    }
-  }
+  /* p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), with the bias corrections
+  ** folded into two per-step constants so the element loop is plain float
+  ** arithmetic (same order of operations on every run). */
+  const float step = (float)(a->lr / bc1), inv_bc2 = (float)(1.0 / bc2);
+  for (int i = 0; i < a->plan.n; i++)
+    adam_update(model_tensor(m, a->plan.name[i], NULL, NULL), g->data + a->plan.off[i],
+                a->m1 + a->plan.off[i], a->m2 + a->plan.off[i],
+                (size_t)a->plan.rows[i] * a->plan.cols[i], step, inv_bc2);
   float ls = model_log_scale(m);
   if (ls < 0) ls = 0;
   if (ls > (float)CLAP_LOG_SCALE_MAX) ls = (float)CLAP_LOG_SCALE_MAX;

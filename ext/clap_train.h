@@ -133,7 +133,8 @@ void clap_adam_free(clap_adam *a);
 /* One step, for each parameter p with gradient g, at step t = 1, 2, ...:
 **   m = 0.9 m + 0.1 g;  v = 0.999 v + 0.001 g^2
 **   p -= lr * (m / (1 - 0.9^t)) / (sqrt(v / (1 - 0.999^t)) + 1e-8)
-** (moments kept in float, the update computed in double), then log_scale is
+** in float, with lr / (1 - 0.9^t) and 1 / (1 - 0.999^t) computed once per
+** step in double and rounded to float; then log_scale is
 ** clamped to [0, CLAP_LOG_SCALE_MAX]. A non-finite gradient is
 ** CLAP_ERR_RANGE naming the tensor and index, with model and state
 ** unchanged; a model whose tensor shapes differ from the one the state was

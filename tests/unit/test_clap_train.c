@@ -323,6 +323,7 @@ static void test_sampler(void) {
   pos = 0;
   while (clap_sampler_next(s2, &idx, &count))
     for (int i = 0; i < count; i++) CHECK_INT(idx[i], first[pos++]);
+  clap_sampler_free(s2);
   CHECK_INT(clap_sampler_create(0, 4, 1, &s2, &e), CLAP_ERR_ARG);
   CHECK_CONTAINS(e.msg, "n = 0");
   CHECK(s2 == NULL);
