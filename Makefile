@@ -16,19 +16,23 @@ CC ?= cc
 SAN ?=
 FUZZ_SECONDS ?= 60
 
-PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl
+PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl sentencepiece
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `deps` has had its chance to install the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lstdc++ -lm -lpthread
 
 WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS_ALL = -std=c11 -O2 -g -fPIC -pthread -D_GNU_SOURCE $(WARN) $(SAN) -MMD -MP \
              -Iext -Ipipeline $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
+# ext/*.cc: C++ only where a library has no C API (spm_wrap.cc, SentencePiece).
+CXX ?= g++
+CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -pthread $(WARN) $(SAN) -MMD -MP -Iext $(PKG_CFLAGS) $(CXXFLAGS)
 
 ENGINE_SRC = $(filter-out ext/sqlite_clap.c,$(wildcard ext/*.c))
-ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC))
+ENGINE_CXX_SRC = $(wildcard ext/*.cc)
+ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC)) $(patsubst %.cc,$(BUILD)/%.o,$(ENGINE_CXX_SRC))
 PIPE_SRC = $(wildcard pipeline/*.c)
 PIPE_ASM = $(wildcard pipeline/*.S)
 PIPE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PIPE_SRC)) $(patsubst %.S,$(BUILD)/%.o,$(PIPE_ASM))
@@ -47,6 +51,10 @@ all: deps $(BUILD)/libclap.a $(BUILD)/clap0.so $(BUILD)/clap
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
@@ -108,10 +116,15 @@ sanitize: deps
 # libFuzzer needs clang; the engine is rebuilt with it under build-fuzz/.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -pthread \
               -Iext $(PKG_CFLAGS)
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ENGINE_SRC) $(PIPE_SRC)
+FUZZ_CXX_OBJ = $(patsubst %.cc,$(BUILD)/fuzz/%.o,$(ENGINE_CXX_SRC))
+$(BUILD)/fuzz/%.o: %.cc
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -Ipipeline -o $@ $< $(ENGINE_SRC) $(filter-out pipeline/main.c,$(PIPE_SRC)) \
-	  $(PIPE_ASM) $(PKG_LIBS)
+	clang++ -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr -std=c++17 -Iext \
+	  $(PKG_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ENGINE_SRC) $(PIPE_SRC) $(FUZZ_CXX_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Ipipeline -o $@ $< $(ENGINE_SRC) $(FUZZ_CXX_OBJ) \
+	  $(filter-out pipeline/main.c,$(PIPE_SRC)) $(PIPE_ASM) $(PKG_LIBS)
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); \

@@ -323,7 +323,8 @@ static clap_status decode_open(SNDFILE *sf, const SF_INFO *info, const char *nam
     free(mono);
     if (rc) {
       free(pcm);
-      return clap_error_prefix(err, "%s: ", name);
+      clap_error_prefix(err, "%s: ", name);
+      return rc;
     }
     mono = res;
     n = nres;

@@ -38,7 +38,9 @@ clap_status clap_error_set(clap_error *e, clap_status code, const char *fmt, ...
 #endif
     ;
 
-/* Prefix the existing message with context ("file.wav: " + old message). */
+/* Prefix the existing message with context ("file.wav: " + old message).
+** Returns e->code; with e NULL there is no code to return, so callers keep
+** their own status rather than returning this one. */
 clap_status clap_error_prefix(clap_error *e, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

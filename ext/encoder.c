@@ -9,6 +9,8 @@
 #include "encoder.h"
 
 #include "acoustic.h"
+#include "distilbert.h"
+#include "hubert.h"
 #include "ngram.h"
 
 #include <pthread.h>
@@ -28,6 +30,8 @@ struct encoder {
 static const encoder_ops *const encoder_kinds[] = {
     &acoustic_encoder_ops,
     &ngram_encoder_ops,
+    &hubert_encoder_ops,
+    &distilbert_encoder_ops,
 };
 #define N_KINDS ((int)(sizeof encoder_kinds / sizeof encoder_kinds[0]))
 

@@ -598,7 +598,10 @@ clap_status model_save(const clap_model *m, unsigned char **blob, size_t *nbytes
   *nbytes = 0;
   /* Refuse to write what model_load would reject. */
   clap_status rc = tensors_check(m, err);
-  if (rc) return clap_error_prefix(err, "cannot save the model: ");
+  if (rc) {
+    clap_error_prefix(err, "cannot save the model: ");
+    return rc;
+  }
   size_t hlen, tbytes, total;
   char *header = header_text(m, &hlen);
   if (!header) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory writing the header");
@@ -695,8 +698,10 @@ static clap_status parse_config(const cJSON *root, model_config *c, clap_error *
                           "model header: config.head = \"%s\" is neither \"linear\" nor \"mlp\"",
                           echo(h->valuestring, (char[41]){0}));
   if ((rc = json_int(o, "hidden", "config.", 0, MODEL_MAX_DIM, &c->hidden, err))) return rc;
-  if ((rc = config_check(c, CLAP_ERR_FORMAT, err)))
-    return clap_error_prefix(err, "model header: ");
+  if ((rc = config_check(c, CLAP_ERR_FORMAT, err))) {
+    clap_error_prefix(err, "model header: ");
+    return rc;
+  }
   return CLAP_OK;
 }
 

@@ -55,6 +55,7 @@ SQLITE_EXTENSION_INIT1
 #include "clap_version.h"
 #include "encoder.h"
 #include "model.h"
+#include "sha256.h"
 #include "vec.h"
 
 #ifndef SQLITE_SUBTYPE
@@ -78,6 +79,8 @@ typedef struct model_ref {
   int nbytes;
   uint32_t tail;  /* the blob's trailing CRC: changes when any byte does */
   sqlite3_uint64 stamp; /* change_stamp() when last validated */
+  char audio_sha[SHA256_HEX_SIZE]; /* the encoders' weights it was built on, */
+  char text_sha[SHA256_HEX_SIZE];  /* from its metadata; "" = not recorded */
   clap_model *model;
   struct model_ref *next;
 } model_ref;
@@ -86,6 +89,7 @@ typedef struct model_ref {
 typedef struct encoder_entry {
   char *name;
   char *path;
+  char *sha256; /* of the weights file, as clap_encoders recorded it */
   encoder *enc;
   struct encoder_entry *next;
 } encoder_entry;
@@ -120,6 +124,7 @@ static void conn_release(void *p) {
     encoder_free(e->enc);
     sqlite3_free(e->name);
     sqlite3_free(e->path);
+    sqlite3_free(e->sha256);
     sqlite3_free(e);
   }
   sqlite3_free(c);
@@ -235,10 +240,55 @@ static int table_exists(sqlite3 *db, const char *name) {
   return found;
 }
 
+/* A checkpoint encoder's weights must still be the file `clap encoder add`
+** hashed: clap_encoders.config names it ("weights"), .sha256 is its digest.
+** Rows without either (older or hand-made) are taken as they are. */
+static clap_status verify_weights(const char *name, const char *config, const char *sha,
+                                  clap_error *err) {
+  cJSON *cfg = config && sha ? cJSON_Parse(config) : NULL;
+  cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
+  clap_status rc = CLAP_OK;
+  char hex[SHA256_HEX_SIZE];
+  if (cJSON_IsString(w)) {
+    rc = sha256_file(w->valuestring, hex, err);
+    if (rc == CLAP_OK && strcmp(hex, sha))
+      rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                          "encoder '%s': weights %s changed since `clap encoder add` (sha256 "
+                          "%.12s… recorded, %.12s… now); re-add it with --replace and retrain",
+                          name, w->valuestring, sha, hex);
+  }
+  cJSON_Delete(cfg);
+  return rc;
+}
+
+static encoder_entry *encoder_entry_create(const char *name, const char *kind, const char *path,
+                                           const char *config, const char *sha,
+                                           clap_error *err) {
+  encoder *enc = NULL;
+  if (verify_weights(name, config, sha, err) != CLAP_OK ||
+      encoder_create(name, kind ? kind : "", path, &enc, err) != CLAP_OK)
+    return NULL;
+  encoder_entry *e = sqlite3_malloc(sizeof *e);
+  if (!e) {
+    encoder_free(enc);
+    clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  e->name = sqlite3_mprintf("%s", name);
+  e->path = sqlite3_mprintf("%s", path ? path : "");
+  e->sha256 = sqlite3_mprintf("%s", sha ? sha : "");
+  e->enc = enc;
+  e->next = NULL;
+  return e;
+}
+
 /* Resolve an encoder name: built-in kinds first, then clap_encoders rows,
-** whose encoders are created once per connection and kept. */
-static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name, clap_error *err) {
+** whose encoders are created (and their weights verified) once per
+** connection and kept. *sha256 is the weights' digest, "" for built-ins. */
+static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
+                                   const char **sha256, clap_error *err) {
   encoder *b = encoder_builtin(name, NULL);
+  *sha256 = "";
   if (b) return b;
   if (!table_exists(db, "clap_encoders"))
     return clap_error_set(err, CLAP_ERR_NOTFOUND,
@@ -246,40 +296,35 @@ static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name, 
                           name),
            NULL;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT kind, path FROM clap_encoders WHERE name=?", -1, &st, NULL) !=
-      SQLITE_OK)
+  if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256 FROM clap_encoders WHERE name=?",
+                         -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db)),
            NULL;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  const encoder *found = NULL;
+  encoder_entry *found = NULL;
   if (sqlite3_step(st) != SQLITE_ROW) {
     clap_error_set(err, CLAP_ERR_NOTFOUND,
                    "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)", name);
   } else {
-    const char *kind = (const char *)sqlite3_column_text(st, 0);
     const char *path = (const char *)sqlite3_column_text(st, 1);
+    const char *sha = (const char *)sqlite3_column_text(st, 3);
     for (encoder_entry *e = c->encoders; e && !found; e = e->next)
-      if (!strcmp(e->name, name) && !strcmp(e->path, path ? path : "")) found = e->enc;
+      if (!strcmp(e->name, name) && !strcmp(e->path, path ? path : "") &&
+          !strcmp(e->sha256, sha ? sha : ""))
+        found = e;
     if (!found) {
-      encoder *enc = NULL;
-      if (encoder_create(name, kind ? kind : "", path, &enc, err) == CLAP_OK) {
-        encoder_entry *e = sqlite3_malloc(sizeof *e);
-        if (e) {
-          e->name = sqlite3_mprintf("%s", name);
-          e->path = sqlite3_mprintf("%s", path ? path : "");
-          e->enc = enc;
-          e->next = c->encoders;
-          c->encoders = e;
-          found = enc;
-        } else {
-          encoder_free(enc);
-          clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-        }
+      found = encoder_entry_create(name, (const char *)sqlite3_column_text(st, 0), path,
+                                   (const char *)sqlite3_column_text(st, 2), sha, err);
+      if (found) {
+        found->next = c->encoders;
+        c->encoders = found;
       }
     }
   }
   sqlite3_finalize(st);
-  return found;
+  if (!found) return NULL;
+  *sha256 = found->sha256;
+  return found->enc;
 }
 
 /* Decode audio bytes and run an audio encoder; *out is sqlite3_malloc'd. */
@@ -369,6 +414,17 @@ static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int
   return rc;
 }
 
+/* metadata.encoders.<side>.sha256, as `clap model create` and `clap train`
+** record it for checkpoint encoders; "" when absent. */
+static void recorded_encoder_sha(const clap_model *m, const char *side, char out[SHA256_HEX_SIZE]) {
+  cJSON *meta = cJSON_Parse(model_metadata(m));
+  cJSON *enc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(meta, "encoders"),
+                                                side);
+  cJSON *sha = cJSON_GetObjectItemCaseSensitive(enc, "sha256");
+  snprintf(out, SHA256_HEX_SIZE, "%s", cJSON_IsString(sha) ? sha->valuestring : "");
+  cJSON_Delete(meta);
+}
+
 static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT rowid, model FROM clap_models WHERE name=?", -1, &st, NULL) !=
@@ -392,6 +448,8 @@ static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err)
       *r = (model_ref){.refs = 1, .name = sqlite3_mprintf("%s", name),
                        .rowid = sqlite3_column_int64(st, 0), .nbytes = n,
                        .tail = blob_tail(blob, n), .model = m};
+      recorded_encoder_sha(m, "audio", r->audio_sha);
+      recorded_encoder_sha(m, "text", r->text_sha);
     }
   }
   sqlite3_finalize(st);
@@ -481,11 +539,32 @@ static clap_status model_embed_features(const clap_model *m, model_side side, co
   return rc;
 }
 
-/* Embed UTF-8 text through model m; *out (cfg->dim floats) sqlite3_malloc'd. */
-static clap_status embed_text(clap_conn *c, sqlite3 *db, const clap_model *m, const char *text,
+/* The encoder one side of a model runs on. A model built on a checkpoint
+** encoder refuses to run when that encoder's weights are not the file it
+** was trained with. */
+static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *r,
+                                    model_side side, clap_error *err) {
+  const model_config *cfg = model_get_config(r->model);
+  const char *encname = side == MODEL_AUDIO ? cfg->audio_encoder : cfg->text_encoder;
+  const char *want = side == MODEL_AUDIO ? r->audio_sha : r->text_sha;
+  const char *have;
+  const encoder *enc = conn_encoder(c, db, encname, &have, err);
+  if (enc && want[0] && strcmp(want, have)) {
+    clap_error_set(err, CLAP_ERR_FORMAT,
+                   "model '%s' was trained on encoder '%s' with weights sha256 %.12s…, but "
+                   "'%s' now has %.12s…; retrain the model or register the original weights",
+                   r->name, encname, want, encname, have[0] ? have : "(built in)");
+    return NULL;
+  }
+  return enc;
+}
+
+/* Embed UTF-8 text through model r; *out (cfg->dim floats) sqlite3_malloc'd. */
+static clap_status embed_text(clap_conn *c, sqlite3 *db, const model_ref *r, const char *text,
                               int n, float **out, clap_error *err) {
+  const clap_model *m = r->model;
   const char *encname = model_get_config(m)->text_encoder;
-  const encoder *enc = conn_encoder(c, db, encname, err);
+  const encoder *enc = model_encoder(c, db, r, MODEL_TEXT, err);
   if (!enc) return err->code;
   float *x = NULL;
   clap_status rc = encode_text_bytes(enc, text, n, &x, err);
@@ -507,8 +586,9 @@ typedef struct text_aux {
 ** or freshly computed (then *fresh must be sqlite3_free'd). NULL on error
 ** (set) or when the argument is NULL (*is_null = 1). */
 static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **argv, int argi,
-                                       const clap_model *m, const char *fn, float **fresh,
+                                       const model_ref *r, const char *fn, float **fresh,
                                        int *is_null) {
+  const clap_model *m = r->model;
   *fresh = NULL;
   *is_null = 0;
   text_aux *aux = sqlite3_get_auxdata(ctx, argi);
@@ -522,7 +602,7 @@ static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **arg
   }
   clap_error err;
   float *v = NULL;
-  if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), m, p, n, &v, &err)) {
+  if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r, p, n, &v, &err)) {
     clap_error_prefix(&err, "argument %d: ", argi + 1);
     result_clap_error(ctx, fn, &err);
     return NULL;
@@ -578,8 +658,9 @@ static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_tex
   const char *name = arg_name(ctx, argv[1], fn, 2, "an encoder");
   if (!name) return;
   clap_error err;
+  const char *sha;
   const encoder *enc =
-      conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), name, &err);
+      conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), name, &sha, &err);
   float *v = NULL;
   if (enc) {
     if ((is_text ? encode_text_bytes(enc, p, n, &v, &err)
@@ -614,7 +695,7 @@ static void fn_embed_audio(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   clap_error err;
   const char *encname = model_get_config(m)->audio_encoder;
   const encoder *enc =
-      conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), encname, &err);
+      model_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), hold, MODEL_AUDIO, &err);
   float *x = NULL, *v = NULL;
   if (enc && encode_audio_bytes(enc, p, n, 1, &x, &err) == CLAP_OK &&
       model_embed_features(m, MODEL_AUDIO, x, encoder_dim(enc), encname, &v, &err) == CLAP_OK)
@@ -636,7 +717,7 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   if (!m) return;
   float *fresh;
   int is_null;
-  const float *v = arg_text_embedding(ctx, argv, 0, m, fn, &fresh, &is_null);
+  const float *v = arg_text_embedding(ctx, argv, 0, hold, fn, &fresh, &is_null);
   if (v) {
     int dim = model_get_config(m)->dim;
     if (fresh) {
@@ -676,7 +757,7 @@ static void fn_zero_shot(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const float *t[2] = {NULL, NULL};
   int is_null = 0, r = arg_model_vector(ctx, argv[0], fn, m, &a);
   for (int i = 0; i < 2 && r == 0; i++) {
-    t[i] = arg_text_embedding(ctx, argv, i + 1, m, fn, &fresh[i], &is_null);
+    t[i] = arg_text_embedding(ctx, argv, i + 1, hold, fn, &fresh[i], &is_null);
     if (!t[i]) r = is_null ? 1 : -1;
   }
   if (r == 1) sqlite3_result_null(ctx);
@@ -704,8 +785,9 @@ typedef struct classes_aux {
   float v[];
 } classes_aux;
 
-static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, const clap_model *m,
+static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, const model_ref *r,
                                   const char *fn) {
+  const clap_model *m = r->model;
   const char *json = (const char *)sqlite3_value_text(arg);
   cJSON *arr = json ? cJSON_ParseWithLength(json, (size_t)sqlite3_value_bytes(arg)) : NULL;
   int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
@@ -727,7 +809,7 @@ static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, cons
     float *v = NULL;
     if (!cJSON_IsString(item) || !item->valuestring[0]) {
       result_errorf(ctx, "%s() argument 2: element %d is not a non-empty string", fn, i);
-    } else if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), m,
+    } else if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r,
                           item->valuestring, (int)strlen(item->valuestring), &v, &err)) {
       clap_error_prefix(&err, "argument 2 element %d: ", i);
       result_clap_error(ctx, fn, &err);
@@ -758,7 +840,7 @@ static void fn_classify(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     classes_aux *aux = sqlite3_get_auxdata(ctx, 1);
     int owned = 0;
     if (!aux || aux->model != m) {
-      aux = embed_classes(ctx, argv[1], m, fn);
+      aux = embed_classes(ctx, argv[1], hold, fn);
       owned = 1;
     }
     if (aux) {

@@ -28,6 +28,7 @@
 #include "encoder.h"
 #include "model.h"
 #include "model_store.h"
+#include "sha256.h"
 
 static const char model_usage[] =
     "usage: clap model create DB --name NAME [--audio-encoder E] [--text-encoder E]\n"
@@ -49,15 +50,18 @@ static int fail(const clap_error *err) {
   return 1;
 }
 
-/* The output dimension of an encoder name: built in, or a clap_encoders row. */
+/* The output dimension of an encoder name: built in, or a clap_encoders row,
+** whose weights' sha256 is copied to sha (empty for built-ins) so the model
+** can refuse other weights later. */
 static clap_status encoder_dim_of(sqlite3 *db, const char *name, encoder_modality want, int *dim,
-                                  clap_error *err) {
+                                  char sha[SHA256_HEX_SIZE], clap_error *err) {
+  sha[0] = 0;
   encoder *e = encoder_builtin(name, NULL);
   encoder *owned = NULL;
   if (!e) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT kind, path FROM clap_encoders WHERE name=?", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT kind, path, sha256 FROM clap_encoders WHERE name=?", -1,
+                           &st, NULL) != SQLITE_OK)
       return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     clap_status rc = CLAP_OK;
@@ -66,9 +70,12 @@ static clap_status encoder_dim_of(sqlite3 *db, const char *name, encoder_modalit
                           "unknown encoder '%s' (built in: acoustic, ngram; or add it with "
                           "`clap encoder add`)",
                           name);
-    else
+    else {
+      const char *h = (const char *)sqlite3_column_text(st, 2);
+      snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
       rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
                           (const char *)sqlite3_column_text(st, 1), &owned, err);
+    }
     sqlite3_finalize(st);
     if (rc != CLAP_OK) return rc;
     e = owned;
@@ -80,6 +87,26 @@ static clap_status encoder_dim_of(sqlite3 *db, const char *name, encoder_modalit
                         want == ENCODER_AUDIO ? "audio" : "text");
   *dim = encoder_dim(e);
   encoder_free(owned);
+  return rc;
+}
+
+/* metadata: {"encoders": {"audio": {"name", "sha256"}, "text": {...}},
+** "trained": false, "seed": N} — the binding checks the sha256 values. */
+static clap_status record_encoders(clap_model *m, const model_config *cfg, const char *asha,
+                                   const char *tsha, unsigned long long seed, clap_error *err) {
+  cJSON *meta = cJSON_CreateObject(), *encs = cJSON_AddObjectToObject(meta, "encoders");
+  cJSON *a = cJSON_AddObjectToObject(encs, "audio"), *t = cJSON_AddObjectToObject(encs, "text");
+  cJSON_AddStringToObject(a, "name", cfg->audio_encoder);
+  if (asha[0]) cJSON_AddStringToObject(a, "sha256", asha);
+  cJSON_AddStringToObject(t, "name", cfg->text_encoder);
+  if (tsha[0]) cJSON_AddStringToObject(t, "sha256", tsha);
+  cJSON_AddFalseToObject(meta, "trained");
+  cJSON_AddNumberToObject(meta, "seed", (double)seed);
+  char *json = cJSON_PrintUnformatted(meta);
+  cJSON_Delete(meta);
+  clap_status rc = json ? model_set_metadata(m, json, err)
+                        : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  free(json);
   return rc;
 }
 
@@ -128,9 +155,11 @@ static int model_create_cmd(sqlite3 *db, int argc, char **argv) {
   snprintf(cfg.text_encoder, sizeof cfg.text_encoder, "%s", tenc);
   clap_error err;
   clap_model *m = NULL;
-  if (encoder_dim_of(db, aenc, ENCODER_AUDIO, &cfg.audio_in, &err) ||
-      encoder_dim_of(db, tenc, ENCODER_TEXT, &cfg.text_in, &err) ||
-      model_create(&cfg, seed, &m, &err) || model_store_put(db, name, m, replace, NULL, &err)) {
+  char asha[SHA256_HEX_SIZE], tsha[SHA256_HEX_SIZE];
+  if (encoder_dim_of(db, aenc, ENCODER_AUDIO, &cfg.audio_in, asha, &err) ||
+      encoder_dim_of(db, tenc, ENCODER_TEXT, &cfg.text_in, tsha, &err) ||
+      model_create(&cfg, seed, &m, &err) || record_encoders(m, &cfg, asha, tsha, seed, &err) ||
+      model_store_put(db, name, m, replace, NULL, &err)) {
     model_free(m);
     return fail(&err);
   }

@@ -693,15 +693,22 @@ static int upsert(sqlite3_stmt *st, const paraphrase_entry *e, char *text) {
   return sqlite3_step(st) == SQLITE_DONE;
 }
 
-/* The text as stored: surrounding whitespace removed (in place). */
+/* The text as stored: surrounding whitespace (also U+3000) removed, in place. */
+static int is_blank(const char *p) {
+  return *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ? 1 : !strncmp(p, "\xE3\x80\x80", 3) ? 3 : 0;
+}
+
 static char *trimmed(char *s) {
+  int k;
+  while ((k = is_blank(s)) != 0) s += k;
   size_t n = strlen(s);
-  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
-  while (n >= 3 && !memcmp(s + n - 3, "\xE3\x80\x80", 3)) s[n -= 3] = 0;
-  char *p = s;
-  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || !memcmp(p, "\xE3\x80\x80", 3))
-    p += *p == (char)0xE3 ? 3 : 1;
-  return p;
+  for (;;) {
+    if (n >= 1 && is_blank(s + n - 1) == 1) n -= 1;
+    else if (n >= 3 && is_blank(s + n - 3) == 3) n -= 3;
+    else break;
+    s[n] = 0;
+  }
+  return s;
 }
 
 static int count_rows(sqlite3 *db) {

@@ -18,5 +18,7 @@ int cmd_train(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_convert_checkpoint(int argc, char **argv);
+int cmd_encoder(int argc, char **argv);
 
 #endif

@@ -198,7 +198,10 @@ static clap_status refuse_foreign(const char *path, int objects, clap_error *err
 ** another process may have initialised the file meanwhile. */
 static clap_status upgrade(sqlite3 *db, const char *path, clap_error *err) {
   clap_status s = db_exec(db, "BEGIN IMMEDIATE", err);
-  if (s != CLAP_OK) return clap_error_prefix(err, "%s: ", path);
+  if (s != CLAP_OK) {
+    clap_error_prefix(err, "%s: ", path);
+    return s;
+  }
   int v = 0, objects = 0;
   s = db_user_version(db, &v, err);
   if (s != CLAP_OK) {
@@ -244,7 +247,10 @@ static clap_status inspect(sqlite3 *db, const char *path, int *version, clap_err
   clap_status s = db_user_version(db, version, err);
   if (s == CLAP_ERR_FORMAT)
     return clap_error_set(err, s, "%s: not a SQLite database (%s)", path, sqlite3_errmsg(db));
-  if (s != CLAP_OK) return clap_error_prefix(err, "%s: ", path);
+  if (s != CLAP_OK) {
+    clap_error_prefix(err, "%s: ", path);
+    return s;
+  }
   if (*version > DB_SCHEMA_VERSION)
     return clap_error_set(err, CLAP_ERR_UNSUPPORTED,
                           "%s: schema version %d is newer than this clap understands (%d); "
@@ -255,7 +261,10 @@ static clap_status inspect(sqlite3 *db, const char *path, int *version, clap_err
   if (*version == 0) {
     int objects = 0;
     s = count_objects(db, &objects, err);
-    if (s != CLAP_OK) return clap_error_prefix(err, "%s: ", path);
+    if (s != CLAP_OK) {
+      clap_error_prefix(err, "%s: ", path);
+      return s;
+    }
     if (objects > 0) return refuse_foreign(path, objects, err);
   }
   return CLAP_OK;

@@ -235,6 +235,19 @@ static int add_line(list *l, span s) {
   return list_add(l, s.p, s.n);
 }
 
+static int add_lines(list *l, const char *text, size_t n) {
+  const unsigned char *p = (const unsigned char *)text, *end = p + n;
+  int good = 1;
+  while (good && p < end) {
+    const unsigned char *e = p;
+    while (e < end && *e != '\n' && *e != '\r' && *e != 0) e++;
+    span s = {p, (size_t)(e - p)};
+    good = add_line(l, s);
+    p = e < end ? e + 1 : e;
+  }
+  return good;
+}
+
 /* A reply that is a JSON array of strings (some models answer that way). */
 static int split_json(const char *reply, size_t n, list *l, int *ok) {
   *ok = 0;
@@ -255,8 +268,7 @@ static int split_json(const char *reply, size_t n, list *l, int *ok) {
   }
   int good = 1;
   cJSON_ArrayForEach(it, arr) {
-    span s = {(const unsigned char *)it->valuestring, strlen(it->valuestring)};
-    if (!(good = add_line(l, s))) break;
+    if (!(good = add_lines(l, it->valuestring, strlen(it->valuestring)))) break;
   }
   cJSON_Delete(arr);
   *ok = good;
@@ -278,14 +290,7 @@ clap_status paraphrase_split(const char *reply, size_t n, char ***out, int *coun
   if (good && !json && reply) {
     paraphrase_list_free(l.v, l.n);
     memset(&l, 0, sizeof l);
-    const unsigned char *p = (const unsigned char *)reply, *end = p + n;
-    while (good && p < end) {
-      const unsigned char *e = p;
-      while (e < end && *e != '\n' && *e != '\r' && *e != 0) e++;
-      span s = {p, (size_t)(e - p)};
-      good = add_line(&l, s);
-      p = e < end ? e + 1 : e;
-    }
+    good = add_lines(&l, reply, n);
   }
   if (!good) {
     paraphrase_list_free(l.v, l.n);

@@ -15,16 +15,24 @@ total_fail=0
 failed_names=()
 
 # Under the sanitizer build the sqlite3 shell loads an ASan-instrumented
-# clap0.so, so the sanitizer runtimes must be preloaded into it.
-SQLITE3=(sqlite3)
+# clap0.so, so the sanitizer runtimes must be preloaded into it: every test
+# calls the shell through $CLAP_SQLITE3, which is then a wrapper that does so.
+export CLAP_SQLITE3="${CLAP_SQLITE3:-sqlite3}"
 if [ -n "${CLAP_SANITIZED:-}" ]; then
   asan=$(gcc -print-file-name=libasan.so)
   ubsan=$(gcc -print-file-name=libubsan.so)
-  export CLAP_SQLITE_PRELOAD="$asan:$ubsan"
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  wrapper="$PWD/$BUILD/sqlite3-sanitized"
+  {
+    echo '#!/bin/sh'
+    echo '# sqlite3 with the sanitizer runtimes preloaded (the shell leaks by design).'
+    echo "LD_PRELOAD=\"$asan:$ubsan\${LD_PRELOAD:+:\$LD_PRELOAD}\" \\"
+    echo 'ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0 exec sqlite3 "$@"'
+  } > "$wrapper"
+  chmod +x "$wrapper"
+  export CLAP_SQLITE3="$wrapper"
 fi
-export CLAP_SQLITE3="${CLAP_SQLITE3:-sqlite3}"
 
 # Run one test program; count from its last "N passed, N failed" line.
 run_counted() {

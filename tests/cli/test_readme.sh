@@ -37,7 +37,7 @@ for b in $(ls blocks | sort); do
       ;;
     sql)
       [ -n "$pending" ] && check_equal "$pending is followed by an output block" no yes
-      prev_out=$({ echo ".load ./build/clap0"; cat "blocks/$b"; } | stdbuf -oL sqlite3 demo.db 2>&1)
+      prev_out=$({ echo ".load ./build/clap0"; cat "blocks/$b"; } | stdbuf -oL "$SQLITE3" demo.db 2>&1)
       prev_name="README block $b (sql)"
       pending=$prev_name
       ;;

@@ -115,6 +115,33 @@ else
 fi
 check "no stray audio files" test "$(ls $S/audio/*/* | wc -l)" -eq ${#files[@]}
 
+# The real pipeline on the committed corpus: the mode threshold (paper
+# III-A) must land in the middle of the scale and leave both classes well
+# populated, or the zero-shot evaluation on this corpus means nothing.
+CLAP=${BUILD:-build}/clap
+SQL=${CLAP_SQLITE3:-sqlite3}
+db="$tmp/labels.db"
+if [ -x "$CLAP" ]; then
+  "$CLAP" init "$db" >"$tmp/pipe" 2>&1 && "$CLAP" ingest "$db" $S/sessions/*.json >>"$tmp/pipe" 2>&1 &&
+    "$CLAP" import-annotations "$db" $S/annotations.csv >>"$tmp/pipe" 2>&1 &&
+    "$CLAP" labels "$db" >>"$tmp/pipe" 2>&1; rc=$?
+  check "init, ingest, import-annotations, labels exit 0 ($(tail -3 "$tmp/pipe"))" test $rc -eq 0
+  "$SQL" -separator ' ' "$db" \
+    "SELECT dimension, threshold, n_negative, n_positive FROM label_thresholds ORDER BY dimension" \
+    >"$tmp/balance" 2>&1
+  check "labels for all 7 dimensions ($(cat "$tmp/balance"))" test "$(wc -l <"$tmp/balance")" -eq 7
+  while read -r dim thr neg pos; do
+    # Minority share of the labelled (non-excluded) utterances, in percent.
+    min=$(( neg < pos ? neg : pos )); tot=$(( neg + pos ))
+    need=30; [ "$dim" = purchase_intention ] && need=35
+    check "$dim: threshold is the middle value 4 (got $thr)" test "$thr" = 4.0 -o "$thr" = 4
+    check "$dim: minority class >= $need% of labelled ($neg negative, $pos positive)" \
+      test $(( tot > 0 ? 100 * min / tot : 0 )) -ge $need
+  done <"$tmp/balance"
+else
+  bad "$CLAP not built (run make)"
+fi
+
 kb=$(du -sk $S | cut -f1)
 check "samples/ is at most 15 MB (${kb} KiB)" test "$kb" -le 15360
 

@@ -25,9 +25,7 @@ for s in tests/sql/*.sql; do
     cat "$s"
   } > "$tmp/$name.in"
   # stdbuf keeps stdout line-buffered so errors (stderr) interleave in order.
-  out=$(LD_PRELOAD="${CLAP_SQLITE_PRELOAD:-}" \
-        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0 \
-        stdbuf -oL "$SQLITE3" "$db" < "$tmp/$name.in" 2>&1)
+  out=$(stdbuf -oL "$SQLITE3" "$db" < "$tmp/$name.in" 2>&1)
   if [ -n "${UPDATE:-}" ]; then printf '%s\n' "$out" > "$exp"; fi
   if [ -f "$exp" ] && [ "$out" == "$(cat "$exp")" ]; then
     pass=$((pass + 1))

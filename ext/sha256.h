@@ -1,9 +1,9 @@
 /*
 ** sha256 — SHA-256 (FIPS 180-4) of bytes in memory, in one call or streamed.
 **
-** Accepts any bytes, any length (including zero); cannot fail. Used for the
+** Accepts any bytes, any length (including zero); hashing memory cannot fail. Used for the
 ** content hashes the database keys on (utterances.source_sha256,
-** sessions.manifest_sha256), always as 64 lowercase hex digits.
+** sessions.manifest_sha256, clap_encoders.sha256 of weights files), always as 64 lowercase hex digits.
 **
 ** The context is a plain value the caller owns (usually on the stack), so
 ** there is no create/free pair: sha256_init, any number of sha256_update,
@@ -29,6 +29,11 @@ void sha256_init(sha256_ctx *c);
 void sha256_update(sha256_ctx *c, const void *data, size_t n);
 void sha256_final(sha256_ctx *c, unsigned char digest[SHA256_DIGEST_SIZE]);
 void sha256_final_hex(sha256_ctx *c, char hex[SHA256_HEX_SIZE]);
+
+/* Hex digest of a whole file, read in 64 KiB pieces. The only function here
+** that can fail: CLAP_ERR_IO naming the path. */
+#include "clap_error.h"
+clap_status sha256_file(const char *path, char hex[SHA256_HEX_SIZE], clap_error *err);
 
 /* One call: hex digest of n bytes at data (data may be NULL when n is 0). */
 void sha256_hex(const void *data, size_t n, char hex[SHA256_HEX_SIZE]);

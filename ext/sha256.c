@@ -1,4 +1,7 @@
 /* sha256 — see sha256.h. Written from FIPS 180-4, sections 4.1.2, 4.2.2, 5.1.1, 6.2. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include "sha256.h"
 
 #include <string.h>
@@ -113,4 +116,24 @@ void sha256_hex(const void *data, size_t n, char hex[SHA256_HEX_SIZE]) {
   sha256_init(&c);
   if (n) sha256_update(&c, data, n);
   sha256_final_hex(&c, hex);
+}
+
+clap_status sha256_file(const char *path, char hex[SHA256_HEX_SIZE], clap_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
+  unsigned char *buf = malloc(1 << 16);
+  if (!buf) {
+    fclose(f);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory hashing %s", path);
+  }
+  sha256_ctx c;
+  sha256_init(&c);
+  size_t n;
+  while ((n = fread(buf, 1, 1 << 16, f)) > 0) sha256_update(&c, buf, n);
+  int bad = ferror(f);
+  fclose(f);
+  free(buf);
+  if (bad) return clap_error_set(err, CLAP_ERR_IO, "%s: read error", path);
+  sha256_final_hex(&c, hex);
+  return CLAP_OK;
 }

@@ -1,0 +1,390 @@
+/*
+** distilbert — see distilbert.h.
+**
+** Weights are pointers into the mapped safetensors file (F32) or into the
+** st_file's widened copies (F16/BF16); nothing is transposed or copied, the
+** linears multiply PyTorch's [out, in] matrices with CblasTrans (nn.h).
+** Every forward call allocates its own activations, so the model is
+** read-only once distilbert_load returns.
+*/
+#include "distilbert.h"
+
+#include "nn.h"
+#include "safetensors.h"
+#include "torchbin.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DB_LN_EPS 1e-12f
+#define DB_PATH_MAX 4096
+
+typedef struct db_layer {
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
+  const float *sa_ln_w, *sa_ln_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b, *out_ln_w, *out_ln_b;
+} db_layer;
+
+struct distilbert {
+  distilbert_config cfg;
+  tokenizer *tok;
+  st_file *st;
+  char *weights_path;
+  const char *prefix;
+  const float *word, *pos, *emb_ln_w, *emb_ln_b;
+  db_layer *layer;
+  int max_tokens;
+};
+
+/* ---- files ---- */
+
+static int file_exists(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static char *read_text(const char *path, long max, clap_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    clap_error_set(err, errno == ENOENT ? CLAP_ERR_NOTFOUND : CLAP_ERR_IO, "%.300s: %s", path,
+                   strerror(errno));
+    return NULL;
+  }
+  char *buf = malloc((size_t)max + 1);
+  size_t n = buf ? fread(buf, 1, (size_t)max + 1, f) : 0;
+  fclose(f);
+  if (!buf) {
+    clap_error_set(err, CLAP_ERR_NOMEM, "%.300s: out of memory", path);
+    return NULL;
+  }
+  if (n > (size_t)max) {
+    free(buf);
+    clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: larger than %ld bytes", path, max);
+    return NULL;
+  }
+  buf[n] = 0;
+  return buf;
+}
+
+/* ---- config.json ---- */
+
+static clap_status cfg_int(const cJSON *root, const char *key, int def, int lo, int hi, int *out,
+                           const char *path, clap_error *err) {
+  const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+  if (!j || cJSON_IsNull(j)) {
+    *out = def;
+    return CLAP_OK;
+  }
+  double d = cJSON_IsNumber(j) ? j->valuedouble : NAN;
+  if (!(d >= lo && d <= hi) || d != floor(d))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: \"%s\" must be an integer in %d..%d",
+                          path, key, lo, hi);
+  *out = (int)d;
+  return CLAP_OK;
+}
+
+static clap_status cfg_activation(const cJSON *root, int *relu, const char *path,
+                                  clap_error *err) {
+  const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, "activation");
+  *relu = 0;
+  if (!j || cJSON_IsNull(j)) return CLAP_OK;
+  if (cJSON_IsString(j) && strcmp(j->valuestring, "gelu") == 0) return CLAP_OK;
+  if (cJSON_IsString(j) && strcmp(j->valuestring, "relu") == 0) {
+    *relu = 1;
+    return CLAP_OK;
+  }
+  return clap_error_set(err, CLAP_ERR_UNSUPPORTED,
+                        "%.300s: \"activation\" is %.60s; only \"gelu\" and \"relu\" are supported",
+                        path, cJSON_IsString(j) ? j->valuestring : "not a string");
+}
+
+static clap_status parse_config(const char *path, const char *text, distilbert_config *c,
+                                clap_error *err) {
+  cJSON *root = cJSON_Parse(text);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: not a JSON object", path);
+  }
+  clap_status rc = cfg_int(root, "vocab_size", 30522, 1, 1 << 24, &c->vocab_size, path, err);
+  if (!rc) rc = cfg_int(root, "dim", 768, 1, 1 << 16, &c->dim, path, err);
+  if (!rc) rc = cfg_int(root, "n_layers", 6, 1, 256, &c->layers, path, err);
+  if (!rc) rc = cfg_int(root, "n_heads", 12, 1, 1 << 16, &c->heads, path, err);
+  if (!rc) rc = cfg_int(root, "hidden_dim", 4 * c->dim, 1, 1 << 18, &c->hidden_dim, path, err);
+  if (!rc)
+    rc = cfg_int(root, "max_position_embeddings", 512, 2, 1 << 16, &c->max_positions, path, err);
+  if (!rc) rc = cfg_activation(root, &c->relu, path, err);
+  if (!rc && c->dim % c->heads != 0)
+    rc = clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: \"n_heads\" (%d) does not divide \"dim\" (%d)",
+                        path, c->heads, c->dim);
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* ---- weights ---- */
+
+static clap_status open_weights(distilbert *m, const char *dir, clap_error *err) {
+  char path[DB_PATH_MAX];
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  if (file_exists(path)) {
+    m->weights_path = strdup(path);
+    if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    return st_open(path, &m->st, err);
+  }
+  snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
+  if (!file_exists(path))
+    return clap_error_set(err, CLAP_ERR_NOTFOUND,
+                          "%.300s: no model.safetensors or pytorch_model.bin in the checkpoint "
+                          "directory",
+                          dir);
+  m->weights_path = strdup(path);
+  if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  void *buf;
+  size_t len;
+  clap_status rc = torchbin_convert_file(path, &buf, &len, err);
+  if (rc) return rc;
+  return st_open_memory(buf, len, 1, path, &m->st, err);
+}
+
+/* Tensor prefix + name with the given shape (2-D: a, b; 1-D: b == 0). */
+static clap_status get(distilbert *m, const char *name, int64_t a, int64_t b, const float **out,
+                       clap_error *err) {
+  char full[256];
+  snprintf(full, sizeof full, "%s%s", m->prefix, name);
+  int64_t shape[2] = {a, b};
+  return st_get_f32(m->st, full, b ? 2 : 1, shape, out, err);
+}
+
+static clap_status load_layer(distilbert *m, int i, clap_error *err) {
+  const distilbert_config *c = &m->cfg;
+  db_layer *L = &m->layer[i];
+  char p[96];
+  char n[160];
+  int D = c->dim, H = c->hidden_dim;
+  struct {
+    const char *suffix;
+    int64_t a, b;
+    const float **dst;
+  } t[] = {
+      {"attention.q_lin.weight", D, D, &L->q_w},     {"attention.q_lin.bias", D, 0, &L->q_b},
+      {"attention.k_lin.weight", D, D, &L->k_w},     {"attention.k_lin.bias", D, 0, &L->k_b},
+      {"attention.v_lin.weight", D, D, &L->v_w},     {"attention.v_lin.bias", D, 0, &L->v_b},
+      {"attention.out_lin.weight", D, D, &L->o_w},   {"attention.out_lin.bias", D, 0, &L->o_b},
+      {"sa_layer_norm.weight", D, 0, &L->sa_ln_w},   {"sa_layer_norm.bias", D, 0, &L->sa_ln_b},
+      {"ffn.lin1.weight", H, D, &L->ff1_w},          {"ffn.lin1.bias", H, 0, &L->ff1_b},
+      {"ffn.lin2.weight", D, H, &L->ff2_w},          {"ffn.lin2.bias", D, 0, &L->ff2_b},
+      {"output_layer_norm.weight", D, 0, &L->out_ln_w}, {"output_layer_norm.bias", D, 0, &L->out_ln_b},
+  };
+  snprintf(p, sizeof p, "transformer.layer.%d.", i);
+  for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+    snprintf(n, sizeof n, "%s%s", p, t[k].suffix);
+    clap_status rc = get(m, n, t[k].a, t[k].b, t[k].dst, err);
+    if (rc) return rc;
+  }
+  return CLAP_OK;
+}
+
+static clap_status load_weights(distilbert *m, clap_error *err) {
+  const distilbert_config *c = &m->cfg;
+  m->prefix = st_find(m->st, "distilbert.embeddings.word_embeddings.weight") ? "distilbert." : "";
+  clap_status rc = get(m, "embeddings.word_embeddings.weight", c->vocab_size, c->dim, &m->word, err);
+  if (!rc)
+    rc = get(m, "embeddings.position_embeddings.weight", c->max_positions, c->dim, &m->pos, err);
+  if (!rc) rc = get(m, "embeddings.LayerNorm.weight", c->dim, 0, &m->emb_ln_w, err);
+  if (!rc) rc = get(m, "embeddings.LayerNorm.bias", c->dim, 0, &m->emb_ln_b, err);
+  if (rc) return rc;
+  m->layer = calloc((size_t)c->layers, sizeof *m->layer);
+  if (!m->layer) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading DistilBERT");
+  for (int i = 0; i < c->layers && !rc; i++) rc = load_layer(m, i, err);
+  return rc;
+}
+
+static clap_status load_tokenizer(distilbert *m, const char *dir, clap_error *err) {
+  char sp[DB_PATH_MAX], cfg[DB_PATH_MAX];
+  snprintf(sp, sizeof sp, "%s/spiece.model", dir);
+  snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
+  if (!file_exists(sp))
+    return clap_error_set(err, CLAP_ERR_NOTFOUND,
+                          "%.300s: missing (the SentencePiece model the text encoder needs)", sp);
+  clap_status rc = tokenizer_create(sp, file_exists(cfg) ? cfg : NULL, &m->tok, err);
+  if (rc) return rc;
+  if (tokenizer_vocab_size(m->tok) > m->cfg.vocab_size)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%.300s has %d pieces but config.json's vocab_size is %d", sp,
+                          tokenizer_vocab_size(m->tok), m->cfg.vocab_size);
+  int tmax = tokenizer_max_length(m->tok);
+  m->max_tokens = tmax < m->cfg.max_positions ? tmax : m->cfg.max_positions;
+  return CLAP_OK;
+}
+
+clap_status distilbert_load(const char *dir, distilbert **out, clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_load: out is NULL");
+  *out = NULL;
+  if (!dir || !*dir)
+    return clap_error_set(err, CLAP_ERR_ARG,
+                          "distilbert needs a checkpoint directory (config.json, "
+                          "model.safetensors, spiece.model)");
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return clap_error_set(err, CLAP_ERR_NOTFOUND, "%.300s: not a checkpoint directory", dir);
+  distilbert *m = calloc(1, sizeof *m);
+  if (!m) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading DistilBERT");
+  char path[DB_PATH_MAX];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  char *text = read_text(path, 1 << 20, err);
+  clap_status rc = text ? parse_config(path, text, &m->cfg, err) : err ? err->code : CLAP_ERR_IO;
+  free(text);
+  if (!rc) rc = load_tokenizer(m, dir, err);
+  if (!rc) rc = open_weights(m, dir, err);
+  if (!rc) rc = load_weights(m, err);
+  if (rc) {
+    distilbert_free(m);
+    return rc;
+  }
+  *out = m;
+  return CLAP_OK;
+}
+
+void distilbert_free(distilbert *m) {
+  if (!m) return;
+  tokenizer_free(m->tok);
+  st_close(m->st);
+  free(m->layer);
+  free(m->weights_path);
+  free(m);
+}
+
+const distilbert_config *distilbert_get_config(const distilbert *m) { return m ? &m->cfg : NULL; }
+const char *distilbert_weights_path(const distilbert *m) { return m ? m->weights_path : NULL; }
+const tokenizer *distilbert_tokenizer(const distilbert *m) { return m ? m->tok : NULL; }
+int distilbert_max_tokens(const distilbert *m) { return m ? m->max_tokens : 0; }
+
+/* ---- forward ---- */
+
+static void add_inplace(float *y, const float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+static void relu(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!(x[i] > 0)) x[i] = 0;
+}
+
+/* One post-LN block on x [T, D], in place. s: scratch of the sizes below. */
+static void block(const distilbert *m, const db_layer *L, float *x, int T, float *s) {
+  const distilbert_config *c = &m->cfg;
+  int D = c->dim, H = c->hidden_dim, hd = D / c->heads;
+  size_t td = (size_t)T * D;
+  float *q = s, *k = q + td, *v = k + td, *ctx = v + td, *sa = ctx + td, *ff = sa + td;
+  float *att = ff + (size_t)T * H;
+  nn_linear(x, T, D, L->q_w, L->q_b, D, q);
+  nn_linear(x, T, D, L->k_w, L->k_b, D, k);
+  nn_linear(x, T, D, L->v_w, L->v_b, D, v);
+  nn_attention(q, k, v, T, T, c->heads, hd, 1.0f / sqrtf((float)hd), NULL, att, ctx);
+  nn_linear(ctx, T, D, L->o_w, L->o_b, D, sa);
+  add_inplace(sa, x, td);
+  nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
+  nn_linear(sa, T, D, L->ff1_w, L->ff1_b, H, ff);
+  if (c->relu)
+    relu(ff, (size_t)T * H);
+  else
+    nn_gelu(ff, (size_t)T * H);
+  nn_linear(ff, T, H, L->ff2_w, L->ff2_b, D, x);
+  add_inplace(x, sa, td);
+  nn_layer_norm(x, T, D, L->out_ln_w, L->out_ln_b, DB_LN_EPS, x);
+}
+
+clap_status distilbert_forward_ids(const distilbert *m, const int *ids, int n, float *states,
+                                   clap_error *err) {
+  if (!m || !ids || !states) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_forward_ids: NULL argument");
+  const distilbert_config *c = &m->cfg;
+  if (n < 1 || n > c->max_positions)
+    return clap_error_set(err, CLAP_ERR_RANGE, "%d tokens; the model takes 1..%d", n,
+                          c->max_positions);
+  for (int i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= c->vocab_size)
+      return clap_error_set(err, CLAP_ERR_RANGE, "token %d: id %d outside the vocabulary (0..%d)",
+                            i, ids[i], c->vocab_size - 1);
+  size_t D = (size_t)c->dim;
+  size_t need = 5 * (size_t)n * D + (size_t)n * c->hidden_dim + nn_attention_scratch(n, n);
+  float *s = malloc(need * sizeof *s);
+  if (!s) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT on %d tokens", n);
+  for (int i = 0; i < n; i++) {
+    float *row = states + (size_t)i * D;
+    const float *w = m->word + (size_t)ids[i] * D, *p = m->pos + (size_t)i * D;
+    for (size_t j = 0; j < D; j++) row[j] = w[j] + p[j];
+  }
+  nn_layer_norm(states, n, c->dim, m->emb_ln_w, m->emb_ln_b, DB_LN_EPS, states);
+  for (int l = 0; l < c->layers; l++) block(m, &m->layer[l], states, n, s);
+  free(s);
+  return CLAP_OK;
+}
+
+clap_status distilbert_forward(const distilbert *m, const char *text, int nbytes, float **states,
+                               int *ntokens, clap_error *err) {
+  if (!states || !ntokens) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_forward: NULL output");
+  *states = NULL;
+  *ntokens = 0;
+  if (!m) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_forward: model is NULL");
+  int *ids = malloc((size_t)m->max_tokens * sizeof *ids);
+  if (!ids) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory tokenizing text");
+  int n = 0;
+  clap_status rc = tokenizer_encode(m->tok, text, nbytes, ids, m->max_tokens, &n, err);
+  float *h = NULL;
+  if (!rc) {
+    h = malloc((size_t)n * (size_t)m->cfg.dim * sizeof *h);
+    rc = h ? distilbert_forward_ids(m, ids, n, h, err)
+           : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT");
+  }
+  free(ids);
+  if (rc) {
+    free(h);
+    return rc;
+  }
+  *states = h;
+  *ntokens = n;
+  return CLAP_OK;
+}
+
+clap_status distilbert_encode(const distilbert *m, const char *text, int nbytes, float *out,
+                              clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_encode: out is NULL");
+  float *h;
+  int n;
+  clap_status rc = distilbert_forward(m, text, nbytes, &h, &n, err);
+  if (rc) return rc;
+  memcpy(out, h, (size_t)m->cfg.dim * sizeof *out); /* [CLS] = hidden[0] */
+  free(h);
+  return CLAP_OK;
+}
+
+/* ---- encoder registry glue ---- */
+
+static clap_status enc_create(const char *path, void **state, int *dim, clap_error *err) {
+  distilbert *m;
+  clap_status rc = distilbert_load(path, &m, err);
+  if (rc) return rc;
+  *state = m;
+  *dim = m->cfg.dim;
+  return CLAP_OK;
+}
+
+static clap_status enc_text(void *state, const char *text, int nbytes, float *out,
+                            clap_error *err) {
+  return distilbert_encode(state, text, nbytes, out, err);
+}
+
+static void enc_destroy(void *state) { distilbert_free(state); }
+
+const encoder_ops distilbert_encoder_ops = {
+    .kind = "distilbert",
+    .modality = ENCODER_TEXT,
+    .create = enc_create,
+    .encode_audio = NULL,
+    .encode_text = enc_text,
+    .destroy = enc_destroy,
+};

@@ -1,0 +1,81 @@
+/*
+** hubert — HuBERT-base (Hugging Face HubertModel) forward pass in C, from a
+** local checkpoint directory; registered as encoder kind "hubert".
+**
+** The directory holds config.json and model.safetensors (F32, F16 or BF16;
+** half weights are widened to float32 at load), or instead
+** pytorch_model.bin, converted in memory (see torchbin.h). An optional
+** preprocessor_config.json's "do_normalize" (absent -> false) makes each
+** utterance zero-mean unit-variance first: (x-mean)/sqrt(var+1e-7).
+** Tensor names are HF's, bare or with the "hubert." prefix (*ForCTC etc.;
+** other heads are ignored). The positional conv's weight norm is read as
+** weight_g/weight_v or parametrizations.weight.original0/original1.
+**
+** Supported config (else CLAP_ERR_UNSUPPORTED naming the field):
+** feat_extract_norm "group" (group norm in conv layer 0), activations "gelu",
+** do_stable_layer_norm false (post-LN), any sizes; conv_bias either way.
+** Missing tensors -> CLAP_ERR_NOTFOUND "tensor X not found in FILE"; wrong
+** shapes -> CLAP_ERR_FORMAT "tensor X: shape [..], expected [..]"; bad
+** config values -> CLAP_ERR_FORMAT naming config.json and the field.
+**
+** Encoding: 16 kHz mono float PCM -> the last layer's states [T, hidden],
+** T = floor((n-400)/320)+1 for the base conv stack; the encoder output is
+** their mean over time (hidden floats). Fewer samples than one frame needs
+** (400 for base) -> CLAP_ERR_RANGE. Non-finite samples -> CLAP_ERR_RANGE.
+**
+** Memory per call (all freed before returning): the conv stack's two largest
+** adjacent activations, about 10 MB per second of audio for base (512
+** channels at 3.2 kHz + 1.6 kHz frames), plus attention scratch T*T floats
+** for ONE head at a time (T = 50 per second: 36 MB at 1 min, 3.6 GB at 10
+** min). That quadratic term is the limit: audio longer than
+** HUBERT_MAX_SECONDS (20 min) is refused with CLAP_ERR_RANGE; split longer
+** recordings.
+**
+** Thread safety: a loaded model is read-only; hubert_forward/encode may run
+** concurrently on one model (each call allocates its own scratch). Nothing
+** global is recorded; the OpenBLAS thread count is the caller's (nn.h).
+*/
+#ifndef CLAP_HUBERT_H
+#define CLAP_HUBERT_H
+
+#include "clap_error.h"
+#include "encoder.h"
+
+#define HUBERT_MAX_CONV 16
+#define HUBERT_MAX_SECONDS 1200
+
+typedef struct hubert_config {
+  int hidden, layers, heads, intermediate;
+  int n_conv;
+  int conv_dim[HUBERT_MAX_CONV], conv_kernel[HUBERT_MAX_CONV], conv_stride[HUBERT_MAX_CONV];
+  int conv_bias;
+  int pos_kernel, pos_groups;
+  int feat_proj_layer_norm;
+  float layer_norm_eps;
+  int do_normalize;
+} hubert_config;
+
+typedef struct hubert hubert;
+
+/* Load the checkpoint directory `dir`. *out is the caller's: hubert_free it. */
+clap_status hubert_load(const char *dir, hubert **out, clap_error *err);
+void hubert_free(hubert *m);
+
+const hubert_config *hubert_get_config(const hubert *m);
+/* The weights file actually read (model.safetensors or pytorch_model.bin). */
+const char *hubert_weights_path(const hubert *m);
+
+/* Frames the model gives for n samples (0 if too short). */
+long hubert_frames(const hubert *m, long n);
+
+/* Last-layer states for pcm[0..n): *states is malloc'd [*frames, hidden],
+** the caller frees it. */
+clap_status hubert_forward(const hubert *m, const float *pcm, long n, float **states, int *frames,
+                           clap_error *err);
+
+/* Mean over time of the last layer: out holds hidden floats. */
+clap_status hubert_encode(const hubert *m, const float *pcm, long n, float *out, clap_error *err);
+
+extern const encoder_ops hubert_encoder_ops;
+
+#endif

@@ -1,0 +1,86 @@
+/*
+** nn — the dense kernels the checkpoint encoders (HuBERT, DistilBERT) are
+** built from, on OpenBLAS.
+**
+** Conventions (the contract):
+**   - Every array is row-major float32. Weights stay in PyTorch's layout:
+**     a linear's W is [out, in], a conv's W is [out, in/groups, kernel], so a
+**     checkpoint's tensors are used as loaded, never copied or transposed.
+**   - Sequence activations are [T, D] (one row per frame/token). Convolution
+**     activations are channel-major [C, L], as PyTorch's Conv1d sees them.
+**   - The kernels are pure functions of their arguments: no global state, no
+**     allocation, no failure. Callers supply scratch (sizes from the
+**     nn_*_scratch helpers), so each encode call owns its memory and several
+**     threads may run the same weights at once.
+**   - Dimensions are positive and consistent; that is the caller's duty (the
+**     encoders check shapes when loading, so bad input never reaches here).
+**     Products of dimensions are computed in size_t.
+**   - Output buffers must not alias inputs unless a function says so.
+**
+** Threads: OpenBLAS owns a process-wide pool; nn_set_threads sets its size
+** (openblas_set_num_threads). It is the one global knob, for the CLI and the
+** binding to expose, not for the kernels to touch.
+*/
+#ifndef CLAP_NN_H
+#define CLAP_NN_H
+
+#include <stddef.h>
+
+/* y[rows,out] = x[rows,in] · Wᵀ + b, W [out,in] (PyTorch), b [out] or NULL. */
+void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
+               float *y);
+
+/* Per row of x[rows,d]: (x-mean)/sqrt(var+eps)·gamma+beta, population
+** variance. y may equal x (in place). gamma/beta may be NULL (1 and 0). */
+void nn_layer_norm(const float *x, int rows, int d, const float *gamma, const float *beta,
+                   float eps, float *y);
+
+/* Group norm, in place, on channel-major x[c,len]: channels split into
+** `groups` equal groups (groups divides c), each normalised over its channels
+** and all of time, then per-channel gamma/beta (NULL = 1/0). groups == c is
+** HuBERT/wav2vec2's layer-0 norm: each channel over time. */
+void nn_group_norm(float *x, int c, int len, int groups, const float *gamma, const float *beta,
+                   float eps);
+
+/* Exact GELU, in place: 0.5·x·(1+erf(x/√2)) (PyTorch's default "gelu"). */
+void nn_gelu(float *x, size_t n);
+
+/* Row-wise softmax, in place, on x[rows,cols]; max-subtracted. */
+void nn_softmax_rows(float *x, int rows, int cols);
+
+/* Multi-head scaled dot-product attention.
+**   q [t, heads·hd], k and v [s, heads·hd] (heads interleaved per row, as a
+**   linear projection writes them); out [t, heads·hd].
+**   logits = scale · q_h k_hᵀ; key_mask (s bytes, 0 = masked, NULL = none)
+**   sets a masked key's logit to -FLT_MAX, as PyTorch's masked_fill with
+**   finfo.min does, so an all-masked row becomes uniform, not NaN.
+** Heads are processed one at a time: scratch holds t·s floats
+** (nn_attention_scratch), the whole memory cost beyond q/k/v/out. */
+void nn_attention(const float *q, const float *k, const float *v, int t, int s, int heads, int hd,
+                  float scale, const unsigned char *key_mask, float *scratch, float *out);
+size_t nn_attention_scratch(int t, int s);
+
+/* 1-D convolution as PyTorch's Conv1d (zero padding `pad` on both sides).
+**   x [cin, len] channel-major; w [cout, cin/groups, k]; b [cout] or NULL;
+**   y [cout, lout], lout = nn_conv1d_out_len(len, k, stride, pad).
+** im2col + sgemm in blocks of output frames, so scratch is bounded:
+** nn_conv1d_scratch(cin/groups, k, lout) floats. */
+void nn_conv1d(const float *x, int cin, int len, const float *w, const float *b, int cout, int k,
+               int stride, int pad, int groups, float *scratch, float *y);
+/* Output frames, or 0 if the (padded) input is shorter than the kernel. */
+int nn_conv1d_out_len(int len, int k, int stride, int pad);
+size_t nn_conv1d_scratch(int cin_per_group, int k, int lout);
+
+/* Weight norm over dim=2 (as HuBERT's positional conv): for v [o,i,k] and
+** g [k], w[:,:,j] = g[j]·v[:,:,j]/‖v[:,:,j]‖₂, the norm over all o·i values
+** at tap j. A zero slice gives zeros, not NaN. */
+void nn_weight_norm_dim2(const float *v, const float *g, int o, int i, int k, float *w);
+
+/* out[c,r] = in[r,c] for in [rows,cols]. */
+void nn_transpose(const float *in, int rows, int cols, float *out);
+
+/* OpenBLAS threads: n < 1 means 1. Returns the count now in effect. */
+int nn_set_threads(int n);
+int nn_get_threads(void);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+** clap convert-checkpoint — turn a PyTorch checkpoint into safetensors.
+**
+**   clap convert-checkpoint IN.bin OUT.safetensors
+**
+** IN is what torch.save writes (a ZIP of a pickle and raw storages; e.g. a
+** Hugging Face pytorch_model.bin). Only tensors in a dict are read; a pickle
+** that names anything else (os.system, a class) is refused without running
+** anything (see ext/torchbin.h). OUT gets every tensor under its name, same
+** dtype, C order, bit for bit; it is written to OUT.tmp and renamed, so a
+** failure leaves no partial file. Prints "OUT: N tensors, B bytes".
+** Exit 0 ok, 1 failure, 2 usage.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "safetensors.h"
+#include "torchbin.h"
+
+static const char convert_usage[] = "usage: clap convert-checkpoint IN.bin OUT.safetensors\n";
+
+static int write_all(const char *path, const void *buf, size_t n, clap_error *err) {
+  size_t pl = strlen(path);
+  char *tmp = malloc(pl + 5);
+  if (!tmp) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  memcpy(tmp, path, pl);
+  memcpy(tmp + pl, ".tmp", 5);
+  FILE *f = fopen(tmp, "wb");
+  clap_status rc = CLAP_OK;
+  if (!f) {
+    rc = clap_error_set(err, CLAP_ERR_IO, "%s: %s", tmp, strerror(errno));
+  } else {
+    int ok = fwrite(buf, 1, n, f) == n;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+      rc = clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
+      remove(tmp);
+    }
+  }
+  free(tmp);
+  return rc;
+}
+
+int cmd_convert_checkpoint(int argc, char **argv) {
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(convert_usage, stdout);
+    return 0;
+  }
+  if (argc != 3) {
+    fputs(convert_usage, stderr);
+    return 2;
+  }
+  void *buf = NULL;
+  size_t n = 0;
+  clap_error err;
+  clap_status rc = torchbin_convert_file(argv[1], &buf, &n, &err);
+  st_file *check = NULL;
+  /* Re-read what we made with the same validator every loader uses. */
+  if (rc == CLAP_OK) rc = st_open_memory(buf, n, 0, argv[2], &check, &err);
+  int count = st_count(check);
+  st_close(check);
+  if (rc == CLAP_OK) rc = write_all(argv[2], buf, n, &err);
+  free(buf);
+  if (rc != CLAP_OK) {
+    fprintf(stderr, "clap convert-checkpoint: %s\n", err.msg);
+    return 1;
+  }
+  printf("%s: %d tensors, %zu bytes\n", argv[2], count, n);
+  return 0;
+}

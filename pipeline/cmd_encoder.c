@@ -1,0 +1,193 @@
+/*
+** clap encoder — register checkpoint encoders in a database's clap_encoders.
+**
+**   clap encoder add DB --name NAME --kind hubert|distilbert --path DIR [--replace]
+**       Loads the checkpoint once (so a broken or mismatched one is refused
+**       here, not at the first embed), learns its output dimension and
+**       stores (name, kind, absolute path, sha256 of the weights file, dim,
+**       config). The weights file is DIR/model.safetensors, else
+**       DIR/pytorch_model.bin. config is JSON: {"weights": FILE,
+**       "model_config": <DIR/config.json>}. NAME must not be a built-in
+**       encoder (acoustic, ngram); an existing NAME needs --replace.
+**   clap encoder list DB
+**       name, kind, dim, the first 12 hex digits of sha256, path.
+**
+** The SQL functions and `clap model create --audio-encoder NAME` find the
+** row by name. Exit 0 ok, 1 failure (message names the checkpoint), 2 usage.
+*/
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "commands.h"
+#include "db.h"
+#include "encoder.h"
+#include "sha256.h"
+
+static const char encoder_usage[] =
+    "usage: clap encoder add DB --name NAME --kind hubert|distilbert --path DIR [--replace]\n"
+    "       clap encoder list DB\n";
+
+static int usage_error(const char *msg) {
+  if (msg) fprintf(stderr, "clap encoder: %s\n", msg);
+  fputs(encoder_usage, stderr);
+  return 2;
+}
+
+static int fail(const clap_error *err) {
+  fprintf(stderr, "clap encoder: %s\n", err->msg);
+  return 1;
+}
+
+static int is_file(const char *p) {
+  struct stat sb;
+  return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* The checkpoint's weights file: DIR itself if a file, else the known names. */
+static clap_status weights_file(const char *dir, char *out, size_t cap, clap_error *err) {
+  if (is_file(dir)) {
+    snprintf(out, cap, "%s", dir);
+    return CLAP_OK;
+  }
+  static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(out, cap, "%s/%s", dir, names[i]);
+    if (is_file(out)) return CLAP_OK;
+  }
+  return clap_error_set(err, CLAP_ERR_NOTFOUND, "%s: no model.safetensors or pytorch_model.bin",
+                        dir);
+}
+
+/* {"weights": "model.safetensors", "model_config": {...}} (config.json if any). */
+static char *config_json(const char *dir, const char *weights) {
+  cJSON *root = cJSON_CreateObject();
+  const char *base = strrchr(weights, '/');
+  cJSON_AddStringToObject(root, "weights", base ? base + 1 : weights);
+  char p[PATH_MAX + 32];
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  FILE *f = fopen(p, "rb");
+  if (f) {
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    cJSON *cfg = cJSON_Parse(text);
+    if (cfg) cJSON_AddItemToObject(root, "model_config", cfg);
+  }
+  char *s = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  return s;
+}
+
+static int encoder_add(sqlite3 *db, int argc, char **argv) {
+  static const struct option opts[] = {{"name", required_argument, 0, 'n'},
+                                       {"kind", required_argument, 0, 'k'},
+                                       {"path", required_argument, 0, 'p'},
+                                       {"replace", no_argument, 0, 'r'},
+                                       {0, 0, 0, 0}};
+  const char *name = NULL, *kind = NULL, *path = NULL;
+  int replace = 0, c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+      case 'n': name = optarg; break;
+      case 'k': kind = optarg; break;
+      case 'p': path = optarg; break;
+      case 'r': replace = 1; break;
+      default: return usage_error(NULL);
+    }
+  }
+  if (!name || !*name || !kind || !path) return usage_error("add needs --name, --kind and --path");
+  if (optind < argc) return usage_error("unexpected argument");
+  clap_error err;
+  if (encoder_builtin(name, NULL)) {
+    fprintf(stderr, "clap encoder: '%s' is a built-in encoder name; choose another\n", name);
+    return 1;
+  }
+  if (!strcmp(kind, "acoustic") || !strcmp(kind, "ngram"))
+    return usage_error("--kind: built-in kinds need no registration; use hubert or distilbert");
+  char abs[PATH_MAX];
+  if (!realpath(path, abs)) {
+    clap_error_set(&err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
+    return fail(&err);
+  }
+  encoder *e = NULL;
+  if (encoder_create(name, kind, abs, &e, &err) != CLAP_OK) return fail(&err);
+  int dim = encoder_dim(e);
+  encoder_free(e);
+  char weights[PATH_MAX + 32], hex[SHA256_HEX_SIZE];
+  if (weights_file(abs, weights, sizeof weights, &err) != CLAP_OK) return fail(&err);
+  if (sha256_file(weights, hex, &err) != CLAP_OK) return fail(&err);
+  char *cfg = config_json(abs, weights);
+  sqlite3_stmt *st = NULL;
+  const char *sql = replace ? "INSERT OR REPLACE INTO clap_encoders(name, kind, path, sha256, dim, "
+                              "config) VALUES (?,?,?,?,?,?)"
+                            : "INSERT INTO clap_encoders(name, kind, path, sha256, dim, config) "
+                              "VALUES (?,?,?,?,?,?)";
+  int rc = 1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, abs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, dim);
+    sqlite3_bind_text(st, 6, cfg ? cfg : "{}", -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_DONE) {
+      printf("encoder %s: %s, %d dims, sha256 %.12s, %s\n", name, kind, dim, hex, abs);
+      rc = 0;
+    } else if ((s & 0xff) == SQLITE_CONSTRAINT) {
+      fprintf(stderr, "clap encoder: an encoder named '%s' exists (use --replace)\n", name);
+    } else {
+      fprintf(stderr, "clap encoder: storing '%s': %s\n", name, sqlite3_errmsg(db));
+    }
+  } else {
+    fprintf(stderr, "clap encoder: %s\n", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(st);
+  cJSON_free(cfg);
+  return rc;
+}
+
+static int encoder_list(sqlite3 *db) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT name, kind, dim, sha256, path FROM clap_encoders ORDER BY name",
+                         -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "clap encoder: %s\n", sqlite3_errmsg(db));
+    return 1;
+  }
+  printf("%-16s %-10s %5s %-12s %s\n", "name", "kind", "dim", "sha256", "path");
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *sha = (const char *)sqlite3_column_text(st, 3);
+    printf("%-16s %-10s %5d %-12.12s %s\n", (const char *)sqlite3_column_text(st, 0),
+           (const char *)sqlite3_column_text(st, 1), sqlite3_column_int(st, 2), sha ? sha : "-",
+           sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "-");
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+int cmd_encoder(int argc, char **argv) {
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(encoder_usage, stdout);
+    return 0;
+  }
+  if (argc < 3) return usage_error(NULL);
+  const char *verb = argv[1], *path = argv[2];
+  int add = !strcmp(verb, "add");
+  if (!add && strcmp(verb, "list")) return usage_error("unknown verb");
+  if (!add && argc != 3) return usage_error("list takes only DB");
+  sqlite3 *db;
+  clap_error err;
+  if (db_open(path, add ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
+  int rc = add ? encoder_add(db, argc - 2, argv + 2) : encoder_list(db);
+  db_close(db);
+  return rc;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# DistilBERT-base text encoder speed: sentences/s on 32-token sentences (one
+# per call) vs the same model in PyTorch (torch.nn modules, Debian's
+# python3-torch), same thread count, same run. Ratio = C time / PyTorch time.
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+export CLAP_ROOT=$PWD
+bin=$BUILD/bench/bench_distilbert
+[ -x "$bin" ] || make --no-print-directory "$bin" >&2
+threads=${BENCH_THREADS:-$(nproc)}
+n=${BENCH_SENTENCES:-50}
+c=$(OPENBLAS_NUM_THREADS=$threads "$bin" "$threads" "$n")
+get() { sed -n "s/^$1=//p" <<<"$2"; }
+c_sps=$(get sentences_per_second "$c")
+c_s=$(get seconds "$c")
+load=$(get load_seconds "$c")
+c_threads=$(get threads "$c")
+
+py_line="not measured (/usr/bin/python3 has no torch)"
+ratio="n/a"
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  p=$(OPENBLAS_NUM_THREADS=$threads /usr/bin/python3 tests/bench/bench_distilbert.py "$threads" "$n")
+  p_sps=$(get sentences_per_second "$p")
+  p_s=$(get seconds "$p")
+  ratio=$(awk -v c="$c_s" -v p="$p_s" 'BEGIN { printf "%.2f", c / p }')
+  libblas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)
+  py_line="${p_sps} sentences/s (${p_s} s; torch $(get torch "$p"), BLAS_INFO=$(get blas "$p"), libblas.so.3 = ${libblas})"
+fi
+
+cat <<MD
+## DistilBERT text encoder
+
+DistilBERT-base shapes (vocab 32000, dim 768, 6 layers, 12 heads, hidden 3072), random
+weights, ${n} sentences of 32 tokens, one sentence per call, ${c_threads} thread(s) for both,
+best of 3 runs. Load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores
+(a busy machine slows both sides; the ratio is the figure to read).
+
+| measure | value |
+|---|---|
+| C (ext/distilbert.c on OpenBLAS) | ${c_sps} sentences/s (${c_s} s) |
+| PyTorch, torch.nn modules, no_grad (peer) | ${py_line} |
+| time ratio C / PyTorch | **${ratio}x** (target: at most 0.6x) |
+| checkpoint load (mmap, 270 MB F32) | ${load} s |
+
+Command: \`make bench\` (or \`$bin THREADS SENTENCES\`).
+MD

@@ -1,0 +1,214 @@
+/*
+** HuBERT-base speed and memory: full-size shapes (config of
+** rinna/japanese-hubert-base) with random weights, written as a real
+** checkpoint directory and loaded through hubert_load, on 10 s of audio.
+**
+**   bench_hubert DIR THREADS [SECONDS]
+** DIR is a scratch directory (config.json + model.safetensors, ~380 MB, are
+** written once and reused). Prints key=value lines: encode_seconds (best of
+** 3), gflop (of one forward), gflops, sgemm_peak_gflops (best of 3 square
+** 1024 sgemms at the same thread count), load_seconds, f16_widen_seconds
+** (widening as many halves as the model has weights), weights_mb, peak_rss_mb.
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "hubert.h"
+#include "nn.h"
+#include "safetensors.h"
+
+enum { HB_H = 768, HB_L = 12, HB_I = 3072, HB_C = 512, HB_POSK = 128, HB_POSG = 16 };
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(float scale) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return ((float)(rng >> 40) / (float)(1 << 24) - 0.5f) * 2 * scale;
+}
+
+typedef struct tlist {
+  st_write_tensor t[300];
+  float *buf[300];
+  int n;
+} tlist;
+
+static void add(tlist *l, const char *name, int nd, int64_t a, int64_t b, int64_t c, float scale,
+                float base) {
+  st_write_tensor *t = &l->t[l->n];
+  int64_t count = a * (nd > 1 ? b : 1) * (nd > 2 ? c : 1);
+  float *p = malloc(sizeof(float) * (size_t)count);
+  for (int64_t i = 0; i < count; i++) p[i] = base + frand(scale);
+  t->name = strdup(name);
+  t->dtype = "F32";
+  t->ndim = nd;
+  t->shape[0] = a, t->shape[1] = b, t->shape[2] = c;
+  t->data = p;
+  l->buf[l->n++] = p;
+}
+
+static int write_checkpoint(const char *dir) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/model.safetensors", dir);
+  struct stat sb;
+  if (stat(path, &sb) == 0 && sb.st_size > 300000000) return 0;
+  tlist *l = calloc(1, sizeof *l);
+  static const int kern[7] = {10, 3, 3, 3, 3, 2, 2};
+  char n[160];
+  for (int i = 0; i < 7; i++) {
+    snprintf(n, sizeof n, "feature_extractor.conv_layers.%d.conv.weight", i);
+    add(l, n, 3, HB_C, i ? HB_C : 1, kern[i], 1.0f / (i ? 40 : 3), 0);
+  }
+  add(l, "feature_extractor.conv_layers.0.layer_norm.weight", 1, HB_C, 0, 0, 0.1f, 1);
+  add(l, "feature_extractor.conv_layers.0.layer_norm.bias", 1, HB_C, 0, 0, 0.1f, 0);
+  add(l, "feature_projection.layer_norm.weight", 1, HB_C, 0, 0, 0.1f, 1);
+  add(l, "feature_projection.layer_norm.bias", 1, HB_C, 0, 0, 0.1f, 0);
+  add(l, "feature_projection.projection.weight", 2, HB_H, HB_C, 0, 0.04f, 0);
+  add(l, "feature_projection.projection.bias", 1, HB_H, 0, 0, 0.1f, 0);
+  add(l, "encoder.pos_conv_embed.conv.weight_g", 3, 1, 1, HB_POSK, 0.1f, 1);
+  add(l, "encoder.pos_conv_embed.conv.weight_v", 3, HB_H, HB_H / HB_POSG, HB_POSK, 0.1f, 0);
+  add(l, "encoder.pos_conv_embed.conv.bias", 1, HB_H, 0, 0, 0.1f, 0);
+  add(l, "encoder.layer_norm.weight", 1, HB_H, 0, 0, 0.1f, 1);
+  add(l, "encoder.layer_norm.bias", 1, HB_H, 0, 0, 0.1f, 0);
+  for (int j = 0; j < HB_L; j++) {
+    static const char *proj[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+    for (int p = 0; p < 4; p++) {
+      snprintf(n, sizeof n, "encoder.layers.%d.attention.%s.weight", j, proj[p]);
+      add(l, n, 2, HB_H, HB_H, 0, 0.036f, 0);
+      snprintf(n, sizeof n, "encoder.layers.%d.attention.%s.bias", j, proj[p]);
+      add(l, n, 1, HB_H, 0, 0, 0.1f, 0);
+    }
+    static const char *lns[] = {"layer_norm", "final_layer_norm"};
+    for (int p = 0; p < 2; p++) {
+      snprintf(n, sizeof n, "encoder.layers.%d.%s.weight", j, lns[p]);
+      add(l, n, 1, HB_H, 0, 0, 0.1f, 1);
+      snprintf(n, sizeof n, "encoder.layers.%d.%s.bias", j, lns[p]);
+      add(l, n, 1, HB_H, 0, 0, 0.1f, 0);
+    }
+    snprintf(n, sizeof n, "encoder.layers.%d.feed_forward.intermediate_dense.weight", j);
+    add(l, n, 2, HB_I, HB_H, 0, 0.036f, 0);
+    snprintf(n, sizeof n, "encoder.layers.%d.feed_forward.intermediate_dense.bias", j);
+    add(l, n, 1, HB_I, 0, 0, 0.1f, 0);
+    snprintf(n, sizeof n, "encoder.layers.%d.feed_forward.output_dense.weight", j);
+    add(l, n, 2, HB_H, HB_I, 0, 0.018f, 0);
+    snprintf(n, sizeof n, "encoder.layers.%d.feed_forward.output_dense.bias", j);
+    add(l, n, 1, HB_H, 0, 0, 0.1f, 0);
+  }
+  clap_error err;
+  int rc = st_write_file(path, l->t, l->n, &err) != CLAP_OK;
+  if (rc) fprintf(stderr, "bench_hubert: %s\n", err.msg);
+  for (int i = 0; i < l->n; i++) free(l->buf[i]), free((char *)l->t[i].name);
+  free(l);
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  FILE *f = fopen(path, "w");
+  fputs("{\"hidden_size\": 768, \"num_hidden_layers\": 12, \"num_attention_heads\": 12,"
+        " \"intermediate_size\": 3072, \"conv_bias\": false, \"feat_extract_norm\": \"group\","
+        " \"num_conv_pos_embeddings\": 128, \"num_conv_pos_embedding_groups\": 16}\n",
+        f);
+  fclose(f);
+  return rc;
+}
+
+/* Multiply-adds x2 of one forward on n samples. */
+static double forward_flop(const hubert *m, long n) {
+  const hubert_config *c = hubert_get_config(m);
+  double f = 0;
+  long len = n;
+  int cin = 1;
+  for (int i = 0; i < c->n_conv; i++) {
+    len = (len - c->conv_kernel[i]) / c->conv_stride[i] + 1;
+    f += 2.0 * c->conv_dim[i] * cin * c->conv_kernel[i] * len;
+    cin = c->conv_dim[i];
+  }
+  double T = (double)len, Hd = c->hidden;
+  f += 2 * T * cin * Hd;
+  f += 2 * T * Hd * (Hd / c->pos_groups) * c->pos_kernel;
+  f += c->layers * (2 * T * Hd * Hd * 4 + 2 * 2 * T * T * Hd + 2 * 2 * T * Hd * c->intermediate);
+  return f;
+}
+
+static double sgemm_peak(void) {
+  int n = 1024;
+  float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+        *c = malloc(sizeof(float) * n * n);
+  for (int i = 0; i < n * n; i++) a[i] = frand(1), b[i] = frand(1);
+  double best = 1e30;
+  for (int r = 0; r < 4; r++) {
+    double t0 = now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    double dt = now() - t0;
+    if (r && dt < best) best = dt;
+  }
+  free(a), free(b), free(c);
+  return 2.0 * n * n * n / best / 1e9;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: bench_hubert DIR THREADS [SECONDS]\n");
+    return 2;
+  }
+  int threads = atoi(argv[2]);
+  double seconds = argc > 3 ? atof(argv[3]) : 10;
+  nn_set_threads(threads);
+  if (write_checkpoint(argv[1])) return 1;
+  double t0 = now();
+  hubert *m;
+  clap_error err;
+  if (hubert_load(argv[1], &m, &err) != CLAP_OK) {
+    fprintf(stderr, "bench_hubert: %s\n", err.msg);
+    return 1;
+  }
+  double load = now() - t0;
+  long n = (long)(seconds * 16000);
+  float *x = malloc(sizeof(float) * n), out[768];
+  for (long i = 0; i < n; i++) x[i] = 0.3f * frand(1);
+  double best = 1e30;
+  for (int r = 0; r < 3; r++) {
+    t0 = now();
+    if (hubert_encode(m, x, n, out, &err) != CLAP_OK) {
+      fprintf(stderr, "bench_hubert: %s\n", err.msg);
+      return 1;
+    }
+    double dt = now() - t0;
+    if (dt < best) best = dt;
+  }
+  double gflop = forward_flop(m, n) / 1e9;
+  /* Widening cost if the file were F16: as many halves as weights. */
+  size_t nweights = 94371712;
+  uint16_t *hbuf = malloc(2 * (1 << 20));
+  float *fbuf = malloc(4 * (1 << 20));
+  for (int i = 0; i < (1 << 20); i++) hbuf[i] = (uint16_t)(0x3000 + (i & 0x0fff));
+  t0 = now();
+  volatile float sink = 0;
+  for (size_t done = 0; done < nweights; done += 1 << 20) {
+    for (int i = 0; i < (1 << 20); i++) fbuf[i] = st_f16_to_f32(hbuf[i]);
+    sink += fbuf[done % 1000];
+  }
+  double widen = now() - t0;
+  struct stat sb;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/model.safetensors", argv[1]);
+  stat(path, &sb);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("threads=%d\nseconds_audio=%.1f\nframes=%ld\nencode_seconds=%.3f\ngflop=%.2f\n"
+         "gflops=%.1f\nsgemm_peak_gflops=%.1f\nload_seconds=%.3f\nf16_widen_seconds=%.3f\n"
+         "weights_mb=%.0f\npeak_rss_mb=%.0f\n",
+         nn_get_threads(), seconds, hubert_frames(m, n), best, gflop, gflop / best, sgemm_peak(),
+         load, widen, sb.st_size / 1048576.0, ru.ru_maxrss / 1024.0);
+  free(x), free(hbuf), free(fbuf);
+  hubert_free(m);
+  return 0;
+}

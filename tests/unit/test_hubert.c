@@ -1,0 +1,375 @@
+/* HuBERT forward against torchaudio's reference outputs on the tiny
+** checkpoints of tests/fixtures/make_checkpoints.py, and every load error. */
+#include "harness.h"
+#include "encoder.h"
+#include "hubert.h"
+#include "safetensors.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char fixtures[1024];
+
+static const char *fx(const char *rel) {
+  static char buf[4][1200];
+  static int slot;
+  char *b = buf[slot++ % 4];
+  snprintf(b, sizeof buf[0], "%s/%s", fixtures, rel);
+  return b;
+}
+
+/* The generator of make_checkpoints.py's wave(), bit for bit. */
+static float *wave(long n) {
+  float *x = malloc(sizeof(float) * (size_t)n);
+  uint64_t s = 12345;
+  for (long i = 0; i < n; i++) {
+    s = (s * 1103515245ull + 12345ull) % 2147483648ull;
+    long noise = (long)((s >> 16) & 0x7fff) - 16384;
+    long saw = (i * 37) % 200 - 100;
+    x[i] = (float)(noise / 65536.0 + saw / 400.0);
+  }
+  return x;
+}
+
+static const long lengths[] = {400, 719, 1234, 4000, 8001, 16077};
+static const int frames[] = {1, 1, 3, 12, 24, 49};
+#define NLEN 6
+#define HID 32
+
+static float *read_ref(const char *variant, size_t *n) {
+  char p[1300];
+  snprintf(p, sizeof p, "%s/ref.bin", fx(variant));
+  FILE *f = fopen(p, "rb");
+  if (!f) return NULL;
+  float *r = malloc(1 << 16);
+  *n = fread(r, sizeof(float), (1 << 16) / sizeof(float), f);
+  fclose(f);
+  return r;
+}
+
+/* Max abs difference of our states and pooled vector vs the reference. */
+static void check_variant(const char *variant, const char *refvariant, double tol) {
+  hubert *m = NULL;
+  clap_error err;
+  clap_status rc = hubert_load(fx(variant), &m, &err);
+  CHECK_INT(rc, CLAP_OK);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err.msg);
+    return;
+  }
+  size_t nref;
+  float *ref = read_ref(refvariant, &nref);
+  CHECK(ref != NULL);
+  size_t at = 0;
+  for (int li = 0; li < NLEN && ref; li++) {
+    float *x = wave(lengths[li]), *h = NULL, pooled[HID];
+    int T = 0;
+    CHECK_INT(hubert_forward(m, x, lengths[li], &h, &T, &err), CLAP_OK);
+    CHECK_INT(T, frames[li]);
+    CHECK_INT(hubert_frames(m, lengths[li]), frames[li]);
+    CHECK_INT(hubert_encode(m, x, lengths[li], pooled, &err), CLAP_OK);
+    double dmax = 0, pmax = 0;
+    for (int i = 0; h && i < T * HID && at + (size_t)i < nref; i++) {
+      double d = fabs(h[i] - ref[at + (size_t)i]);
+      if (d > dmax) dmax = d;
+    }
+    at += (size_t)frames[li] * HID;
+    for (int j = 0; j < HID && at + (size_t)j < nref; j++) {
+      double d = fabs(pooled[j] - ref[at + (size_t)j]);
+      if (d > pmax) pmax = d;
+    }
+    at += HID;
+    if (dmax > tol || pmax > tol)
+      fprintf(stderr, "  %s length %ld: states diff %g, pooled diff %g\n", variant, lengths[li],
+              dmax, pmax);
+    CHECK(dmax <= tol);
+    CHECK(pmax <= tol);
+    free(h);
+    free(x);
+  }
+  CHECK_INT(at, nref);
+  free(ref);
+  hubert_free(m);
+}
+
+static void test_f32(void) { check_variant("f32", "f32", 1e-4); }
+static void test_f16(void) { check_variant("f16", "f16", 1e-4); }
+static void test_bf16(void) { check_variant("bf16", "bf16", 1e-4); }
+/* parametrizations naming + hubert. prefix + do_normalize. */
+static void test_param_prefix_normalize(void) { check_variant("param", "param", 1e-4); }
+/* pytorch_model.bin converted in memory: same weights as f32. */
+static void test_bin(void) { check_variant("bin", "f32", 1e-4); }
+
+static void test_config_read(void) {
+  hubert *m;
+  clap_error err;
+  CHECK_INT(hubert_load(fx("param"), &m, &err), CLAP_OK);
+  const hubert_config *c = hubert_get_config(m);
+  CHECK_INT(c->hidden, 32);
+  CHECK_INT(c->layers, 2);
+  CHECK_INT(c->heads, 4);
+  CHECK_INT(c->n_conv, 7);
+  CHECK_INT(c->conv_kernel[0], 10);
+  CHECK_INT(c->pos_kernel, 4);
+  CHECK_INT(c->pos_groups, 2);
+  CHECK_INT(c->do_normalize, 1);
+  CHECK_CONTAINS(hubert_weights_path(m), "param/model.safetensors");
+  hubert_free(m);
+  CHECK_INT(hubert_load(fx("f16"), &m, &err), CLAP_OK);
+  CHECK_INT(hubert_get_config(m)->do_normalize, 0); /* no preprocessor_config.json */
+  hubert_free(m);
+  CHECK_INT(hubert_load(fx("bin"), &m, &err), CLAP_OK);
+  CHECK_CONTAINS(hubert_weights_path(m), "bin/pytorch_model.bin");
+  hubert_free(m);
+}
+
+static void test_encoder_registry(void) {
+  encoder *e;
+  clap_error err;
+  CHECK_INT(encoder_create("hb", "hubert", fx("f32"), &e, &err), CLAP_OK);
+  CHECK_INT(encoder_dim(e), HID);
+  CHECK_INT(encoder_modality_of(e), ENCODER_AUDIO);
+  size_t nref;
+  float *ref = read_ref("f32", &nref), out[HID];
+  float *x = wave(4000);
+  CHECK_INT(encoder_encode_audio(e, x, 4000, out, &err), CLAP_OK);
+  /* pooled vector of length 4000 follows three earlier lengths' blocks */
+  size_t at = (1 + 1 + 3) * HID + 3 * HID + 12 * HID;
+  for (int j = 0; j < HID; j++) CHECK_NEAR(out[j], ref[at + j], 1e-4);
+  CHECK_INT(encoder_encode_text(e, "x", 1, out, &err), CLAP_ERR_ARG);
+  free(x), free(ref);
+  encoder_free(e);
+  CHECK_INT(encoder_create("hb", "hubert", NULL, &e, &err), CLAP_ERR_ARG);
+  CHECK_CONTAINS(err.msg, "checkpoint directory");
+}
+
+static void test_input_errors(void) {
+  hubert *m;
+  clap_error err;
+  CHECK_INT(hubert_load(fx("f32"), &m, &err), CLAP_OK);
+  float *x = wave(1000), out[HID];
+  CHECK_INT(hubert_encode(m, x, 399, out, &err), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(err.msg, "too short: 399 samples, at least 400");
+  x[10] = NAN;
+  CHECK_INT(hubert_encode(m, x, 1000, out, &err), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(err.msg, "sample 10 is not finite");
+  CHECK_INT(hubert_encode(m, NULL, 1000, out, &err), CLAP_ERR_ARG);
+  /* Refused on the length alone, before any sample is read. */
+  CHECK_INT(hubert_encode(m, x, (long)HUBERT_MAX_SECONDS * 16000 + 1, out, &err), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(err.msg, "audio too long: 1200 s (at most 1200 s");
+  free(x);
+  hubert_free(m);
+}
+
+/* One minute of audio: T = 2999 frames, attention one head at a time. */
+static void test_long_audio(void) {
+  hubert *m;
+  clap_error err;
+  CHECK_INT(hubert_load(fx("f32"), &m, &err), CLAP_OK);
+  long n = 60L * 16000;
+  float *x = wave(n), *h = NULL;
+  int T = 0;
+  CHECK_INT(hubert_forward(m, x, n, &h, &T, &err), CLAP_OK);
+  CHECK_INT(T, (n - 400) / 320 + 1);
+  int finite = 1;
+  for (long i = 0; h && i < (long)T * HID; i++) finite &= isfinite(h[i]) != 0;
+  CHECK(finite);
+  /* The first frames depend only on nearby audio through the convs, but the
+  ** attention mixes all frames: a 1-minute run must differ from a short one. */
+  free(h), free(x);
+  hubert_free(m);
+}
+
+typedef struct job {
+  const hubert *m;
+  long n;
+  float out[HID];
+  clap_status rc;
+} job;
+
+static void *run_job(void *arg) {
+  job *j = arg;
+  float *x = wave(j->n);
+  clap_error err;
+  for (int k = 0; k < 5; k++) j->rc |= hubert_encode(j->m, x, j->n, j->out, &err);
+  free(x);
+  return NULL;
+}
+
+static void test_threads(void) {
+  hubert *m;
+  clap_error err;
+  CHECK_INT(hubert_load(fx("f32"), &m, &err), CLAP_OK);
+  job a = {m, 8001, {0}, 0}, b = {m, 8001, {0}, 0}, c = {m, 16077, {0}, 0};
+  pthread_t t1, t2, t3;
+  pthread_create(&t1, NULL, run_job, &a);
+  pthread_create(&t2, NULL, run_job, &b);
+  pthread_create(&t3, NULL, run_job, &c);
+  pthread_join(t1, NULL), pthread_join(t2, NULL), pthread_join(t3, NULL);
+  CHECK_INT(a.rc | b.rc | c.rc, CLAP_OK);
+  CHECK(memcmp(a.out, b.out, sizeof a.out) == 0);
+  CHECK(memcmp(a.out, c.out, sizeof a.out) != 0);
+  hubert_free(m);
+}
+
+/* ---- broken checkpoints ---- */
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text) {
+  char p[256];
+  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+  FILE *f = fopen(p, "w");
+  fputs(text, f);
+  fclose(f);
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char *b = calloc(1, 1 << 16);
+  size_t n = fread(b, 1, (1 << 16) - 1, f);
+  b[n] = 0;
+  fclose(f);
+  return b;
+}
+
+/* Copy the f32 weights to tmpdir minus `drop` (or with `rename_from` renamed). */
+static void write_weights(const char *drop, const char *rename_from, const char *rename_to) {
+  st_file *f;
+  clap_error err;
+  CHECK_INT(st_open(fx("f32/model.safetensors"), &f, &err), CLAP_OK);
+  int n = st_count(f), k = 0;
+  st_write_tensor *w = calloc((size_t)n, sizeof *w);
+  for (int i = 0; i < n; i++) {
+    const st_tensor_info *t = st_tensor_at(f, i);
+    if (drop && !strcmp(t->name, drop)) continue;
+    w[k].name = rename_from && !strcmp(t->name, rename_from) ? rename_to : t->name;
+    w[k].dtype = t->dtype;
+    w[k].ndim = t->ndim;
+    memcpy(w[k].shape, t->shape, sizeof t->shape);
+    w[k].data = t->data;
+    k++;
+  }
+  char p[256];
+  snprintf(p, sizeof p, "%s/model.safetensors", tmpdir);
+  CHECK_INT(st_write_file(p, w, k, &err), CLAP_OK);
+  free(w);
+  st_close(f);
+}
+
+static clap_status load_tmp(clap_error *err) {
+  hubert *m = NULL;
+  clap_status rc = hubert_load(tmpdir, &m, err);
+  hubert_free(m);
+  return rc;
+}
+
+static void test_bad_checkpoints(void) {
+  strcpy(tmpdir, "/tmp/clap_hubert_XXXXXX");
+  CHECK(mkdtemp(tmpdir) != NULL);
+  clap_error err;
+  char *config = slurp(fx("f32/config.json"));
+  CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "config.json: No such file");
+  write_file("config.json", config);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "no model.safetensors or pytorch_model.bin");
+
+  write_weights("encoder.layers.1.final_layer_norm.bias", NULL, NULL);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "tensor encoder.layers.1.final_layer_norm.bias not found in");
+  write_weights("encoder.pos_conv_embed.conv.weight_g", NULL, NULL);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "tensor encoder.pos_conv_embed.conv.weight_g not found");
+
+  /* A config that disagrees with the weights: wrong shapes, named. */
+  write_weights(NULL, NULL, NULL);
+  CHECK_INT(load_tmp(&err), CLAP_OK);
+  char *alt = malloc(strlen(config) + 64);
+  char *p = strstr(config, "\"intermediate_size\": 64");
+  CHECK(p != NULL);
+  sprintf(alt, "%.*s\"intermediate_size\": 48%s", (int)(p - config), config, p + 23);
+  write_file("config.json", alt);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg,
+                 "tensor encoder.layers.0.feed_forward.intermediate_dense.weight: shape [64,32], "
+                 "expected [48,32]");
+  p = strstr(config, "\"num_attention_heads\": 4");
+  sprintf(alt, "%.*s\"num_attention_heads\": 5%s", (int)(p - config), config, p + 24);
+  write_file("config.json", alt);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "hidden_size 32 is not a multiple of num_attention_heads 5");
+  p = strstr(config, "\"do_stable_layer_norm\": false");
+  sprintf(alt, "%.*s\"do_stable_layer_norm\": true%s", (int)(p - config), config, p + 29);
+  write_file("config.json", alt);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(err.msg, "do_stable_layer_norm");
+  p = strstr(config, "\"feat_extract_norm\": \"group\"");
+  sprintf(alt, "%.*s\"feat_extract_norm\": \"layer\"%s", (int)(p - config), config, p + 28);
+  write_file("config.json", alt);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(err.msg, "\"feat_extract_norm\" is layer; only \"group\" is supported");
+  write_file("config.json", "{\"conv_dim\": [16, 16], \"conv_kernel\": [3]}");
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "\"conv_kernel\" has 1 entries");
+  write_file("config.json", "{\"hidden_size\": -3}");
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "\"hidden_size\" must be an integer");
+  write_file("config.json", "not json");
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "config.json: not a JSON object");
+  write_file("config.json", config);
+  write_file("preprocessor_config.json", "{\"do_normalize\": \"yes\"}");
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "\"do_normalize\" must be true or false");
+  write_file("preprocessor_config.json", "{\"sampling_rate\": 8000}");
+  CHECK_INT(load_tmp(&err), CLAP_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(err.msg, "sampling_rate 8000");
+  write_file("preprocessor_config.json", "{}");
+  CHECK_INT(load_tmp(&err), CLAP_OK);
+
+  /* Truncated weights and an unknown dtype: the safetensors checks, via load. */
+  char wp[256];
+  snprintf(wp, sizeof wp, "%s/model.safetensors", tmpdir);
+  struct stat sb;
+  stat(wp, &sb);
+  CHECK_INT(truncate(wp, sb.st_size - 100), 0);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "file truncated?");
+  FILE *f = fopen(wp, "wb");
+  const char *h = "{\"x\":{\"dtype\":\"Q8\",\"shape\":[1],\"data_offsets\":[0,1]}}   ";
+  uint64_t hl = strlen(h);
+  fwrite(&hl, 8, 1, f);
+  fwrite(h, 1, hl, f);
+  fputc(0, f);
+  fclose(f);
+  CHECK_INT(load_tmp(&err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "tensor x: unknown dtype 'Q8'");
+  /* An F32 tensor stored as I32: refused by dtype, not misread. */
+  write_weights(NULL, NULL, NULL);
+  free(alt);
+  free(config);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  CHECK_INT(system(cmd), 0);
+}
+
+int main(void) {
+  const char *root = getenv("CLAP_ROOT");
+  snprintf(fixtures, sizeof fixtures, "%s/tests/fixtures/hubert", root ? root : ".");
+  RUN(test_f32);
+  RUN(test_f16);
+  RUN(test_bf16);
+  RUN(test_param_prefix_normalize);
+  RUN(test_bin);
+  RUN(test_config_read);
+  RUN(test_encoder_registry);
+  RUN(test_input_errors);
+  RUN(test_long_audio);
+  RUN(test_threads);
+  RUN(test_bad_checkpoints);
+  return harness_report();
+}

@@ -1,0 +1,251 @@
+/* safetensors: header validation (every rejection checks its message),
+** dtype widening, the writer round trip, files on disk. */
+#include "harness.h"
+#include "safetensors.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A file image: 8-byte length, header, then `dlen` data bytes (0..dlen-1). */
+static uint8_t *image(const char *header, size_t dlen, size_t *n) {
+  size_t hl = strlen(header);
+  *n = 8 + hl + dlen;
+  uint8_t *b = malloc(*n);
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+  memcpy(b + 8, header, hl);
+  for (size_t i = 0; i < dlen; i++) b[8 + hl + i] = (uint8_t)i;
+  return b;
+}
+
+/* Open a header + data image; returns the status, message in err. */
+static clap_status try_open(const char *header, size_t dlen, clap_error *err) {
+  size_t n;
+  uint8_t *b = image(header, dlen, &n);
+  st_file *f = NULL;
+  clap_status rc = st_open_memory(b, n, 1, "t.safetensors", &f, err);
+  CHECK((rc == CLAP_OK) == (f != NULL));
+  st_close(f);
+  return rc;
+}
+
+static void test_valid_minimal(void) {
+  clap_error err;
+  CHECK_INT(try_open("{}", 0, &err), CLAP_OK);
+  CHECK_INT(try_open("{\"__metadata__\":{\"format\":\"pt\"}}   ", 0, &err), CLAP_OK);
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                     "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[8,8]}}",
+                     8, &err),
+            CLAP_OK);
+}
+
+static void test_bad_length(void) {
+  clap_error err;
+  st_file *f;
+  uint8_t b[8] = {1, 2, 3};
+  CHECK_INT(st_open_memory(b, 5, 0, "x.st", &f, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "x.st: 5 bytes, too short");
+  uint64_t big = 200ull << 20;
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(big >> (8 * i));
+  CHECK_INT(st_open_memory(b, 8, 0, "x.st", &f, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "exceeds the 100 MB limit");
+  size_t n;
+  uint8_t *im = image("{\"a\":{}}", 0, &n);
+  CHECK_INT(st_open_memory(im, n - 2, 0, "x.st", &f, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "runs past the end of the file");
+  free(im);
+}
+
+static void test_bad_json(void) {
+  clap_error err;
+  CHECK_INT(try_open("{\"a\":", 0, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "header is not a JSON object");
+  CHECK_INT(try_open("[1,2]", 0, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "not a JSON object");
+  CHECK_INT(try_open("{\"a\":3}", 0, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "tensor a: header entry is not an object");
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "needs string \"dtype\"");
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "shape[0] is not a non-negative integer");
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", 4, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "begin <= end");
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}",
+                     4, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "9 dimensions");
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
+                     "\"data_offsets\":[0,4]}}",
+                     4, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "shape overflows");
+}
+
+static void test_unknown_dtype(void) {
+  clap_error err;
+  CHECK_INT(try_open("{\"w\":{\"dtype\":\"F12\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "t.safetensors: tensor w: unknown dtype 'F12'");
+}
+
+static void test_size_and_ranges(void) {
+  clap_error err;
+  CHECK_INT(try_open("{\"w\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "tensor w: F16 x 3 elements = 6 bytes, but data_offsets [0,8] hold 8");
+  CHECK_INT(try_open("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 6, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "past the end of the data buffer (6 bytes; file truncated?)");
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                     "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                     12, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "tensors a and b overlap");
+  /* An overlap hidden behind an empty tensor in between is still found. */
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"U8\",\"shape\":[100],\"data_offsets\":[0,100]},"
+                     "\"z\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[10,10]},"
+                     "\"c\":{\"dtype\":\"U8\",\"shape\":[10],\"data_offsets\":[50,60]}}",
+                     100, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "tensors a and c overlap");
+  CHECK_INT(try_open("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                     "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                     8, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "tensor a appears twice");
+}
+
+static void test_get_f32(void) {
+  /* F32 [2,2] at 0, F16 [3] at 16 (1.0, -2.0, 65504), BF16 [2] at 22 (1.0, -0.5), I64 at 26. */
+  const char *h = "{\"f\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                  "\"h\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[16,22]},"
+                  "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[22,26]},"
+                  "\"i\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[26,34]}}";
+  size_t hl = strlen(h), pad = (8 - hl % 8) % 8, n;
+  char hp[512];
+  snprintf(hp, sizeof hp, "%s%*s", h, (int)pad, "");
+  uint8_t *b = image(hp, 34, &n);
+  uint8_t *d = b + 8 + strlen(hp);
+  float fv[4] = {1.5f, -2, 3, 4};
+  memcpy(d, fv, 16);
+  const uint8_t half[] = {0x00, 0x3c, 0x00, 0xc0, 0xff, 0x7b};
+  memcpy(d + 16, half, 6);
+  const uint8_t bf[] = {0x80, 0x3f, 0x00, 0xbf};
+  memcpy(d + 22, bf, 4);
+  st_file *f;
+  clap_error err;
+  CHECK_INT(st_open_memory(b, n, 1, "g.st", &f, &err), CLAP_OK);
+  CHECK_INT(st_count(f), 4);
+  CHECK(strcmp(st_tensor_at(f, 1)->name, "h") == 0);
+  CHECK(st_find(f, "zz") == NULL);
+  const float *p;
+  const int64_t s22[] = {2, 2}, s23[] = {2, 3}, s3[] = {3}, s2[] = {2};
+  CHECK_INT(st_get_f32(f, "f", 2, s22, &p, &err), CLAP_OK);
+  CHECK(p == (const float *)st_find(f, "f")->data); /* zero copy */
+  CHECK_NEAR(p[0], 1.5, 0);
+  CHECK_NEAR(p[3], 4, 0);
+  CHECK_INT(st_get_f32(f, "h", 1, s3, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[0], 1, 0);
+  CHECK_NEAR(p[1], -2, 0);
+  CHECK_NEAR(p[2], 65504, 0);
+  CHECK_INT(st_get_f32(f, "b", 1, s2, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[0], 1, 0);
+  CHECK_NEAR(p[1], -0.5, 0);
+  CHECK_INT(st_get_f32(f, "b", -1, NULL, &p, &err), CLAP_OK);
+  CHECK_INT(st_get_f32(f, "f", 2, s23, &p, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "tensor f: shape [2,2], expected [2,3]");
+  CHECK_INT(st_get_f32(f, "f", 1, s3, &p, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "shape [2,2], expected [3]");
+  CHECK_INT(st_get_f32(f, "nope", 1, s3, &p, &err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "tensor nope not found in g.st");
+  CHECK_INT(st_get_f32(f, "i", 1, (const int64_t[]){1}, &p, &err), CLAP_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(err.msg, "tensor i: dtype I64");
+  st_close(f);
+}
+
+static void test_half_conversions(void) {
+  CHECK_NEAR(st_f16_to_f32(0x0001), 5.960464477539063e-08, 1e-15); /* smallest subnormal */
+  CHECK_NEAR(st_f16_to_f32(0x03ff), 6.097555160522461e-05, 1e-12);
+  CHECK_NEAR(st_f16_to_f32(0x3555), 0.333251953125, 0);
+  CHECK_NEAR(st_f16_to_f32(0x8000), 0, 0);
+  CHECK(isinf(st_f16_to_f32(0x7c00)));
+  CHECK(isnan(st_f16_to_f32(0x7e00)));
+  CHECK_NEAR(st_bf16_to_f32(0x4049), 3.140625, 0);
+}
+
+static void test_write_round_trip(void) {
+  float a[6] = {1, 2, 3, 4, 5, 6};
+  uint16_t h[3] = {0x3c00, 0x4000, 0x4200};
+  st_write_tensor t[] = {
+      {"enc.a", "F32", 2, {2, 3}, a},
+      {"enc.\"quoted\"", "F16", 1, {3}, h},
+  };
+  void *buf;
+  size_t n;
+  clap_error err;
+  CHECK_INT(st_write_memory(t, 2, &buf, &n, &err), CLAP_OK);
+  uint64_t hl = 0;
+  for (int i = 7; i >= 0; i--) hl = hl << 8 | ((uint8_t *)buf)[i];
+  CHECK_INT(hl % 8, 0);
+  CHECK_INT(n, 8 + hl + 24 + 6);
+  st_file *f;
+  CHECK_INT(st_open_memory(buf, n, 1, "rt", &f, &err), CLAP_OK);
+  const float *p;
+  CHECK_INT(st_get_f32(f, "enc.a", 2, (const int64_t[]){2, 3}, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[5], 6, 0);
+  CHECK_INT(st_get_f32(f, "enc.\"quoted\"", 1, (const int64_t[]){3}, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[2], 3, 0);
+  st_close(f);
+  st_write_tensor dup[] = {{"x", "F32", 1, {1}, a}, {"x", "F32", 1, {1}, a}};
+  CHECK_INT(st_write_memory(dup, 2, &buf, &n, &err), CLAP_ERR_ARG);
+  CHECK_CONTAINS(err.msg, "tensor x given twice");
+  st_write_tensor bad[] = {{"x", "Q4", 1, {1}, a}};
+  CHECK_INT(st_write_memory(bad, 1, &buf, &n, &err), CLAP_ERR_ARG);
+}
+
+static void test_files(void) {
+  char path[] = "/tmp/clap_st_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  float a[2] = {7, 8};
+  st_write_tensor t[] = {{"w", "F32", 1, {2}, a}};
+  clap_error err;
+  CHECK_INT(st_write_file(path, t, 1, &err), CLAP_OK);
+  st_file *f;
+  CHECK_INT(st_open(path, &f, &err), CLAP_OK);
+  const float *p;
+  CHECK_INT(st_get_f32(f, "w", 1, (const int64_t[]){2}, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[1], 8, 0);
+  st_close(f);
+  /* Truncate the file by 4 bytes: the tensor runs past the data buffer. */
+  struct stat sb;
+  CHECK_INT(stat(path, &sb), 0);
+  CHECK_INT(truncate(path, sb.st_size - 4), 0);
+  CHECK_INT(st_open(path, &f, &err), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "file truncated?");
+  CHECK_CONTAINS(err.msg, path);
+  remove(path);
+  CHECK_INT(st_open("/nonexistent/x.safetensors", &f, &err), CLAP_ERR_IO);
+  CHECK_CONTAINS(err.msg, "/nonexistent/x.safetensors: No such file");
+  CHECK_INT(st_open("/tmp", &f, &err), CLAP_ERR_IO);
+  CHECK_CONTAINS(err.msg, "not a regular file");
+}
+
+int main(void) {
+  RUN(test_valid_minimal);
+  RUN(test_bad_length);
+  RUN(test_bad_json);
+  RUN(test_unknown_dtype);
+  RUN(test_size_and_ranges);
+  RUN(test_get_f32);
+  RUN(test_half_conversions);
+  RUN(test_write_round_trip);
+  RUN(test_files);
+  return harness_report();
+}
