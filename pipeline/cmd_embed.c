@@ -165,7 +165,7 @@ static clap_status embed_audio(sqlite3 *db, const char *name, int workers, int *
                                clap_error *err) {
   const encoder *enc;
   encoder *owned;
-  clap_status rc = features_encoder(db, name, ENCODER_AUDIO, &enc, &owned, err);
+  clap_status rc = features_encoder(db, name, ENCODER_AUDIO, &enc, &owned, NULL, err);
   if (rc != CLAP_OK) return rc;
   char **ids;
   int n;
@@ -191,7 +191,7 @@ static clap_status embed_audio(sqlite3 *db, const char *name, int workers, int *
 static clap_status embed_text(sqlite3 *db, const char *name, int *added, clap_error *err) {
   const encoder *enc;
   encoder *owned;
-  clap_status rc = features_encoder(db, name, ENCODER_TEXT, &enc, &owned, err);
+  clap_status rc = features_encoder(db, name, ENCODER_TEXT, &enc, &owned, NULL, err);
   if (rc != CLAP_OK) return rc;
   int dim = encoder_dim(enc);
   float *v = malloc((size_t)dim * sizeof(float));

@@ -492,7 +492,7 @@ static clap_status run_fold(eval_ctx *c, const char *fold, clap_error *err) {
   }
   const encoder *enc = NULL;
   encoder *owned = NULL;
-  if (rc == CLAP_OK) rc = features_encoder(c->db, c->o.audio_encoder, ENCODER_AUDIO, &enc, &owned, err);
+  if (rc == CLAP_OK) rc = features_encoder(c->db, c->o.audio_encoder, ENCODER_AUDIO, &enc, &owned, NULL, err);
   int din = enc ? encoder_dim(enc) : 0;
   encoder_free(owned);
   if (rc == CLAP_OK) {
@@ -563,11 +563,19 @@ static clap_status pool_add(pool_arm *a, const char *fold, cJSON *d, clap_error 
     if (!a->ids || !a->truth || !a->pred || !a->score)
       return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   }
+  if (score && cJSON_GetArraySize(score) != n) score = NULL;
   for (int i = 0; i < n; i++) {
-    a->ids[a->n + i] = cJSON_GetArrayItem(ids, i)->valuestring;
-    a->truth[a->n + i] = cJSON_GetArrayItem(truth, i)->valueint;
-    a->pred[a->n + i] = pred ? cJSON_GetArrayItem(pred, i)->valueint : 0;
-    a->score[a->n + i] = score ? cJSON_GetArrayItem(score, i)->valuedouble : NAN;
+    cJSON *id = cJSON_GetArrayItem(ids, i), *t = cJSON_GetArrayItem(truth, i);
+    cJSON *pr = pred ? cJSON_GetArrayItem(pred, i) : NULL;
+    cJSON *sc = score ? cJSON_GetArrayItem(score, i) : NULL;
+    if (!cJSON_IsString(id) || !cJSON_IsNumber(t) || (t->valueint != 0 && t->valueint != 1) ||
+        (pred && (!cJSON_IsNumber(pr) || (pr->valueint != 0 && pr->valueint != 1))))
+      return clap_error_set(err, CLAP_ERR_FORMAT, "evaluations row of fold %s, arm %s: details "
+                            "entry %d is malformed", fold, a->arm, i);
+    a->ids[a->n + i] = id->valuestring;
+    a->truth[a->n + i] = t->valueint;
+    a->pred[a->n + i] = pr ? pr->valueint : 0;
+    a->score[a->n + i] = cJSON_IsNumber(sc) ? sc->valuedouble : NAN;
   }
   a->n += n;
   size_t len = strlen(a->folds);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "audio.h"
 
 void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
@@ -12,26 +14,52 @@ void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
 
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
 
+/* The weights a clap_encoders row was registered with must still be there. */
+static clap_status verify_weights(const char *name, const char *config, const char *sha,
+                                  clap_error *err) {
+  cJSON *cfg = config && sha ? cJSON_Parse(config) : NULL;
+  cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
+  clap_status rc = CLAP_OK;
+  char hex[SHA256_HEX_SIZE];
+  if (cJSON_IsString(w)) {
+    rc = sha256_file(w->valuestring, hex, err);
+    if (rc == CLAP_OK && strcmp(hex, sha))
+      rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                          "encoder '%s': weights %s changed since `clap encoder add`; re-add it "
+                          "with --replace",
+                          name, w->valuestring);
+  }
+  cJSON_Delete(cfg);
+  return rc;
+}
+
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
-                             const encoder **enc, encoder **owned, clap_error *err) {
+                             const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
+                             clap_error *err) {
   *enc = NULL;
   *owned = NULL;
+  if (sha) sha[0] = 0;
   const encoder *e = encoder_builtin(name, NULL);
   if (!e) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT kind, path FROM clap_encoders WHERE name=?", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256 FROM clap_encoders WHERE name=?",
+                           -1, &st, NULL) != SQLITE_OK)
       return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s",
                             sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     clap_status rc = CLAP_OK;
-    if (sqlite3_step(st) != SQLITE_ROW)
+    if (sqlite3_step(st) != SQLITE_ROW) {
       rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
                           name);
-    else
-      rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
-                          (const char *)sqlite3_column_text(st, 1), owned, err);
+    } else {
+      const char *h = (const char *)sqlite3_column_text(st, 3);
+      if (sha) snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
+      rc = verify_weights(name, (const char *)sqlite3_column_text(st, 2), h, err);
+      if (rc == CLAP_OK)
+        rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
+                            (const char *)sqlite3_column_text(st, 1), owned, err);
+    }
     sqlite3_finalize(st);
     if (rc != CLAP_OK) return rc;
     e = *owned;

@@ -9,7 +9,11 @@
 **
 ** features_encoder: a built-in kind ("acoustic", "ngram") or a clap_encoders
 ** row (created from its kind and path; *owned receives it and the caller
-** frees it with encoder_free; NULL for built-ins). Unknown name:
+** frees it with encoder_free; NULL for built-ins). sha (may be NULL)
+** receives the row's weights sha256 ("" for built-ins), which models record
+** so the SQL functions can refuse other weights; as there, a row whose
+** config names a weights file that no longer hashes to it is CLAP_ERR_FORMAT.
+** Unknown name:
 ** CLAP_ERR_NOTFOUND naming it; wrong modality: CLAP_ERR_ARG "encoder 'ngram'
 ** encodes text, not audio".
 **
@@ -39,7 +43,8 @@
 void features_text_key(const char *text, char key[SHA256_HEX_SIZE]);
 
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
-                             const encoder **enc, encoder **owned, clap_error *err);
+                             const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
+                             clap_error *err);
 
 clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
                                   const char *what, float *out, clap_error *err);

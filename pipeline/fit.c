@@ -83,10 +83,10 @@ static char *holdout_json(const fit_options *o) {
 }
 
 static clap_status encoder_dim_for(sqlite3 *db, const char *name, encoder_modality m, int *dim,
-                                   clap_error *err) {
+                                   char sha[SHA256_HEX_SIZE], clap_error *err) {
   const encoder *e;
   encoder *owned;
-  clap_status rc = features_encoder(db, name, m, &e, &owned, err);
+  clap_status rc = features_encoder(db, name, m, &e, &owned, sha, err);
   if (rc == CLAP_OK) *dim = encoder_dim(e);
   encoder_free(owned);
   return rc;
@@ -105,6 +105,7 @@ typedef struct clap_data {
   unsigned char *porig;
   float *text;             /* npool x text_in */
   int sources[4];          /* original, paraphrase, bundled, manual */
+  char audio_sha[SHA256_HEX_SIZE], text_sha[SHA256_HEX_SIZE];
   int counts[MAX_TASKS][2];
 } clap_data;
 
@@ -280,19 +281,30 @@ static cJSON *training_json(const fit_options *o, const char *kind) {
   return t;
 }
 
+/* The distinct sessions of the rows (sorted by utterance id, not session). */
 static cJSON *sessions_json(char **row_session, int n) {
   cJSON *a = cJSON_CreateArray();
-  const char *last = NULL;
-  /* rows are sorted by utterance id, not session: collect distinct ids */
   for (int i = 0; i < n; i++) {
     int seen = 0;
     cJSON *it;
     cJSON_ArrayForEach(it, a) if (!strcmp(it->valuestring, row_session[i])) seen = 1;
     if (!seen) cJSON_AddItemToArray(a, cJSON_CreateString(row_session[i]));
-    last = row_session[i];
   }
-  (void)last;
   return a;
+}
+
+/* {"audio":{"name":..,"sha256":..},"text":{...}}, as `clap model create`
+** records it: the SQL functions refuse a checkpoint encoder whose weights
+** are not these. */
+static cJSON *encoders_json(const char *audio, const char *asha, const char *text,
+                            const char *tsha) {
+  cJSON *e = cJSON_CreateObject();
+  cJSON *a = cJSON_AddObjectToObject(e, "audio"), *t = cJSON_AddObjectToObject(e, "text");
+  cJSON_AddStringToObject(a, "name", audio);
+  if (asha[0]) cJSON_AddStringToObject(a, "sha256", asha);
+  cJSON_AddStringToObject(t, "name", text);
+  if (tsha[0]) cJSON_AddStringToObject(t, "sha256", tsha);
+  return e;
 }
 
 static cJSON *loss_json(const double *loss, int n) {
@@ -334,9 +346,9 @@ static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap
                                  const double *loss, clap_error *err) {
   cJSON *meta = cJSON_CreateObject();
   cJSON_AddStringToObject(meta, "kind", "clap");
-  cJSON *enc = cJSON_AddObjectToObject(meta, "encoders");
-  cJSON_AddStringToObject(enc, "audio", o->audio_encoder);
-  cJSON_AddStringToObject(enc, "text", o->text_encoder);
+  cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, d->audio_sha,
+                                                        o->text_encoder, d->text_sha));
+  cJSON_AddTrueToObject(meta, "trained");
   cJSON *std = cJSON_AddObjectToObject(meta, "standardisation");
   cJSON_AddStringToObject(std, "audio", "training utterances");
   cJSON_AddNumberToObject(std, "audio_rows", d->rows.n);
@@ -373,8 +385,10 @@ clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_e
   cfg.dim = o->dim;
   cfg.head = o->head;
   cfg.hidden = o->hidden;
-  clap_status rc = encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, err);
-  if (rc == CLAP_OK) rc = encoder_dim_for(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, err);
+  clap_status rc =
+      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha, err);
+  if (rc == CLAP_OK)
+    rc = encoder_dim_for(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha, err);
   if (rc == CLAP_OK) rc = load_tasks(db, &d, err);
   if (rc == CLAP_OK) rc = load_clap_rows(db, o, &d, err);
   if (rc == CLAP_OK) {
@@ -519,6 +533,7 @@ typedef struct bl_state {
   float *s, *z;
   double *gfc;
   int in, dim;
+  char audio_sha[SHA256_HEX_SIZE];
 } bl_state;
 
 /* One batch: forward, BCE, gradients, both Adam steps; returns the loss sum. */
@@ -604,8 +619,9 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
     cJSON *c = cJSON_AddObjectToObject(lab, "purchase_intention");
     cJSON_AddNumberToObject(c, "0", d->counts[0]);
     cJSON_AddNumberToObject(c, "1", d->counts[1]);
-    cJSON *enc = cJSON_AddObjectToObject(meta, "encoders");
-    cJSON_AddStringToObject(enc, "audio", o->audio_encoder);
+    cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, st->audio_sha,
+                                                          "none", ""));
+    cJSON_AddTrueToObject(meta, "trained");
     rc = set_metadata(st->m, meta, err);
   }
   cJSON_Delete(meta);
@@ -628,7 +644,8 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   memset(&d, 0, sizeof d);
   bl_state st;
   memset(&st, 0, sizeof st);
-  clap_status rc = encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, err);
+  clap_status rc =
+      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha, err);
   if (rc == CLAP_OK) rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
   if (rc == CLAP_OK) rc = model_create(&cfg, o->seed, &st.m, err);
   if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);

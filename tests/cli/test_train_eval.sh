@@ -91,10 +91,10 @@ check_equal "metadata: kind, encoders, epochs, loss curve, provenance" \
 import json, sys
 m = json.load(sys.stdin)["metadata"]
 p = m["provenance"]
-print(m["kind"], m["encoders"]["audio"], m["encoders"]["text"], m["training"]["epochs"], m["training"]["lr"],
+print(m["kind"], m["encoders"]["audio"]["name"], m["encoders"]["text"]["name"], m["trained"], m["training"]["epochs"], m["training"]["lr"],
       len(m["loss"]), sorted(p["sessions"]), p["utterances"], p["labels"]["dominant"], p["texts"]["original"],
       "purchase_intention" in p["labels"])')" \
-  "clap acoustic ngram 4 0.001 4 ['t1', 't2', 't3'] 24 {'0': 10, '1': 11} 12 False"
+  "clap acoustic ngram True 4 0.001 4 ['t1', 't2', 't3'] 24 {'0': 10, '1': 11} 12 False"
 check "train with a held-out session" "$CLAP" train "$DB" --name h --holdout-session t2 --epochs 2 --dim 16
 check_equal "held-out session not in provenance" \
   "$("$CLAP" model show "$DB" h | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin)["metadata"]["provenance"]; print(sorted(p["sessions"]), p["utterances"])')" \

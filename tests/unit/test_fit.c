@@ -135,9 +135,9 @@ static void test_feature_errors(void) {
   CHECK_CONTAINS(err.msg, "have 50 values, the encoder gives 49");
   const encoder *e;
   encoder *owned;
-  CHECK_INT(features_encoder(db, "ngram", ENCODER_AUDIO, &e, &owned, &err), CLAP_ERR_ARG);
+  CHECK_INT(features_encoder(db, "ngram", ENCODER_AUDIO, &e, &owned, NULL, &err), CLAP_ERR_ARG);
   CHECK_CONTAINS(err.msg, "encoder 'ngram' encodes text, not audio");
-  CHECK_INT(features_encoder(db, "zzz", ENCODER_TEXT, &e, &owned, &err), CLAP_ERR_NOTFOUND);
+  CHECK_INT(features_encoder(db, "zzz", ENCODER_TEXT, &e, &owned, NULL, &err), CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'zzz'");
   CHECK_INT(features_encode_audio(encoder_builtin("acoustic", NULL), "junk", 4, "utterance 'q'", x,
                                   &err) != CLAP_OK, 1);
