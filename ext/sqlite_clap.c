@@ -11,6 +11,7 @@
 **   clap_embed_text(text [, model])                 -> unit vector in the joint space
 **   clap_zero_shot(audio_vec, neg_text, pos_text [, model]) -> P(positive)
 **   clap_classify(audio_vec, json_array_of_texts [, model]) -> 0-based index of the best text
+**   clap_threads([n])                               -> OpenBLAS threads (sets them to n, 1..256)
 **
 ** Arguments:
 **   vector  a BLOB of little-endian float32 (sqlite-vec's format) or JSON text
@@ -55,6 +56,7 @@ SQLITE_EXTENSION_INIT1
 #include "clap_version.h"
 #include "encoder.h"
 #include "model.h"
+#include "nn.h"
 #include "sha256.h"
 #include "vec.h"
 
@@ -243,14 +245,18 @@ static int table_exists(sqlite3 *db, const char *name) {
 /* A checkpoint encoder's weights must still be the file `clap encoder add`
 ** hashed: clap_encoders.config names it ("weights"), .sha256 is its digest.
 ** Rows without either (older or hand-made) are taken as they are. */
-static clap_status verify_weights(const char *name, const char *config, const char *sha,
-                                  clap_error *err) {
+static clap_status verify_weights(const char *name, const char *dir, const char *config,
+                                  const char *sha, clap_error *err) {
   cJSON *cfg = config && sha ? cJSON_Parse(config) : NULL;
   cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
   clap_status rc = CLAP_OK;
   char hex[SHA256_HEX_SIZE];
   if (cJSON_IsString(w)) {
-    rc = sha256_file(w->valuestring, hex, err);
+    /* The file name is relative to the checkpoint directory. */
+    char *file = w->valuestring[0] == '/' || !dir ? sqlite3_mprintf("%s", w->valuestring)
+                                                  : sqlite3_mprintf("%s/%s", dir, w->valuestring);
+    rc = file ? sha256_file(file, hex, err) : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    sqlite3_free(file);
     if (rc == CLAP_OK && strcmp(hex, sha))
       rc = clap_error_set(err, CLAP_ERR_FORMAT,
                           "encoder '%s': weights %s changed since `clap encoder add` (sha256 "
@@ -265,7 +271,7 @@ static encoder_entry *encoder_entry_create(const char *name, const char *kind, c
                                            const char *config, const char *sha,
                                            clap_error *err) {
   encoder *enc = NULL;
-  if (verify_weights(name, config, sha, err) != CLAP_OK ||
+  if (verify_weights(name, path, config, sha, err) != CLAP_OK ||
       encoder_create(name, kind ? kind : "", path, &enc, err) != CLAP_OK)
     return NULL;
   encoder_entry *e = sqlite3_malloc(sizeof *e);
@@ -625,6 +631,20 @@ static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_text(ctx, CLAP_VERSION, -1, SQLITE_STATIC);
 }
 
+/* clap_threads() reports, clap_threads(n) sets the size of OpenBLAS's
+** process-wide pool, which the checkpoint encoders use; 1..256. */
+static void fn_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (argc == 1) {
+    if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER || sqlite3_value_int64(argv[0]) < 1 ||
+        sqlite3_value_int64(argv[0]) > 256) {
+      result_errorf(ctx, "clap_threads() argument 1: expected an integer in 1..256");
+      return;
+    }
+    nn_set_threads(sqlite3_value_int(argv[0]));
+  }
+  sqlite3_result_int(ctx, nn_get_threads());
+}
+
 static void fn_cosine(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   vec_view a = {0}, b = {0};
   int ra = arg_vector(ctx, argv[0], "cosine() argument 1", &a);
@@ -877,6 +897,8 @@ typedef struct fn_spec {
 static const fn_spec functions[] = {
     {"clap_version", 0, PURE, fn_version},
     {"cosine", 2, PURE, fn_cosine},
+    {"clap_threads", 0, SQLITE_UTF8, fn_threads},
+    {"clap_threads", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_threads},
     {"clap_encode_audio", 2, READS | VEC_OUT, fn_encode_audio},
     {"clap_encode_text", 2, READS | VEC_OUT, fn_encode_text},
     {"clap_embed_audio", 1, READS | VEC_OUT, fn_embed_audio},
@@ -894,6 +916,10 @@ __declspec(dllexport)
 #endif
 int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
+  /* CLAP_THREADS sizes OpenBLAS's pool for the checkpoint encoders; unset,
+  ** OpenBLAS uses every core. */
+  const char *threads = getenv("CLAP_THREADS");
+  if (threads && atoi(threads) >= 1 && atoi(threads) <= 256) nn_set_threads(atoi(threads));
   clap_conn *c = sqlite3_malloc(sizeof *c);
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof *c);

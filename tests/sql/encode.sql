@@ -27,3 +27,6 @@ select clap_encode_text('', 'ngram');
 select clap_encode_text('   ', 'ngram');
 select clap_encode_text(x'ff', 'ngram');
 select clap_encode_text(42, 'ngram');
+select 'threads', clap_threads(1), clap_threads(), clap_threads(2);
+select clap_threads(0);
+select clap_threads('x');
