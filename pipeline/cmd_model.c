@@ -27,6 +27,7 @@
 #include "db.h"
 #include "encoder.h"
 #include "model.h"
+#include "model_store.h"
 #include "sha256.h"
 
 static const char model_usage[] =
@@ -109,50 +110,6 @@ static clap_status record_encoders(clap_model *m, const model_config *cfg, const
   return rc;
 }
 
-static int name_exists(sqlite3 *db, const char *name) {
-  sqlite3_stmt *st;
-  int found = 0;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM clap_models WHERE name=?", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
-  }
-  sqlite3_finalize(st);
-  return found;
-}
-
-/* Store a model under name (replacing only when asked). */
-static clap_status store_model(sqlite3 *db, const char *name, const clap_model *m, int replace,
-                               clap_error *err) {
-  if (!replace && name_exists(db, name))
-    return clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", name);
-  unsigned char *blob = NULL;
-  size_t n = 0;
-  clap_status rc = model_save(m, &blob, &n, err);
-  if (rc != CLAP_OK) return rc;
-  const model_config *cfg = model_get_config(m);
-  char *card = model_describe_json(m);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT OR REPLACE INTO clap_models(name, model, audio_encoder, "
-                         "text_encoder, dim, config) VALUES (?,?,?,?,?,?)",
-                         -1, &st, NULL) != SQLITE_OK) {
-    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
-  } else {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_blob64(st, 2, blob, n, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, cfg->audio_encoder, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, cfg->text_encoder, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, cfg->dim);
-    sqlite3_bind_text(st, 6, card ? card : "{}", -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-      rc = clap_error_set(err, CLAP_ERR_IO, "storing model '%s': %s", name, sqlite3_errmsg(db));
-  }
-  sqlite3_finalize(st);
-  free(card);
-  free(blob);
-  return rc;
-}
-
 static int model_create_cmd(sqlite3 *db, int argc, char **argv) {
   static const struct option opts[] = {
       {"name", required_argument, 0, 'n'},     {"audio-encoder", required_argument, 0, 'a'},
@@ -202,7 +159,7 @@ static int model_create_cmd(sqlite3 *db, int argc, char **argv) {
   if (encoder_dim_of(db, aenc, ENCODER_AUDIO, &cfg.audio_in, asha, &err) ||
       encoder_dim_of(db, tenc, ENCODER_TEXT, &cfg.text_in, tsha, &err) ||
       model_create(&cfg, seed, &m, &err) || record_encoders(m, &cfg, asha, tsha, seed, &err) ||
-      store_model(db, name, m, replace, &err)) {
+      model_store_put(db, name, m, replace, NULL, &err)) {
     model_free(m);
     return fail(&err);
   }
@@ -231,36 +188,10 @@ static int model_list_cmd(sqlite3 *db) {
   return 0;
 }
 
-/* Load the named model; *m owned by the caller. */
-static clap_status fetch_model(sqlite3 *db, const char *name, clap_model **m, unsigned char **blob,
-                               size_t *n, clap_error *err) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT model FROM clap_models WHERE name=?", -1, &st, NULL) !=
-      SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  clap_status rc;
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s'", name);
-  } else {
-    const void *p = sqlite3_column_blob(st, 0);
-    size_t len = (size_t)sqlite3_column_bytes(st, 0);
-    rc = model_load(p, len, m, err);
-    if (rc != CLAP_OK) clap_error_prefix(err, "model '%s': ", name);
-    if (rc == CLAP_OK && blob) {
-      *blob = malloc(len ? len : 1);
-      if (!*blob) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-      else memcpy(*blob, p, len), *n = len;
-    }
-  }
-  sqlite3_finalize(st);
-  return rc;
-}
-
 static int model_show_cmd(sqlite3 *db, const char *name) {
   clap_error err;
   clap_model *m = NULL;
-  if (fetch_model(db, name, &m, NULL, NULL, &err)) return fail(&err);
+  if (model_store_get(db, name, &m, NULL, NULL, &err)) return fail(&err);
   char *json = model_describe_json(m);
   cJSON *card = json ? cJSON_Parse(json) : NULL;
   char *out = NULL;
@@ -289,7 +220,7 @@ static int model_export_cmd(sqlite3 *db, const char *name, const char *path) {
   clap_model *m = NULL;
   unsigned char *blob = NULL;
   size_t n = 0;
-  if (fetch_model(db, name, &m, &blob, &n, &err)) return fail(&err);
+  if (model_store_get(db, name, &m, &blob, &n, &err)) return fail(&err);
   model_free(m);
   FILE *f = fopen(path, "wb");
   int ok = f && fwrite(blob, 1, n, f) == n;
@@ -346,7 +277,7 @@ static int model_import_cmd(sqlite3 *db, const char *name, const char *path, int
     clap_error_prefix(&err, "%s: ", path);
     return fail(&err);
   }
-  rc = store_model(db, name, m, replace, &err);
+  rc = model_store_put(db, name, m, replace, NULL, &err);
   model_free(m);
   if (rc != CLAP_OK) return fail(&err);
   printf("imported model '%s' from %s\n", name, path);

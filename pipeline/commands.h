@@ -13,6 +13,11 @@ int cmd_ingest(int argc, char **argv);
 int cmd_paraphrase(int argc, char **argv);
 int cmd_import_annotations(int argc, char **argv);
 int cmd_labels(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_convert_checkpoint(int argc, char **argv);
 int cmd_encoder(int argc, char **argv);
 

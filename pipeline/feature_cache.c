@@ -1,0 +1,142 @@
+/* feature_cache — see feature_cache.h. */
+#include "feature_cache.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "audio.h"
+
+void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
+  sha256_hex(text, strlen(text), key);
+}
+
+static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
+
+/* The weights a clap_encoders row was registered with must still be there. */
+static clap_status verify_weights(const char *name, const char *config, const char *sha,
+                                  clap_error *err) {
+  cJSON *cfg = config && sha ? cJSON_Parse(config) : NULL;
+  cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
+  clap_status rc = CLAP_OK;
+  char hex[SHA256_HEX_SIZE];
+  if (cJSON_IsString(w)) {
+    rc = sha256_file(w->valuestring, hex, err);
+    if (rc == CLAP_OK && strcmp(hex, sha))
+      rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                          "encoder '%s': weights %s changed since `clap encoder add`; re-add it "
+                          "with --replace",
+                          name, w->valuestring);
+  }
+  cJSON_Delete(cfg);
+  return rc;
+}
+
+clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
+                             const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
+                             clap_error *err) {
+  *enc = NULL;
+  *owned = NULL;
+  if (sha) sha[0] = 0;
+  const encoder *e = encoder_builtin(name, NULL);
+  if (!e) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256 FROM clap_encoders WHERE name=?",
+                           -1, &st, NULL) != SQLITE_OK)
+      return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s",
+                            sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    clap_status rc = CLAP_OK;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+      rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
+                          "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
+                          name);
+    } else {
+      const char *h = (const char *)sqlite3_column_text(st, 3);
+      if (sha) snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
+      rc = verify_weights(name, (const char *)sqlite3_column_text(st, 2), h, err);
+      if (rc == CLAP_OK)
+        rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
+                            (const char *)sqlite3_column_text(st, 1), owned, err);
+    }
+    sqlite3_finalize(st);
+    if (rc != CLAP_OK) return rc;
+    e = *owned;
+  }
+  if (encoder_modality_of(e) != want) {
+    encoder_free(*owned);
+    *owned = NULL;
+    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", name,
+                          modality_name(want == ENCODER_AUDIO ? ENCODER_TEXT : ENCODER_AUDIO),
+                          modality_name(want));
+  }
+  *enc = e;
+  return CLAP_OK;
+}
+
+clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
+                                  const char *what, float *out, clap_error *err) {
+  audio_options opts = {.max_seconds = FEATURES_AUDIO_MAX_SECONDS};
+  audio_pcm *pcm = NULL;
+  clap_status rc = audio_decode_memory(bytes, n, what, &opts, &pcm, err);
+  if (rc == CLAP_OK) {
+    rc = encoder_encode_audio(enc, pcm->samples, pcm->n, out, err);
+    if (rc != CLAP_OK) clap_error_prefix(err, "%s: ", what);
+  }
+  audio_pcm_free(pcm);
+  return rc;
+}
+
+clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modality modality,
+                          const char *const *keys, const char *const *what, int n, int dim,
+                          float *out, clap_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT dim, vec FROM features WHERE encoder=? AND modality=? AND key=?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading features: %s", sqlite3_errmsg(db));
+  clap_status rc = CLAP_OK;
+  const char *mod = modality_name(modality);
+  for (int i = 0; i < n && rc == CLAP_OK; i++) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, encoder_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, mod, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, keys[i], -1, SQLITE_STATIC);
+    const char *w = what ? what[i] : keys[i];
+    if (sqlite3_step(st) != SQLITE_ROW) {
+      rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
+                          "no %s %s features for %s '%s' (run `clap embed` first)", encoder_name,
+                          mod, modality == ENCODER_AUDIO ? "utterance" : "text", w);
+    } else if (sqlite3_column_int(st, 0) != dim ||
+               sqlite3_column_bytes(st, 1) != dim * (int)sizeof(float)) {
+      rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s %s features for '%s' have %d values, the encoder gives %d",
+                          encoder_name, mod, w, sqlite3_column_bytes(st, 1) / 4, dim);
+    } else {
+      memcpy(out + (size_t)i * dim, sqlite3_column_blob(st, 1), (size_t)dim * sizeof(float));
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality modality,
+                         const char *key, const float *v, int dim, clap_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO features(encoder, modality, key, dim, vec) "
+                         "VALUES (?,?,?,?,?)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "writing features: %s", sqlite3_errmsg(db));
+  sqlite3_bind_text(st, 1, encoder_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, modality_name(modality), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, dim);
+  sqlite3_bind_blob(st, 5, v, dim * (int)sizeof(float), SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  if (sqlite3_step(st) != SQLITE_DONE)
+    rc = clap_error_set(err, CLAP_ERR_IO, "writing features for '%s': %s", key,
+                        sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return rc;
+}

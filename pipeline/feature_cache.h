@@ -1,0 +1,60 @@
+/*
+** feature_cache — the encoder output cache (table features): keys, the encoder
+** lookup shared with the SQL functions' rules, encoding one input exactly as
+** clap_encode_audio / clap_encode_text do, and bulk reads for training.
+**
+** Keys: audio rows are keyed by utterance id, text rows by the SHA-256 (64
+** lowercase hex digits) of the text's UTF-8 bytes. A vector is dim float32
+** little-endian, as the SQL functions return them.
+**
+** features_encoder: a built-in kind ("acoustic", "ngram") or a clap_encoders
+** row (created from its kind and path; *owned receives it and the caller
+** frees it with encoder_free; NULL for built-ins). sha (may be NULL)
+** receives the row's weights sha256 ("" for built-ins), which models record
+** so the SQL functions can refuse other weights; as there, a row whose
+** config names a weights file that no longer hashes to it is CLAP_ERR_FORMAT.
+** Unknown name:
+** CLAP_ERR_NOTFOUND naming it; wrong modality: CLAP_ERR_ARG "encoder 'ngram'
+** encodes text, not audio".
+**
+** features_encode_audio: decodes the bytes with audio_decode_memory (any
+** format libsndfile reads, resampled to 16 kHz mono, at most an hour - the
+** SQL functions' limit) and runs the encoder; out holds encoder_dim floats.
+** Errors are the decoder's or the encoder's, prefixed with `what`.
+**
+** features_load: n rows (keys[i]) into out (n x dim, row-major). A missing
+** row is CLAP_ERR_NOTFOUND "no <encoder> <modality> features for <what>
+** '<key>' (run `clap embed`)"; a stored row of another size CLAP_ERR_FORMAT
+** naming the key and both sizes.
+*/
+#ifndef CLAP_FEATURE_CACHE_H
+#define CLAP_FEATURE_CACHE_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#include "clap_error.h"
+#include "encoder.h"
+#include "sha256.h"
+
+#define FEATURES_AUDIO_MAX_SECONDS 3600.0
+
+void features_text_key(const char *text, char key[SHA256_HEX_SIZE]);
+
+clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
+                             const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
+                             clap_error *err);
+
+clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
+                                  const char *what, float *out, clap_error *err);
+
+clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modality modality,
+                          const char *const *keys, const char *const *what, int n, int dim,
+                          float *out, clap_error *err);
+
+/* Store one vector (INSERT OR REPLACE). */
+clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality modality,
+                         const char *key, const float *v, int dim, clap_error *err);
+
+#endif

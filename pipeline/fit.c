@@ -1,0 +1,810 @@
+/* fit — see fit.h. */
+#include "fit.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "clap_rng.h"
+#include "clap_train.h"
+#include "feature_cache.h"
+#include "metrics.h"
+
+#define MAX_TASKS 16
+
+void fit_defaults(fit_options *o) {
+  memset(o, 0, sizeof *o);
+  o->audio_encoder = "acoustic";
+  o->text_encoder = "ngram";
+  o->head = MODEL_HEAD_LINEAR;
+  o->dim = FIT_DEFAULT_DIM;
+  o->hidden = FIT_DEFAULT_DIM;
+  o->epochs = FIT_DEFAULT_EPOCHS;
+  o->batch = FIT_DEFAULT_BATCH;
+  o->lr = FIT_DEFAULT_LR;
+  o->seed = FIT_DEFAULT_SEED;
+}
+
+void fit_free_strings(char **s, int n) {
+  for (int i = 0; s && i < n; i++) free(s[i]);
+  free(s);
+}
+
+/* A growable list of strings. */
+typedef struct strlist {
+  char **v;
+  int n, cap;
+} strlist;
+
+static int strlist_add(strlist *l, const char *s) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 64;
+    char **g = realloc(l->v, (size_t)cap * sizeof *g);
+    if (!g) return -1;
+    l->v = g;
+    l->cap = cap;
+  }
+  l->v[l->n] = strdup(s ? s : "");
+  return l->v[l->n] ? (l->n++, 0) : -1;
+}
+
+static clap_status sql_fail(sqlite3 *db, clap_error *err) {
+  return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+}
+
+clap_status fit_sessions(sqlite3 *db, char ***ids, int *n, clap_error *err) {
+  sqlite3_stmt *st;
+  strlist l = {0};
+  if (sqlite3_prepare_v2(db, "SELECT id FROM sessions ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(db, err);
+  clap_status rc = CLAP_OK;
+  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (strlist_add(&l, (const char *)sqlite3_column_text(st, 0)))
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  sqlite3_finalize(st);
+  if (rc != CLAP_OK) fit_free_strings(l.v, l.n), l.v = NULL, l.n = 0;
+  *ids = l.v;
+  *n = l.n;
+  return rc;
+}
+
+/* The holdout list as a JSON array, for json_each() in SQL. */
+static char *holdout_json(const fit_options *o) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; a && i < o->nholdout; i++)
+    cJSON_AddItemToArray(a, cJSON_CreateString(o->holdout[i]));
+  char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+  cJSON_Delete(a);
+  return s;
+}
+
+static clap_status encoder_dim_for(sqlite3 *db, const char *name, encoder_modality m, int *dim,
+                                   char sha[SHA256_HEX_SIZE], clap_error *err) {
+  const encoder *e;
+  encoder *owned;
+  clap_status rc = features_encoder(db, name, m, &e, &owned, sha, err);
+  if (rc == CLAP_OK) *dim = encoder_dim(e);
+  encoder_free(owned);
+  return rc;
+}
+
+/* ------------------------------------------------------------ CLAP data */
+
+typedef struct clap_data {
+  int k;
+  char task[MAX_TASKS][64];
+  strlist rows, row_session;
+  int *labels;             /* rows x k */
+  float *audio;            /* rows x audio_in */
+  int npool;
+  int *ptask, *pcls;
+  unsigned char *porig;
+  float *text;             /* npool x text_in */
+  int sources[4];          /* original, paraphrase, bundled, manual */
+  char audio_sha[SHA256_HEX_SIZE], text_sha[SHA256_HEX_SIZE];
+  int counts[MAX_TASKS][2];
+} clap_data;
+
+static void clap_data_free(clap_data *d) {
+  fit_free_strings(d->rows.v, d->rows.n);
+  fit_free_strings(d->row_session.v, d->row_session.n);
+  free(d->labels);
+  free(d->audio);
+  free(d->ptask);
+  free(d->pcls);
+  free(d->porig);
+  free(d->text);
+}
+
+static clap_status load_tasks(sqlite3 *db, clap_data *d, clap_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name FROM dimensions WHERE training=1 AND customer_only=0 AND "
+                         "name<>'purchase_intention' ORDER BY rowid",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(db, err);
+  d->k = 0;
+  while (sqlite3_step(st) == SQLITE_ROW && d->k < MAX_TASKS)
+    snprintf(d->task[d->k++], 64, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  if (d->k == 0)
+    return clap_error_set(err, CLAP_ERR_NOTFOUND, "no training dimensions in table dimensions");
+  return CLAP_OK;
+}
+
+static int task_index(const clap_data *d, const char *name) {
+  for (int t = 0; t < d->k; t++)
+    if (!strcmp(d->task[t], name)) return t;
+  return -1;
+}
+
+static clap_status load_clap_rows(sqlite3 *db, const fit_options *o, clap_data *d,
+                                  clap_error *err) {
+  char *hold = holdout_json(o);
+  if (!hold) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  sqlite3_stmt *st;
+  int prc = sqlite3_prepare_v2(
+      db,
+      "SELECT l.utterance_id, u.session_id, l.dimension, l.label FROM labels l "
+      "JOIN utterances u ON u.id = l.utterance_id "
+      "WHERE u.session_id NOT IN (SELECT value FROM json_each(?1)) "
+      "AND l.dimension IN (SELECT name FROM dimensions WHERE training=1 AND customer_only=0 "
+      "AND name<>'purchase_intention') "
+      "AND l.utterance_id IN (SELECT utterance_id FROM labels WHERE label IS NOT NULL "
+      "AND dimension<>'purchase_intention') "
+      "ORDER BY l.utterance_id",
+      -1, &st, NULL);
+  if (prc != SQLITE_OK) {
+    free(hold);
+    return sql_fail(db, err);
+  }
+  sqlite3_bind_text(st, 1, hold, -1, SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  int cap = 0;
+  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    if (d->rows.n == 0 || strcmp(d->rows.v[d->rows.n - 1], id)) {
+      if (strlist_add(&d->rows, id) ||
+          strlist_add(&d->row_session, (const char *)sqlite3_column_text(st, 1))) {
+        rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+        break;
+      }
+      if (d->rows.n > cap) {
+        cap = cap ? 2 * cap : 256;
+        int *g = realloc(d->labels, (size_t)cap * d->k * sizeof *g);
+        if (!g) {
+          rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+          break;
+        }
+        d->labels = g;
+      }
+      for (int t = 0; t < d->k; t++) d->labels[(d->rows.n - 1) * d->k + t] = -1;
+    }
+    int t = task_index(d, (const char *)sqlite3_column_text(st, 2));
+    if (t >= 0 && sqlite3_column_type(st, 3) != SQLITE_NULL) {
+      int c = sqlite3_column_int(st, 3) ? 1 : 0;
+      d->labels[(d->rows.n - 1) * d->k + t] = c;
+      d->counts[t][c]++;
+    }
+  }
+  sqlite3_finalize(st);
+  free(hold);
+  if (rc == CLAP_OK && d->rows.n == 0)
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
+                        "no labeled utterances to train on (outside the held-out sessions); "
+                        "run `clap labels` first");
+  return rc;
+}
+
+static const char *const augment_sources[] = {"original", "paraphrase", "bundled", "manual"};
+
+static clap_status load_pool(sqlite3 *db, const fit_options *o, int text_in, clap_data *d,
+                             clap_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT dimension, pole, text, source FROM descriptions WHERE status='ok' AND "
+          "(source='original' OR (?1 AND source IN ('paraphrase','bundled','manual'))) "
+          "ORDER BY dimension, pole, source<>'original', id",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(db, err);
+  sqlite3_bind_int(st, 1, o->augment ? 1 : 0);
+  strlist texts = {0}, keys = {0};
+  clap_status rc = CLAP_OK;
+  int cap = 0;
+  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+    int t = task_index(d, (const char *)sqlite3_column_text(st, 0));
+    if (t < 0) continue;
+    const char *text = (const char *)sqlite3_column_text(st, 2);
+    const char *src = (const char *)sqlite3_column_text(st, 3);
+    char key[SHA256_HEX_SIZE];
+    features_text_key(text, key);
+    if (d->npool == cap) {
+      cap = cap ? 2 * cap : 64;
+      int *a = realloc(d->ptask, (size_t)cap * sizeof *a);
+      if (a) d->ptask = a;
+      int *b = realloc(d->pcls, (size_t)cap * sizeof *b);
+      if (b) d->pcls = b;
+      unsigned char *c = realloc(d->porig, (size_t)cap);
+      if (c) d->porig = c;
+      if (!a || !b || !c) {
+        rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+        break;
+      }
+    }
+    if (strlist_add(&texts, text) || strlist_add(&keys, key)) {
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      break;
+    }
+    d->ptask[d->npool] = t;
+    d->pcls[d->npool] = sqlite3_column_int(st, 1) ? 1 : 0;
+    d->porig[d->npool] = !strcmp(src, "original");
+    for (int s = 0; s < 4; s++)
+      if (!strcmp(src, augment_sources[s])) d->sources[s]++;
+    d->npool++;
+  }
+  sqlite3_finalize(st);
+  if (rc == CLAP_OK && d->npool == 0)
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no original descriptions (run `clap init`)");
+  if (rc == CLAP_OK) {
+    d->text = malloc((size_t)d->npool * text_in * sizeof(float));
+    if (!d->text) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    else
+      rc = features_load(db, o->text_encoder, ENCODER_TEXT, (const char *const *)keys.v,
+                         (const char *const *)texts.v, d->npool, text_in, d->text, err);
+  }
+  fit_free_strings(texts.v, texts.n);
+  fit_free_strings(keys.v, keys.n);
+  return rc;
+}
+
+/* ---------------------------------------------------------- provenance */
+
+static cJSON *training_json(const fit_options *o, const char *kind) {
+  cJSON *t = cJSON_CreateObject();
+  cJSON_AddStringToObject(t, "objective", kind);
+  cJSON_AddNumberToObject(t, "epochs", o->epochs);
+  cJSON_AddNumberToObject(t, "lr", o->lr);
+  cJSON_AddNumberToObject(t, "batch", o->batch);
+  cJSON_AddNumberToObject(t, "seed", (double)o->seed);
+  cJSON_AddStringToObject(t, "optimizer", "adam");
+  cJSON_AddStringToObject(t, "augment", o->augment ? "paraphrase" : "none");
+  cJSON_AddStringToObject(t, "head", o->head == MODEL_HEAD_MLP ? "mlp" : "linear");
+  cJSON_AddNumberToObject(t, "dim", o->dim);
+  if (o->head == MODEL_HEAD_MLP) cJSON_AddNumberToObject(t, "hidden", o->hidden);
+  cJSON *h = cJSON_AddArrayToObject(t, "holdout");
+  for (int i = 0; i < o->nholdout; i++) cJSON_AddItemToArray(h, cJSON_CreateString(o->holdout[i]));
+  return t;
+}
+
+/* The distinct sessions of the rows (sorted by utterance id, not session). */
+static cJSON *sessions_json(char **row_session, int n) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) {
+    int seen = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, a) if (!strcmp(it->valuestring, row_session[i])) seen = 1;
+    if (!seen) cJSON_AddItemToArray(a, cJSON_CreateString(row_session[i]));
+  }
+  return a;
+}
+
+/* {"audio":{"name":..,"sha256":..},"text":{...}}, as `clap model create`
+** records it: the SQL functions refuse a checkpoint encoder whose weights
+** are not these. */
+static cJSON *encoders_json(const char *audio, const char *asha, const char *text,
+                            const char *tsha) {
+  cJSON *e = cJSON_CreateObject();
+  cJSON *a = cJSON_AddObjectToObject(e, "audio"), *t = cJSON_AddObjectToObject(e, "text");
+  cJSON_AddStringToObject(a, "name", audio);
+  if (asha[0]) cJSON_AddStringToObject(a, "sha256", asha);
+  cJSON_AddStringToObject(t, "name", text);
+  if (tsha[0]) cJSON_AddStringToObject(t, "sha256", tsha);
+  return e;
+}
+
+static cJSON *loss_json(const double *loss, int n) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(loss[i]));
+  return a;
+}
+
+static clap_status set_metadata(clap_model *m, cJSON *meta, clap_error *err) {
+  char *s = cJSON_PrintUnformatted(meta);
+  clap_status rc = s ? model_set_metadata(m, s, err)
+                     : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  free(s);
+  return rc;
+}
+
+/* ------------------------------------------------------------- CLAP fit */
+
+static clap_status run_clap_epochs(clap_model *m, const fit_options *o, clap_data *d,
+                                   clap_text_pool *pool, double *loss, clap_error *err) {
+  clap_adam *opt = NULL;
+  clap_sampler *s = NULL;
+  clap_status rc = clap_adam_create(m, o->lr, &opt, err);
+  if (rc == CLAP_OK) rc = clap_sampler_create(d->rows.n, o->batch, o->seed + 1, &s, err);
+  clap_rng r;
+  clap_rng_seed(&r, o->seed + 2);
+  clap_train_set set = {d->audio, d->labels, d->rows.n, d->k, pool};
+  for (int ep = 0; ep < o->epochs && rc == CLAP_OK; ep++) {
+    rc = clap_train_epoch(m, opt, s, &set, o->augment, &r, &loss[ep], err);
+    if (rc != CLAP_OK) clap_error_prefix(err, "epoch %d: ", ep + 1);
+    else if (o->on_epoch) o->on_epoch(o->ctx, ep + 1, o->epochs, loss[ep]);
+  }
+  clap_adam_free(opt);
+  clap_sampler_free(s);
+  return rc;
+}
+
+static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap_data *d,
+                                 const double *loss, clap_error *err) {
+  cJSON *meta = cJSON_CreateObject();
+  cJSON_AddStringToObject(meta, "kind", "clap");
+  cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, d->audio_sha,
+                                                        o->text_encoder, d->text_sha));
+  cJSON_AddTrueToObject(meta, "trained");
+  cJSON *std = cJSON_AddObjectToObject(meta, "standardisation");
+  cJSON_AddStringToObject(std, "audio", "training utterances");
+  cJSON_AddNumberToObject(std, "audio_rows", d->rows.n);
+  cJSON_AddStringToObject(std, "text", "training texts");
+  cJSON_AddNumberToObject(std, "text_rows", d->npool);
+  cJSON_AddItemToObject(meta, "training", training_json(o, "multi-class multi-task CLAP"));
+  cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
+  cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
+  cJSON_AddItemToObject(prov, "sessions", sessions_json(d->row_session.v, d->row_session.n));
+  cJSON_AddNumberToObject(prov, "utterances", d->rows.n);
+  cJSON *lab = cJSON_AddObjectToObject(prov, "labels");
+  for (int t = 0; t < d->k; t++) {
+    cJSON *c = cJSON_AddObjectToObject(lab, d->task[t]);
+    cJSON_AddNumberToObject(c, "0", d->counts[t][0]);
+    cJSON_AddNumberToObject(c, "1", d->counts[t][1]);
+  }
+  cJSON *tx = cJSON_AddObjectToObject(prov, "texts");
+  for (int s = 0; s < 4; s++) cJSON_AddNumberToObject(tx, augment_sources[s], d->sources[s]);
+  clap_status rc = set_metadata(m, meta, err);
+  cJSON_Delete(meta);
+  return rc;
+}
+
+clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err) {
+  *out = NULL;
+  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
+    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
+  clap_data d;
+  memset(&d, 0, sizeof d);
+  model_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", o->audio_encoder);
+  snprintf(cfg.text_encoder, sizeof cfg.text_encoder, "%s", o->text_encoder);
+  cfg.dim = o->dim;
+  cfg.head = o->head;
+  cfg.hidden = o->hidden;
+  clap_status rc =
+      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha, err);
+  if (rc == CLAP_OK)
+    rc = encoder_dim_for(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha, err);
+  if (rc == CLAP_OK) rc = load_tasks(db, &d, err);
+  if (rc == CLAP_OK) rc = load_clap_rows(db, o, &d, err);
+  if (rc == CLAP_OK) {
+    d.audio = malloc((size_t)d.rows.n * cfg.audio_in * sizeof(float));
+    rc = d.audio ? features_load(db, o->audio_encoder, ENCODER_AUDIO,
+                                 (const char *const *)d.rows.v, NULL, d.rows.n, cfg.audio_in,
+                                 d.audio, err)
+                 : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  if (rc == CLAP_OK) rc = load_pool(db, o, cfg.text_in, &d, err);
+  clap_text_pool *pool = NULL;
+  clap_model *m = NULL;
+  double *loss = calloc((size_t)o->epochs + 1, sizeof *loss);
+  if (rc == CLAP_OK && !loss) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (rc == CLAP_OK)
+    rc = clap_text_pool_create(d.text, d.npool, cfg.text_in, d.ptask, d.pcls, d.porig, &pool, err);
+  if (rc == CLAP_OK) rc = model_create(&cfg, o->seed, &m, err);
+  if (rc == CLAP_OK) rc = clap_train_standardise(m, MODEL_AUDIO, d.audio, d.rows.n, err);
+  if (rc == CLAP_OK) rc = clap_train_standardise(m, MODEL_TEXT, d.text, d.npool, err);
+  if (rc == CLAP_OK) {
+    clap_train_set set = {d.audio, d.labels, d.rows.n, d.k, pool};
+    rc = clap_train_check(m, &set, o->augment, err);
+  }
+  if (rc == CLAP_OK) rc = run_clap_epochs(m, o, &d, pool, loss, err);
+  if (rc == CLAP_OK) rc = clap_metadata(m, o, &d, loss, err);
+  if (rc == CLAP_OK) *out = m;
+  else model_free(m);
+  free(loss);
+  clap_text_pool_free(pool);
+  clap_data_free(&d);
+  return rc;
+}
+
+/* ------------------------------------------------------------- baseline */
+
+typedef struct bl_data {
+  strlist rows, row_session;
+  int *y;
+  float *audio;
+  int counts[2];
+} bl_data;
+
+static clap_status load_baseline_rows(sqlite3 *db, const fit_options *o, int audio_in, bl_data *d,
+                                      clap_error *err) {
+  char *hold = holdout_json(o);
+  if (!hold) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT u.id, u.session_id, l.label FROM labels l JOIN utterances u ON "
+                         "u.id = l.utterance_id WHERE l.dimension='purchase_intention' AND "
+                         "l.label IS NOT NULL AND u.role='customer' AND u.session_id NOT IN "
+                         "(SELECT value FROM json_each(?1)) ORDER BY u.id",
+                         -1, &st, NULL) != SQLITE_OK) {
+    free(hold);
+    return sql_fail(db, err);
+  }
+  sqlite3_bind_text(st, 1, hold, -1, SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  int cap = 0;
+  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (strlist_add(&d->rows, (const char *)sqlite3_column_text(st, 0)) ||
+        strlist_add(&d->row_session, (const char *)sqlite3_column_text(st, 1))) {
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      break;
+    }
+    if (d->rows.n > cap) {
+      cap = cap ? 2 * cap : 256;
+      int *g = realloc(d->y, (size_t)cap * sizeof *g);
+      if (!g) {
+        rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+        break;
+      }
+      d->y = g;
+    }
+    int c = sqlite3_column_int(st, 2) ? 1 : 0;
+    d->y[d->rows.n - 1] = c;
+    d->counts[c]++;
+  }
+  sqlite3_finalize(st);
+  free(hold);
+  if (rc == CLAP_OK && (d->counts[0] == 0 || d->counts[1] == 0))
+    rc = clap_error_set(err, CLAP_ERR_RANGE,
+                        "the training sessions have %d 'no' and %d 'yes' purchase_intention "
+                        "labels on customer utterances; the baseline needs both",
+                        d->counts[0], d->counts[1]);
+  if (rc == CLAP_OK) {
+    d->audio = malloc((size_t)d->rows.n * audio_in * sizeof(float));
+    rc = d->audio ? features_load(db, o->audio_encoder, ENCODER_AUDIO,
+                                  (const char *const *)d->rows.v, NULL, d->rows.n, audio_in,
+                                  d->audio, err)
+                  : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  return rc;
+}
+
+/* z = W1 * standardise(x) + b1 for n rows; z is n x dim. */
+static void baseline_project(clap_model *m, const float *x, int n, float *s, float *z) {
+  int in, one, dim;
+  const float *mean = model_tensor(m, "audio.mean", &in, &one);
+  const float *sd = model_tensor(m, "audio.std", &in, &one);
+  const float *w1 = model_tensor(m, "audio.w1", &dim, &in);
+  const float *b1 = model_tensor(m, "audio.b1", &dim, &one);
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < in; j++) s[i * in + j] = (x[i * in + j] - mean[j]) / sd[j];
+  for (int i = 0; i < n; i++) memcpy(z + (size_t)i * dim, b1, (size_t)dim * sizeof(float));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, dim, in, 1.0f, s, in, w1, in, 1.0f, z,
+              dim);
+}
+
+static double logit_of(const float *z, const float *w, double b, int dim) {
+  double a = b;
+  for (int j = 0; j < dim; j++) a += (double)z[j] * w[j];
+  return a;
+}
+
+static double sigmoid(double a) { return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)); }
+
+/* Adam on the fully connected unit: the same update clap_adam_step does. */
+typedef struct fc_adam {
+  float *m, *v; /* dim + 1: w then b */
+  long t;
+} fc_adam;
+
+static void fc_adam_step(fc_adam *a, float *w, float *b, const double *g, int dim, double lr) {
+  a->t++;
+  double c1 = 1 - pow(0.9, (double)a->t), c2 = 1 - pow(0.999, (double)a->t);
+  for (int j = 0; j <= dim; j++) {
+    a->m[j] = (float)(0.9 * a->m[j] + 0.1 * g[j]);
+    a->v[j] = (float)(0.999 * a->v[j] + 0.001 * g[j] * g[j]);
+    double step = lr * (a->m[j] / c1) / (sqrt(a->v[j] / c2) + 1e-8);
+    if (j < dim) w[j] = (float)(w[j] - step);
+    else *b = (float)(*b - step);
+  }
+}
+
+typedef struct bl_state {
+  clap_model *m;
+  clap_grads *g;
+  clap_adam *opt;
+  fc_adam fa;
+  float *w, b;
+  float *s, *z;
+  double *gfc;
+  int in, dim;
+  char audio_sha[SHA256_HEX_SIZE];
+} bl_state;
+
+/* One batch: forward, BCE, gradients, both Adam steps; returns the loss sum. */
+static clap_status baseline_batch(bl_state *st, const bl_data *d, const int *idx, int n,
+                                  double lr, double *loss_sum, clap_error *err) {
+  int in = st->in, dim = st->dim;
+  float *x = st->s + (size_t)n * in; /* gathered rows after the standardised ones */
+  for (int i = 0; i < n; i++)
+    memcpy(x + (size_t)i * in, d->audio + (size_t)idx[i] * in, (size_t)in * sizeof(float));
+  baseline_project(st->m, x, n, st->s, st->z);
+  clap_grads_zero(st->g);
+  int r, c;
+  float *gw1 = clap_grads_tensor(st->g, "audio.w1", &r, &c);
+  float *gb1 = clap_grads_tensor(st->g, "audio.b1", &r, &c);
+  memset(st->gfc, 0, (size_t)(dim + 1) * sizeof *st->gfc);
+  float *dz = malloc((size_t)n * dim * sizeof(float));
+  if (!dz) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n; i++) {
+    const float *zi = st->z + (size_t)i * dim;
+    double a = logit_of(zi, st->w, st->b, dim);
+    int y = d->y[idx[i]];
+    *loss_sum += (a > 0 ? a : 0) - a * y + log1p(exp(-fabs(a)));
+    double gi = (sigmoid(a) - y) / n;
+    for (int j = 0; j < dim; j++) {
+      st->gfc[j] += gi * zi[j];
+      dz[(size_t)i * dim + j] = (float)(gi * st->w[j]);
+      gb1[j] += dz[(size_t)i * dim + j];
+    }
+    st->gfc[dim] += gi;
+  }
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, in, n, 1.0f, dz, dim, st->s, in, 0.0f,
+              gw1, in);
+  free(dz);
+  clap_status rc = clap_adam_step(st->opt, st->m, st->g, err);
+  if (rc == CLAP_OK) fc_adam_step(&st->fa, st->w, &st->b, st->gfc, dim, lr);
+  return rc;
+}
+
+static clap_status baseline_train(bl_state *st, const fit_options *o, const bl_data *d,
+                                  double *loss, clap_error *err) {
+  clap_sampler *s = NULL;
+  clap_status rc = clap_sampler_create(d->rows.n, o->batch, o->seed + 1, &s, err);
+  for (int ep = 0; ep < o->epochs && rc == CLAP_OK; ep++) {
+    const int *idx;
+    int n;
+    double sum = 0;
+    while (rc == CLAP_OK && clap_sampler_next(s, &idx, &n))
+      rc = baseline_batch(st, d, idx, n, o->lr, &sum, err);
+    loss[ep] = sum / d->rows.n;
+    if (rc != CLAP_OK) clap_error_prefix(err, "epoch %d: ", ep + 1);
+    else if (o->on_epoch) o->on_epoch(o->ctx, ep + 1, o->epochs, loss[ep]);
+  }
+  clap_sampler_free(s);
+  return rc;
+}
+
+static clap_status baseline_metadata(bl_state *st, const fit_options *o, const bl_data *d,
+                                     const double *loss, clap_error *err) {
+  /* the operating point: Youden's J on the training ROC */
+  double *p = malloc((size_t)d->rows.n * sizeof *p);
+  if (!p) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  cJSON *meta = cJSON_CreateObject();
+  cJSON_AddStringToObject(meta, "kind", "baseline");
+  cJSON *fc = cJSON_AddObjectToObject(meta, "fc");
+  cJSON *w = cJSON_AddArrayToObject(fc, "w");
+  for (int j = 0; j < st->dim; j++) cJSON_AddItemToArray(w, cJSON_CreateNumber(st->w[j]));
+  cJSON_AddNumberToObject(fc, "b", st->b);
+  clap_status rc = set_metadata(st->m, meta, err);
+  double thr = 0.5, j = 0, auc = 0.5;
+  if (rc == CLAP_OK) rc = fit_baseline_predict(st->m, d->audio, d->rows.n, p, NULL, err);
+  if (rc == CLAP_OK) rc = metrics_youden(p, d->y, d->rows.n, &thr, &j, err);
+  if (rc == CLAP_OK) rc = metrics_auc(p, d->y, d->rows.n, &auc, err);
+  if (rc == CLAP_OK) {
+    cJSON_AddNumberToObject(meta, "threshold", thr);
+    cJSON_AddNumberToObject(meta, "youden_j", j);
+    cJSON_AddNumberToObject(meta, "train_auc", auc);
+    cJSON_AddItemToObject(meta, "training", training_json(o, "supervised baseline (BCE)"));
+    cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
+    cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
+    cJSON_AddItemToObject(prov, "sessions", sessions_json(d->row_session.v, d->row_session.n));
+    cJSON_AddNumberToObject(prov, "utterances", d->rows.n);
+    cJSON *lab = cJSON_AddObjectToObject(prov, "labels");
+    cJSON *c = cJSON_AddObjectToObject(lab, "purchase_intention");
+    cJSON_AddNumberToObject(c, "0", d->counts[0]);
+    cJSON_AddNumberToObject(c, "1", d->counts[1]);
+    cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, st->audio_sha,
+                                                          "none", ""));
+    cJSON_AddTrueToObject(meta, "trained");
+    rc = set_metadata(st->m, meta, err);
+  }
+  cJSON_Delete(meta);
+  free(p);
+  return rc;
+}
+
+clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err) {
+  *out = NULL;
+  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
+    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
+  model_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", o->audio_encoder);
+  strcpy(cfg.text_encoder, "none");
+  cfg.text_in = 1;
+  cfg.dim = o->dim;
+  cfg.head = MODEL_HEAD_LINEAR;
+  bl_data d;
+  memset(&d, 0, sizeof d);
+  bl_state st;
+  memset(&st, 0, sizeof st);
+  clap_status rc =
+      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha, err);
+  if (rc == CLAP_OK) rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
+  if (rc == CLAP_OK) rc = model_create(&cfg, o->seed, &st.m, err);
+  if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);
+  if (rc == CLAP_OK) rc = clap_grads_create(st.m, &st.g, err);
+  if (rc == CLAP_OK) rc = clap_adam_create(st.m, o->lr, &st.opt, err);
+  st.in = cfg.audio_in;
+  st.dim = cfg.dim;
+  int bmax = o->batch < d.rows.n ? o->batch : d.rows.n;
+  double *loss = calloc((size_t)o->epochs + 1, sizeof *loss);
+  st.w = calloc((size_t)cfg.dim, sizeof *st.w);
+  st.fa.m = calloc((size_t)cfg.dim + 1, sizeof(float));
+  st.fa.v = calloc((size_t)cfg.dim + 1, sizeof(float));
+  st.gfc = calloc((size_t)cfg.dim + 1, sizeof *st.gfc);
+  st.s = malloc(2 * (size_t)(bmax > 0 ? bmax : 1) * cfg.audio_in * sizeof(float));
+  st.z = malloc((size_t)(bmax > 0 ? bmax : 1) * cfg.dim * sizeof(float));
+  if (rc == CLAP_OK && (!loss || !st.w || !st.fa.m || !st.fa.v || !st.gfc || !st.s || !st.z))
+    rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (rc == CLAP_OK) {
+    /* Xavier-uniform like model_create, from a stream of its own */
+    clap_rng r;
+    clap_rng_seed(&r, o->seed ^ 0x6261736531ULL);
+    double a = sqrt(6.0 / (cfg.dim + 1));
+    for (int j = 0; j < cfg.dim; j++) st.w[j] = (float)((2 * clap_rng_uniform(&r) - 1) * a);
+    rc = baseline_train(&st, o, &d, loss, err);
+  }
+  if (rc == CLAP_OK) rc = baseline_metadata(&st, o, &d, loss, err);
+  if (rc == CLAP_OK) *out = st.m, st.m = NULL;
+  model_free(st.m);
+  clap_grads_free(st.g);
+  clap_adam_free(st.opt);
+  free(st.w);
+  free(st.fa.m);
+  free(st.fa.v);
+  free(st.gfc);
+  free(st.s);
+  free(st.z);
+  free(loss);
+  fit_free_strings(d.rows.v, d.rows.n);
+  fit_free_strings(d.row_session.v, d.row_session.n);
+  free(d.y);
+  free(d.audio);
+  return rc;
+}
+
+clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, double *p,
+                                 double *threshold, clap_error *err) {
+  const model_config *cfg = model_get_config(m);
+  cJSON *meta = cJSON_Parse(model_metadata(m));
+  cJSON *kind = cJSON_GetObjectItemCaseSensitive(meta, "kind");
+  cJSON *fc = cJSON_GetObjectItemCaseSensitive(meta, "fc");
+  cJSON *w = cJSON_GetObjectItemCaseSensitive(fc, "w");
+  cJSON *b = cJSON_GetObjectItemCaseSensitive(fc, "b");
+  cJSON *t = cJSON_GetObjectItemCaseSensitive(meta, "threshold");
+  clap_status rc = CLAP_OK;
+  if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "baseline"))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT, "not a baseline model (metadata kind is not 'baseline')");
+  else if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) != cfg->dim || !cJSON_IsNumber(b))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                        "baseline metadata: fc.w must hold %d numbers and fc.b one", cfg->dim);
+  else if (threshold && !cJSON_IsNumber(t))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT, "baseline metadata: no threshold");
+  float *wv = NULL, *s = NULL, *z = NULL;
+  int chunk = 256;
+  if (rc == CLAP_OK) {
+    wv = malloc((size_t)cfg->dim * sizeof *wv);
+    s = malloc((size_t)chunk * cfg->audio_in * sizeof *s);
+    z = malloc((size_t)chunk * cfg->dim * sizeof *z);
+    if (!wv || !s || !z) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  if (rc == CLAP_OK) {
+    int j = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, w) {
+      if (!cJSON_IsNumber(it)) rc = clap_error_set(err, CLAP_ERR_FORMAT, "baseline metadata: fc.w[%d] is not a number", j);
+      else wv[j++] = (float)it->valuedouble;
+    }
+  }
+  for (int i0 = 0; rc == CLAP_OK && i0 < n; i0 += chunk) {
+    int k = n - i0 < chunk ? n - i0 : chunk;
+    baseline_project((clap_model *)m, x + (size_t)i0 * cfg->audio_in, k, s, z);
+    for (int i = 0; i < k; i++)
+      p[i0 + i] = sigmoid(logit_of(z + (size_t)i * cfg->dim, wv, (float)b->valuedouble, cfg->dim));
+  }
+  if (rc == CLAP_OK && threshold) *threshold = t->valuedouble;
+  free(wv);
+  free(s);
+  free(z);
+  cJSON_Delete(meta);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- flags */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char fit_flags_help[] =
+    "  --encoder E        audio encoder (default acoustic)\n"
+    "  --text-encoder E   text encoder (default ngram)\n"
+    "  --head linear|mlp  projection heads (default linear, as in the paper)\n"
+    "  --dim D            joint embedding dimension (default " STR(FIT_DEFAULT_DIM) ")\n"
+    "  --hidden H         MLP hidden width (default " STR(FIT_DEFAULT_DIM) ")\n"
+    "  --epochs N         epochs (default " STR(FIT_DEFAULT_EPOCHS) "; the paper: 300)\n"
+    "  --lr X             Adam learning rate (default " STR(FIT_DEFAULT_LR) "; the paper: 1e-6)\n"
+    "  --batch N          batch size (default " STR(FIT_DEFAULT_BATCH) ", as in the paper)\n"
+    "  --seed N           seed of initialisation, batches and draws (default " STR(FIT_DEFAULT_SEED) ")\n";
+
+static int parse_long(const char *v, long lo, long hi, long *out) {
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || x < lo || x > hi) return -1;
+  *out = x;
+  return 0;
+}
+
+int fit_parse_flag(fit_options *o, int argc, char **argv, int *i, const char *cmd) {
+  static const char *const flags[] = {"--encoder", "--text-encoder", "--head", "--dim",
+                                      "--hidden",  "--epochs",       "--lr",   "--batch",
+                                      "--seed",    NULL};
+  const char *a = argv[*i];
+  int f = 0;
+  while (flags[f] && strcmp(flags[f], a)) f++;
+  if (!flags[f]) return 0;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "%s: %s needs a value\n", cmd, a);
+    return -1;
+  }
+  const char *v = argv[++*i];
+  long x = 0;
+  int bad = 0;
+  switch (f) {
+  case 0: o->audio_encoder = v; break;
+  case 1: o->text_encoder = v; break;
+  case 2:
+    if (!strcmp(v, "linear")) o->head = MODEL_HEAD_LINEAR;
+    else if (!strcmp(v, "mlp")) o->head = MODEL_HEAD_MLP;
+    else bad = 1;
+    break;
+  case 3: bad = parse_long(v, 1, MODEL_MAX_DIM, &x); o->dim = (int)x; break;
+  case 4: bad = parse_long(v, 1, MODEL_MAX_DIM, &x); o->hidden = (int)x; break;
+  case 5: bad = parse_long(v, 0, 1000000, &x); o->epochs = (int)x; break;
+  case 6: {
+    char *end;
+    o->lr = strtod(v, &end);
+    bad = !*v || *end || !(o->lr > 0) || !isfinite(o->lr);
+    break;
+  }
+  case 7: bad = parse_long(v, 1, 1 << 20, &x); o->batch = (int)x; break;
+  case 8: {
+    char *end;
+    unsigned long long s = strtoull(v, &end, 10);
+    bad = !*v || *end || v[0] == '-';
+    o->seed = s;
+    break;
+  }
+  }
+  if (bad) {
+    fprintf(stderr, "%s: bad value for %s: '%s'\n", cmd, a, v);
+    return -1;
+  }
+  return 1;
+}

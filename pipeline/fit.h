@@ -1,0 +1,104 @@
+/*
+** fit — training from a clap database: the multi-class multi-task CLAP
+** model (paper §II-B, engine in ext/clap_train.h) and the supervised
+** purchase-intention baseline (§III-B). Shared by `clap train`,
+** `clap baseline` and `clap eval`.
+**
+** Training rows (CLAP): utterances of every session not held out that have
+** at least one of the emotion labels. Tasks = the dimensions with
+** training = 1 and customer_only = 0, in seed order (pleasant, aroused,
+** dominant, credible, interested, positive); purchase_intention is never a
+** task, whatever its flags say. A NULL label (equal to the threshold) is
+** -1: that row takes no part in that task. Texts: the 'original'
+** descriptions (status 'ok'); with augment also status-'ok' rows of source
+** paraphrase, bundled or manual, drawn uniformly per row per batch
+** (clap_text_pool_draw). Standardisation: audio from the training rows,
+** text from the texts of the pool. Features come from the cache (`clap
+** embed`); a missing vector is an error that says to run it.
+**
+** Baseline rows: customer utterances of the sessions not held out with a
+** purchase_intention label. Model: standardisation -> linear projection
+** (D) -> one fully connected unit -> sigmoid, BCE, Adam (same epochs, lr,
+** batch, seed as given), threshold = Youden's J on the training ROC.
+**
+** Baseline representation: a clap_model (blob format of model.h, stored in
+** clap_models like any model) whose audio side holds the standardisation
+** and the projection (audio.w1 [D x in], audio.b1 [D]); its text side is a
+** placeholder (text_encoder "none", text_in 1) and its log_scale unused.
+** The fully connected layer and the operating point live in the metadata:
+**   {"kind":"baseline","fc":{"w":[D numbers],"b":number},"threshold":t,
+**    "youden_j":j,"train_auc":a,"loss":[...],"training":{...},
+**    "provenance":{...}}
+** Numbers are printed round-trip exact, so a loaded baseline predicts bit
+** for bit what the trained one did. The SQL functions refuse it (its text
+** encoder "none" is unknown), which is right: it is not a CLAP model.
+**
+** Errors: no training rows, a task or class with no text, a missing
+** feature vector, a baseline with only one class among its training
+** labels: an error naming what is missing (CLAP_ERR_NOTFOUND / RANGE).
+** Deterministic: the seed, the data and the OpenBLAS thread count fix the
+** result bit for bit.
+*/
+#ifndef CLAP_FIT_H
+#define CLAP_FIT_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "clap_error.h"
+#include "model.h"
+
+/* Defaults: chosen so the demo corpus (a few hundred utterances, built-in
+** encoders) learns in seconds. The paper's values are one flag away:
+** --epochs 300 --lr 1e-6 --batch 64. */
+#define FIT_DEFAULT_EPOCHS 40
+#define FIT_DEFAULT_LR 1e-3
+#define FIT_DEFAULT_BATCH 64
+#define FIT_DEFAULT_DIM 512
+#define FIT_DEFAULT_SEED 1
+
+typedef struct fit_options {
+  const char *audio_encoder;        /* default "acoustic" */
+  const char *text_encoder;         /* default "ngram" */
+  const char *const *holdout;       /* session ids left out of training */
+  int nholdout;
+  int augment;                      /* 0 originals only, 1 + paraphrases */
+  model_head_kind head;
+  int dim, hidden;
+  int epochs, batch;
+  double lr;
+  uint64_t seed;
+  /* called after every epoch (may be NULL) */
+  void (*on_epoch)(void *ctx, int epoch, int epochs, double loss);
+  void *ctx;
+} fit_options;
+
+void fit_defaults(fit_options *o);
+
+/* The trained CLAP model, metadata filled; *out is the caller's. */
+clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err);
+
+/* The trained baseline (see above); *out is the caller's. */
+clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err);
+
+/* P(yes) of n rows of raw audio features (n x audio_in) under a baseline,
+** and its threshold (may be NULL). A model that is not a baseline, or whose
+** metadata is malformed, is CLAP_ERR_FORMAT. */
+clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, double *p,
+                                 double *threshold, clap_error *err);
+
+/* The session ids in the database, sorted; *ids and each id malloc'd. */
+clap_status fit_sessions(sqlite3 *db, char ***ids, int *n, clap_error *err);
+void fit_free_strings(char **s, int n);
+
+/* The training flags shared by `clap train`, `clap baseline` and `clap eval`:
+** --encoder E --text-encoder E --head linear|mlp --dim D --hidden H
+** --epochs N --lr X --batch N --seed N. Looks at argv[*i]; returns 1 when it
+** consumed it (and its value, advancing *i), 0 when the flag is not one of
+** these, -1 on a bad value (message on stderr, prefixed with cmd). */
+int fit_parse_flag(fit_options *o, int argc, char **argv, int *i, const char *cmd);
+/* The help text of those flags, with the defaults. */
+extern const char fit_flags_help[];
+
+#endif

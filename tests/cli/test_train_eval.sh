@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# clap embed / train / baseline / eval / report wired end to end on a tiny
+# generated corpus (3 sessions x 8 sox tones, labels inserted with sqlite3):
+# embed fills features and a re-run adds nothing; cached vectors equal
+# clap_encode_audio/clap_encode_text bit for bit; train is reproducible bit
+# for bit for a seed (and a different seed differs); metadata records
+# encoders, config, loss curve and provenance; eval writes sane evaluations
+# rows and pooled rows; a re-run skips done folds; a failing fold leaves no
+# model and no row; report prints Table III and writes the HTML page.
+# (clap_embed_audio vs the engine on cached features: tests/unit/test_fit.c.)
+. "$(dirname "$0")/lib.sh"
+export OPENBLAS_NUM_THREADS=1
+
+q() { "$SQLITE3" -cmd ".timeout 5000" "$@"; }
+# sqlite3 with the extension (sanitizer runtimes preloaded when needed)
+qx() {
+  local db=$1; shift
+  LD_PRELOAD="${CLAP_SQLITE_PRELOAD:-}" \
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0 \
+    "$SQLITE3" "$db" ".load $BUILD/clap0" "$@"
+}
+
+C="$T/corpus"
+mkdir -p "$C/audio"
+DB="$T/t.db"
+# Three sessions, 8 utterances each, alternating salesperson/customer. The
+# tone's pitch and loudness follow the planted "emotion" so there is
+# something to learn.
+for s in t1 t2 t3; do
+  {
+    printf '{"session": "%s", "speakers": [{"id": "a"}, {"id": "b"}], "utterances": [' "$s"
+    for i in 0 1 2 3 4 5 6 7; do
+      hi=$(( (i / 2 + ${s#t}) % 2 ))
+      f=$(( hi ? 330 + 40 * i : 180 + 15 * i )); v=$(( hi ? 9 : 4 ))
+      sox -n -r 16000 -c 1 "$C/audio/$s-$i.flac" synth 0.$((4 + i % 3)) sine $f vol 0.$v 2>/dev/null
+      role=$([ $((i % 2)) -eq 0 ] && echo salesperson || echo customer)
+      spk=$([ $((i % 2)) -eq 0 ] && echo a || echo b)
+      [ $i -gt 0 ] && printf ','
+      printf '{"id": "%s-u%d", "audio": "audio/%s-%d.flac", "speaker": "%s", "role": "%s"}' \
+        "$s" "$i" "$s" "$i" "$spk" "$role"
+    done
+    printf ']}\n'
+  } > "$C/$s.json"
+done
+
+check "init" "$CLAP" init "$DB"
+check "ingest" "$CLAP" ingest "$DB" "$C"/t1.json "$C"/t2.json "$C"/t3.json
+# Labels: the six emotions follow the tone class (one NULL = excluded);
+# purchase intention on customer utterances, both classes in every session.
+q "$DB" "INSERT INTO labels(utterance_id, dimension, value, label)
+  SELECT u.id, d.name, 0,
+         CASE WHEN d.name='dominant' AND u.id LIKE '%-u3' THEN NULL
+              ELSE ((CAST(substr(u.id, 5) AS INT) / 2 + CAST(substr(u.session_id, 2) AS INT)) % 2) END
+  FROM utterances u, dimensions d WHERE d.name <> 'purchase_intention';
+  INSERT INTO labels(utterance_id, dimension, value, label)
+  SELECT id, 'purchase_intention', 0, (CAST(substr(id, 5) AS INT) / 2 + CAST(substr(session_id, 2) AS INT)) % 2
+  FROM utterances WHERE role='customer';"
+check_equal "customer labels in every session have both classes" \
+  "$(q "$DB" "SELECT group_concat(c) FROM (SELECT count(DISTINCT l.label) c FROM labels l JOIN utterances u ON u.id=l.utterance_id WHERE dimension='purchase_intention' GROUP BY session_id)")" "2,2,2"
+
+# ---- embed
+check_output_contains "embed adds every utterance and description" "24 audio vectors (acoustic), 18 text vectors (ngram) added" \
+  "$CLAP" embed "$DB" --workers 2
+n1=$(q "$DB" "SELECT count(*) FROM features")
+check_equal "features rows" "$n1" "42"
+check_output_contains "a re-run adds nothing" "0 audio vectors (acoustic), 0 text vectors (ngram) added" "$CLAP" embed "$DB"
+check_equal "re-run leaves the count" "$(q "$DB" "SELECT count(*) FROM features")" "$n1"
+check_equal "audio features equal clap_encode_audio bit for bit" \
+  "$(qx "$DB" "SELECT count(*), sum(f.vec = clap_encode_audio(u.audio, 'acoustic')) FROM utterances u JOIN features f ON f.encoder='acoustic' AND f.modality='audio' AND f.key=u.id")" "24|24"
+check_equal "text features equal clap_encode_text bit for bit" \
+  "$(qx "$DB" "SELECT count(*) FROM (SELECT DISTINCT text FROM descriptions) d WHERE EXISTS (SELECT 1 FROM features f WHERE f.encoder='ngram' AND f.modality='text' AND f.vec = clap_encode_text(d.text, 'ngram'))")" "18"
+check_equal "text keys are the sha256 of the text" \
+  "$(q "$DB" "SELECT text FROM descriptions" | /usr/bin/python3 -c 'import hashlib,sys; print(len({hashlib.sha256(l.rstrip("\n").encode()).hexdigest() for l in sys.stdin}))')|$(q "$DB" "SELECT text FROM descriptions" | /usr/bin/python3 -c 'import hashlib,sys; print(",".join(sorted(hashlib.sha256(l.rstrip("\n").encode()).hexdigest() for l in sys.stdin)))' | md5sum | cut -c1-8)" \
+  "$(q "$DB" "SELECT count(*) FROM features WHERE modality='text'")|$(q "$DB" "SELECT group_concat(key, ',') FROM (SELECT key FROM features WHERE modality='text' ORDER BY key)" | md5sum | cut -c1-8)"
+check_output_contains "embed: unknown encoder named" "unknown encoder 'nope'" "$CLAP" embed "$DB" --encoder nope
+check_output_contains "embed: a text encoder for audio is refused" "encodes text, not audio" "$CLAP" embed "$DB" --encoder ngram
+check_fails "embed: bad --workers is a usage error" "$CLAP" embed "$DB" --workers 0
+
+# ---- train
+check "train a (seed 7)" "$CLAP" train "$DB" --name a --seed 7 --epochs 4 --dim 32
+check "train b (seed 7)" "$CLAP" train "$DB" --name b --seed 7 --epochs 4 --dim 32
+check "train c (seed 8)" "$CLAP" train "$DB" --name c --seed 8 --epochs 4 --dim 32
+for m in a b c; do "$CLAP" model export "$DB" $m "$T/$m.bin" >/dev/null; done
+check "same seed: identical blobs" cmp -s "$T/a.bin" "$T/b.bin"
+check_fails "another seed: different blobs" cmp -s "$T/a.bin" "$T/c.bin"
+check_output_contains "an existing name needs --replace" "exists (use --replace)" "$CLAP" train "$DB" --name a --epochs 1
+check "--replace overwrites" "$CLAP" train "$DB" --name a --seed 7 --epochs 4 --dim 32 --replace
+meta=$("$CLAP" model show "$DB" a)
+check_equal "metadata: kind, encoders, epochs, loss curve, provenance" \
+  "$(printf '%s' "$meta" | /usr/bin/python3 -c '
+import json, sys
+m = json.load(sys.stdin)["metadata"]
+p = m["provenance"]
+print(m["kind"], m["encoders"]["audio"]["name"], m["encoders"]["text"]["name"], m["trained"], m["training"]["epochs"], m["training"]["lr"],
+      len(m["loss"]), sorted(p["sessions"]), p["utterances"], p["labels"]["dominant"], p["texts"]["original"],
+      "purchase_intention" in p["labels"])')" \
+  "clap acoustic ngram True 4 0.001 4 ['t1', 't2', 't3'] 24 {'0': 10, '1': 11} 12 False"
+check "train with a held-out session" "$CLAP" train "$DB" --name h --holdout-session t2 --epochs 2 --dim 16
+check_equal "held-out session not in provenance" \
+  "$("$CLAP" model show "$DB" h | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin)["metadata"]["provenance"]; print(sorted(p["sessions"]), p["utterances"])')" \
+  "['t1', 't3'] 16"
+check_output_contains "train: --augment checks its value" "none or paraphrase" "$CLAP" train "$DB" --name z --augment maybe
+check_output_contains "train: --name is required" "--name is required" "$CLAP" train "$DB"
+check_output_contains "train --help states the paper's values" "the paper: 1e-6" "$CLAP" train --help
+check_output_contains "train: no labels outside the holdout" "no labeled utterances" \
+  "$CLAP" train "$DB" --name z --holdout-session t1 --holdout-session t2 --holdout-session t3
+
+# ---- baseline
+check_output_contains "baseline trains and reports its threshold" "Youden's J" "$CLAP" baseline "$DB" --name base --epochs 5 --dim 16
+check_equal "baseline metadata: kind, fc size, threshold in [0,1]" \
+  "$("$CLAP" model show "$DB" base | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["metadata"]; print(m["kind"], len(m["fc"]["w"]), 0 <= m["threshold"] <= 1, m["provenance"]["labels"]["purchase_intention"], d["config"]["text_encoder"])')" \
+  "baseline 16 True {'0': 6, '1': 6} none"
+
+# ---- eval
+out=$("$CLAP" eval "$DB" --epochs 3 --dim 16 --random-runs 50 2>&1); rc=$?
+check_equal "eval succeeds" "$rc" "0"
+check_equal "eval rows: 8 per fold and 8 pooled" \
+  "$(q "$DB" "SELECT fold, count(*) FROM evaluations WHERE run='default' GROUP BY fold ORDER BY fold" | tr '\n' ' ')" \
+  "pooled|8 t1|8 t2|8 t3|8 "
+check_equal "every metric in [0,1], n = 4 per fold and 12 pooled" \
+  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE run='default' AND wa BETWEEN 0 AND 1 AND ua BETWEEN 0 AND 1 AND recall_no BETWEEN 0 AND 1 AND recall_yes BETWEEN 0 AND 1 AND n = CASE fold WHEN 'pooled' THEN 12 ELSE 4 END")" "32"
+check_equal "arms: random, baseline, 3 prompts x 2 augmentations" \
+  "$(q "$DB" "SELECT group_concat(a, ' ') FROM (SELECT DISTINCT arm || coalesce(prompt_set,'') || coalesce(augment,'') a FROM evaluations WHERE fold='pooled' ORDER BY a)")" \
+  "baseline random zero-shot10 zero-shot11 zero-shot20 zero-shot21 zero-shot30 zero-shot31"
+check_equal "fold rows name their models" \
+  "$(q "$DB" "SELECT group_concat(DISTINCT model) FROM evaluations WHERE fold='t2' AND model IS NOT NULL")" \
+  "fold-t2-base,fold-t2-none,fold-t2-para"
+check_equal "fold models are stored" "$(q "$DB" "SELECT count(*) FROM clap_models WHERE name LIKE 'fold-%'")" "9"
+check_equal "zero-shot rows carry a sign test p in [0,1] and the counts" \
+  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE arm='zero-shot' AND json_extract(details,'$.sign_test.p') BETWEEN 0 AND 1 AND json_extract(details,'$.counts.n') = n AND json_extract(details,'$.counts.tp') + json_extract(details,'$.counts.tn') = json_extract(details,'$.counts.correct')")" "24"
+check_equal "WA = correct / n in every fold row" \
+  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE arm<>'random' AND abs(wa - 1.0 * json_extract(details,'$.counts.correct') / n) < 1e-12")" "28"
+check_equal "pooled WA = the pooled counts of the fold rows" \
+  "$(q "$DB" "SELECT count(*) FROM evaluations p WHERE fold='pooled' AND arm<>'random' AND abs(p.wa - (SELECT 1.0 * sum(json_extract(details,'$.counts.correct')) / sum(n) FROM evaluations f WHERE f.fold<>'pooled' AND f.run=p.run AND f.arm=p.arm AND f.prompt_set IS p.prompt_set AND f.augment IS p.augment)) < 1e-12")" "7"
+check_equal "random predictor near chance" \
+  "$(q "$DB" "SELECT ua BETWEEN 0.35 AND 0.65 FROM evaluations WHERE fold='pooled' AND arm='random'")" "1"
+zs=$(q "$DB" "SELECT json_extract(details,'$.score[0]') FROM evaluations WHERE fold='t1' AND arm='zero-shot' AND prompt_set=3 AND augment=0")
+ref=$(qx "$DB" "SELECT clap_zero_shot(clap_embed_audio(audio, 'fold-t1-none'), (SELECT text FROM descriptions WHERE source='prompt' AND prompt_set=3 AND pole=0), (SELECT text FROM descriptions WHERE source='prompt' AND prompt_set=3 AND pole=1), 'fold-t1-none') FROM utterances WHERE id='t1-u1'")
+check "zero-shot score equals clap_zero_shot in SQL" /usr/bin/python3 -c "import sys; a, b = float('$zs'), float('$ref'); sys.exit(0 if a == b else 1)"
+n_before=$(q "$DB" "SELECT count(*), max(id) FROM evaluations")
+check_output_contains "a re-run skips done folds" "already evaluated" "$CLAP" eval "$DB" --epochs 3 --dim 16 --random-runs 50 --folds t1
+check_equal "... and keeps the rows" "$(q "$DB" "SELECT count(*), max(id) FROM evaluations")" "$n_before"
+check_output_contains "eval: unknown fold" "no session 'zz'" "$CLAP" eval "$DB" --folds zz
+
+# A fold that fails half way (a paraphrase without cached features makes
+# the augmented training fail after the plain model was stored): nothing of
+# that fold is kept.
+q "$DB" "INSERT INTO descriptions(dimension, pole, text, source) VALUES ('aroused', 1, 'not embedded yet', 'manual')"
+check_output_contains "failing fold: error says what and that nothing is kept" "nothing of it kept" \
+  "$CLAP" eval "$DB" --run broken --folds t2 --epochs 2 --dim 16 --random-runs 10
+check_equal "failing fold: no evaluations rows" "$(q "$DB" "SELECT count(*) FROM evaluations WHERE run='broken'")" "0"
+check_equal "failing fold: no models" "$(q "$DB" "SELECT count(*) FROM clap_models WHERE name LIKE 'broken:%'")" "0"
+check_equal "failing fold: the other run untouched" "$(q "$DB" "SELECT count(*), max(id) FROM evaluations")" "$n_before"
+
+# ---- report
+rep=$("$CLAP" report "$DB" --run default --html "$T/r.html" 2>&1); rc=$?
+check_equal "report succeeds" "$rc" "0"
+check_output_contains "report: Table III title" "Table III" printf '%s' "$rep"
+check_output_contains "report: baseline row" "| Supervised [Baseline] |" printf '%s' "$rep"
+check_output_contains "report: prompt (3)" "(3) 私は欲しくないです / 私は欲しいです" printf '%s' "$rep"
+pooled_ua=$(q "$DB" "SELECT printf('%.1f', 100 * ua) FROM evaluations WHERE run='default' AND fold='pooled' AND arm='baseline'")
+check_output_contains "report: the baseline's UA from its row" "| $pooled_ua |" printf '%s' "$rep"
+check_output_contains "report: row ids for traceability" "Baseline #" printf '%s' "$rep"
+check_equal "HTML: three inline SVG charts" "$(grep -o '<svg' "$T/r.html" | wc -l)" "3"
+check_output_contains "report: unknown run" "no pooled evaluations for run 'nope'" "$CLAP" report "$DB" --run nope
+finish
