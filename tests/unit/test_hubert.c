@@ -273,7 +273,7 @@ static void test_bad_checkpoints(void) {
   clap_error err;
   char *config = slurp(fx("f32/config.json"));
   CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
-  CHECK_CONTAINS(err.msg, "config.json: No such file");
+  CHECK_CONTAINS(err.msg, "config.json: cannot open: No such file");
   write_file("config.json", config);
   CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "no model.safetensors or pytorch_model.bin");
