@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "db.h"
 #include "encoder.h"
+#include "hfconfig.h"
 #include "sha256.h"
 
 static const char encoder_usage[] =
@@ -72,15 +73,8 @@ static char *config_json(const char *dir, const char *weights) {
   cJSON_AddStringToObject(root, "weights", base ? base + 1 : weights);
   char p[PATH_MAX + 32];
   snprintf(p, sizeof p, "%s/config.json", dir);
-  FILE *f = fopen(p, "rb");
-  if (f) {
-    static char text[1 << 20];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    cJSON *cfg = cJSON_Parse(text);
-    if (cfg) cJSON_AddItemToObject(root, "model_config", cfg);
-  }
+  cJSON *cfg; /* optional: a missing or unreadable config.json is left out */
+  if (hfconfig_load(p, &cfg, NULL) == CLAP_OK) cJSON_AddItemToObject(root, "model_config", cfg);
   char *s = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   return s;
