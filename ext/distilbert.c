@@ -9,10 +9,9 @@
 */
 #include "distilbert.h"
 
-#include "hfconfig.h"
+#include "hfckpt.h"
 #include "nn.h"
 #include "safetensors.h"
-#include "torchbin.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -67,13 +66,13 @@ static clap_status cfg_activation(const cJSON *root, int *relu, const char *path
 
 static clap_status parse_config(const char *path, const cJSON *root, distilbert_config *c,
                                 clap_error *err) {
-  clap_status rc = hfconfig_int(root, "vocab_size", 30522, 1, 1 << 24, &c->vocab_size, path, err);
-  if (!rc) rc = hfconfig_int(root, "dim", 768, 1, 1 << 16, &c->dim, path, err);
-  if (!rc) rc = hfconfig_int(root, "n_layers", 6, 1, 256, &c->layers, path, err);
-  if (!rc) rc = hfconfig_int(root, "n_heads", 12, 1, 1 << 16, &c->heads, path, err);
-  if (!rc) rc = hfconfig_int(root, "hidden_dim", 4 * c->dim, 1, 1 << 18, &c->hidden_dim, path, err);
+  clap_status rc = hfckpt_int(root, "vocab_size", 30522, 1, 1 << 24, &c->vocab_size, path, err);
+  if (!rc) rc = hfckpt_int(root, "dim", 768, 1, 1 << 16, &c->dim, path, err);
+  if (!rc) rc = hfckpt_int(root, "n_layers", 6, 1, 256, &c->layers, path, err);
+  if (!rc) rc = hfckpt_int(root, "n_heads", 12, 1, 1 << 16, &c->heads, path, err);
+  if (!rc) rc = hfckpt_int(root, "hidden_dim", 4 * c->dim, 1, 1 << 18, &c->hidden_dim, path, err);
   if (!rc)
-    rc = hfconfig_int(root, "max_position_embeddings", 512, 2, 1 << 16, &c->max_positions, path, err);
+    rc = hfckpt_int(root, "max_position_embeddings", 512, 2, 1 << 16, &c->max_positions, path, err);
   if (!rc) rc = cfg_activation(root, &c->relu, path, err);
   if (!rc && c->dim % c->heads != 0)
     rc = clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: \"n_heads\" (%d) does not divide \"dim\" (%d)",
@@ -82,29 +81,6 @@ static clap_status parse_config(const char *path, const cJSON *root, distilbert_
 }
 
 /* ---- weights ---- */
-
-static clap_status open_weights(distilbert *m, const char *dir, clap_error *err) {
-  char path[DB_PATH_MAX];
-  snprintf(path, sizeof path, "%s/model.safetensors", dir);
-  if (file_exists(path)) {
-    m->weights_path = strdup(path);
-    if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    return st_open(path, &m->st, err);
-  }
-  snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-  if (!file_exists(path))
-    return clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "%.300s: no model.safetensors or pytorch_model.bin in the checkpoint "
-                          "directory",
-                          dir);
-  m->weights_path = strdup(path);
-  if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  void *buf;
-  size_t len;
-  clap_status rc = torchbin_convert_file(path, &buf, &len, err);
-  if (rc) return rc;
-  return st_open_memory(buf, len, 1, path, &m->st, err);
-}
 
 /* Tensor prefix + name with the given shape (2-D: a, b; 1-D: b == 0). */
 static clap_status get(distilbert *m, const char *name, int64_t a, int64_t b, const float **out,
@@ -192,11 +168,11 @@ clap_status distilbert_load(const char *dir, distilbert **out, clap_error *err) 
   char path[DB_PATH_MAX];
   snprintf(path, sizeof path, "%s/config.json", dir);
   cJSON *root;
-  clap_status rc = hfconfig_load(path, &root, err);
+  clap_status rc = hfckpt_load_json(path, &root, err);
   if (!rc) rc = parse_config(path, root, &m->cfg, err);
   cJSON_Delete(root);
   if (!rc) rc = load_tokenizer(m, dir, err);
-  if (!rc) rc = open_weights(m, dir, err);
+  if (!rc) rc = hfckpt_open_weights(dir, &m->st, &m->weights_path, err);
   if (!rc) rc = load_weights(m, err);
   if (rc) {
     distilbert_free(m);

@@ -9,17 +9,15 @@
 */
 #include "hubert.h"
 
-#include "hfconfig.h"
+#include "hfckpt.h"
 #include "nn.h"
 #include "safetensors.h"
-#include "torchbin.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct hubert_layer {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
@@ -100,19 +98,19 @@ static clap_status parse_config(const char *path, const cJSON *root, hubert_conf
   c->n_conv = -1;
   clap_status rc = CLAP_OK;
   if (!eps_ok) rc = clap_error_set(err, CLAP_ERR_FORMAT, "%s: \"layer_norm_eps\" must be in (0,1)", path);
-  if (!rc) rc = hfconfig_int(root, "hidden_size", 768, 1, 16384, &c->hidden, path, err);
-  if (!rc) rc = hfconfig_int(root, "num_hidden_layers", 12, 1, 256, &c->layers, path, err);
-  if (!rc) rc = hfconfig_int(root, "num_attention_heads", 12, 1, 1024, &c->heads, path, err);
-  if (!rc) rc = hfconfig_int(root, "intermediate_size", 3072, 1, 65536, &c->intermediate, path, err);
+  if (!rc) rc = hfckpt_int(root, "hidden_size", 768, 1, 16384, &c->hidden, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_hidden_layers", 12, 1, 256, &c->layers, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_attention_heads", 12, 1, 1024, &c->heads, path, err);
+  if (!rc) rc = hfckpt_int(root, "intermediate_size", 3072, 1, 65536, &c->intermediate, path, err);
   if (!rc) rc = cfg_int_array(root, "conv_dim", dims, &c->n_conv, c->conv_dim, 1, 16384, path, err);
   if (!rc) rc = cfg_int_array(root, "conv_kernel", kern, &c->n_conv, c->conv_kernel, 1, 4096, path, err);
   if (!rc) rc = cfg_int_array(root, "conv_stride", strd, &c->n_conv, c->conv_stride, 1, 4096, path, err);
-  if (!rc) rc = hfconfig_bool(root, "conv_bias", 0, &c->conv_bias, path, err);
-  if (!rc) rc = hfconfig_int(root, "num_conv_pos_embeddings", 128, 1, 4096, &c->pos_kernel, path, err);
-  if (!rc) rc = hfconfig_int(root, "num_conv_pos_embedding_groups", 16, 1, 16384, &c->pos_groups, path, err);
-  if (!rc) rc = hfconfig_bool(root, "feat_proj_layer_norm", 1, &c->feat_proj_layer_norm, path, err);
+  if (!rc) rc = hfckpt_bool(root, "conv_bias", 0, &c->conv_bias, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_conv_pos_embeddings", 128, 1, 4096, &c->pos_kernel, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_conv_pos_embedding_groups", 16, 1, 16384, &c->pos_groups, path, err);
+  if (!rc) rc = hfckpt_bool(root, "feat_proj_layer_norm", 1, &c->feat_proj_layer_norm, path, err);
   int stable = 0;
-  if (!rc) rc = hfconfig_bool(root, "do_stable_layer_norm", 0, &stable, path, err);
+  if (!rc) rc = hfckpt_bool(root, "do_stable_layer_norm", 0, &stable, path, err);
   if (!rc && stable)
     rc = clap_error_set(err, CLAP_ERR_UNSUPPORTED,
                         "%s: \"do_stable_layer_norm\" true (pre-LN, HuBERT-large style) is not "
@@ -139,15 +137,15 @@ static clap_status parse_preprocessor(const char *dir, hubert_config *c, clap_er
   c->do_normalize = 0;
   clap_error e2;
   cJSON *root;
-  clap_status rc = hfconfig_load(path, &root, &e2);
+  clap_status rc = hfckpt_load_json(path, &root, &e2);
   if (rc == CLAP_ERR_NOTFOUND) return CLAP_OK; /* optional: the defaults stand */
   if (rc) {
     if (err) *err = e2;
     return rc;
   }
-  rc = hfconfig_bool(root, "do_normalize", 0, &c->do_normalize, path, err);
+  rc = hfckpt_bool(root, "do_normalize", 0, &c->do_normalize, path, err);
   int sr = 16000;
-  if (!rc) rc = hfconfig_int(root, "sampling_rate", 16000, 1, 1000000, &sr, path, err);
+  if (!rc) rc = hfckpt_int(root, "sampling_rate", 16000, 1, 1000000, &sr, path, err);
   if (!rc && sr != 16000)
     rc = clap_error_set(err, CLAP_ERR_UNSUPPORTED, "%s: sampling_rate %d; only 16000 is supported",
                         path, sr);
@@ -258,34 +256,6 @@ static clap_status load_weights(hubert *m, clap_error *err) {
   return rc;
 }
 
-static int file_exists(const char *path) {
-  struct stat sb;
-  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static clap_status open_weights(hubert *m, const char *dir, clap_error *err) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/model.safetensors", dir);
-  if (file_exists(path)) {
-    m->weights_path = strdup(path);
-    if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    return st_open(path, &m->st, err);
-  }
-  snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-  if (!file_exists(path))
-    return clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "%s: no model.safetensors or pytorch_model.bin in the checkpoint "
-                          "directory",
-                          dir);
-  m->weights_path = strdup(path);
-  if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  void *buf;
-  size_t len;
-  clap_status rc = torchbin_convert_file(path, &buf, &len, err);
-  if (rc) return rc;
-  return st_open_memory(buf, len, 1, path, &m->st, err);
-}
-
 clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
   if (!out) return clap_error_set(err, CLAP_ERR_ARG, "hubert_load: out is NULL");
   *out = NULL;
@@ -297,11 +267,11 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
   char path[4096];
   snprintf(path, sizeof path, "%s/config.json", dir);
   cJSON *root;
-  clap_status rc = hfconfig_load(path, &root, err);
+  clap_status rc = hfckpt_load_json(path, &root, err);
   if (!rc) rc = parse_config(path, root, &m->cfg, err);
   cJSON_Delete(root);
   if (!rc) rc = parse_preprocessor(dir, &m->cfg, err);
-  if (!rc) rc = open_weights(m, dir, err);
+  if (!rc) rc = hfckpt_open_weights(dir, &m->st, &m->weights_path, err);
   if (!rc) rc = load_weights(m, err);
   if (rc) {
     hubert_free(m);

@@ -8,7 +8,7 @@
 */
 #include "tokenizer.h"
 
-#include "hfconfig.h"
+#include "hfckpt.h"
 #include "spm_wrap.h"
 
 #include <cjson/cJSON.h>
@@ -437,13 +437,13 @@ static clap_status apply_config(tokenizer *t, const char *spiece_path, const cha
   cJSON *j = NULL;
   clap_status rc = CLAP_OK;
   if (config_path) {
-    rc = hfconfig_load(config_path, &j, err);
+    rc = hfckpt_load_json(config_path, &j, err);
     if (rc == CLAP_ERR_NOTFOUND) /* the header promises IO for every unreadable file */
       rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
     if (rc != CLAP_OK) return rc;
-    if (rc == CLAP_OK) rc = hfconfig_bool(j, "do_lower_case", t->do_lower_case, &t->do_lower_case, config_path, err);
-    if (rc == CLAP_OK) rc = hfconfig_bool(j, "remove_space", t->remove_space, &t->remove_space, config_path, err);
-    if (rc == CLAP_OK) rc = hfconfig_bool(j, "keep_accents", t->keep_accents, &t->keep_accents, config_path, err);
+    if (rc == CLAP_OK) rc = hfckpt_bool(j, "do_lower_case", t->do_lower_case, &t->do_lower_case, config_path, err);
+    if (rc == CLAP_OK) rc = hfckpt_bool(j, "remove_space", t->remove_space, &t->remove_space, config_path, err);
+    if (rc == CLAP_OK) rc = hfckpt_bool(j, "keep_accents", t->keep_accents, &t->keep_accents, config_path, err);
     if (rc == CLAP_OK) rc = config_max_length(j, &t->max_length, config_path, err);
     if (rc == CLAP_OK) rc = config_token(j, "cls_token", &cls, config_path, err);
     if (rc == CLAP_OK) rc = config_token(j, "sep_token", &sep, config_path, err);

@@ -28,7 +28,7 @@
 #include "commands.h"
 #include "db.h"
 #include "encoder.h"
-#include "hfconfig.h"
+#include "hfckpt.h"
 #include "sha256.h"
 
 static const char encoder_usage[] =
@@ -74,7 +74,7 @@ static char *config_json(const char *dir, const char *weights) {
   char p[PATH_MAX + 32];
   snprintf(p, sizeof p, "%s/config.json", dir);
   cJSON *cfg; /* optional: a missing or unreadable config.json is left out */
-  if (hfconfig_load(p, &cfg, NULL) == CLAP_OK) cJSON_AddItemToObject(root, "model_config", cfg);
+  if (hfckpt_load_json(p, &cfg, NULL) == CLAP_OK) cJSON_AddItemToObject(root, "model_config", cfg);
   char *s = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   return s;
