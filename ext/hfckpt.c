@@ -76,26 +76,44 @@ static clap_status open_named(const char *path, int safetensors, st_file **st,
   return st_open_memory(buf, len, 1, path, st, err);
 }
 
-clap_status hfckpt_open_weights(const char *dir, st_file **st, char **weights_path,
-                                clap_error *err) {
-  *st = NULL;
-  *weights_path = NULL;
+/* 0 with the path in out when DIR holds one of the known weights files
+** (the first wins), -1 when it holds neither. */
+static int find_weights(const char *dir, char *out, size_t cap, int *safetensors) {
   static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
-  char path[4096];
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-    if (!file_exists(path)) continue;
-    clap_status rc = open_named(path, i == 0, st, weights_path, err);
-    if (rc) {
-      if (*st) st_close(*st);
-      *st = NULL;
-      free(*weights_path);
-      *weights_path = NULL;
+  for (int i = 0; i < 2; i++) {
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, names[i]) < cap && file_exists(out)) {
+      *safetensors = i == 0;
+      return 0;
     }
-    return rc;
   }
+  return -1;
+}
+
+static clap_status no_weights(const char *dir, clap_error *err) {
   return clap_error_set(err, CLAP_ERR_NOTFOUND,
                         "%.300s: no model.safetensors or pytorch_model.bin in the checkpoint "
                         "directory",
                         dir);
+}
+
+clap_status hfckpt_weights_file(const char *dir, char *out, size_t cap, clap_error *err) {
+  int safetensors;
+  return find_weights(dir, out, cap, &safetensors) ? no_weights(dir, err) : CLAP_OK;
+}
+
+clap_status hfckpt_open_weights(const char *dir, st_file **st, char **weights_path,
+                                clap_error *err) {
+  *st = NULL;
+  *weights_path = NULL;
+  char path[4096];
+  int safetensors;
+  if (find_weights(dir, path, sizeof path, &safetensors)) return no_weights(dir, err);
+  clap_status rc = open_named(path, safetensors, st, weights_path, err);
+  if (rc) {
+    if (*st) st_close(*st);
+    *st = NULL;
+    free(*weights_path);
+    *weights_path = NULL;
+  }
+  return rc;
 }

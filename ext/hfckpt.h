@@ -41,6 +41,10 @@ clap_status hfckpt_int(const cJSON *root, const char *key, int def, int lo, int 
 clap_status hfckpt_bool(const cJSON *root, const char *key, int def, int *out, const char *path,
                           clap_error *err);
 
+/* The weights file hfckpt_open_weights would open, written to out (cap
+** bytes); CLAP_ERR_NOTFOUND as there when there is none. */
+clap_status hfckpt_weights_file(const char *dir, char *out, size_t cap, clap_error *err);
+
 /* On success *st (st_close) and *weights_path (free: the file actually
 ** read) belong to the caller; on failure both are NULL. */
 clap_status hfckpt_open_weights(const char *dir, st_file **st, char **weights_path,

@@ -57,13 +57,7 @@ static clap_status weights_file(const char *dir, char *out, size_t cap, clap_err
     snprintf(out, cap, "%s", dir);
     return CLAP_OK;
   }
-  static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(out, cap, "%s/%s", dir, names[i]);
-    if (is_file(out)) return CLAP_OK;
-  }
-  return clap_error_set(err, CLAP_ERR_NOTFOUND, "%s: no model.safetensors or pytorch_model.bin",
-                        dir);
+  return hfckpt_weights_file(dir, out, cap, err);
 }
 
 /* {"weights": "model.safetensors", "model_config": {...}} (config.json if any). */
