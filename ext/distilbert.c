@@ -9,12 +9,11 @@
 */
 #include "distilbert.h"
 
+#include "hfckpt.h"
 #include "nn.h"
 #include "safetensors.h"
-#include "torchbin.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,45 +47,7 @@ static int file_exists(const char *path) {
   return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-static char *read_text(const char *path, long max, clap_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    clap_error_set(err, errno == ENOENT ? CLAP_ERR_NOTFOUND : CLAP_ERR_IO, "%.300s: %s", path,
-                   strerror(errno));
-    return NULL;
-  }
-  char *buf = malloc((size_t)max + 1);
-  size_t n = buf ? fread(buf, 1, (size_t)max + 1, f) : 0;
-  fclose(f);
-  if (!buf) {
-    clap_error_set(err, CLAP_ERR_NOMEM, "%.300s: out of memory", path);
-    return NULL;
-  }
-  if (n > (size_t)max) {
-    free(buf);
-    clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: larger than %ld bytes", path, max);
-    return NULL;
-  }
-  buf[n] = 0;
-  return buf;
-}
-
 /* ---- config.json ---- */
-
-static clap_status cfg_int(const cJSON *root, const char *key, int def, int lo, int hi, int *out,
-                           const char *path, clap_error *err) {
-  const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
-  if (!j || cJSON_IsNull(j)) {
-    *out = def;
-    return CLAP_OK;
-  }
-  double d = cJSON_IsNumber(j) ? j->valuedouble : NAN;
-  if (!(d >= lo && d <= hi) || d != floor(d))
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: \"%s\" must be an integer in %d..%d",
-                          path, key, lo, hi);
-  *out = (int)d;
-  return CLAP_OK;
-}
 
 static clap_status cfg_activation(const cJSON *root, int *relu, const char *path,
                                   clap_error *err) {
@@ -103,52 +64,23 @@ static clap_status cfg_activation(const cJSON *root, int *relu, const char *path
                         path, cJSON_IsString(j) ? j->valuestring : "not a string");
 }
 
-static clap_status parse_config(const char *path, const char *text, distilbert_config *c,
+static clap_status parse_config(const char *path, const cJSON *root, distilbert_config *c,
                                 clap_error *err) {
-  cJSON *root = cJSON_Parse(text);
-  if (!cJSON_IsObject(root)) {
-    cJSON_Delete(root);
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: not a JSON object", path);
-  }
-  clap_status rc = cfg_int(root, "vocab_size", 30522, 1, 1 << 24, &c->vocab_size, path, err);
-  if (!rc) rc = cfg_int(root, "dim", 768, 1, 1 << 16, &c->dim, path, err);
-  if (!rc) rc = cfg_int(root, "n_layers", 6, 1, 256, &c->layers, path, err);
-  if (!rc) rc = cfg_int(root, "n_heads", 12, 1, 1 << 16, &c->heads, path, err);
-  if (!rc) rc = cfg_int(root, "hidden_dim", 4 * c->dim, 1, 1 << 18, &c->hidden_dim, path, err);
+  clap_status rc = hfckpt_int(root, "vocab_size", 30522, 1, 1 << 24, &c->vocab_size, path, err);
+  if (!rc) rc = hfckpt_int(root, "dim", 768, 1, 1 << 16, &c->dim, path, err);
+  if (!rc) rc = hfckpt_int(root, "n_layers", 6, 1, 256, &c->layers, path, err);
+  if (!rc) rc = hfckpt_int(root, "n_heads", 12, 1, 1 << 16, &c->heads, path, err);
+  if (!rc) rc = hfckpt_int(root, "hidden_dim", 4 * c->dim, 1, 1 << 18, &c->hidden_dim, path, err);
   if (!rc)
-    rc = cfg_int(root, "max_position_embeddings", 512, 2, 1 << 16, &c->max_positions, path, err);
+    rc = hfckpt_int(root, "max_position_embeddings", 512, 2, 1 << 16, &c->max_positions, path, err);
   if (!rc) rc = cfg_activation(root, &c->relu, path, err);
   if (!rc && c->dim % c->heads != 0)
     rc = clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: \"n_heads\" (%d) does not divide \"dim\" (%d)",
                         path, c->heads, c->dim);
-  cJSON_Delete(root);
   return rc;
 }
 
 /* ---- weights ---- */
-
-static clap_status open_weights(distilbert *m, const char *dir, clap_error *err) {
-  char path[DB_PATH_MAX];
-  snprintf(path, sizeof path, "%s/model.safetensors", dir);
-  if (file_exists(path)) {
-    m->weights_path = strdup(path);
-    if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    return st_open(path, &m->st, err);
-  }
-  snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-  if (!file_exists(path))
-    return clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "%.300s: no model.safetensors or pytorch_model.bin in the checkpoint "
-                          "directory",
-                          dir);
-  m->weights_path = strdup(path);
-  if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  void *buf;
-  size_t len;
-  clap_status rc = torchbin_convert_file(path, &buf, &len, err);
-  if (rc) return rc;
-  return st_open_memory(buf, len, 1, path, &m->st, err);
-}
 
 /* Tensor prefix + name with the given shape (2-D: a, b; 1-D: b == 0). */
 static clap_status get(distilbert *m, const char *name, int64_t a, int64_t b, const float **out,
@@ -235,11 +167,12 @@ clap_status distilbert_load(const char *dir, distilbert **out, clap_error *err) 
   if (!m) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading DistilBERT");
   char path[DB_PATH_MAX];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  char *text = read_text(path, 1 << 20, err);
-  clap_status rc = text ? parse_config(path, text, &m->cfg, err) : err ? err->code : CLAP_ERR_IO;
-  free(text);
+  cJSON *root;
+  clap_status rc = hfckpt_load_json(path, &root, err);
+  if (!rc) rc = parse_config(path, root, &m->cfg, err);
+  cJSON_Delete(root);
   if (!rc) rc = load_tokenizer(m, dir, err);
-  if (!rc) rc = open_weights(m, dir, err);
+  if (!rc) rc = hfckpt_open_weights(dir, &m->st, &m->weights_path, err);
   if (!rc) rc = load_weights(m, err);
   if (rc) {
     distilbert_free(m);

@@ -34,7 +34,8 @@
 ** other than gelu/relu -> CLAP_ERR_UNSUPPORTED; a missing tensor ->
 ** CLAP_ERR_NOTFOUND "tensor X not found in FILE"; a wrong shape ->
 ** CLAP_ERR_FORMAT "tensor X: shape [..], expected [..]"; a tokenizer with more
-** pieces than vocab_size -> CLAP_ERR_FORMAT. Text errors are the tokenizer's.
+** pieces than vocab_size -> CLAP_ERR_FORMAT; a config file over 1 MiB ->
+** CLAP_ERR_RANGE (hfckpt.h). Text errors are the tokenizer's.
 **
 ** Memory per call: about (5·dim + hidden_dim + T)·T floats for T tokens
 ** (T <= 512: ~11 MB for base), freed before returning.

@@ -9,17 +9,15 @@
 */
 #include "hubert.h"
 
+#include "hfckpt.h"
 #include "nn.h"
 #include "safetensors.h"
-#include "torchbin.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct hubert_layer {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
@@ -41,57 +39,6 @@ struct hubert {
 };
 
 /* ---- config ---- */
-
-static char *read_text(const char *path, long max, clap_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    clap_error_set(err, errno == ENOENT ? CLAP_ERR_NOTFOUND : CLAP_ERR_IO, "%s: %s", path,
-                   strerror(errno));
-    return NULL;
-  }
-  char *buf = malloc((size_t)max + 1);
-  size_t n = buf ? fread(buf, 1, (size_t)max + 1, f) : 0;
-  fclose(f);
-  if (!buf) {
-    clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", path);
-    return NULL;
-  }
-  if (n > (size_t)max) {
-    free(buf);
-    clap_error_set(err, CLAP_ERR_FORMAT, "%s: larger than %ld bytes", path, max);
-    return NULL;
-  }
-  buf[n] = 0;
-  return buf;
-}
-
-static clap_status cfg_int(const cJSON *root, const char *key, int def, int lo, int hi, int *out,
-                           const char *path, clap_error *err) {
-  const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
-  if (!j) {
-    *out = def;
-    return CLAP_OK;
-  }
-  double d = cJSON_IsNumber(j) ? j->valuedouble : NAN;
-  if (!(d >= lo && d <= hi) || d != floor(d))
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: \"%s\" must be an integer in %d..%d", path,
-                          key, lo, hi);
-  *out = (int)d;
-  return CLAP_OK;
-}
-
-static clap_status cfg_bool(const cJSON *root, const char *key, int def, int *out,
-                            const char *path, clap_error *err) {
-  const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
-  if (!j || cJSON_IsNull(j)) {
-    *out = def;
-    return CLAP_OK;
-  }
-  if (!cJSON_IsBool(j))
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: \"%s\" must be true or false", path, key);
-  *out = cJSON_IsTrue(j);
-  return CLAP_OK;
-}
 
 /* A string field that must equal `want` when present. */
 static clap_status cfg_require(const cJSON *root, const char *key, const char *want,
@@ -136,13 +83,8 @@ static clap_status cfg_int_array(const cJSON *root, const char *key, const int *
   return CLAP_OK;
 }
 
-static clap_status parse_config(const char *path, const char *text, hubert_config *c,
+static clap_status parse_config(const char *path, const cJSON *root, hubert_config *c,
                                 clap_error *err) {
-  cJSON *root = cJSON_Parse(text);
-  if (!cJSON_IsObject(root)) {
-    cJSON_Delete(root);
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: not a JSON object", path);
-  }
   static const int dims[7] = {512, 512, 512, 512, 512, 512, 512};
   static const int kern[7] = {10, 3, 3, 3, 3, 2, 2};
   static const int strd[7] = {5, 2, 2, 2, 2, 2, 2};
@@ -156,19 +98,19 @@ static clap_status parse_config(const char *path, const char *text, hubert_confi
   c->n_conv = -1;
   clap_status rc = CLAP_OK;
   if (!eps_ok) rc = clap_error_set(err, CLAP_ERR_FORMAT, "%s: \"layer_norm_eps\" must be in (0,1)", path);
-  if (!rc) rc = cfg_int(root, "hidden_size", 768, 1, 16384, &c->hidden, path, err);
-  if (!rc) rc = cfg_int(root, "num_hidden_layers", 12, 1, 256, &c->layers, path, err);
-  if (!rc) rc = cfg_int(root, "num_attention_heads", 12, 1, 1024, &c->heads, path, err);
-  if (!rc) rc = cfg_int(root, "intermediate_size", 3072, 1, 65536, &c->intermediate, path, err);
+  if (!rc) rc = hfckpt_int(root, "hidden_size", 768, 1, 16384, &c->hidden, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_hidden_layers", 12, 1, 256, &c->layers, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_attention_heads", 12, 1, 1024, &c->heads, path, err);
+  if (!rc) rc = hfckpt_int(root, "intermediate_size", 3072, 1, 65536, &c->intermediate, path, err);
   if (!rc) rc = cfg_int_array(root, "conv_dim", dims, &c->n_conv, c->conv_dim, 1, 16384, path, err);
   if (!rc) rc = cfg_int_array(root, "conv_kernel", kern, &c->n_conv, c->conv_kernel, 1, 4096, path, err);
   if (!rc) rc = cfg_int_array(root, "conv_stride", strd, &c->n_conv, c->conv_stride, 1, 4096, path, err);
-  if (!rc) rc = cfg_bool(root, "conv_bias", 0, &c->conv_bias, path, err);
-  if (!rc) rc = cfg_int(root, "num_conv_pos_embeddings", 128, 1, 4096, &c->pos_kernel, path, err);
-  if (!rc) rc = cfg_int(root, "num_conv_pos_embedding_groups", 16, 1, 16384, &c->pos_groups, path, err);
-  if (!rc) rc = cfg_bool(root, "feat_proj_layer_norm", 1, &c->feat_proj_layer_norm, path, err);
+  if (!rc) rc = hfckpt_bool(root, "conv_bias", 0, &c->conv_bias, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_conv_pos_embeddings", 128, 1, 4096, &c->pos_kernel, path, err);
+  if (!rc) rc = hfckpt_int(root, "num_conv_pos_embedding_groups", 16, 1, 16384, &c->pos_groups, path, err);
+  if (!rc) rc = hfckpt_bool(root, "feat_proj_layer_norm", 1, &c->feat_proj_layer_norm, path, err);
   int stable = 0;
-  if (!rc) rc = cfg_bool(root, "do_stable_layer_norm", 0, &stable, path, err);
+  if (!rc) rc = hfckpt_bool(root, "do_stable_layer_norm", 0, &stable, path, err);
   if (!rc && stable)
     rc = clap_error_set(err, CLAP_ERR_UNSUPPORTED,
                         "%s: \"do_stable_layer_norm\" true (pre-LN, HuBERT-large style) is not "
@@ -177,7 +119,6 @@ static clap_status parse_config(const char *path, const char *text, hubert_confi
   if (!rc) rc = cfg_require(root, "feat_extract_norm", "group", path, err);
   if (!rc) rc = cfg_require(root, "feat_extract_activation", "gelu", path, err);
   if (!rc) rc = cfg_require(root, "hidden_act", "gelu", path, err);
-  cJSON_Delete(root);
   if (rc) return rc;
   if (c->hidden % c->heads)
     return clap_error_set(err, CLAP_ERR_FORMAT,
@@ -195,20 +136,16 @@ static clap_status parse_preprocessor(const char *dir, hubert_config *c, clap_er
   snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
   c->do_normalize = 0;
   clap_error e2;
-  char *text = read_text(path, 1 << 20, &e2);
-  if (!text) {
-    if (e2.code == CLAP_ERR_NOTFOUND) return CLAP_OK;
+  cJSON *root;
+  clap_status rc = hfckpt_load_json(path, &root, &e2);
+  if (rc == CLAP_ERR_NOTFOUND) return CLAP_OK; /* optional: the defaults stand */
+  if (rc) {
     if (err) *err = e2;
-    return e2.code;
+    return rc;
   }
-  cJSON *root = cJSON_Parse(text);
-  free(text);
-  clap_status rc = CLAP_OK;
-  if (!cJSON_IsObject(root))
-    rc = clap_error_set(err, CLAP_ERR_FORMAT, "%s: not a JSON object", path);
-  if (!rc) rc = cfg_bool(root, "do_normalize", 0, &c->do_normalize, path, err);
+  rc = hfckpt_bool(root, "do_normalize", 0, &c->do_normalize, path, err);
   int sr = 16000;
-  if (!rc) rc = cfg_int(root, "sampling_rate", 16000, 1, 1000000, &sr, path, err);
+  if (!rc) rc = hfckpt_int(root, "sampling_rate", 16000, 1, 1000000, &sr, path, err);
   if (!rc && sr != 16000)
     rc = clap_error_set(err, CLAP_ERR_UNSUPPORTED, "%s: sampling_rate %d; only 16000 is supported",
                         path, sr);
@@ -319,34 +256,6 @@ static clap_status load_weights(hubert *m, clap_error *err) {
   return rc;
 }
 
-static int file_exists(const char *path) {
-  struct stat sb;
-  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static clap_status open_weights(hubert *m, const char *dir, clap_error *err) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/model.safetensors", dir);
-  if (file_exists(path)) {
-    m->weights_path = strdup(path);
-    if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    return st_open(path, &m->st, err);
-  }
-  snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-  if (!file_exists(path))
-    return clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "%s: no model.safetensors or pytorch_model.bin in the checkpoint "
-                          "directory",
-                          dir);
-  m->weights_path = strdup(path);
-  if (!m->weights_path) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  void *buf;
-  size_t len;
-  clap_status rc = torchbin_convert_file(path, &buf, &len, err);
-  if (rc) return rc;
-  return st_open_memory(buf, len, 1, path, &m->st, err);
-}
-
 clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
   if (!out) return clap_error_set(err, CLAP_ERR_ARG, "hubert_load: out is NULL");
   *out = NULL;
@@ -357,11 +266,12 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
   if (!m) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
   char path[4096];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  char *text = read_text(path, 1 << 20, err);
-  clap_status rc = text ? parse_config(path, text, &m->cfg, err) : err ? err->code : CLAP_ERR_IO;
-  free(text);
+  cJSON *root;
+  clap_status rc = hfckpt_load_json(path, &root, err);
+  if (!rc) rc = parse_config(path, root, &m->cfg, err);
+  cJSON_Delete(root);
   if (!rc) rc = parse_preprocessor(dir, &m->cfg, err);
-  if (!rc) rc = open_weights(m, dir, err);
+  if (!rc) rc = hfckpt_open_weights(dir, &m->st, &m->weights_path, err);
   if (!rc) rc = load_weights(m, err);
   if (rc) {
     hubert_free(m);

@@ -16,7 +16,9 @@
 ** do_stable_layer_norm false (post-LN), any sizes; conv_bias either way.
 ** Missing tensors -> CLAP_ERR_NOTFOUND "tensor X not found in FILE"; wrong
 ** shapes -> CLAP_ERR_FORMAT "tensor X: shape [..], expected [..]"; bad
-** config values -> CLAP_ERR_FORMAT naming config.json and the field.
+** config values -> CLAP_ERR_FORMAT naming config.json and the field; a
+** missing config.json -> CLAP_ERR_NOTFOUND, one over 1 MiB -> CLAP_ERR_RANGE
+** (hfckpt.h).
 **
 ** Encoding: 16 kHz mono float PCM -> the last layer's states [T, hidden],
 ** T = floor((n-400)/320)+1 for the base conv stack; the encoder output is

@@ -1,6 +1,8 @@
 /* model — see model.h. */
 #include "model.h"
 
+#include "clap_rng.h"
+
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -122,39 +124,12 @@ uint32_t model_crc32(const void *data, size_t n) {
 
 /* ------------------------------------------------------------ the PRNG */
 
-/* xoshiro256** seeded by splitmix64: integer-only, so the stream is the same
-** on every platform, and any 64-bit seed (0 included) gives a good state. */
-typedef struct rng {
-  uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+/* u in [0, 1) from the top 24 bits of a clap_rng draw: exact in float and
+** double alike. Not clap_rng_uniform (53 bits): the initial weights of every
+** seed are pinned, so this stays as model_create has always drawn them. */
+static double uniform24(clap_rng *r) {
+  return (double)(clap_rng_next(r) >> 40) * (1.0 / 16777216.0);
 }
-
-static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static void rng_seed(rng *r, uint64_t seed) {
-  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rng_next(rng *r) {
-  uint64_t *s = r->s;
-  uint64_t out = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl64(s[3], 45);
-  return out;
-}
-
-/* u in [0, 1) from the top 24 bits: exact in float and double alike. */
-static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 40) * (1.0 / 16777216.0); }
 
 /* --------------------------------------------------------------- config */
 
@@ -263,10 +238,10 @@ static clap_status model_alloc(const model_config *cfg, clap_model **out, clap_e
   return CLAP_OK;
 }
 
-static void xavier_fill(float *w, int rows, int cols, rng *r) {
+static void xavier_fill(float *w, int rows, int cols, clap_rng *r) {
   double a = sqrt(6.0 / ((double)rows + (double)cols));
   size_t n = (size_t)rows * (size_t)cols;
-  for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * rng_uniform(r) - 1.0) * a);
+  for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * uniform24(r) - 1.0) * a);
 }
 
 clap_status model_create(const model_config *cfg, uint64_t seed, clap_model **out,
@@ -280,8 +255,8 @@ clap_status model_create(const model_config *cfg, uint64_t seed, clap_model **ou
   if (rc) return rc;
   clap_model *m;
   if ((rc = model_alloc(&c, &m, err))) return rc;
-  rng r;
-  rng_seed(&r, seed);
+  clap_rng r;
+  clap_rng_seed(&r, seed);
   for (int i = 0; i < m->plan.n; i++) {
     tensor_slot *t = &m->plan.t[i];
     const char *leaf = strchr(t->name, '.');

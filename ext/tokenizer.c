@@ -8,10 +8,10 @@
 */
 #include "tokenizer.h"
 
+#include "hfckpt.h"
 #include "spm_wrap.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +20,6 @@
 #include <utf8proc.h>
 
 #define TOK_DEFAULT_MAX 512
-#define TOK_CONFIG_MAX_BYTES (1 << 20)
 #define SPIECE_UNDERLINE 0x2581
 
 struct tokenizer {
@@ -398,41 +397,6 @@ clap_status tokenizer_encode(const tokenizer *t, const char *text, int nbytes, i
 
 /* ---- creation ------------------------------------------------------------ */
 
-static clap_status read_small_file(const char *path, char **out, clap_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return clap_error_set(err, CLAP_ERR_IO, "%.300s: %s", path, strerror(errno));
-  char *buf = malloc(TOK_CONFIG_MAX_BYTES + 1);
-  if (!buf) {
-    fclose(f);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "%.300s: out of memory", path);
-  }
-  size_t n = fread(buf, 1, TOK_CONFIG_MAX_BYTES + 1, f);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return clap_error_set(err, CLAP_ERR_IO, "%.300s: read error", path);
-  }
-  if (n > TOK_CONFIG_MAX_BYTES) {
-    free(buf);
-    return clap_error_set(err, CLAP_ERR_RANGE, "%.300s: larger than %d bytes", path,
-                          TOK_CONFIG_MAX_BYTES);
-  }
-  buf[n] = 0;
-  *out = buf;
-  return CLAP_OK;
-}
-
-static clap_status config_bool(const cJSON *j, const char *key, int *v, const char *path,
-                               clap_error *err) {
-  const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, key);
-  if (!x || cJSON_IsNull(x)) return CLAP_OK;
-  if (!cJSON_IsBool(x))
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: \"%s\" must be true or false", path, key);
-  *v = cJSON_IsTrue(x);
-  return CLAP_OK;
-}
-
 static clap_status config_max_length(const cJSON *j, int *v, const char *path, clap_error *err) {
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
   if (!x || cJSON_IsNull(x)) return CLAP_OK;
@@ -473,18 +437,13 @@ static clap_status apply_config(tokenizer *t, const char *spiece_path, const cha
   cJSON *j = NULL;
   clap_status rc = CLAP_OK;
   if (config_path) {
-    char *text = NULL;
-    rc = read_small_file(config_path, &text, err);
+    rc = hfckpt_load_json(config_path, &j, err);
+    if (rc == CLAP_ERR_NOTFOUND) /* the header promises IO for every unreadable file */
+      rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
     if (rc != CLAP_OK) return rc;
-    j = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(j)) {
-      cJSON_Delete(j);
-      return clap_error_set(err, CLAP_ERR_FORMAT, "%.300s: not a JSON object", config_path);
-    }
-    if (rc == CLAP_OK) rc = config_bool(j, "do_lower_case", &t->do_lower_case, config_path, err);
-    if (rc == CLAP_OK) rc = config_bool(j, "remove_space", &t->remove_space, config_path, err);
-    if (rc == CLAP_OK) rc = config_bool(j, "keep_accents", &t->keep_accents, config_path, err);
+    if (rc == CLAP_OK) rc = hfckpt_bool(j, "do_lower_case", t->do_lower_case, &t->do_lower_case, config_path, err);
+    if (rc == CLAP_OK) rc = hfckpt_bool(j, "remove_space", t->remove_space, &t->remove_space, config_path, err);
+    if (rc == CLAP_OK) rc = hfckpt_bool(j, "keep_accents", t->keep_accents, &t->keep_accents, config_path, err);
     if (rc == CLAP_OK) rc = config_max_length(j, &t->max_length, config_path, err);
     if (rc == CLAP_OK) rc = config_token(j, "cls_token", &cls, config_path, err);
     if (rc == CLAP_OK) rc = config_token(j, "sep_token", &sep, config_path, err);

@@ -1,8 +1,9 @@
 /* annotations — see annotations.h. */
 #include "annotations.h"
 
+#include "fileio.h"
+
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -528,32 +529,13 @@ clap_status ann_parse(const char *name, const char *data, size_t len, ann_format
 clap_status ann_read_file(const char *path, ann_format format, const ann_columns *cols,
                           ann_file **out, clap_error *err) {
   *out = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 65536;
-      char *b = realloc(buf, cap);
-      if (!b) {
-        free(buf);
-        fclose(fp);
-        return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", path);
-      }
-      buf = b;
-    }
-    size_t got = fread(buf + len, 1, cap - len, fp);
-    len += got;
-    if (got == 0) break;
-  }
-  int bad = ferror(fp);
-  fclose(fp);
-  if (bad) {
-    free(buf);
-    return clap_error_set(err, CLAP_ERR_IO, "%s: read error", path);
-  }
-  clap_status st = ann_parse(path, buf, len, format, cols, out, err);
+  unsigned char *buf;
+  size_t len;
+  clap_status st = fileio_read(path, ANN_MAX_FILE_BYTES, &buf, &len, err);
+  if (st == CLAP_ERR_NOTFOUND) /* the header promises IO for every unreadable file */
+    st = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+  if (st) return st;
+  st = ann_parse(path, (const char *)buf, len, format, cols, out, err);
   free(buf);
   return st;
 }

@@ -67,7 +67,11 @@ typedef struct ann_file ann_file;
 clap_status ann_parse(const char *name, const char *data, size_t len, ann_format format,
                       const ann_columns *cols, ann_file **out, clap_error *err);
 
-/* Read the file at path and ann_parse it; CLAP_ERR_IO if it cannot be read. */
+#define ANN_MAX_FILE_BYTES ((size_t)1 << 30)
+
+/* Read the file at path and ann_parse it; CLAP_ERR_IO "PATH: cannot open: ..."
+** or "PATH: cannot read: ..." if it cannot be read, CLAP_ERR_RANGE if it is
+** larger than ANN_MAX_FILE_BYTES (fileio.h). */
 clap_status ann_read_file(const char *path, ann_format format, const ann_columns *cols,
                           ann_file **out, clap_error *err);
 

@@ -28,6 +28,7 @@
 #include "commands.h"
 #include "db.h"
 #include "encoder.h"
+#include "hfckpt.h"
 #include "sha256.h"
 
 static const char encoder_usage[] =
@@ -56,13 +57,7 @@ static clap_status weights_file(const char *dir, char *out, size_t cap, clap_err
     snprintf(out, cap, "%s", dir);
     return CLAP_OK;
   }
-  static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(out, cap, "%s/%s", dir, names[i]);
-    if (is_file(out)) return CLAP_OK;
-  }
-  return clap_error_set(err, CLAP_ERR_NOTFOUND, "%s: no model.safetensors or pytorch_model.bin",
-                        dir);
+  return hfckpt_weights_file(dir, out, cap, err);
 }
 
 /* {"weights": "model.safetensors", "model_config": {...}} (config.json if any). */
@@ -72,15 +67,8 @@ static char *config_json(const char *dir, const char *weights) {
   cJSON_AddStringToObject(root, "weights", base ? base + 1 : weights);
   char p[PATH_MAX + 32];
   snprintf(p, sizeof p, "%s/config.json", dir);
-  FILE *f = fopen(p, "rb");
-  if (f) {
-    static char text[1 << 20];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = 0;
-    cJSON *cfg = cJSON_Parse(text);
-    if (cfg) cJSON_AddItemToObject(root, "model_config", cfg);
-  }
+  cJSON *cfg; /* optional: a missing or unreadable config.json is left out */
+  if (hfckpt_load_json(p, &cfg, NULL) == CLAP_OK) cJSON_AddItemToObject(root, "model_config", cfg);
   char *s = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   return s;

@@ -53,12 +53,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audio.h"
 #include "commands.h"
 #include "db.h"
+#include "fileio.h"
 #include "manifest.h"
 #include "progress.h"
 #include "sha256.h"
@@ -202,35 +202,13 @@ static int parse_args(int argc, char **argv, ingest *g, const char **db, const c
 /* ---- reading and decoding (worker threads) ------------------------------ */
 
 static void read_source(const char *path, source *s) {
-  FILE *f = fopen(path, "rb");
-  struct stat st;
-  if (!f || fstat(fileno(f), &st) != 0) {
-    snprintf(s->err, sizeof s->err, "%s: cannot open: %s", path, strerror(errno));
+  clap_error e;
+  if (fileio_read(path, MAX_SOURCE_BYTES, &s->bytes, &s->n, &e) != CLAP_OK) {
+    memcpy(s->err, e.msg, sizeof s->err);
     s->failed = 1;
-    if (f) fclose(f);
     return;
   }
-  if (S_ISDIR(st.st_mode) || (size_t)st.st_size > MAX_SOURCE_BYTES) {
-    snprintf(s->err, sizeof s->err, "%s: %s", path,
-             S_ISDIR(st.st_mode) ? "is a directory" : "larger than 4 GiB");
-    s->failed = 1;
-    fclose(f);
-    return;
-  }
-  size_t n = (size_t)st.st_size;
-  s->bytes = malloc(n ? n : 1);
-  size_t got = s->bytes ? fread(s->bytes, 1, n, f) : 0;
-  if (!s->bytes || got != n || ferror(f)) {
-    snprintf(s->err, sizeof s->err, "%s: %s", path,
-             !s->bytes ? "out of memory" : "cannot read the whole file");
-    s->failed = 1;
-    free(s->bytes);
-    s->bytes = NULL;
-  } else {
-    s->n = n;
-    sha256_hex(s->bytes, n, s->sha);
-  }
-  fclose(f);
+  sha256_hex(s->bytes, s->n, s->sha);
 }
 
 static int same_cut(const utt_job *r, const manifest_utterance *u) {

@@ -26,9 +26,13 @@
 #include "commands.h"
 #include "db.h"
 #include "encoder.h"
+#include "fileio.h"
 #include "model.h"
 #include "model_store.h"
 #include "sha256.h"
+
+/* A model file to import: SQLite refuses blobs over 1e9 bytes by default anyway. */
+#define MODEL_FILE_MAX_BYTES ((size_t)1 << 30)
 
 static const char model_usage[] =
     "usage: clap model create DB --name NAME [--audio-encoder E] [--text-encoder E]\n"
@@ -234,43 +238,12 @@ static int model_export_cmd(sqlite3 *db, const char *name, const char *path) {
   return 0;
 }
 
-static clap_status read_file(const char *path, unsigned char **out, size_t *n, clap_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return clap_error_set(err, CLAP_ERR_IO, "cannot open %s", path);
-  unsigned char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 65536;
-      unsigned char *nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory reading %s", path);
-      }
-      buf = nb;
-    }
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return clap_error_set(err, CLAP_ERR_IO, "error reading %s", path);
-  }
-  *out = buf;
-  *n = len;
-  return CLAP_OK;
-}
-
 static int model_import_cmd(sqlite3 *db, const char *name, const char *path, int replace) {
   clap_error err;
   unsigned char *blob = NULL;
   size_t n = 0;
   clap_model *m = NULL;
-  if (read_file(path, &blob, &n, &err)) return fail(&err);
+  if (fileio_read(path, MODEL_FILE_MAX_BYTES, &blob, &n, &err)) return fail(&err);
   clap_status rc = model_load(blob, n, &m, &err);
   free(blob);
   if (rc != CLAP_OK) {

@@ -61,13 +61,14 @@
 
 #include "commands.h"
 #include "db.h"
+#include "fileio.h"
 #include "llm.h"
 #include "paraphrase.h"
 #include "sha256.h"
 
 #define DEFAULT_BASE_URL "https://api.openai.com/v1"
 #define DEFAULT_MODEL "gpt-4"
-#define MAX_IMPORT_BYTES ((long)64 << 20)
+#define MAX_IMPORT_BYTES ((size_t)64 << 20)
 
 typedef struct options {
   const char *db, *base_url, *model, *export_path, *import_path, *dimension;
@@ -607,34 +608,6 @@ static int paraphrase_all(run *r) {
 
 /* ---- import / export ----------------------------------------------------- */
 
-static char *read_all(const char *path, size_t *n, clap_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno)), NULL;
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len + 65536 > cap) {
-      cap = cap ? 2 * cap : 65536;
-      char *b = realloc(buf, cap + 1);
-      if (!b) break;
-      buf = b;
-    }
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0 || (long)len > MAX_IMPORT_BYTES) break;
-  }
-  int bad = ferror(f) || !buf || (long)len > MAX_IMPORT_BYTES;
-  fclose(f);
-  if (bad) {
-    free(buf);
-    clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, buf ? "cannot be read or larger than 64 MiB" : "out of memory");
-    return NULL;
-  }
-  buf[len] = 0;
-  *n = len;
-  return buf;
-}
-
 /* A missing prohibited word comes from the original of that class. */
 static clap_status fill_prohibited(sqlite3 *db, paraphrase_entry *e, int n, const char *name, clap_error *err) {
   sqlite3_stmt *st = NULL;
@@ -741,10 +714,11 @@ static clap_status write_import(sqlite3 *db, paraphrase_entry *e, int n, const c
 static int do_import(sqlite3 *db, const char *path) {
   clap_error err;
   size_t n = 0;
-  char *json = read_all(path, &n, &err);
+  unsigned char *json;
   paraphrase_entry *e = NULL;
   int count = 0, added = 0;
-  clap_status s = json ? paraphrase_file_parse(json, n, path, &e, &count, &err) : err.code;
+  clap_status s = fileio_read(path, MAX_IMPORT_BYTES, &json, &n, &err);
+  if (s == CLAP_OK) s = paraphrase_file_parse((const char *)json, n, path, &e, &count, &err);
   free(json);
   if (s == CLAP_OK) s = fill_prohibited(db, e, count, path, &err);
   if (s == CLAP_OK) s = write_import(db, e, count, path, &added, &err);

@@ -1,7 +1,6 @@
 /* manifest — see manifest.h. The cJSON tree is kept alive: the views point into it. */
 #include "manifest.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,9 +9,10 @@
 
 #include <cJSON.h>
 
+#include "fileio.h"
 #include "sha256.h"
 
-#define MANIFEST_MAX_BYTES (64L << 20)
+#define MANIFEST_MAX_BYTES ((size_t)64 << 20)
 
 struct manifest {
   char *name;
@@ -489,53 +489,15 @@ clap_status manifest_parse(const char *json, size_t n, const char *name, const c
   return CLAP_OK;
 }
 
-static clap_status read_file(const char *path, char **out, size_t *n, clap_error *err) {
-  *out = NULL;
-  *n = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return clap_error_set(err, CLAP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (got == 0) break;
-    if (len == cap) {
-      if ((long)cap >= MANIFEST_MAX_BYTES) {
-        fclose(f);
-        free(buf);
-        return clap_error_set(err, CLAP_ERR_RANGE, "%s: larger than %ld MiB, not a manifest",
-                              path, MANIFEST_MAX_BYTES >> 20);
-      }
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-  }
-  int bad_read = ferror(f);
-  int e = errno;
-  fclose(f);
-  if (!buf) return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", path);
-  if (bad_read) {
-    free(buf);
-    return clap_error_set(err, CLAP_ERR_IO, "%s: cannot read: %s", path, strerror(e));
-  }
-  *out = buf;
-  *n = len;
-  return CLAP_OK;
-}
-
 clap_status manifest_load(const char *path, manifest **out, clap_error *err) {
   *out = NULL;
-  char *bytes;
+  unsigned char *raw;
   size_t n;
-  clap_status rc = read_file(path, &bytes, &n, err);
+  clap_status rc = fileio_read(path, MANIFEST_MAX_BYTES, &raw, &n, err);
+  if (rc == CLAP_ERR_NOTFOUND) /* a missing manifest has always been CLAP_ERR_IO */
+    rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
   if (rc) return rc;
+  char *bytes = (char *)raw;
   char *dir = strdup(path);
   if (!dir) {
     free(bytes);

@@ -70,7 +70,9 @@ clap_status manifest_parse(const char *json, size_t n, const char *name, const c
                            manifest **out, clap_error *err);
 
 /* Read and parse the file at path; audio is resolved against its directory
-** and the SHA-256 of its bytes is kept (manifest_sha256). */
+** and the SHA-256 of its bytes is kept (manifest_sha256). A file that cannot
+** be opened or read -> CLAP_ERR_IO "PATH: cannot open: ..." / "PATH: cannot
+** read: ..."; one over 64 MiB -> CLAP_ERR_RANGE (fileio.h). */
 clap_status manifest_load(const char *path, manifest **out, clap_error *err);
 
 void manifest_free(manifest *m);

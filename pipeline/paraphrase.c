@@ -313,19 +313,23 @@ static int is_kana_or_kanji(int32_t c) {
          c == 0x3005 || c == 0x3006 || c == 0x3007;
 }
 
-static int has_japanese(const char *s) {
+/* Walk s's code points: 1 at the first one want accepts (want NULL accepts
+** none), -1 at the first byte that is not UTF-8, 0 at the end. */
+static int utf8_find(const char *s, int (*want)(int32_t)) {
   const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
   utf8proc_ssize_t n = (utf8proc_ssize_t)strlen(s);
   while (n > 0) {
     int32_t cp;
     utf8proc_ssize_t k = utf8proc_iterate(p, n, &cp);
-    if (k <= 0) return 0;
-    if (is_kana_or_kanji(cp)) return 1;
+    if (k <= 0) return -1;
+    if (want && want(cp)) return 1;
     p += k;
     n -= k;
   }
   return 0;
 }
+
+static int has_japanese(const char *s) { return utf8_find(s, is_kana_or_kanji) == 1; }
 
 static paraphrase_verdict verdict(paraphrase_verdict v, char *reason, size_t cap, const char *fmt, const char *arg) {
   if (reason && cap) snprintf(reason, cap, fmt, arg);
@@ -386,18 +390,7 @@ static int one_of(const char *s, const char *const *set) {
   return 0;
 }
 
-static int valid_utf8(const char *s) {
-  const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-  utf8proc_ssize_t n = (utf8proc_ssize_t)strlen(s);
-  while (n > 0) {
-    int32_t cp;
-    utf8proc_ssize_t k = utf8proc_iterate(p, n, &cp);
-    if (k <= 0) return 0;
-    p += k;
-    n -= k;
-  }
-  return 1;
-}
+static int valid_utf8(const char *s) { return utf8_find(s, NULL) == 0; }
 
 void paraphrase_entries_free(paraphrase_entry *e, int count) {
   for (int i = 0; e && i < count; i++) {

@@ -55,7 +55,7 @@ printf '%s\ns1-u0002,A,aroused,4\ns1-u0001,A,aroused,4\n' "$H" > dup2.csv
 bad_import "duplicate across files" "dup2.csv:3: s1-u0001, annotator A, aroused: already given on dup1.csv:2" dup1.csv dup2.csv
 printf '%s\ns1-u0001,A,aroused,4\ns1-u0001,A,aroused,5\n' "$H" > dup3.csv
 bad_import "duplicate within a file" "dup3.csv:3: s1-u0001, annotator A, aroused: already given on dup3.csv:2" dup3.csv
-bad_import "unreadable file" "nosuch.csv: No such file or directory" dup1.csv nosuch.csv
+bad_import "unreadable file" "nosuch.csv: cannot open: No such file or directory" dup1.csv nosuch.csv
 printf '%s\ns1-u0001,A,aroused,"4\n' "$H" > quote.csv
 bad_import "unterminated quote" "quote.csv:2: quoted field opened on line 2 is never closed" quote.csv
 printf '{"annotations": [\n {"utterance": "s1-u0001", "annotator": "A", "dimension": "aroused", "score": 0}\n]}\n' > bad.json

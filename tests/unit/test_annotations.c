@@ -260,7 +260,7 @@ static void test_read_file(void) {
   clap_error e = {0};
   CHECK_INT(ann_read_file("/nonexistent/ann.csv", ANN_AUTO, NULL, &f, &e), CLAP_ERR_IO);
   CHECK(f == NULL);
-  CHECK_CONTAINS(e.msg, "/nonexistent/ann.csv: No such file or directory");
+  CHECK_CONTAINS(e.msg, "/nonexistent/ann.csv: cannot open: No such file or directory");
   char path[] = "/tmp/clap-test-ann-XXXXXX";
   int fd = mkstemp(path);
   CHECK(fd >= 0);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audio.h"
+#include "fixture.h"
 #include "harness.h"
 
 #define PI 3.14159265358979323846
@@ -37,18 +38,6 @@ static float *tone(int rate, long frames, double freq, double amp) {
   return x;
 }
 
-static int slurp(blob *b) {
-  FILE *f = fopen(b->path, "rb");
-  if (!f) return 0;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  b->p = malloc(n > 0 ? (size_t)n : 1);
-  b->n = fread(b->p, 1, (size_t)n, f);
-  fclose(f);
-  return 1;
-}
-
 /* Writes interleaved frames with libsndfile to a temp file, then reads its
 ** bytes back. Returns 0 when libsndfile cannot write the format. */
 static int make_blob(blob *b, int format, int rate, int channels, const float *inter,
@@ -69,7 +58,8 @@ static int make_blob(blob *b, int format, int rate, int channels, const float *i
   }
   sf_writef_float(sf, inter, frames);
   sf_close(sf);
-  return slurp(b);
+  b->p = (unsigned char *)fixture_read(b->path, &b->n);
+  return b->p != NULL;
 }
 
 static int make_tone_blob(blob *b, int format, int rate, int channels, double seconds) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "fixture.h"
 #include "harness.h"
 
 extern const char clap_schema_sql[];
@@ -24,20 +25,6 @@ static void write_file(const char *path, const void *data, size_t n) {
   if (!f) return;
   fwrite(data, 1, n, f);
   fclose(f);
-}
-
-/* Whole file into a malloc'd buffer; *n its size. NULL if unreadable. */
-static char *read_file(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)len + 1);
-  *n = buf ? fread(buf, 1, (size_t)len, f) : 0;
-  if (buf) buf[*n] = 0;
-  fclose(f);
-  return buf;
 }
 
 /* A plain sqlite3 file made with the given SQL (not through db_open). */
@@ -99,7 +86,7 @@ static void test_not_a_database(void) {
   CHECK_CONTAINS(e.msg, p);
   CHECK_CONTAINS(e.msg, "not a SQLite database");
   size_t n = 0;
-  char *after = read_file(p, &n);
+  char *after = fixture_read(p, &n);
   CHECK(after && n == sizeof text - 1 && memcmp(after, text, n) == 0);
   free(after);
 }
@@ -107,7 +94,7 @@ static void test_not_a_database(void) {
 /* A file whose header is fine but whose pages are not (found by fuzz_db). */
 static void test_malformed(void) {
   size_t n = 0;
-  char *bytes = read_file("tests/fuzz/corpus/fuzz_db/crash-snippet-overflow", &n);
+  char *bytes = fixture_read("tests/fuzz/corpus/fuzz_db/crash-snippet-overflow", &n);
   CHECK(bytes != NULL);
   if (!bytes) return;
   const char *p = tmp_path("malformed.db");
@@ -125,7 +112,7 @@ static void test_newer_version_untouched(void) {
   const char *p = tmp_path("newer.db");
   make_sqlite(p, "CREATE TABLE t(x); PRAGMA user_version = 99;");
   size_t n0 = 0, n1 = 0;
-  char *before = read_file(p, &n0);
+  char *before = fixture_read(p, &n0);
   sqlite3 *db = NULL;
   clap_error e = {0};
   CHECK_INT(db_open(p, DB_CREATE, &db, &e), CLAP_ERR_UNSUPPORTED);
@@ -133,7 +120,7 @@ static void test_newer_version_untouched(void) {
   CHECK_CONTAINS(e.msg, p);
   CHECK_CONTAINS(e.msg, "schema version 99 is newer");
   CHECK_CONTAINS(e.msg, "not modified");
-  char *after = read_file(p, &n1);
+  char *after = fixture_read(p, &n1);
   CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
   CHECK(access(tmp_path("newer.db-wal"), F_OK) != 0);
   free(before);
@@ -339,7 +326,7 @@ static void test_migrate_refusals(void) {
 /* The schema inside the binary is today's sql/schema.sql, byte for byte. */
 static void test_embedded_schema_current(void) {
   size_t n = 0;
-  char *file = read_file("sql/schema.sql", &n);
+  char *file = fixture_read("sql/schema.sql", &n);
   CHECK(file != NULL);
   if (!file) return;
   CHECK_INT(strlen(clap_schema_sql), n);

@@ -2,6 +2,7 @@
 ** tests/fixtures/make_distilbert.py (torch.nn modules following
 ** DistilBertModel), max abs diff <= 1e-4 on every hidden state; prefixed keys;
 ** the encoder registry; every bad-checkpoint error the header names. */
+#include "fixture.h"
 #include "harness.h"
 
 #include "distilbert.h"
@@ -27,20 +28,6 @@ typedef struct ref_sentence {
 static ref_sentence refs[16];
 static int n_refs, ref_dim;
 
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)len + 1);
-  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) len = 0;
-  fclose(f);
-  if (buf) buf[len] = 0;
-  if (n) *n = (size_t)len;
-  return buf;
-}
-
 static void spit(const char *dir, const char *name, const void *data, size_t n) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -59,7 +46,7 @@ static float *json_floats(const cJSON *a, int *n) {
 }
 
 static void load_refs(void) {
-  char *text = slurp(FIX "/reference.json", NULL);
+  char *text = fixture_read(FIX "/reference.json", NULL);
   cJSON *j = cJSON_Parse(text);
   free(text);
   if (!j) return;
@@ -99,7 +86,7 @@ static void make_ckpt(const char *name, char *dir, size_t cap, int with_config, 
     char src[256];
     size_t n;
     snprintf(src, sizeof src, FIX "/%s", files[i]);
-    char *d = slurp(src, &n);
+    char *d = fixture_read(src, &n);
     if (d) spit(dir, files[i], d, n);
     free(d);
   }

@@ -1,5 +1,6 @@
 /* HuBERT forward against torchaudio's reference outputs on the tiny
 ** checkpoints of tests/fixtures/make_checkpoints.py, and every load error. */
+#include "fixture.h"
 #include "harness.h"
 #include "encoder.h"
 #include "hubert.h"
@@ -10,16 +11,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char fixtures[1024];
-
-static const char *fx(const char *rel) {
-  static char buf[4][1200];
-  static int slot;
-  char *b = buf[slot++ % 4];
-  snprintf(b, sizeof buf[0], "%s/%s", fixtures, rel);
-  return b;
-}
 
 /* The generator of make_checkpoints.py's wave(), bit for bit. */
 static float *wave(long n) {
@@ -227,15 +218,6 @@ static void write_file(const char *name, const char *text) {
   fclose(f);
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *b = calloc(1, 1 << 16);
-  size_t n = fread(b, 1, (1 << 16) - 1, f);
-  b[n] = 0;
-  fclose(f);
-  return b;
-}
-
 /* Copy the f32 weights to tmpdir minus `drop` (or with `rename_from` renamed). */
 static void write_weights(const char *drop, const char *rename_from, const char *rename_to) {
   st_file *f;
@@ -271,9 +253,9 @@ static void test_bad_checkpoints(void) {
   strcpy(tmpdir, "/tmp/clap_hubert_XXXXXX");
   CHECK(mkdtemp(tmpdir) != NULL);
   clap_error err;
-  char *config = slurp(fx("f32/config.json"));
+  char *config = fixture_read(fx("f32/config.json"), NULL);
   CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
-  CHECK_CONTAINS(err.msg, "config.json: No such file");
+  CHECK_CONTAINS(err.msg, "config.json: cannot open: No such file");
   write_file("config.json", config);
   CHECK_INT(load_tmp(&err), CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "no model.safetensors or pytorch_model.bin");
@@ -358,8 +340,7 @@ static void test_bad_checkpoints(void) {
 }
 
 int main(void) {
-  const char *root = getenv("CLAP_ROOT");
-  snprintf(fixtures, sizeof fixtures, "%s/tests/fixtures/hubert", root ? root : ".");
+  fixture_dir("tests/fixtures/hubert");
   RUN(test_f32);
   RUN(test_f16);
   RUN(test_bf16);

@@ -1,4 +1,5 @@
 /* torchbin: torch.save archives -> safetensors, bit for bit; everything else refused. */
+#include "fixture.h"
 #include "harness.h"
 #include "safetensors.h"
 #include "torchbin.h"
@@ -6,29 +7,6 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-static char fixtures[1024];
-
-static const char *fx(const char *rel) {
-  static char buf[4][1200];
-  static int slot;
-  char *b = buf[slot++ % 4];
-  snprintf(b, sizeof buf[0], "%s/%s", fixtures, rel);
-  return b;
-}
-
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc((size_t)len + 1);
-  *n = fread(b, 1, (size_t)len, f);
-  b[*n] = 0;
-  fclose(f);
-  return b;
-}
 
 /* Every tensor torch saved equals, byte for byte, the safetensors file the
 ** fixture script wrote from the same state dict. */
@@ -65,7 +43,7 @@ static void test_views(void) {
   CHECK_INT(torchbin_convert_file(fx("views.bin"), &buf, &len, &err), CLAP_OK);
   st_file *f;
   CHECK_INT(st_open_memory(buf, len, 1, "views", &f, &err), CLAP_OK);
-  char *json = (char *)slurp(fx("views.json"), &jn);
+  char *json = fixture_read(fx("views.json"), &jn);
   cJSON *root = cJSON_Parse(json);
   CHECK(root != NULL);
   int checked = 0;
@@ -107,7 +85,7 @@ static void test_refusals(void) {
   CHECK_CONTAINS(err.msg, "/nonexistent.bin");
   /* Truncated: the end record is gone. */
   size_t n;
-  uint8_t *z = slurp(fx("views.bin"), &n);
+  uint8_t *z = (uint8_t *)fixture_read(fx("views.bin"), &n);
   CHECK_INT(torchbin_convert_memory(z, n - 30, "cut.bin", &buf, &len, &err), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(err.msg, "cut.bin: ZIP end record not found (truncated?)");
   free(z);
@@ -117,7 +95,7 @@ static void test_refusals(void) {
 ** (stored entry, so same length keeps the archive valid). */
 static clap_status with_pickle(const char *pkl, size_t pl, clap_error *err) {
   size_t n;
-  uint8_t *z = slurp(fx("views.bin"), &n);
+  uint8_t *z = (uint8_t *)fixture_read(fx("views.bin"), &n);
   uint8_t *at = NULL;
   for (size_t i = 0; i + 14 < n; i++)
     if (!memcmp(z + i, "views/data.pkl", 14) && z[i - 30 + 0] == 'P' && z[i - 30 + 3] == 4) {
@@ -185,8 +163,7 @@ static void test_pickle_subset(void) {
 }
 
 int main(void) {
-  const char *root = getenv("CLAP_ROOT");
-  snprintf(fixtures, sizeof fixtures, "%s/tests/fixtures/hubert", root ? root : ".");
+  fixture_dir("tests/fixtures/hubert");
   RUN(test_bin_matches_safetensors);
   RUN(test_views);
   RUN(test_refusals);

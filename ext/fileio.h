@@ -1,0 +1,32 @@
+/*
+** fileio — read a whole file into memory, with a size cap.
+**
+** fileio_read(path, max_bytes, &buf, &n, err) reads every byte of path into
+** one malloc'd buffer that the caller frees. The buffer holds n bytes plus a
+** NUL after them (not counted in n), so text callers can use it as a C
+** string; a file with NUL bytes in it still comes back whole, n says where it
+** ends. n may be NULL when only the string is wanted.
+**
+** Errors (clap_error, message starting with the path, cut to 300 bytes):
+**   no such file                  -> CLAP_ERR_NOTFOUND "PATH: cannot open: <strerror>"
+**   any other open failure        -> CLAP_ERR_IO       "PATH: cannot open: <strerror>"
+**   a read failure (a directory)  -> CLAP_ERR_IO       "PATH: cannot read: <strerror>"
+**   more than max_bytes bytes     -> CLAP_ERR_RANGE    "PATH: larger than N MiB" (or GiB,
+**                                    or bytes when the cap is not a whole MiB)
+**   allocation failure            -> CLAP_ERR_NOMEM    "PATH: out of memory"
+** On any error *out is NULL and n (if given) is 0. A regular file larger than
+** the cap is refused from its size, before anything is allocated; pipes and
+** other streams are read until the cap is passed. max_bytes is clamped to
+** SIZE_MAX / 2.
+*/
+#ifndef CLAP_FILEIO_H
+#define CLAP_FILEIO_H
+
+#include "clap_error.h"
+
+#include <stddef.h>
+
+clap_status fileio_read(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
+                        clap_error *err);
+
+#endif

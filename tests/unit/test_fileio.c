@@ -1,0 +1,97 @@
+/* fileio: whole files, the NUL after them, and one message per refusal the contract names. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "harness.h"
+
+static char path[64];
+
+static void write_bytes(const void *p, size_t n) {
+  FILE *f = fopen(path, "wb");
+  CHECK(f != NULL);
+  if (!f) return;
+  CHECK(fwrite(p, 1, n, f) == n);
+  fclose(f);
+}
+
+static void setup(void) {
+  strcpy(path, "/tmp/clap-test-fileio-XXXXXX");
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  if (fd >= 0) close(fd);
+}
+
+static void test_whole_file(void) {
+  write_bytes("ab\0cd", 5);
+  unsigned char *b = (unsigned char *)1;
+  size_t n = 99;
+  clap_error e = {0};
+  CHECK_INT(fileio_read(path, 5, &b, &n, &e), CLAP_OK);
+  CHECK_INT((int)n, 5);
+  CHECK(b && !memcmp(b, "ab\0cd", 6)); /* the NUL after the bytes included */
+  free(b);
+  /* n may be NULL; an empty file is an empty string. */
+  write_bytes("", 0);
+  CHECK_INT(fileio_read(path, 0, &b, NULL, &e), CLAP_OK);
+  CHECK(b && b[0] == 0);
+  free(b);
+}
+
+static void test_grows_past_first_buffer(void) {
+  /* A stream with no size: /dev/zero, read to a 200 000-byte cap in 64 KiB steps. */
+  unsigned char *b = NULL;
+  size_t n = 7;
+  clap_error e = {0};
+  CHECK_INT(fileio_read("/dev/zero", 200000, &b, &n, &e), CLAP_ERR_RANGE);
+  CHECK(b == NULL);
+  CHECK_INT((int)n, 0);
+  CHECK(!strcmp(e.msg, "/dev/zero: larger than 200000 bytes"));
+  static char big[300000];
+  for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+  write_bytes(big, sizeof big);
+  CHECK_INT(fileio_read(path, sizeof big, &b, &n, &e), CLAP_OK);
+  CHECK(n == sizeof big);
+  CHECK(b && !memcmp(b, big, sizeof big) && b[n] == 0);
+  free(b);
+}
+
+static void test_errors(void) {
+  unsigned char *b = (unsigned char *)1;
+  clap_error e = {0};
+  CHECK_INT(fileio_read("/nonexistent/f.json", 10, &b, NULL, &e), CLAP_ERR_NOTFOUND);
+  CHECK(b == NULL);
+  CHECK(!strcmp(e.msg, "/nonexistent/f.json: cannot open: No such file or directory"));
+  CHECK_INT(fileio_read("/tmp", 10, &b, NULL, &e), CLAP_ERR_IO);
+  CHECK(!strcmp(e.msg, "/tmp: cannot read: Is a directory"));
+  write_bytes("123456", 6);
+  CHECK_INT(fileio_read(path, 5, &b, NULL, &e), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(e.msg, path);
+  CHECK_CONTAINS(e.msg, ": larger than 5 bytes");
+  /* Refused from the size alone: nothing of the (sparse) file is read. */
+  CHECK(truncate(path, (1 << 20) + 1) == 0);
+  CHECK_INT(fileio_read(path, 1 << 20, &b, NULL, &e), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(e.msg, ": larger than 1 MiB");
+  CHECK(truncate(path, ((off_t)2 << 30) + 1) == 0);
+  CHECK_INT(fileio_read(path, (size_t)2 << 30, &b, NULL, &e), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(e.msg, ": larger than 2 GiB");
+  CHECK(b == NULL);
+  /* Long paths are cut so the reason still fits in the message. */
+  char longp[1200];
+  memset(longp, 'x', sizeof longp - 1);
+  longp[0] = '/';
+  longp[sizeof longp - 1] = 0;
+  CHECK(fileio_read(longp, 10, &b, NULL, &e) != CLAP_OK);
+  CHECK_CONTAINS(e.msg, ": cannot open: ");
+}
+
+int main(void) {
+  setup();
+  RUN(test_whole_file);
+  RUN(test_grows_past_first_buffer);
+  RUN(test_errors);
+  unlink(path);
+  return harness_report();
+}
