@@ -58,15 +58,16 @@ run_counted() {
   fi
 }
 
-for t in "$BUILD"/tests/test_*; do
-  [ -x "$t" ] || continue
-  run_counted "unit/$(basename "$t")" "$t"
+# Binaries are found from their sources, so a stale binary of a deleted test
+# never runs; a source whose binary is missing fails.
+for src in tests/unit/test_*.c; do
+  n=$(basename "$src" .c)
+  run_counted "unit/$n" "$BUILD/tests/$n"
 done
 
-for r in "$BUILD"/tests/replay_fuzz_*; do
-  [ -x "$r" ] || continue
-  n=${r##*/replay_}
-  run_counted "fuzz-replay/$n" "$r" "tests/fuzz/corpus/$n"
+for src in tests/fuzz/fuzz_*.c; do
+  n=$(basename "$src" .c)
+  run_counted "fuzz-replay/$n" "$BUILD/tests/replay_$n" "tests/fuzz/corpus/$n"
 done
 
 run_counted "sql" bash tests/sql/run.sh
