@@ -732,6 +732,16 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
     sqlite3_result_null(ctx);
     return;
   }
+  /* A constant sentence already embedded in this statement under the default
+  ** model: the statement sees one model throughout, so the per-row model
+  ** lookup is skipped too. (With a model argument, that argument's own
+  ** auxdata makes the lookup cheap.) */
+  text_aux *aux = argc == 1 ? sqlite3_get_auxdata(ctx, 0) : NULL;
+  if (aux) {
+    sqlite3_result_blob(ctx, aux->v, aux->dim * (int)sizeof(float), SQLITE_TRANSIENT);
+    sqlite3_result_subtype(ctx, VEC_SUBTYPE);
+    return;
+  }
   model_ref *hold;
   const clap_model *m = arg_model(ctx, argc, argv, 1, fn, &hold);
   if (!m) return;
