@@ -48,6 +48,9 @@ rm -f "$body.one" "$body.err"
   echo "|---|---|---|---|"
   cat "$BENCH_SUMMARY"
   echo
+  # Findings that hold beyond one run (what dominates a figure, why a peer
+  # is configured as it is), kept by hand.
+  [ -f tests/bench/NOTES.md ] && { cat tests/bench/NOTES.md; echo; }
   cat "$body"
 } > "$out"
 cat "$out"
