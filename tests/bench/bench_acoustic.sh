@@ -33,15 +33,20 @@ fi
 cat <<EOF
 ## Acoustic encoder
 
-60 s of synthetic speech-like audio (16 kHz mono), one thread, best of 5 runs.
+60 s of synthetic speech-like audio (16 kHz mono), one thread, best of 5 runs. Load average
+at the start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores.
 
 | measure | value |
 |---|---|
 | encode time, wall clock | ${enc} s |
 | encode time, thread CPU clock | ${cpu} s |
-| real-time factor (peer: real time), wall clock | **${rtf}x** faster than real time (target: 300x) |
-| real-time factor, CPU clock (less disturbed by a busy machine) | ${rtf_cpu}x |
+| real-time factor (peer: real time), wall clock | ${rtf}x faster than real time |
+| real-time factor, thread CPU clock (the cost on one core; a loaded machine's scheduler does not inflate it) | **${rtf_cpu}x** (target: 300x) |
 | \`sox <file> -n stat\` on the same audio | ${sox_line} |
 
 Command: \`make bench\` (or \`$bin [out.wav]\`).
 EOF
+if [ -n "${BENCH_SUMMARY:-}" ]; then
+  verdict=$(awk -v r="$rtf_cpu" 'BEGIN { print (r >= 300) ? "met" : "**not met**" }')
+  echo "| acoustic encoder, one core: real-time factor on the thread CPU clock (wall clock: ${rtf}×) | ${rtf_cpu}× | ≥ 300× | ${verdict} |" >> "$BENCH_SUMMARY"
+fi

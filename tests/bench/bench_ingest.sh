@@ -1,105 +1,97 @@
 #!/usr/bin/env bash
-# Ingest throughput: `clap ingest` (read, sha256, decode, downmix, resample to
-# 16 kHz, FLAC, one SQLite transaction per session) with 1 and 2 workers,
-# against the peer `sox IN -r 16000 -c 1 OUT.flac` over the same files, run
-# sequentially and with xargs -P2. Prints a Markdown section on stdout.
+# Ingest throughput: `clap ingest` (read, SHA-256, decode, downmix, resample
+# to 16 kHz, FLAC, one SQLite transaction per session) with 1 and 2 workers,
+# against the peer `sox IN -r 16000 -c 1 OUT.flac` over the same utterances
+# (with `trim` for the utterances cut from a long session recording), run
+# sequentially and with xargs -P2. Prints a Markdown section; appends summary
+# rows to $BENCH_SUMMARY when set.
 #
-# Corpus: `samples/generate --out DIR --utterances N` when that script exists,
-# else N tone files (44.1 kHz stereo WAV, 2-4 s) made with sox, 10 per session.
-#   BENCH_UTTERANCES (default 200)
+# Corpus: `samples/generate --out DIR --utterances N --seed 7` (~10 minutes
+# for 2,600), cached in build/bench-corpus/seed7-nN and reused.
+#   BENCH_UTTERANCES (default 2600)
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 CLAP="$PWD/$BUILD/clap"
-N=${BENCH_UTTERANCES:-200}
+[ -x "$CLAP" ] || make --no-print-directory "$BUILD/clap" >&2
+N=${BENCH_UTTERANCES:-2600}
+SEED=7
+C="$PWD/$BUILD/bench-corpus/seed$SEED-n$N"
+if [ ! -d "$C/sessions" ]; then
+  echo "bench_ingest: generating the $N-utterance corpus into $C (once; ~10 min for 2600)" >&2
+  rm -rf "$C.tmp"
+  mkdir -p "$(dirname "$C")"
+  samples/generate --out "$C.tmp" --utterances "$N" --seed "$SEED" >&2
+  mv "$C.tmp" "$C"
+fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/clap-bench-ingest.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-now() { date +%s.%N; }
+mapfile -t manifests < <(ls "$C"/sessions/*.json)
 
-corpus="generated tones (44.1 kHz stereo WAV, 2-4 s), 10 utterances per session"
-if [ -x samples/generate ] && samples/generate --out "$W/c" --utterances "$N" >/dev/null 2>&1; then
-  corpus="samples/generate --utterances $N"
-  mapfile -t manifests < <(grep -l '"utterances"' $(find "$W/c" -name '*.json') | sort)
-  mapfile -t files < <(find "$W/c" -type f \( -name '*.wav' -o -name '*.flac' -o -name '*.ogg' -o -name '*.mp3' \) | sort)
-else
-  mkdir -p "$W/c/audio"
-  # 20 distinct recordings, copied to N files (the work per file is the same).
-  for i in $(seq 0 19); do
-    sox -n -r 44100 -c 2 "$W/c/audio/t$i.wav" synth "$(echo "2 + $i / 10" | bc -l)" sine $((150 + 37 * i)) \
-      sine $((300 + 11 * i)) 2>/dev/null
-  done
-  files=()
-  for u in $(seq 0 $((N - 1))); do
-    cp "$W/c/audio/t$((u % 20)).wav" "$W/c/audio/u$u.wav"
-    files+=("$W/c/audio/u$u.wav")
-  done
-  rm -f "$W"/c/audio/t*.wav
-  manifests=()
-  for s in $(seq 0 $(((N + 9) / 10 - 1))); do
-    m="$W/c/s$s.json"
-    {
-      printf '{"session": "b%d", "utterances": [' "$s"
-      first=1
-      for u in $(seq $((s * 10)) $((s * 10 + 9))); do
-        [ "$u" -lt "$N" ] || break
-        [ $first -eq 1 ] || printf ', '
-        first=0
-        printf '{"id": "b%d-u%d", "audio": "audio/u%d.wav", "role": "customer"}' "$s" "$u" "$u"
-      done
-      printf ']}\n'
-    } > "$m"
-    manifests+=("$m")
-  done
-fi
+# One line per utterance: input, output, and the trim (start, end) if any.
+/usr/bin/python3 - "$W/jobs" "$W/o" "${manifests[@]}" <<'PY'
+import json, os, sys
+out, odir, manifests = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(out, "w") as f:
+    for m in manifests:
+        for u in json.load(open(m))["utterances"]:
+            src = os.path.normpath(os.path.join(os.path.dirname(m), u["audio"]))
+            trim = f"trim {u['start']} ={u['end']}" if "start" in u else ""
+            f.write(f"{src}\t{odir}/{u['id']}.flac\t{trim}\n")
+PY
+sox_one='IFS="	" read -r in out trim <<<"$1"; sox "$in" -r 16000 -c 1 "$out" $trim'
 
-ingest_run() { # workers -> seconds
-  rm -f "$W/b.db" "$W/b.db-wal" "$W/b.db-shm"
-  local t0 t1
-  t0=$(now)
-  "$CLAP" ingest "$W/b.db" "${manifests[@]}" --workers "$1" > "$W/summary.txt"
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l
+run() { # label command... -> "wall cpu" (CPU = user + sys of every child)
+  /usr/bin/time -f "%e %U %S" -o "$W/time" "$@" > "$W/out.txt" 2>"$W/err.txt" ||
+    { echo "bench_ingest: $1 failed:" >&2; tail -5 "$W/err.txt" >&2; exit 1; }
+  awk '{ printf "%.2f %.2f", $1, $2 + $3 }' "$W/time"
 }
-sox_seq() {
-  mkdir -p "$W/o"
-  local t0 t1 i=0
-  t0=$(now)
-  for f in "${files[@]}"; do sox "$f" -r 16000 -c 1 "$W/o/$i.flac"; i=$((i + 1)); done
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l
-}
-sox_par() {
-  mkdir -p "$W/p"
-  local t0 t1
-  t0=$(now)
-  printf '%s\n' "${files[@]}" | xargs -P2 -I{} sh -c 'sox "$1" -r 16000 -c 1 "$2/$(basename "$1").flac"' _ {} "$W/p"
-  t1=$(now)
-  echo "$t1 - $t0" | bc -l
-}
+ingest() { rm -f "$W/b.db"*; run "$CLAP" ingest "$W/b.db" "${manifests[@]}" --workers "$1"; }
+sox_seq() { rm -rf "$W/o"; mkdir -p "$W/o"; run bash -c "while IFS= read -r l; do bash -c '$sox_one' _ \"\$l\"; done < '$W/jobs'"; }
+sox_par() { rm -rf "$W/o"; mkdir -p "$W/o"; run bash -c "tr '\n' '\0' < '$W/jobs' | xargs -0 -P2 -n1 bash -c '$sox_one' _"; }
 
-t1=$(ingest_run 1)
-t2=$(ingest_run 2)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r i1 i1c <<<"$(ingest 1)"
+read -r i2 i2c <<<"$(ingest 2)"
 n=$(sqlite3 "$W/b.db" "SELECT count(*) FROM utterances")
 audio_s=$(sqlite3 "$W/b.db" "SELECT total(duration) FROM utterances")
-ts=$(sox_seq)
-tp=$(sox_par)
+read -r s1 s1c <<<"$(sox_seq)"
+read -r s2 s2c <<<"$(sox_par)"
+nflac=$(ls "$W/o" | wc -l)
+[ "$nflac" -eq "$n" ] || { echo "bench_ingest: sox wrote $nflac files for $n utterances" >&2; exit 1; }
 
-row() { # name seconds
-  printf '| %s | %.2f | %.0f | %.0f× |\n' "$1" "$2" "$(echo "$n / $2" | bc -l)" "$(echo "$audio_s / $2" | bc -l)"
+row() { # name wall cpu
+  awk -v name="$1" -v w="$2" -v c="$3" -v n="$n" -v a="$audio_s" \
+    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.0f× |\n", name, w, c, n / w, a / w }'
 }
-echo "## Ingest throughput"
-echo
-echo "Corpus: $corpus — $n utterances, $(printf '%.0f' "$audio_s") s of audio. \`clap ingest\` reads,"
-echo "hashes (SHA-256), decodes, downmixes, resamples to 16 kHz, encodes FLAC and commits one"
-echo "SQLite transaction per session; the peer is \`sox IN -r 16000 -c 1 OUT.flac\` per file."
-echo "$(nproc) cores."
-echo
-echo "| run | seconds | utterances/s | × real time |"
-echo "|---|---|---|---|"
-row "clap ingest --workers 1" "$t1"
-row "clap ingest --workers 2" "$t2"
-row "sox, sequential" "$ts"
-row "sox, xargs -P2" "$tp"
-echo
-printf 'Ratios: ingest/sox sequential (1 worker) %.2f×, ingest/sox -P2 (2 workers) %.2f× (above 1 = ingest faster).\n' \
-  "$(echo "$ts / $t1" | bc -l)" "$(echo "$tp / $t2" | bc -l)"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cat <<MD
+## Ingest throughput
+
+Corpus: \`samples/generate --utterances $N --seed $SEED\` (cached in \`$BUILD/bench-corpus/\`) —
+$n utterances in $(ls "$C"/sessions/*.json | wc -l) sessions, $(printf '%.0f' "$audio_s") s of audio (16 kHz FLAC, 44.1 kHz
+stereo WAV, and one session cut from a long recording). \`clap ingest\` reads, hashes
+(SHA-256), decodes, downmixes, resamples to 16 kHz, encodes FLAC and commits one SQLite
+transaction per session; the peer is \`sox IN -r 16000 -c 1 OUT.flac [trim S =E]\` per
+utterance, writing the same $n FLAC files (sequentially, then with \`xargs -P2\`). One run each
+(wall clock; CPU = user + sys of every process). Load average at the start: $load on
+$(nproc) cores.
+
+| run | wall s | CPU s | utterances/s | × real time |
+|---|---|---|---|---|
+$(row "clap ingest --workers 1" "$i1" "$i1c")
+$(row "clap ingest --workers 2" "$i2" "$i2c")
+$(row "sox, sequential (peer for 1 worker)" "$s1" "$s1c")
+$(row "sox, xargs -P2 (peer for 2 workers)" "$s2" "$s2c")
+
+Time ratios, ingest / sox (below 1 = ingest faster): 1 worker vs sequential sox
+**$(ratio "$i1" "$s1")** (CPU $(ratio "$i1c" "$s1c")); 2 workers vs sox -P2 **$(ratio "$i2" "$s2")** (CPU $(ratio "$i2c" "$s2c")).
+
+Command: \`make bench\` (or \`BENCH_UTTERANCES=$N bash tests/bench/bench_ingest.sh\`).
+MD
+if [ -n "${BENCH_SUMMARY:-}" ]; then
+  awk -v n="$n" -v a="$audio_s" -v w1="$i1" -v w2="$i2" -v s1="$s1" -v s2="$s2" 'BEGIN {
+    printf "| ingest, 1 worker: %.0f utt/s, %.0f× real time; time vs sequential sox | %.2f | none set | — |\n", n / w1, a / w1, w1 / s1
+    printf "| ingest, 2 workers: %.0f utt/s, %.0f× real time; time vs sox -P2 | %.2f | none set | — |\n", n / w2, a / w2, w2 / s2
+  }' >> "$BENCH_SUMMARY"
+fi

@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
   run(K_DOUBLE, q, rows, ubuf + 1, n, d, ref);
 
   printf("cosine of a %d-d query against %d rows (ns per row, best of 3)\n", d, n);
-  double base = 0;
+  double base = 0, vec_best = 0;
   for (int k = 0; k <= K_PARSE_UNALIGNED; k++) {
     double best = 1e300;
     for (int rep = 0; rep < 3; rep++) {
@@ -112,10 +112,10 @@ int main(int argc, char **argv) {
     double dev = 0;
     for (int r = 0; r < n; r++) dev = fmax(dev, fabs(got[r] - ref[r]));
     if (k == K_DOUBLE) base = best;
+    if (k == K_VEC) vec_best = best;
     printf("  %-42s %8.1f ns   max |err| vs double %.2e\n", names[k], best, dev);
   }
-  double tv = run(K_VEC, q, rows, ubuf + 1, n, d, got);
-  printf("  vec_cosine / naive double = %.2f\n", tv / base);
+  printf("  vec_cosine / naive double = %.2f\n", vec_best / base);
   free(rows);
   free(ubuf);
   free(q);
