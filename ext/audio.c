@@ -162,11 +162,13 @@ static clap_status check_header(const char *name, const SF_INFO *info, double ma
 /* Reads every frame, averaging channels into a mono buffer that grows as
 ** frames actually arrive, so a lying header cannot make us allocate. */
 static clap_status read_mono(SNDFILE *sf, const SF_INFO *info, const char *name,
-                             double max_seconds, float **out, long *nout, clap_error *err) {
+                             double max_seconds, long want, float **out, long *nout,
+                             clap_error *err) {
   int ch = info->channels;
   double lim = floor(max_seconds * info->samplerate);
   long limit = lim >= (double)LONG_MAX ? LONG_MAX : (long)lim;
   long cap = info->frames < INITIAL_CAP_LIMIT ? (long)info->frames : INITIAL_CAP_LIMIT;
+  if (want >= 0 && want < cap) cap = want; /* want: frames to read, -1 = all */
   if (cap > limit) cap = limit;
   if (cap < READ_CHUNK_FRAMES) cap = READ_CHUNK_FRAMES;
   float *chunk = malloc(sizeof(float) * READ_CHUNK_FRAMES * (size_t)ch);
@@ -174,7 +176,10 @@ static clap_status read_mono(SNDFILE *sf, const SF_INFO *info, const char *name,
   long n = 0;
   if (!chunk || !mono) goto nomem;
   for (;;) {
-    sf_count_t got = sf_readf_float(sf, chunk, READ_CHUNK_FRAMES);
+    sf_count_t ask = READ_CHUNK_FRAMES;
+    if (want >= 0 && want - n < ask) ask = want - n;
+    if (ask <= 0) break;
+    sf_count_t got = sf_readf_float(sf, chunk, ask);
     if (got <= 0) break;
     if (got > limit - n) {
       free(chunk);
@@ -294,6 +299,43 @@ static clap_status apply_cut(const char *name, const decode_limits *l, int rate,
   return CLAP_OK;
 }
 
+/* A cut of a seekable file whose frame count is exact is read by seeking to
+** its first frame, so a session cut from one long recording costs each
+** utterance its own length rather than the recording's. Only the cut's
+** frames are checked for truncation then. */
+static int cut_by_seeking(const SF_INFO *info, const decode_limits *l) {
+  return (l->start != 0 || l->end != 0) && info->seekable && !frames_are_estimates(info) &&
+         info->frames != SF_COUNT_MAX;
+}
+
+static clap_status read_cut(SNDFILE *sf, const SF_INFO *info, const char *name,
+                            const decode_limits *l, float **out, long *n, clap_error *err) {
+  int rate = info->samplerate;
+  double total = (double)info->frames, dur = total / rate;
+  double s0 = floor(l->start * rate + 0.5);
+  double s1 = l->end == 0 ? total : floor(l->end * rate + 0.5);
+  if (s0 >= total || s1 > total)
+    return clap_error_set(err, CLAP_ERR_RANGE,
+                          "%s: cut [%g s, %g s) is outside the signal (%.3f s long)", name,
+                          l->start, l->end == 0 ? dur : l->end, dur);
+  if (s1 <= s0)
+    return clap_error_set(err, CLAP_ERR_RANGE, "%s: cut [%g s, %g s) holds no samples", name,
+                          l->start, l->end);
+  if (sf_seek(sf, (sf_count_t)s0, SEEK_SET) < 0)
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: cannot seek to %g s: %s", name, l->start,
+                          sf_strerror(sf));
+  long want = (long)(s1 - s0);
+  clap_status rc = read_mono(sf, info, name, l->max_seconds, want, out, n, err);
+  if (rc == CLAP_OK && *n < want) {
+    free(*out);
+    *out = NULL;
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s: truncated: the cut [%g s, %g s) needs %ld frames, read %ld", name,
+                          l->start, l->end == 0 ? dur : l->end, want, *n);
+  }
+  return rc;
+}
+
 static void clip(float *x, long n) {
   for (long i = 0; i < n; i++) x[i] = x[i] > 1.0f ? 1.0f : x[i] < -1.0f ? -1.0f : x[i];
 }
@@ -305,11 +347,20 @@ static clap_status decode_open(SNDFILE *sf, const SF_INFO *info, const char *nam
   if (rc) return rc;
   float *mono = NULL;
   long n = 0;
-  if ((rc = read_mono(sf, info, name, l->max_seconds, &mono, &n, err))) return rc;
-  if ((rc = check_complete(sf, name, info, n, err)) || (rc = check_finite(name, mono, n, err)) ||
-      (rc = apply_cut(name, l, info->samplerate, mono, &n, err))) {
-    free(mono);
-    return rc;
+  if (cut_by_seeking(info, l)) {
+    if ((rc = read_cut(sf, info, name, l, &mono, &n, err))) return rc;
+    if ((rc = check_finite(name, mono, n, err))) {
+      free(mono);
+      return rc;
+    }
+  } else {
+    if ((rc = read_mono(sf, info, name, l->max_seconds, -1, &mono, &n, err))) return rc;
+    if ((rc = check_complete(sf, name, info, n, err)) ||
+        (rc = check_finite(name, mono, n, err)) ||
+        (rc = apply_cut(name, l, info->samplerate, mono, &n, err))) {
+      free(mono);
+      return rc;
+    }
   }
   audio_pcm *pcm = calloc(1, sizeof *pcm);
   if (!pcm) {

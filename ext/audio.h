@@ -37,7 +37,11 @@
 ** - Cut: start/end are seconds of the source, rounded to the nearest source
 **   sample and applied before resampling; end 0 = to the end. end <= start,
 **   negative or non-finite values are CLAP_ERR_ARG; start at or past the end
-**   of the signal, or end past it, is CLAP_ERR_RANGE.
+**   of the signal, or end past it, is CLAP_ERR_RANGE. Seekable files with an
+**   exact frame count (not MP3) are cut by seeking to the start, so a session
+**   cut from one long recording costs each utterance its own length; the
+**   truncation rule then applies to the cut's frames only ("<name>:
+**   truncated: the cut [a s, b s) needs N frames, read M", or "cannot seek").
 ** - Output: averaged channels, resampled (soxr HQ, delay-compensated, so n is
 **   round(source_frames * rate / source_rate); when that is 0 the input is
 **   refused as "too short to resample"), then clipped to [-1, 1]

@@ -501,6 +501,32 @@ static void test_truncated(void) {
   }
 }
 
+/* A cut is read by seeking: a damaged file whose cut region is intact still
+** gives that cut; a cut reaching into the missing part is an error. */
+static void test_cut_of_truncated_file(void) {
+  blob b;
+  audio_options ok = {.start_seconds = 0.1, .end_seconds = 0.3};
+  audio_options past = {.start_seconds = 0.6, .end_seconds = 0.9};
+  audio_pcm *p = NULL;
+  clap_error e = {0};
+  /* A damaged FLAC may not even seek (libFLAC searches its frames): an error
+  ** naming the file either way, never samples from past the damage. */
+  CHECK(make_tone_blob(&b, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, 1.0));
+  CHECK(audio_decode_memory(b.p, b.n / 2, "half.flac", &past, &p, &e) != CLAP_OK);
+  CHECK(p == NULL);
+  CHECK_CONTAINS(e.msg, "half.flac: ");
+  blob_free(&b);
+  /* libsndfile shrinks a WAV's frame count to what is there: outside the signal. */
+  CHECK(make_tone_blob(&b, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 1.0));
+  CHECK_INT(audio_decode_memory(b.p, 44 + 16000, "half.wav", &ok, &p, &e), CLAP_OK);
+  if (p) CHECK_INT(p->n, 3200);
+  audio_pcm_free(p);
+  p = NULL;
+  CHECK(audio_decode_memory(b.p, 44 + 16000, "half.wav", &past, &p, &e) != CLAP_OK);
+  CHECK_CONTAINS(e.msg, "half.wav: cut [0.6 s, 0.9 s) is outside the signal (0.500 s long)");
+  blob_free(&b);
+}
+
 static void test_too_long(void) {
   blob b;
   CHECK(make_tone_blob(&b, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 1.0));
@@ -626,6 +652,7 @@ int main(void) {
   RUN(test_stereo_average);
   RUN(test_cut);
   RUN(test_cut_resampled);
+  RUN(test_cut_of_truncated_file);
   RUN(test_target_rate);
   RUN(test_flac_round_trip);
   RUN(test_resample_direct);
