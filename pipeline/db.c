@@ -274,6 +274,14 @@ static clap_status set_wal(sqlite3 *db, const char *path, clap_error *err) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  /* Switching to WAL takes an exclusive lock without calling the busy
+  ** handler, so a second process opening the same new file at that moment
+  ** gets SQLITE_BUSY: wait and retry, as long as the busy timeout (5 s). */
+  for (int tries = 0; rc == SQLITE_BUSY && tries < 100; tries++) {
+    sqlite3_reset(st);
+    sqlite3_sleep(50);
+    rc = sqlite3_step(st);
+  }
   if (rc != SQLITE_ROW) {
     clap_status s = clap_error_set(err, status_of(rc), "%s: cannot switch to WAL: %s", path, sqlite3_errmsg(db));
     sqlite3_finalize(st);
