@@ -2,6 +2,7 @@
 #include "hfckpt.h"
 
 #include "fileio.h"
+#include "sha256.h"
 #include "torchbin.h"
 
 #include <math.h>
@@ -115,5 +116,32 @@ clap_status hfckpt_open_weights(const char *dir, st_file **st, char **weights_pa
     free(*weights_path);
     *weights_path = NULL;
   }
+  return rc;
+}
+
+clap_status hfckpt_verify_weights(const char *name, const char *dir, const char *config_json,
+                                  const char *sha, clap_error *err) {
+  cJSON *cfg = config_json && sha ? cJSON_Parse(config_json) : NULL;
+  cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
+  clap_status rc = CLAP_OK;
+  if (cJSON_IsString(w)) {
+    const char *f = w->valuestring;
+    size_t need = strlen(f) + (dir ? strlen(dir) : 0) + 2;
+    char *file = malloc(need), hex[SHA256_HEX_SIZE];
+    if (!file) {
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    } else {
+      if (f[0] == '/' || !dir) snprintf(file, need, "%s", f);
+      else snprintf(file, need, "%s/%s", dir, f);
+      rc = sha256_file(file, hex, err);
+      if (rc == CLAP_OK && strcmp(hex, sha))
+        rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                            "encoder '%s': weights %s changed since `clap encoder add` (sha256 "
+                            "%.12s… recorded, %.12s… now); re-add it with --replace and retrain",
+                            name, file, sha, hex);
+      free(file);
+    }
+  }
+  cJSON_Delete(cfg);
   return rc;
 }

@@ -43,6 +43,14 @@ clap_status hfckpt_bool(const cJSON *root, const char *key, int def, int *out, c
 
 /* The weights file hfckpt_open_weights would open, written to out (cap
 ** bytes); CLAP_ERR_NOTFOUND as there when there is none. */
+/* A registered checkpoint must still be the file `clap encoder add` hashed:
+** config_json (clap_encoders.config) names it as "weights" (absolute, or
+** relative to dir), sha is clap_encoders.sha256. A row without either is
+** taken as it is. A mismatch is CLAP_ERR_FORMAT naming the encoder, the file
+** and both digests. */
+clap_status hfckpt_verify_weights(const char *name, const char *dir, const char *config_json,
+                                  const char *sha, clap_error *err);
+
 clap_status hfckpt_weights_file(const char *dir, char *out, size_t cap, clap_error *err);
 
 /* On success *st (st_close) and *weights_path (free: the file actually

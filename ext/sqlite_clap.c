@@ -55,6 +55,7 @@ SQLITE_EXTENSION_INIT1
 #include "clap_error.h"
 #include "clap_version.h"
 #include "encoder.h"
+#include "hfckpt.h"
 #include "model.h"
 #include "nn.h"
 #include "sha256.h"
@@ -242,36 +243,11 @@ static int table_exists(sqlite3 *db, const char *name) {
   return found;
 }
 
-/* A checkpoint encoder's weights must still be the file `clap encoder add`
-** hashed: clap_encoders.config names it ("weights"), .sha256 is its digest.
-** Rows without either (older or hand-made) are taken as they are. */
-static clap_status verify_weights(const char *name, const char *dir, const char *config,
-                                  const char *sha, clap_error *err) {
-  cJSON *cfg = config && sha ? cJSON_Parse(config) : NULL;
-  cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
-  clap_status rc = CLAP_OK;
-  char hex[SHA256_HEX_SIZE];
-  if (cJSON_IsString(w)) {
-    /* The file name is relative to the checkpoint directory. */
-    char *file = w->valuestring[0] == '/' || !dir ? sqlite3_mprintf("%s", w->valuestring)
-                                                  : sqlite3_mprintf("%s/%s", dir, w->valuestring);
-    rc = file ? sha256_file(file, hex, err) : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    sqlite3_free(file);
-    if (rc == CLAP_OK && strcmp(hex, sha))
-      rc = clap_error_set(err, CLAP_ERR_FORMAT,
-                          "encoder '%s': weights %s changed since `clap encoder add` (sha256 "
-                          "%.12s… recorded, %.12s… now); re-add it with --replace and retrain",
-                          name, w->valuestring, sha, hex);
-  }
-  cJSON_Delete(cfg);
-  return rc;
-}
-
 static encoder_entry *encoder_entry_create(const char *name, const char *kind, const char *path,
                                            const char *config, const char *sha,
                                            clap_error *err) {
   encoder *enc = NULL;
-  if (verify_weights(name, path, config, sha, err) != CLAP_OK ||
+  if (hfckpt_verify_weights(name, path, config, sha, err) != CLAP_OK ||
       encoder_create(name, kind ? kind : "", path, &enc, err) != CLAP_OK)
     return NULL;
   encoder_entry *e = sqlite3_malloc(sizeof *e);

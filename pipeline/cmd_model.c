@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "db.h"
 #include "encoder.h"
+#include "feature_cache.h"
 #include "fileio.h"
 #include "model.h"
 #include "model_store.h"
@@ -54,42 +55,15 @@ static int fail(const clap_error *err) {
   return 1;
 }
 
-/* The output dimension of an encoder name: built in, or a clap_encoders row,
-** whose weights' sha256 is copied to sha (empty for built-ins) so the model
-** can refuse other weights later. */
+/* The output dimension of an encoder name and, for a clap_encoders row, its
+** weights' sha256 (empty for built-ins), resolved and verified as `clap
+** embed` resolves it, so the model can refuse other weights later. */
 static clap_status encoder_dim_of(sqlite3 *db, const char *name, encoder_modality want, int *dim,
                                   char sha[SHA256_HEX_SIZE], clap_error *err) {
-  sha[0] = 0;
-  encoder *e = encoder_builtin(name, NULL);
+  const encoder *e = NULL;
   encoder *owned = NULL;
-  if (!e) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT kind, path, sha256 FROM clap_encoders WHERE name=?", -1,
-                           &st, NULL) != SQLITE_OK)
-      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    clap_status rc = CLAP_OK;
-    if (sqlite3_step(st) != SQLITE_ROW)
-      rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "unknown encoder '%s' (built in: acoustic, ngram; or add it with "
-                          "`clap encoder add`)",
-                          name);
-    else {
-      const char *h = (const char *)sqlite3_column_text(st, 2);
-      snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
-      rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
-                          (const char *)sqlite3_column_text(st, 1), &owned, err);
-    }
-    sqlite3_finalize(st);
-    if (rc != CLAP_OK) return rc;
-    e = owned;
-  }
-  clap_status rc = CLAP_OK;
-  if (encoder_modality_of(e) != want)
-    rc = clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", name,
-                        want == ENCODER_AUDIO ? "text" : "audio",
-                        want == ENCODER_AUDIO ? "audio" : "text");
-  *dim = encoder_dim(e);
+  clap_status rc = features_encoder(db, name, want, &e, &owned, sha, err);
+  if (rc == CLAP_OK) *dim = encoder_dim(e);
   encoder_free(owned);
   return rc;
 }

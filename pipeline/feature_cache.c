@@ -4,34 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "audio.h"
+#include "hfckpt.h"
 
 void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
   sha256_hex(text, strlen(text), key);
 }
 
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
-
-/* The weights a clap_encoders row was registered with must still be there. */
-static clap_status verify_weights(const char *name, const char *config, const char *sha,
-                                  clap_error *err) {
-  cJSON *cfg = config && sha ? cJSON_Parse(config) : NULL;
-  cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
-  clap_status rc = CLAP_OK;
-  char hex[SHA256_HEX_SIZE];
-  if (cJSON_IsString(w)) {
-    rc = sha256_file(w->valuestring, hex, err);
-    if (rc == CLAP_OK && strcmp(hex, sha))
-      rc = clap_error_set(err, CLAP_ERR_FORMAT,
-                          "encoder '%s': weights %s changed since `clap encoder add`; re-add it "
-                          "with --replace",
-                          name, w->valuestring);
-  }
-  cJSON_Delete(cfg);
-  return rc;
-}
 
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
                              const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
@@ -55,7 +35,8 @@ clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality wan
     } else {
       const char *h = (const char *)sqlite3_column_text(st, 3);
       if (sha) snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
-      rc = verify_weights(name, (const char *)sqlite3_column_text(st, 2), h, err);
+      rc = hfckpt_verify_weights(name, (const char *)sqlite3_column_text(st, 1),
+                                 (const char *)sqlite3_column_text(st, 2), h, err);
       if (rc == CLAP_OK)
         rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
                             (const char *)sqlite3_column_text(st, 1), owned, err);

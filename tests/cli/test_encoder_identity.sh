@@ -19,6 +19,12 @@ check_equal "model records the audio weights' sha256" \
 check_equal "zero-shot through the paper's encoders" \
   "$(sql "select clap_zero_shot(clap_embed_audio(readfile('$wav'), 'paper'), '私は欲しくないです', '私は欲しいです', 'paper') between 0 and 1")" "1"
 
+# clap embed resolves and verifies the same way (the weights name is relative
+# to the checkpoint directory, not to the working directory).
+check "embed with checkpoint encoders" "$CLAP" embed "$db" --encoder hb --text-encoder dt
+check_equal "descriptions embedded by distilbert" \
+  "$(sql "select count(*) > 0, min(dim) from features where encoder = 'dt'")" "1|32"
+
 # Other weights under the same path: the encoder refuses before the model does.
 cp tests/fixtures/hubert/f16/model.safetensors "$T/hb/model.safetensors"
 check_output_contains "changed weights refused" "changed since \`clap encoder add\`" \

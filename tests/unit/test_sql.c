@@ -139,9 +139,8 @@ static void test_cache_notices_changed_row(void) {
   sqlite3_close(db);
 }
 
-/* A constant sentence is embedded once per statement: its auxdata makes the
-** per-row cost of the text side vanish, visible as identical results and as
-** the statement not failing when the model row is read once. */
+/* zero-shot is a probability whose two orders sum to one, and classify
+** picks the class zero-shot favours. */
 static void test_zero_shot_is_a_probability(void) {
   sqlite3 *db;
   sqlite3_stmt *st;
