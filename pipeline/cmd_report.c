@@ -202,6 +202,7 @@ static void html_escape(FILE *f, const char *s) {
     else if (*s == '>') fputs("&gt;", f);
     else if (*s == '&') fputs("&amp;", f);
     else if (*s == '"') fputs("&quot;", f);
+    else if (*s == '\'') fputs("&#39;", f);
     else fputc(*s, f);
   }
 }
@@ -301,6 +302,11 @@ static void svg_roc(FILE *f, const report *r) {
     for (int i = 0; i < np; i++)
       fprintf(f, "%.1f,%.1f ", M + pts[i].fpr * S, M + S - pts[i].tpr * S);
     fputs("'/>\n", f);
+    static const char *const tick[3] = {"0", "0.5", "1"};
+    for (int k = 0; k < 3; k++)
+      fprintf(f, "<text x=%d y=%d font-size=10 text-anchor=middle>%s</text><text x=%d y=%d "
+              "font-size=10 text-anchor=end>%s</text>\n", M + k * S / 2, M + S + 12, tick[k],
+              M - 4, M + S - k * S / 2 + 3, tick[k]);
     for (int i = 0; i < np; i++)
       if (pts[i].threshold == thr)
         fprintf(f, "<circle cx=%.1f cy=%.1f r=5 fill='#c00'><title>Youden point: threshold "
@@ -323,39 +329,73 @@ static void svg_roc(FILE *f, const report *r) {
   cJSON_Delete(d);
 }
 
-static void svg_balance(FILE *f, sqlite3 *db) {
-  fputs("<h2>Purchase-intention labels per session (customer utterances)</h2>\n", f);
+typedef struct balance_row {
+  char *session;
+  int cnt[3]; /* no, yes, excluded */
+} balance_row;
+
+/* Every session's counts (a corpus may have hundreds of sessions: the chart
+** grows rather than dropping any). NULL when the query fails or memory runs out. */
+static balance_row *balance_rows(sqlite3 *db, int *n_out) {
   sqlite3_stmt *st;
+  *n_out = 0;
   if (sqlite3_prepare_v2(db,
                          "SELECT u.session_id, sum(l.label=0), sum(l.label=1), sum(l.label IS "
                          "NULL) FROM labels l JOIN utterances u ON u.id=l.utterance_id WHERE "
                          "l.dimension='purchase_intention' AND u.role='customer' GROUP BY 1 "
                          "ORDER BY 1",
                          -1, &st, NULL) != SQLITE_OK)
-    return;
-  char name[64][64];
-  int cnt[64][3], n = 0, mx = 1;
-  while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
-    snprintf(name[n], sizeof name[n], "%s", sqlite3_column_text(st, 0));
-    int tot = 0;
-    for (int k = 0; k < 3; k++) tot += cnt[n][k] = sqlite3_column_int(st, 1 + k);
-    mx = tot > mx ? tot : mx;
+    return NULL;
+  balance_row *row = NULL;
+  int n = 0, cap = 0, ok = 1;
+  while (ok && sqlite3_step(st) == SQLITE_ROW) {
+    if (n == cap) {
+      balance_row *g = realloc(row, sizeof *row * (size_t)(cap = cap ? 2 * cap : 16));
+      if (!(ok = g != NULL)) break;
+      row = g;
+    }
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+    if (!(ok = (row[n].session = strdup(id ? id : "")) != NULL)) break;
+    for (int k = 0; k < 3; k++) row[n].cnt[k] = sqlite3_column_int(st, 1 + k);
     n++;
   }
   sqlite3_finalize(st);
+  if (!ok) {
+    for (int i = 0; i < n; i++) free(row[i].session);
+    free(row);
+    return NULL;
+  }
+  *n_out = n;
+  return row;
+}
+
+static void svg_balance(FILE *f, sqlite3 *db) {
+  fputs("<h2>Purchase-intention labels per session (customer utterances)</h2>\n", f);
+  int n = 0, mx = 1;
+  balance_row *row = balance_rows(db, &n);
+  for (int i = 0; i < n; i++) {
+    int tot = row[i].cnt[0] + row[i].cnt[1] + row[i].cnt[2];
+    mx = tot > mx ? tot : mx;
+  }
   static const char *const color[3] = {"#4c78a8", "#e45756", "#ccc"};
   static const char *const what[3] = {"no", "yes", "excluded (= threshold)"};
   fprintf(f, "<svg width=%d height=%d xmlns='http://www.w3.org/2000/svg'>\n", W, 40 + 22 * n);
   for (int i = 0; i < n; i++) {
     double x = 60;
-    fprintf(f, "<text x=54 y=%d font-size=11 text-anchor=end>%s</text>\n", 34 + 22 * i, name[i]);
+    fprintf(f, "<text x=54 y=%d font-size=11 text-anchor=end>", 34 + 22 * i);
+    html_escape(f, row[i].session);
+    fputs("</text>\n", f);
     for (int k = 0; k < 3; k++) {
-      double w = (double)cnt[i][k] / mx * (W - 100);
-      fprintf(f, "<rect x=%.1f y=%d width=%.1f height=16 fill='%s'><title>%s: %d %s</title>"
-              "</rect>\n", x, 22 + 22 * i, w, color[k], name[i], cnt[i][k], what[k]);
+      double w = (double)row[i].cnt[k] / mx * (W - 100);
+      fprintf(f, "<rect x=%.1f y=%d width=%.1f height=16 fill='%s'><title>", x, 22 + 22 * i, w,
+              color[k]);
+      html_escape(f, row[i].session);
+      fprintf(f, ": %d %s</title></rect>\n", row[i].cnt[k], what[k]);
       x += w;
     }
+    free(row[i].session);
   }
+  free(row);
   for (int k = 0; k < 3; k++)
     fprintf(f, "<rect x=%d y=4 width=10 height=10 fill='%s'/><text x=%d y=13 font-size=11>%s"
             "</text>\n", 60 + 150 * k, color[k], 74 + 150 * k, what[k]);

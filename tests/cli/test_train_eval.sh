@@ -163,4 +163,19 @@ check_output_contains "report: the baseline's UA from its row" "| $pooled_ua |" 
 check_output_contains "report: row ids for traceability" "Baseline #" printf '%s' "$rep"
 check_equal "HTML: three inline SVG charts" "$(grep -o '<svg' "$T/r.html" | wc -l)" "3"
 check_output_contains "report: unknown run" "no pooled evaluations for run 'nope'" "$CLAP" report "$DB" --run nope
+# The per-session chart has a bar for every session however many there are,
+# and a session id is text, not markup.
+cp "$DB" "$T/many.db"
+q "$T/many.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 70)
+  INSERT INTO sessions(id) SELECT printf('m%02d<&''>', i) FROM n;
+  INSERT INTO utterances(id, session_id, role, source_path, source_sha256, source_rate,
+    source_channels, duration, audio) SELECT 'u-' || id, id, 'customer', 'x', 'x', 16000, 1, 1, x'00'
+    FROM sessions WHERE id LIKE 'm%';
+  INSERT INTO labels(utterance_id, dimension, value, label)
+    SELECT id, 'purchase_intention', 0, 1 FROM utterances WHERE id LIKE 'u-m%';"
+check "report with 73 sessions" "$CLAP" report "$T/many.db" --run default --html "$T/many.html"
+check_equal "HTML: one labelled bar group per session (73)" \
+  "$(grep -c '^<text x=54 ' "$T/many.html")" "73"
+check_output_contains "HTML: session ids escaped" "m70&lt;&amp;&#39;&gt;" cat "$T/many.html"
+check_equal "HTML: no raw markup from session ids" "$(grep -c "m70<&'>" "$T/many.html")" "0"
 finish
