@@ -396,18 +396,31 @@ static clap_status check_encoder(sqlite3 *db, const char *name, const char *sha,
   return s;
 }
 
+/* quick_check's first finding on one line, without the "*** in database
+** <attach name> ***" header that names our alias, not the user's file. */
+static const char *check_message(char *buf) {
+  char *p = buf;
+  if (!strncmp(p, "*** in database ", 16)) {
+    char *nl = strchr(p, '\n');
+    p = nl ? nl + 1 : p;
+  }
+  for (char *q = p; *q; q++)
+    if (*q == '\n' || *q == '\r') *q = ' ';
+  return p;
+}
+
 /* Everything that decides whether the attached shard may be merged. */
 static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c,
                                clap_error *err) {
   long mine = 0, theirs = 0;
-  char buf[64];
+  char buf[256];
   if (query_one(db, "PRAGMA main.user_version", &mine, NULL, 0) != CLAP_OK ||
       query_one(db, "PRAGMA " SCHEMA ".user_version", &theirs, NULL, 0) != CLAP_OK)
     return clap_error_set(err, CLAP_ERR_FORMAT, "not a SQLite database (%s)", sqlite3_errmsg(db));
   if (query_one(db, "PRAGMA " SCHEMA ".quick_check(1)", NULL, buf, sizeof buf) != CLAP_OK)
     return clap_error_set(err, CLAP_ERR_FORMAT, "not a SQLite database (%s)", sqlite3_errmsg(db));
   if (strcmp(buf, "ok"))
-    return clap_error_set(err, CLAP_ERR_FORMAT, "the database is corrupt (quick_check: %s)", buf);
+    return clap_error_set(err, CLAP_ERR_FORMAT, "fails PRAGMA quick_check: %s", check_message(buf));
   if (mine != theirs)
     return clap_error_set(err, CLAP_ERR_FORMAT,
                           "schema version %ld, the database is at %ld (make the shard again "
@@ -481,7 +494,8 @@ clap_status shard_merge(sqlite3 *db, const char *path, shard_merge_counts *c, cl
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE)
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: cannot attach: %s", path, sqlite3_errmsg(db));
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: not a SQLite database, or a damaged one (%s)", path,
+                          sqlite3_errmsg(db));
   columns cols = {0};
   s = check_shard(db, &cols, c, err);
   if (s == CLAP_OK) {

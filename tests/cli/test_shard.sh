@@ -108,12 +108,12 @@ check_fails "...with exit status 1" "$CLAP" merge "$DB" "$T/o1.db"
 check_output_contains "a good shard beside a bad one still merges" "merge: 1 of 2 shards merged: 0 new" \
   "$CLAP" merge "$DB" "$T/o1.db" "$T/s1.db"
 printf 'this is not a database, just some text that is long enough to be read as a header\n%.0s' $(seq 60) > "$T/junk.db"
-check_output_contains "a file that is not a database is refused by name" "junk.db:" "$CLAP" merge "$DB" "$T/junk.db"
+check_output_contains "a file that is not a database is refused by name" "junk.db: not a SQLite database" "$CLAP" merge "$DB" "$T/junk.db"
 check_fails "...with exit status 1" "$CLAP" merge "$DB" "$T/junk.db"
 cp "$T/s2.db" "$T/corrupt.db"
 size=$(stat -c %s "$T/corrupt.db")
-dd if=/dev/urandom of="$T/corrupt.db" bs=1 seek=$((size / 2)) count=$((size / 4)) conv=notrunc status=none
-check_output_contains "a corrupted shard is refused by name" "corrupt.db:" "$CLAP" merge "$DB" "$T/corrupt.db"
+head -c $((size / 4)) /dev/zero | tr "\0" "\377" | dd of="$T/corrupt.db" bs=1 seek=$((size / 2)) conv=notrunc status=none
+check_output_contains "a corrupted shard is refused by name" "corrupt.db: fails PRAGMA quick_check" "$CLAP" merge "$DB" "$T/corrupt.db"
 check_fails "...with exit status 1" "$CLAP" merge "$DB" "$T/corrupt.db"
 head -c 5000 "$T/s3.db" > "$T/short.db"
 check_output_contains "a truncated shard is refused by name" "short.db:" "$CLAP" merge "$DB" "$T/short.db"
