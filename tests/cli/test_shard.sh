@@ -112,9 +112,13 @@ check_output_contains "a file that is not a database is refused by name" "junk.d
 check_fails "...with exit status 1" "$CLAP" merge "$DB" "$T/junk.db"
 cp "$T/s2.db" "$T/corrupt.db"
 size=$(stat -c %s "$T/corrupt.db")
-head -c $((size / 4)) /dev/zero | tr "\0" "\377" | dd of="$T/corrupt.db" bs=1 seek=$((size / 2)) conv=notrunc status=none
+# a features page (the rows are written last) overwritten with 0xff
+head -c 4096 /dev/zero | tr "\0" "\377" | dd of="$T/corrupt.db" bs=4096 seek=$((size / 4096 - 2)) conv=notrunc status=none
 check_output_contains "a corrupted shard is refused by name" "corrupt.db: fails PRAGMA quick_check" "$CLAP" merge "$DB" "$T/corrupt.db"
 check_fails "...with exit status 1" "$CLAP" merge "$DB" "$T/corrupt.db"
+cp "$T/s2.db" "$T/corrupt2.db"
+head -c $((size / 4)) /dev/zero | tr "\0" "\377" | dd of="$T/corrupt2.db" bs=1 seek=$((size / 2)) conv=notrunc status=none
+check_output_contains "a shard damaged in its schema is refused by name" "corrupt2.db: not a SQLite database, or a damaged one" "$CLAP" merge "$DB" "$T/corrupt2.db"
 head -c 5000 "$T/s3.db" > "$T/short.db"
 check_output_contains "a truncated shard is refused by name" "short.db:" "$CLAP" merge "$DB" "$T/short.db"
 check_output_contains "a missing shard is refused by name" "nope.db: no such file" "$CLAP" merge "$DB" "$T/nope.db"
