@@ -19,6 +19,14 @@
 ** merging one twice changes nothing. Every column of DB's features table is
 ** copied, whatever it is (pipeline/shard.h).
 **
+** K/N is recorded and reported but not required to agree between shards:
+** shards of two splits of the same database hold the same vectors under the
+** same keys, so merging both is safe (the overlap counts as present). What
+** would mix results (another database, other encoder weights, other bytes
+** under one key) is what is refused. Shards may come in any order and in
+** several calls; a gap left by a missing shard is filled by a plain
+** `clap embed DB`.
+**
 ** Output: one line per shard, "SHARD: shard K/N: A new, P already present
 ** (R rows)". Every shard is tried even after one is refused; the exit status
 ** is then 1 and each refusal is on stderr. Exit 2 on usage errors.
