@@ -21,16 +21,17 @@
 ** Kubernetes indexed Job, each with its own K): only the keys shard K owns
 ** are embedded — shard_of(key, N) == K, a pure function of the feature key
 ** (utterance id, text SHA-256; pipeline/shard.h), so shards never overlap, a
-** re-run is idempotent and together they cover everything. DB is only read;
-** the vectors go to the shard database SHARD.db (default: DB without ".db"
+** re-run is idempotent and together they cover everything. DB gets no
+** vectors (it is opened as by every command, so an older schema is still
+** brought forward); the vectors go to the shard database SHARD.db (default: DB without ".db"
 ** + ".shard-K-of-N.db"), a clap database of the same schema whose
 ** clap_shard row records K/N, DB's path and utterance fingerprint and both
 ** encoders with their weight hashes. A re-run with the same SHARD.db
 ** continues it; a SHARD.db made for another K/N, database or encoder is
 ** refused (exit 1), as is --out naming DB itself. Keys DB or SHARD.db have
 ** already are skipped. `clap merge DB SHARD.db...` folds the shards in.
-** A copy of DB on each node works as well as DB (same fingerprint); DB
-** itself must not change between the shards and the merge.
+** A copy of DB on each node works as well as DB (same fingerprint); DB's
+** utterances must not change between the shards and the merge.
 ** K/N must be whole numbers with 1 <= K <= N: "0/3", "4/3", "1/0", "x" are
 ** usage errors (exit 2) naming --shard and the value.
 */
