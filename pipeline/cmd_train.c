@@ -50,55 +50,17 @@ static void on_epoch(void *ctx, int epoch, int epochs, double loss) {
 }
 
 int cmd_train(int argc, char **argv) {
-  fit_options o;
-  fit_defaults(&o);
-  const char *path = NULL, *name = NULL;
-  int replace = 0;
-  const char **hold = calloc((size_t)argc + 1, sizeof *hold);
-  if (!hold) return 1;
-  o.holdout = hold;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int r = fit_parse_flag(&o, argc, argv, &i, "clap train");
-    if (r < 0) goto usage;
-    if (r > 0) continue;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(train_usage, stdout);
-      fputs(fit_flags_help, stdout);
-      free(hold);
-      return 0;
-    } else if (!strcmp(a, "--replace")) {
-      replace = 1;
-    } else if ((!strcmp(a, "--name") || !strcmp(a, "--holdout-session") ||
-                !strcmp(a, "--augment")) && i + 1 < argc) {
-      const char *v = argv[++i];
-      if (!strcmp(a, "--name")) name = v;
-      else if (!strcmp(a, "--holdout-session")) hold[o.nholdout++] = v;
-      else if (!strcmp(v, "none")) o.augment = 0;
-      else if (!strcmp(v, "paraphrase")) o.augment = 1;
-      else {
-        fprintf(stderr, "clap train: --augment wants none or paraphrase, not '%s'\n", v);
-        goto usage;
-      }
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clap train: unknown or incomplete option '%s'\n", a);
-      goto usage;
-    } else if (!path) {
-      path = a;
-    } else {
-      fprintf(stderr, "clap train: unexpected argument '%s'\n", a);
-      goto usage;
-    }
-  }
-  if (!path || !name || !*name) {
-    fprintf(stderr, "clap train: %s\n", !path ? "no database given" : "--name is required");
-    goto usage;
-  }
+  fit_command fc;
+  int status = fit_parse_command(argc, argv, "clap train", train_usage, 1, &fc);
+  if (status >= 0) return status;
+  fit_options o = fc.o;
+  const char *path = fc.path, *name = fc.name;
+  int replace = fc.replace;
   sqlite3 *db;
   clap_error err;
   if (db_open(path, 0, &db, &err) != CLAP_OK) {
     fprintf(stderr, "clap train: %s\n", err.msg);
-    free(hold);
+    fit_command_free(&fc);
     return 1;
   }
   clap_model *m = NULL;
@@ -123,10 +85,6 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "clap train: %s\n", err.msg);
   model_free(m);
   db_close(db);
-  free(hold);
+  fit_command_free(&fc);
   return rc == CLAP_OK ? 0 : 1;
-usage:
-  fputs(train_usage, stderr);
-  free(hold);
-  return 2;
 }

@@ -14,6 +14,7 @@ int cmd_paraphrase(int argc, char **argv);
 int cmd_import_annotations(int argc, char **argv);
 int cmd_labels(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -808,3 +808,60 @@ int fit_parse_flag(fit_options *o, int argc, char **argv, int *i, const char *cm
   }
   return 1;
 }
+
+int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
+                      int allow_augment, fit_command *c) {
+  memset(c, 0, sizeof *c);
+  fit_defaults(&c->o);
+  const char **hold = calloc((size_t)argc + 1, sizeof *hold);
+  if (!hold) return 1;
+  c->o.holdout = hold;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int r = fit_parse_flag(&c->o, argc, argv, &i, cmd);
+    if (r < 0) goto usage;
+    if (r > 0) continue;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage, stdout);
+      fputs(fit_flags_help, stdout);
+      fit_command_free(c);
+      return 0;
+    } else if (!strcmp(a, "--replace")) {
+      c->replace = 1;
+    } else if ((!strcmp(a, "--name") || !strcmp(a, "--holdout-session") ||
+                (allow_augment && !strcmp(a, "--augment"))) && i + 1 < argc) {
+      const char *v = argv[++i];
+      if (!strcmp(a, "--name")) c->name = v;
+      else if (!strcmp(a, "--holdout-session")) hold[c->o.nholdout++] = v;
+      else if (!strcmp(v, "none")) c->o.augment = 0;
+      else if (!strcmp(v, "paraphrase")) c->o.augment = 1;
+      else {
+        fprintf(stderr, "%s: --augment wants none or paraphrase, not '%s'\n", cmd, v);
+        goto usage;
+      }
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, a);
+      goto usage;
+    } else if (!c->path) {
+      c->path = a;
+    } else {
+      fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, a);
+      goto usage;
+    }
+  }
+  if (!c->path || !c->name || !*c->name) {
+    fprintf(stderr, "%s: %s\n", cmd, !c->path ? "no database given" : "--name is required");
+    goto usage;
+  }
+  return -1;
+usage:
+  fputs(usage, stderr);
+  fit_command_free(c);
+  return 2;
+}
+
+void fit_command_free(fit_command *c) {
+  free((void *)c->o.holdout);
+  c->o.holdout = NULL;
+  c->o.nholdout = 0;
+}

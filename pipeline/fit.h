@@ -101,4 +101,25 @@ int fit_parse_flag(fit_options *o, int argc, char **argv, int *i, const char *cm
 /* The help text of those flags, with the defaults. */
 extern const char fit_flags_help[];
 
+/* The command line of `clap train` and `clap baseline`, one loop for both:
+**   DB --name NAME [--holdout-session S]... [--replace] [the flags above]
+**   [--augment none|paraphrase]   (only with allow_augment; else unknown)
+** and --help / -h. o starts from fit_defaults; o.holdout points at an array
+** the struct owns. */
+typedef struct fit_command {
+  fit_options o;
+  const char *path; /* the DB operand */
+  const char *name; /* --name (required, not empty) */
+  int replace;      /* --replace */
+} fit_command;
+
+/* -1: parsed, the command runs (fit_command_free afterwards). Otherwise the
+** exit status to return at once, nothing left to free: 0 after --help
+** (usage, then fit_flags_help, on stdout); 1 out of memory; 2 a usage error
+** ("<cmd>: <what>" then usage on stderr: an unknown or incomplete option,
+** an unexpected argument, no database, no --name, a bad flag value). */
+int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
+                      int allow_augment, fit_command *c);
+void fit_command_free(fit_command *c);
+
 #endif

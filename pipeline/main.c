@@ -32,6 +32,7 @@ static const command commands[] = {
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},
     {"paraphrase", cmd_paraphrase, "paraphrase class descriptions with an LLM (OpenAI-compatible)"},
     {"embed", cmd_embed, "fill the encoder feature cache for utterances and descriptions"},
+    {"merge", cmd_merge, "fold shard databases of `clap embed --shard K/N` into one"},
     {"train", cmd_train, "train a multi-class multi-task CLAP model"},
     {"baseline", cmd_baseline, "train the supervised purchase-intention baseline"},
     {"eval", cmd_eval, "leave-one-session-out evaluation (paper Table III)"},

@@ -215,6 +215,33 @@ static void test_flags(void) {
   CHECK_INT(fit_parse_flag(&o, 2, missing, &i, "t"), -1);
 }
 
+/* The one command-line loop of `clap train` and `clap baseline`. */
+static void test_command(void) {
+  fit_command c;
+  char *ok[] = {"train", "db", "--name", "m", "--holdout-session", "s1", "--epochs", "3",
+                "--holdout-session", "s2", "--augment", "paraphrase", "--replace", NULL};
+  CHECK_INT(fit_parse_command(13, ok, "clap train", "U\n", 1, &c), -1);
+  CHECK(c.path && !strcmp(c.path, "db"));
+  CHECK(c.name && !strcmp(c.name, "m"));
+  CHECK_INT(c.replace, 1);
+  CHECK_INT(c.o.augment, 1);
+  CHECK_INT(c.o.epochs, 3);
+  CHECK_INT(c.o.nholdout, 2);
+  CHECK(c.o.nholdout == 2 && !strcmp(c.o.holdout[0], "s1") && !strcmp(c.o.holdout[1], "s2"));
+  fit_command_free(&c);
+  CHECK(c.o.holdout == NULL);
+  /* without allow_augment, --augment is an unknown option */
+  CHECK_INT(fit_parse_command(13, ok, "clap baseline", "U\n", 0, &c), 2);
+  char *noname[] = {"train", "db", NULL};
+  CHECK_INT(fit_parse_command(2, noname, "clap train", "U\n", 1, &c), 2);
+  char *two[] = {"train", "db", "db2", "--name", "m", NULL};
+  CHECK_INT(fit_parse_command(5, two, "clap train", "U\n", 1, &c), 2);
+  char *badaug[] = {"train", "db", "--name", "m", "--augment", "all", NULL};
+  CHECK_INT(fit_parse_command(6, badaug, "clap train", "U\n", 1, &c), 2);
+  char *badflag[] = {"train", "db", "--name", "m", "--lr", "0", NULL};
+  CHECK_INT(fit_parse_command(6, badflag, "clap train", "U\n", 1, &c), 2);
+}
+
 int main(void) {
   sqlite3_auto_extension((void (*)(void))sqlite3_clap_init);
   setenv("CLAP_PROGRESS", "0", 1);
@@ -223,6 +250,7 @@ int main(void) {
   RUN(test_feature_errors);
   RUN(test_baseline);
   RUN(test_flags);
+  RUN(test_command);
   char p[128];
   unlink(dbpath);
   snprintf(p, sizeof p, "%s-wal", dbpath);
