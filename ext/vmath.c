@@ -136,28 +136,39 @@ VM_INLINE float vm_gelu1(float x) {
   return xc * phi;
 }
 
-/* ---- the bodies, one per kernel ---- */
+/* ---- the bodies, one per kernel ----
+** Inner loops read and write the caller's arrays directly: staging a block
+** through a local buffer made GCC copy it in 16-byte pieces and reload it in
+** 32-byte ones, a store-forwarding stall per vector. Out-of-place kernels
+** come in two versions, in place and restrict, because an unknown overlap
+** would need a runtime alias check, which the -O2 cost model refuses. */
 
 VM_INLINE void gelu_body(float *x, size_t n) {
   size_t i = 0;
-  for (; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
-    for (int j = 0; j < VM_LANES; j++) b[j] = vm_gelu1(b[j]);
-    memcpy(x + i, b, sizeof b);
-  }
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) x[i + j] = vm_gelu1(x[i + j]);
   for (; i < n; i++) x[i] = vm_gelu1(x[i]);
 }
 
-VM_INLINE void exp_body(const float *x, float *y, size_t n) {
+VM_INLINE void exp_inplace(float *x, size_t n) {
   size_t i = 0;
-  for (; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
-    for (int j = 0; j < VM_LANES; j++) b[j] = vm_exp1(b[j]);
-    memcpy(y + i, b, sizeof b);
-  }
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) x[i + j] = vm_exp1(x[i + j]);
+  for (; i < n; i++) x[i] = vm_exp1(x[i]);
+}
+
+VM_INLINE void exp_apart(const float *restrict x, float *restrict y, size_t n) {
+  size_t i = 0;
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) y[i + j] = vm_exp1(x[i + j]);
   for (; i < n; i++) y[i] = vm_exp1(x[i]);
+}
+
+VM_INLINE void exp_body(const float *x, float *y, size_t n) {
+  if (x == y)
+    exp_inplace(y, n);
+  else
+    exp_apart(x, y, n);
 }
 
 /* Fixed pairwise order, so the total does not depend on the variant. */
@@ -173,36 +184,27 @@ VM_INLINE void softmax_row(float *x, size_t n) {
   float m[VM_LANES];
   for (int j = 0; j < VM_LANES; j++) m[j] = -FLT_MAX;
   size_t i = 0;
-  for (; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
-    for (int j = 0; j < VM_LANES; j++) m[j] = b[j] > m[j] ? b[j] : m[j];
-  }
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
   for (size_t j = 0; i + j < n; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
   float mx = m[0];
   for (int j = 1; j < VM_LANES; j++) mx = m[j] > mx ? m[j] : mx;
 
   double s[VM_LANES] = {0};
-  for (i = 0; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
+  for (i = 0; i + VM_LANES <= n; i += VM_LANES)
     for (int j = 0; j < VM_LANES; j++) {
-      b[j] = vm_exp1(b[j] - mx);
-      s[j] += (double)b[j];
+      float e = vm_exp1(x[i + j] - mx);
+      x[i + j] = e;
+      s[j] += (double)e;
     }
-    memcpy(x + i, b, sizeof b);
-  }
   for (size_t j = 0; i + j < n; j++) {
-    x[i + j] = vm_exp1(x[i + j] - mx);
-    s[j] += (double)x[i + j];
+    float e = vm_exp1(x[i + j] - mx);
+    x[i + j] = e;
+    s[j] += (double)e;
   }
   float inv = (float)(1.0 / vm_hsum(s));
-  for (i = 0; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
-    for (int j = 0; j < VM_LANES; j++) b[j] *= inv;
-    memcpy(x + i, b, sizeof b);
-  }
+  for (i = 0; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) x[i + j] *= inv;
   for (; i < n; i++) x[i] *= inv;
 }
 
@@ -217,22 +219,16 @@ VM_INLINE void moments_body(const float *x, size_t n, double *mean, double *var)
   }
   double s[VM_LANES] = {0};
   size_t i = 0;
-  for (; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
-    for (int j = 0; j < VM_LANES; j++) s[j] += (double)b[j];
-  }
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) s[j] += (double)x[i + j];
   for (size_t j = 0; i + j < n; j++) s[j] += (double)x[i + j];
   double mu = vm_hsum(s) / (double)n;
   double q[VM_LANES] = {0};
-  for (i = 0; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
+  for (i = 0; i + VM_LANES <= n; i += VM_LANES)
     for (int j = 0; j < VM_LANES; j++) {
-      double d = (double)b[j] - mu;
+      double d = (double)x[i + j] - mu;
       q[j] += d * d;
     }
-  }
   for (size_t j = 0; i + j < n; j++) {
     double d = (double)x[i + j] - mu;
     q[j] += d * d;
@@ -241,36 +237,59 @@ VM_INLINE void moments_body(const float *x, size_t n, double *mean, double *var)
   *var = vm_hsum(q) / (double)n;
 }
 
-VM_INLINE void normalize1_body(const float *x, size_t n, float mean, float inv, float g, float bb,
-                               float *y) {
+VM_INLINE void normalize1_inplace(float *x, size_t n, float mean, float inv, float g, float b) {
   size_t i = 0;
-  for (; i + VM_LANES <= n; i += VM_LANES) {
-    float b[VM_LANES];
-    memcpy(b, x + i, sizeof b);
-    for (int j = 0; j < VM_LANES; j++) b[j] = (b[j] - mean) * inv * g + bb;
-    memcpy(y + i, b, sizeof b);
-  }
-  for (; i < n; i++) y[i] = (x[i] - mean) * inv * g + bb;
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) x[i + j] = (x[i + j] - mean) * inv * g + b;
+  for (; i < n; i++) x[i] = (x[i] - mean) * inv * g + b;
+}
+
+VM_INLINE void normalize1_apart(const float *restrict x, size_t n, float mean, float inv, float g,
+                                float b, float *restrict y) {
+  size_t i = 0;
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) y[i + j] = (x[i + j] - mean) * inv * g + b;
+  for (; i < n; i++) y[i] = (x[i] - mean) * inv * g + b;
+}
+
+VM_INLINE void normalize1_body(const float *x, size_t n, float mean, float inv, float g, float b,
+                               float *y) {
+  if (x == y)
+    normalize1_inplace(y, n, mean, inv, g, b);
+  else
+    normalize1_apart(x, n, mean, inv, g, b, y);
+}
+
+VM_INLINE void normalize_inplace(float *restrict x, size_t n, float mean, float inv,
+                                 const float *restrict gamma, const float *restrict beta) {
+  size_t i = 0;
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) x[i + j] = (x[i + j] - mean) * inv * gamma[i + j] + beta[i + j];
+  for (; i < n; i++) x[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
+}
+
+VM_INLINE void normalize_apart(const float *restrict x, size_t n, float mean, float inv,
+                               const float *restrict gamma, const float *restrict beta,
+                               float *restrict y) {
+  size_t i = 0;
+  for (; i + VM_LANES <= n; i += VM_LANES)
+    for (int j = 0; j < VM_LANES; j++) y[i + j] = (x[i + j] - mean) * inv * gamma[i + j] + beta[i + j];
+  for (; i < n; i++) y[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
 }
 
 VM_INLINE void normalize_body(const float *x, size_t n, float mean, float inv, const float *gamma,
                               const float *beta, float *y) {
-  if (!gamma && !beta) {
-    normalize1_body(x, n, mean, inv, 1.0f, 0.0f, y);
-    return;
-  }
-  size_t i = 0;
   if (gamma && beta) {
-    for (; i + VM_LANES <= n; i += VM_LANES) {
-      float b[VM_LANES], g[VM_LANES], o[VM_LANES];
-      memcpy(b, x + i, sizeof b);
-      memcpy(g, gamma + i, sizeof g);
-      memcpy(o, beta + i, sizeof o);
-      for (int j = 0; j < VM_LANES; j++) b[j] = (b[j] - mean) * inv * g[j] + o[j];
-      memcpy(y + i, b, sizeof b);
-    }
+    if (x == y)
+      normalize_inplace(y, n, mean, inv, gamma, beta);
+    else
+      normalize_apart(x, n, mean, inv, gamma, beta, y);
+  } else if (!gamma && !beta) {
+    normalize1_body(x, n, mean, inv, 1.0f, 0.0f, y);
+  } else { /* one of the two: rare, left scalar */
+    for (size_t i = 0; i < n; i++)
+      y[i] = (x[i] - mean) * inv * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
   }
-  for (; i < n; i++) y[i] = (x[i] - mean) * inv * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
 }
 
 /* ---- the variants ---- */
