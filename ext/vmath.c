@@ -10,14 +10,22 @@
 ** no runtime alias checks, no epilogue. The last n % VM_LANES elements run
 ** through the same one-lane functions, so they get the same bits.
 **
-** No FMA: -std=c11 makes GCC keep a*b+c as two roundings, and the targets do
-** not enable FMA, so every variant rounds identically (see vmath.h).
+** No FMA: -std=c11 makes GCC keep a*b+c as two roundings (clang: the pragma
+** below), and the targets do not enable FMA, so every variant rounds
+** identically (see vmath.h).
 **
 ** Integer work on float bits is done in uint32_t: a NaN input turns into an
 ** arbitrary exponent there, which must not be signed overflow (UBSan) or a
 ** float-to-int conversion of NaN (UB in C, trapped by clang's UBSan).
 */
 #include "vmath.h"
+
+/* GCC keeps a*b+c as two roundings under -std=c11; clang contracts it to an
+** FMA by default wherever the target has one, which would make the AVX2 and
+** AVX-512 variants round differently from the baseline. */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
 
 #include <float.h>
 #include <math.h>
