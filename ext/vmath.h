@@ -36,7 +36,8 @@
 **                   sequential double loop for any n (HuBERT's group norm
 **                   over a minute of audio sums ~10⁶ values).
 **   - In place: vmath_gelu and vmath_softmax_rows work in place; vmath_exp
-**     and vmath_normalize take y == x, but no other overlap.
+**     and vmath_normalize take y == x, but no other overlap (nor may gamma
+**     or beta overlap y).
 **   - Any n, including 0, and any float alignment. No allocation, no global
 **     state written, no failure: safe from any number of threads.
 **   - vmath_kernels_for exposes each variant for tests and benchmarks;
