@@ -2,8 +2,8 @@
 ** vmath — see vmath.h.
 **
 ** How the variants are made: every kernel is written once as plain C over
-** blocks of VM_LANES floats (a fixed trip count, local buffers, selects
-** instead of branches), in always_inline bodies. Each body is then wrapped
+** blocks of VM_LANES floats (a fixed trip count, selects instead of
+** branches), in always_inline bodies. Each body is then wrapped
 ** three times, in functions compiled with target("avx512f…"), target("avx2")
 ** and no target attribute. GCC's -O2 vectoriser ("very cheap" cost model)
 ** takes such loops because the vector code replaces the scalar code whole:
@@ -94,9 +94,10 @@ VM_INLINE float vm_exp1(float x) {
 }
 
 /* e^(hi + lo) with hi a float whose low bits matter (GELU's -x²/2, up to
-** -128): hi - n·ln2_hi is exact (both are multiples of ulp(hi), and the
-** difference is below 2), so lo is added to a small number and keeps its
-** digits, where hi + lo rounded would lose up to 8e-6 of the exponent.
+** -128): for 1 ≤ |hi| hi - n·ln2_hi is exact (both are multiples of
+** ulp(hi), the difference is below 2), so lo is added to a small number and
+** keeps its digits, where hi + lo rounded would lose up to 8e-6 of the
+** exponent. (For |hi| < 1 the difference may round, by ≤ 6e-8.)
 ** Needs hi + lo in [-130, 1]; below -104 the product underflows to 0. */
 VM_INLINE float vm_exp_hilo(float hi, float lo) {
   float k = (hi + lo) * 1.44269504f + VM_SHIFTER;
@@ -115,8 +116,9 @@ VM_INLINE float vm_exp_hilo(float hi, float lo) {
 ** own fit, centred at 0.58 so the Horner sums stay small.) One formula for
 ** all a, so no select between pieces; Φ(x) = 1 - erfc/2 for x ≥ 0 and
 ** erfc/2 for x < 0, so the negative tail is not a difference of near-equal
-** numbers. a = +inf gives t = 0 and exp(-inf) = 0; x = -inf is clamped to
-** -FLT_MAX before the product so that -inf·0 does not make NaN. */
+** numbers. |x| is clamped to 16 for Φ (there Φ is 0 or 1 in float, and the
+** exponent stays finite); x = -inf is clamped to -FLT_MAX before the product
+** so that -inf·0 does not make NaN. */
 VM_INLINE float vm_gelu1(float x) {
   float ax = fabsf(x);
   ax = vm_sel(ax > 16.0f, 16.0f, ax); /* Φ is 0 or 1 in float long before */
