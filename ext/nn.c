@@ -6,6 +6,7 @@
 ** float sums lose digits PyTorch's reference keeps.
 */
 #include "nn.h"
+#include "vmath.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -31,19 +32,10 @@ void nn_layer_norm(const float *x, int rows, int d, const float *gamma, const fl
                    float eps, float *y) {
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * d;
-    float *yr = y + (size_t)r * d;
-    double sum = 0, sq = 0;
-    for (int j = 0; j < d; j++) sum += xr[j];
-    double mean = sum / d;
-    for (int j = 0; j < d; j++) {
-      double c = xr[j] - mean;
-      sq += c * c;
-    }
-    float inv = (float)(1.0 / sqrt(sq / d + eps)), m = (float)mean;
-    for (int j = 0; j < d; j++) {
-      float v = (xr[j] - m) * inv;
-      yr[j] = v * (gamma ? gamma[j] : 1.0f) + (beta ? beta[j] : 0.0f);
-    }
+    double mean, var;
+    vmath_moments(xr, (size_t)d, &mean, &var);
+    float inv = (float)(1.0 / sqrt(var + eps));
+    vmath_normalize(xr, (size_t)d, (float)mean, inv, gamma, beta, y + (size_t)r * d);
   }
 }
 
@@ -53,41 +45,22 @@ void nn_group_norm(float *x, int c, int len, int groups, const float *gamma, con
   size_t n = (size_t)per * (size_t)len;
   for (int g = 0; g < groups; g++) {
     float *xg = x + (size_t)g * n;
-    double sum = 0, sq = 0;
-    for (size_t i = 0; i < n; i++) sum += xg[i];
-    double mean = sum / (double)n;
-    for (size_t i = 0; i < n; i++) {
-      double d = xg[i] - mean;
-      sq += d * d;
-    }
-    float inv = (float)(1.0 / sqrt(sq / (double)n + eps)), m = (float)mean;
+    double mean, var;
+    vmath_moments(xg, n, &mean, &var);
+    float inv = (float)(1.0 / sqrt(var + eps)), m = (float)mean;
     for (int ch = 0; ch < per; ch++) {
       int cc = g * per + ch;
-      float ga = gamma ? gamma[cc] : 1.0f, be = beta ? beta[cc] : 0.0f;
       float *row = xg + (size_t)ch * len;
-      for (int t = 0; t < len; t++) row[t] = (row[t] - m) * inv * ga + be;
+      vmath_normalize1(row, (size_t)len, m, inv, gamma ? gamma[cc] : 1.0f, beta ? beta[cc] : 0.0f,
+                       row);
     }
   }
 }
 
-void nn_gelu(float *x, size_t n) {
-  for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-}
+void nn_gelu(float *x, size_t n) { vmath_gelu(x, n); }
 
 void nn_softmax_rows(float *x, int rows, int cols) {
-  for (int r = 0; r < rows; r++) {
-    float *xr = x + (size_t)r * cols;
-    float mx = -FLT_MAX;
-    for (int j = 0; j < cols; j++)
-      if (xr[j] > mx) mx = xr[j];
-    double sum = 0;
-    for (int j = 0; j < cols; j++) {
-      xr[j] = expf(xr[j] - mx);
-      sum += xr[j];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int j = 0; j < cols; j++) xr[j] *= inv;
-  }
+  vmath_softmax_rows(x, (size_t)rows, (size_t)cols);
 }
 
 size_t nn_attention_scratch(int t, int s) { return (size_t)t * (size_t)s; }
