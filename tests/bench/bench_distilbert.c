@@ -36,11 +36,12 @@ static float *randv(size_t n, float base) {
   return v;
 }
 
-static double now(void) {
+static double clock_s(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 static int copy_file(const char *src, const char *dst) {
   FILE *a = fopen(src, "rb"), *b = fopen(dst, "wb");
@@ -138,9 +139,9 @@ int main(int argc, char **argv) {
       for (int i = 0; i < T; i++) ids[i] = (int)((rng = rng * 6364136223846793005ull + 1) >> 33) % V;
       distilbert_forward_ids(m, ids, T, h, &err);
     }
-    double best = 1e30;
+    double best = 1e30, best_cpu = 1e30;
     for (int rep = 0; rep < 3; rep++) {
-      double s = now();
+      double s = now(), c = clock_s(CLOCK_PROCESS_CPUTIME_ID);
       for (int n = 0; n < sentences; n++) {
         for (int i = 0; i < T; i++) ids[i] = (int)((rng = rng * 6364136223846793005ull + 1) >> 33) % V;
         if (distilbert_forward_ids(m, ids, T, h, &err) != CLAP_OK) {
@@ -148,11 +149,13 @@ int main(int argc, char **argv) {
           return 1;
         }
       }
-      double dt = now() - s;
+      double dt = now() - s, dc = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c;
       if (dt < best) best = dt;
+      if (dc < best_cpu) best_cpu = dc;
     }
-    printf("threads=%d\nsentences=%d\ntokens=%d\nload_seconds=%.3f\nseconds=%.4f\nsentences_per_second=%.2f\n",
-           nn_get_threads(), sentences, T, load_s, best, sentences / best);
+    printf("threads=%d\nsentences=%d\ntokens=%d\nload_seconds=%.3f\nseconds=%.4f\nsentences_per_second=%.2f\n"
+           "cpu_seconds=%.4f\n",
+           nn_get_threads(), sentences, T, load_s, best, sentences / best, best_cpu);
     free(h);
   }
   distilbert_free(m);

@@ -1,0 +1,229 @@
+/*
+** gemm — see gemm.h.
+**
+** Tiles: MR = 4 rows of W by NR = 3 rows of x, 12 vector accumulators plus
+** 3 x vectors and one W vector: the 16 ymm registers of AVX2. Loop order per
+** k block: W tile outermost, x rows inside, so a W tile (4·KC floats) is
+** read from memory once and then from L1 for every x row triple, while x
+** (rows·KC floats) stays in L2. Blocking k bounds both footprints for the
+** 3072-wide inputs; a later k block adds to what the earlier ones stored.
+*/
+#include "gemm.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define GEMM_X86 1
+#include <immintrin.h>
+#endif
+
+#define MR 4
+#define NR 3
+#define KC 1024
+
+typedef struct gemm_job {
+  const float *x, *w, *b;
+  float *y;
+  int rows, in, out, o0, o1;
+  gemm_kernel k;
+} gemm_job;
+
+/* ---- BLAS ---- */
+
+static void blas_cols(const gemm_job *j) {
+  int n = j->o1 - j->o0;
+  float beta = 0.0f;
+  float *y = j->y + j->o0;
+  if (j->b) {
+    for (int r = 0; r < j->rows; r++)
+      memcpy(y + (size_t)r * j->out, j->b + j->o0, sizeof(float) * (size_t)n);
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows, n, j->in, 1.0f, j->x, j->in,
+              j->w + (size_t)j->o0 * j->in, j->in, beta, y, j->out);
+}
+
+#ifdef GEMM_X86
+
+/* ---- AVX2 + FMA ---- */
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+/* Lanes [8-n, 16-n) of this table are n all-ones words then zeros. */
+static const int32_t tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* Four accumulators -> their four horizontal sums, in order. */
+AVX2 INLINE __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+/* One tile: y[j][i] (+)= Σ_k x[j][k]·w[i][k] for i < mr, j < nr, k < kc.
+** `add` adds to y (a later k block); else y = sum + b (b may be NULL). */
+AVX2 INLINE void avx2_tile(const float *x, const float *w, size_t ld, int kc, float *y,
+                           size_t ldy, const float *b, int add, const float *pf, int npf,
+                           const int mr, const int nr) {
+  __m256 acc[MR][NR], xv[NR];
+#pragma GCC unroll 4
+  for (int i = 0; i < mr; i++)
+#pragma GCC unroll 3
+    for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    /* One line of the next W tile per 16 floats: its DRAM latency hides
+    ** behind this tile's FMAs instead of stalling the next tile. */
+    if (!(k & 15))
+      for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * ld + k), _MM_HINT_T0);
+#pragma GCC unroll 3
+    for (int j = 0; j < nr; j++) xv[j] = _mm256_loadu_ps(x + j * ld + k);
+#pragma GCC unroll 4
+    for (int i = 0; i < mr; i++) {
+      __m256 wv = _mm256_loadu_ps(w + i * ld + k);
+#pragma GCC unroll 3
+      for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
+    }
+  }
+  if (k < kc) {
+    __m256i m = _mm256_loadu_si256((const __m256i *)(tail_mask + 8 - (kc - k)));
+#pragma GCC unroll 3
+    for (int j = 0; j < nr; j++) xv[j] = _mm256_maskload_ps(x + j * ld + k, m);
+#pragma GCC unroll 4
+    for (int i = 0; i < mr; i++) {
+      __m256 wv = _mm256_maskload_ps(w + i * ld + k, m);
+#pragma GCC unroll 3
+      for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
+    }
+  }
+  __m256 z = _mm256_setzero_ps();
+#pragma GCC unroll 3
+  for (int j = 0; j < nr; j++) {
+    __m128 s = hsum4(acc[0][j], mr > 1 ? acc[1][j] : z, mr > 2 ? acc[2][j] : z,
+                     mr > 3 ? acc[3][j] : z);
+    float *yj = y + j * ldy;
+    if (mr == MR) {
+      if (add)
+        s = _mm_add_ps(s, _mm_loadu_ps(yj));
+      else if (b)
+        s = _mm_add_ps(s, _mm_loadu_ps(b));
+      _mm_storeu_ps(yj, s);
+    } else {
+      float t[4];
+      _mm_storeu_ps(t, s);
+      for (int i = 0; i < mr; i++) yj[i] = t[i] + (add ? yj[i] : b ? b[i] : 0.0f);
+    }
+  }
+}
+
+/* Constant mr/nr at each call so the tile's loops unroll into registers. */
+#define TILE_CASE(m, n)                                                   \
+  case (m) * 8 + (n):                                                     \
+    avx2_tile(xr, wo, ld, kc, yr, ldy, bo, add, pf, npf, m, n);                    \
+    break;
+
+AVX2 static void avx2_cols(const gemm_job *j) {
+  size_t ld = (size_t)j->in, ldy = (size_t)j->out;
+  for (int k0 = 0; k0 < j->in; k0 += KC) {
+    int kc = j->in - k0 < KC ? j->in - k0 : KC, add = k0 > 0;
+    int nt = (j->rows + NR - 1) / NR, per = (MR + nt - 1) / nt;
+    for (int o = j->o0; o < j->o1; o += MR) {
+      int mr = j->o1 - o < MR ? j->o1 - o : MR;
+      const float *wo = j->w + (size_t)o * ld + k0, *bo = j->b ? j->b + o : NULL;
+      /* The next tile's rows, shared out over this tile's x triples. */
+      int next = o + MR < j->o1 ? o + MR : k0 + KC < j->in ? j->o0 : -1;
+      int nrows = next < 0 ? 0 : j->o1 - next < MR ? j->o1 - next : MR;
+      const float *wn = next < 0 ? j->w : j->w + (size_t)next * ld + (next > o ? k0 : k0 + KC);
+      for (int r = 0, t = 0; r < j->rows; r += NR, t++) {
+        int nr = j->rows - r < NR ? j->rows - r : NR;
+        int p0 = t * per < nrows ? t * per : nrows, p1 = p0 + per < nrows ? p0 + per : nrows;
+        const float *pf = wn + (size_t)p0 * ld;
+        int npf = p1 - p0;
+        const float *xr = j->x + (size_t)r * ld + k0;
+        float *yr = j->y + (size_t)r * ldy + o;
+        switch (mr * 8 + nr) {
+          TILE_CASE(4, 3) TILE_CASE(4, 2) TILE_CASE(4, 1)
+          TILE_CASE(3, 3) TILE_CASE(3, 2) TILE_CASE(3, 1)
+          TILE_CASE(2, 3) TILE_CASE(2, 2) TILE_CASE(2, 1)
+          TILE_CASE(1, 3) TILE_CASE(1, 2) TILE_CASE(1, 1)
+        }
+      }
+    }
+  }
+}
+
+static int have_avx2(void) {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+static int have_avx512(void) { return 0; }
+
+#else
+static int have_avx2(void) { return 0; }
+static int have_avx512(void) { return 0; }
+#endif
+
+int gemm_kernel_available(gemm_kernel k) {
+  switch (k) {
+    case GEMM_AUTO:
+    case GEMM_BLAS: return 1;
+    case GEMM_AVX2: return have_avx2();
+    case GEMM_AVX512: return have_avx512();
+  }
+  return 0;
+}
+
+gemm_kernel gemm_kernel_auto(void) {
+  return have_avx512() ? GEMM_AVX512 : have_avx2() ? GEMM_AVX2 : GEMM_BLAS;
+}
+
+static void run_cols(const gemm_job *j) {
+  if (j->o1 <= j->o0) return;
+  switch (j->k) {
+#ifdef GEMM_X86
+    case GEMM_AVX2: avx2_cols(j); return;
+#endif
+    default: blas_cols(j); return;
+  }
+}
+
+static void *worker(void *arg) {
+  run_cols(arg);
+  return NULL;
+}
+
+#define MAX_THREADS 64
+
+void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
+                 float *y, int threads, gemm_kernel k) {
+  if (rows < 1 || out < 1 || in < 1) return;
+  if (k == GEMM_AUTO || !gemm_kernel_available(k)) k = gemm_kernel_auto();
+  gemm_job job = {x, w, b, y, rows, in, out, 0, out, k};
+  long macs = (long)rows * in * out;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads > (out + MR - 1) / MR) threads = (out + MR - 1) / MR;
+  /* OpenBLAS threads itself; splitting its calls would nest two pools. */
+  if (threads < 2 || macs < GEMM_THREAD_MIN_MACS || k == GEMM_BLAS) {
+    run_cols(&job);
+    return;
+  }
+  gemm_job part[MAX_THREADS];
+  pthread_t tid[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  int tiles = (out + MR - 1) / MR;
+  for (int t = 0; t < threads; t++) {
+    part[t] = job;
+    part[t].o0 = (int)((long)tiles * t / threads) * MR;
+    part[t].o1 = t + 1 == threads ? out : (int)((long)tiles * (t + 1) / threads) * MR;
+  }
+  for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, worker, &part[t]) == 0;
+  run_cols(&part[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t])
+      pthread_join(tid[t], NULL);
+    else
+      run_cols(&part[t]);
+  }
+}

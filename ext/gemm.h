@@ -1,0 +1,61 @@
+/*
+** gemm — a linear layer for few rows that reads PyTorch's weights in place:
+** y[rows,out] = x[rows,in] · Wᵀ + b, W [out,in] row-major, b [out] or NULL.
+**
+** Why: OpenBLAS packs the whole W into its own layout on every sgemm call.
+** For the 32-token sentences DistilBERT sees that packing costs half as much
+** as the multiply itself. With few rows, y is rows·out dot products of x's
+** rows with W's rows, both contiguous, so a register-blocked dot-product
+** kernel (4 W rows × 3 x rows per tile) streams W from memory once and keeps
+** x in cache, with nothing packed or copied. For many rows OpenBLAS wins
+** (it reuses each packed W panel across all rows); GEMM_SMALL_ROWS is the
+** measured crossover that nn_linear dispatches on.
+**
+** Contract:
+**   - rows, in, out >= 1 (rows < 1 or out < 1: nothing is written); x, w, y
+**     row-major and dense (leading dimensions in, in, out); any alignment.
+**   - y must not overlap x, w or b. x, w, b are only read.
+**   - No allocation, no global mutable state, no failure: a kernel the CPU
+**     lacks, or a thread that cannot be started, falls back to doing the
+**     work on the calling thread with what is available.
+**   - Accuracy: float32 products with fused multiply-adds, summed in an
+**     order different from OpenBLAS's (8 or 16 partial sums per dot
+**     product, combined pairwise at the end). Results therefore differ
+**     from cblas_sgemm in the last bits: the error bound is the usual
+**     in·eps·Σ|x||w| of a float dot product, and in practice it is smaller
+**     than sgemm's (shorter sequential chains).
+**   - Threads: `threads` > 1 splits out across that many threads (the caller
+**     is one of them; the others are created for the call and joined before
+**     returning), but only when rows·in·out is at least GEMM_THREAD_MIN_MACS
+**     — below that, starting a thread costs more than it saves. Each thread
+**     writes its own columns of y, so results do not depend on the count.
+**   - Thread safety: reentrant; any number of calls may run at once.
+*/
+#ifndef CLAP_GEMM_H
+#define CLAP_GEMM_H
+
+/* Rows up to which gemm_linear beats cblas_sgemm (its packing included) on
+** the linears of the encoders; measured, see tests/bench/bench_gemm.c. */
+#define GEMM_SMALL_ROWS 96
+
+/* Multiply-adds below which a call runs on one thread. */
+#define GEMM_THREAD_MIN_MACS (1L << 20)
+
+typedef enum gemm_kernel {
+  GEMM_AUTO = 0, /* the best this CPU has (AVX-512, else AVX2+FMA, else BLAS) */
+  GEMM_BLAS,     /* cblas_sgemm with CblasTrans: the portable fallback */
+  GEMM_AVX2,     /* AVX2 + FMA dot-product kernel */
+  GEMM_AVX512    /* AVX-512F dot-product kernel */
+} gemm_kernel;
+
+/* 1 if kernel k runs on this CPU (GEMM_AUTO and GEMM_BLAS always do). */
+int gemm_kernel_available(gemm_kernel k);
+
+/* The kernel GEMM_AUTO resolves to on this CPU. */
+gemm_kernel gemm_kernel_auto(void);
+
+/* y = x·Wᵀ + b with kernel k (one this CPU lacks means GEMM_AUTO). */
+void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
+                 float *y, int threads, gemm_kernel k);
+
+#endif
