@@ -22,7 +22,6 @@
 #endif
 
 #define MR 4
-#define NR 3
 #define KC 1024
 
 typedef struct gemm_job {
@@ -63,102 +62,163 @@ AVX2 INLINE __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
   return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
+/* Adds the tile's sums s (lanes i < mr) to y, or stores them plus b. */
+AVX2 INLINE void put4(__m128 s, float *y, const float *b, int add, const int mr) {
+  if (mr == 4) {
+    if (add)
+      s = _mm_add_ps(s, _mm_loadu_ps(y));
+    else if (b)
+      s = _mm_add_ps(s, _mm_loadu_ps(b));
+    _mm_storeu_ps(y, s);
+  } else {
+    float t[4];
+    _mm_storeu_ps(t, s);
+    for (int i = 0; i < mr; i++) y[i] = t[i] + (add ? y[i] : b ? b[i] : 0.0f);
+  }
+}
+
 /* One tile: y[j][i] (+)= Σ_k x[j][k]·w[i][k] for i < mr, j < nr, k < kc.
-** `add` adds to y (a later k block); else y = sum + b (b may be NULL). */
+** `add` adds to y (a later k block); else y = sum + b (b may be NULL).
+** pf/npf: rows of the next W tile to prefetch, one line per 16 floats, so
+** its DRAM latency hides behind this tile's FMAs. */
 AVX2 INLINE void avx2_tile(const float *x, const float *w, size_t ld, int kc, float *y,
                            size_t ldy, const float *b, int add, const float *pf, int npf,
                            const int mr, const int nr) {
-  __m256 acc[MR][NR], xv[NR];
+  __m256 acc[4][4], xv[4];
 #pragma GCC unroll 4
   for (int i = 0; i < mr; i++)
-#pragma GCC unroll 3
+#pragma GCC unroll 4
     for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_ps();
   int k = 0;
   for (; k + 8 <= kc; k += 8) {
-    /* One line of the next W tile per 16 floats: its DRAM latency hides
-    ** behind this tile's FMAs instead of stalling the next tile. */
     if (!(k & 15))
       for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * ld + k), _MM_HINT_T0);
-#pragma GCC unroll 3
+#pragma GCC unroll 4
     for (int j = 0; j < nr; j++) xv[j] = _mm256_loadu_ps(x + j * ld + k);
 #pragma GCC unroll 4
     for (int i = 0; i < mr; i++) {
       __m256 wv = _mm256_loadu_ps(w + i * ld + k);
-#pragma GCC unroll 3
+#pragma GCC unroll 4
       for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
     }
   }
   if (k < kc) {
     __m256i m = _mm256_loadu_si256((const __m256i *)(tail_mask + 8 - (kc - k)));
-#pragma GCC unroll 3
+#pragma GCC unroll 4
     for (int j = 0; j < nr; j++) xv[j] = _mm256_maskload_ps(x + j * ld + k, m);
 #pragma GCC unroll 4
     for (int i = 0; i < mr; i++) {
       __m256 wv = _mm256_maskload_ps(w + i * ld + k, m);
-#pragma GCC unroll 3
+#pragma GCC unroll 4
       for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
     }
   }
   __m256 z = _mm256_setzero_ps();
-#pragma GCC unroll 3
-  for (int j = 0; j < nr; j++) {
-    __m128 s = hsum4(acc[0][j], mr > 1 ? acc[1][j] : z, mr > 2 ? acc[2][j] : z,
-                     mr > 3 ? acc[3][j] : z);
-    float *yj = y + j * ldy;
-    if (mr == MR) {
-      if (add)
-        s = _mm_add_ps(s, _mm_loadu_ps(yj));
-      else if (b)
-        s = _mm_add_ps(s, _mm_loadu_ps(b));
-      _mm_storeu_ps(yj, s);
-    } else {
-      float t[4];
-      _mm_storeu_ps(t, s);
-      for (int i = 0; i < mr; i++) yj[i] = t[i] + (add ? yj[i] : b ? b[i] : 0.0f);
+#pragma GCC unroll 4
+  for (int j = 0; j < nr; j++)
+    put4(hsum4(acc[0][j], mr > 1 ? acc[1][j] : z, mr > 2 ? acc[2][j] : z, mr > 3 ? acc[3][j] : z),
+         y + j * ldy, b, add, mr);
+}
+
+/* The same tile in 512-bit vectors (16 floats, 32 registers: 4 W rows by
+** 4 x rows). Masked loads of the k tail cannot fault. */
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+AVX512 INLINE __m256 half_sum(__m512 a) {
+  return _mm256_add_ps(_mm512_castps512_ps256(a),
+                       _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+
+AVX512 INLINE void avx512_tile(const float *x, const float *w, size_t ld, int kc, float *y,
+                               size_t ldy, const float *b, int add, const float *pf, int npf,
+                               const int mr, const int nr) {
+  __m512 acc[4][4], xv[4];
+#pragma GCC unroll 4
+  for (int i = 0; i < mr; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) acc[i][j] = _mm512_setzero_ps();
+  int k = 0;
+  for (; k + 16 <= kc; k += 16) {
+    for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * ld + k), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) xv[j] = _mm512_loadu_ps(x + j * ld + k);
+#pragma GCC unroll 4
+    for (int i = 0; i < mr; i++) {
+      __m512 wv = _mm512_loadu_ps(w + i * ld + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < nr; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
     }
   }
+  if (k < kc) {
+    __mmask16 m = (__mmask16)((1u << (kc - k)) - 1);
+#pragma GCC unroll 4
+    for (int j = 0; j < nr; j++) xv[j] = _mm512_maskz_loadu_ps(m, x + j * ld + k);
+#pragma GCC unroll 4
+    for (int i = 0; i < mr; i++) {
+      __m512 wv = _mm512_maskz_loadu_ps(m, w + i * ld + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < nr; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+    }
+  }
+  __m256 z = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int j = 0; j < nr; j++)
+    put4(hsum4(half_sum(acc[0][j]), mr > 1 ? half_sum(acc[1][j]) : z,
+               mr > 2 ? half_sum(acc[2][j]) : z, mr > 3 ? half_sum(acc[3][j]) : z),
+         y + j * ldy, b, add, mr);
 }
 
 /* Constant mr/nr at each call so the tile's loops unroll into registers. */
-#define TILE_CASE(m, n)                                                   \
-  case (m) * 8 + (n):                                                     \
-    avx2_tile(xr, wo, ld, kc, yr, ldy, bo, add, pf, npf, m, n);                    \
+#define TILE_CASE(tile, m, n)                                              \
+  case (m) * 8 + (n):                                                      \
+    tile(xr, wo, ld, kc, yr, ldy, bo, add, pf, npf, m, n);                 \
     break;
+#define CASES_3(tile)                                                      \
+  TILE_CASE(tile, 4, 3) TILE_CASE(tile, 4, 2) TILE_CASE(tile, 4, 1)        \
+  TILE_CASE(tile, 3, 3) TILE_CASE(tile, 3, 2) TILE_CASE(tile, 3, 1)        \
+  TILE_CASE(tile, 2, 3) TILE_CASE(tile, 2, 2) TILE_CASE(tile, 2, 1)        \
+  TILE_CASE(tile, 1, 3) TILE_CASE(tile, 1, 2) TILE_CASE(tile, 1, 1)
+#define CASES_4(tile)                                                      \
+  CASES_3(tile) TILE_CASE(tile, 4, 4) TILE_CASE(tile, 3, 4)                \
+  TILE_CASE(tile, 2, 4) TILE_CASE(tile, 1, 4)
 
-AVX2 static void avx2_cols(const gemm_job *j) {
-  size_t ld = (size_t)j->in, ldy = (size_t)j->out;
-  for (int k0 = 0; k0 < j->in; k0 += KC) {
-    int kc = j->in - k0 < KC ? j->in - k0 : KC, add = k0 > 0;
-    int nt = (j->rows + NR - 1) / NR, per = (MR + nt - 1) / nt;
-    for (int o = j->o0; o < j->o1; o += MR) {
-      int mr = j->o1 - o < MR ? j->o1 - o : MR;
-      const float *wo = j->w + (size_t)o * ld + k0, *bo = j->b ? j->b + o : NULL;
-      /* The next tile's rows, shared out over this tile's x triples. */
-      int next = o + MR < j->o1 ? o + MR : k0 + KC < j->in ? j->o0 : -1;
-      int nrows = next < 0 ? 0 : j->o1 - next < MR ? j->o1 - next : MR;
-      const float *wn = next < 0 ? j->w : j->w + (size_t)next * ld + (next > o ? k0 : k0 + KC);
-      for (int r = 0, t = 0; r < j->rows; r += NR, t++) {
-        int nr = j->rows - r < NR ? j->rows - r : NR;
-        int p0 = t * per < nrows ? t * per : nrows, p1 = p0 + per < nrows ? p0 + per : nrows;
-        const float *pf = wn + (size_t)p0 * ld;
-        int npf = p1 - p0;
-        const float *xr = j->x + (size_t)r * ld + k0;
-        float *yr = j->y + (size_t)r * ldy + o;
-        switch (mr * 8 + nr) {
-          TILE_CASE(4, 3) TILE_CASE(4, 2) TILE_CASE(4, 1)
-          TILE_CASE(3, 3) TILE_CASE(3, 2) TILE_CASE(3, 1)
-          TILE_CASE(2, 3) TILE_CASE(2, 2) TILE_CASE(2, 1)
-          TILE_CASE(1, 3) TILE_CASE(1, 2) TILE_CASE(1, 1)
-        }
-      }
-    }
+/* Columns [o0, o1) of y: W tiles of MR rows outermost, x rows (nr at a
+** time) inside, per k block. Each x group of a W tile prefetches a share
+** of the next W tile's rows. */
+#define DEFINE_COLS(name, ATTR, NRMAX, CASES)                                          \
+  ATTR static void name(const gemm_job *j) {                                           \
+    size_t ld = (size_t)j->in, ldy = (size_t)j->out;                                   \
+    int nt = (j->rows + NRMAX - 1) / NRMAX, per = (MR + nt - 1) / nt;                  \
+    for (int k0 = 0; k0 < j->in; k0 += KC) {                                           \
+      int kc = j->in - k0 < KC ? j->in - k0 : KC, add = k0 > 0;                        \
+      for (int o = j->o0; o < j->o1; o += MR) {                                        \
+        int mr = j->o1 - o < MR ? j->o1 - o : MR;                                      \
+        const float *wo = j->w + (size_t)o * ld + k0, *bo = j->b ? j->b + o : NULL;    \
+        int next = o + MR < j->o1 ? o + MR : k0 + KC < j->in ? j->o0 : -1;             \
+        int nrows = next < 0 ? 0 : j->o1 - next < MR ? j->o1 - next : MR;              \
+        const float *wn =                                                              \
+            next < 0 ? j->w : j->w + (size_t)next * ld + (next > o ? k0 : k0 + KC);    \
+        for (int r = 0, t = 0; r < j->rows; r += NRMAX, t++) {                         \
+          int nr = j->rows - r < NRMAX ? j->rows - r : NRMAX;                          \
+          int p0 = t * per < nrows ? t * per : nrows;                                  \
+          int p1 = p0 + per < nrows ? p0 + per : nrows, npf = p1 - p0;                 \
+          const float *pf = wn + (size_t)p0 * ld, *xr = j->x + (size_t)r * ld + k0;    \
+          float *yr = j->y + (size_t)r * ldy + o;                                      \
+          switch (mr * 8 + nr) { CASES }                                               \
+        }                                                                              \
+      }                                                                                \
+    }                                                                                  \
   }
-}
+
+DEFINE_COLS(avx2_cols, AVX2, 3, CASES_3(avx2_tile))
+DEFINE_COLS(avx512_cols, AVX512, 4, CASES_4(avx512_tile))
 
 static int have_avx2(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
-static int have_avx512(void) { return 0; }
+static int have_avx512(void) {
+  return __builtin_cpu_supports("avx512f") && have_avx2();
+}
 
 #else
 static int have_avx2(void) { return 0; }
@@ -184,6 +244,7 @@ static void run_cols(const gemm_job *j) {
   switch (j->k) {
 #ifdef GEMM_X86
     case GEMM_AVX2: avx2_cols(j); return;
+    case GEMM_AVX512: avx512_cols(j); return;
 #endif
     default: blas_cols(j); return;
   }
