@@ -27,7 +27,7 @@
 typedef struct gemm_job {
   const float *x, *w, *b;
   float *y;
-  int rows, in, out, o0, o1;
+  int rows, in, out, o0, o1, ldx, ldw, ldy;
   gemm_kernel k;
 } gemm_job;
 
@@ -39,11 +39,11 @@ static void blas_cols(const gemm_job *j) {
   float *y = j->y + j->o0;
   if (j->b) {
     for (int r = 0; r < j->rows; r++)
-      memcpy(y + (size_t)r * j->out, j->b + j->o0, sizeof(float) * (size_t)n);
+      memcpy(y + (size_t)r * j->ldy, j->b + j->o0, sizeof(float) * (size_t)n);
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows, n, j->in, 1.0f, j->x, j->in,
-              j->w + (size_t)j->o0 * j->in, j->in, beta, y, j->out);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows, n, j->in, 1.0f, j->x, j->ldx,
+              j->w + (size_t)j->o0 * j->ldw, j->ldw, beta, y, j->ldy);
 }
 
 #ifdef GEMM_X86
@@ -81,7 +81,7 @@ AVX2 INLINE void put4(__m128 s, float *y, const float *b, int add, const int mr)
 ** `add` adds to y (a later k block); else y = sum + b (b may be NULL).
 ** pf/npf: rows of the next W tile to prefetch, one line per 16 floats, so
 ** its DRAM latency hides behind this tile's FMAs. */
-AVX2 INLINE void avx2_tile(const float *x, const float *w, size_t ld, int kc, float *y,
+AVX2 INLINE void avx2_tile(const float *x, size_t ldx, const float *w, size_t ldw, int kc, float *y,
                            size_t ldy, const float *b, int add, const float *pf, int npf,
                            const int mr, const int nr) {
   __m256 acc[4][4], xv[4];
@@ -92,12 +92,12 @@ AVX2 INLINE void avx2_tile(const float *x, const float *w, size_t ld, int kc, fl
   int k = 0;
   for (; k + 8 <= kc; k += 8) {
     if (!(k & 15))
-      for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * ld + k), _MM_HINT_T0);
+      for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * ldw + k), _MM_HINT_T0);
 #pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) xv[j] = _mm256_loadu_ps(x + j * ld + k);
+    for (int j = 0; j < nr; j++) xv[j] = _mm256_loadu_ps(x + j * ldx + k);
 #pragma GCC unroll 4
     for (int i = 0; i < mr; i++) {
-      __m256 wv = _mm256_loadu_ps(w + i * ld + k);
+      __m256 wv = _mm256_loadu_ps(w + i * ldw + k);
 #pragma GCC unroll 4
       for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
     }
@@ -105,10 +105,10 @@ AVX2 INLINE void avx2_tile(const float *x, const float *w, size_t ld, int kc, fl
   if (k < kc) {
     __m256i m = _mm256_loadu_si256((const __m256i *)(tail_mask + 8 - (kc - k)));
 #pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) xv[j] = _mm256_maskload_ps(x + j * ld + k, m);
+    for (int j = 0; j < nr; j++) xv[j] = _mm256_maskload_ps(x + j * ldx + k, m);
 #pragma GCC unroll 4
     for (int i = 0; i < mr; i++) {
-      __m256 wv = _mm256_maskload_ps(w + i * ld + k, m);
+      __m256 wv = _mm256_maskload_ps(w + i * ldw + k, m);
 #pragma GCC unroll 4
       for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
     }
@@ -129,7 +129,7 @@ AVX512 INLINE __m256 half_sum(__m512 a) {
                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
 
-AVX512 INLINE void avx512_tile(const float *x, const float *w, size_t ld, int kc, float *y,
+AVX512 INLINE void avx512_tile(const float *x, size_t ldx, const float *w, size_t ldw, int kc, float *y,
                                size_t ldy, const float *b, int add, const float *pf, int npf,
                                const int mr, const int nr) {
   __m512 acc[4][4], xv[4];
@@ -139,12 +139,12 @@ AVX512 INLINE void avx512_tile(const float *x, const float *w, size_t ld, int kc
     for (int j = 0; j < nr; j++) acc[i][j] = _mm512_setzero_ps();
   int k = 0;
   for (; k + 16 <= kc; k += 16) {
-    for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * ld + k), _MM_HINT_T0);
+    for (int p = 0; p < npf; p++) _mm_prefetch((const char *)(pf + p * ldw + k), _MM_HINT_T0);
 #pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) xv[j] = _mm512_loadu_ps(x + j * ld + k);
+    for (int j = 0; j < nr; j++) xv[j] = _mm512_loadu_ps(x + j * ldx + k);
 #pragma GCC unroll 4
     for (int i = 0; i < mr; i++) {
-      __m512 wv = _mm512_loadu_ps(w + i * ld + k);
+      __m512 wv = _mm512_loadu_ps(w + i * ldw + k);
 #pragma GCC unroll 4
       for (int j = 0; j < nr; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
     }
@@ -152,10 +152,10 @@ AVX512 INLINE void avx512_tile(const float *x, const float *w, size_t ld, int kc
   if (k < kc) {
     __mmask16 m = (__mmask16)((1u << (kc - k)) - 1);
 #pragma GCC unroll 4
-    for (int j = 0; j < nr; j++) xv[j] = _mm512_maskz_loadu_ps(m, x + j * ld + k);
+    for (int j = 0; j < nr; j++) xv[j] = _mm512_maskz_loadu_ps(m, x + j * ldx + k);
 #pragma GCC unroll 4
     for (int i = 0; i < mr; i++) {
-      __m512 wv = _mm512_maskz_loadu_ps(m, w + i * ld + k);
+      __m512 wv = _mm512_maskz_loadu_ps(m, w + i * ldw + k);
 #pragma GCC unroll 4
       for (int j = 0; j < nr; j++) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
     }
@@ -171,7 +171,7 @@ AVX512 INLINE void avx512_tile(const float *x, const float *w, size_t ld, int kc
 /* Constant mr/nr at each call so the tile's loops unroll into registers. */
 #define TILE_CASE(tile, m, n)                                              \
   case (m) * 8 + (n):                                                      \
-    tile(xr, wo, ld, kc, yr, ldy, bo, add, pf, npf, m, n);                 \
+    tile(xr, ldx, wo, ldw, kc, yr, ldy, bo, add, pf, npf, m, n);   \
     break;
 #define CASES_3(tile)                                                      \
   TILE_CASE(tile, 4, 3) TILE_CASE(tile, 4, 2) TILE_CASE(tile, 4, 1)        \
@@ -187,22 +187,22 @@ AVX512 INLINE void avx512_tile(const float *x, const float *w, size_t ld, int kc
 ** of the next W tile's rows. */
 #define DEFINE_COLS(name, ATTR, NRMAX, CASES)                                          \
   ATTR static void name(const gemm_job *j) {                                           \
-    size_t ld = (size_t)j->in, ldy = (size_t)j->out;                                   \
+    size_t ldx = (size_t)j->ldx, ldw = (size_t)j->ldw, ldy = (size_t)j->ldy;           \
     int nt = (j->rows + NRMAX - 1) / NRMAX, per = (MR + nt - 1) / nt;                  \
     for (int k0 = 0; k0 < j->in; k0 += KC) {                                           \
       int kc = j->in - k0 < KC ? j->in - k0 : KC, add = k0 > 0;                        \
       for (int o = j->o0; o < j->o1; o += MR) {                                        \
         int mr = j->o1 - o < MR ? j->o1 - o : MR;                                      \
-        const float *wo = j->w + (size_t)o * ld + k0, *bo = j->b ? j->b + o : NULL;    \
+        const float *wo = j->w + (size_t)o * ldw + k0, *bo = j->b ? j->b + o : NULL;    \
         int next = o + MR < j->o1 ? o + MR : k0 + KC < j->in ? j->o0 : -1;             \
         int nrows = next < 0 ? 0 : j->o1 - next < MR ? j->o1 - next : MR;              \
         const float *wn =                                                              \
-            next < 0 ? j->w : j->w + (size_t)next * ld + (next > o ? k0 : k0 + KC);    \
+            next < 0 ? j->w : j->w + (size_t)next * ldw + (next > o ? k0 : k0 + KC);   \
         for (int r = 0, t = 0; r < j->rows; r += NRMAX, t++) {                         \
           int nr = j->rows - r < NRMAX ? j->rows - r : NRMAX;                          \
           int p0 = t * per < nrows ? t * per : nrows;                                  \
           int p1 = p0 + per < nrows ? p0 + per : nrows, npf = p1 - p0;                 \
-          const float *pf = wn + (size_t)p0 * ld, *xr = j->x + (size_t)r * ld + k0;    \
+          const float *pf = wn + (size_t)p0 * ldw, *xr = j->x + (size_t)r * ldx + k0;  \
           float *yr = j->y + (size_t)r * ldy + o;                                      \
           switch (mr * 8 + nr) { CASES }                                               \
         }                                                                              \
@@ -239,6 +239,14 @@ gemm_kernel gemm_kernel_auto(void) {
   return have_avx512() ? GEMM_AVX512 : have_avx2() ? GEMM_AVX2 : GEMM_BLAS;
 }
 
+int gemm_small_rows(void) {
+  switch (gemm_kernel_auto()) {
+    case GEMM_AVX512: return 512;
+    case GEMM_AVX2: return 128;
+    default: return 0;
+  }
+}
+
 static void run_cols(const gemm_job *j) {
   if (j->o1 <= j->o0) return;
   switch (j->k) {
@@ -257,11 +265,11 @@ static void *worker(void *arg) {
 
 #define MAX_THREADS 64
 
-void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
-                 float *y, int threads, gemm_kernel k) {
+void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, int ldw,
+                    const float *b, int out, float *y, int ldy, int threads, gemm_kernel k) {
   if (rows < 1 || out < 1 || in < 1) return;
   if (k == GEMM_AUTO || !gemm_kernel_available(k)) k = gemm_kernel_auto();
-  gemm_job job = {x, w, b, y, rows, in, out, 0, out, k};
+  gemm_job job = {x, w, b, y, rows, in, out, 0, out, ldx, ldw, ldy, k};
   long macs = (long)rows * in * out;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   if (threads > (out + MR - 1) / MR) threads = (out + MR - 1) / MR;
@@ -287,4 +295,9 @@ void gemm_linear(const float *x, int rows, int in, const float *w, const float *
     else
       run_cols(&part[t]);
   }
+}
+
+void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
+                 float *y, int threads, gemm_kernel k) {
+  gemm_linear_ld(x, in, rows, in, w, in, b, out, y, out, threads, k);
 }

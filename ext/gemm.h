@@ -6,14 +6,14 @@
 ** For the 32-token sentences DistilBERT sees that packing costs half as much
 ** as the multiply itself. With few rows, y is rows·out dot products of x's
 ** rows with W's rows, both contiguous, so a register-blocked dot-product
-** kernel (4 W rows × 3 x rows per tile) streams W from memory once and keeps
-** x in cache, with nothing packed or copied. For many rows OpenBLAS wins
-** (it reuses each packed W panel across all rows); GEMM_SMALL_ROWS is the
-** measured crossover that nn_linear dispatches on.
+** kernel (4 W rows × 3 x rows per tile in AVX2, 4 × 4 in AVX-512) streams W
+** from memory once and keeps x in cache, with nothing packed or copied. For
+** many rows a packed sgemm wins (x outgrows the cache); gemm_small_rows() is
+** the measured crossover that nn_linear dispatches on.
 **
 ** Contract:
-**   - rows, in, out >= 1 (rows < 1 or out < 1: nothing is written); x, w, y
-**     row-major and dense (leading dimensions in, in, out); any alignment.
+**   - rows, in, out >= 1 (any < 1: nothing is written); x, w, y row-major,
+**     dense (gemm_linear) or with row strides (gemm_linear_ld); any alignment.
 **   - y must not overlap x, w or b. x, w, b are only read.
 **   - No allocation, no global mutable state, no failure: a kernel the CPU
 **     lacks, or a thread that cannot be started, falls back to doing the
@@ -34,12 +34,18 @@
 #ifndef CLAP_GEMM_H
 #define CLAP_GEMM_H
 
-/* Rows up to which gemm_linear beats cblas_sgemm (its packing included) on
-** the linears of the encoders; measured, see tests/bench/bench_gemm.c. */
-#define GEMM_SMALL_ROWS 96
+/* Rows up to which gemm_linear (kernel GEMM_AUTO) beats cblas_sgemm, its
+** packing included, on the encoders' linear shapes (768x768, 768x3072,
+** 3072x768) on this CPU; 0 when the auto kernel is BLAS itself. Measured
+** with tests/bench/bench_gemm.c (OpenBLAS 0.3.21, Haswell kernels): AVX2
+** wins up to ~128 rows and ties beyond; AVX-512 still wins at 499 (HuBERT's
+** 10 s), and beyond ~512 rows x stops fitting in L2. */
+int gemm_small_rows(void);
 
-/* Multiply-adds below which a call runs on one thread. */
-#define GEMM_THREAD_MIN_MACS (1L << 20)
+/* Multiply-adds below which a call runs on one thread: a pthread_create +
+** join costs ~25 us here (more on a loaded machine), 8M multiply-adds take
+** ~100 us on one core. */
+#define GEMM_THREAD_MIN_MACS (1L << 23)
 
 typedef enum gemm_kernel {
   GEMM_AUTO = 0, /* the best this CPU has (AVX-512, else AVX2+FMA, else BLAS) */
@@ -57,5 +63,12 @@ gemm_kernel gemm_kernel_auto(void);
 /* y = x·Wᵀ + b with kernel k (one this CPU lacks means GEMM_AUTO). */
 void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                  float *y, int threads, gemm_kernel k);
+
+/* The same on strided matrices: row r of x starts at x + r·ldx, row o of W
+** at w + o·ldw, row r of y at y + r·ldy (ldx, ldw >= in; ldy >= out), so a
+** head's slice of a [T, heads·hd] activation is a matrix as it stands:
+** attention's q·kᵀ is gemm_linear_ld(q_h, D, T, hd, k_h, D, NULL, T, s, T). */
+void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, int ldw,
+                    const float *b, int out, float *y, int ldy, int threads, gemm_kernel k);
 
 #endif

@@ -22,7 +22,7 @@ void nn_linear(const float *x, int rows, int in, const float *w, const float *b,
                float *y) {
   /* Few rows: dot products over W in place beat sgemm, which packs all of W
   ** per call (gemm.h). Many rows: sgemm's packed panels are reused enough. */
-  if (rows <= GEMM_SMALL_ROWS) {
+  if (rows <= gemm_small_rows()) {
     gemm_linear(x, rows, in, w, b, out, y, nn_get_threads(), GEMM_AUTO);
     return;
   }

@@ -1,4 +1,4 @@
-/* The crossover behind GEMM_SMALL_ROWS (ext/gemm.h): GFLOP/s of gemm_linear
+/* The crossover behind gemm_small_rows() (ext/gemm.h): GFLOP/s of gemm_linear
 ** (each available kernel) and of cblas_sgemm with CblasTrans (as nn_linear
 ** called it before, packing included) on the encoders' linear shapes, for
 ** a range of row counts.

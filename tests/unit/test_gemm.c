@@ -183,11 +183,42 @@ static void test_kernels(void) {
   CHECK(a != GEMM_AUTO);
   CHECK_INT(gemm_kernel_available(a), 1);
   if (gemm_kernel_available(GEMM_AVX512)) CHECK_INT(a, GEMM_AVX512);
+  CHECK(a == GEMM_BLAS ? gemm_small_rows() == 0 : gemm_small_rows() >= 64);
 #if defined(__x86_64__)
   /* Every x86-64 CPU this project targets since 2015 has AVX2 + FMA. */
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     CHECK_INT(gemm_kernel_available(GEMM_AVX2), 1);
 #endif
+}
+
+/* Strided operands give bit for bit what dense copies give, and y's gaps
+** between rows are left alone. */
+static void test_strided(void) {
+  static const int rows_list[] = {1, 5, 32};
+  int fails = 0;
+  for (int ri = 0; ri < 3; ri++) {
+    int rows = rows_list[ri], in = 37, out = 9, ldx = in + 3, ldw = in + 5, ldy = out + 2;
+    shape s;
+    shape_init(&s, rows, in, out);
+    float *xs = calloc((size_t)rows * ldx, sizeof(float)), *ws = calloc((size_t)out * ldw, sizeof(float));
+    float *ys = malloc((size_t)rows * ldy * sizeof(float));
+    for (int r = 0; r < rows; r++) memcpy(xs + (size_t)r * ldx, s.x + (size_t)r * in, in * sizeof(float));
+    for (int o = 0; o < out; o++) memcpy(ws + (size_t)o * ldw, s.w + (size_t)o * in, in * sizeof(float));
+    for (size_t kk = 0; kk < sizeof kernels / sizeof kernels[0]; kk++) {
+      if (!gemm_kernel_available(kernels[kk])) continue;
+      float *y = fresh_y(&s);
+      gemm_linear(s.x, rows, in, s.w, s.b, out, y, 1, kernels[kk]);
+      for (size_t i = 0; i < (size_t)rows * ldy; i++) ys[i] = CANARY;
+      gemm_linear_ld(xs, ldx, rows, in, ws, ldw, s.b, out, ys, ldy, 1, kernels[kk]);
+      for (int r = 0; r < rows; r++) {
+        if (memcmp(ys + (size_t)r * ldy, y + (size_t)r * out, out * sizeof(float)) != 0) fails++;
+        if (ys[(size_t)r * ldy + out] != CANARY || ys[(size_t)r * ldy + out + 1] != CANARY) fails++;
+      }
+    }
+    free(xs), free(ws), free(ys);
+    shape_free(&s);
+  }
+  CHECK_INT(fails, 0);
 }
 
 /* Nothing is written for an empty product. */
@@ -201,10 +232,10 @@ static void test_empty(void) {
   CHECK(y[1] == 7);
 }
 
-/* nn_linear on both sides of GEMM_SMALL_ROWS. */
+/* nn_linear on both sides of gemm_small_rows(). */
 static void test_nn_dispatch(void) {
   int fails = 0;
-  int rows[] = {GEMM_SMALL_ROWS, GEMM_SMALL_ROWS + 1};
+  int rows[] = {gemm_small_rows() > 0 ? gemm_small_rows() : 1, gemm_small_rows() + 1};
   for (int i = 0; i < 2; i++) {
     shape s;
     shape_init(&s, rows[i], 65, 33);
@@ -223,6 +254,7 @@ int main(void) {
   RUN(test_small_shapes);
   RUN(test_wide_shapes);
   RUN(test_threads_split);
+  RUN(test_strided);
   RUN(test_nn_dispatch);
   return harness_report();
 }
