@@ -2,9 +2,12 @@
 ** 3072, 512 positions) with random weights: sentences/s on 32-token
 ** sentences, one sentence per call, through distilbert_forward_ids.
 **   bench_distilbert [threads [sentences]]
-** Prints key=value lines for bench_distilbert.sh. The checkpoint (~270 MB)
+** Prints key=value lines for bench_distilbert.sh (cpu_seconds: process CPU
+** time of the best run, the figure to compare at one thread on a busy
+** machine; gemm_kernel: the small-row kernel nn_linear uses here). The checkpoint (~270 MB)
 ** is written to a temporary directory and removed afterwards. */
 #include "distilbert.h"
+#include "gemm.h"
 #include "nn.h"
 #include "safetensors.h"
 
@@ -154,8 +157,9 @@ int main(int argc, char **argv) {
       if (dc < best_cpu) best_cpu = dc;
     }
     printf("threads=%d\nsentences=%d\ntokens=%d\nload_seconds=%.3f\nseconds=%.4f\nsentences_per_second=%.2f\n"
-           "cpu_seconds=%.4f\n",
-           nn_get_threads(), sentences, T, load_s, best, sentences / best, best_cpu);
+           "cpu_seconds=%.4f\ngemm_kernel=%s\n",
+           nn_get_threads(), sentences, T, load_s, best, sentences / best, best_cpu,
+           (const char *[]){"auto", "BLAS", "AVX2", "AVX-512"}[gemm_kernel_auto()]);
     free(h);
   }
   distilbert_free(m);
