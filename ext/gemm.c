@@ -1,12 +1,16 @@
 /*
 ** gemm — see gemm.h.
 **
-** Tiles: MR = 4 rows of W by NR = 3 rows of x, 12 vector accumulators plus
-** 3 x vectors and one W vector: the 16 ymm registers of AVX2. Loop order per
-** k block: W tile outermost, x rows inside, so a W tile (4·KC floats) is
-** read from memory once and then from L1 for every x row triple, while x
-** (rows·KC floats) stays in L2. Blocking k bounds both footprints for the
-** 3072-wide inputs; a later k block adds to what the earlier ones stored.
+** Tiles: MR = 4 rows of W by 3 rows of x in AVX2 (12 accumulators, 3 x
+** vectors and one W vector: the 16 ymm registers), by 4 rows of x in
+** AVX-512 (16 of 32 zmm). Loop order per k block: W tile outermost, x rows
+** inside, so a W tile (4·KC floats) comes from memory once and then from L1
+** for every group of x rows, while x (rows·KC floats) stays in L2. Blocking
+** k bounds both footprints for the 3072-wide inputs; a later k block adds to
+** what the earlier ones stored. W is streamed from DRAM once per call, so
+** each tile prefetches the next one, a share per x group: without that the
+** first x group of every tile waits on memory (measured: ~15-25% of a
+** 32-row DistilBERT linear).
 */
 #include "gemm.h"
 
@@ -270,7 +274,7 @@ void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, i
   if (rows < 1 || out < 1 || in < 1) return;
   if (k == GEMM_AUTO || !gemm_kernel_available(k)) k = gemm_kernel_auto();
   gemm_job job = {x, w, b, y, rows, in, out, 0, out, ldx, ldw, ldy, k};
-  long macs = (long)rows * in * out;
+  long long macs = (long long)rows * in * out;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   if (threads > (out + MR - 1) / MR) threads = (out + MR - 1) / MR;
   /* OpenBLAS threads itself; splitting its calls would nest two pools. */

@@ -15,20 +15,22 @@
 **   - rows, in, out >= 1 (any < 1: nothing is written); x, w, y row-major,
 **     dense (gemm_linear) or with row strides (gemm_linear_ld); any alignment.
 **   - y must not overlap x, w or b. x, w, b are only read.
-**   - No allocation, no global mutable state, no failure: a kernel the CPU
-**     lacks, or a thread that cannot be started, falls back to doing the
-**     work on the calling thread with what is available.
+**   - No heap allocation (beyond what pthread_create does), no global
+**     mutable state, no failure: a kernel the CPU lacks means GEMM_AUTO, a
+**     thread that cannot be started has its share done by the caller.
 **   - Accuracy: float32 products with fused multiply-adds, summed in an
-**     order different from OpenBLAS's (8 or 16 partial sums per dot
-**     product, combined pairwise at the end). Results therefore differ
-**     from cblas_sgemm in the last bits: the error bound is the usual
-**     in·eps·Σ|x||w| of a float dot product, and in practice it is smaller
-**     than sgemm's (shorter sequential chains).
+**     order different from OpenBLAS's: per 1024-wide block of k, 8 (AVX2)
+**     or 16 (AVX-512) lane sums combined pairwise, blocks added in order,
+**     bias last. Results therefore differ from cblas_sgemm in the last bits
+**     (tests/unit/test_gemm.c holds both within 1e-5·Σ|x·w| of a double
+**     reference); the kernels differ from each other likewise. One kernel
+**     is deterministic: same inputs, same bits, whatever the thread count.
 **   - Threads: `threads` > 1 splits out across that many threads (the caller
 **     is one of them; the others are created for the call and joined before
 **     returning), but only when rows·in·out is at least GEMM_THREAD_MIN_MACS
 **     — below that, starting a thread costs more than it saves. Each thread
 **     writes its own columns of y, so results do not depend on the count.
+**     GEMM_BLAS ignores `threads`: OpenBLAS uses its own pool (nn.h).
 **   - Thread safety: reentrant; any number of calls may run at once.
 */
 #ifndef CLAP_GEMM_H
