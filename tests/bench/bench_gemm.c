@@ -15,7 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#ifndef NMAT
 #define NMAT 6
+#endif
 
 static double now(void) {
   struct timespec ts;
