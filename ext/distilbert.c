@@ -3,12 +3,14 @@
 **
 ** Weights are pointers into the mapped safetensors file (F32) or into the
 ** st_file's widened copies (F16/BF16); nothing is transposed or copied, the
-** linears multiply PyTorch's [out, in] matrices with CblasTrans (nn.h).
-** Every forward call allocates its own activations, so the model is
-** read-only once distilbert_load returns.
+** linears multiply PyTorch's [out, in] matrices as they are (nn_linear, which
+** hands a sentence's few rows to gemm.h's unpacked kernel). Every forward
+** call allocates its own activations (one block), so the model is read-only
+** once distilbert_load returns.
 */
 #include "distilbert.h"
 
+#include "gemm.h"
 #include "hfckpt.h"
 #include "nn.h"
 #include "safetensors.h"
@@ -207,17 +209,43 @@ static void relu(float *x, size_t n) {
     if (!(x[i] > 0)) x[i] = 0;
 }
 
-/* One post-LN block on x [T, D], in place. s: scratch of the sizes below. */
+/* Self-attention of one short sentence: per head, logits = q_h·k_hᵀ and
+** ctx_h = softmax(logits)·v_h, each a strided small-row gemm (gemm.h) —
+** 32x32x64 products, where sgemm's call, packing and thread wake-up cost
+** more than the arithmetic. q is pre-scaled by 1/√hd in place, as
+** PyTorch's DistilBERT scales q before the product. vt holds vᵀ [D, T], so
+** v_h's columns are rows of W for the second product. */
+static void attention(float *q, const float *k, const float *v, int T, int heads, int hd,
+                      float *att, float *vt, float *ctx) {
+  int D = heads * hd;
+  float scale = 1.0f / sqrtf((float)hd);
+  for (size_t i = 0; i < (size_t)T * D; i++) q[i] *= scale;
+  nn_transpose(v, T, D, vt);
+  for (int h = 0; h < heads; h++) {
+    gemm_linear_ld(q + (size_t)h * hd, D, T, hd, k + (size_t)h * hd, D, NULL, T, att, T, 1,
+                   GEMM_AUTO);
+    nn_softmax_rows(att, T, T);
+    gemm_linear_ld(att, T, T, T, vt + (size_t)h * hd * T, T, NULL, hd, ctx + (size_t)h * hd, D,
+                   1, GEMM_AUTO);
+  }
+}
+
+/* Scratch floats one forward pass over n tokens needs (block's layout). */
+static size_t scratch_floats(const distilbert_config *c, int n) {
+  return 6 * (size_t)n * c->dim + (size_t)n * c->hidden_dim + (size_t)n * n;
+}
+
+/* One post-LN block on x [T, D], in place. s: scratch_floats(T) floats. */
 static void block(const distilbert *m, const db_layer *L, float *x, int T, float *s) {
   const distilbert_config *c = &m->cfg;
   int D = c->dim, H = c->hidden_dim, hd = D / c->heads;
   size_t td = (size_t)T * D;
-  float *q = s, *k = q + td, *v = k + td, *ctx = v + td, *sa = ctx + td, *ff = sa + td;
-  float *att = ff + (size_t)T * H;
+  float *q = s, *k = q + td, *v = k + td, *ctx = v + td, *sa = ctx + td, *vt = sa + td;
+  float *ff = vt + td, *att = ff + (size_t)T * H;
   nn_linear(x, T, D, L->q_w, L->q_b, D, q);
   nn_linear(x, T, D, L->k_w, L->k_b, D, k);
   nn_linear(x, T, D, L->v_w, L->v_b, D, v);
-  nn_attention(q, k, v, T, T, c->heads, hd, 1.0f / sqrtf((float)hd), NULL, att, ctx);
+  attention(q, k, v, T, c->heads, hd, att, vt, ctx);
   nn_linear(ctx, T, D, L->o_w, L->o_b, D, sa);
   add_inplace(sa, x, td);
   nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
@@ -231,10 +259,7 @@ static void block(const distilbert *m, const db_layer *L, float *x, int T, float
   nn_layer_norm(x, T, D, L->out_ln_w, L->out_ln_b, DB_LN_EPS, x);
 }
 
-clap_status distilbert_forward_ids(const distilbert *m, const int *ids, int n, float *states,
-                                   clap_error *err) {
-  if (!m || !ids || !states) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_forward_ids: NULL argument");
-  const distilbert_config *c = &m->cfg;
+static clap_status check_ids(const distilbert_config *c, const int *ids, int n, clap_error *err) {
   if (n < 1 || n > c->max_positions)
     return clap_error_set(err, CLAP_ERR_RANGE, "%d tokens; the model takes 1..%d", n,
                           c->max_positions);
@@ -242,10 +267,13 @@ clap_status distilbert_forward_ids(const distilbert *m, const int *ids, int n, f
     if (ids[i] < 0 || ids[i] >= c->vocab_size)
       return clap_error_set(err, CLAP_ERR_RANGE, "token %d: id %d outside the vocabulary (0..%d)",
                             i, ids[i], c->vocab_size - 1);
+  return CLAP_OK;
+}
+
+/* The forward pass proper on checked ids, with the caller's scratch. */
+static void forward(const distilbert *m, const int *ids, int n, float *states, float *s) {
+  const distilbert_config *c = &m->cfg;
   size_t D = (size_t)c->dim;
-  size_t need = 5 * (size_t)n * D + (size_t)n * c->hidden_dim + nn_attention_scratch(n, n);
-  float *s = malloc(need * sizeof *s);
-  if (!s) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT on %d tokens", n);
   for (int i = 0; i < n; i++) {
     float *row = states + (size_t)i * D;
     const float *w = m->word + (size_t)ids[i] * D, *p = m->pos + (size_t)i * D;
@@ -253,6 +281,16 @@ clap_status distilbert_forward_ids(const distilbert *m, const int *ids, int n, f
   }
   nn_layer_norm(states, n, c->dim, m->emb_ln_w, m->emb_ln_b, DB_LN_EPS, states);
   for (int l = 0; l < c->layers; l++) block(m, &m->layer[l], states, n, s);
+}
+
+clap_status distilbert_forward_ids(const distilbert *m, const int *ids, int n, float *states,
+                                   clap_error *err) {
+  if (!m || !ids || !states) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_forward_ids: NULL argument");
+  clap_status rc = check_ids(&m->cfg, ids, n, err);
+  if (rc) return rc;
+  float *s = malloc(scratch_floats(&m->cfg, n) * sizeof *s);
+  if (!s) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT on %d tokens", n);
+  forward(m, ids, n, states, s);
   free(s);
   return CLAP_OK;
 }
@@ -267,11 +305,16 @@ clap_status distilbert_forward(const distilbert *m, const char *text, int nbytes
   if (!ids) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory tokenizing text");
   int n = 0;
   clap_status rc = tokenizer_encode(m->tok, text, nbytes, ids, m->max_tokens, &n, err);
+  if (!rc) rc = check_ids(&m->cfg, ids, n, err);
+  /* One block per call: the states the caller gets, then the scratch. */
+  size_t nd = (size_t)n * (size_t)m->cfg.dim;
   float *h = NULL;
   if (!rc) {
-    h = malloc((size_t)n * (size_t)m->cfg.dim * sizeof *h);
-    rc = h ? distilbert_forward_ids(m, ids, n, h, err)
-           : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT");
+    h = malloc((nd + scratch_floats(&m->cfg, n)) * sizeof *h);
+    if (h)
+      forward(m, ids, n, h, h + nd);
+    else
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT on %d tokens", n);
   }
   free(ids);
   if (rc) {

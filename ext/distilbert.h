@@ -37,8 +37,9 @@
 ** pieces than vocab_size -> CLAP_ERR_FORMAT; a config file over 1 MiB ->
 ** CLAP_ERR_RANGE (hfckpt.h). Text errors are the tokenizer's.
 **
-** Memory per call: about (5·dim + hidden_dim + T)·T floats for T tokens
-** (T <= 512: ~11 MB for base), freed before returning.
+** Memory per call: one block of about (7·dim + hidden_dim + T)·T floats for
+** T tokens (T = 512: ~18 MB for base; T = 32: ~1 MB), freed before
+** returning except the states distilbert_forward hands back.
 ** Thread safety: a loaded model is read-only; forward/encode may run
 ** concurrently on one model. The OpenBLAS thread count is the caller's (nn.h).
 */

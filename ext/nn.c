@@ -8,6 +8,8 @@
 #include "nn.h"
 #include "vmath.h"
 
+#include "gemm.h"
+
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -19,6 +21,12 @@
 
 void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                float *y) {
+  /* Few rows: dot products over W in place beat sgemm, which packs all of W
+  ** per call (gemm.h). Many rows: sgemm's packed panels are reused enough. */
+  if (rows <= gemm_small_rows()) {
+    gemm_linear(x, rows, in, w, b, out, y, nn_get_threads(), GEMM_AUTO);
+    return;
+  }
   float beta = 0.0f;
   if (b) {
     for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, b, sizeof(float) * (size_t)out);

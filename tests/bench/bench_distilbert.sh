@@ -17,6 +17,7 @@ c_sps=$(get sentences_per_second "$c")
 c_s=$(get seconds "$c")
 load_s=$(get load_seconds "$c")
 c_threads=$(get threads "$c")
+kernel=$(get gemm_kernel "$c")
 
 py_line="peer unavailable (\`/usr/bin/python3 -c 'import torch'\` fails)"
 ratio="n/a"
@@ -39,7 +40,7 @@ best of 3 runs after 3 warm-up sentences. Load average at the start: ${load} on 
 
 | measure | value |
 |---|---|
-| C (ext/distilbert.c on OpenBLAS) | ${c_sps} sentences/s (${c_s} s) |
+| C (ext/distilbert.c; linears and attention on ext/gemm.c's ${kernel} small-row kernel, W read in place) | ${c_sps} sentences/s (${c_s} s) |
 | PyTorch, torch.nn modules, no_grad, OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE} (peer) | ${py_line} |
 | time ratio C / PyTorch | **${ratio}x** (target: at most 0.6x) |
 | checkpoint load (mmap, 270 MB F32) | ${load_s} s |

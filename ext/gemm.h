@@ -1,0 +1,76 @@
+/*
+** gemm — a linear layer for few rows that reads PyTorch's weights in place:
+** y[rows,out] = x[rows,in] · Wᵀ + b, W [out,in] row-major, b [out] or NULL.
+**
+** Why: OpenBLAS packs the whole W into its own layout on every sgemm call.
+** For the 32-token sentences DistilBERT sees that packing costs half as much
+** as the multiply itself. With few rows, y is rows·out dot products of x's
+** rows with W's rows, both contiguous, so a register-blocked dot-product
+** kernel (4 W rows × 3 x rows per tile in AVX2, 4 × 4 in AVX-512) streams W
+** from memory once and keeps x in cache, with nothing packed or copied. For
+** many rows a packed sgemm wins (x outgrows the cache); gemm_small_rows() is
+** the measured crossover that nn_linear dispatches on.
+**
+** Contract:
+**   - rows, in, out >= 1 (any < 1: nothing is written); x, w, y row-major,
+**     dense (gemm_linear) or with row strides (gemm_linear_ld); any alignment.
+**   - y must not overlap x, w or b. x, w, b are only read.
+**   - No heap allocation (beyond what pthread_create does), no global
+**     mutable state, no failure: a kernel the CPU lacks means GEMM_AUTO, a
+**     thread that cannot be started has its share done by the caller.
+**   - Accuracy: float32 products with fused multiply-adds, summed in an
+**     order different from OpenBLAS's: per 1024-wide block of k, 8 (AVX2)
+**     or 16 (AVX-512) lane sums combined pairwise, blocks added in order,
+**     bias last. Results therefore differ from cblas_sgemm in the last bits
+**     (tests/unit/test_gemm.c holds both within 1e-5·Σ|x·w| of a double
+**     reference); the kernels differ from each other likewise. One kernel
+**     is deterministic: same inputs, same bits, whatever the thread count.
+**   - Threads: `threads` > 1 splits out across that many threads (the caller
+**     is one of them; the others are created for the call and joined before
+**     returning), but only when rows·in·out is at least GEMM_THREAD_MIN_MACS
+**     — below that, starting a thread costs more than it saves. Each thread
+**     writes its own columns of y, so results do not depend on the count.
+**     GEMM_BLAS ignores `threads`: OpenBLAS uses its own pool (nn.h).
+**   - Thread safety: reentrant; any number of calls may run at once.
+*/
+#ifndef CLAP_GEMM_H
+#define CLAP_GEMM_H
+
+/* Rows up to which gemm_linear (kernel GEMM_AUTO) beats cblas_sgemm, its
+** packing included, on the encoders' linear shapes (768x768, 768x3072,
+** 3072x768) on this CPU; 0 when the auto kernel is BLAS itself. Measured
+** with tests/bench/bench_gemm.c (OpenBLAS 0.3.21, Haswell kernels): AVX2
+** wins up to ~128 rows and ties beyond; AVX-512 still wins at 499 (HuBERT's
+** 10 s), and beyond ~512 rows x stops fitting in L2. */
+int gemm_small_rows(void);
+
+/* Multiply-adds below which a call runs on one thread: a pthread_create +
+** join costs ~25 us here (more on a loaded machine), 8M multiply-adds take
+** ~100 us on one core. */
+#define GEMM_THREAD_MIN_MACS (1L << 23)
+
+typedef enum gemm_kernel {
+  GEMM_AUTO = 0, /* the best this CPU has (AVX-512, else AVX2+FMA, else BLAS) */
+  GEMM_BLAS,     /* cblas_sgemm with CblasTrans: the portable fallback */
+  GEMM_AVX2,     /* AVX2 + FMA dot-product kernel */
+  GEMM_AVX512    /* AVX-512F dot-product kernel */
+} gemm_kernel;
+
+/* 1 if kernel k runs on this CPU (GEMM_AUTO and GEMM_BLAS always do). */
+int gemm_kernel_available(gemm_kernel k);
+
+/* The kernel GEMM_AUTO resolves to on this CPU. */
+gemm_kernel gemm_kernel_auto(void);
+
+/* y = x·Wᵀ + b with kernel k (one this CPU lacks means GEMM_AUTO). */
+void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
+                 float *y, int threads, gemm_kernel k);
+
+/* The same on strided matrices: row r of x starts at x + r·ldx, row o of W
+** at w + o·ldw, row r of y at y + r·ldy (ldx, ldw >= in; ldy >= out), so a
+** head's slice of a [T, heads·hd] activation is a matrix as it stands:
+** attention's q·kᵀ is gemm_linear_ld(q_h, D, T, hd, k_h, D, NULL, T, s, T). */
+void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, int ldw,
+                    const float *b, int out, float *y, int ldy, int threads, gemm_kernel k);
+
+#endif
