@@ -186,3 +186,10 @@ int nn_set_threads(int n) {
 }
 
 int nn_get_threads(void) { return openblas_get_num_threads(); }
+
+void nn_conv_weight_tap_major(const float *w, int o, int i, int k, float *out) {
+  for (int r = 0; r < o; r++)
+    for (int c = 0; c < i; c++)
+      for (int j = 0; j < k; j++)
+        out[((size_t)r * k + j) * i + c] = w[((size_t)r * i + c) * k + j];
+}

@@ -83,4 +83,9 @@ void nn_transpose(const float *in, int rows, int cols, float *out);
 int nn_set_threads(int n);
 int nn_get_threads(void);
 
+/* Conv weight w [o, i, k] (PyTorch) -> out [o, k, i], tap-major: a
+** time-major conv ([frames, channels] activations) then reads each output
+** frame's window as one contiguous row of k·i floats against one weight row. */
+void nn_conv_weight_tap_major(const float *w, int o, int i, int k, float *out);
+
 #endif
