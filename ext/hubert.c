@@ -342,6 +342,10 @@ void hubert_free(hubert *m) {
 const hubert_config *hubert_get_config(const hubert *m) { return m ? &m->cfg : NULL; }
 const char *hubert_weights_path(const hubert *m) { return m ? m->weights_path : NULL; }
 
+void hubert_set_conv_chunk(hubert *m, int frames) {
+  if (m) m->conv.chunk = frames < 1 ? 1 : frames;
+}
+
 long hubert_frames(const hubert *m, long n) {
   long len = n;
   for (int i = 0; i < m->cfg.n_conv; i++) {

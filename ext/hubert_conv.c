@@ -55,7 +55,7 @@ typedef struct layout {
 
 static layout plan(const hconv *c) {
   long rows[HUBERT_MAX_CONV];
-  chunk_rows(c, c->chunk, rows);
+  chunk_rows(c, c->chunk > 0 ? c->chunk : 1, rows);
   size_t k0 = (size_t)c->kernel[0], c0 = (size_t)c->dim[0], a = 0, b = 0;
   for (int i = 0; i < c->n - 1; i++) {
     size_t need = (size_t)rows[i] * (size_t)c->dim[i];
@@ -166,8 +166,9 @@ void hconv_forward(const hconv *c, const float *x, long n, double mean, double i
   window_stats(c, x, L0, mean, inv, dd + l.mu / 2, dd + l.d / 2, dd + l.cov / 2);
   fold_group_norm(c, dd + l.mu / 2, dd + l.cov / 2, scratch + l.w0s, scratch + l.shift);
   int last = c->n - 1;
-  for (long f0 = 0; f0 < T; f0 += c->chunk) {
-    long f1 = f0 + c->chunk < T ? f0 + c->chunk : T, lo[HUBERT_MAX_CONV], rows[HUBERT_MAX_CONV];
+  long chunk = c->chunk > 0 ? c->chunk : 1;
+  for (long f0 = 0; f0 < T; f0 += chunk) {
+    long f1 = f0 + chunk < T ? f0 + chunk : T, lo[HUBERT_MAX_CONV], rows[HUBERT_MAX_CONV];
     lo[last] = f0;
     for (int i = last; i > 0; i--) lo[i - 1] = lo[i] * c->stride[i];
     chunk_rows(c, f1 - f0, rows);
