@@ -206,15 +206,12 @@ static clap_status load_pos_conv(hubert *m, clap_error *err) {
   if (!rc) rc = get(m, "encoder.pos_conv_embed.conv.bias", 1, H, 0, 0, &m->pos_b, err);
   if (rc) return rc;
   size_t nw = (size_t)H * per * K;
-  float *folded = malloc(sizeof(float) * nw);
+  double *norms = malloc(sizeof(double) * (size_t)K);
   m->pos_w = malloc(sizeof(float) * nw);
-  if (!folded || !m->pos_w) {
-    free(folded);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
-  }
-  nn_weight_norm_dim2(v, g, H, per, K, folded);
-  nn_conv_weight_tap_major(folded, H, per, K, m->pos_w);
-  free(folded);
+  int ok = norms && m->pos_w;
+  if (ok) nn_weight_norm_dim2_tap_major(v, g, H, per, K, norms, m->pos_w);
+  free(norms);
+  if (!ok) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
   release(m, vname);
   return CLAP_OK;
 }
