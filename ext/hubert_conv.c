@@ -3,9 +3,11 @@
 **
 ** Scratch layout (floats, each region rounded up to 64 bytes): layer-0
 ** statistics in double (mu, centered window, covariance), the per-call
-** layer-0 weights with the group norm's scale folded in and its shift, the
-** layer-0 windows of one chunk, and two ping-pong activation buffers (even
-** and odd layers). The last layer writes straight into feat.
+** layer-0 weights [C0][k0+1] with the group norm's scale folded in and its
+** shift as the last column, the layer-0 windows of one chunk [rows][k0+1]
+** with a constant 1 last (so the shift comes out of the sgemm, no prefill
+** pass over 16 M outputs), and two ping-pong activation buffers (even and
+** odd layers). The last layer writes straight into feat.
 */
 #include "hubert_conv.h"
 
@@ -50,7 +52,7 @@ static void chunk_rows(const hconv *c, long f, long *rows) {
 static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 typedef struct layout {
-  size_t mu, d, cov, w0s, shift, col, a, b, total;
+  size_t mu, d, cov, w0s, col, a, b, total;
 } layout;
 
 static layout plan(const hconv *c) {
@@ -67,9 +69,8 @@ static layout plan(const hconv *c) {
   l.d = l.mu + up16(2 * k0);
   l.cov = l.d + up16(2 * k0);
   l.w0s = l.cov + up16(2 * k0 * k0);
-  l.shift = l.w0s + up16(c0 * k0);
-  l.col = l.shift + up16(c0);
-  l.a = l.col + up16((size_t)rows[0] * k0);
+  l.col = l.w0s + up16(c0 * (k0 + 1));
+  l.a = l.col + up16((size_t)rows[0] * (k0 + 1));
   l.b = l.a + up16(a);
   l.total = l.b + up16(b);
   return l;
@@ -103,9 +104,9 @@ static void window_stats(const hconv *c, const float *x, long L0, double mean, d
 }
 
 /* Fold the group norm into this call's layer-0 weights: per channel,
-** y·a + shift with a = gamma/sqrt(var+eps), shift = beta - (w·mu)·a. */
-static void fold_group_norm(const hconv *c, const double *mu, const double *cov, float *w0s,
-                            float *shift) {
+** y·a + shift with a = gamma/sqrt(var+eps), shift = beta - (w·mu)·a, as
+** rows [k0 taps · a, shift]. */
+static void fold_group_norm(const hconv *c, const double *mu, const double *cov, float *w0s) {
   int k = c->kernel[0];
   for (int ch = 0; ch < c->dim[0]; ch++) {
     const float *w = c->w[0] + (size_t)ch * k;
@@ -118,8 +119,9 @@ static void fold_group_norm(const hconv *c, const double *mu, const double *cov,
     }
     if (var < 0) var = 0; /* rounding on a constant input */
     double a = (c->gn_w ? c->gn_w[ch] : 1.0) / sqrt(var + GN_EPS);
-    shift[ch] = (float)((c->gn_b ? c->gn_b[ch] : 0.0) - m * a);
-    for (int j = 0; j < k; j++) w0s[(size_t)ch * k + j] = (float)(w[j] * a);
+    float *row = w0s + (size_t)ch * (k + 1);
+    for (int j = 0; j < k; j++) row[j] = (float)(w[j] * a);
+    row[k] = (float)((c->gn_b ? c->gn_b[ch] : 0.0) - m * a);
   }
 }
 
@@ -130,13 +132,14 @@ static void fill_rows(float *y, long rows, int cols, const float *v) {
 /* Layer 0 for windows [lo, lo+rows): normalised, windowed, one sgemm. */
 static void layer0(const hconv *c, const float *x, long lo, long rows, double mean, double inv,
                    const layout *l, float *scratch, float *out) {
-  int k = c->kernel[0], s = c->stride[0], co = c->dim[0];
+  int k = c->kernel[0], s = c->stride[0], co = c->dim[0], k1 = k + 1;
   float *col = scratch + l->col;
-  for (long r = 0; r < rows; r++)
-    for (int j = 0; j < k; j++) col[(size_t)r * k + j] = sample(x, (lo + r) * s + j, mean, inv);
-  fill_rows(out, rows, co, scratch + l->shift);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, co, k, 1.0f, col, k,
-              scratch + l->w0s, k, 1.0f, out, co);
+  for (long r = 0; r < rows; r++) {
+    for (int j = 0; j < k; j++) col[(size_t)r * k1 + j] = sample(x, (lo + r) * s + j, mean, inv);
+    col[(size_t)r * k1 + k] = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, co, k1, 1.0f, col, k1,
+              scratch + l->w0s, k1, 0.0f, out, co);
   nn_gelu(out, (size_t)rows * co);
 }
 
@@ -164,7 +167,7 @@ void hconv_forward(const hconv *c, const float *x, long n, double mean, double i
   long T = hconv_frames(c, n), L0 = (n - c->kernel[0]) / c->stride[0] + 1;
   double *dd = (double *)scratch;
   window_stats(c, x, L0, mean, inv, dd + l.mu / 2, dd + l.d / 2, dd + l.cov / 2);
-  fold_group_norm(c, dd + l.mu / 2, dd + l.cov / 2, scratch + l.w0s, scratch + l.shift);
+  fold_group_norm(c, dd + l.mu / 2, dd + l.cov / 2, scratch + l.w0s);
   int last = c->n - 1;
   long chunk = c->chunk > 0 ? c->chunk : 1;
   for (long f0 = 0; f0 < T; f0 += chunk) {
