@@ -491,10 +491,8 @@ static void encoder_layers(const hubert *m, float *h, int T, float *ws) {
   }
 }
 
-/* Check the input; the do_normalize statistics go to *mean, *inv (else 0, 1):
-** the conv stack applies them as it reads samples, so nothing is copied. */
-static clap_status check_input(const hubert *m, const float *pcm, long n, double *mean,
-                               double *inv, clap_error *err) {
+/* Too short for one frame, or too long for the attention scratch. */
+static clap_status check_length(const hubert *m, long n, clap_error *err) {
   /* Samples one output frame needs: walk the conv stack backwards. */
   double need = 1;
   for (int i = m->cfg.n_conv - 1; i >= 0; i--)
@@ -509,6 +507,15 @@ static clap_status check_input(const hubert *m, const float *pcm, long n, double
                           "hubert: audio too long: %.0f s (at most %d s; attention memory grows "
                           "with the square of the length — split the recording)",
                           n / 16000.0, HUBERT_MAX_SECONDS);
+  return CLAP_OK;
+}
+
+/* Check the input; the do_normalize statistics go to *mean, *inv (else 0, 1):
+** the conv stack applies them as it reads samples, so nothing is copied. */
+static clap_status check_input(const hubert *m, const float *pcm, long n, double *mean,
+                               double *inv, clap_error *err) {
+  clap_status rc = check_length(m, n, err);
+  if (rc) return rc;
   double sum = 0, sq = 0;
   for (long i = 0; i < n; i++) {
     if (!isfinite(pcm[i]))
@@ -568,11 +575,13 @@ clap_status hubert_forward(const hubert *m, const float *pcm, long n, float **st
     return clap_error_set(err, CLAP_ERR_ARG, "hubert_forward: NULL argument");
   *states = NULL;
   *frames = 0;
+  clap_status rc = check_length(m, n, err); /* before sizing the states */
+  if (rc) return rc;
   long T = hubert_frames(m, n);
   float *h = malloc(sizeof(float) * (size_t)(T > 0 ? T : 1) * m->cfg.hidden);
   if (!h) return clap_error_set(err, CLAP_ERR_NOMEM, "hubert: out of memory (%ld frames)", T);
   int t = 0;
-  clap_status rc = run(m, pcm, n, h, &t, NULL, NULL, err);
+  rc = run(m, pcm, n, h, &t, NULL, NULL, err);
   if (rc) {
     free(h);
     return rc;

@@ -170,6 +170,13 @@ static void test_input_errors(void) {
   /* Refused on the length alone, before any sample is read. */
   CHECK_INT(hubert_encode(m, x, (long)HUBERT_MAX_SECONDS * 16000 + 1, out, &err), CLAP_ERR_RANGE);
   CHECK_CONTAINS(err.msg, "audio too long: 1200 s (at most 1200 s");
+  /* forward refuses before sizing the states for 10^12 samples */
+  float *h = NULL;
+  int T = -1;
+  CHECK_INT(hubert_forward(m, x, 1000000000000L, &h, &T, &err), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(err.msg, "audio too long");
+  CHECK(h == NULL);
+  CHECK_INT(T, 0);
   free(x);
   hubert_free(m);
 }
