@@ -2,22 +2,35 @@
 ** hubert — see hubert.h.
 **
 ** Weights are pointers into the mapped safetensors file (F32) or into the
-** st_file's widened copies (F16/BF16); the only weight this module computes
-** is the positional conv's, folded from weight norm once at load. Every
-** forward call allocates its own activations, so the model is read-only
-** after hubert_load returns.
+** st_file's widened copies (F16/BF16), except the ones this module lays out
+** for its kernels at load: the conv stack's (tap-major, hubert_conv.h) and
+** the positional conv's (weight norm folded, tap-major per group). Their
+** sources are st_release'd afterwards, so the copies do not double RSS.
+**
+** Every forward works in ONE workspace sized from T up front (phases reuse
+** it: conv stack, positional conv, encoder layers). The model keeps one
+** cached workspace (up to HUBERT_WS_CACHE_BYTES) so repeated calls do not
+** fault fresh pages in; a caller that finds it in use allocates its own.
 */
 #include "hubert.h"
 
 #include "hfckpt.h"
+#include "hubert_conv.h"
 #include "nn.h"
 #include "safetensors.h"
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Output rows per positional-conv sgemm: its window copy is rows·k·C/groups
+** floats (6 MB for base). */
+#define POS_ROWS 256
+#define HUBERT_WS_CACHE_BYTES (64u << 20)
 
 typedef struct hubert_layer {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
@@ -29,13 +42,16 @@ struct hubert {
   st_file *st;
   char *weights_path;
   char prefix[16];
-  const float *conv_w[HUBERT_MAX_CONV], *conv_b[HUBERT_MAX_CONV];
-  const float *gn_w, *gn_b;
+  hconv conv;
   const float *fp_ln_w, *fp_ln_b, *fp_w, *fp_b;
-  float *pos_w; /* owned: weight-normed [hidden, hidden/groups, k] */
+  float *pos_w; /* owned: weight-normed, per group [C/groups][k][C/groups] */
   const float *pos_b;
   const float *enc_ln_w, *enc_ln_b;
   hubert_layer *layer;
+  pthread_mutex_t ws_mu; /* guards the cached workspace below */
+  int ws_busy;
+  float *ws;
+  size_t ws_cap; /* floats */
 };
 
 /* ---- config ---- */
@@ -169,6 +185,12 @@ static int has(const hubert *m, const char *name) {
   return st_find(m->st, full) != NULL;
 }
 
+static void release(hubert *m, const char *name) {
+  char full[256];
+  snprintf(full, sizeof full, "%s%s", m->prefix, name);
+  st_release(m->st, full);
+}
+
 static clap_status load_pos_conv(hubert *m, clap_error *err) {
   const hubert_config *c = &m->cfg;
   int H = c->hidden, K = c->pos_kernel, per = H / c->pos_groups;
@@ -183,15 +205,20 @@ static clap_status load_pos_conv(hubert *m, clap_error *err) {
   if (!rc) rc = get(m, vname, 3, H, per, K, &v, err);
   if (!rc) rc = get(m, "encoder.pos_conv_embed.conv.bias", 1, H, 0, 0, &m->pos_b, err);
   if (rc) return rc;
-  m->pos_w = malloc(sizeof(float) * (size_t)H * per * K);
-  if (!m->pos_w) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
-  nn_weight_norm_dim2(v, g, H, per, K, m->pos_w);
+  size_t nw = (size_t)H * per * K;
+  double *norms = malloc(sizeof(double) * (size_t)K);
+  m->pos_w = malloc(sizeof(float) * nw);
+  int ok = norms && m->pos_w;
+  if (ok) nn_weight_norm_dim2_tap_major(v, g, H, per, K, norms, m->pos_w);
+  free(norms);
+  if (!ok) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
+  release(m, vname);
   return CLAP_OK;
 }
 
 static clap_status load_layer(hubert *m, int l, clap_error *err) {
   hubert_layer *L = &m->layer[l];
-  int H = m->cfg.hidden, I = m->cfg.intermediate;
+  int H = m->cfg.hidden, F = m->cfg.intermediate;
   char n[128];
   clap_status rc = CLAP_OK;
 #define W2(field, suffix, a, b)                                            \
@@ -209,13 +236,41 @@ static clap_status load_layer(hubert *m, int l, clap_error *err) {
   W2(v_w, "attention.v_proj.weight", H, H) W1(v_b, "attention.v_proj.bias", H)
   W2(o_w, "attention.out_proj.weight", H, H) W1(o_b, "attention.out_proj.bias", H)
   W1(ln_w, "layer_norm.weight", H) W1(ln_b, "layer_norm.bias", H)
-  W2(ff1_w, "feed_forward.intermediate_dense.weight", I, H)
-  W1(ff1_b, "feed_forward.intermediate_dense.bias", I)
-  W2(ff2_w, "feed_forward.output_dense.weight", H, I)
+  W2(ff1_w, "feed_forward.intermediate_dense.weight", F, H)
+  W1(ff1_b, "feed_forward.intermediate_dense.bias", F)
+  W2(ff2_w, "feed_forward.output_dense.weight", H, F)
   W1(ff2_b, "feed_forward.output_dense.bias", H)
   W1(fln_w, "final_layer_norm.weight", H) W1(fln_b, "final_layer_norm.bias", H)
 #undef W1
 #undef W2
+  return rc;
+}
+
+/* The conv stack, re-laid tap-major; the checkpoint's copies are released. */
+static clap_status load_conv(hubert *m, clap_error *err) {
+  const hubert_config *c = &m->cfg;
+  hconv *hc = &m->conv;
+  hc->n = c->n_conv;
+  hc->chunk = HCONV_DEFAULT_CHUNK;
+  clap_status rc = CLAP_OK;
+  char n[128];
+  int cin = 1;
+  for (int i = 0; i < c->n_conv && !rc; i++) {
+    hc->dim[i] = c->conv_dim[i], hc->kernel[i] = c->conv_kernel[i];
+    hc->stride[i] = c->conv_stride[i];
+    const float *w;
+    snprintf(n, sizeof n, "feature_extractor.conv_layers.%d.conv.weight", i);
+    rc = get(m, n, 3, c->conv_dim[i], cin, c->conv_kernel[i], &w, err);
+    if (!rc) rc = hconv_set_weight(hc, i, cin, w, err);
+    if (!rc) release(m, n);
+    if (!rc && c->conv_bias) {
+      snprintf(n, sizeof n, "feature_extractor.conv_layers.%d.conv.bias", i);
+      rc = get(m, n, 1, c->conv_dim[i], 0, 0, &hc->b[i], err);
+    }
+    cin = c->conv_dim[i];
+  }
+  if (!rc) rc = get(m, "feature_extractor.conv_layers.0.layer_norm.weight", 1, c->conv_dim[0], 0, 0, &hc->gn_w, err);
+  if (!rc) rc = get(m, "feature_extractor.conv_layers.0.layer_norm.bias", 1, c->conv_dim[0], 0, 0, &hc->gn_b, err);
   return rc;
 }
 
@@ -224,21 +279,8 @@ static clap_status load_weights(hubert *m, clap_error *err) {
   if (!st_find(m->st, "feature_extractor.conv_layers.0.conv.weight") &&
       st_find(m->st, "hubert.feature_extractor.conv_layers.0.conv.weight"))
     strcpy(m->prefix, "hubert.");
-  clap_status rc = CLAP_OK;
-  char n[128];
-  int cin = 1;
-  for (int i = 0; i < c->n_conv && !rc; i++) {
-    snprintf(n, sizeof n, "feature_extractor.conv_layers.%d.conv.weight", i);
-    rc = get(m, n, 3, c->conv_dim[i], cin, c->conv_kernel[i], &m->conv_w[i], err);
-    if (!rc && c->conv_bias) {
-      snprintf(n, sizeof n, "feature_extractor.conv_layers.%d.conv.bias", i);
-      rc = get(m, n, 1, c->conv_dim[i], 0, 0, &m->conv_b[i], err);
-    }
-    cin = c->conv_dim[i];
-  }
+  clap_status rc = load_conv(m, err);
   int C = c->conv_dim[c->n_conv - 1], H = c->hidden;
-  if (!rc) rc = get(m, "feature_extractor.conv_layers.0.layer_norm.weight", 1, c->conv_dim[0], 0, 0, &m->gn_w, err);
-  if (!rc) rc = get(m, "feature_extractor.conv_layers.0.layer_norm.bias", 1, c->conv_dim[0], 0, 0, &m->gn_b, err);
   if (!rc && c->feat_proj_layer_norm) {
     rc = get(m, "feature_projection.layer_norm.weight", 1, C, 0, 0, &m->fp_ln_w, err);
     if (!rc) rc = get(m, "feature_projection.layer_norm.bias", 1, C, 0, 0, &m->fp_ln_b, err);
@@ -264,6 +306,7 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
                           "hubert needs a checkpoint directory (config.json + model.safetensors)");
   hubert *m = calloc(1, sizeof *m);
   if (!m) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
+  pthread_mutex_init(&m->ws_mu, NULL);
   char path[4096];
   snprintf(path, sizeof path, "%s/config.json", dir);
   cJSON *root;
@@ -284,6 +327,9 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
 void hubert_free(hubert *m) {
   if (!m) return;
   st_close(m->st);
+  hconv_free(&m->conv);
+  pthread_mutex_destroy(&m->ws_mu);
+  free(m->ws);
   free(m->pos_w);
   free(m->layer);
   free(m->weights_path);
@@ -292,6 +338,10 @@ void hubert_free(hubert *m) {
 
 const hubert_config *hubert_get_config(const hubert *m) { return m ? &m->cfg : NULL; }
 const char *hubert_weights_path(const hubert *m) { return m ? m->weights_path : NULL; }
+
+void hubert_set_conv_chunk(hubert *m, int frames) {
+  if (m) m->conv.chunk = frames < 1 ? 1 : frames;
+}
 
 long hubert_frames(const hubert *m, long n) {
   long len = n;
@@ -304,112 +354,145 @@ long hubert_frames(const hubert *m, long n) {
 
 /* ---- forward ---- */
 
-/* Conv feature encoder: pcm [n] -> features [T, C_last] (malloc'd). */
-static clap_status conv_stack(const hubert *m, const float *x0, long n, float **feat, int *T,
-                              clap_error *err) {
+/* Workspace regions, in floats: h [T,H] for hubert_encode, then one region
+** the three phases take turns in. */
+typedef struct ws_plan {
+  size_t h, phase, total;
+} ws_plan;
+
+static size_t conv_phase(const hubert *m, int T) {
   const hubert_config *c = &m->cfg;
-  size_t max_act = 0, max_scratch = 0;
-  long len = n;
-  int cin = 1;
-  for (int i = 0; i < c->n_conv; i++) {
-    int lout = nn_conv1d_out_len((int)len, c->conv_kernel[i], c->conv_stride[i], 0);
-    size_t act = (size_t)c->conv_dim[i] * (size_t)lout;
-    size_t sc = nn_conv1d_scratch(cin, c->conv_kernel[i], lout);
-    if (act > max_act) max_act = act;
-    if (sc > max_scratch) max_scratch = sc;
-    len = lout;
-    cin = c->conv_dim[i];
-  }
-  float *a = malloc(sizeof(float) * max_act), *b = malloc(sizeof(float) * max_act);
-  float *sc = malloc(sizeof(float) * max_scratch);
-  if (!a || !b || !sc) {
-    free(a), free(b), free(sc);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "hubert: out of memory for %ld samples", n);
-  }
-  const float *in = x0;
-  len = n;
-  cin = 1;
-  for (int i = 0; i < c->n_conv; i++) {
-    int lout = nn_conv1d_out_len((int)len, c->conv_kernel[i], c->conv_stride[i], 0);
-    float *o = (i % 2 == 0) ? a : b;
-    nn_conv1d(in, cin, (int)len, m->conv_w[i], m->conv_b[i], c->conv_dim[i], c->conv_kernel[i],
-              c->conv_stride[i], 0, 1, sc, o);
-    if (i == 0) nn_group_norm(o, c->conv_dim[0], lout, c->conv_dim[0], m->gn_w, m->gn_b, 1e-5f);
-    nn_gelu(o, (size_t)c->conv_dim[i] * lout);
-    in = o;
-    len = lout;
-    cin = c->conv_dim[i];
-  }
-  free(sc);
-  /* Channel-major [C, T] -> frames [T, C] into the other buffer. */
-  float *dst = (in == a) ? b : a;
-  nn_transpose(in, cin, (int)len, dst);
-  free(in == a ? a : b);
-  *feat = dst;
-  *T = (int)len;
-  return CLAP_OK;
+  return hconv_scratch(&m->conv) + (size_t)T * c->conv_dim[c->n_conv - 1];
 }
 
-/* h [T,H] += GELU(posconv(h)) with SamePad, then the encoder layer norm. */
-static clap_status pos_embed(const hubert *m, float *h, int T, clap_error *err) {
+static size_t pos_phase(const hubert *m, int T) {
   const hubert_config *c = &m->cfg;
-  int H = c->hidden, K = c->pos_kernel, pad = K / 2;
-  int lout = nn_conv1d_out_len(T, K, 1, pad); /* T+1 for even K: SamePad drops the last */
-  int per = H / c->pos_groups;
-  float *hT = malloc(sizeof(float) * (size_t)H * T);
-  float *p = malloc(sizeof(float) * (size_t)H * lout);
-  float *pT = malloc(sizeof(float) * (size_t)H * lout);
-  float *sc = malloc(sizeof(float) * nn_conv1d_scratch(per, K, lout));
-  if (!hT || !p || !pT || !sc) {
-    free(hT), free(p), free(pT), free(sc);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "hubert: out of memory (%d frames)", T);
+  size_t H = (size_t)c->hidden, K = (size_t)c->pos_kernel, per = H / (size_t)c->pos_groups;
+  size_t rows = T < POS_ROWS ? (size_t)T : POS_ROWS;
+  return H * ((size_t)T + 2 * (K / 2)) + rows * K * per + (size_t)T * H;
+}
+
+static size_t layers_phase(const hubert *m, int T) {
+  const hubert_config *c = &m->cfg;
+  return (size_t)T * (4 * (size_t)c->hidden + (size_t)c->intermediate) +
+         nn_attention_scratch(T, T);
+}
+
+static ws_plan plan_ws(const hubert *m, int T) {
+  ws_plan p;
+  size_t a = conv_phase(m, T), b = pos_phase(m, T), c = layers_phase(m, T);
+  p.h = 0;
+  p.phase = (size_t)T * m->cfg.hidden;
+  p.total = p.phase + (a > b ? (a > c ? a : c) : (b > c ? b : c));
+  return p;
+}
+
+/* The cached workspace if free and big enough to keep, else a fresh one.
+** *cached says which, for ws_put. */
+static float *ws_get(const hubert *cm, size_t need, int *cached) {
+  hubert *m = (hubert *)cm; /* the cache is the one mutable part, under ws_mu */
+  *cached = 0;
+  if (need * sizeof(float) <= HUBERT_WS_CACHE_BYTES) {
+    pthread_mutex_lock(&m->ws_mu);
+    if (!m->ws_busy) {
+      if (m->ws_cap < need) {
+        free(m->ws);
+        m->ws = malloc(sizeof(float) * need);
+        m->ws_cap = m->ws ? need : 0;
+      }
+      *cached = m->ws != NULL;
+      m->ws_busy = *cached;
+    }
+    pthread_mutex_unlock(&m->ws_mu);
+    if (*cached) return m->ws;
   }
-  nn_transpose(h, T, H, hT);
-  nn_conv1d(hT, H, T, m->pos_w, m->pos_b, H, K, 1, pad, c->pos_groups, sc, p);
-  nn_transpose(p, H, lout, pT); /* [lout, H]; rows T.. are the dropped frames */
-  nn_gelu(pT, (size_t)T * H);
-  for (size_t i = 0; i < (size_t)T * H; i++) h[i] += pT[i];
+  return malloc(sizeof(float) * need);
+}
+
+static void ws_put(const hubert *cm, float *ws, int cached) {
+  hubert *m = (hubert *)cm;
+  if (!cached) {
+    free(ws);
+    return;
+  }
+  pthread_mutex_lock(&m->ws_mu);
+  m->ws_busy = 0;
+  pthread_mutex_unlock(&m->ws_mu);
+}
+
+static void fill_rows(float *y, int rows, int cols, const float *v) {
+  for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * cols, v, sizeof(float) * (size_t)cols);
+}
+
+static void add_into(float *h, const float *d, size_t n) {
+  for (size_t i = 0; i < n; i++) h[i] += d[i];
+}
+
+/* Group g's positional conv into out[:, g·per ..) (ldc = H): each output
+** row's window is `k·per` contiguous floats of the padded copy pg, copied
+** into rows of `col` since BLAS refuses overlapping rows. */
+static void pos_group(const hubert *m, const float *pg, int g, int T, float *col, float *out) {
+  const hubert_config *c = &m->cfg;
+  int H = c->hidden, per = H / c->pos_groups, kk = c->pos_kernel * per;
+  const float *w = m->pos_w + (size_t)g * per * kk;
+  for (int t0 = 0; t0 < T; t0 += POS_ROWS) {
+    int rows = T - t0 < POS_ROWS ? T - t0 : POS_ROWS;
+    for (int r = 0; r < rows; r++)
+      memcpy(col + (size_t)r * kk, pg + (size_t)(t0 + r) * per, sizeof(float) * (size_t)kk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, per, kk, 1.0f, col, kk, w, kk,
+                1.0f, out + (size_t)t0 * H + (size_t)g * per, H);
+  }
+}
+
+/* h [T,H] += GELU(posconv(h)) with SamePad, then the encoder layer norm.
+** The conv reads a group-major zero-padded copy [groups][T+2·pad][per]. */
+static void pos_embed(const hubert *m, float *h, int T, float *ws) {
+  const hubert_config *c = &m->cfg;
+  int H = c->hidden, K = c->pos_kernel, pad = K / 2, G = c->pos_groups, per = H / G;
+  size_t plen = (size_t)(T + 2 * pad) * per;
+  int rows = T < POS_ROWS ? T : POS_ROWS;
+  float *padded = ws, *col = padded + (size_t)G * plen, *out = col + (size_t)rows * K * per;
+  for (int g = 0; g < G; g++) {
+    float *pg = padded + (size_t)g * plen;
+    memset(pg, 0, sizeof(float) * (size_t)pad * per);
+    for (int t = 0; t < T; t++)
+      memcpy(pg + (size_t)(pad + t) * per, h + (size_t)t * H + (size_t)g * per,
+             sizeof(float) * (size_t)per);
+    memset(pg + (size_t)(pad + T) * per, 0, sizeof(float) * (size_t)pad * per);
+  }
+  fill_rows(out, T, H, m->pos_b);
+  for (int g = 0; g < G; g++) pos_group(m, padded + (size_t)g * plen, g, T, col, out);
+  nn_gelu(out, (size_t)T * H);
+  add_into(h, out, (size_t)T * H);
   nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
-  free(hT), free(p), free(pT), free(sc);
-  return CLAP_OK;
 }
 
-static clap_status encoder_layers(const hubert *m, float *h, int T, clap_error *err) {
+static void encoder_layers(const hubert *m, float *h, int T, float *ws) {
   const hubert_config *c = &m->cfg;
-  int H = c->hidden, I = c->intermediate, hd = H / c->heads;
+  int H = c->hidden, F = c->intermediate, hd = H / c->heads;
   size_t th = (size_t)T * H;
-  float *q = malloc(sizeof(float) * th), *k = malloc(sizeof(float) * th);
-  float *v = malloc(sizeof(float) * th), *a = malloc(sizeof(float) * th);
-  float *f = malloc(sizeof(float) * (size_t)T * I);
-  float *sc = malloc(sizeof(float) * nn_attention_scratch(T, T));
-  clap_status rc = CLAP_OK;
-  if (!q || !k || !v || !a || !f || !sc)
-    rc = clap_error_set(err, CLAP_ERR_NOMEM,
-                        "hubert: out of memory for %d frames (attention needs %zu MB per head)", T,
-                        nn_attention_scratch(T, T) * sizeof(float) >> 20);
+  float *q = ws, *k = q + th, *v = k + th, *a = v + th, *f = a + th;
+  float *sc = f + (size_t)T * F;
   float scale = 1.0f / sqrtf((float)hd);
-  for (int l = 0; l < c->layers && !rc; l++) {
+  for (int l = 0; l < c->layers; l++) {
     const hubert_layer *L = &m->layer[l];
     nn_linear(h, T, H, L->q_w, L->q_b, H, q);
     nn_linear(h, T, H, L->k_w, L->k_b, H, k);
     nn_linear(h, T, H, L->v_w, L->v_b, H, v);
     nn_attention(q, k, v, T, T, c->heads, hd, scale, NULL, sc, a);
     nn_linear(a, T, H, L->o_w, L->o_b, H, q);
-    for (size_t i = 0; i < th; i++) h[i] += q[i];
+    add_into(h, q, th);
     nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
-    nn_linear(h, T, H, L->ff1_w, L->ff1_b, I, f);
-    nn_gelu(f, (size_t)T * I);
-    nn_linear(f, T, I, L->ff2_w, L->ff2_b, H, q);
-    for (size_t i = 0; i < th; i++) h[i] += q[i];
+    nn_linear(h, T, H, L->ff1_w, L->ff1_b, F, f);
+    nn_gelu(f, (size_t)T * F);
+    nn_linear(f, T, F, L->ff2_w, L->ff2_b, H, q);
+    add_into(h, q, th);
     nn_layer_norm(h, T, H, L->fln_w, L->fln_b, c->layer_norm_eps, h);
   }
-  free(q), free(k), free(v), free(a), free(f), free(sc);
-  return rc;
 }
 
-/* Check and (if configured) normalise the input into a fresh buffer. */
-static clap_status prepare_input(const hubert *m, const float *pcm, long n, float **out,
-                                 clap_error *err) {
+/* Too short for one frame, or too long for the attention scratch. */
+static clap_status check_length(const hubert *m, long n, clap_error *err) {
   /* Samples one output frame needs: walk the conv stack backwards. */
   double need = 1;
   for (int i = m->cfg.n_conv - 1; i >= 0; i--)
@@ -424,23 +507,65 @@ static clap_status prepare_input(const hubert *m, const float *pcm, long n, floa
                           "hubert: audio too long: %.0f s (at most %d s; attention memory grows "
                           "with the square of the length — split the recording)",
                           n / 16000.0, HUBERT_MAX_SECONDS);
+  return CLAP_OK;
+}
+
+/* Check the input; the do_normalize statistics go to *mean, *inv (else 0, 1):
+** the conv stack applies them as it reads samples, so nothing is copied. */
+static clap_status check_input(const hubert *m, const float *pcm, long n, double *mean,
+                               double *inv, clap_error *err) {
+  clap_status rc = check_length(m, n, err);
+  if (rc) return rc;
   double sum = 0, sq = 0;
   for (long i = 0; i < n; i++) {
     if (!isfinite(pcm[i]))
       return clap_error_set(err, CLAP_ERR_RANGE, "hubert: sample %ld is not finite", i);
     sum += pcm[i];
   }
-  float *x = malloc(sizeof(float) * (size_t)n);
-  if (!x) return clap_error_set(err, CLAP_ERR_NOMEM, "hubert: out of memory for %ld samples", n);
-  if (!m->cfg.do_normalize) {
-    memcpy(x, pcm, sizeof(float) * (size_t)n);
-  } else {
-    double mean = sum / n;
-    for (long i = 0; i < n; i++) sq += (pcm[i] - mean) * (pcm[i] - mean);
-    double inv = 1.0 / sqrt(sq / n + 1e-7);
-    for (long i = 0; i < n; i++) x[i] = (float)((pcm[i] - mean) * inv);
+  *mean = 0, *inv = 1;
+  if (m->cfg.do_normalize) {
+    *mean = sum / n;
+    for (long i = 0; i < n; i++) sq += (pcm[i] - *mean) * (pcm[i] - *mean);
+    *inv = 1.0 / sqrt(sq / n + 1e-7);
   }
-  *out = x;
+  return CLAP_OK;
+}
+
+/* The whole forward into h [T, hidden]; h may be the workspace's region. */
+static void forward(const hubert *m, const float *pcm, long n, double mean, double inv, int T,
+                    float *ws, float *h) {
+  const hubert_config *c = &m->cfg;
+  int C = c->conv_dim[c->n_conv - 1], H = c->hidden;
+  float *phase = ws + plan_ws(m, T).phase, *feat = phase + hconv_scratch(&m->conv);
+  hconv_forward(&m->conv, pcm, n, mean, inv, phase, feat);
+  if (c->feat_proj_layer_norm)
+    nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
+  nn_linear(feat, T, C, m->fp_w, m->fp_b, H, h);
+  pos_embed(m, h, T, phase);
+  encoder_layers(m, h, T, phase);
+}
+
+/* Checks, workspace, forward; h NULL means into the workspace (*ws_h). */
+static clap_status run(const hubert *m, const float *pcm, long n, float *h, int *T,
+                       void (*use)(const float *h, int T, int H, void *arg), void *arg,
+                       clap_error *err) {
+  double mean = 0, inv = 1;
+  clap_status rc = check_input(m, pcm, n, &mean, &inv, err);
+  if (rc) return rc;
+  *T = (int)hubert_frames(m, n);
+  ws_plan p = plan_ws(m, *T);
+  int cached;
+  float *ws = ws_get(m, p.total, &cached);
+  if (!ws)
+    return clap_error_set(err, CLAP_ERR_NOMEM,
+                          "hubert: out of memory for %d frames (%zu MB of workspace; attention "
+                          "alone needs %zu MB)",
+                          *T, p.total * sizeof(float) >> 20,
+                          nn_attention_scratch(*T, *T) * sizeof(float) >> 20);
+  float *out = h ? h : ws + p.h;
+  forward(m, pcm, n, mean, inv, *T, ws, out);
+  if (use) use(out, *T, m->cfg.hidden, arg);
+  ws_put(m, ws, cached);
   return CLAP_OK;
 }
 
@@ -450,49 +575,36 @@ clap_status hubert_forward(const hubert *m, const float *pcm, long n, float **st
     return clap_error_set(err, CLAP_ERR_ARG, "hubert_forward: NULL argument");
   *states = NULL;
   *frames = 0;
-  float *x = NULL, *feat = NULL;
-  int T = 0;
-  clap_status rc = prepare_input(m, pcm, n, &x, err);
+  clap_status rc = check_length(m, n, err); /* before sizing the states */
   if (rc) return rc;
-  rc = conv_stack(m, x, n, &feat, &T, err);
-  free(x);
-  if (rc) return rc;
-  const hubert_config *c = &m->cfg;
-  int C = c->conv_dim[c->n_conv - 1], H = c->hidden;
-  float *h = malloc(sizeof(float) * (size_t)T * H);
-  if (!h) {
-    free(feat);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "hubert: out of memory (%d frames)", T);
-  }
-  if (c->feat_proj_layer_norm)
-    nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
-  nn_linear(feat, T, C, m->fp_w, m->fp_b, H, h);
-  free(feat);
-  rc = pos_embed(m, h, T, err);
-  if (!rc) rc = encoder_layers(m, h, T, err);
+  long T = hubert_frames(m, n);
+  float *h = malloc(sizeof(float) * (size_t)(T > 0 ? T : 1) * m->cfg.hidden);
+  if (!h) return clap_error_set(err, CLAP_ERR_NOMEM, "hubert: out of memory (%ld frames)", T);
+  int t = 0;
+  rc = run(m, pcm, n, h, &t, NULL, NULL, err);
   if (rc) {
     free(h);
     return rc;
   }
   *states = h;
-  *frames = T;
+  *frames = t;
   return CLAP_OK;
 }
 
-clap_status hubert_encode(const hubert *m, const float *pcm, long n, float *out, clap_error *err) {
-  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "hubert_encode: out is NULL");
-  float *h = NULL;
-  int T = 0;
-  clap_status rc = hubert_forward(m, pcm, n, &h, &T, err);
-  if (rc) return rc;
-  int H = m->cfg.hidden;
+static void mean_pool(const float *h, int T, int H, void *arg) {
+  float *out = arg;
   for (int j = 0; j < H; j++) {
     double s = 0;
     for (int t = 0; t < T; t++) s += h[(size_t)t * H + j];
     out[j] = (float)(s / T);
   }
-  free(h);
-  return CLAP_OK;
+}
+
+clap_status hubert_encode(const hubert *m, const float *pcm, long n, float *out, clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "hubert_encode: out is NULL");
+  if (!m || !pcm) return clap_error_set(err, CLAP_ERR_ARG, "hubert_encode: NULL argument");
+  int T;
+  return run(m, pcm, n, NULL, &T, mean_pool, out, err);
 }
 
 /* ---- encoder registry glue ---- */

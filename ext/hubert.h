@@ -25,16 +25,24 @@
 ** their mean over time (hidden floats). Fewer samples than one frame needs
 ** (400 for base) -> CLAP_ERR_RANGE. Non-finite samples -> CLAP_ERR_RANGE.
 **
-** Memory per call (all freed before returning): the conv stack's two largest
-** adjacent activations, about 10 MB per second of audio for base (512
-** channels at 3.2 kHz + 1.6 kHz frames), plus attention scratch T*T floats
-** for ONE head at a time (T = 50 per second: 36 MB at 1 min, 3.6 GB at 10
-** min). That quadratic term is the limit: audio longer than
-** HUBERT_MAX_SECONDS (20 min) is refused with CLAP_ERR_RANGE; split longer
-** recordings.
+** Memory per call, in one workspace sized from the frame count T (50 per
+** second) before anything runs: the conv feature encoder streams chunks of
+** output frames (hubert_set_conv_chunk), so it needs a constant ~13 MB for
+** base whatever the length; the rest is linear in T (about 28 KB per frame
+** for base: the states, Q/K/V, the 3072-wide feed-forward) plus attention
+** scratch of T*T floats for ONE head at a time. That quadratic term is the
+** limit: 1 MB at 10 s, 36 MB at 1 min, 1.3 GB at 6 min, 3.6 GB at 10 min;
+** compute grows the same way (attention is T² per head per layer, against
+** the linear cost of everything else, which it overtakes past ~90 s).
+** Audio longer than HUBERT_MAX_SECONDS (20 min, 14 GB of attention
+** scratch) is refused with CLAP_ERR_RANGE; split longer recordings. A
+** workspace of up to 64 MB (about 30 s of audio for base) stays cached in
+** the model between calls, so a stream of utterances does not page-fault a
+** fresh one each time; bigger ones are freed after the call.
 **
-** Thread safety: a loaded model is read-only; hubert_forward/encode may run
-** concurrently on one model (each call allocates its own scratch). Nothing
+** Thread safety: a loaded model is read-only but for that cached workspace
+** (under a mutex); hubert_forward/encode may run concurrently on one model:
+** a call that finds the cached workspace in use allocates its own. Nothing
 ** global is recorded; the OpenBLAS thread count is the caller's (nn.h).
 */
 #ifndef CLAP_HUBERT_H
@@ -69,6 +77,13 @@ const char *hubert_weights_path(const hubert *m);
 
 /* Frames the model gives for n samples (0 if too short). */
 long hubert_frames(const hubert *m, long n);
+
+/* Output frames the conv feature encoder computes at a time (default 64;
+** frames < 1 means 1). Its scratch is about 200 KB per frame of chunk for
+** base (13 MB at 64), whatever the audio length; the result does not
+** depend on it. A tuning and testing knob: set it before the model is
+** shared between threads. */
+void hubert_set_conv_chunk(hubert *m, int frames);
 
 /* Last-layer states for pcm[0..n): *states is malloc'd [*frames, hidden],
 ** the caller frees it. */

@@ -167,3 +167,23 @@ int nn_set_threads(int n) {
 }
 
 int nn_get_threads(void) { return openblas_get_num_threads(); }
+
+void nn_conv_weight_tap_major(const float *w, int o, int i, int k, float *out) {
+  for (int r = 0; r < o; r++)
+    for (int c = 0; c < i; c++)
+      for (int j = 0; j < k; j++)
+        out[((size_t)r * k + j) * i + c] = w[((size_t)r * i + c) * k + j];
+}
+
+void nn_weight_norm_dim2_tap_major(const float *v, const float *g, int o, int i, int k,
+                                   double *scratch, float *w) {
+  size_t rows = (size_t)o * (size_t)i;
+  memset(scratch, 0, sizeof(double) * (size_t)k);
+  for (size_t r = 0; r < rows; r++)
+    for (int j = 0; j < k; j++) scratch[j] += (double)v[r * k + j] * v[r * k + j];
+  for (int j = 0; j < k; j++) scratch[j] = scratch[j] > 0 ? g[j] / sqrt(scratch[j]) : 0.0;
+  for (int r = 0; r < o; r++)
+    for (int c = 0; c < i; c++)
+      for (int j = 0; j < k; j++)
+        w[((size_t)r * k + j) * i + c] = v[((size_t)r * i + c) * k + j] * (float)scratch[j];
+}

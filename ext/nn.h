@@ -83,4 +83,15 @@ void nn_transpose(const float *in, int rows, int cols, float *out);
 int nn_set_threads(int n);
 int nn_get_threads(void);
 
+/* Conv weight w [o, i, k] (PyTorch) -> out [o, k, i], tap-major: a
+** time-major conv ([frames, channels] activations) then reads each output
+** frame's window as one contiguous row of k·i floats against one weight row. */
+void nn_conv_weight_tap_major(const float *w, int o, int i, int k, float *out);
+
+/* nn_weight_norm_dim2 written tap-major, w [o, k, i], in two sequential
+** passes over v (per-tap strided passes are slow on HuBERT's 19 MB).
+** scratch holds k doubles. */
+void nn_weight_norm_dim2_tap_major(const float *v, const float *g, int o, int i, int k,
+                                   double *scratch, float *w);
+
 #endif

@@ -385,6 +385,23 @@ clap_status st_get_f32(st_file *f, const char *name, int ndim, const int64_t *sh
   return CLAP_OK;
 }
 
+void st_release(st_file *f, const char *name) {
+  st_entry *e = find_entry(f, name);
+  if (!e) return;
+  if (e->converted) {
+    free(e->converted);
+    e->converted = NULL;
+    return;
+  }
+  if (!f->mapped) return;
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t lo = (uintptr_t)e->info.data, hi = lo + e->info.nbytes;
+  if (page <= 0) return;
+  lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+  hi &= ~((uintptr_t)page - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* ---- writer ---- */
 
 static clap_status build_header(const st_write_tensor *t, int n, char **json, size_t *hlen,

@@ -75,6 +75,17 @@ const st_tensor_info *st_find(const st_file *f, const char *name);
 clap_status st_get_f32(st_file *f, const char *name, int ndim, const int64_t *shape,
                        const float **out, clap_error *err);
 
+/* Drop the memory behind `name` once the caller has made its own copy (a
+** permuted or folded weight), so the copy does not double the resident
+** size. A widened F16/BF16 (or misaligned F32) copy is freed; an in-place
+** F32 tensor of a mapped file has the pages wholly inside its byte range
+** handed back to the kernel (madvise MADV_DONTNEED: they are re-read from
+** the file if touched again, the contents never change). Files opened from
+** memory keep their bytes. Any pointer st_get_f32 returned for `name` must
+** not be used afterwards; a later st_get_f32 returns a valid one. Unknown
+** names are ignored. Not thread-safe, like st_get_f32. */
+void st_release(st_file *f, const char *name);
+
 /* Element size of a safetensors dtype name, 0 if unknown. */
 int st_dtype_size(const char *dtype);
 

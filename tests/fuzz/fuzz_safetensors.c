@@ -1,7 +1,8 @@
 /*
 ** Fuzz the safetensors reader. Any input must open cleanly or fail with a
 ** message; a file that opens must give every F32/F16/BF16 tensor as floats
-** (reading all of them) and must survive a write -> reopen round trip with
+** (reading all of them, and the same again after st_release dropped the
+** first copy) and must survive a write -> reopen round trip with
 ** the same tensors.
 */
 #include <stdint.h>
@@ -25,7 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const float *p;
     if (st_get_f32(f, t->name, t->ndim, t->shape, &p, &err) == CLAP_OK) {
       size_t count = t->nbytes / (size_t)st_dtype_size(t->dtype);
+      float first = count ? p[count - 1] : 0;
       for (size_t j = 0; j < count; j++) sink += p[j];
+      st_release(f, t->name);
+      if (st_get_f32(f, t->name, t->ndim, t->shape, &p, &err) != CLAP_OK) __builtin_trap();
+      if (count && memcmp(&first, &p[count - 1], sizeof first)) __builtin_trap();
     } else if (err.code != CLAP_ERR_UNSUPPORTED) {
       __builtin_trap();
     }

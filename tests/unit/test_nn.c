@@ -181,6 +181,24 @@ static void test_weight_norm(void) {
   CHECK_NEAR(w[1], sqrt(2.0), 1e-6);
 }
 
+/* [o,i,k] -> [o,k,i]; the weight-norm variant equals fold-then-permute. */
+static void test_tap_major(void) {
+  float w[2 * 3 * 4], t[2 * 4 * 3], f[2 * 3 * 4], ft[2 * 4 * 3];
+  for (int n = 0; n < 24; n++) w[n] = (float)(n % 7) - 2.5f;
+  nn_conv_weight_tap_major(w, 2, 3, 4, t);
+  CHECK_NEAR(t[(1 * 4 + 2) * 3 + 1], w[(1 * 3 + 1) * 4 + 2], 0);
+  CHECK_NEAR(t[(0 * 4 + 3) * 3 + 2], w[(0 * 3 + 2) * 4 + 3], 0);
+  const float g[4] = {1, -2, 0.5f, 3};
+  double sc[4];
+  nn_weight_norm_dim2(w, g, 2, 3, 4, f);
+  nn_conv_weight_tap_major(f, 2, 3, 4, ft);
+  nn_weight_norm_dim2_tap_major(w, g, 2, 3, 4, sc, t);
+  double d = 0;
+  for (int n = 0; n < 24; n++) d = fmax(d, fabs(t[n] - ft[n]));
+  CHECK_NEAR(d, 0, 1e-6);
+  CHECK(fabs(ft[5]) > 0.01); /* not all zero */
+}
+
 static void test_transpose(void) {
   float in[40 * 35], out[35 * 40];
   for (int i = 0; i < 40 * 35; i++) in[i] = (float)i;
@@ -209,6 +227,7 @@ int main(void) {
   RUN(test_conv1d_grouped);
   RUN(test_conv1d_blocks);
   RUN(test_weight_norm);
+  RUN(test_tap_major);
   RUN(test_transpose);
   RUN(test_threads);
   return harness_report();

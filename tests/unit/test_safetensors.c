@@ -237,6 +237,65 @@ static void test_files(void) {
   CHECK_CONTAINS(err.msg, "not a regular file");
 }
 
+/* Resident pages of this process (/proc/self/statm's second field). */
+static long resident_pages(void) {
+  long size = 0, res = -1;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f && fscanf(f, "%ld %ld", &size, &res) != 2) res = -1;
+  if (f) fclose(f);
+  return res;
+}
+
+/* st_release hands a mapped F32 tensor's pages back (they come back, same
+** bytes, when read again) and frees a widened half copy. */
+static void test_release(void) {
+  char path[] = "/tmp/clap_st_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  enum { N = 1 << 20 }; /* 4 MB: 1024 pages */
+  float *big = malloc(sizeof(float) * N);
+  for (int i = 0; i < N; i++) big[i] = (float)(i % 1000);
+  uint16_t half[3] = {0x3c00, 0xc000, 0x3800}; /* 1, -2, 0.5 */
+  st_write_tensor t[] = {{"big", "F32", 1, {N}, big}, {"h", "F16", 1, {3}, half}};
+  clap_error err;
+  CHECK_INT(st_write_file(path, t, 2, &err), CLAP_OK);
+  free(big);
+  st_file *f;
+  CHECK_INT(st_open(path, &f, &err), CLAP_OK);
+  const float *p;
+  CHECK_INT(st_get_f32(f, "big", 1, (const int64_t[]){N}, &p, &err), CLAP_OK);
+  double sum = 0;
+  for (int i = 0; i < N; i++) sum += p[i];
+  long touched = resident_pages();
+  st_release(f, "big");
+  long released = resident_pages();
+  CHECK(touched - released >= 1000);
+  CHECK_INT(st_get_f32(f, "big", 1, (const int64_t[]){N}, &p, &err), CLAP_OK);
+  double again = 0;
+  for (int i = 0; i < N; i++) again += p[i];
+  CHECK_NEAR(again, sum, 0);
+  CHECK_NEAR(p[N - 1], (N - 1) % 1000, 0);
+  CHECK_INT(st_get_f32(f, "h", 1, (const int64_t[]){3}, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[1], -2, 0);
+  st_release(f, "h");
+  CHECK_INT(st_get_f32(f, "h", 1, (const int64_t[]){3}, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[2], 0.5, 0);
+  st_release(f, "no such tensor"); /* ignored */
+  st_close(f);
+  /* From memory: the bytes stay. */
+  size_t n;
+  void *buf;
+  CHECK_INT(st_write_memory(t + 1, 1, &buf, &n, &err), CLAP_OK);
+  CHECK_INT(st_open_memory(buf, n, 1, "mem", &f, &err), CLAP_OK);
+  CHECK_INT(st_get_f32(f, "h", 1, (const int64_t[]){3}, &p, &err), CLAP_OK);
+  st_release(f, "h");
+  CHECK_INT(st_get_f32(f, "h", 1, (const int64_t[]){3}, &p, &err), CLAP_OK);
+  CHECK_NEAR(p[0], 1, 0);
+  st_close(f);
+  remove(path);
+}
+
 int main(void) {
   RUN(test_valid_minimal);
   RUN(test_bad_length);
@@ -247,5 +306,6 @@ int main(void) {
   RUN(test_half_conversions);
   RUN(test_write_round_trip);
   RUN(test_files);
+  RUN(test_release);
   return harness_report();
 }

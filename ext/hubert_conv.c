@@ -1,0 +1,186 @@
+/*
+** hubert_conv — see hubert_conv.h.
+**
+** Scratch layout (floats, each region rounded up to 64 bytes): layer-0
+** statistics in double (mu, centered window, covariance), the per-call
+** layer-0 weights [C0][k0+1] with the group norm's scale folded in and its
+** shift as the last column, the layer-0 windows of one chunk [rows][k0+1]
+** with a constant 1 last (so the shift comes out of the sgemm, no prefill
+** pass over 16 M outputs), and two ping-pong activation buffers (even and
+** odd layers). The last layer writes straight into feat.
+*/
+#include "hubert_conv.h"
+
+#include "nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GN_EPS 1e-5 /* PyTorch GroupNorm's default, as HF's layer 0 uses */
+
+clap_status hconv_set_weight(hconv *c, int i, int cin, const float *w_pt, clap_error *err) {
+  int co = c->dim[i], k = c->kernel[i];
+  float *w = malloc(sizeof(float) * (size_t)co * (size_t)k * (size_t)cin);
+  if (!w) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT conv %d", i);
+  nn_conv_weight_tap_major(w_pt, co, cin, k, w);
+  free(c->w[i]);
+  c->w[i] = w;
+  return CLAP_OK;
+}
+
+void hconv_free(hconv *c) {
+  for (int i = 0; c && i < HUBERT_MAX_CONV; i++) free(c->w[i]), c->w[i] = NULL;
+}
+
+long hconv_frames(const hconv *c, long n) {
+  long len = n;
+  for (int i = 0; i < c->n; i++) {
+    if (len < c->kernel[i]) return 0;
+    len = (len - c->kernel[i]) / c->stride[i] + 1;
+  }
+  return len;
+}
+
+/* Rows each layer computes for a chunk of `f` output frames. */
+static void chunk_rows(const hconv *c, long f, long *rows) {
+  rows[c->n - 1] = f;
+  for (int i = c->n - 1; i > 0; i--) rows[i - 1] = (rows[i] - 1) * c->stride[i] + c->kernel[i];
+}
+
+static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+typedef struct layout {
+  size_t mu, d, cov, w0s, col, a, b, total;
+} layout;
+
+static layout plan(const hconv *c) {
+  long rows[HUBERT_MAX_CONV];
+  chunk_rows(c, c->chunk > 0 ? c->chunk : 1, rows);
+  size_t k0 = (size_t)c->kernel[0], c0 = (size_t)c->dim[0], a = 0, b = 0;
+  for (int i = 0; i < c->n - 1; i++) {
+    size_t need = (size_t)rows[i] * (size_t)c->dim[i];
+    size_t *slot = (i % 2 == 0) ? &a : &b;
+    if (need > *slot) *slot = need;
+  }
+  layout l;
+  l.mu = 0;
+  l.d = l.mu + up16(2 * k0);
+  l.cov = l.d + up16(2 * k0);
+  l.w0s = l.cov + up16(2 * k0 * k0);
+  l.col = l.w0s + up16(c0 * (k0 + 1));
+  l.a = l.col + up16((size_t)rows[0] * (k0 + 1));
+  l.b = l.a + up16(a);
+  l.total = l.b + up16(b);
+  return l;
+}
+
+size_t hconv_scratch(const hconv *c) { return plan(c).total; }
+
+static float sample(const float *x, long i, double mean, double inv) {
+  return (float)((x[i] - mean) * inv);
+}
+
+/* Mean mu[k0] and covariance cov[k0][k0] of layer 0's L0 input windows. */
+static void window_stats(const hconv *c, const float *x, long L0, double mean, double inv,
+                         double *mu, double *d, double *cov) {
+  int k = c->kernel[0], s = c->stride[0];
+  memset(mu, 0, sizeof(double) * (size_t)k);
+  memset(cov, 0, sizeof(double) * (size_t)k * (size_t)k);
+  for (long t = 0; t < L0; t++)
+    for (int j = 0; j < k; j++) mu[j] += sample(x, t * s + j, mean, inv);
+  for (int j = 0; j < k; j++) mu[j] /= (double)L0;
+  for (long t = 0; t < L0; t++) {
+    for (int j = 0; j < k; j++) d[j] = sample(x, t * s + j, mean, inv) - mu[j];
+    for (int j = 0; j < k; j++)
+      for (int q = j; q < k; q++) cov[(size_t)j * k + q] += d[j] * d[q];
+  }
+  for (int j = 0; j < k; j++)
+    for (int q = j; q < k; q++) {
+      double v = cov[(size_t)j * k + q] / (double)L0;
+      cov[(size_t)j * k + q] = cov[(size_t)q * k + j] = v;
+    }
+}
+
+/* Fold the group norm into this call's layer-0 weights: per channel,
+** y·a + shift with a = gamma/sqrt(var+eps), shift = beta - (w·mu)·a, as
+** rows [k0 taps · a, shift]. */
+static void fold_group_norm(const hconv *c, const double *mu, const double *cov, float *w0s) {
+  int k = c->kernel[0];
+  for (int ch = 0; ch < c->dim[0]; ch++) {
+    const float *w = c->w[0] + (size_t)ch * k;
+    double m = 0, var = 0;
+    for (int j = 0; j < k; j++) {
+      double row = 0;
+      for (int q = 0; q < k; q++) row += cov[(size_t)j * k + q] * w[q];
+      m += w[j] * mu[j];
+      var += w[j] * row;
+    }
+    if (var < 0) var = 0; /* rounding on a constant input */
+    double a = (c->gn_w ? c->gn_w[ch] : 1.0) / sqrt(var + GN_EPS);
+    float *row = w0s + (size_t)ch * (k + 1);
+    for (int j = 0; j < k; j++) row[j] = (float)(w[j] * a);
+    row[k] = (float)((c->gn_b ? c->gn_b[ch] : 0.0) - m * a);
+  }
+}
+
+static void fill_rows(float *y, long rows, int cols, const float *v) {
+  for (long r = 0; r < rows; r++) memcpy(y + (size_t)r * cols, v, sizeof(float) * (size_t)cols);
+}
+
+/* Layer 0 for windows [lo, lo+rows): normalised, windowed, one sgemm. */
+static void layer0(const hconv *c, const float *x, long lo, long rows, double mean, double inv,
+                   const layout *l, float *scratch, float *out) {
+  int k = c->kernel[0], s = c->stride[0], co = c->dim[0], k1 = k + 1;
+  float *col = scratch + l->col;
+  for (long r = 0; r < rows; r++) {
+    for (int j = 0; j < k; j++) col[(size_t)r * k1 + j] = sample(x, (lo + r) * s + j, mean, inv);
+    col[(size_t)r * k1 + k] = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, co, k1, 1.0f, col, k1,
+              scratch + l->w0s, k1, 0.0f, out, co);
+  nn_gelu(out, (size_t)rows * co);
+}
+
+/* Layer i >= 1: rows output frames from in [(rows-1)·s+k, cin]. */
+static void layer_n(const hconv *c, int i, const float *in, long rows, float *out) {
+  int k = c->kernel[i], s = c->stride[i], co = c->dim[i], cin = c->dim[i - 1];
+  float beta = 0.0f;
+  if (c->b[i]) {
+    fill_rows(out, rows, co, c->b[i]);
+    beta = 1.0f;
+  }
+  for (int j0 = 0; j0 < k; j0 += s) {
+    int nt = k - j0 < s ? k - j0 : s;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, co, nt * cin, 1.0f,
+                in + (size_t)j0 * cin, s * cin, c->w[i] + (size_t)j0 * cin, k * cin, beta, out,
+                co);
+    beta = 1.0f;
+  }
+  nn_gelu(out, (size_t)rows * co);
+}
+
+void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv,
+                   float *scratch, float *feat) {
+  layout l = plan(c);
+  long T = hconv_frames(c, n), L0 = (n - c->kernel[0]) / c->stride[0] + 1;
+  double *dd = (double *)scratch;
+  window_stats(c, x, L0, mean, inv, dd + l.mu / 2, dd + l.d / 2, dd + l.cov / 2);
+  fold_group_norm(c, dd + l.mu / 2, dd + l.cov / 2, scratch + l.w0s);
+  int last = c->n - 1;
+  long chunk = c->chunk > 0 ? c->chunk : 1;
+  for (long f0 = 0; f0 < T; f0 += chunk) {
+    long f1 = f0 + chunk < T ? f0 + chunk : T, lo[HUBERT_MAX_CONV], rows[HUBERT_MAX_CONV];
+    lo[last] = f0;
+    for (int i = last; i > 0; i--) lo[i - 1] = lo[i] * c->stride[i];
+    chunk_rows(c, f1 - f0, rows);
+    float *prev = last == 0 ? feat + (size_t)f0 * c->dim[0] : scratch + l.a;
+    layer0(c, x, lo[0], rows[0], mean, inv, &l, scratch, prev);
+    for (int i = 1; i <= last; i++) {
+      float *out = i == last ? feat + (size_t)f0 * c->dim[last] : scratch + (i % 2 ? l.b : l.a);
+      layer_n(c, i, prev, rows[i], out);
+      prev = out;
+    }
+  }
+}

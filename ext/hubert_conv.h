@@ -1,0 +1,57 @@
+/*
+** hubert_conv — HuBERT's conv feature encoder (feat_extract_norm "group":
+** conv, then group norm in layer 0 only, then GELU, per layer), as hubert.c
+** runs it. Internal to the hubert module; the contract users see is hubert.h.
+**
+** Layout: activations are time-major [frames, channels], so the last layer's
+** output is already the [T, C] the feature projection reads. Output frame t
+** of a conv (kernel k, stride s, C_in channels) reads the k·C_in contiguous
+** floats at x + s·t·C_in. BLAS refuses such overlapping rows (lda < K), so
+** each conv is ceil(k/s) sgemms over blocks of at most s taps (lda = s·C_in
+** >= K), accumulated with beta = 1: no im2col copy. The weights are permuted
+** once at load from PyTorch's [C_out][C_in][k] to [C_out][k][C_in].
+**
+** Streaming: output frames are produced `chunk` at a time; each chunk
+** recomputes the few frames its receptive field shares with the previous one
+** (400 samples of field at a hop of 320 for base), so scratch depends on the
+** chunk, not on the audio length. Layer 0's group norm (per channel, over all
+** time) needs statistics of the whole input before the first chunk: they are
+** exact functions of the input windows' mean vector mu and covariance S
+** (mean_c = w_c·mu + b_c, var_c = w_cᵀ S w_c), accumulated in double,
+** centered, in one pass over the samples; the conv bias cancels out.
+*/
+#ifndef CLAP_HUBERT_CONV_H
+#define CLAP_HUBERT_CONV_H
+
+#include <stddef.h>
+
+#include "clap_error.h"
+#include "hubert.h"
+
+#define HCONV_DEFAULT_CHUNK 64
+
+typedef struct hconv {
+  int n;     /* layers */
+  int chunk; /* output frames per chunk, >= 1 */
+  int dim[HUBERT_MAX_CONV], kernel[HUBERT_MAX_CONV], stride[HUBERT_MAX_CONV];
+  float *w[HUBERT_MAX_CONV];       /* owned: [dim][kernel][C_in] */
+  const float *b[HUBERT_MAX_CONV]; /* conv bias, or NULL */
+  const float *gn_w, *gn_b;        /* layer-0 group norm, [dim[0]] */
+} hconv;
+
+/* Permute layer i's PyTorch weight [dim[i]][cin][kernel[i]] into c->w[i]. */
+clap_status hconv_set_weight(hconv *c, int i, int cin, const float *w_pt, clap_error *err);
+void hconv_free(hconv *c); /* the owned weights; c itself is the caller's */
+
+/* Output frames for n samples (0 if too short). */
+long hconv_frames(const hconv *c, long n);
+
+/* Floats of scratch hconv_forward needs (independent of the audio length). */
+size_t hconv_scratch(const hconv *c);
+
+/* x [n] samples, each used as (float)((x-mean)·inv) (mean 0, inv 1 keep them
+** as they are) -> feat [hconv_frames(n), dim[n-1]]. n >= one frame's worth. */
+void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv,
+                   float *scratch, float *feat);
+
+#endif
