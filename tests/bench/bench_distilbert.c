@@ -11,6 +11,7 @@
 #include "nn.h"
 #include "safetensors.h"
 
+#include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,9 +158,10 @@ int main(int argc, char **argv) {
       if (dc < best_cpu) best_cpu = dc;
     }
     printf("threads=%d\nsentences=%d\ntokens=%d\nload_seconds=%.3f\nseconds=%.4f\nsentences_per_second=%.2f\n"
-           "cpu_seconds=%.4f\ngemm_kernel=%s\n",
+           "cpu_seconds=%.4f\ngemm_kernel=%s\nblas_core=%s\n",
            nn_get_threads(), sentences, T, load_s, best, sentences / best, best_cpu,
-           (const char *[]){"auto", "BLAS", "AVX2", "AVX-512"}[gemm_kernel_auto()]);
+           (const char *[]){"auto", "BLAS", "AVX2", "AVX-512"}[gemm_kernel_auto()],
+           openblas_get_corename());
     free(h);
   }
   distilbert_free(m);

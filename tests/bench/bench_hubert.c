@@ -23,6 +23,7 @@
 
 #include <cblas.h>
 
+#include "gemm.h"
 #include "hubert.h"
 #include "nn.h"
 #include "safetensors.h"
@@ -222,9 +223,10 @@ int main(int argc, char **argv) {
   printf("threads=%d\nseconds_audio=%.1f\nframes=%ld\nencode_seconds=%.3f\n"
          "encode_cpu_seconds=%.3f\ngflop=%.2f\n"
          "gflops=%.1f\nsgemm_peak_gflops=%.1f\nload_seconds=%.3f\nf16_widen_seconds=%.3f\n"
-         "weights_mb=%.0f\npeak_rss_mb=%.0f\n",
+         "weights_mb=%.0f\npeak_rss_mb=%.0f\nblas_core=%s\ngemm_kernel=%s\n",
          nn_get_threads(), seconds, hubert_frames(m, n), best, best_cpu, gflop, gflop / best, sgemm_peak(),
-         load, widen, sb.st_size / 1048576.0, ru.ru_maxrss / 1024.0);
+         load, widen, sb.st_size / 1048576.0, ru.ru_maxrss / 1024.0, openblas_get_corename(),
+         (const char *[]){"auto", "BLAS", "AVX2", "AVX-512"}[gemm_kernel_auto()]);
   free(x), free(hbuf), free(fbuf);
   hubert_free(m);
   return 0;

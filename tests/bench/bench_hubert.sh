@@ -17,9 +17,21 @@ get() { sed -n "s/^$1=//p" <<<"$2"; }
 
 torch_ok=0
 /usr/bin/python3 -c 'import torch, torchaudio' 2>/dev/null && torch_ok=1
-torch_time() { # threads -> "wall cpu": best of 3 seconds of each clock, or "n/a n/a"
+# Two BLAS configurations, both sides under each: "machine" is the environment
+# as it is (here OPENBLAS_CORETYPE pins OpenBLAS to its AVX2 kernels), "avx512"
+# lets OpenBLAS pick its AVX-512 kernels and PyTorch its AVX-512 ATen kernels.
+# Our own kernels (ext/gemm, ext/vmath) use AVX-512 in both whenever the CPU
+# has it, so the judged ratio is our best over both against PyTorch's best
+# over both — the peer is never held to a slower setting than it can have.
+cfg_env() {
+  case $1 in
+    machine) echo env ;;
+    avx512) echo "env -u OPENBLAS_CORETYPE ATEN_CPU_CAPABILITY=avx512" ;;
+  esac
+}
+torch_time() { # cfg threads -> "wall cpu": best of 3 seconds of each clock, or "n/a n/a"
   [ $torch_ok = 1 ] || { echo n/a n/a; return; }
-  OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE} OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$1 /usr/bin/python3 - "$1" <<'PY' 2>/dev/null || echo n/a n/a
+  $(cfg_env "$1") OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE} OMP_NUM_THREADS=$2 OPENBLAS_NUM_THREADS=$2 /usr/bin/python3 - "$2" <<'PY' 2>/dev/null || echo n/a n/a
 import sys, time, torch, torchaudio
 torch.set_num_threads(int(sys.argv[1]))
 m = torchaudio.models.hubert_base().eval()
@@ -34,27 +46,37 @@ with torch.inference_mode():
 print(f"{best:.3f} {cpu:.3f}")
 PY
 }
+minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a") print a; else print (a + 0 < b + 0) ? a : b }'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""
 for th in 1 2; do
-  out=$("$bin" "$dir" "$th" 10)
-  ours=$(get encode_seconds "$out")
-  read -r theirs theirs_cpu <<<"$(torch_time "$th")"
-  eval "ours_$th=$ours theirs_$th=$theirs"
-  ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (b == "n/a") print "n/a"; else printf "%.2f", a / b }')
-  eff=$(awk -v g="$(get gflops "$out")" -v p="$(get sgemm_peak_gflops "$out")" 'BEGIN { printf "%.0f", 100 * g / p }')
-  rss=$(awk -v r="$(get peak_rss_mb "$out")" -v w="$(get weights_mb "$out")" 'BEGIN { printf "%.2f", r / w }')
-  eval "eff_$th=$eff rss_$th=$rss"
-  cpu_ratio=$(awk -v a="$(get encode_cpu_seconds "$out")" -v b="$theirs_cpu" 'BEGIN { if (b == "n/a") print "n/a"; else printf "%.2f", a / b }')
-  rows="$rows| $th | ${ours} s | ${theirs} s | **${ratio}x** | $(get encode_cpu_seconds "$out") s / ${theirs_cpu} s (${cpu_ratio}x) | $(get gflops "$out") | $(get sgemm_peak_gflops "$out") (**${eff}%**) | $(get peak_rss_mb "$out") MB (**${rss}×** weights) |
+  eval "ours_$th=n/a theirs_$th=n/a"
+  for cfg in machine avx512; do
+    out=$($(cfg_env $cfg) "$bin" "$dir" "$th" 10)
+    ours=$(get encode_seconds "$out")
+    read -r theirs theirs_cpu <<<"$(torch_time $cfg "$th")"
+    eff=$(awk -v g="$(get gflops "$out")" -v p="$(get sgemm_peak_gflops "$out")" 'BEGIN { printf "%.0f", 100 * g / p }')
+    rss=$(awk -v r="$(get peak_rss_mb "$out")" -v w="$(get weights_mb "$out")" 'BEGIN { printf "%.2f", r / w }')
+    # the efficiency and RSS judged are those of the run that gave our best time
+    eval "prev=\$ours_$th"
+    if [ "$(minof "$prev" "$ours")" = "$ours" ]; then eval "eff_$th=$eff rss_$th=$rss"; fi
+    eval "ours_$th=$(minof "$prev" "$ours")"
+    eval "prev=\$theirs_$th"
+    eval "theirs_$th=$(minof "$prev" "$theirs")"
+    rows="$rows| $th | $cfg ($(get blas_core "$out")) | ${ours} s | ${theirs} s | $(div "$ours" "$theirs")x | $(get encode_cpu_seconds "$out") s / ${theirs_cpu} s ($(div "$(get encode_cpu_seconds "$out")" "$theirs_cpu")x) | $(get gflops "$out") | $(get sgemm_peak_gflops "$out") (${eff}%) | $(get peak_rss_mb "$out") MB (${rss}× weights) |
 "
-  last=$out
+    last=$out
+  done
 done
-# The target is against PyTorch's best time, whichever thread count gave it.
-best_ours=$(awk -v a="$ours_1" -v b="$ours_2" 'BEGIN { print (a < b) ? a : b }')
-best_theirs=$(awk -v a="$theirs_1" -v b="$theirs_2" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else print (a < b) ? a : b }')
-best_ratio=$(awk -v a="$best_ours" -v b="$best_theirs" 'BEGIN { if (b == "n/a") print "n/a"; else printf "%.2f", a / b }')
+# The target is against PyTorch's best time, whichever thread count and
+# configuration gave it.
+best_ours=$(minof "$ours_1" "$ours_2")
+best_theirs=$(minof "$theirs_1" "$theirs_2")
+best_ratio=$(div "$best_ours" "$best_theirs")
+r1=$(div "$ours_1" "$theirs_1")
+r2=$(div "$ours_2" "$theirs_2")
 peer_note="torchaudio $(/usr/bin/python3 -c 'import torchaudio; print(torchaudio.__version__)' 2>/dev/null || echo '(peer unavailable: import torch/torchaudio fails)')"
 
 cat <<EOF
@@ -69,11 +91,20 @@ fights OpenBLAS's threads on a loaded machine, which would slow the peer, not us
 (the ratio judged), with each side's process CPU time beside it (at 1 thread the figure a busy
 machine does not inflate); load average at the start: ${load} on $(nproc) cores.
 
-| threads | ours | torchaudio | ours / torchaudio | CPU time, ours / torchaudio | our GFLOP/s | sgemm peak GFLOP/s (our share) | our peak RSS |
-|---|---|---|---|---|---|---|---|
+Each side runs under two BLAS configurations: **machine** is the environment as it is (here
+\`OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}\`, which pins OpenBLAS to those kernels for
+every process), **avx512** unsets it so OpenBLAS picks its AVX-512 kernels and sets
+\`ATEN_CPU_CAPABILITY=avx512\` for PyTorch's own kernels. Our ext/gemm and ext/vmath kernels
+pick AVX-512 by themselves whenever the CPU has it, so the figures judged compare our best
+against PyTorch's best over both configurations (the core OpenBLAS reported is in brackets).
+
+| threads | BLAS configuration | ours | torchaudio | ours / torchaudio | CPU time, ours / torchaudio | our GFLOP/s | sgemm peak GFLOP/s (our share) | our peak RSS |
+|---|---|---|---|---|---|---|---|---|
 ${rows}
-Best of either thread count: ours ${best_ours} s, torchaudio ${best_theirs} s: **${best_ratio}x**
-(target: at most 0.6x PyTorch's best time). The sgemm peak is the best of three
+Best of each side over both configurations: 1 thread ours ${ours_1} s vs torchaudio ${theirs_1} s,
+**${r1}x**; 2 threads ours ${ours_2} s vs ${theirs_2} s, **${r2}x**. Best of either thread count:
+ours ${best_ours} s, torchaudio ${best_theirs} s: **${best_ratio}x** (target: at most 0.6x
+PyTorch's best time). The sgemm peak is the best of three
 1024×1024×1024 \`cblas_sgemm\` calls at the same thread count in the same process (target:
 our forward at 70% of it or more). Peak RSS (getrusage) includes the mapped weights the
 forward touched, the conv and positional-conv weights re-laid at load (their checkpoint pages
@@ -87,12 +118,9 @@ Command: \`make bench\` (or \`$bin $dir THREADS 10\`, and the torchaudio snippet
 tests/bench/bench_hubert.sh).
 EOF
 if [ -n "${BENCH_SUMMARY:-}" ]; then
-  div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
   met() { awk -v r="$1" -v t="$2" -v d="$3" 'BEGIN { if (r == "n/a") print "not measured (peer unavailable)"; else if ((d == "le" && r <= t) || (d == "ge" && r >= t)) print "met"; else print "**not met**" }'; }
-  r1=$(div "$ours_1" "$theirs_1")
-  r2=$(div "$ours_2" "$theirs_2")
   {
-    echo "| HuBERT-base 10 s, 1 thread, time vs torchaudio \`hubert_base()\` 1 thread | $r1 | ≤ 0.6 | $(met "$r1" 0.6 le) |"
+    echo "| HuBERT-base 10 s, 1 thread, time vs torchaudio \`hubert_base()\` 1 thread (best of both BLAS configurations each) | $r1 | ≤ 0.6 | $(met "$r1" 0.6 le) |"
     echo "| HuBERT-base 10 s, 2 threads, time vs torchaudio 2 threads | $r2 | ≤ 0.6 | $(met "$r2" 0.6 le) |"
     echo "| HuBERT-base, our best time vs PyTorch's best time (either thread count) | $best_ratio | ≤ 0.6 | $(met "$best_ratio" 0.6 le) |"
     echo "| HuBERT-base GFLOP/s vs measured sgemm peak, 1 / 2 threads | $eff_1% / $eff_2% | ≥ 70% | $(met "$eff_1" 70 ge) / $(met "$eff_2" 70 ge) |"
