@@ -38,10 +38,13 @@
 
 /* Rows up to which gemm_linear (kernel GEMM_AUTO) beats cblas_sgemm, its
 ** packing included, on the encoders' linear shapes (768x768, 768x3072,
-** 3072x768) on this CPU; 0 when the auto kernel is BLAS itself. Measured
-** with tests/bench/bench_gemm.c (OpenBLAS 0.3.21, Haswell kernels): AVX2
-** wins up to ~128 rows and ties beyond; AVX-512 still wins at 499 (HuBERT's
-** 10 s), and beyond ~512 rows x stops fitting in L2. */
+** 3072x768) on this CPU with the OpenBLAS kernels in use; 0 when the auto
+** kernel is BLAS itself or OpenBLAS runs its own AVX-512 kernels (SkylakeX,
+** Cooperlake, SapphireRapids: ~170 GFLOP/s a core, ahead of ours at every
+** row count measured). Measured with tests/bench/bench_gemm.c (OpenBLAS
+** 0.3.21): against its Haswell kernels AVX2 wins up to ~128 rows and ties
+** beyond; AVX-512 still wins at 499 (HuBERT's 10 s), and beyond ~512 rows x
+** stops fitting in L2. */
 int gemm_small_rows(void);
 
 /* Multiply-adds below which a call runs on one thread: a pthread_create +
