@@ -93,6 +93,7 @@ typedef struct encoder_entry {
   char *name;
   char *path;
   char *sha256; /* of the weights file, as clap_encoders recorded it */
+  char *config; /* clap_encoders.config: its "files" are what was verified */
   encoder *enc;
   struct encoder_entry *next;
 } encoder_entry;
@@ -128,6 +129,7 @@ static void conn_release(void *p) {
     sqlite3_free(e->name);
     sqlite3_free(e->path);
     sqlite3_free(e->sha256);
+    sqlite3_free(e->config);
     sqlite3_free(e);
   }
   sqlite3_free(c);
@@ -259,14 +261,17 @@ static encoder_entry *encoder_entry_create(const char *name, const char *kind, c
   e->name = sqlite3_mprintf("%s", name);
   e->path = sqlite3_mprintf("%s", path ? path : "");
   e->sha256 = sqlite3_mprintf("%s", sha ? sha : "");
+  e->config = sqlite3_mprintf("%s", config ? config : "");
   e->enc = enc;
   e->next = NULL;
   return e;
 }
 
 /* Resolve an encoder name: built-in kinds first, then clap_encoders rows,
-** whose encoders are created (and their weights verified) once per
-** connection and kept. *sha256 is the weights' digest, "" for built-ins. */
+** whose encoders are created (and their files verified, which hashes them)
+** once per connection and row and kept: a row re-added with other files
+** (another digest or config, e.g. only spiece.model changed) builds and
+** verifies a new one. *sha256 is the weights' digest, "" for built-ins. */
 static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
                                    const char **sha256, clap_error *err) {
   encoder *b = encoder_builtin(name, NULL);
@@ -290,13 +295,14 @@ static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
   } else {
     const char *path = (const char *)sqlite3_column_text(st, 1);
     const char *sha = (const char *)sqlite3_column_text(st, 3);
+    const char *config = (const char *)sqlite3_column_text(st, 2);
     for (encoder_entry *e = c->encoders; e && !found; e = e->next)
       if (!strcmp(e->name, name) && !strcmp(e->path, path ? path : "") &&
-          !strcmp(e->sha256, sha ? sha : ""))
+          !strcmp(e->sha256, sha ? sha : "") && !strcmp(e->config, config ? config : ""))
         found = e;
     if (!found) {
-      found = encoder_entry_create(name, (const char *)sqlite3_column_text(st, 0), path,
-                                   (const char *)sqlite3_column_text(st, 2), sha, err);
+      found = encoder_entry_create(name, (const char *)sqlite3_column_text(st, 0), path, config,
+                                   sha, err);
       if (found) {
         found->next = c->encoders;
         c->encoders = found;
