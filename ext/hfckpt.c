@@ -266,7 +266,13 @@ static clap_status verify_weights_only(const char *name, const char *dir, const 
   if (!file) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   if (f[0] == '/' || !dir) snprintf(file, need, "%s", f);
   else snprintf(file, need, "%s/%s", dir, f);
-  clap_status rc = sha256_file(file, hex, err);
+  struct stat sb;
+  /* a device or a FIFO would be hashed forever */
+  clap_status rc = stat(file, &sb) == 0 && !S_ISREG(sb.st_mode)
+                       ? clap_error_set(err, CLAP_ERR_FORMAT,
+                                        "encoder '%s': weights %.300s is not a regular file", name,
+                                        file)
+                       : sha256_file(file, hex, err);
   if (rc == CLAP_OK && strcmp(hex, sha))
     rc = clap_error_set(err, CLAP_ERR_FORMAT,
                         "encoder '%s': weights %s changed since `clap encoder add` (sha256 "

@@ -84,6 +84,26 @@ clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID
   return rc;
 }
 
+clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
+                                    clap_error *err) {
+  id[0] = 0;
+  if (encoder_builtin(name, NULL)) return CLAP_OK;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT config FROM clap_encoders WHERE name=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  if (sqlite3_step(st) != SQLITE_ROW)
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
+                        "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
+                        name);
+  else
+    hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 0), NULL, id);
+  sqlite3_finalize(st);
+  return rc;
+}
+
 clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
                                   const char *what, float *out, clap_error *err) {
   audio_options opts = {.max_seconds = FEATURES_AUDIO_MAX_SECONDS};

@@ -70,6 +70,15 @@ clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modalit
 clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID_SIZE],
                               clap_error *err);
 
+/* What a model records next to the weights' sha256 (metadata
+** encoders.<side>.identity) so the SQL functions refuse the encoder when
+** its name was registered again with other files: the row's files
+** identity, or "" for a built-in and for a row added before schema version
+** 3 (which models then record the weights only for, as before). Unknown
+** name: CLAP_ERR_NOTFOUND. */
+clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
+                                    clap_error *err);
+
 /* Store one vector (INSERT OR REPLACE) computed by identity id
 ** (features_identity; NULL or "" stores NULL, which reads as stale). */
 clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality modality,

@@ -102,12 +102,21 @@ check_output_contains "a recorded file that is gone is refused" "preprocessor_co
   "$CLAP" embed "$db" --encoder hb --text-encoder dt
 cp tests/fixtures/hubert/f32/preprocessor_config.json "$T/hb/"
 # Re-added with only tokenizer_config.json changed: the weights digest is the
-# same, the identity is not, so every text row of dt is stale.
+# same, the identity is not, so every text row of dt is stale, and a model
+# made before refuses the encoder.
+check "a model on dt" "$CLAP" model create "$db" --name m1 --audio-encoder hb --text-encoder dt --dim 8
+check_equal "the model records dt's weights and files identity" \
+  "$(q "$db" "SELECT json_extract(config, '\$.metadata.encoders.text.sha256') || ' ' || json_extract(config, '\$.metadata.encoders.text.identity') FROM clap_models WHERE name='m1'")" \
+  "$(sha256sum "$T/dt/model.safetensors" | cut -c1-64) $id_dt"
+check_equal "and it runs" "$(sql "SELECT length(clap_embed_text('私は欲しいです', 'm1')) / 4")" "8"
 sed 's/"do_lower_case": true/"do_lower_case": false/' tests/fixtures/distilbert/tokenizer_config.json > "$T/dt/tokenizer_config.json"
 check "re-add dt with another tokenizer config" "$CLAP" encoder add "$db" --name dt --kind distilbert --path "$T/dt" --replace
 check_output_contains "only the text rows are stale" \
   "0 audio vectors (hb), 0 text vectors (dt) added; 0 audio, $ntext text stale vectors recomputed" \
   "$CLAP" embed "$db" --encoder hb --text-encoder dt
+check_output_contains "the model made before refuses the re-registered encoder" \
+  "model 'm1' was trained on encoder 'dt' with files identity ${id_dt:0:12}" \
+  sql "SELECT clap_embed_text('私は欲しいです', 'm1')"
 
 # A version-2 database (the schema before this change) with rows in it.
 v2="$T/v2.db"
@@ -129,6 +138,10 @@ check_equal "migrated to 3, rows kept" \
 # by its weights, and its cache identity is the weights' digest.
 check_output_contains "an old encoder row embeds" "2 audio vectors (old)" \
   "$CLAP" embed "$v2" --encoder old
+check "a model on the old row" "$CLAP" model create "$v2" --name mo --audio-encoder old --dim 8
+check_equal "records its weights, no files identity" \
+  "$(q "$v2" "SELECT json_extract(config, '\$.metadata.encoders.audio.sha256') || ' ' || quote(json_extract(config, '\$.metadata.encoders.audio.identity')) FROM clap_models WHERE name='mo'")" \
+  "$(sha256sum "$T/hb/model.safetensors" | cut -c1-64) NULL"
 check_equal "its rows record the weights digest" \
   "$(q "$v2" "SELECT group_concat(DISTINCT encoder_id) FROM features WHERE encoder='old'")" \
   "$(sha256sum "$T/hb/model.safetensors" | cut -c1-64)"

@@ -1,7 +1,8 @@
 /*
 ** The feature cache's identities: what features_identity says for a
 ** built-in, a clap_encoders row with its files recorded, one from before
-** schema version 3 (weights digest only) and one made by hand; features_put
+** schema version 3 (weights digest only) and one made by hand, and what
+** features_files_identity gives a model to record; features_put
 ** stores the identity; features_load refuses a row computed by another
 ** identity or by an unknown one; a version-2 database (the committed
 ** schema of that version) migrates to 3 keeping its rows, whose vectors
@@ -69,6 +70,17 @@ static void test_identity(void) {
   CHECK(!strcmp(id, SHA_W));
   CHECK_INT(features_identity(db, "hand", id, &err), CLAP_OK);
   CHECK(!strcmp(id, "unrecorded"));
+  /* What a model records: the files identity, nothing for built-ins and
+  ** for rows from before version 3. */
+  char fid[SHA256_HEX_SIZE] = "x";
+  CHECK_INT(features_files_identity(db, "new", fid, &err), CLAP_OK);
+  CHECK(!strcmp(fid, ID_CW));
+  CHECK_INT(features_files_identity(db, "old", fid, &err), CLAP_OK);
+  CHECK(!strcmp(fid, ""));
+  CHECK_INT(features_files_identity(db, "acoustic", fid, &err), CLAP_OK);
+  CHECK(!strcmp(fid, ""));
+  CHECK_INT(features_files_identity(db, "nope", fid, &err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "unknown encoder 'nope'");
   db_close(db);
 }
 

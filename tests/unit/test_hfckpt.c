@@ -212,6 +212,9 @@ static void test_identity(void) {
   CHECK_INT(hfckpt_verify_weights("hb", dir, old, SHA_W, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "encoder 'hb': weights ");
   CHECK_CONTAINS(e.msg, "/model.safetensors changed since `clap encoder add`");
+  CHECK_INT(hfckpt_verify_weights("hb", dir, "{\"weights\": \"/dev/zero\"}", SHA_W, &e),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(e.msg, "encoder 'hb': weights /dev/zero is not a regular file");
   /* A row with neither files nor a digest is taken as it is. */
   CHECK_INT(hfckpt_verify_weights("x", dir, NULL, NULL, &e), CLAP_OK);
   CHECK_INT(hfckpt_verify_weights("x", dir, old, NULL, &e), CLAP_OK);
