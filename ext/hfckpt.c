@@ -173,28 +173,34 @@ clap_status hfckpt_file_hashes(const char *dir, cJSON **files, clap_error *err) 
   return rc;
 }
 
-static int by_name(const void *a, const void *b) {
-  return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
-}
+static int is_file_entry(const cJSON *it) { return cJSON_IsString(it) && it->string; }
 
+/* Selection in name order rather than a sorted copy: no allocation that
+** could fail, and `clap encoder add` records at most five files. Members
+** with the same name (JSON allows it) are hashed together, in order. */
 void hfckpt_identity(const cJSON *files, char out[SHA256_HEX_SIZE]) {
-  int n = 0;
-  const cJSON *it;
-  cJSON_ArrayForEach(it, files) n += cJSON_IsString(it) && it->string;
-  const cJSON **v = n ? malloc((size_t)n * sizeof *v) : NULL;
-  int k = 0;
-  cJSON_ArrayForEach(it, files) if (v && cJSON_IsString(it) && it->string) v[k++] = it;
-  if (k > 1) qsort(v, (size_t)k, sizeof *v, by_name);
   sha256_ctx c;
   sha256_init(&c);
-  for (int i = 0; i < k; i++) {
-    sha256_update(&c, v[i]->valuestring, strlen(v[i]->valuestring));
-    sha256_update(&c, "  ", 2);
-    sha256_update(&c, v[i]->string, strlen(v[i]->string));
-    sha256_update(&c, "\n", 1);
+  const char *prev = NULL;
+  for (;;) {
+    const char *next = NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, files) {
+      if (is_file_entry(it) && (!prev || strcmp(it->string, prev) > 0) &&
+          (!next || strcmp(it->string, next) < 0))
+        next = it->string;
+    }
+    if (!next) break;
+    cJSON_ArrayForEach(it, files) {
+      if (!is_file_entry(it) || strcmp(it->string, next)) continue;
+      sha256_update(&c, it->valuestring, strlen(it->valuestring));
+      sha256_update(&c, "  ", 2);
+      sha256_update(&c, it->string, strlen(it->string));
+      sha256_update(&c, "\n", 1);
+    }
+    prev = next;
   }
   sha256_final_hex(&c, out);
-  free(v);
 }
 
 static const cJSON *recorded_files(const cJSON *cfg) {

@@ -159,6 +159,12 @@ static void test_identity(void) {
   hfckpt_identity(shuffled, id2);
   CHECK(!strcmp(id2, ID_CWS));
   cJSON_Delete(shuffled);
+  /* Repeated names (JSON allows them) are hashed together, in order. */
+  cJSON *dup = cJSON_Parse("{\"b\": \"z\", \"a\": \"x\", \"a\": \"y\"}");
+  hfckpt_identity(dup, id2);
+  /* printf 'x  a\ny  a\nz  b\n' | sha256sum */
+  CHECK(!strcmp(id2, "41f673507582387bba248b6a96ffae2138ac91e9e14ea253cb1b489eb66d3214"));
+  cJSON_Delete(dup);
   cJSON *none = cJSON_CreateObject();
   hfckpt_identity(none, id2);
   CHECK(!strcmp(id2, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
