@@ -119,29 +119,183 @@ clap_status hfckpt_open_weights(const char *dir, st_file **st, char **weights_pa
   return rc;
 }
 
+/* ------------------------------------------------------------ identity */
+
+/* What an encoder may read from a checkpoint directory besides its weights;
+** sorted, as the identity wants them. */
+static const char *const aux_files[] = {"config.json", "preprocessor_config.json", "spiece.model",
+                                        "tokenizer_config.json"};
+#define N_AUX ((int)(sizeof aux_files / sizeof aux_files[0]))
+#define MAX_FILES (N_AUX + 1)
+
+/* The names (borrowed: aux_files or weights_name) an encoder would read from
+** dir now; the weights file must be there. */
+static clap_status current_files(const char *dir, const char *names[MAX_FILES], int *n,
+                                 char weights_name[32], clap_error *err) {
+  char path[4096];
+  int safetensors;
+  *n = 0;
+  if (find_weights(dir, path, sizeof path, &safetensors)) return no_weights(dir, err);
+  snprintf(weights_name, 32, "%s", safetensors ? "model.safetensors" : "pytorch_model.bin");
+  names[(*n)++] = weights_name;
+  for (int i = 0; i < N_AUX; i++)
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, aux_files[i]) < sizeof path &&
+        file_exists(path))
+      names[(*n)++] = aux_files[i];
+  return CLAP_OK;
+}
+
+static clap_status hash_in(const char *dir, const char *name, char hex[SHA256_HEX_SIZE],
+                           clap_error *err) {
+  char path[4096];
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+    return clap_error_set(err, CLAP_ERR_RANGE, "%.300s: path too long", dir);
+  return sha256_file(path, hex, err);
+}
+
+clap_status hfckpt_file_hashes(const char *dir, cJSON **files, clap_error *err) {
+  *files = NULL;
+  if (!dir) return clap_error_set(err, CLAP_ERR_ARG, "hfckpt_file_hashes: no directory");
+  const char *names[MAX_FILES];
+  char wname[32], hex[SHA256_HEX_SIZE];
+  int n;
+  clap_status rc = current_files(dir, names, &n, wname, err);
+  if (rc) return rc;
+  cJSON *obj = cJSON_CreateObject();
+  if (!obj) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n && rc == CLAP_OK; i++) {
+    rc = hash_in(dir, names[i], hex, err);
+    if (rc == CLAP_OK && !cJSON_AddStringToObject(obj, names[i], hex))
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  if (rc) cJSON_Delete(obj);
+  else *files = obj;
+  return rc;
+}
+
+static int is_file_entry(const cJSON *it) { return cJSON_IsString(it) && it->string; }
+
+/* Selection in name order rather than a sorted copy: no allocation that
+** could fail, and `clap encoder add` records at most five files. Members
+** with the same name (JSON allows it) are hashed together, in order. */
+void hfckpt_identity(const cJSON *files, char out[SHA256_HEX_SIZE]) {
+  sha256_ctx c;
+  sha256_init(&c);
+  const char *prev = NULL;
+  for (;;) {
+    const char *next = NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, files) {
+      if (is_file_entry(it) && (!prev || strcmp(it->string, prev) > 0) &&
+          (!next || strcmp(it->string, next) < 0))
+        next = it->string;
+    }
+    if (!next) break;
+    cJSON_ArrayForEach(it, files) {
+      if (!is_file_entry(it) || strcmp(it->string, next)) continue;
+      sha256_update(&c, it->valuestring, strlen(it->valuestring));
+      sha256_update(&c, "  ", 2);
+      sha256_update(&c, it->string, strlen(it->string));
+      sha256_update(&c, "\n", 1);
+    }
+    prev = next;
+  }
+  sha256_final_hex(&c, out);
+}
+
+static const cJSON *recorded_files(const cJSON *cfg) {
+  const cJSON *f = cJSON_GetObjectItemCaseSensitive(cfg, "files");
+  return cJSON_IsObject(f) ? f : NULL;
+}
+
+void hfckpt_recorded_identity(const char *config_json, const char *sha,
+                              char out[SHA256_HEX_SIZE]) {
+  cJSON *cfg = config_json ? cJSON_Parse(config_json) : NULL;
+  const cJSON *files = recorded_files(cfg);
+  if (files) hfckpt_identity(files, out);
+  else snprintf(out, SHA256_HEX_SIZE, "%s", sha ? sha : "");
+  cJSON_Delete(cfg);
+}
+
+static int listed(const char *const *names, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(names[i], name)) return 1;
+  return 0;
+}
+
+#define READD "re-add it with `clap encoder add --replace`, re-run `clap embed` and retrain"
+
+/* Every file the encoder would read now must be one `clap encoder add`
+** recorded, with the same digest. Cheap checks (which names) come first. */
+static clap_status verify_files(const char *name, const char *dir, const cJSON *files,
+                                clap_error *err) {
+  const char *names[MAX_FILES];
+  char wname[32], hex[SHA256_HEX_SIZE];
+  int n;
+  if (!dir) return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s': no checkpoint path", name);
+  clap_status rc = current_files(dir, names, &n, wname, err);
+  if (rc) {
+    clap_error_prefix(err, "encoder '%s': ", name);
+    return rc;
+  }
+  for (int i = 0; i < n; i++)
+    if (!cJSON_GetObjectItemCaseSensitive(files, names[i]))
+      return clap_error_set(err, CLAP_ERR_FORMAT,
+                            "encoder '%s': %.300s/%s appeared since `clap encoder add` (the "
+                            "encoder would read it; it was not recorded); " READD,
+                            name, dir, names[i]);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, files) {
+    if (!it->string || !listed(names, n, it->string))
+      return clap_error_set(err, CLAP_ERR_FORMAT,
+                            "encoder '%s': %.300s/%s, recorded by `clap encoder add`, is gone; " READD,
+                            name, dir, it->string ? it->string : "?");
+    if (!cJSON_IsString(it))
+      return clap_error_set(err, CLAP_ERR_FORMAT,
+                            "encoder '%s': the recorded sha256 of %s is not text", name, it->string);
+    if ((rc = hash_in(dir, it->string, hex, err)) != CLAP_OK) return rc;
+    if (strcmp(hex, it->valuestring))
+      return clap_error_set(err, CLAP_ERR_FORMAT,
+                            "encoder '%s': %.300s/%s changed since `clap encoder add` (sha256 "
+                            "%.12s… recorded, %.12s… now); " READD,
+                            name, dir, it->string, it->valuestring, hex);
+  }
+  return CLAP_OK;
+}
+
+/* Rows made before the files were recorded: the weights file only. */
+static clap_status verify_weights_only(const char *name, const char *dir, const cJSON *w,
+                                       const char *sha, clap_error *err) {
+  const char *f = w->valuestring;
+  size_t need = strlen(f) + (dir ? strlen(dir) : 0) + 2;
+  char *file = malloc(need), hex[SHA256_HEX_SIZE];
+  if (!file) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (f[0] == '/' || !dir) snprintf(file, need, "%s", f);
+  else snprintf(file, need, "%s/%s", dir, f);
+  struct stat sb;
+  /* a device or a FIFO would be hashed forever */
+  clap_status rc = stat(file, &sb) == 0 && !S_ISREG(sb.st_mode)
+                       ? clap_error_set(err, CLAP_ERR_FORMAT,
+                                        "encoder '%s': weights %.300s is not a regular file", name,
+                                        file)
+                       : sha256_file(file, hex, err);
+  if (rc == CLAP_OK && strcmp(hex, sha))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                        "encoder '%s': weights %s changed since `clap encoder add` (sha256 "
+                        "%.12s… recorded, %.12s… now); re-add it with --replace and retrain",
+                        name, file, sha, hex);
+  free(file);
+  return rc;
+}
+
 clap_status hfckpt_verify_weights(const char *name, const char *dir, const char *config_json,
                                   const char *sha, clap_error *err) {
-  cJSON *cfg = config_json && sha ? cJSON_Parse(config_json) : NULL;
-  cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
+  cJSON *cfg = config_json ? cJSON_Parse(config_json) : NULL;
+  const cJSON *files = recorded_files(cfg);
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(cfg, "weights");
   clap_status rc = CLAP_OK;
-  if (cJSON_IsString(w)) {
-    const char *f = w->valuestring;
-    size_t need = strlen(f) + (dir ? strlen(dir) : 0) + 2;
-    char *file = malloc(need), hex[SHA256_HEX_SIZE];
-    if (!file) {
-      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    } else {
-      if (f[0] == '/' || !dir) snprintf(file, need, "%s", f);
-      else snprintf(file, need, "%s/%s", dir, f);
-      rc = sha256_file(file, hex, err);
-      if (rc == CLAP_OK && strcmp(hex, sha))
-        rc = clap_error_set(err, CLAP_ERR_FORMAT,
-                            "encoder '%s': weights %s changed since `clap encoder add` (sha256 "
-                            "%.12s… recorded, %.12s… now); re-add it with --replace and retrain",
-                            name, file, sha, hex);
-      free(file);
-    }
-  }
+  if (files) rc = verify_files(name ? name : "?", dir, files, err);
+  else if (sha && cJSON_IsString(w)) rc = verify_weights_only(name ? name : "?", dir, w, sha, err);
   cJSON_Delete(cfg);
   return rc;
 }

@@ -16,6 +16,11 @@
 ** integer in LO..HI" / "PATH: "KEY" must be true or false", and *out is
 ** then unspecified. path is only used in messages (cut to 300 bytes).
 **
+** A checkpoint's identity (hfckpt_file_hashes, hfckpt_identity) covers every
+** file an encoder reads from its directory, so `clap encoder add` can record
+** it and hfckpt_verify_weights can refuse a checkpoint whose tokenizer or
+** config changed, not only its weights.
+**
 ** hfckpt_open_weights opens DIR/model.safetensors, or else converts
 ** DIR/pytorch_model.bin (torchbin.h) in memory; neither ->
 ** CLAP_ERR_NOTFOUND "DIR: no model.safetensors or pytorch_model.bin in the
@@ -26,6 +31,7 @@
 
 #include "clap_error.h"
 #include "safetensors.h"
+#include "sha256.h"
 
 #include <cjson/cJSON.h>
 
@@ -41,16 +47,50 @@ clap_status hfckpt_int(const cJSON *root, const char *key, int def, int lo, int 
 clap_status hfckpt_bool(const cJSON *root, const char *key, int def, int *out, const char *path,
                           clap_error *err);
 
-/* The weights file hfckpt_open_weights would open, written to out (cap
-** bytes); CLAP_ERR_NOTFOUND as there when there is none. */
-/* A registered checkpoint must still be the file `clap encoder add` hashed:
-** config_json (clap_encoders.config) names it as "weights" (absolute, or
-** relative to dir), sha is clap_encoders.sha256. A row without either is
-** taken as it is. A mismatch is CLAP_ERR_FORMAT naming the encoder, the file
-** and both digests. */
+/* A registered checkpoint must still be what `clap encoder add` recorded.
+** config_json is clap_encoders.config, sha clap_encoders.sha256, dir
+** clap_encoders.path. The one check behind the SQL functions and the
+** feature cache (`clap embed`, train, eval, model create):
+**   - config with "files" (rows added since schema version 3): the files
+**     the encoder would read now (see hfckpt_file_hashes) must be exactly
+**     the recorded names, each with its recorded sha256. A changed file is
+**     CLAP_ERR_FORMAT "encoder 'NAME': DIR/FILE changed since `clap encoder
+**     add` (sha256 A… recorded, B… now); ..."; a recorded file that is
+**     gone, or a file the encoder would read that was not recorded (say a
+**     tokenizer_config.json put there later), is CLAP_ERR_FORMAT naming it
+**     too. A missing weights file is hfckpt_weights_file's NOTFOUND.
+**   - older rows, config without "files": the weights file only, as before
+**     ("weights" in config, absolute or relative to dir, against sha); a
+**     row without either is taken as it is.
+** It hashes every file it checks, so callers run it once per encoder they
+** build (the SQL binding once per connection and row, see sqlite_clap.c). */
 clap_status hfckpt_verify_weights(const char *name, const char *dir, const char *config_json,
                                   const char *sha, clap_error *err);
 
+/* The files of checkpoint directory dir that an encoder may read, each with
+** its sha256: the weights file hfckpt_weights_file picks (required:
+** CLAP_ERR_NOTFOUND as there) and whichever of config.json,
+** preprocessor_config.json, spiece.model, tokenizer_config.json are
+** present (other files, e.g. a README, are not covered). On success *files
+** is a JSON object {"config.json": "<64 hex>", ...} the caller frees with
+** cJSON_Delete; an unreadable file is sha256_file's CLAP_ERR_IO naming it. */
+clap_status hfckpt_file_hashes(const char *dir, cJSON **files, clap_error *err);
+
+/* The identity of a set of files, {"NAME": "HEX", ...} as above: the sha256
+** of the lines "HEX  NAME\n" in byte order of NAME, which is what
+**   cd DIR && sha256sum NAME... | sha256sum
+** prints when the names are given sorted (LC_ALL=C). Members that are not
+** strings are skipped; no members gives the sha256 of nothing. */
+void hfckpt_identity(const cJSON *files, char out[SHA256_HEX_SIZE]);
+
+/* The identity a clap_encoders row records: hfckpt_identity of its config's
+** "files" when present, else (rows added before schema version 3) its
+** weights sha256, else "" (a row made by hand with neither). */
+void hfckpt_recorded_identity(const char *config_json, const char *sha,
+                              char out[SHA256_HEX_SIZE]);
+
+/* The weights file hfckpt_open_weights would open, written to out (cap
+** bytes); CLAP_ERR_NOTFOUND as there when there is none. */
 clap_status hfckpt_weights_file(const char *dir, char *out, size_t cap, clap_error *err);
 
 /* On success *st (st_close) and *weights_path (free: the file actually

@@ -23,7 +23,11 @@
 **           downmixed and resampled to 16 kHz mono. At most one hour.
 **   text    UTF-8 text.
 **   encoder the name of a built-in encoder ('acoustic', 'ngram') or of a row
-**           in clap_encoders(name, kind, path).
+**           in clap_encoders(name, kind, path). A row's checkpoint is checked
+**           against what `clap encoder add` recorded (hfckpt_verify_weights:
+**           every file the encoder reads, or the weights alone for rows
+**           added before schema version 3) when the connection first builds
+**           it: a file changed, gone or appeared since is an error naming it.
 **   model   the name of a row in clap_models(name, model) of the database the
 **           function runs in; default 'default'.
 **
@@ -35,8 +39,12 @@
 ** prints.
 **
 ** Caching: loaded models are cached per connection and reloaded when their
-** row changes (rowid, size or checksum); constant text arguments are embedded
-** once per statement (sqlite3_set_auxdata). Connections are independent, so
+** row changes (rowid, size or checksum); checkpoint encoders are built,
+** their files hashed and verified once per connection and clap_encoders row
+** (a row re-added with other files is built and verified anew; a file
+** changed under an open connection is noticed by the next connection);
+** constant text arguments are embedded once per statement
+** (sqlite3_set_auxdata). Connections are independent, so
 ** several threads may each use their own connection at once.
 */
 #include <sqlite3ext.h>
@@ -84,6 +92,8 @@ typedef struct model_ref {
   sqlite3_uint64 stamp; /* change_stamp() when last validated */
   char audio_sha[SHA256_HEX_SIZE]; /* the encoders' weights it was built on, */
   char text_sha[SHA256_HEX_SIZE];  /* from its metadata; "" = not recorded */
+  char audio_id[SHA256_HEX_SIZE];  /* the encoders' files identity, likewise */
+  char text_id[SHA256_HEX_SIZE];   /* (models made since schema version 3) */
   clap_model *model;
   struct model_ref *next;
 } model_ref;
@@ -93,6 +103,8 @@ typedef struct encoder_entry {
   char *name;
   char *path;
   char *sha256; /* of the weights file, as clap_encoders recorded it */
+  char *config; /* clap_encoders.config: its "files" are what was verified */
+  char identity[SHA256_HEX_SIZE]; /* of those files; "" for rows without */
   encoder *enc;
   struct encoder_entry *next;
 } encoder_entry;
@@ -128,6 +140,7 @@ static void conn_release(void *p) {
     sqlite3_free(e->name);
     sqlite3_free(e->path);
     sqlite3_free(e->sha256);
+    sqlite3_free(e->config);
     sqlite3_free(e);
   }
   sqlite3_free(c);
@@ -259,18 +272,24 @@ static encoder_entry *encoder_entry_create(const char *name, const char *kind, c
   e->name = sqlite3_mprintf("%s", name);
   e->path = sqlite3_mprintf("%s", path ? path : "");
   e->sha256 = sqlite3_mprintf("%s", sha ? sha : "");
+  e->config = sqlite3_mprintf("%s", config ? config : "");
+  hfckpt_recorded_identity(config, NULL, e->identity);
   e->enc = enc;
   e->next = NULL;
   return e;
 }
 
 /* Resolve an encoder name: built-in kinds first, then clap_encoders rows,
-** whose encoders are created (and their weights verified) once per
-** connection and kept. *sha256 is the weights' digest, "" for built-ins. */
+** whose encoders are created (and their files verified, which hashes them)
+** once per connection and row and kept: a row re-added with other files
+** (another digest or config, e.g. only spiece.model changed) builds and
+** verifies a new one. *sha256 is the weights' digest, *identity the files'
+** identity (hfckpt.h), each "" for built-ins and when not recorded. */
 static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
-                                   const char **sha256, clap_error *err) {
+                                   const char **sha256, const char **identity, clap_error *err) {
   encoder *b = encoder_builtin(name, NULL);
   *sha256 = "";
+  *identity = "";
   if (b) return b;
   if (!table_exists(db, "clap_encoders"))
     return clap_error_set(err, CLAP_ERR_NOTFOUND,
@@ -290,13 +309,14 @@ static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
   } else {
     const char *path = (const char *)sqlite3_column_text(st, 1);
     const char *sha = (const char *)sqlite3_column_text(st, 3);
+    const char *config = (const char *)sqlite3_column_text(st, 2);
     for (encoder_entry *e = c->encoders; e && !found; e = e->next)
       if (!strcmp(e->name, name) && !strcmp(e->path, path ? path : "") &&
-          !strcmp(e->sha256, sha ? sha : ""))
+          !strcmp(e->sha256, sha ? sha : "") && !strcmp(e->config, config ? config : ""))
         found = e;
     if (!found) {
-      found = encoder_entry_create(name, (const char *)sqlite3_column_text(st, 0), path,
-                                   (const char *)sqlite3_column_text(st, 2), sha, err);
+      found = encoder_entry_create(name, (const char *)sqlite3_column_text(st, 0), path, config,
+                                   sha, err);
       if (found) {
         found->next = c->encoders;
         c->encoders = found;
@@ -306,6 +326,7 @@ static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
   sqlite3_finalize(st);
   if (!found) return NULL;
   *sha256 = found->sha256;
+  *identity = found->identity;
   return found->enc;
 }
 
@@ -396,13 +417,15 @@ static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int
   return rc;
 }
 
-/* metadata.encoders.<side>.sha256, as `clap model create` and `clap train`
-** record it for checkpoint encoders; "" when absent. */
-static void recorded_encoder_sha(const clap_model *m, const char *side, char out[SHA256_HEX_SIZE]) {
+/* metadata.encoders.<side>.<key> ("sha256": the weights; "identity": all
+** files, since schema version 3), as `clap model create` and `clap train`
+** record them for checkpoint encoders; "" when absent. */
+static void recorded_encoder_sha(const clap_model *m, const char *side, const char *key,
+                                 char out[SHA256_HEX_SIZE]) {
   cJSON *meta = cJSON_Parse(model_metadata(m));
   cJSON *enc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(meta, "encoders"),
                                                 side);
-  cJSON *sha = cJSON_GetObjectItemCaseSensitive(enc, "sha256");
+  cJSON *sha = cJSON_GetObjectItemCaseSensitive(enc, key);
   snprintf(out, SHA256_HEX_SIZE, "%s", cJSON_IsString(sha) ? sha->valuestring : "");
   cJSON_Delete(meta);
 }
@@ -430,8 +453,10 @@ static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err)
       *r = (model_ref){.refs = 1, .name = sqlite3_mprintf("%s", name),
                        .rowid = sqlite3_column_int64(st, 0), .nbytes = n,
                        .tail = blob_tail(blob, n), .model = m};
-      recorded_encoder_sha(m, "audio", r->audio_sha);
-      recorded_encoder_sha(m, "text", r->text_sha);
+      recorded_encoder_sha(m, "audio", "sha256", r->audio_sha);
+      recorded_encoder_sha(m, "text", "sha256", r->text_sha);
+      recorded_encoder_sha(m, "audio", "identity", r->audio_id);
+      recorded_encoder_sha(m, "text", "identity", r->text_id);
     }
   }
   sqlite3_finalize(st);
@@ -523,19 +548,30 @@ static clap_status model_embed_features(const clap_model *m, model_side side, co
 
 /* The encoder one side of a model runs on. A model built on a checkpoint
 ** encoder refuses to run when that encoder's weights are not the file it
-** was trained with. */
+** was trained with, or (models that record it) when its files' identity
+** differs: the name was registered again with, say, another spiece.model.
+** Models from before record the weights only and are checked on those. */
 static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *r,
                                     model_side side, clap_error *err) {
   const model_config *cfg = model_get_config(r->model);
   const char *encname = side == MODEL_AUDIO ? cfg->audio_encoder : cfg->text_encoder;
   const char *want = side == MODEL_AUDIO ? r->audio_sha : r->text_sha;
-  const char *have;
-  const encoder *enc = conn_encoder(c, db, encname, &have, err);
+  const char *want_id = side == MODEL_AUDIO ? r->audio_id : r->text_id;
+  const char *have, *have_id;
+  const encoder *enc = conn_encoder(c, db, encname, &have, &have_id, err);
   if (enc && want[0] && strcmp(want, have)) {
     clap_error_set(err, CLAP_ERR_FORMAT,
                    "model '%s' was trained on encoder '%s' with weights sha256 %.12s…, but "
                    "'%s' now has %.12s…; retrain the model or register the original weights",
                    r->name, encname, want, encname, have[0] ? have : "(built in)");
+    return NULL;
+  }
+  if (enc && want_id[0] && strcmp(want_id, have_id)) {
+    clap_error_set(err, CLAP_ERR_FORMAT,
+                   "model '%s' was trained on encoder '%s' with files identity %.12s…, but "
+                   "'%s' now has %.12s… (same weights, other config or tokenizer files); "
+                   "retrain the model or register the original files",
+                   r->name, encname, want_id, encname, have_id[0] ? have_id : "(not recorded)");
     return NULL;
   }
   return enc;
@@ -654,9 +690,9 @@ static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_tex
   const char *name = arg_name(ctx, argv[1], fn, 2, "an encoder");
   if (!name) return;
   clap_error err;
-  const char *sha;
-  const encoder *enc =
-      conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), name, &sha, &err);
+  const char *sha, *id;
+  const encoder *enc = conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), name,
+                                    &sha, &id, &err);
   float *v = NULL;
   if (enc) {
     if ((is_text ? encode_text_bytes(enc, p, n, &v, &err)

@@ -1,7 +1,7 @@
 /*
 ** clap embed — fill the encoder output cache (table features).
 **
-**   clap embed DB [--encoder E] [--text-encoder E] [--workers N]
+**   clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--refuse-stale]
 **                 [--shard K/N [--out SHARD.db]]
 **
 ** Audio: every utterance's stored FLAC is decoded and encoded by E (default
@@ -10,6 +10,18 @@
 ** the text. The computation is the one clap_encode_audio / clap_encode_text
 ** do (features.h), so a cached vector equals the SQL function's result bit
 ** for bit. What is cached already is skipped: a re-run adds nothing.
+**
+** Staleness: every cached row records the identity of the encoder that
+** computed it (features.encoder_id, feature_cache.h). A row whose identity
+** differs from the encoder's now — `clap encoder add --replace` registered
+** other files under the name, a new clap release changed a built-in, or the
+** row was cached before schema version 3 (identity NULL) — is stale and is
+** recomputed; with --refuse-stale the run fails instead (exit 1, nothing
+** written) with the number of stale vectors in the message. The last line
+** says how many vectors were added and how many stale ones recomputed:
+**   embed: A audio vectors (E), T text vectors (E) added; SA audio, ST text stale vectors recomputed
+** The encoders' files are verified first (hfckpt_verify_weights): a file
+** changed since `clap encoder add` stops the run, naming the file.
 **
 ** Audio runs on N worker threads (default: the number of cores) over chunks
 ** of utterances; the main thread is the one writer and commits each chunk,
@@ -26,10 +38,19 @@
 ** brought forward); the vectors go to the shard database SHARD.db (default: DB without ".db"
 ** + ".shard-K-of-N.db"), a clap database of the same schema whose
 ** clap_shard row records K/N, DB's path and utterance fingerprint and both
-** encoders with their weight hashes. A re-run with the same SHARD.db
-** continues it; a SHARD.db made for another K/N, database or encoder is
-** refused (exit 1), as is --out naming DB itself. Keys DB or SHARD.db have
-** already are skipped. `clap merge DB SHARD.db...` folds the shards in.
+** encoders with their weight hashes and identities. A re-run with the same
+** SHARD.db continues it; a SHARD.db made for another K/N, database or
+** encoder name is refused (exit 1), as is --out naming DB itself. The
+** staleness rules hold per shard: a key is skipped when DB or SHARD.db has
+** a fresh row for it; a key with a stale row in either (and a fresh one in
+** neither) is recomputed into SHARD.db and counted as stale; --refuse-stale
+** counts the stale keys this shard owns and creates no SHARD.db. A re-run
+** after the encoder's files changed records the new identity and
+** recomputes the shard's own stale rows. Every shard row carries its
+** encoder_id. The last line is
+**   embed: shard K/N: A audio vectors (E), T text vectors (E) added to SHARD.db; SA audio, ST text stale vectors recomputed
+** `clap merge DB SHARD.db...` folds the shards in (stale rows in DB are
+** replaced by the shards' fresh ones).
 ** A copy of DB on each node works as well as DB (same fingerprint); DB's
 ** utterances must not change between the shards and the merge.
 ** K/N must be whole numbers with 1 <= K <= N: "0/3", "4/3", "1/0", "x" are
@@ -49,15 +70,17 @@
 #include "shard.h"
 
 static const char embed_usage[] =
-    "usage: clap embed DB [--encoder E] [--text-encoder E] [--workers N]\n"
+    "usage: clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--refuse-stale]\n"
     "                     [--shard K/N [--out SHARD.db]]\n"
     "\n"
     "Fill the features cache: every utterance through the audio encoder\n"
     "(default acoustic), every description through the text encoder (default\n"
-    "ngram). Cached vectors are skipped.\n"
+    "ngram). Cached vectors are skipped; stale ones (computed by other encoder\n"
+    "files or another clap version) are recomputed.\n"
     "  --encoder E        audio encoder: built in (acoustic) or a clap_encoders row\n"
     "  --text-encoder E   text encoder: built in (ngram) or a clap_encoders row\n"
     "  --workers N        audio encoding threads (default: the number of cores)\n"
+    "  --refuse-stale     fail, writing nothing, if any cached vector is stale\n"
     "  --shard K/N        embed only shard K of N (1 <= K <= N) into a shard\n"
     "                     database; DB is only read (`clap merge` folds it in)\n"
     "  --out SHARD.db     the shard database (default DB.shard-K-of-N.db)\n";
@@ -104,64 +127,127 @@ static int default_workers(void) {
   return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
-/* Is there a cached vector for key in db? */
-static int have_key(sqlite3_stmt *have, const char *name, const char *key) {
-  sqlite3_reset(have);
-  sqlite3_bind_text(have, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(have, 2, key, -1, SQLITE_STATIC);
-  return sqlite3_step(have) == SQLITE_ROW;
-}
+/* A growable list of strings with one flag each (stale: a cached row
+** exists but was computed by another encoder identity). */
+typedef struct todo {
+  char **v;
+  unsigned char *stale;
+  int n, cap, nstale;
+} todo;
 
-/* Statements asking t's databases whether a key is cached already. */
-static clap_status prepare_have(const target *t, const char *modality, sqlite3_stmt *have[2],
-                                clap_error *err) {
-  char sql[128];
-  snprintf(sql, sizeof sql, "SELECT 1 FROM features WHERE encoder=? AND modality='%s' AND key=?",
-           modality);
-  have[0] = have[1] = NULL;
-  if (sqlite3_prepare_v2(t->dst, sql, -1, &have[0], NULL) != SQLITE_OK ||
-      (t->src != t->dst && sqlite3_prepare_v2(t->src, sql, -1, &have[1], NULL) != SQLITE_OK))
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s",
-                          sqlite3_errmsg(have[0] ? t->src : t->dst));
+static clap_status todo_add(todo *t, const char *s, int stale, clap_error *err) {
+  if (t->n == t->cap) {
+    int cap = t->cap ? 2 * t->cap : 256;
+    char **v = realloc(t->v, (size_t)cap * sizeof *v);
+    if (v) t->v = v;
+    unsigned char *f = v ? realloc(t->stale, (size_t)cap) : NULL;
+    if (f) t->stale = f;
+    if (!v || !f) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    t->cap = cap;
+  }
+  if (!(t->v[t->n] = strdup(s))) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  t->stale[t->n++] = (unsigned char)(stale != 0);
+  t->nstale += stale != 0;
   return CLAP_OK;
 }
 
-/* Wanted: owned by this shard and cached in neither database. */
-static int wanted(const target *t, sqlite3_stmt *have[2], const char *name, const char *key) {
-  if (t->n > 1 && shard_of(key, t->n) != t->k) return 0;
-  if (have_key(have[0], name, key)) return 0;
-  return !(have[1] && have_key(have[1], name, key));
+static void todo_free(todo *t) {
+  for (int i = 0; i < t->n; i++) free(t->v[i]);
+  free(t->v);
+  free(t->stale);
+  *t = (todo){0};
 }
 
-/* Ids of the utterances to embed (see wanted). */
-static clap_status missing_audio(const target *t, const char *name, char ***ids, int *n,
-                                 clap_error *err) {
-  sqlite3_stmt *st = NULL, *have[2];
-  *ids = NULL;
-  *n = 0;
-  clap_status rc = prepare_have(t, "audio", have, err);
+enum { CACHE_NONE, CACHE_FRESH, CACHE_STALE };
+
+/* What one database holds for a key: nothing, a row computed by the
+** encoder's identity now, or a row computed by another (stale). */
+static int cached(sqlite3_stmt *have, const char *name, const char *key, const char *id) {
+  sqlite3_reset(have);
+  sqlite3_bind_text(have, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(have, 2, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(have, 3, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(have) != SQLITE_ROW) return CACHE_NONE;
+  return sqlite3_column_int(have, 0) ? CACHE_FRESH : CACHE_STALE;
+}
+
+/* The keys a run must compute: the ones this shard owns (all of them
+** unsharded) without a fresh row in either database. A key with a stale
+** row in either one (and a fresh row in neither) is flagged stale. */
+typedef struct planner {
+  const target *t;
+  const char *name, *id;
+  sqlite3_stmt *have[2];
+} planner;
+
+static clap_status planner_open(planner *p, const target *t, const char *name, const char *id,
+                                const char *modality, clap_error *err) {
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "SELECT encoder_id IS ?3 FROM features WHERE encoder=?1 AND modality='%s' AND key=?2",
+           modality);
+  *p = (planner){.t = t, .name = name, .id = id};
+  if (sqlite3_prepare_v2(t->src, sql, -1, &p->have[0], NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
+  /* No shard database yet (a first run) has nothing cached. */
+  if (t->dst && t->dst != t->src &&
+      sqlite3_prepare_v2(t->dst, sql, -1, &p->have[1], NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->dst));
+  return CLAP_OK;
+}
+
+static void planner_close(planner *p) {
+  sqlite3_finalize(p->have[0]);
+  sqlite3_finalize(p->have[1]);
+  p->have[0] = p->have[1] = NULL;
+}
+
+/* Queue item (an utterance id or a text) if its key needs computing. */
+static clap_status planner_consider(planner *p, const char *key, const char *item, todo *w,
+                                    clap_error *err) {
+  if (p->t->n > 1 && shard_of(key, p->t->n) != p->t->k) return CLAP_OK;
+  int in_src = cached(p->have[0], p->name, key, p->id);
+  if (in_src == CACHE_FRESH) return CLAP_OK;
+  int in_dst = p->have[1] ? cached(p->have[1], p->name, key, p->id) : CACHE_NONE;
+  if (in_dst == CACHE_FRESH) return CLAP_OK;
+  return todo_add(w, item, in_src == CACHE_STALE || in_dst == CACHE_STALE, err);
+}
+
+/* Utterances (of this shard) without a fresh cached audio vector. */
+static clap_status plan_audio(const target *t, const char *name, const char *id, todo *w,
+                              clap_error *err) {
+  planner p;
+  sqlite3_stmt *st = NULL;
+  clap_status rc = planner_open(&p, t, name, id, "audio", err);
   if (rc == CLAP_OK &&
       sqlite3_prepare_v2(t->src, "SELECT id FROM utterances ORDER BY id", -1, &st, NULL) != SQLITE_OK)
     rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
-  int cap = 0;
   while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
-    const char *id = (const char *)sqlite3_column_text(st, 0);
-    if (!wanted(t, have, name, id)) continue;
-    if (*n == cap) {
-      cap = cap ? 2 * cap : 256;
-      char **grown = realloc(*ids, (size_t)cap * sizeof **ids);
-      if (!grown) {
-        rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-        break;
-      }
-      *ids = grown;
-    }
-    if (!((*ids)[*n] = strdup(id))) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    else ++*n;
+    const char *uid = (const char *)sqlite3_column_text(st, 0);
+    rc = planner_consider(&p, uid, uid, w, err);
   }
   sqlite3_finalize(st);
-  sqlite3_finalize(have[0]);
-  sqlite3_finalize(have[1]);
+  planner_close(&p);
+  return rc;
+}
+
+/* Distinct description texts (of this shard) without a fresh vector. */
+static clap_status plan_text(const target *t, const char *name, const char *id, todo *w,
+                             clap_error *err) {
+  planner p;
+  sqlite3_stmt *st = NULL;
+  clap_status rc = planner_open(&p, t, name, id, "text", err);
+  if (rc == CLAP_OK && sqlite3_prepare_v2(t->src, "SELECT DISTINCT text FROM descriptions ORDER BY text",
+                                          -1, &st, NULL) != SQLITE_OK)
+    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
+  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const char *text = (const char *)sqlite3_column_text(st, 0);
+    char key[SHA256_HEX_SIZE];
+    features_text_key(text, key);
+    rc = planner_consider(&p, key, text, w, err);
+  }
+  sqlite3_finalize(st);
+  planner_close(&p);
   return rc;
 }
 
@@ -185,8 +271,9 @@ static clap_status read_audio(sqlite3 *db, job *j, clap_error *err) {
 
 /* One chunk: read (main thread), encode (workers), write (main thread, one
 ** transaction). */
-static clap_status embed_chunk(const target *t, const char *name, const encoder *enc, char **ids,
-                               int n, int workers, clap_error *err) {
+static clap_status embed_chunk(const target *t, const char *name, const char *id,
+                               const encoder *enc, char **ids, int n, int workers,
+                               clap_error *err) {
   int dim = encoder_dim(enc);
   job *jobs = calloc((size_t)n, sizeof *jobs);
   float *out = malloc((size_t)n * (size_t)dim * sizeof(float));
@@ -214,7 +301,7 @@ static clap_status embed_chunk(const target *t, const char *name, const encoder 
   if (rc == CLAP_OK) rc = db_exec(t->dst, "BEGIN IMMEDIATE", err);
   if (rc == CLAP_OK) {
     for (int i = 0; i < n && rc == CLAP_OK; i++)
-      rc = features_put(t->dst, name, ENCODER_AUDIO, ids[i], jobs[i].out, dim, err);
+      rc = features_put(t->dst, name, ENCODER_AUDIO, ids[i], jobs[i].out, dim, id, err);
     if (rc == CLAP_OK) rc = db_exec(t->dst, "COMMIT", err);
     else sqlite3_exec(t->dst, "ROLLBACK", NULL, NULL, NULL);
   }
@@ -224,58 +311,86 @@ static clap_status embed_chunk(const target *t, const char *name, const encoder 
   return rc;
 }
 
-static clap_status embed_audio(const target *t, const char *name, const encoder *enc,
-                               int workers, int *added, clap_error *err) {
-  char **ids;
-  int n;
-  clap_status rc = missing_audio(t, name, &ids, &n, err);
+/* One side of a run: the encoder (its files verified), its identity and
+** what is missing or stale. */
+typedef struct side {
+  const char *name;
+  encoder_modality modality;
+  const encoder *enc;
+  encoder *owned;
+  char sha[SHA256_HEX_SIZE];
+  char id[FEATURES_ID_SIZE];
+  todo work;
+} side;
+
+/* Resolve (and verify) the encoder and learn its identity; no planning yet,
+** so the shard database can be opened in between. */
+static clap_status side_resolve(sqlite3 *db, side *sd, clap_error *err) {
+  clap_status rc = features_encoder(db, sd->name, sd->modality, &sd->enc, &sd->owned, sd->sha, err);
+  if (rc == CLAP_OK) rc = features_identity(db, sd->name, sd->id, err);
+  return rc;
+}
+
+static clap_status side_plan(const target *t, side *sd, clap_error *err) {
+  return sd->modality == ENCODER_AUDIO ? plan_audio(t, sd->name, sd->id, &sd->work, err)
+                                       : plan_text(t, sd->name, sd->id, &sd->work, err);
+}
+
+static void side_free(side *sd) {
+  encoder_free(sd->owned);
+  sd->owned = NULL;
+  todo_free(&sd->work);
+}
+
+static clap_status embed_audio(const target *t, side *sd, int workers, int *done,
+                               clap_error *err) {
+  int n = sd->work.n;
+  char **ids = sd->work.v;
   char label[96];
-  if (t->n > 1) snprintf(label, sizeof label, "embed %s (shard %d/%d)", name, t->k, t->n);
-  else snprintf(label, sizeof label, "embed %s", name);
-  progress *pg = n && rc == CLAP_OK ? progress_create(label, n) : NULL;
+  if (t->n > 1) snprintf(label, sizeof label, "embed %s (shard %d/%d)", sd->name, t->k, t->n);
+  else snprintf(label, sizeof label, "embed %s", sd->name);
+  progress *pg = n ? progress_create(label, n) : NULL;
   int chunk = 16 * workers;
+  clap_status rc = CLAP_OK;
   for (int i = 0; i < n && rc == CLAP_OK; i += chunk) {
     int m = n - i < chunk ? n - i : chunk;
-    rc = embed_chunk(t, name, enc, ids + i, m, workers, err);
-    if (rc == CLAP_OK) *added += m;
+    rc = embed_chunk(t, sd->name, sd->id, sd->enc, ids + i, m, workers, err);
+    if (rc == CLAP_OK) *done += m;
     progress_update(pg, i + m, ids[i + m - 1]);
   }
   progress_finish(pg);
-  for (int i = 0; i < n; i++) free(ids[i]);
-  free(ids);
   return rc;
 }
 
 /* Texts are cheap to encode: one pass on the main thread, one transaction. */
-static clap_status embed_text(const target *t, const char *name, const encoder *enc, int *added,
-                              clap_error *err) {
-  int dim = encoder_dim(enc);
+static clap_status embed_text(const target *t, side *sd, clap_error *err) {
+  int dim = encoder_dim(sd->enc);
   float *v = malloc((size_t)dim * sizeof(float));
-  sqlite3_stmt *st = NULL, *have[2] = {NULL, NULL};
   clap_status rc = v ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  if (rc == CLAP_OK) rc = prepare_have(t, "text", have, err);
-  if (rc == CLAP_OK && sqlite3_prepare_v2(t->src, "SELECT DISTINCT text FROM descriptions ORDER BY text",
-                                          -1, &st, NULL) != SQLITE_OK)
-    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
   if (rc == CLAP_OK) rc = db_exec(t->dst, "BEGIN IMMEDIATE", err);
-  int open = rc == CLAP_OK;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
-    const char *text = (const char *)sqlite3_column_text(st, 0);
+  for (int i = 0; rc == CLAP_OK && i < sd->work.n; i++) {
+    const char *text = sd->work.v[i];
     char key[SHA256_HEX_SIZE];
     features_text_key(text, key);
-    if (!wanted(t, have, name, key)) continue;
-    rc = encoder_encode_text(enc, text, -1, v, err);
+    rc = encoder_encode_text(sd->enc, text, -1, v, err);
     if (rc != CLAP_OK) clap_error_prefix(err, "description '%s': ", text);
-    if (rc == CLAP_OK) rc = features_put(t->dst, name, ENCODER_TEXT, key, v, dim, err);
-    if (rc == CLAP_OK) ++*added;
+    if (rc == CLAP_OK) rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v, dim, sd->id, err);
   }
-  sqlite3_finalize(st);
-  sqlite3_finalize(have[0]);
-  sqlite3_finalize(have[1]);
   if (rc == CLAP_OK) rc = db_exec(t->dst, "COMMIT", err);
-  else if (open) sqlite3_exec(t->dst, "ROLLBACK", NULL, NULL, NULL);
+  else if (v) sqlite3_exec(t->dst, "ROLLBACK", NULL, NULL, NULL);
   free(v);
   return rc;
+}
+
+static clap_status refuse_stale(const target *t, const side *sd, clap_error *err) {
+  char where[64] = "";
+  if (t->n > 1) snprintf(where, sizeof where, " (among the keys of shard %d/%d)", t->k, t->n);
+  return clap_error_set(err, CLAP_ERR_FORMAT,
+                        "%d cached %s vectors of encoder '%s' are stale%s (computed by another "
+                        "encoder identity than its current %.20s); nothing written; run without "
+                        "--refuse-stale to recompute them",
+                        sd->work.nstale, sd->modality == ENCODER_AUDIO ? "audio" : "text",
+                        sd->name, where, sd->id);
 }
 
 /* Both files exist and are one file (a hard link or another spelling). */
@@ -284,31 +399,56 @@ static int same_file(const char *a, const char *b) {
   return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* Open the shard database and record (or check) where it comes from. */
-static clap_status open_shard(sqlite3 *src, const char *src_path, const char *out, int k, int n,
-                              const char *aenc, const char *asha, const char *tenc,
-                              const char *tsha, sqlite3 **sdb, clap_error *err) {
+/* An existing shard database is opened before planning (its fresh rows are
+** skipped, its stale ones recomputed); a new one is only created once the
+** run is sure to write, so --refuse-stale leaves no file behind. */
+static clap_status open_existing_shard(const char *src_path, const char *out, sqlite3 **sdb,
+                                       clap_error *err) {
   *sdb = NULL;
   if (same_file(src_path, out))
     return clap_error_set(err, CLAP_ERR_ARG, "--out %s is the database itself; a shard goes to a file of its own", out);
-  shard_info info = {.k = k, .n = n, .source = src_path, .audio_encoder = aenc,
-                     .audio_sha256 = asha, .text_encoder = tenc, .text_sha256 = tsha};
+  struct stat sb;
+  if (stat(out, &sb) != 0) return CLAP_OK;
+  return db_open(out, 0, sdb, err);
+}
+
+/* Create the shard database if need be and record (or check) where it
+** comes from. */
+static clap_status record_shard(sqlite3 *src, const char *src_path, const char *out, int k,
+                                int n, const side *a, const side *t, sqlite3 **sdb,
+                                clap_error *err) {
+  shard_info info = {.k = k, .n = n, .source = src_path, .audio_encoder = a->name,
+                     .audio_sha256 = a->sha, .audio_id = a->id, .text_encoder = t->name,
+                     .text_sha256 = t->sha, .text_id = t->id};
   clap_status rc = shard_fingerprint(src, info.fingerprint, err);
   if (rc != CLAP_OK) {
     clap_error_prefix(err, "%s: ", src_path);
     return rc;
   }
-  rc = db_open(out, DB_CREATE, sdb, err);
+  if (!*sdb) rc = db_open(out, DB_CREATE, sdb, err);
   if (rc == CLAP_OK) rc = db_exec(*sdb, "BEGIN IMMEDIATE", err);
   if (rc == CLAP_OK) {
     rc = shard_record(*sdb, out, &info, err);
     if (rc == CLAP_OK) rc = db_exec(*sdb, "COMMIT", err);
     else sqlite3_exec(*sdb, "ROLLBACK", NULL, NULL, NULL);
   }
-  if (rc != CLAP_OK) {
-    db_close(*sdb);
-    *sdb = NULL;
-  }
+  return rc;
+}
+
+/* Resolve both encoders, plan both sides (so --refuse-stale writes nothing
+** and a broken encoder stops the run before any work), then embed. */
+static clap_status embed_run(target *t, const char *path, const char *out, side *a, side *x,
+                             int workers, int refuse, int *na, clap_error *err) {
+  clap_status rc = side_resolve(t->src, a, err);
+  if (rc == CLAP_OK) rc = side_resolve(t->src, x, err);
+  if (rc == CLAP_OK && out) rc = open_existing_shard(path, out, &t->dst, err);
+  if (rc == CLAP_OK) rc = side_plan(t, a, err);
+  if (rc == CLAP_OK) rc = side_plan(t, x, err);
+  if (rc == CLAP_OK && refuse && a->work.nstale) rc = refuse_stale(t, a, err);
+  if (rc == CLAP_OK && refuse && x->work.nstale) rc = refuse_stale(t, x, err);
+  if (rc == CLAP_OK && out) rc = record_shard(t->src, path, out, t->k, t->n, a, x, &t->dst, err);
+  if (rc == CLAP_OK) rc = embed_audio(t, a, workers, na, err);
+  if (rc == CLAP_OK) rc = embed_text(t, x, err);
   return rc;
 }
 
@@ -321,13 +461,15 @@ static int usage_error(const char *fmt, const char *arg) {
 
 int cmd_embed(int argc, char **argv) {
   const char *path = NULL, *audio_enc = "acoustic", *text_enc = "ngram", *out = NULL;
-  int workers = default_workers(), k = 1, n = 1, sharded = 0;
+  int workers = default_workers(), refuse = 0, k = 1, n = 1, sharded = 0;
   clap_error err;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(embed_usage, stdout);
       return 0;
+    } else if (!strcmp(a, "--refuse-stale")) {
+      refuse = 1;
     } else if ((!strcmp(a, "--encoder") || !strcmp(a, "--text-encoder") ||
                 !strcmp(a, "--workers") || !strcmp(a, "--shard") || !strcmp(a, "--out")) &&
                i + 1 < argc) {
@@ -366,27 +508,28 @@ int cmd_embed(int argc, char **argv) {
     fprintf(stderr, "clap embed: %s\n", err.msg);
     return 1;
   }
-  const encoder *aenc = NULL, *tenc = NULL;
-  encoder *aown = NULL, *town = NULL;
-  char asha[SHA256_HEX_SIZE] = "", tsha[SHA256_HEX_SIZE] = "";
-  target t = {.src = db, .dst = db, .k = k, .n = n};
-  int na = 0, nt = 0;
-  clap_status rc = features_encoder(db, audio_enc, ENCODER_AUDIO, &aenc, &aown, asha, &err);
-  if (rc == CLAP_OK) rc = features_encoder(db, text_enc, ENCODER_TEXT, &tenc, &town, tsha, &err);
-  if (rc == CLAP_OK && sharded)
-    rc = open_shard(db, path, out, k, n, audio_enc, asha, text_enc, tsha, &t.dst, &err);
-  if (rc == CLAP_OK) rc = embed_audio(&t, audio_enc, aenc, workers, &na, &err);
-  if (rc == CLAP_OK) rc = embed_text(&t, text_enc, tenc, &nt, &err);
-  if (t.dst != db) db_close(t.dst);
+  /* Unsharded, DB is both ends; sharded, dst stays NULL until a shard
+  ** database exists (embed_run). */
+  target t = {.src = db, .dst = sharded ? NULL : db, .k = k, .n = n};
+  side a = {.name = audio_enc, .modality = ENCODER_AUDIO};
+  side x = {.name = text_enc, .modality = ENCODER_TEXT};
+  int na = 0;
+  clap_status rc = embed_run(&t, path, sharded ? out : NULL, &a, &x, workers, refuse, &na, &err);
+  if (t.dst && t.dst != db) db_close(t.dst);
   db_close(db);
-  encoder_free(aown);
-  encoder_free(town);
+  /* Audio commits per chunk, in order of id; text all at once. */
+  int nt = rc == CLAP_OK ? x.work.n : 0, sa = 0, st = rc == CLAP_OK ? x.work.nstale : 0;
+  for (int i = 0; i < na; i++) sa += a.work.stale[i];
   if (sharded)
-    printf("embed: shard %d/%d: %d audio vectors (%s), %d text vectors (%s) added to %s\n", k, n,
-           na, audio_enc, nt, text_enc, out);
+    printf("embed: shard %d/%d: %d audio vectors (%s), %d text vectors (%s) added to %s; %d "
+           "audio, %d text stale vectors recomputed\n",
+           k, n, na - sa, audio_enc, nt - st, text_enc, out, sa, st);
   else
-    printf("embed: %d audio vectors (%s), %d text vectors (%s) added\n", na, audio_enc, nt,
-           text_enc);
+    printf("embed: %d audio vectors (%s), %d text vectors (%s) added; %d audio, %d text stale "
+           "vectors recomputed\n",
+           na - sa, audio_enc, nt - st, text_enc, sa, st);
+  side_free(&a);
+  side_free(&x);
   if (rc != CLAP_OK) {
     fprintf(stderr, "clap embed: %s\n", err.msg);
     return 1;

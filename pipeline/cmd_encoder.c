@@ -7,10 +7,20 @@
 **       stores (name, kind, absolute path, sha256 of the weights file, dim,
 **       config). The weights file is DIR/model.safetensors, else
 **       DIR/pytorch_model.bin. config is JSON: {"weights": FILE,
-**       "model_config": <DIR/config.json>}. NAME must not be a built-in
-**       encoder (acoustic, ngram); an existing NAME needs --replace.
+**       "files": {"config.json": SHA256, ...}, "identity": SHA256,
+**       "model_config": <DIR/config.json>}: "files" are every file the
+**       encoder reads (hfckpt_file_hashes: the weights, and whichever of
+**       config.json, preprocessor_config.json, spiece.model,
+**       tokenizer_config.json are there), "identity" their hfckpt_identity
+**       (what the feature cache records per vector). A later change to any
+**       of them is refused by hfckpt_verify_weights, naming the file. NAME
+**       must not be a built-in encoder (acoustic, ngram); an existing NAME
+**       needs --replace (cached features of the old files then become
+**       stale: `clap embed` recomputes them).
 **   clap encoder list DB
-**       name, kind, dim, the first 12 hex digits of sha256, path.
+**       name, kind, dim, the first 12 hex digits of sha256 (weights) and of
+**       the identity (all files; "-" for rows added before schema version
+**       3, which record the weights only), path.
 **
 ** The SQL functions and `clap model create --audio-encoder NAME` find the
 ** row by name. Exit 0 ok, 1 failure (message names the checkpoint), 2 usage.
@@ -60,11 +70,15 @@ static clap_status weights_file(const char *dir, char *out, size_t cap, clap_err
   return hfckpt_weights_file(dir, out, cap, err);
 }
 
-/* {"weights": "model.safetensors", "model_config": {...}} (config.json if any). */
-static char *config_json(const char *dir, const char *weights) {
+/* {"weights": "model.safetensors", "files": {...}, "identity": HEX,
+** "model_config": {...}} (config.json if any). Takes files. */
+static char *config_json(const char *dir, const char *weights, cJSON *files,
+                         const char identity[SHA256_HEX_SIZE]) {
   cJSON *root = cJSON_CreateObject();
   const char *base = strrchr(weights, '/');
   cJSON_AddStringToObject(root, "weights", base ? base + 1 : weights);
+  cJSON_AddItemToObject(root, "files", files);
+  cJSON_AddStringToObject(root, "identity", identity);
   char p[PATH_MAX + 32];
   snprintf(p, sizeof p, "%s/config.json", dir);
   cJSON *cfg; /* optional: a missing or unreadable config.json is left out */
@@ -110,10 +124,22 @@ static int encoder_add(sqlite3 *db, int argc, char **argv) {
   if (encoder_create(name, kind, abs, &e, &err) != CLAP_OK) return fail(&err);
   int dim = encoder_dim(e);
   encoder_free(e);
-  char weights[PATH_MAX + 32], hex[SHA256_HEX_SIZE];
-  if (weights_file(abs, weights, sizeof weights, &err) != CLAP_OK) return fail(&err);
-  if (sha256_file(weights, hex, &err) != CLAP_OK) return fail(&err);
-  char *cfg = config_json(abs, weights);
+  char weights[PATH_MAX + 32], hex[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
+  cJSON *files = NULL;
+  if (weights_file(abs, weights, sizeof weights, &err) != CLAP_OK ||
+      hfckpt_file_hashes(abs, &files, &err) != CLAP_OK)
+    return fail(&err);
+  const char *base = strrchr(weights, '/');
+  const cJSON *wsha = cJSON_GetObjectItemCaseSensitive(files, base ? base + 1 : weights);
+  if (!cJSON_IsString(wsha)) {
+    cJSON_Delete(files);
+    clap_error_set(&err, CLAP_ERR_INTERNAL, "%s: weights file not among the hashed files", abs);
+    return fail(&err);
+  }
+  snprintf(hex, sizeof hex, "%s", wsha->valuestring);
+  hfckpt_identity(files, id);
+  int nfiles = cJSON_GetArraySize(files);
+  char *cfg = config_json(abs, weights, files, id);
   sqlite3_stmt *st = NULL;
   const char *sql = replace ? "INSERT OR REPLACE INTO clap_encoders(name, kind, path, sha256, dim, "
                               "config) VALUES (?,?,?,?,?,?)"
@@ -129,7 +155,8 @@ static int encoder_add(sqlite3 *db, int argc, char **argv) {
     sqlite3_bind_text(st, 6, cfg ? cfg : "{}", -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     if (s == SQLITE_DONE) {
-      printf("encoder %s: %s, %d dims, sha256 %.12s, %s\n", name, kind, dim, hex, abs);
+      printf("encoder %s: %s, %d dims, sha256 %.12s, identity %.12s (%d files), %s\n", name,
+             kind, dim, hex, id, nfiles, abs);
       rc = 0;
     } else if ((s & 0xff) == SQLITE_CONSTRAINT) {
       fprintf(stderr, "clap encoder: an encoder named '%s' exists (use --replace)\n", name);
@@ -146,16 +173,20 @@ static int encoder_add(sqlite3 *db, int argc, char **argv) {
 
 static int encoder_list(sqlite3 *db) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT name, kind, dim, sha256, path FROM clap_encoders ORDER BY name",
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name, kind, dim, sha256, path, json_extract(config, '$.identity') "
+                         "FROM clap_encoders ORDER BY name",
                          -1, &st, NULL) != SQLITE_OK) {
     fprintf(stderr, "clap encoder: %s\n", sqlite3_errmsg(db));
     return 1;
   }
-  printf("%-16s %-10s %5s %-12s %s\n", "name", "kind", "dim", "sha256", "path");
+  printf("%-16s %-10s %5s %-12s %-12s %s\n", "name", "kind", "dim", "sha256", "identity", "path");
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *sha = (const char *)sqlite3_column_text(st, 3);
-    printf("%-16s %-10s %5d %-12.12s %s\n", (const char *)sqlite3_column_text(st, 0),
+    const char *id = (const char *)sqlite3_column_text(st, 5);
+    printf("%-16s %-10s %5d %-12.12s %-12.12s %s\n", (const char *)sqlite3_column_text(st, 0),
            (const char *)sqlite3_column_text(st, 1), sqlite3_column_int(st, 2), sha ? sha : "-",
+           id ? id : "-",
            sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "-");
   }
   sqlite3_finalize(st);

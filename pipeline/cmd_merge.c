@@ -10,12 +10,20 @@
 ** not a shard, a shard made from another database (its utterance
 ** fingerprint differs: other, more or re-ingested utterances), a shard whose
 ** checkpoint encoder has other weights here (or is not registered here), a
-** features table with other columns: refused, with the shard's file name.
-** Then, in one transaction per shard, its feature rows are inserted by
-** content key (the features primary key: encoder, modality, utterance id or
-** text SHA-256); a key DB already has with the same bytes is counted as
-** present, with any other bytes as a conflict, which refuses the whole shard
-** naming the first conflicting key. A shard is merged whole or not at all;
+** shard whose encoder identity (features.encoder_id, feature_cache.h)
+** differs from the identity DB's encoder of that name has now (`clap
+** encoder add --replace` since, or another clap for a built-in; the message
+** names the file and the encoder), a features table with other columns, a
+** row of another encoder or identity than the shard records: refused, with
+** the shard's file name. Then, in one transaction per shard, its feature
+** rows are inserted by content key (the features primary key: encoder,
+** modality, utterance id or text SHA-256). A key DB already has with the
+** same encoder_id and the same bytes is counted as present; with the same
+** encoder_id and any other bytes it is a conflict, which refuses the whole
+** shard naming the first conflicting key. A key DB has with another
+** encoder_id is a stale row in DB (the shard's identity is DB's current
+** one, checked above): the shard's fresh row replaces it, counted as
+** replaced, not a conflict. A shard is merged whole or not at all;
 ** merging one twice changes nothing. Every column of DB's features table is
 ** copied, whatever it is (pipeline/shard.h).
 **
@@ -27,8 +35,8 @@
 ** several calls; a gap left by a missing shard is filled by a plain
 ** `clap embed DB`.
 **
-** Output: one line per shard, "SHARD: shard K/N: A new, P already present
-** (R rows)". Every shard is tried even after one is refused; the exit status
+** Output: one line per shard, "SHARD: shard K/N: A new, P already present,
+** S stale replaced (R rows)", and a total line. Every shard is tried even after one is refused; the exit status
 ** is then 1 and each refusal is on stderr. Exit 2 on usage errors.
 */
 #include <stdio.h>
@@ -43,9 +51,10 @@ static const char merge_usage[] =
     "\n"
     "Fold shard databases made by `clap embed DB --shard K/N` into DB, one\n"
     "transaction per shard. A shard made from another database, with other\n"
-    "encoder weights or another schema version is refused, as is one holding\n"
-    "a vector that differs from DB's under the same key. Merging a shard again\n"
-    "changes nothing.\n";
+    "encoder weights or identity or another schema version is refused, as is\n"
+    "one holding a vector that differs from DB's under the same key and encoder\n"
+    "identity. DB's stale vectors (another encoder identity) are replaced by\n"
+    "the shard's. Merging a shard again changes nothing.\n";
 
 int cmd_merge(int argc, char **argv) {
   const char *path = NULL;
@@ -76,7 +85,7 @@ int cmd_merge(int argc, char **argv) {
     return 1;
   }
   int failed = 0, seen_db = 0;
-  long added = 0, present = 0;
+  long added = 0, present = 0, replaced = 0;
   for (int i = 1; i < argc; i++) {
     /* The same skip as above: the first operand is DB. */
     if (argv[i][0] == '-' && argv[i][1]) continue;
@@ -90,13 +99,15 @@ int cmd_merge(int argc, char **argv) {
       failed++;
       continue;
     }
-    printf("%s: shard %d/%d: %ld new, %ld already present (%ld rows)\n", argv[i], c.k, c.n,
-           c.added, c.present, c.rows);
+    printf("%s: shard %d/%d: %ld new, %ld already present, %ld stale replaced (%ld rows)\n",
+           argv[i], c.k, c.n, c.added, c.present, c.replaced, c.rows);
+    replaced += c.replaced;
     added += c.added;
     present += c.present;
   }
   db_close(db);
-  printf("merge: %d of %d shard%s merged: %ld new, %ld already present%s\n", nshards - failed,
-         nshards, nshards == 1 ? "" : "s", added, present, failed ? "; see the errors above" : "");
+  printf("merge: %d of %d shard%s merged: %ld new, %ld already present, %ld stale replaced%s\n",
+         nshards - failed, nshards, nshards == 1 ? "" : "s", added, present, replaced,
+         failed ? "; see the errors above" : "");
   return failed ? 1 : 0;
 }

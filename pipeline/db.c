@@ -19,6 +19,9 @@ static const db_migration builtin_migrations[] = {
     {2, "CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, endpoint TEXT NOT NULL, model TEXT NOT NULL,"
         " request TEXT NOT NULL, response TEXT NOT NULL,"
         " created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')));"},
+    /* Cached vectors record what computed them; rows cached before get
+    ** NULL, which `clap embed` treats as stale (sql/schema.sql). */
+    {3, "ALTER TABLE features ADD COLUMN encoder_id TEXT;"},
     {0, NULL} /* end */
 };
 #define N_BUILTIN_MIGRATIONS ((int)(sizeof builtin_migrations / sizeof builtin_migrations[0]) - 1)

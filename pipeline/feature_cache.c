@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "audio.h"
+#include "clap_version.h"
 #include "hfckpt.h"
 
 void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
@@ -56,6 +57,53 @@ clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality wan
   return CLAP_OK;
 }
 
+clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID_SIZE],
+                              clap_error *err) {
+  id[0] = 0;
+  if (encoder_builtin(name, NULL)) {
+    snprintf(id, FEATURES_ID_SIZE, "builtin:%.32s:clap-%s", name, CLAP_VERSION);
+    return CLAP_OK;
+  }
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT config, sha256 FROM clap_encoders WHERE name=?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
+                        "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
+                        name);
+  } else {
+    char hex[SHA256_HEX_SIZE];
+    hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 0),
+                             (const char *)sqlite3_column_text(st, 1), hex);
+    snprintf(id, FEATURES_ID_SIZE, "%s", hex[0] ? hex : "unrecorded");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
+                                    clap_error *err) {
+  id[0] = 0;
+  if (encoder_builtin(name, NULL)) return CLAP_OK;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT config FROM clap_encoders WHERE name=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  if (sqlite3_step(st) != SQLITE_ROW)
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
+                        "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
+                        name);
+  else
+    hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 0), NULL, id);
+  sqlite3_finalize(st);
+  return rc;
+}
+
 clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
                                   const char *what, float *out, clap_error *err) {
   audio_options opts = {.max_seconds = FEATURES_AUDIO_MAX_SECONDS};
@@ -72,22 +120,35 @@ clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t 
 clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modality modality,
                           const char *const *keys, const char *const *what, int n, int dim,
                           float *out, clap_error *err) {
+  char id[FEATURES_ID_SIZE];
+  clap_status rc = features_identity(db, encoder_name, id, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT dim, vec FROM features WHERE encoder=? AND modality=? AND key=?",
+  if (sqlite3_prepare_v2(db,
+                         "SELECT dim, vec, encoder_id IS ?4, encoder_id FROM features "
+                         "WHERE encoder=?1 AND modality=?2 AND key=?3",
                          -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_INTERNAL, "reading features: %s", sqlite3_errmsg(db));
-  clap_status rc = CLAP_OK;
   const char *mod = modality_name(modality);
   for (int i = 0; i < n && rc == CLAP_OK; i++) {
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, encoder_name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, mod, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, keys[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
     const char *w = what ? what[i] : keys[i];
     if (sqlite3_step(st) != SQLITE_ROW) {
       rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "no %s %s features for %s '%s' (run `clap embed` first)", encoder_name,
                           mod, modality == ENCODER_AUDIO ? "utterance" : "text", w);
+    } else if (!sqlite3_column_int(st, 2)) {
+      const char *was = (const char *)sqlite3_column_text(st, 3);
+      rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                          "stale %s %s features for %s '%s': computed by %s%.80s, but '%s' is "
+                          "now %.80s (run `clap embed` to recompute)",
+                          encoder_name, mod, modality == ENCODER_AUDIO ? "utterance" : "text", w,
+                          was ? "encoder identity " : "an unknown encoder",
+                          was ? was : " (cached before schema version 3)", encoder_name, id);
     } else if (sqlite3_column_int(st, 0) != dim ||
                sqlite3_column_bytes(st, 1) != dim * (int)sizeof(float)) {
       rc = clap_error_set(err, CLAP_ERR_FORMAT,
@@ -102,11 +163,12 @@ clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modalit
 }
 
 clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality modality,
-                         const char *key, const float *v, int dim, clap_error *err) {
+                         const char *key, const float *v, int dim, const char *id,
+                         clap_error *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
-                         "INSERT OR REPLACE INTO features(encoder, modality, key, dim, vec) "
-                         "VALUES (?,?,?,?,?)",
+                         "INSERT OR REPLACE INTO features(encoder, modality, key, dim, vec, "
+                         "encoder_id) VALUES (?,?,?,?,?,?)",
                          -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_INTERNAL, "writing features: %s", sqlite3_errmsg(db));
   sqlite3_bind_text(st, 1, encoder_name, -1, SQLITE_STATIC);
@@ -114,6 +176,7 @@ clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality
   sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 4, dim);
   sqlite3_bind_blob(st, 5, v, dim * (int)sizeof(float), SQLITE_STATIC);
+  if (id && id[0]) sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
   clap_status rc = CLAP_OK;
   if (sqlite3_step(st) != SQLITE_DONE)
     rc = clap_error_set(err, CLAP_ERR_IO, "writing features for '%s': %s", key,

@@ -22,9 +22,22 @@
 ** SQL functions' limit) and runs the encoder; out holds encoder_dim floats.
 ** Errors are the decoder's or the encoder's, prefixed with `what`.
 **
+** Identity: every cached row records in features.encoder_id what computed
+** it (sql/schema.sql). features_identity gives an encoder name's identity
+** now: "builtin:KIND:clap-VERSION" for a built-in (CLAP_VERSION, so a new
+** release recomputes), else the clap_encoders row's
+** hfckpt_recorded_identity (the sha256 over all its files; its weights
+** sha256 for rows added before schema version 3; "unrecorded" for a row
+** made by hand with neither, whose changes cannot be told). It reads the
+** row without verifying the files: features_encoder does that. An unknown
+** name is CLAP_ERR_NOTFOUND as in features_encoder.
+**
 ** features_load: n rows (keys[i]) into out (n x dim, row-major). A missing
 ** row is CLAP_ERR_NOTFOUND "no <encoder> <modality> features for <what>
-** '<key>' (run `clap embed`)"; a stored row of another size CLAP_ERR_FORMAT
+** '<key>' (run `clap embed`)"; a row computed by another identity (or by
+** an unknown one: cached before schema version 3) is CLAP_ERR_FORMAT
+** "stale <encoder> <modality> features for <what> '<key>': ... (run `clap
+** embed` to recompute)"; a stored row of another size CLAP_ERR_FORMAT
 ** naming the key and both sizes.
 */
 #ifndef CLAP_FEATURE_CACHE_H
@@ -39,6 +52,7 @@
 #include "sha256.h"
 
 #define FEATURES_AUDIO_MAX_SECONDS 3600.0
+#define FEATURES_ID_SIZE 96 /* an identity and its NUL */
 
 void features_text_key(const char *text, char key[SHA256_HEX_SIZE]);
 
@@ -53,8 +67,22 @@ clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modalit
                           const char *const *keys, const char *const *what, int n, int dim,
                           float *out, clap_error *err);
 
-/* Store one vector (INSERT OR REPLACE). */
+clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID_SIZE],
+                              clap_error *err);
+
+/* What a model records next to the weights' sha256 (metadata
+** encoders.<side>.identity) so the SQL functions refuse the encoder when
+** its name was registered again with other files: the row's files
+** identity, or "" for a built-in and for a row added before schema version
+** 3 (which models then record the weights only for, as before). Unknown
+** name: CLAP_ERR_NOTFOUND. */
+clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
+                                    clap_error *err);
+
+/* Store one vector (INSERT OR REPLACE) computed by identity id
+** (features_identity; NULL or "" stores NULL, which reads as stale). */
 clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality modality,
-                         const char *key, const float *v, int dim, clap_error *err);
+                         const char *key, const float *v, int dim, const char *id,
+                         clap_error *err);
 
 #endif

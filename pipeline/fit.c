@@ -82,11 +82,15 @@ static char *holdout_json(const fit_options *o) {
   return s;
 }
 
+/* The encoder's dimension, and the weights' sha256 and files identity a
+** model records (feature_cache.h). */
 static clap_status encoder_dim_for(sqlite3 *db, const char *name, encoder_modality m, int *dim,
-                                   char sha[SHA256_HEX_SIZE], clap_error *err) {
+                                   char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
+                                   clap_error *err) {
   const encoder *e;
   encoder *owned;
   clap_status rc = features_encoder(db, name, m, &e, &owned, sha, err);
+  if (rc == CLAP_OK) rc = features_files_identity(db, name, id, err);
   if (rc == CLAP_OK) *dim = encoder_dim(e);
   encoder_free(owned);
   return rc;
@@ -106,6 +110,7 @@ typedef struct clap_data {
   float *text;             /* npool x text_in */
   int sources[4];          /* original, paraphrase, bundled, manual */
   char audio_sha[SHA256_HEX_SIZE], text_sha[SHA256_HEX_SIZE];
+  char audio_id[SHA256_HEX_SIZE], text_id[SHA256_HEX_SIZE];
   int counts[MAX_TASKS][2];
 } clap_data;
 
@@ -293,17 +298,19 @@ static cJSON *sessions_json(char **row_session, int n) {
   return a;
 }
 
-/* {"audio":{"name":..,"sha256":..},"text":{...}}, as `clap model create`
-** records it: the SQL functions refuse a checkpoint encoder whose weights
-** are not these. */
-static cJSON *encoders_json(const char *audio, const char *asha, const char *text,
-                            const char *tsha) {
+/* {"audio":{"name":..,"sha256":..,"identity":..},"text":{...}}, as `clap
+** model create` records it: the SQL functions refuse a checkpoint encoder
+** whose weights (or, when recorded, files) are not these. */
+static cJSON *encoders_json(const char *audio, const char *asha, const char *aid,
+                            const char *text, const char *tsha, const char *tid) {
   cJSON *e = cJSON_CreateObject();
   cJSON *a = cJSON_AddObjectToObject(e, "audio"), *t = cJSON_AddObjectToObject(e, "text");
   cJSON_AddStringToObject(a, "name", audio);
   if (asha[0]) cJSON_AddStringToObject(a, "sha256", asha);
+  if (aid[0]) cJSON_AddStringToObject(a, "identity", aid);
   cJSON_AddStringToObject(t, "name", text);
   if (tsha[0]) cJSON_AddStringToObject(t, "sha256", tsha);
+  if (tid[0]) cJSON_AddStringToObject(t, "identity", tid);
   return e;
 }
 
@@ -346,8 +353,9 @@ static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap
                                  const double *loss, clap_error *err) {
   cJSON *meta = cJSON_CreateObject();
   cJSON_AddStringToObject(meta, "kind", "clap");
-  cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, d->audio_sha,
-                                                        o->text_encoder, d->text_sha));
+  cJSON_AddItemToObject(meta, "encoders",
+                        encoders_json(o->audio_encoder, d->audio_sha, d->audio_id,
+                                      o->text_encoder, d->text_sha, d->text_id));
   cJSON_AddTrueToObject(meta, "trained");
   cJSON *std = cJSON_AddObjectToObject(meta, "standardisation");
   cJSON_AddStringToObject(std, "audio", "training utterances");
@@ -386,9 +394,11 @@ clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_e
   cfg.head = o->head;
   cfg.hidden = o->hidden;
   clap_status rc =
-      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha, err);
+      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha,
+                      d.audio_id, err);
   if (rc == CLAP_OK)
-    rc = encoder_dim_for(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha, err);
+    rc = encoder_dim_for(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha, d.text_id,
+                         err);
   if (rc == CLAP_OK) rc = load_tasks(db, &d, err);
   if (rc == CLAP_OK) rc = load_clap_rows(db, o, &d, err);
   if (rc == CLAP_OK) {
@@ -533,7 +543,7 @@ typedef struct bl_state {
   float *s, *z;
   double *gfc;
   int in, dim;
-  char audio_sha[SHA256_HEX_SIZE];
+  char audio_sha[SHA256_HEX_SIZE], audio_id[SHA256_HEX_SIZE];
 } bl_state;
 
 /* One batch: forward, BCE, gradients, both Adam steps; returns the loss sum. */
@@ -620,7 +630,7 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
     cJSON_AddNumberToObject(c, "0", d->counts[0]);
     cJSON_AddNumberToObject(c, "1", d->counts[1]);
     cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, st->audio_sha,
-                                                          "none", ""));
+                                                          st->audio_id, "none", "", ""));
     cJSON_AddTrueToObject(meta, "trained");
     rc = set_metadata(st->m, meta, err);
   }
@@ -645,7 +655,8 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   bl_state st;
   memset(&st, 0, sizeof st);
   clap_status rc =
-      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha, err);
+      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha,
+                      st.audio_id, err);
   if (rc == CLAP_OK) rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
   if (rc == CLAP_OK) rc = model_create(&cfg, o->seed, &st.m, err);
   if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);

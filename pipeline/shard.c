@@ -11,6 +11,7 @@
 
 #include "clap_version.h"
 #include "encoder.h"
+#include "feature_cache.h"
 
 #define SCHEMA "clap_merge_shard" /* the ATTACH name; not a name users pick */
 
@@ -103,8 +104,36 @@ static const char *col_text(sqlite3_stmt *st, int i) {
   return t ? (const char *)t : "";
 }
 
-clap_status shard_record(sqlite3 *sdb, const char *sdb_path, const shard_info *info,
+static clap_status update_encoders(sqlite3 *sdb, const char *sdb_path, const shard_info *info,
+                                   clap_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(sdb,
+                         "UPDATE clap_shard SET audio_encoder_sha256 = ?, text_encoder_sha256 = ?, "
+                         "audio_encoder_id = ?, text_encoder_id = ?, clap_version = ? WHERE id = 1",
+                         -1, &st, NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_IO, "%s: writing clap_shard: %s", sdb_path,
+                          sqlite3_errmsg(sdb));
+  sqlite3_bind_text(st, 1, info->audio_sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, info->text_sha256, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, info->audio_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, info->text_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, CLAP_VERSION, -1, SQLITE_STATIC);
+  clap_status s = CLAP_OK;
+  if (sqlite3_step(st) != SQLITE_DONE)
+    s = clap_error_set(err, CLAP_ERR_IO, "%s: writing clap_shard: %s", sdb_path,
+                       sqlite3_errmsg(sdb));
+  sqlite3_finalize(st);
+  return s;
+}
+
+clap_status shard_record(sqlite3 *sdb, const char *sdb_path, const shard_info *given,
                          clap_error *err) {
+  /* An identity left NULL by a caller is recorded as unknown (""), which no
+  ** database's encoder has, so merge refuses such a shard. */
+  shard_info copy = *given;
+  if (!copy.audio_id) copy.audio_id = "";
+  if (!copy.text_id) copy.text_id = "";
+  const shard_info *info = &copy;
   clap_status s = CLAP_OK;
   char *e = NULL;
   if (sqlite3_exec(sdb, SHARD_TABLE_SQL, NULL, NULL, &e) != SQLITE_OK) {
@@ -116,8 +145,8 @@ clap_status shard_record(sqlite3 *sdb, const char *sdb_path, const shard_info *i
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(sdb,
                          "SELECT k, n, source, source_fingerprint, audio_encoder, "
-                         "audio_encoder_sha256, text_encoder, text_encoder_sha256 "
-                         "FROM clap_shard WHERE id = 1",
+                         "audio_encoder_sha256, text_encoder, text_encoder_sha256, "
+                         "audio_encoder_id, text_encoder_id FROM clap_shard WHERE id = 1",
                          -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_IO, "%s: reading clap_shard: %s", sdb_path,
                           sqlite3_errmsg(sdb));
@@ -126,9 +155,12 @@ clap_status shard_record(sqlite3 *sdb, const char *sdb_path, const shard_info *i
     int same = sqlite3_column_int(st, 0) == info->k && sqlite3_column_int(st, 1) == info->n &&
                !strcmp(col_text(st, 3), info->fingerprint) &&
                !strcmp(col_text(st, 4), info->audio_encoder) &&
-               !strcmp(col_text(st, 5), info->audio_sha256) &&
-               !strcmp(col_text(st, 6), info->text_encoder) &&
-               !strcmp(col_text(st, 7), info->text_sha256);
+               !strcmp(col_text(st, 6), info->text_encoder);
+    /* Same names, other files: the rows computed before are stale (their
+    ** encoder_id says so) and this run recomputes them. */
+    int changed = strcmp(col_text(st, 5), info->audio_sha256) ||
+                  strcmp(col_text(st, 7), info->text_sha256) ||
+                  strcmp(col_text(st, 8), info->audio_id) || strcmp(col_text(st, 9), info->text_id);
     if (!same)
       s = clap_error_set(err, CLAP_ERR_ARG,
                          "%s is shard %d/%d of %s (encoders %s, %s) as it was then; this run "
@@ -141,6 +173,7 @@ clap_status shard_record(sqlite3 *sdb, const char *sdb_path, const shard_info *i
                              ? " and the utterances differ"
                              : "");
     sqlite3_finalize(st);
+    if (s == CLAP_OK && changed) s = update_encoders(sdb, sdb_path, info, err);
     return s;
   }
   sqlite3_finalize(st);
@@ -150,7 +183,8 @@ clap_status shard_record(sqlite3 *sdb, const char *sdb_path, const shard_info *i
   if (sqlite3_prepare_v2(sdb,
                          "INSERT INTO clap_shard(id, k, n, source, source_fingerprint, "
                          "audio_encoder, audio_encoder_sha256, text_encoder, "
-                         "text_encoder_sha256, clap_version) VALUES (1,?,?,?,?,?,?,?,?,?)",
+                         "text_encoder_sha256, clap_version, audio_encoder_id, "
+                         "text_encoder_id) VALUES (1,?,?,?,?,?,?,?,?,?,?,?)",
                          -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_IO, "%s: writing clap_shard: %s", sdb_path,
                           sqlite3_errmsg(sdb));
@@ -163,6 +197,8 @@ clap_status shard_record(sqlite3 *sdb, const char *sdb_path, const shard_info *i
   sqlite3_bind_text(st, 7, info->text_encoder, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 8, info->text_sha256, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 9, CLAP_VERSION, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 10, info->audio_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 11, info->text_id, -1, SQLITE_STATIC);
   if (sqlite3_step(st) != SQLITE_DONE)
     s = clap_error_set(err, CLAP_ERR_IO, "%s: writing clap_shard: %s", sdb_path,
                        sqlite3_errmsg(sdb));
@@ -276,14 +312,15 @@ static clap_status find_conflicts(sqlite3 *db, const columns *c, long *n, char *
     first = 0;
   }
   append_join(q, c);
-  sqlite3_str_appendall(q, " WHERE ");
+  /* Another encoder_id is a stale row in db, replaced, not a conflict. */
+  sqlite3_str_appendall(q, " WHERE s.encoder_id IS m.encoder_id AND (");
   first = 1;
   for (int i = 0; i < c->n; i++) {
     if (c->pk[i]) continue;
     sqlite3_str_appendf(q, "%ss.\"%w\" IS NOT m.\"%w\"", first ? "" : " OR ", c->name[i], c->name[i]);
     first = 0;
   }
-  sqlite3_str_appendall(q, " LIMIT 1");
+  sqlite3_str_appendall(q, ") LIMIT 1");
   char *sql = sqlite3_str_finish(q);
   if (!sql) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   sqlite3_stmt *st;
@@ -337,6 +374,7 @@ static clap_status copy_rows(sqlite3 *db, const columns *c, shard_merge_counts *
     q = sqlite3_str_new(db);
     sqlite3_str_appendall(q, "SELECT count(*)");
     append_join(q, c);
+    sqlite3_str_appendall(q, " WHERE s.encoder_id IS m.encoder_id");
     s = count_query(db, q, &out->present, err);
   }
   char key[256];
@@ -348,6 +386,17 @@ static clap_status copy_rows(sqlite3 *db, const columns *c, shard_merge_counts *
                           out->conflicts, out->conflicts == 1 ? "" : "s", key);
   if (s == CLAP_OK) {
     q = sqlite3_str_new(db);
+    sqlite3_str_appendall(q, "INSERT OR REPLACE INTO main.features(");
+    append_cols(q, c, -1, "", ", ");
+    sqlite3_str_appendall(q, ") SELECT ");
+    append_cols(q, c, -1, "s.", ", ");
+    append_join(q, c);
+    sqlite3_str_appendall(q, " WHERE s.encoder_id IS NOT m.encoder_id");
+    s = exec_counted(db, q, &out->replaced, err);
+    if (s != CLAP_OK) clap_error_prefix(err, "replacing stale features: ");
+  }
+  if (s == CLAP_OK) {
+    q = sqlite3_str_new(db);
     sqlite3_str_appendall(q, "INSERT OR IGNORE INTO main.features(");
     append_cols(q, c, -1, "", ", ");
     sqlite3_str_appendall(q, ") SELECT ");
@@ -357,16 +406,28 @@ static clap_status copy_rows(sqlite3 *db, const columns *c, shard_merge_counts *
     if (s != CLAP_OK) clap_error_prefix(err, "copying features: ");
   }
   /* OR IGNORE also skips rows that break a NOT NULL or CHECK constraint. */
-  if (s == CLAP_OK && out->added + out->present != out->rows)
+  if (s == CLAP_OK && out->added + out->present + out->replaced != out->rows)
     s = clap_error_set(err, CLAP_ERR_FORMAT,
                        "%ld of its %ld feature rows break the features table's constraints; "
                        "nothing of this shard was merged",
-                       out->rows - out->added - out->present, out->rows);
+                       out->rows - out->added - out->present - out->replaced, out->rows);
   return s;
 }
 
 /* The shard's encoder must mean the same weights here. */
-static clap_status check_encoder(sqlite3 *db, const char *name, const char *sha,
+static clap_status check_identity(sqlite3 *db, const char *name, const char *id,
+                                  clap_error *err) {
+  char now[FEATURES_ID_SIZE];
+  clap_status s = features_identity(db, name, now, err);
+  if (s == CLAP_OK && strcmp(id, now))
+    s = clap_error_set(err, CLAP_ERR_FORMAT,
+                       "made with encoder '%s' of identity %.40s, here '%s' is identity %.40s "
+                       "(registered with other files, or another clap: make the shard again)",
+                       name, *id ? id : "(none)", name, now);
+  return s;
+}
+
+static clap_status check_encoder(sqlite3 *db, const char *name, const char *sha, const char *id,
                                  clap_error *err) {
   if (encoder_builtin(name, NULL)) {
     if (*sha)
@@ -374,7 +435,7 @@ static clap_status check_encoder(sqlite3 *db, const char *name, const char *sha,
                             "made with encoder '%s' of weights %.12s..., here '%s' is the "
                             "built-in encoder",
                             name, sha, name);
-    return CLAP_OK;
+    return check_identity(db, name, id, err);
   }
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT sha256 FROM main.clap_encoders WHERE name = ?", -1, &st,
@@ -393,6 +454,7 @@ static clap_status check_encoder(sqlite3 *db, const char *name, const char *sha,
                        "%.12s...",
                        name, sha, name, col_text(st, 0));
   sqlite3_finalize(st);
+  if (s == CLAP_OK) s = check_identity(db, name, id, err);
   return s;
 }
 
@@ -407,6 +469,28 @@ static const char *check_message(char *buf) {
   for (char *q = p; *q; q++)
     if (*q == '\n' || *q == '\r') *q = ' ';
   return p;
+}
+
+/* Every row must be one of the shard's two encoders, computed by the
+** identity recorded for it (so, checked above, db's identity now). */
+static clap_status check_rows(sqlite3 *db, clap_error *err) {
+  long bad = 0;
+  if (query_one(db,
+                "SELECT count(*) FROM " SCHEMA ".features f, " SCHEMA ".clap_shard c "
+                "WHERE c.id = 1 AND NOT ("
+                "(f.encoder = c.audio_encoder AND f.modality = 'audio' "
+                " AND f.encoder_id IS c.audio_encoder_id) OR "
+                "(f.encoder = c.text_encoder AND f.modality = 'text' "
+                " AND f.encoder_id IS c.text_encoder_id))",
+                &bad, NULL, 0) != CLAP_OK)
+    return clap_error_set(err, CLAP_ERR_FORMAT, "reading its features: %s", sqlite3_errmsg(db));
+  if (bad)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%ld feature row%s of another encoder or encoder identity than the "
+                          "shard records (stale rows of an interrupted re-run: run the shard "
+                          "again); nothing of this shard was merged",
+                          bad, bad == 1 ? "" : "s");
+  return CLAP_OK;
 }
 
 /* Everything that decides whether the attached shard may be merged. */
@@ -436,8 +520,8 @@ static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
                          "SELECT k, n, source, source_fingerprint, audio_encoder, "
-                         "audio_encoder_sha256, text_encoder, text_encoder_sha256 FROM " SCHEMA
-                         ".clap_shard WHERE id = 1",
+                         "audio_encoder_sha256, text_encoder, text_encoder_sha256, "
+                         "audio_encoder_id, text_encoder_id FROM " SCHEMA ".clap_shard WHERE id = 1",
                          -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_FORMAT, "reading clap_shard: %s", sqlite3_errmsg(db));
   char fp[SHA256_HEX_SIZE];
@@ -453,8 +537,8 @@ static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c
                          "differ from this one's)",
                          c->k, c->n, col_text(st, 2));
   }
-  if (s == CLAP_OK) s = check_encoder(db, col_text(st, 4), col_text(st, 5), err);
-  if (s == CLAP_OK) s = check_encoder(db, col_text(st, 6), col_text(st, 7), err);
+  if (s == CLAP_OK) s = check_encoder(db, col_text(st, 4), col_text(st, 5), col_text(st, 8), err);
+  if (s == CLAP_OK) s = check_encoder(db, col_text(st, 6), col_text(st, 7), col_text(st, 9), err);
   sqlite3_finalize(st);
   columns other = {0};
   if (s == CLAP_OK) s = read_columns(db, "main", cols, err);
@@ -469,6 +553,7 @@ static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c
                          "its features table has a column '%s' the database lacks",
                          other.name[i]);
   columns_free(&other);
+  if (s == CLAP_OK) s = check_rows(db, err);
   return s;
 }
 

@@ -24,26 +24,38 @@
 ** A shard database is a clap database (same schema, same user_version)
 ** whose features table holds only shard K's vectors, plus one row in
 ** table clap_shard (SHARD_TABLE_SQL): K, N, the source path (for messages),
-** its fingerprint, both encoders' names and weight hashes ("" for the
-** built-ins) and the clap version. shard_record writes that row into a new
-** shard database, or checks that an existing one was made by the same K/N,
-** source fingerprint and encoders (CLAP_ERR_ARG naming both otherwise, so a
-** re-run continues a shard and never mixes two).
+** its fingerprint, both encoders' names, weight hashes ("" for the
+** built-ins) and identities (features_identity, feature_cache.h: what
+** features.encoder_id holds for rows they compute) and the clap version.
+** shard_record writes that row into a new shard database, or checks that
+** an existing one was made by the same K/N, source fingerprint and encoder
+** names (CLAP_ERR_ARG naming both otherwise, so a re-run continues a shard
+** and never mixes two). A re-run after an encoder's files changed (`clap
+** encoder add --replace`, a new clap for a built-in) updates the recorded
+** hashes and identities: its rows computed before are stale and the run
+** recomputes them.
 **
 ** shard_merge(db, path): ATTACHes the shard read-only in spirit (nothing is
 ** written to it) and refuses, naming path: a missing file, a directory, a
 ** file that is not SQLite or fails PRAGMA quick_check, another schema
 ** version, no clap_shard row, another source fingerprint, an encoder whose
-** weight hash differs from (or is not registered in) db's clap_encoders, a
-** features table whose columns differ from db's. The columns copied are
-** db's own (PRAGMA table_info), so a column added to features later is
-** carried without a change here. The rows are then inserted, or ignored
-** when db already has their key (the table's primary key), in one
-** transaction: a key present on both sides with any other column different
-** (vector bytes, dimension, ...) is a conflict, CLAP_ERR_FORMAT naming the
-** first key and the number of conflicts, and nothing of that shard is kept;
-** so is a row the table's constraints reject. Merging a shard twice adds
-** nothing. The counts say what happened.
+** weight hash differs from (or is not registered in) db's clap_encoders, an
+** encoder whose identity differs from db's identity for that name now
+** ("made with encoder 'E' of identity A..., here 'E' is identity B..."), a
+** features table whose columns differ from db's, a feature row of an
+** encoder the shard does not record or whose encoder_id is not the one
+** recorded for it (a stale row left by an interrupted re-run: run the shard
+** again). The columns copied are db's own (PRAGMA table_info), so a column
+** added to features later is carried without a change here. Then, in one
+** transaction, each row is inserted when db lacks its key (the table's
+** primary key); when db has the key with the same encoder_id, every other
+** column must be equal (counted present), else it is a conflict,
+** CLAP_ERR_FORMAT naming the first key and the number of conflicts, and
+** nothing of that shard is kept; when db has the key with another
+** encoder_id, db's row is stale (the shard's identity is db's identity now,
+** checked above) and the shard's row replaces it (counted replaced). A row
+** the table's constraints reject refuses the shard too. Merging a shard
+** twice adds nothing. The counts say what happened.
 */
 #ifndef CLAP_SHARD_H
 #define CLAP_SHARD_H
@@ -64,6 +76,7 @@
   " source TEXT NOT NULL, source_fingerprint TEXT NOT NULL,"                          \
   " audio_encoder TEXT NOT NULL, audio_encoder_sha256 TEXT NOT NULL,"                 \
   " text_encoder TEXT NOT NULL, text_encoder_sha256 TEXT NOT NULL,"                   \
+  " audio_encoder_id TEXT NOT NULL, text_encoder_id TEXT NOT NULL,"                   \
   " clap_version TEXT NOT NULL,"                                                      \
   " created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
 
@@ -85,6 +98,7 @@ typedef struct shard_info {
   char fingerprint[SHA256_HEX_SIZE];
   const char *audio_encoder, *audio_sha256; /* sha "" for built-ins */
   const char *text_encoder, *text_sha256;
+  const char *audio_id, *text_id;           /* features_identity, never NULL */
 } shard_info;
 
 /* Record info in the shard database sdb (a clap database opened by
@@ -97,6 +111,7 @@ typedef struct shard_merge_counts {
   long rows;         /* feature rows in the shard */
   long added;        /* new in db */
   long present;      /* already in db, same bytes */
+  long replaced;     /* stale in db (other encoder_id), replaced by the shard's */
   long conflicts;    /* set when the shard is refused for conflicts */
 } shard_merge_counts;
 

@@ -1,4 +1,4 @@
--- sqlite-clap database schema, version 2 (PRAGMA user_version = 2).
+-- sqlite-clap database schema, version 3 (PRAGMA user_version = 3).
 --
 -- The one definition of every table of a clap database (DATA_SPEC.md). It is
 -- built into the clap binary (pipeline/schema_sql.S) and applied by
@@ -14,7 +14,7 @@
 -- user_version below, and add the step from the previous version to the
 -- migration list in pipeline/db.c.
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- ---------------------------------------------------------------- corpus
 
@@ -135,8 +135,20 @@ CREATE TABLE IF NOT EXISTS features (
   key      TEXT NOT NULL,     -- utterance id (audio) or sha256 of the text (text)
   dim      INTEGER NOT NULL,
   vec      BLOB NOT NULL,
+  encoder_id TEXT,            -- what computed vec (added in version 3), see below
   PRIMARY KEY (encoder, modality, key)
 );
+-- encoder_id is the identity of the encoder that computed vec, so a cache
+-- keyed by encoder NAME notices when the name now means something else:
+--   a checkpoint encoder: json_extract(clap_encoders.config, '$.identity'),
+--     the sha256 over every file it reads (ext/hfckpt.h); for a
+--     clap_encoders row added before version 3 (no "files" in its config),
+--     its weights sha256;
+--   a built-in encoder: 'builtin:KIND:clap-VERSION' (clap_version()), so a
+--     new release, whose algorithm may differ, recomputes.
+-- `clap embed` recomputes a row whose encoder_id differs from the encoder's
+-- identity now (or refuses, with --refuse-stale), and training refuses it.
+-- NULL (every row cached before version 3) is unknown, hence stale.
 -- Lookups "features by encoder" (and by encoder + modality) use the primary
 -- key's index, whose leading column is encoder; a second index would only
 -- double the write cost.

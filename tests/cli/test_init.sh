@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # clap init: creates every table of DATA_SPEC.md with its seed rows, in WAL
-# mode, at schema version 2; is idempotent; refuses files it must not touch.
+# mode, at schema version 3; is idempotent; refuses files it must not touch.
 . "$(dirname "$0")/lib.sh"
 
 q() { "$SQLITE3" "$@"; }
 db="$T/clap.db"
 
 check_output_contains "init creates a database" "created" "$CLAP" init "$db"
-check_output_contains "init prints the schema version" "schema version 2" "$CLAP" init "$T/other.db"
+check_output_contains "init prints the schema version" "schema version 3" "$CLAP" init "$T/other.db"
 
 check_equal "all tables" \
   "$(q "$db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name)")" \
@@ -17,7 +17,7 @@ check_equal "views" \
   "label_balance utterance_labels"
 check_equal "lookup indexes" \
   "$(q "$db" "SELECT count(*) FROM sqlite_schema WHERE type='index' AND name IN ('utterances_session','scores_dimension')")" "2"
-check_equal "user_version" "$(q "$db" 'PRAGMA user_version')" "2"
+check_equal "user_version" "$(q "$db" 'PRAGMA user_version')" "3"
 check_equal "WAL" "$(q "$db" 'PRAGMA journal_mode')" "wal"
 check_equal "7 dimensions" "$(q "$db" 'SELECT count(*) FROM dimensions')" "7"
 check_equal "purchase intention is customer-only, not training" \

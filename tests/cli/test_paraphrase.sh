@@ -317,10 +317,11 @@ check_output_contains "import: not JSON" "bad4.json: not valid JSON" "$CLAP" par
 check_fails "import: a bad file fails" "$CLAP" paraphrase "$db3" --import "$T/bad.json"
 check_equal "import: a bad file writes nothing" "$(q "$db3" .dump)" "$before"
 
-# ------------------------------------------------- schema migration 1 -> 2
-q "$db3" "DROP TABLE llm_cache; PRAGMA user_version = 1"
+# ------------------------------------------------- schema migration 1 -> 3
+# (version 1 had neither llm_cache nor features.encoder_id)
+q "$db3" "DROP TABLE llm_cache; ALTER TABLE features DROP COLUMN encoder_id; PRAGMA user_version = 1"
 check "a version-1 database opens" "$CLAP" paraphrase "$db3" --dry-run
-check_equal "migrated to version 2 with llm_cache" \
-  "$(q "$db3" "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || count(*) FROM sqlite_schema WHERE name='llm_cache'")" "2 1"
+check_equal "migrated to version 3 with llm_cache" \
+  "$(q "$db3" "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || count(*) FROM sqlite_schema WHERE name='llm_cache'")" "3 1"
 
 finish

@@ -5,8 +5,11 @@
 # of key + vector bytes); the shards are disjoint and DB is only read; a
 # re-run of a shard and a re-merge change nothing; a shard of another
 # database, a non-database or corrupt file, another schema version, an
-# unknown encoder and a conflicting vector are refused with the file named,
-# and nothing of a refused shard lands; bad --shard values are usage errors.
+# unknown encoder, another encoder identity, stale rows and a conflicting
+# vector are refused with the file named, and nothing of a refused shard
+# lands; with an encoder re-registered (`encoder add --replace`) shards
+# recompute the stale keys they own and the merge replaces DB's stale rows;
+# bad --shard values are usage errors.
 . "$(dirname "$0")/lib.sh"
 export OPENBLAS_NUM_THREADS=1
 
@@ -145,12 +148,114 @@ check_equal "the refusals left DB as it was" "$(dump "$DB")" "$before"
 cp "$T/s2.db" "$T/conflict.db"
 ckey=$(q "$T/conflict.db" "SELECT key FROM features WHERE modality='audio' ORDER BY key LIMIT 1")
 q "$T/conflict.db" "UPDATE features SET vec = zeroblob(length(vec)) WHERE modality='audio' AND key='$ckey';
-  INSERT INTO features(encoder, modality, key, dim, vec) VALUES ('acoustic', 'audio', 'zz-new', 1, x'00000000')"
+  INSERT INTO features(encoder, modality, key, dim, vec, encoder_id)
+    SELECT 'acoustic', 'audio', 'zz-new', 1, x'00000000', audio_encoder_id FROM clap_shard"
 check_output_contains "a conflicting vector is refused, naming the key" "key '$ckey'" "$CLAP" merge "$DB" "$T/conflict.db"
 check_output_contains "...and the shard file" "conflict.db: 1 feature row conflict" "$CLAP" merge "$DB" "$T/conflict.db"
 check_fails "...with exit status 1" "$CLAP" merge "$DB" "$T/conflict.db"
 check_equal "nothing of the conflicting shard landed" "$(dump "$DB")" "$before"
 check_equal "...not even its new row" "$(q "$DB" "SELECT count(*) FROM features WHERE key='zz-new'")" "0"
+cp "$T/s2.db" "$T/stalerow.db"
+q "$T/stalerow.db" "UPDATE features SET encoder_id = NULL WHERE rowid IN (SELECT rowid FROM features LIMIT 2)"
+check_output_contains "a shard holding rows of another encoder identity is refused" \
+  "stalerow.db: 2 feature rows of another encoder or encoder identity than the shard records" \
+  "$CLAP" merge "$DB" "$T/stalerow.db"
+check_equal "...and nothing landed" "$(dump "$DB")" "$before"
+
+# ---- staleness and shards together
+# A checkpoint encoder re-registered with other weights (`encoder add
+# --replace`) makes DB's cached rows stale: each shard recomputes the stale
+# keys it owns, --refuse-stale refuses (counting them) and creates no file,
+# and the merge replaces DB's stale rows with the shards' fresh ones; the
+# result equals an unsharded embed byte for byte.
+S="$T/st.db"
+cp "$DB" "$S"
+check "st: a checkpoint encoder" "$CLAP" encoder add "$S" --name hb --kind hubert --path tests/fixtures/hubert/f32
+check_output_contains "st: embed with it" "18 audio vectors (hb), 0 text vectors (ngram) added" \
+  "$CLAP" embed "$S" --encoder hb --workers 2
+old_id=$(q "$S" "SELECT DISTINCT encoder_id FROM features WHERE encoder='hb'")
+check "st: re-register hb with other weights" \
+  "$CLAP" encoder add "$S" --name hb --kind hubert --path tests/fixtures/hubert/f16 --replace
+new_id=$(q "$S" "SELECT json_extract(config, '\$.identity') FROM clap_encoders WHERE name='hb'")
+check_equal "st: the identity changed" "$([ -n "$new_id" ] && [ "$new_id" != "$old_id" ] && echo yes)" "yes"
+cp "$S" "$T/st-ref.db"
+check_output_contains "unsharded reference recomputes all 18 stale rows" \
+  "0 audio vectors (hb), 0 text vectors (ngram) added; 18 audio, 0 text stale vectors recomputed" \
+  "$CLAP" embed "$T/st-ref.db" --encoder hb --workers 2
+n1=0
+for k in 1 2; do
+  nk=$(for u in $(q "$S" "SELECT id FROM utterances"); do echo "$u"; done | while read -r u; do
+    # the shard that owns u: 1 + first 8 bytes of sha256(u) mod 2 (the low bit decides)
+    h=$(printf '%s' "$u" | sha256sum | cut -c16); [ $(( (0x$h % 2) + 1 )) -eq $k ] && echo x; done | wc -l)
+  [ $k -eq 1 ] && n1=$nk
+  check_output_contains "st: --refuse-stale in shard $k/2 counts the stale keys it owns" \
+    "$nk cached audio vectors of encoder 'hb' are stale (among the keys of shard $k/2)" \
+    "$CLAP" embed "$S" --encoder hb --shard $k/2 --out "$T/st$k.db" --refuse-stale
+  check_fails "st: ...exit 1" "$CLAP" embed "$S" --encoder hb --shard $k/2 --out "$T/st$k.db" --refuse-stale
+  check_equal "st: ...and no shard file was made" "$(ls "$T/st$k.db" 2>/dev/null | wc -l)" "0"
+  check_output_contains "st: shard $k/2 recomputes the stale keys it owns" \
+    "0 audio vectors (hb), 0 text vectors (ngram) added to $T/st$k.db; $nk audio, 0 text stale vectors recomputed" \
+    "$CLAP" embed "$S" --encoder hb --shard $k/2 --out "$T/st$k.db" --workers 2
+  check_equal "st: shard $k/2's rows carry the new identity" \
+    "$(q "$T/st$k.db" "SELECT count(*) || ' ' || count(DISTINCT encoder_id) || ' ' || max(encoder_id) FROM features")" "$nk 1 $new_id"
+  check_equal "st: shard $k/2 records the encoder identity" \
+    "$(q "$T/st$k.db" "SELECT audio_encoder_id FROM clap_shard")" "$new_id"
+done
+check_equal "st: DB itself still has its stale rows" \
+  "$(q "$S" "SELECT count(*) FROM features WHERE encoder='hb' AND encoder_id = '$old_id'")" "18"
+check_output_contains "st: merge replaces DB's stale rows" \
+  "merge: 2 of 2 shards merged: 0 new, 0 already present, 18 stale replaced" \
+  "$CLAP" merge "$S" "$T/st1.db" "$T/st2.db"
+check_equal "st: merged equals the unsharded recompute, byte for byte" "$(dump "$S")" "$(dump "$T/st-ref.db")"
+check_equal "st: ...identities included" \
+  "$(q "$S" "SELECT group_concat(encoder||key||ifnull(encoder_id,'-')) FROM (SELECT * FROM features ORDER BY 1, 2, 3)")" \
+  "$(q "$T/st-ref.db" "SELECT group_concat(encoder||key||ifnull(encoder_id,'-')) FROM (SELECT * FROM features ORDER BY 1, 2, 3)")"
+check_output_contains "st: a re-merge finds them present" "0 new, 18 already present, 0 stale replaced" \
+  "$CLAP" merge "$S" "$T/st1.db" "$T/st2.db"
+check_output_contains "st: nothing is stale any more" "0 audio, 0 text stale vectors recomputed" \
+  "$CLAP" embed "$S" --encoder hb
+
+# A shard whose stale row would be a conflict if only bytes counted: same
+# key, other encoder_id, other bytes in DB is replaced; same encoder_id,
+# other bytes is a conflict.
+cp "$T/st-ref.db" "$T/st-c.db"
+ck=$(q "$T/st1.db" "SELECT key FROM features ORDER BY key LIMIT 1")
+q "$T/st-c.db" "UPDATE features SET vec = zeroblob(length(vec)), encoder_id = 'old' WHERE encoder='hb' AND key='$ck'"
+check_output_contains "st: a stale DB row with other bytes is replaced, not a conflict" \
+  "st1.db: shard 1/2: 0 new, $((n1 - 1)) already present, 1 stale replaced" "$CLAP" merge "$T/st-c.db" "$T/st1.db"
+check_equal "st: ...by the shard's bytes" \
+  "$(q "$T/st-c.db" "SELECT hex(vec) || encoder_id FROM features WHERE encoder='hb' AND key='$ck'")" \
+  "$(q "$T/st1.db" "SELECT hex(vec) || encoder_id FROM features WHERE encoder='hb' AND key='$ck'")"
+q "$T/st-c.db" "UPDATE features SET vec = zeroblob(length(vec)) WHERE encoder='hb' AND key='$ck'"
+check_output_contains "st: the same identity with other bytes is a conflict" \
+  "st1.db: 1 feature row conflict" "$CLAP" merge "$T/st-c.db" "$T/st1.db"
+
+# Encoder identity, not only weights: the same weights with another
+# preprocessor_config.json are another identity; merge refuses the shard
+# naming the file and the encoder, and a shard re-run after `encoder add
+# --replace` recomputes its own stale rows and records the new identity.
+cp -r tests/fixtures/hubert/f32 "$T/hbA"
+cp -r tests/fixtures/hubert/f32 "$T/hbB"
+printf '\n' >> "$T/hbB/preprocessor_config.json"
+cp "$DB" "$T/idA.db"
+cp "$DB" "$T/idB.db"
+check "idA: hb from hbA" "$CLAP" encoder add "$T/idA.db" --name hb --kind hubert --path "$T/hbA"
+check "idB: hb from hbB (same weights)" "$CLAP" encoder add "$T/idB.db" --name hb --kind hubert --path "$T/hbB"
+check_equal "the weights are the same" "$(q "$T/idA.db" "SELECT sha256 FROM clap_encoders WHERE name='hb'")" \
+  "$(q "$T/idB.db" "SELECT sha256 FROM clap_encoders WHERE name='hb'")"
+check_output_contains "idA: a shard" "shard 1/2:" "$CLAP" embed "$T/idA.db" --encoder hb --shard 1/2 --out "$T/idA1.db"
+check_output_contains "a shard of another encoder identity is refused, naming the file and the encoder" \
+  "idA1.db: made with encoder 'hb' of identity" "$CLAP" merge "$T/idB.db" "$T/idA1.db"
+check_fails "...with exit status 1" "$CLAP" merge "$T/idB.db" "$T/idA1.db"
+check_equal "...and nothing landed" "$(q "$T/idB.db" "SELECT count(*) FROM features WHERE encoder='hb'")" "0"
+check "idA: hb re-registered from hbB" "$CLAP" encoder add "$T/idA.db" --name hb --kind hubert --path "$T/hbB" --replace
+na1=$(q "$T/idA1.db" "SELECT count(*) FROM features WHERE encoder='hb'")
+check_output_contains "a shard re-run after --replace recomputes its stale rows" \
+  "0 audio vectors (hb), 0 text vectors (ngram) added to $T/idA1.db; $na1 audio, 0 text stale vectors recomputed" \
+  "$CLAP" embed "$T/idA.db" --encoder hb --shard 1/2 --out "$T/idA1.db"
+check_equal "...and records the new identity" "$(q "$T/idA1.db" "SELECT audio_encoder_id FROM clap_shard")" \
+  "$(q "$T/idB.db" "SELECT json_extract(config, '\$.identity') FROM clap_encoders WHERE name='hb'")"
+check_output_contains "...which idB now accepts" "merge: 1 of 1 shard merged: $na1 new" "$CLAP" merge "$T/idB.db" "$T/idA1.db"
 
 # ---- usage errors
 for bad in 0/3 4/3 1/0 x 1/ /3 -1/3 1/3x ""; do

@@ -2,7 +2,8 @@
 ** Fuzz shard_merge: any bytes as a shard file are merged into a fresh clap
 ** database (in memory) or refused with a message that starts with the
 ** file's path; a refusal adds no row and leaves nothing attached, and a
-** merge's counts add up (new + already present = the shard's rows).
+** merge's counts add up (new + already present + stale replaced = the
+** shard's rows).
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   shard_merge_counts c;
   if (shard_merge(db, path, &c, &e) == CLAP_OK) {
-    if (c.added + c.present != c.rows || count(db, "SELECT count(*) FROM features") != c.added)
+    if (c.added + c.present + c.replaced != c.rows || count(db, "SELECT count(*) FROM features") != c.added)
       __builtin_trap();
   } else {
     if (strncmp(e.msg, path, strlen(path)) != 0) __builtin_trap();

@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "harness.h"
+#include "clap_version.h"
 #include "shard.h"
 
 static char dir[256];
@@ -131,9 +132,15 @@ static sqlite3 *open_db(const char *name) {
   return db;
 }
 
+/* The built-ins' identities now (features_identity). */
+#define AID "builtin:acoustic:clap-" CLAP_VERSION
+#define TID "builtin:ngram:clap-" CLAP_VERSION
+#define COLS "(encoder, modality, key, dim, vec, encoder_id, weights_id)"
+
 static shard_info info_of(sqlite3 *src, int k, int n) {
   shard_info i = {.k = k, .n = n, .source = "src.db", .audio_encoder = "acoustic",
-                  .audio_sha256 = "", .text_encoder = "ngram", .text_sha256 = ""};
+                  .audio_sha256 = "", .text_encoder = "ngram", .text_sha256 = "",
+                  .audio_id = AID, .text_id = TID};
   clap_error e;
   if (shard_fingerprint(src, i.fingerprint, &e) != CLAP_OK) harness_current_failed++;
   return i;
@@ -193,6 +200,12 @@ static void test_record(void) {
   other.fingerprint[0] = other.fingerprint[0] == 'a' ? 'b' : 'a';
   CHECK_INT(shard_record(s, "r1.db", &other, &e), CLAP_ERR_ARG);
   CHECK_CONTAINS(e.msg, "the utterances differ");
+  /* Same names, other files (encoder add --replace): the record follows. */
+  other = i;
+  other.audio_id = "builtin:acoustic:clap-9.9.9";
+  CHECK_INT(shard_record(s, "r1.db", &other, &e), CLAP_OK);
+  CHECK_INT(int_of(s, "SELECT count(*) FROM clap_shard WHERE audio_encoder_id = "
+                      "'builtin:acoustic:clap-9.9.9' AND text_encoder_id = '" TID "'"), 1);
   db_close(src);
   db_close(s);
 }
@@ -207,8 +220,8 @@ static void test_merge_unknown_column(void) {
   exec(s, add);
   shard_info i = info_of(db, 1, 2);
   CHECK_INT(shard_record(s, "m1.db", &i, &e), CLAP_OK);
-  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u1',1,x'0000803f','w-1'),"
-          "('ngram','text','abc',1,x'00000040','w-2')");
+  exec(s, "INSERT INTO features" COLS " VALUES ('acoustic','audio','u1',1,x'0000803f','" AID "','w-1'),"
+          "('ngram','text','abc',1,x'00000040','" TID "','w-2')");
   db_close(s);
   shard_merge_counts c;
   CHECK_INT(shard_merge(db, tmp_path("m1.db"), &c, &e), CLAP_OK);
@@ -227,8 +240,8 @@ static void test_merge_unknown_column(void) {
   s = open_db("m2.db");
   exec(s, add);
   CHECK_INT(shard_record(s, "m2.db", &i, &e), CLAP_OK);
-  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u1',1,x'0000803f','w-other'),"
-          "('acoustic','audio','u2',1,x'0000803f','w-1')");
+  exec(s, "INSERT INTO features" COLS " VALUES ('acoustic','audio','u1',1,x'0000803f','" AID "','w-other'),"
+          "('acoustic','audio','u2',1,x'0000803f','" AID "','w-1')");
   db_close(s);
   CHECK_INT(shard_merge(db, tmp_path("m2.db"), &c, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "m2.db: 1 feature row conflict");
@@ -250,12 +263,69 @@ static void test_merge_unknown_column(void) {
   exec(s, add);
   CHECK_INT(shard_record(s, "m4.db", &i, &e), CLAP_OK);
   exec(s, "PRAGMA ignore_check_constraints = 1;"
-          "INSERT INTO features VALUES ('acoustic','sound','u9',1,x'0000803f','w-1'),"
-          "('acoustic','audio','u8',1,x'0000803f','w-1')");
+          "INSERT INTO features" COLS " VALUES ('acoustic','sound','u9',1,x'0000803f','" AID "','w-1'),"
+          "('acoustic','audio','u8',1,x'0000803f','" AID "','w-1')");
   db_close(s);
   CHECK_INT(shard_merge(db, tmp_path("m4.db"), &c, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "m4.db: fails PRAGMA quick_check: CHECK constraint failed in features");
   CHECK_INT(int_of(db, "SELECT count(*) FROM features"), 2);
+  db_close(db);
+}
+
+/* Staleness: a DB row of another encoder_id is replaced by the shard's
+** fresh one (not a conflict); a shard of another identity, or holding a row
+** of another identity than it records, is refused. */
+static void test_merge_stale(void) {
+  sqlite3 *db = open_db("st.db"), *s = open_db("st1.db");
+  clap_error e;
+  shard_info i = info_of(db, 1, 2);
+  exec(db, "INSERT INTO features VALUES ('acoustic','audio','u1',1,x'00000000','builtin:acoustic:clap-0.0.1'),"
+           "('acoustic','audio','u2',1,x'00000000',NULL),"
+           "('ngram','text','abc',1,x'00000040','" TID "')");
+  CHECK_INT(shard_record(s, "st1.db", &i, &e), CLAP_OK);
+  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u1',1,x'0000803f','" AID "'),"
+          "('acoustic','audio','u2',1,x'0000803f','" AID "'),"
+          "('acoustic','audio','u3',1,x'0000803f','" AID "'),"
+          "('ngram','text','abc',1,x'00000040','" TID "')");
+  db_close(s);
+  shard_merge_counts c;
+  CHECK_INT(shard_merge(db, tmp_path("st1.db"), &c, &e), CLAP_OK);
+  CHECK_INT(c.rows, 4);
+  CHECK_INT(c.added, 1);
+  CHECK_INT(c.present, 1);
+  CHECK_INT(c.replaced, 2);
+  CHECK_INT(int_of(db, "SELECT count(*) FROM features WHERE modality = 'audio' AND "
+                       "vec = x'0000803f' AND encoder_id = '" AID "'"), 3);
+  CHECK_INT(shard_merge(db, tmp_path("st1.db"), &c, &e), CLAP_OK);
+  CHECK_INT(c.present, 4);
+  CHECK_INT(c.replaced, 0);
+
+  /* The same identity with other bytes is still a conflict. */
+  exec(db, "UPDATE features SET vec = x'00000000' WHERE key = 'u3'");
+  CHECK_INT(shard_merge(db, tmp_path("st1.db"), &c, &e), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(e.msg, "st1.db: 1 feature row conflict");
+  CHECK_CONTAINS(e.msg, "key 'u3'");
+
+  /* A shard made with another identity of the encoder. */
+  s = open_db("st2.db");
+  shard_info old = i;
+  old.audio_id = "builtin:acoustic:clap-0.0.1";
+  CHECK_INT(shard_record(s, "st2.db", &old, &e), CLAP_OK);
+  db_close(s);
+  CHECK_INT(shard_merge(db, tmp_path("st2.db"), &c, &e), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(e.msg, "st2.db: made with encoder 'acoustic' of identity builtin:acoustic:clap-0.0.1, "
+                        "here 'acoustic' is identity " AID);
+
+  /* A row whose identity is not the recorded one (an interrupted re-run). */
+  s = open_db("st3.db");
+  CHECK_INT(shard_record(s, "st3.db", &i, &e), CLAP_OK);
+  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u7',1,x'0000803f','" AID "'),"
+          "('acoustic','audio','u8',1,x'0000803f','builtin:acoustic:clap-0.0.1'),"
+          "('hb','audio','u9',1,x'0000803f','" AID "')");
+  db_close(s);
+  CHECK_INT(shard_merge(db, tmp_path("st3.db"), &c, &e), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(e.msg, "st3.db: 2 feature rows of another encoder or encoder identity than the shard records");
+  CHECK_INT(int_of(db, "SELECT count(*) FROM features WHERE key IN ('u7','u8','u9')"), 0);
   db_close(db);
 }
 
@@ -272,6 +342,7 @@ int main(void) {
   RUN(test_fingerprint);
   RUN(test_record);
   RUN(test_merge_unknown_column);
+  RUN(test_merge_stale);
   char cmd[512];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -1,0 +1,173 @@
+/*
+** The feature cache's identities: what features_identity says for a
+** built-in, a clap_encoders row with its files recorded, one from before
+** schema version 3 (weights digest only) and one made by hand, and what
+** features_files_identity gives a model to record; features_put
+** stores the identity; features_load refuses a row computed by another
+** identity or by an unknown one; a version-2 database (the committed
+** schema of that version) migrates to 3 keeping its rows, whose vectors
+** then read as stale.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "clap_version.h"
+#include "db.h"
+#include "feature_cache.h"
+#include "fixture.h"
+#include "harness.h"
+
+#define SHA_W "fcb5f40df9be6bae66c1d77a6c15968866a9e6cbd7314ca432b019d17392f6f4"
+#define SHA_C "6b23c0d5f35d1b11f9b683f0b0a617355deb11277d91ae091d399c655b87940d"
+/* printf '%s  %s\n' SHA_C config.json SHA_W model.safetensors | sha256sum */
+#define ID_CW "0fcf46ecaefea30da017dcd95709d57107ecf38cd11b35ad4d8e29c21bfe5a63"
+
+static int exec(sqlite3 *db, const char *sql) {
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) fprintf(stderr, "%s: %s\n", sql, msg);
+  sqlite3_free(msg);
+  return rc;
+}
+
+static char *text_of(sqlite3 *db, const char *sql) {
+  static char buf[256];
+  sqlite3_stmt *st;
+  buf[0] = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    snprintf(buf, sizeof buf, "%s",
+             sqlite3_column_type(st, 0) == SQLITE_NULL ? "NULL"
+                                                       : (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return buf;
+}
+
+static void test_identity(void) {
+  sqlite3 *db;
+  clap_error err;
+  CHECK_INT(db_open(":memory:", 0, &db, &err), CLAP_OK);
+  char id[FEATURES_ID_SIZE];
+  CHECK_INT(features_identity(db, "acoustic", id, &err), CLAP_OK);
+  CHECK(!strcmp(id, "builtin:acoustic:clap-" CLAP_VERSION));
+  CHECK_INT(features_identity(db, "ngram", id, &err), CLAP_OK);
+  CHECK(!strcmp(id, "builtin:ngram:clap-" CLAP_VERSION));
+  CHECK_INT(features_identity(db, "nope", id, &err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "unknown encoder 'nope'");
+  CHECK_INT(exec(db, "INSERT INTO clap_encoders(name, kind, path, sha256, config) VALUES "
+                     "('new', 'hubert', '/x', '" SHA_W "', '{\"weights\": \"model.safetensors\", "
+                     "\"files\": {\"model.safetensors\": \"" SHA_W "\", \"config.json\": \"" SHA_C
+                     "\"}}'),"
+                     "('old', 'hubert', '/x', '" SHA_W "', '{\"weights\": \"model.safetensors\"}'),"
+                     "('hand', 'hubert', '/x', NULL, NULL)"),
+            SQLITE_OK);
+  CHECK_INT(features_identity(db, "new", id, &err), CLAP_OK);
+  CHECK(!strcmp(id, ID_CW));
+  CHECK_INT(features_identity(db, "old", id, &err), CLAP_OK);
+  CHECK(!strcmp(id, SHA_W));
+  CHECK_INT(features_identity(db, "hand", id, &err), CLAP_OK);
+  CHECK(!strcmp(id, "unrecorded"));
+  /* What a model records: the files identity, nothing for built-ins and
+  ** for rows from before version 3. */
+  char fid[SHA256_HEX_SIZE] = "x";
+  CHECK_INT(features_files_identity(db, "new", fid, &err), CLAP_OK);
+  CHECK(!strcmp(fid, ID_CW));
+  CHECK_INT(features_files_identity(db, "old", fid, &err), CLAP_OK);
+  CHECK(!strcmp(fid, ""));
+  CHECK_INT(features_files_identity(db, "acoustic", fid, &err), CLAP_OK);
+  CHECK(!strcmp(fid, ""));
+  CHECK_INT(features_files_identity(db, "nope", fid, &err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "unknown encoder 'nope'");
+  db_close(db);
+}
+
+static void test_put_load(void) {
+  sqlite3 *db;
+  clap_error err;
+  CHECK_INT(db_open(":memory:", 0, &db, &err), CLAP_OK);
+  char id[FEATURES_ID_SIZE];
+  CHECK_INT(features_identity(db, "acoustic", id, &err), CLAP_OK);
+  float v[2] = {1.5f, -2.0f}, out[2] = {0};
+  CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u1", v, 2, id, &err), CLAP_OK);
+  CHECK(!strcmp(text_of(db, "SELECT encoder_id FROM features WHERE key='u1'"), id));
+  const char *k1[1] = {"u1"};
+  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k1, NULL, 1, 2, out, &err), CLAP_OK);
+  CHECK(out[0] == 1.5f && out[1] == -2.0f);
+  /* Another identity: stale, and the message says what to run. */
+  CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u2", v, 2, "builtin:acoustic:clap-0.0.1",
+                         &err),
+            CLAP_OK);
+  const char *k2[1] = {"u2"};
+  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k2, NULL, 1, 2, out, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "stale acoustic audio features for utterance 'u2': computed by encoder "
+                          "identity builtin:acoustic:cl");
+  CHECK_CONTAINS(err.msg, "(run `clap embed` to recompute)");
+  /* No identity (NULL): unknown, so stale too. */
+  CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u3", v, 2, NULL, &err), CLAP_OK);
+  CHECK(!strcmp(text_of(db, "SELECT encoder_id FROM features WHERE key='u3'"), "NULL"));
+  const char *k3[1] = {"u3"};
+  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k3, NULL, 1, 2, out, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "computed by an unknown encoder (cached before schema version 3), but");
+  /* Replacing the row with the current identity makes it fresh. */
+  CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u3", v, 2, id, &err), CLAP_OK);
+  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k3, NULL, 1, 2, out, &err), CLAP_OK);
+  /* An unknown encoder name is the lookup's error. */
+  CHECK_INT(features_load(db, "zzz", ENCODER_AUDIO, k3, NULL, 1, 2, out, &err), CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "unknown encoder 'zzz'");
+  db_close(db);
+}
+
+static void test_migrate_v2(void) {
+  char path[] = "/tmp/test_feature_cache_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  char *v2 = fixture_read(fx("tests/fixtures/schema_v2.sql"), NULL);
+  CHECK(v2 != NULL);
+  if (!v2) return;
+  sqlite3 *raw;
+  CHECK_INT(sqlite3_open(path, &raw), SQLITE_OK);
+  CHECK_INT(exec(raw, v2), SQLITE_OK);
+  CHECK_INT(exec(raw, "INSERT INTO features(encoder, modality, key, dim, vec) VALUES "
+                      "('acoustic', 'audio', 'u1', 1, x'0000803f');"
+                      "INSERT INTO llm_cache(key, endpoint, model, request, response) "
+                      "VALUES ('k', 'e', 'm', '{}', '{}')"),
+            SQLITE_OK);
+  CHECK(!strcmp(text_of(raw, "PRAGMA user_version"), "2"));
+  sqlite3_close(raw);
+  free(v2);
+  sqlite3 *db;
+  clap_error err;
+  int old = -1;
+  CHECK_INT(db_open_ex(path, 0, &db, &old, &err), CLAP_OK);
+  CHECK_INT(old, 2);
+  CHECK(!strcmp(text_of(db, "PRAGMA user_version"), "3"));
+  CHECK(!strcmp(text_of(db, "SELECT count(*) FROM llm_cache"), "1"));
+  CHECK(!strcmp(text_of(db, "SELECT hex(vec) || ' ' || quote(encoder_id) FROM features"),
+                "0000803F NULL"));
+  float out[1];
+  const char *k[1] = {"u1"};
+  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k, NULL, 1, 1, out, &err),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(err.msg, "stale acoustic audio features for utterance 'u1'");
+  db_close(db);
+  unlink(path);
+  char side[64];
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+}
+
+int main(void) {
+  fixture_dir(".");
+  RUN(test_identity);
+  RUN(test_put_load);
+  RUN(test_migrate_v2);
+  return harness_report();
+}
