@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,7 +35,16 @@ typedef struct gemm_job {
   float *y;
   int rows, in, out, o0, o1, ldx, ldw, ldy;
   gemm_kernel k;
+  const float *xt; /* AVX-512 few-row path: x transposed, [in][rp], or NULL */
+  int rp;          /* rows rounded up to 16 (xt's row length) */
 } gemm_job;
+
+/* Rows up to which the AVX-512 kernel works from x transposed (W broadcast
+** one element at a time against 16 rows of x in a vector): 150-180 GFLOP/s
+** a core here up to 128 rows, where xt (128·in floats) still sits in L2;
+** beyond, the dot-product tiles are faster. Also the W rows per tile. */
+#define BCAST_ROWS 128
+#define BCAST_MR 16
 
 /* ---- BLAS ---- */
 
@@ -218,6 +228,75 @@ AVX512 INLINE void avx512_tile(const float *x, size_t ldx, const float *w, size_
 DEFINE_COLS(avx2_cols, AVX2, 3, CASES_3(avx2_tile))
 DEFINE_COLS(avx512_cols, AVX512, 4, CASES_4(avx512_tile))
 
+/* y[r0+r][i] = b[i] + Σ_k w[i][k]·xt[k][r0+r] for i < mr, r < nrow, with
+** nv vectors of 16 rows: 16 accumulators (mr 16 × 1 vector or 8 × 2), each
+** one FMA chain over k in order. W's element is broadcast, xt's rows are
+** contiguous: no horizontal sums, and xt streams from L1/L2 in order. */
+AVX512 INLINE void bcast_tile(const float *xt, int rp, int in, const float *w, size_t ldw,
+                              float *y, size_t ldy, const float *b, int r0, int nrow, const int mr,
+                              const int nv) {
+  __m512 acc[16][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  const float *xp = xt + r0;
+  for (int k = 0; k < in; k++, xp += rp) {
+    __m512 x0 = _mm512_load_ps(xp), x1 = nv > 1 ? _mm512_load_ps(xp + 16) : x0;
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++) {
+      __m512 wb = _mm512_set1_ps(w[i * ldw + k]);
+      acc[i][0] = _mm512_fmadd_ps(wb, x0, acc[i][0]);
+      if (nv > 1) acc[i][1] = _mm512_fmadd_ps(wb, x1, acc[i][1]);
+    }
+  }
+  float t[16][32] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+  for (int i = 0; i < mr; i++)
+#pragma GCC unroll 2
+    for (int v = 0; v < nv; v++) _mm512_store_ps(&t[i][16 * v], acc[i][v]);
+  for (int r = 0; r < nrow; r++)
+    for (int i = 0; i < mr; i++) y[(size_t)(r0 + r) * ldy + i] = t[i][r] + (b ? b[i] : 0.0f);
+}
+
+/* Up to 16 W rows against 32 (two vectors) or 16 x rows at a time. */
+AVX512 static void bcast_block(const gemm_job *j, int o, int mr, int r0, int nrow) {
+  const float *w = j->w + (size_t)o * j->ldw, *b = j->b ? j->b + o : NULL;
+  float *y = j->y + o;
+  size_t ldw = (size_t)j->ldw, ldy = (size_t)j->ldy;
+  if (nrow > 16) { /* two vectors: 8 W rows per pass keeps 16 accumulators */
+    for (int h = 0; h < mr; h += 8) {
+      int m = mr - h < 8 ? mr - h : 8;
+      if (m == 8)
+        bcast_tile(j->xt, j->rp, j->in, w + h * ldw, ldw, y + h, ldy, b ? b + h : NULL, r0, nrow, 8, 2);
+      else
+        bcast_tile(j->xt, j->rp, j->in, w + h * ldw, ldw, y + h, ldy, b ? b + h : NULL, r0, nrow, m, 2);
+    }
+  } else if (mr == 16) {
+    bcast_tile(j->xt, j->rp, j->in, w, ldw, y, ldy, b, r0, nrow, 16, 1);
+  } else {
+    bcast_tile(j->xt, j->rp, j->in, w, ldw, y, ldy, b, r0, nrow, mr, 1);
+  }
+}
+
+/* Columns [o0, o1): W tiles of 16 rows outermost (read once, from L1 for
+** every row block), blocks of 32 x rows inside. */
+AVX512 static void bcast_cols(const gemm_job *j) {
+  for (int o = j->o0; o < j->o1; o += BCAST_MR) {
+    int mr = j->o1 - o < BCAST_MR ? j->o1 - o : BCAST_MR;
+    for (int r0 = 0; r0 < j->rows; r0 += 32)
+      bcast_block(j, o, mr, r0, j->rows - r0 < 32 ? j->rows - r0 : 32);
+  }
+}
+
+/* xt[k][r] = x[r][k], rows r >= rows zero (they only feed unused lanes). */
+static void transpose_x(const float *x, int ldx, int rows, int in, int rp, float *xt) {
+  enum { TB = 16 };
+  for (int k0 = 0; k0 < in; k0 += TB)
+    for (int r = 0; r < rp; r++) {
+      int k1 = k0 + TB < in ? k0 + TB : in;
+      for (int k = k0; k < k1; k++) xt[(size_t)k * rp + r] = r < rows ? x[(size_t)r * ldx + k] : 0.0f;
+    }
+}
+
 static int have_avx2(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
@@ -245,8 +324,9 @@ gemm_kernel gemm_kernel_auto(void) {
 }
 
 /* OpenBLAS's own AVX-512 kernels (chosen by its CPU detection, or by
-** OPENBLAS_CORETYPE) pack and multiply at ~170 GFLOP/s a core here, faster
-** than our dot-product tiles at any row count bench_gemm tried (32..499). */
+** OPENBLAS_CORETYPE) pack and multiply at ~150-175 GFLOP/s a core here from
+** 128 rows on: ahead of our dot-product tiles, level with the broadcast
+** path (bench_gemm), so they take everything above BCAST_ROWS. */
 static int blas_has_avx512(void) {
   static const char *const cores[] = {"skylakex", "cooperlake", "sapphirerapids"};
   const char *name = openblas_get_corename();
@@ -256,7 +336,7 @@ static int blas_has_avx512(void) {
 }
 
 int gemm_small_rows(void) {
-  if (blas_has_avx512()) return 0;
+  if (blas_has_avx512()) return gemm_kernel_auto() == GEMM_AVX512 ? BCAST_ROWS : 0;
   switch (gemm_kernel_auto()) {
     case GEMM_AVX512: return 512;
     case GEMM_AVX2: return 128;
@@ -269,7 +349,12 @@ static void run_cols(const gemm_job *j) {
   switch (j->k) {
 #ifdef GEMM_X86
     case GEMM_AVX2: avx2_cols(j); return;
-    case GEMM_AVX512: avx512_cols(j); return;
+    case GEMM_AVX512:
+      if (j->xt)
+        bcast_cols(j);
+      else
+        avx512_cols(j);
+      return;
 #endif
     default: blas_cols(j); return;
   }
@@ -282,27 +367,38 @@ static void *worker(void *arg) {
 
 #define MAX_THREADS 64
 
-void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, int ldw,
-                    const float *b, int out, float *y, int ldy, int threads, gemm_kernel k) {
-  if (rows < 1 || out < 1 || in < 1) return;
-  if (k == GEMM_AUTO || !gemm_kernel_available(k)) k = gemm_kernel_auto();
-  gemm_job job = {x, w, b, y, rows, in, out, 0, out, ldx, ldw, ldy, k};
-  long long macs = (long long)rows * in * out;
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
-  if (threads > (out + MR - 1) / MR) threads = (out + MR - 1) / MR;
-  /* OpenBLAS threads itself; splitting its calls would nest two pools. */
-  if (threads < 2 || macs < GEMM_THREAD_MIN_MACS || k == GEMM_BLAS) {
-    run_cols(&job);
+/* The few-row AVX-512 path works from x transposed: one allocation of
+** rp·in floats per call (≤ 128 rows). Without memory, the tiles run. */
+static float *bcast_prepare(gemm_job *j) {
+#ifdef GEMM_X86
+  if (j->k != GEMM_AVX512 || j->rows > BCAST_ROWS) return NULL;
+  j->rp = (j->rows + 15) & ~15;
+  size_t bytes = sizeof(float) * (size_t)j->rp * (size_t)j->in;
+  float *xt = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  if (xt) transpose_x(j->x, j->ldx, j->rows, j->in, j->rp, xt);
+  j->xt = xt;
+  return xt;
+#else
+  (void)j;
+  return NULL;
+#endif
+}
+
+static void run_split(const gemm_job *job, int threads) {
+  int unit = job->xt ? BCAST_MR : MR, out = job->out;
+  int tiles = (out + unit - 1) / unit;
+  if (threads > tiles) threads = tiles;
+  if (threads < 2) {
+    run_cols(job);
     return;
   }
   gemm_job part[MAX_THREADS];
   pthread_t tid[MAX_THREADS];
   int started[MAX_THREADS] = {0};
-  int tiles = (out + MR - 1) / MR;
   for (int t = 0; t < threads; t++) {
-    part[t] = job;
-    part[t].o0 = (int)((long)tiles * t / threads) * MR;
-    part[t].o1 = t + 1 == threads ? out : (int)((long)tiles * (t + 1) / threads) * MR;
+    part[t] = *job;
+    part[t].o0 = (int)((long)tiles * t / threads) * unit;
+    part[t].o1 = t + 1 == threads ? out : (int)((long)tiles * (t + 1) / threads) * unit;
   }
   for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, worker, &part[t]) == 0;
   run_cols(&part[0]);
@@ -312,6 +408,20 @@ void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, i
     else
       run_cols(&part[t]);
   }
+}
+
+void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, int ldw,
+                    const float *b, int out, float *y, int ldy, int threads, gemm_kernel k) {
+  if (rows < 1 || out < 1 || in < 1) return;
+  if (k == GEMM_AUTO || !gemm_kernel_available(k)) k = gemm_kernel_auto();
+  gemm_job job = {x, w, b, y, rows, in, out, 0, out, ldx, ldw, ldy, k, NULL, 0};
+  long long macs = (long long)rows * in * out;
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  /* OpenBLAS threads itself; splitting its calls would nest two pools. */
+  if (macs < GEMM_THREAD_MIN_MACS || k == GEMM_BLAS) threads = 1;
+  float *xt = bcast_prepare(&job);
+  run_split(&job, threads);
+  free(xt);
 }
 
 void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,

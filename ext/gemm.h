@@ -4,27 +4,34 @@
 **
 ** Why: OpenBLAS packs the whole W into its own layout on every sgemm call.
 ** For the 32-token sentences DistilBERT sees that packing costs half as much
-** as the multiply itself. With few rows, y is rows·out dot products of x's
-** rows with W's rows, both contiguous, so a register-blocked dot-product
-** kernel (4 W rows × 3 x rows per tile in AVX2, 4 × 4 in AVX-512) streams W
-** from memory once and keeps x in cache, with nothing packed or copied. For
-** many rows a packed sgemm wins (x outgrows the cache); gemm_small_rows() is
+** as the multiply itself. With few rows nothing needs packing: the AVX-512
+** kernel transposes x (rows·in floats, small) and broadcasts W one element
+** at a time against 16 rows of x per vector, 16 accumulators, W streamed
+** from memory once (up to 128 rows; ~170-190 GFLOP/s a core here, near the
+** FMA peak); above 128 rows, and in AVX2, a register-blocked dot-product
+** kernel (4 W rows × 3 x rows per tile in AVX2, 4 × 4 in AVX-512) keeps x
+** in cache instead. For many rows a packed sgemm wins; gemm_small_rows() is
 ** the measured crossover that nn_linear dispatches on.
 **
 ** Contract:
 **   - rows, in, out >= 1 (any < 1: nothing is written); x, w, y row-major,
 **     dense (gemm_linear) or with row strides (gemm_linear_ld); any alignment.
 **   - y must not overlap x, w or b. x, w, b are only read.
-**   - No heap allocation (beyond what pthread_create does), no global
-**     mutable state, no failure: a kernel the CPU lacks means GEMM_AUTO, a
-**     thread that cannot be started has its share done by the caller.
+**   - One heap allocation per call on the AVX-512 path up to 128 rows (x
+**     transposed, 16-row padded: at most 128·in floats), freed before
+**     returning; no global mutable state; no failure: without that memory
+**     the dot-product tiles run instead, a kernel the CPU lacks means
+**     GEMM_AUTO, a thread that cannot be started has its share done by the
+**     caller.
 **   - Accuracy: float32 products with fused multiply-adds, summed in an
-**     order different from OpenBLAS's: per 1024-wide block of k, 8 (AVX2)
-**     or 16 (AVX-512) lane sums combined pairwise, blocks added in order,
-**     bias last. Results therefore differ from cblas_sgemm in the last bits
-**     (tests/unit/test_gemm.c holds both within 1e-5·Σ|x·w| of a double
-**     reference); the kernels differ from each other likewise. One kernel
-**     is deterministic: same inputs, same bits, whatever the thread count.
+**     order different from OpenBLAS's. AVX-512 up to 128 rows: one FMA
+**     chain per output over k in order, bias last. Otherwise per 1024-wide
+**     block of k, 8 (AVX2) or 16 (AVX-512) lane sums combined pairwise,
+**     blocks added in order, bias last. Results therefore differ from
+**     cblas_sgemm in the last bits (tests/unit/test_gemm.c holds both within
+**     1e-5·Σ|x·w| of a double reference); the kernels differ from each other
+**     likewise. One kernel is deterministic: same inputs, same bits,
+**     whatever the thread count.
 **   - Threads: `threads` > 1 splits out across that many threads (the caller
 **     is one of them; the others are created for the call and joined before
 **     returning), but only when rows·in·out is at least GEMM_THREAD_MIN_MACS
@@ -39,18 +46,18 @@
 /* Rows up to which gemm_linear (kernel GEMM_AUTO) beats cblas_sgemm, its
 ** packing included, on the encoders' linear shapes (768x768, 768x3072,
 ** 3072x768) on this CPU with the OpenBLAS kernels in use; 0 when the auto
-** kernel is BLAS itself or OpenBLAS runs its own AVX-512 kernels (SkylakeX,
-** Cooperlake, SapphireRapids: ~170 GFLOP/s a core, ahead of ours at every
-** row count measured). Measured with tests/bench/bench_gemm.c (OpenBLAS
-** 0.3.21): against its Haswell kernels AVX2 wins up to ~128 rows and ties
-** beyond; AVX-512 still wins at 499 (HuBERT's 10 s), and beyond ~512 rows x
-** stops fitting in L2. */
+** kernel is BLAS itself. Measured with tests/bench/bench_gemm.c (OpenBLAS
+** 0.3.21, AMD Zen 5): against OpenBLAS's Haswell (AVX2) kernels, our AVX2
+** wins up to ~128 rows and our AVX-512 up to ~512 (HuBERT's 10 s is 499);
+** against its own AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids)
+** only the broadcast path wins, up to 128 rows. */
 int gemm_small_rows(void);
 
 /* Multiply-adds below which a call runs on one thread: a pthread_create +
-** join costs ~25 us here (more on a loaded machine), 8M multiply-adds take
-** ~100 us on one core. */
-#define GEMM_THREAD_MIN_MACS (1L << 23)
+** join costs 25-140 us here, and a 32-row 768x768 linear (19M) takes ~150 us
+** on one core, so splitting it lost time end to end (DistilBERT at 2
+** threads: 0.97 s per 50 sentences with 8M, 0.81-0.87 s with 32M). */
+#define GEMM_THREAD_MIN_MACS (1L << 25)
 
 typedef enum gemm_kernel {
   GEMM_AUTO = 0, /* the best this CPU has (AVX-512, else AVX2+FMA, else BLAS) */
