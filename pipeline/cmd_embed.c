@@ -1,15 +1,17 @@
 /*
 ** clap embed — fill the encoder output cache (table features).
 **
-**   clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--refuse-stale]
-**                 [--shard K/N [--out SHARD.db]]
+**   clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--threads T]
+**                 [--refuse-stale] [--shard K/N [--out SHARD.db]]
 **
 ** Audio: every utterance's stored FLAC is decoded and encoded by E (default
 ** acoustic), key = utterance id. Text: every description (any source or
 ** status) is encoded by the text encoder (default ngram), key = SHA-256 of
 ** the text. The computation is the one clap_encode_audio / clap_encode_text
 ** do (features.h), so a cached vector equals the SQL function's result bit
-** for bit. What is cached already is skipped: a re-run adds nothing.
+** for bit at the same thread count (HuBERT's may differ in the last bits
+** between thread counts: OpenBLAS splits its convolutions and attention by
+** thread). What is cached already is skipped: a re-run adds nothing.
 **
 ** Staleness: every cached row records the identity of the encoder that
 ** computed it (features.encoder_id, feature_cache.h). A row whose identity
@@ -23,8 +25,14 @@
 ** The encoders' files are verified first (hfckpt_verify_weights): a file
 ** changed since `clap encoder add` stops the run, naming the file.
 **
-** Audio runs on N worker threads (default: the number of cores) over chunks
-** of utterances; the main thread is the one writer and commits each chunk,
+** Audio runs on N worker threads over chunks of utterances, each encode
+** call on T threads of its own (OpenBLAS and ext/gemm: nn_set_threads), so
+** N·T should not exceed the cores. Defaults: neither given, N = the cores
+** and T = 1 for audio (independent utterances parallelise best), T = the
+** cores for text (one writer, one sentence at a time); --threads T alone
+** gives N = max(1, cores / T); --workers N alone gives T = max(1, cores / N).
+** Text always runs on the main thread with T threads (T = the cores unless
+** --threads says otherwise). The main thread is the one writer and commits each chunk,
 ** so an interrupted run keeps the chunks done. An utterance that fails to
 ** decode or encode stops the run with its id in the message (exit 1).
 ** Both encoders are resolved before any work, so a bad name costs nothing.
@@ -66,12 +74,13 @@
 #include "commands.h"
 #include "db.h"
 #include "feature_cache.h"
+#include "nn.h"
 #include "progress.h"
 #include "shard.h"
 
 static const char embed_usage[] =
-    "usage: clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--refuse-stale]\n"
-    "                     [--shard K/N [--out SHARD.db]]\n"
+    "usage: clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--threads T]\n"
+    "                     [--refuse-stale] [--shard K/N [--out SHARD.db]]\n"
     "\n"
     "Fill the features cache: every utterance through the audio encoder\n"
     "(default acoustic), every description through the text encoder (default\n"
@@ -79,7 +88,10 @@ static const char embed_usage[] =
     "files or another clap version) are recomputed.\n"
     "  --encoder E        audio encoder: built in (acoustic) or a clap_encoders row\n"
     "  --text-encoder E   text encoder: built in (ngram) or a clap_encoders row\n"
-    "  --workers N        audio encoding threads (default: the number of cores)\n"
+    "  --workers N        utterances encoded at once (default: cores, or cores/T)\n"
+    "  --threads T        threads inside one encode call, for the checkpoint\n"
+    "                     encoders (default: 1 for audio with several workers,\n"
+    "                     cores/N with --workers N; the cores for text)\n"
     "  --refuse-stale     fail, writing nothing, if any cached vector is stale\n"
     "  --shard K/N        embed only shard K of N (1 <= K <= N) into a shard\n"
     "                     database; DB is only read (`clap merge` folds it in)\n"
@@ -435,10 +447,25 @@ static clap_status record_shard(sqlite3 *src, const char *src_path, const char *
   return rc;
 }
 
+/* How many utterances at once and how many threads inside each encode call
+** (the contract at the top): workers·threads within the cores by default. */
+typedef struct threads {
+  int workers, audio, text;
+} threads;
+
+static threads plan_threads(int workers, int nthreads) {
+  int cores = default_workers();
+  threads th;
+  th.workers = workers ? workers : nthreads ? (cores / nthreads > 1 ? cores / nthreads : 1) : cores;
+  th.audio = nthreads ? nthreads : workers ? (cores / workers > 1 ? cores / workers : 1) : 1;
+  th.text = nthreads ? nthreads : cores;
+  return th;
+}
+
 /* Resolve both encoders, plan both sides (so --refuse-stale writes nothing
 ** and a broken encoder stops the run before any work), then embed. */
 static clap_status embed_run(target *t, const char *path, const char *out, side *a, side *x,
-                             int workers, int refuse, int *na, clap_error *err) {
+                             const threads *th, int refuse, int *na, clap_error *err) {
   clap_status rc = side_resolve(t->src, a, err);
   if (rc == CLAP_OK) rc = side_resolve(t->src, x, err);
   if (rc == CLAP_OK && out) rc = open_existing_shard(path, out, &t->dst, err);
@@ -447,8 +474,14 @@ static clap_status embed_run(target *t, const char *path, const char *out, side 
   if (rc == CLAP_OK && refuse && a->work.nstale) rc = refuse_stale(t, a, err);
   if (rc == CLAP_OK && refuse && x->work.nstale) rc = refuse_stale(t, x, err);
   if (rc == CLAP_OK && out) rc = record_shard(t->src, path, out, t->k, t->n, a, x, &t->dst, err);
-  if (rc == CLAP_OK) rc = embed_audio(t, a, workers, na, err);
-  if (rc == CLAP_OK) rc = embed_text(t, x, err);
+  if (rc == CLAP_OK) {
+    nn_set_threads(th->audio);
+    rc = embed_audio(t, a, th->workers, na, err);
+  }
+  if (rc == CLAP_OK) {
+    nn_set_threads(th->text);
+    rc = embed_text(t, x, err);
+  }
   return rc;
 }
 
@@ -461,7 +494,7 @@ static int usage_error(const char *fmt, const char *arg) {
 
 int cmd_embed(int argc, char **argv) {
   const char *path = NULL, *audio_enc = "acoustic", *text_enc = "ngram", *out = NULL;
-  int workers = default_workers(), refuse = 0, k = 1, n = 1, sharded = 0;
+  int workers = 0, nthreads = 0, refuse = 0, k = 1, n = 1, sharded = 0;
   clap_error err;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -471,7 +504,8 @@ int cmd_embed(int argc, char **argv) {
     } else if (!strcmp(a, "--refuse-stale")) {
       refuse = 1;
     } else if ((!strcmp(a, "--encoder") || !strcmp(a, "--text-encoder") ||
-                !strcmp(a, "--workers") || !strcmp(a, "--shard") || !strcmp(a, "--out")) &&
+                !strcmp(a, "--workers") || !strcmp(a, "--threads") || !strcmp(a, "--shard") ||
+                !strcmp(a, "--out")) &&
                i + 1 < argc) {
       const char *v = argv[++i];
       if (!strcmp(a, "--encoder")) audio_enc = v;
@@ -483,8 +517,12 @@ int cmd_embed(int argc, char **argv) {
       } else {
         char *end;
         long w = strtol(v, &end, 10);
-        if (*end || w < 1 || w > 256) return usage_error("--workers wants 1..256, not '%s'", v);
-        workers = (int)w;
+        if (*end || w < 1 || w > 256)
+          return usage_error(!strcmp(a, "--workers") ? "--workers wants 1..256, not '%s'"
+                                                     : "--threads wants 1..256, not '%s'",
+                             v);
+        if (!strcmp(a, "--workers")) workers = (int)w;
+        else nthreads = (int)w;
       }
     } else if (a[0] == '-' && a[1]) {
       return usage_error("unknown or incomplete option '%s'", a);
@@ -514,7 +552,8 @@ int cmd_embed(int argc, char **argv) {
   side a = {.name = audio_enc, .modality = ENCODER_AUDIO};
   side x = {.name = text_enc, .modality = ENCODER_TEXT};
   int na = 0;
-  clap_status rc = embed_run(&t, path, sharded ? out : NULL, &a, &x, workers, refuse, &na, &err);
+  threads th = plan_threads(workers, nthreads);
+  clap_status rc = embed_run(&t, path, sharded ? out : NULL, &a, &x, &th, refuse, &na, &err);
   if (t.dst && t.dst != db) db_close(t.dst);
   db_close(db);
   /* Audio commits per chunk, in order of id; text all at once. */
