@@ -235,6 +235,20 @@ static size_t scratch_floats(const distilbert_config *c, int n) {
   return 6 * (size_t)n * c->dim + (size_t)n * c->hidden_dim + (size_t)n * n;
 }
 
+/* q, k, v = x·Wᵀ + b. With few rows, one gemm_linear_multi call: x is
+** prepared once and the threads share the three projections' columns (each
+** alone is too small to be worth a thread); the same bits as nn_linear. */
+static void qkv(const float *x, int T, int D, const db_layer *L, float *q, float *k, float *v) {
+  if (T > gemm_small_rows()) {
+    nn_linear(x, T, D, L->q_w, L->q_b, D, q);
+    nn_linear(x, T, D, L->k_w, L->k_b, D, k);
+    nn_linear(x, T, D, L->v_w, L->v_b, D, v);
+    return;
+  }
+  const gemm_out o[3] = {{L->q_w, L->q_b, D, q}, {L->k_w, L->k_b, D, k}, {L->v_w, L->v_b, D, v}};
+  gemm_linear_multi(x, T, D, o, 3, nn_get_threads(), GEMM_AUTO);
+}
+
 /* One post-LN block on x [T, D], in place. s: scratch_floats(T) floats. */
 static void block(const distilbert *m, const db_layer *L, float *x, int T, float *s) {
   const distilbert_config *c = &m->cfg;
@@ -242,9 +256,7 @@ static void block(const distilbert *m, const db_layer *L, float *x, int T, float
   size_t td = (size_t)T * D;
   float *q = s, *k = q + td, *v = k + td, *ctx = v + td, *sa = ctx + td, *vt = sa + td;
   float *ff = vt + td, *att = ff + (size_t)T * H;
-  nn_linear(x, T, D, L->q_w, L->q_b, D, q);
-  nn_linear(x, T, D, L->k_w, L->k_b, D, k);
-  nn_linear(x, T, D, L->v_w, L->v_b, D, v);
+  qkv(x, T, D, L, q, k, v);
   attention(q, k, v, T, c->heads, hd, att, vt, ctx);
   nn_linear(ctx, T, D, L->o_w, L->o_b, D, sa);
   add_inplace(sa, x, td);

@@ -424,6 +424,74 @@ void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, i
   free(xt);
 }
 
+/* One thread's share of a multi-output call: column ranges of some parts. */
+typedef struct gemm_span {
+  gemm_job job[GEMM_MAX_OUTS];
+  int n;
+} gemm_span;
+
+static void *span_worker(void *arg) {
+  gemm_span *s = arg;
+  for (int i = 0; i < s->n; i++) run_cols(&s->job[i]);
+  return NULL;
+}
+
+/* Thread t's columns are [total·t/threads, total·(t+1)/threads) of the parts
+** laid end to end, each cut rounded down to a whole tile of its part. */
+static void split_spans(const gemm_job *base, const gemm_out *o, int n, int threads, int unit,
+                        gemm_span *span) {
+  long total = 0;
+  for (int i = 0; i < n; i++) total += o[i].out;
+  int part = 0, off = 0; /* where the previous thread stopped */
+  for (int t = 0; t < threads; t++) {
+    long end = t + 1 == threads ? total : total * (t + 1) / threads;
+    span[t].n = 0;
+    long at = 0;
+    for (int i = 0; i < part; i++) at += o[i].out;
+    while (part < n) {
+      int stop = end - at >= o[part].out ? o[part].out : (int)((end - at) / unit) * unit;
+      if (t + 1 == threads) stop = o[part].out;
+      if (stop > off) {
+        gemm_job *j = &span[t].job[span[t].n++];
+        *j = *base;
+        j->w = o[part].w, j->b = o[part].b, j->y = o[part].y, j->out = o[part].out;
+        j->ldw = base->in, j->ldy = o[part].out, j->o0 = off, j->o1 = stop;
+      }
+      if (stop < o[part].out) {
+        if (stop > off) off = stop;
+        break;
+      }
+      at += o[part].out, part++, off = 0;
+    }
+  }
+}
+
+void gemm_linear_multi(const float *x, int rows, int in, const gemm_out *o, int n, int threads,
+                       gemm_kernel k) {
+  if (rows < 1 || in < 1 || n < 1 || n > GEMM_MAX_OUTS) return;
+  if (k == GEMM_AUTO || !gemm_kernel_available(k)) k = gemm_kernel_auto();
+  long long macs = 0;
+  for (int i = 0; i < n; i++) macs += (long long)rows * in * (o[i].out > 0 ? o[i].out : 0);
+  gemm_job base = {x, NULL, NULL, NULL, rows, in, 0, 0, 0, in, in, 0, k, NULL, 0};
+  float *xt = bcast_prepare(&base);
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads < 2 || macs < GEMM_THREAD_MIN_MACS || k == GEMM_BLAS) threads = 1;
+  gemm_span span[MAX_THREADS];
+  split_spans(&base, o, n, threads, xt ? BCAST_MR : MR, span);
+  pthread_t tid[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int t = 1; t < threads; t++)
+    started[t] = pthread_create(&tid[t], NULL, span_worker, &span[t]) == 0;
+  span_worker(&span[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t])
+      pthread_join(tid[t], NULL);
+    else
+      span_worker(&span[t]);
+  }
+  free(xt);
+}
+
 void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                  float *y, int threads, gemm_kernel k) {
   gemm_linear_ld(x, in, rows, in, w, in, b, out, y, out, threads, k);

@@ -83,4 +83,19 @@ void gemm_linear(const float *x, int rows, int in, const float *w, const float *
 void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, int ldw,
                     const float *b, int out, float *y, int ldy, int threads, gemm_kernel k);
 
+/* Several linears of the same x at once (attention's q, k and v): part i
+** is y_i[rows, out_i] = x·W_iᵀ + b_i, exactly as gemm_linear computes it
+** (same bits), but x is prepared once and the threads split all the parts'
+** columns together, so three 768-wide projections share out like one
+** 2304-wide one. n in 1..GEMM_MAX_OUTS (else nothing is written); no y may
+** overlap x, another y, or any W or b. */
+#define GEMM_MAX_OUTS 8
+typedef struct gemm_out {
+  const float *w, *b; /* W [out, in], b [out] or NULL */
+  int out;
+  float *y; /* [rows, out] dense */
+} gemm_out;
+void gemm_linear_multi(const float *x, int rows, int in, const gemm_out *o, int n, int threads,
+                       gemm_kernel k);
+
 #endif

@@ -261,7 +261,53 @@ static void test_nn_dispatch(void) {
   CHECK_INT(fails, 0);
 }
 
+/* gemm_linear_multi gives each part the bits gemm_linear gives it, whatever
+** the kernel and thread count, with the threads' cuts inside and between
+** parts (sizes not multiples of the tile, a 1-wide part, 3 threads). */
+static void test_multi(void) {
+  static const int rows_list[] = {1, 17, 32, 129};
+  static const int outs[3] = {1001, 1, 517};
+  const int in = 1100;
+  int fails = 0;
+  for (size_t ri = 0; ri < sizeof rows_list / sizeof *rows_list; ri++) {
+    int rows = rows_list[ri];
+    float *x = malloc(sizeof(float) * (size_t)rows * in);
+    for (size_t i = 0; i < (size_t)rows * in; i++) x[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
+    float *w[3], *b[3], *y[3], *ref[3];
+    gemm_out o[3];
+    for (int p = 0; p < 3; p++) {
+      w[p] = malloc(sizeof(float) * (size_t)outs[p] * in);
+      b[p] = malloc(sizeof(float) * (size_t)outs[p]);
+      y[p] = malloc(sizeof(float) * (size_t)rows * outs[p]);
+      ref[p] = malloc(sizeof(float) * (size_t)rows * outs[p]);
+      for (size_t i = 0; i < (size_t)outs[p] * in; i++) w[p][i] = (float)((i * 104729 + p) % 997) / 498.0f - 1.0f;
+      for (int i = 0; i < outs[p]; i++) b[p][i] = (float)i / outs[p];
+      o[p] = (gemm_out){w[p], p == 1 ? NULL : b[p], outs[p], y[p]};
+    }
+    for (int kk = GEMM_BLAS; kk <= GEMM_AVX512; kk++) {
+      if (!gemm_kernel_available((gemm_kernel)kk)) continue;
+      for (int p = 0; p < 3; p++)
+        gemm_linear(x, rows, in, w[p], o[p].b, outs[p], ref[p], 1, (gemm_kernel)kk);
+      for (int threads = 1; threads <= 3; threads++) {
+        for (int p = 0; p < 3; p++) memset(y[p], 0xff, sizeof(float) * (size_t)rows * outs[p]);
+        gemm_linear_multi(x, rows, in, o, 3, threads, (gemm_kernel)kk);
+        for (int p = 0; p < 3; p++)
+          if (memcmp(y[p], ref[p], sizeof(float) * (size_t)rows * outs[p]) != 0) {
+            fprintf(stderr, "  multi: rows %d kernel %d threads %d part %d differs\n", rows, kk,
+                    threads, p);
+            fails++;
+          }
+      }
+    }
+    for (int p = 0; p < 3; p++) free(w[p]), free(b[p]), free(y[p]), free(ref[p]);
+    free(x);
+  }
+  CHECK_INT(fails, 0);
+  CHECK((long)32 * in * (1001 + 1 + 517) >= GEMM_THREAD_MIN_MACS); /* the split really runs */
+}
+
 int main(void) {
+  RUN(test_multi);
   RUN(test_kernels);
   RUN(test_empty);
   RUN(test_small_shapes);
