@@ -12,18 +12,7 @@ bin=$BUILD/bench/bench_distilbert
 n=${BENCH_SENTENCES:-50}
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 get() { sed -n "s/^$1=//p" <<<"$2"; }
-# "machine": the environment as it is; "avx512": OpenBLAS picks its AVX-512
-# kernels and PyTorch its AVX-512 ATen kernels. Our ext/gemm and ext/vmath
-# kernels pick AVX-512 by themselves when the CPU has it, so the judged ratio
-# is our best over both configurations against PyTorch's best over both.
-cfg_env() {
-  case $1 in
-    machine) echo env ;;
-    avx512) echo "env -u OPENBLAS_CORETYPE ATEN_CPU_CAPABILITY=avx512" ;;
-  esac
-}
-minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a") print a; else print (a + 0 < b + 0) ? a : b }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
+. tests/bench/blas_configs.sh
 torch_ok=0
 /usr/bin/python3 -c 'import torch' 2>/dev/null && torch_ok=1
 max_th=$(nproc)

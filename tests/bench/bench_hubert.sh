@@ -17,18 +17,7 @@ get() { sed -n "s/^$1=//p" <<<"$2"; }
 
 torch_ok=0
 /usr/bin/python3 -c 'import torch, torchaudio' 2>/dev/null && torch_ok=1
-# Two BLAS configurations, both sides under each: "machine" is the environment
-# as it is (here OPENBLAS_CORETYPE pins OpenBLAS to its AVX2 kernels), "avx512"
-# lets OpenBLAS pick its AVX-512 kernels and PyTorch its AVX-512 ATen kernels.
-# Our own kernels (ext/gemm, ext/vmath) use AVX-512 in both whenever the CPU
-# has it, so the judged ratio is our best over both against PyTorch's best
-# over both — the peer is never held to a slower setting than it can have.
-cfg_env() {
-  case $1 in
-    machine) echo env ;;
-    avx512) echo "env -u OPENBLAS_CORETYPE ATEN_CPU_CAPABILITY=avx512" ;;
-  esac
-}
+. tests/bench/blas_configs.sh
 torch_time() { # cfg threads -> "wall cpu": best of 3 seconds of each clock, or "n/a n/a"
   [ $torch_ok = 1 ] || { echo n/a n/a; return; }
   $(cfg_env "$1") OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE} OMP_NUM_THREADS=$2 OPENBLAS_NUM_THREADS=$2 /usr/bin/python3 - "$2" <<'PY' 2>/dev/null || echo n/a n/a
@@ -46,8 +35,6 @@ with torch.inference_mode():
 print(f"{best:.3f} {cpu:.3f}")
 PY
 }
-minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a") print a; else print (a + 0 < b + 0) ? a : b }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""

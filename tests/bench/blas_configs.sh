@@ -1,0 +1,17 @@
+# Sourced by the encoder benches (bench_hubert.sh, bench_distilbert.sh): the
+# two BLAS configurations both sides run under, and the arithmetic on
+# figures that may be "n/a" (peer unavailable).
+#
+# "machine": the environment as it is (this machine sets OPENBLAS_CORETYPE=
+# Haswell, pinning OpenBLAS to its AVX2 kernels); "avx512": OpenBLAS picks its
+# AVX-512 kernels and PyTorch its AVX-512 ATen kernels. Our ext/gemm and
+# ext/vmath kernels pick AVX-512 by themselves when the CPU has it, so the
+# judged ratio is our best over both against PyTorch's best over both.
+cfg_env() {
+  case $1 in
+    machine) echo env ;;
+    avx512) echo "env -u OPENBLAS_CORETYPE ATEN_CPU_CAPABILITY=avx512" ;;
+  esac
+}
+minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a") print a; else print (a + 0 < b + 0) ? a : b }'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
