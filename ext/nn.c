@@ -13,6 +13,7 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* Output frames per im2col block: big enough for sgemm to reach its peak,
@@ -65,10 +66,57 @@ void nn_group_norm(float *x, int c, int len, int groups, const float *gamma, con
   }
 }
 
-void nn_gelu(float *x, size_t n) { vmath_gelu(x, n); }
+/* Element-wise work big enough to share with a second thread: below this a
+** pthread_create + join (25-140 us here) costs more than half the work. */
+#define NN_SPLIT_MIN ((size_t)1 << 20)
+
+typedef struct nn_rows_job {
+  float *x;
+  size_t r0, r1, cols;
+  int softmax; /* else GELU over the rows as one array */
+} nn_rows_job;
+
+static void nn_rows_run(const nn_rows_job *j) {
+  float *x = j->x + j->r0 * j->cols;
+  if (j->softmax)
+    vmath_softmax_rows(x, j->r1 - j->r0, j->cols);
+  else
+    vmath_gelu(x, (j->r1 - j->r0) * j->cols);
+}
+
+static void *nn_rows_worker(void *arg) {
+  nn_rows_run(arg);
+  return NULL;
+}
+
+/* Rows [0, rows) in two halves when there is a second thread to spare and
+** enough work; each element (or row) is computed as on one thread, so the
+** bits do not depend on the split. */
+static void nn_rows_split(float *x, size_t rows, size_t cols, int softmax) {
+  nn_rows_job a = {x, 0, rows, cols, softmax}, b = a;
+  pthread_t tid;
+  if (rows < 2 || rows * cols < NN_SPLIT_MIN || nn_get_threads() < 2) {
+    nn_rows_run(&a);
+    return;
+  }
+  a.r1 = b.r0 = rows / 2;
+  if (pthread_create(&tid, NULL, nn_rows_worker, &b) != 0) {
+    nn_rows_run(&a), nn_rows_run(&b);
+    return;
+  }
+  nn_rows_run(&a);
+  pthread_join(tid, NULL);
+}
+
+void nn_gelu(float *x, size_t n) {
+  /* as rows of 4096 so the halves split on a whole row; the tail alone */
+  size_t rows = n / 4096;
+  nn_rows_split(x, rows, 4096, 0);
+  vmath_gelu(x + rows * 4096, n - rows * 4096);
+}
 
 void nn_softmax_rows(float *x, int rows, int cols) {
-  vmath_softmax_rows(x, (size_t)rows, (size_t)cols);
+  nn_rows_split(x, (size_t)rows, (size_t)cols, 1);
 }
 
 size_t nn_attention_scratch(int t, int s) { return (size_t)t * (size_t)s; }

@@ -19,7 +19,12 @@
 **
 ** Threads: OpenBLAS owns a process-wide pool; nn_set_threads sets its size
 ** (openblas_set_num_threads). It is the one global knob, for the CLI and the
-** binding to expose, not for the kernels to touch.
+** binding to expose, not for the kernels to touch. The kernels read it: with
+** 2 or more, nn_linear's few-row path (gemm.h) splits its columns, and
+** nn_gelu / nn_softmax_rows on at least 2^20 floats hand half the rows to one
+** thread started for the call (joined before returning; if it cannot start,
+** the caller does that half). Every element is computed as on one thread, so
+** the bits never depend on the count.
 */
 #ifndef CLAP_NN_H
 #define CLAP_NN_H

@@ -2,7 +2,9 @@
 #include "harness.h"
 #include "nn.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void test_linear(void) {
   /* W [3,2] in PyTorch layout; x [2,2]. y = x Wᵀ + b. */
@@ -216,6 +218,35 @@ static void test_threads(void) {
   CHECK(nn_set_threads(old) >= 1);
 }
 
+/* Big element-wise calls are shared with a second thread when there is one;
+** the halves compute each element (row) as one thread would, so 1 and 2
+** threads give the same bits, tails and odd row counts included. */
+static void test_split_same_bits(void) {
+  const size_t n = 3 * 1048576 + 4095; /* several 4096 rows and a tail */
+  const int rows = 601, cols = 2003;
+  float *g1 = malloc(sizeof(float) * n), *g2 = malloc(sizeof(float) * n);
+  float *s1 = malloc(sizeof(float) * (size_t)rows * cols), *s2 = malloc(sizeof(float) * (size_t)rows * cols);
+  for (size_t i = 0; i < n; i++) g1[i] = g2[i] = (float)((i * 2654435761u) % 20001) / 1000.0f - 10.0f;
+  for (size_t i = 0; i < (size_t)rows * cols; i++)
+    s1[i] = s2[i] = (float)((i * 40503u) % 3001) / 100.0f - 15.0f;
+  int before = nn_get_threads();
+  nn_set_threads(1);
+  nn_gelu(g1, n);
+  nn_softmax_rows(s1, rows, cols);
+  nn_set_threads(2);
+  nn_gelu(g2, n);
+  nn_softmax_rows(s2, rows, cols);
+  nn_set_threads(before);
+  CHECK(memcmp(g1, g2, sizeof(float) * n) == 0);
+  CHECK(memcmp(s1, s2, sizeof(float) * (size_t)rows * cols) == 0);
+  double xt = (double)(float)((float)(((n - 1) * 2654435761u) % 20001) / 1000.0f - 10.0f);
+  CHECK_NEAR(g2[n - 1], 0.5 * xt * (1 + erf(xt / sqrt(2.0))), 1e-5); /* the tail is done too */
+  double sum = 0;
+  for (int j = 0; j < cols; j++) sum += s2[(size_t)(rows - 1) * cols + j];
+  CHECK_NEAR(sum, 1.0, 1e-5); /* the second half's last row is a softmax */
+  free(g1), free(g2), free(s1), free(s2);
+}
+
 int main(void) {
   RUN(test_linear);
   RUN(test_layer_norm);
@@ -230,5 +261,6 @@ int main(void) {
   RUN(test_tap_major);
   RUN(test_transpose);
   RUN(test_threads);
+  RUN(test_split_same_bits);
   return harness_report();
 }
