@@ -246,7 +246,7 @@ static clap_status check_path(const char *path, int flags, clap_error *err) {
 }
 
 /* Everything that only reads: a file we must refuse stays byte-identical. */
-static clap_status inspect(sqlite3 *db, const char *path, int *version, clap_error *err) {
+static clap_status inspect_reads(sqlite3 *db, const char *path, int *version, clap_error *err) {
   clap_status s = db_user_version(db, version, err);
   if (s == CLAP_ERR_FORMAT)
     return clap_error_set(err, s, "%s: not a SQLite database (%s)", path, sqlite3_errmsg(db));
@@ -271,6 +271,21 @@ static clap_status inspect(sqlite3 *db, const char *path, int *version, clap_err
     if (objects > 0) return refuse_foreign(path, objects, err);
   }
   return CLAP_OK;
+}
+
+/* The version and the object count from one snapshot: read in two
+** autocommit statements, another process's `clap init` could commit in
+** between, and its fresh schema would look like a foreign database
+** (version 0 with tables) — a race two concurrent inits hit. */
+static clap_status inspect(sqlite3 *db, const char *path, int *version, clap_error *err) {
+  clap_status s = db_exec(db, "BEGIN", err);
+  if (s != CLAP_OK) {
+    clap_error_prefix(err, "%s: ", path);
+    return s;
+  }
+  s = inspect_reads(db, path, version, err);
+  rollback(db); /* nothing was written: ending the read transaction is all */
+  return s;
 }
 
 static clap_status set_wal(sqlite3 *db, const char *path, clap_error *err) {
