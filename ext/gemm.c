@@ -360,12 +360,36 @@ static void run_cols(const gemm_job *j) {
   }
 }
 
-static void *worker(void *arg) {
-  run_cols(arg);
+#define MAX_THREADS 64
+
+/* One thread's share: column ranges of one or more outputs. */
+typedef struct gemm_span {
+  gemm_job *job;
+  int n;
+} gemm_span;
+
+static void *span_worker(void *arg) {
+  gemm_span *s = arg;
+  for (int i = 0; i < s->n; i++) run_cols(&s->job[i]);
   return NULL;
 }
 
-#define MAX_THREADS 64
+/* span[0] on the caller, the others on threads started for the call (a
+** thread that cannot start has its share done by the caller). */
+static void run_spans(gemm_span *span, int threads) {
+  pthread_t tid[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int t = 1; t < threads; t++)
+    started[t] = pthread_create(&tid[t], NULL, span_worker, &span[t]) == 0;
+  span_worker(&span[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t])
+      pthread_join(tid[t], NULL);
+    else
+      span_worker(&span[t]);
+  }
+}
+
 
 /* The few-row AVX-512 path works from x transposed: one allocation of
 ** rp·in floats per call (≤ 128 rows). Without memory, the tiles run. */
@@ -393,21 +417,14 @@ static void run_split(const gemm_job *job, int threads) {
     return;
   }
   gemm_job part[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
+  gemm_span span[MAX_THREADS];
   for (int t = 0; t < threads; t++) {
     part[t] = *job;
     part[t].o0 = (int)((long)tiles * t / threads) * unit;
     part[t].o1 = t + 1 == threads ? out : (int)((long)tiles * (t + 1) / threads) * unit;
+    span[t] = (gemm_span){&part[t], 1};
   }
-  for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, worker, &part[t]) == 0;
-  run_cols(&part[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t])
-      pthread_join(tid[t], NULL);
-    else
-      run_cols(&part[t]);
-  }
+  run_spans(span, threads);
 }
 
 void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, int ldw,
@@ -424,35 +441,24 @@ void gemm_linear_ld(const float *x, int ldx, int rows, int in, const float *w, i
   free(xt);
 }
 
-/* One thread's share of a multi-output call: column ranges of some parts. */
-typedef struct gemm_span {
-  gemm_job job[GEMM_MAX_OUTS];
-  int n;
-} gemm_span;
-
-static void *span_worker(void *arg) {
-  gemm_span *s = arg;
-  for (int i = 0; i < s->n; i++) run_cols(&s->job[i]);
-  return NULL;
-}
-
 /* Thread t's columns are [total·t/threads, total·(t+1)/threads) of the parts
 ** laid end to end, each cut rounded down to a whole tile of its part. */
 static void split_spans(const gemm_job *base, const gemm_out *o, int n, int threads, int unit,
-                        gemm_span *span) {
+                        gemm_job *jobs, gemm_span *span) {
   long total = 0;
   for (int i = 0; i < n; i++) total += o[i].out;
   int part = 0, off = 0; /* where the previous thread stopped */
   for (int t = 0; t < threads; t++) {
     long end = t + 1 == threads ? total : total * (t + 1) / threads;
-    span[t].n = 0;
+    span[t] = (gemm_span){jobs, 0};
     long at = 0;
     for (int i = 0; i < part; i++) at += o[i].out;
     while (part < n) {
       int stop = end - at >= o[part].out ? o[part].out : (int)((end - at) / unit) * unit;
       if (t + 1 == threads) stop = o[part].out;
       if (stop > off) {
-        gemm_job *j = &span[t].job[span[t].n++];
+        gemm_job *j = jobs++;
+        span[t].n++;
         *j = *base;
         j->w = o[part].w, j->b = o[part].b, j->y = o[part].y, j->out = o[part].out;
         j->ldw = base->in, j->ldy = o[part].out, j->o0 = off, j->o1 = stop;
@@ -476,19 +482,11 @@ void gemm_linear_multi(const float *x, int rows, int in, const gemm_out *o, int 
   float *xt = bcast_prepare(&base);
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   if (threads < 2 || macs < GEMM_THREAD_MIN_MACS || k == GEMM_BLAS) threads = 1;
+  /* every cut adds at most one job to those one per part */
+  gemm_job jobs[MAX_THREADS + GEMM_MAX_OUTS];
   gemm_span span[MAX_THREADS];
-  split_spans(&base, o, n, threads, xt ? BCAST_MR : MR, span);
-  pthread_t tid[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
-  for (int t = 1; t < threads; t++)
-    started[t] = pthread_create(&tid[t], NULL, span_worker, &span[t]) == 0;
-  span_worker(&span[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t])
-      pthread_join(tid[t], NULL);
-    else
-      span_worker(&span[t]);
-  }
+  split_spans(&base, o, n, threads, xt ? BCAST_MR : MR, jobs, span);
+  run_spans(span, threads);
   free(xt);
 }
 
