@@ -335,6 +335,11 @@ static int blas_has_avx512(void) {
   return 0;
 }
 
+const char *gemm_kernel_name(gemm_kernel k) {
+  static const char *const name[] = {"auto", "BLAS", "AVX2", "AVX-512"};
+  return (unsigned)k < sizeof name / sizeof *name ? name[k] : "?";
+}
+
 int gemm_small_rows(void) {
   if (blas_has_avx512()) return gemm_kernel_auto() == GEMM_AVX512 ? BCAST_ROWS : 0;
   switch (gemm_kernel_auto()) {

@@ -72,6 +72,9 @@ int gemm_kernel_available(gemm_kernel k);
 /* The kernel GEMM_AUTO resolves to on this CPU. */
 gemm_kernel gemm_kernel_auto(void);
 
+/* "auto", "BLAS", "AVX2" or "AVX-512" (static text; "?" out of range). */
+const char *gemm_kernel_name(gemm_kernel k);
+
 /* y = x·Wᵀ + b with kernel k (one this CPU lacks means GEMM_AUTO). */
 void gemm_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                  float *y, int threads, gemm_kernel k);

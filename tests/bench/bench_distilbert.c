@@ -160,7 +160,7 @@ int main(int argc, char **argv) {
     printf("threads=%d\nsentences=%d\ntokens=%d\nload_seconds=%.3f\nseconds=%.4f\nsentences_per_second=%.2f\n"
            "cpu_seconds=%.4f\ngemm_kernel=%s\nblas_core=%s\n",
            nn_get_threads(), sentences, T, load_s, best, sentences / best, best_cpu,
-           (const char *[]){"auto", "BLAS", "AVX2", "AVX-512"}[gemm_kernel_auto()],
+           gemm_kernel_name(gemm_kernel_auto()),
            openblas_get_corename());
     free(h);
   }

@@ -226,7 +226,7 @@ int main(int argc, char **argv) {
          "weights_mb=%.0f\npeak_rss_mb=%.0f\nblas_core=%s\ngemm_kernel=%s\n",
          nn_get_threads(), seconds, hubert_frames(m, n), best, best_cpu, gflop, gflop / best, sgemm_peak(),
          load, widen, sb.st_size / 1048576.0, ru.ru_maxrss / 1024.0, openblas_get_corename(),
-         (const char *[]){"auto", "BLAS", "AVX2", "AVX-512"}[gemm_kernel_auto()]);
+         gemm_kernel_name(gemm_kernel_auto()));
   free(x), free(hbuf), free(fbuf);
   hubert_free(m);
   return 0;

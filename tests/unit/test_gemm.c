@@ -8,6 +8,7 @@
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CANARY 12345.0f
 #define PAD 8
@@ -180,6 +181,8 @@ static void test_threads_split(void) {
 }
 
 static void test_kernels(void) {
+  CHECK(strcmp(gemm_kernel_name(GEMM_AVX512), "AVX-512") == 0);
+  CHECK(strcmp(gemm_kernel_name((gemm_kernel)99), "?") == 0);
   CHECK_INT(gemm_kernel_available(GEMM_AUTO), 1);
   CHECK_INT(gemm_kernel_available(GEMM_BLAS), 1);
   gemm_kernel a = gemm_kernel_auto();
