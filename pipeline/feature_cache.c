@@ -14,6 +14,22 @@ void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
 
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
 
+/* The clap_encoders row of a checkpoint encoder, stepped onto: columns 0..3
+** are kind, path, config, sha256. The caller finalizes *st on CLAP_OK. */
+static clap_status encoder_row(sqlite3 *db, const char *name, sqlite3_stmt **st,
+                               clap_error *err) {
+  if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256 FROM clap_encoders WHERE name=?",
+                         -1, st, NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
+  sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
+  if (sqlite3_step(*st) == SQLITE_ROW) return CLAP_OK;
+  sqlite3_finalize(*st);
+  *st = NULL;
+  return clap_error_set(err, CLAP_ERR_NOTFOUND,
+                        "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
+                        name);
+}
+
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
                              const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
                              clap_error *err) {
@@ -23,25 +39,15 @@ clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality wan
   const encoder *e = encoder_builtin(name, NULL);
   if (!e) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256 FROM clap_encoders WHERE name=?",
-                           -1, &st, NULL) != SQLITE_OK)
-      return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s",
-                            sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    clap_status rc = CLAP_OK;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-      rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
-                          name);
-    } else {
-      const char *h = (const char *)sqlite3_column_text(st, 3);
-      if (sha) snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
-      rc = hfckpt_verify_weights(name, (const char *)sqlite3_column_text(st, 1),
-                                 (const char *)sqlite3_column_text(st, 2), h, err);
-      if (rc == CLAP_OK)
-        rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
-                            (const char *)sqlite3_column_text(st, 1), owned, err);
-    }
+    clap_status rc = encoder_row(db, name, &st, err);
+    if (rc != CLAP_OK) return rc;
+    const char *h = (const char *)sqlite3_column_text(st, 3);
+    if (sha) snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
+    rc = hfckpt_verify_weights(name, (const char *)sqlite3_column_text(st, 1),
+                               (const char *)sqlite3_column_text(st, 2), h, err);
+    if (rc == CLAP_OK)
+      rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
+                          (const char *)sqlite3_column_text(st, 1), owned, err);
     sqlite3_finalize(st);
     if (rc != CLAP_OK) return rc;
     e = *owned;
@@ -65,23 +71,14 @@ clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID
     return CLAP_OK;
   }
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT config, sha256 FROM clap_encoders WHERE name=?", -1, &st,
-                         NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
-                        "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
-                        name);
-  } else {
-    char hex[SHA256_HEX_SIZE];
-    hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 0),
-                             (const char *)sqlite3_column_text(st, 1), hex);
-    snprintf(id, FEATURES_ID_SIZE, "%s", hex[0] ? hex : "unrecorded");
-  }
+  clap_status rc = encoder_row(db, name, &st, err);
+  if (rc != CLAP_OK) return rc;
+  char hex[SHA256_HEX_SIZE];
+  hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 2),
+                           (const char *)sqlite3_column_text(st, 3), hex);
+  snprintf(id, FEATURES_ID_SIZE, "%s", hex[0] ? hex : "unrecorded");
   sqlite3_finalize(st);
-  return rc;
+  return CLAP_OK;
 }
 
 clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
@@ -89,19 +86,11 @@ clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA25
   id[0] = 0;
   if (encoder_builtin(name, NULL)) return CLAP_OK;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT config FROM clap_encoders WHERE name=?", -1, &st, NULL) !=
-      SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  if (sqlite3_step(st) != SQLITE_ROW)
-    rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
-                        "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
-                        name);
-  else
-    hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 0), NULL, id);
+  clap_status rc = encoder_row(db, name, &st, err);
+  if (rc != CLAP_OK) return rc;
+  hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 2), NULL, id);
   sqlite3_finalize(st);
-  return rc;
+  return CLAP_OK;
 }
 
 clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
