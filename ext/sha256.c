@@ -5,6 +5,7 @@
 #include "sha256.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -119,6 +120,10 @@ void sha256_hex(const void *data, size_t n, char hex[SHA256_HEX_SIZE]) {
 }
 
 clap_status sha256_file(const char *path, char hex[SHA256_HEX_SIZE], clap_error *err) {
+  struct stat sb;
+  /* checked before fopen: opening a FIFO blocks, and a device never ends */
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: not a regular file", path);
   FILE *f = fopen(path, "rb");
   if (!f) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
   unsigned char *buf = malloc(1 << 16);

@@ -1,6 +1,9 @@
 /* SHA-256 against the FIPS 180-4 / NIST CSRC example vectors and block-boundary lengths. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "sha256.h"
@@ -70,10 +73,31 @@ static void test_streaming_equals_one_shot(void) {
   CHECK_INT(strlen(streamed), 64);
 }
 
+/* A FIFO would block fopen forever, /dev/zero would never end: both are
+** refused before anything is opened. A regular file still hashes. */
+static void test_file_not_regular(void) {
+  char dir[] = "/tmp/clap-sha-XXXXXX", fifo[64], plain[64], hex[SHA256_HEX_SIZE];
+  clap_error e;
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  snprintf(plain, sizeof plain, "%s/abc", dir);
+  CHECK(mkfifo(fifo, 0600) == 0);
+  CHECK_INT(sha256_file(fifo, hex, &e), CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(e.msg, "fifo: not a regular file");
+  CHECK_INT(sha256_file("/dev/zero", hex, &e), CLAP_ERR_FORMAT);
+  FILE *f = fopen(plain, "wb");
+  CHECK(f != NULL && fwrite("abc", 1, 3, f) == 3);
+  if (f) fclose(f);
+  CHECK_INT(sha256_file(plain, hex, &e), CLAP_OK);
+  CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+  unlink(fifo), unlink(plain), rmdir(dir);
+}
+
 int main(void) {
   RUN(test_nist_vectors);
   RUN(test_million_a);
   RUN(test_padding_boundaries);
   RUN(test_streaming_equals_one_shot);
+  RUN(test_file_not_regular);
   return harness_report();
 }
