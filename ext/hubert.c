@@ -343,14 +343,7 @@ void hubert_set_conv_chunk(hubert *m, int frames) {
   if (m) m->conv.chunk = frames < 1 ? 1 : frames;
 }
 
-long hubert_frames(const hubert *m, long n) {
-  long len = n;
-  for (int i = 0; i < m->cfg.n_conv; i++) {
-    if (len < m->cfg.conv_kernel[i]) return 0;
-    len = (len - m->cfg.conv_kernel[i]) / m->cfg.conv_stride[i] + 1;
-  }
-  return len;
-}
+long hubert_frames(const hubert *m, long n) { return hconv_frames(&m->conv, n); }
 
 /* ---- forward ---- */
 
@@ -382,7 +375,8 @@ static ws_plan plan_ws(const hubert *m, int T) {
   ws_plan p;
   size_t a = conv_phase(m, T), b = pos_phase(m, T), c = layers_phase(m, T);
   p.h = 0;
-  p.phase = (size_t)T * m->cfg.hidden;
+  /* the phases start 64-byte aligned: the conv stack keeps doubles there */
+  p.phase = ((size_t)T * m->cfg.hidden + 15) & ~(size_t)15;
   p.total = p.phase + (a > b ? (a > c ? a : c) : (b > c ? b : c));
   return p;
 }
@@ -531,12 +525,13 @@ static clap_status check_input(const hubert *m, const float *pcm, long n, double
   return CLAP_OK;
 }
 
-/* The whole forward into h [T, hidden]; h may be the workspace's region. */
+/* The whole forward into h [T, hidden]; h may be the workspace's region.
+** phase: the workspace's scratch part (plan_ws), shared by the three phases. */
 static void forward(const hubert *m, const float *pcm, long n, double mean, double inv, int T,
-                    float *ws, float *h) {
+                    float *phase, float *h) {
   const hubert_config *c = &m->cfg;
   int C = c->conv_dim[c->n_conv - 1], H = c->hidden;
-  float *phase = ws + plan_ws(m, T).phase, *feat = phase + hconv_scratch(&m->conv);
+  float *feat = phase + hconv_scratch(&m->conv);
   hconv_forward(&m->conv, pcm, n, mean, inv, phase, feat);
   if (c->feat_proj_layer_norm)
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
@@ -545,7 +540,8 @@ static void forward(const hubert *m, const float *pcm, long n, double mean, doub
   encoder_layers(m, h, T, phase);
 }
 
-/* Checks, workspace, forward; h NULL means into the workspace (*ws_h). */
+/* Checks, workspace, forward; h NULL means into the workspace's own region
+** for the states (plan_ws's p.h), handed to `use` before it is released. */
 static clap_status run(const hubert *m, const float *pcm, long n, float *h, int *T,
                        void (*use)(const float *h, int T, int H, void *arg), void *arg,
                        clap_error *err) {
@@ -563,7 +559,7 @@ static clap_status run(const hubert *m, const float *pcm, long n, float *h, int 
                           *T, p.total * sizeof(float) >> 20,
                           nn_attention_scratch(*T, *T) * sizeof(float) >> 20);
   float *out = h ? h : ws + p.h;
-  forward(m, pcm, n, mean, inv, *T, ws, out);
+  forward(m, pcm, n, mean, inv, *T, ws + p.phase, out);
   if (use) use(out, *T, m->cfg.hidden, arg);
   ws_put(m, ws, cached);
   return CLAP_OK;
