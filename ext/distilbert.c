@@ -44,11 +44,6 @@ struct distilbert {
 
 /* ---- files ---- */
 
-static int file_exists(const char *path) {
-  struct stat sb;
-  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 /* ---- config.json ---- */
 
 static clap_status cfg_activation(const cJSON *root, int *relu, const char *path,
@@ -141,10 +136,10 @@ static clap_status load_tokenizer(distilbert *m, const char *dir, clap_error *er
   char sp[DB_PATH_MAX], cfg[DB_PATH_MAX];
   snprintf(sp, sizeof sp, "%s/spiece.model", dir);
   snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
-  if (!file_exists(sp))
+  if (!hfckpt_file_exists(sp))
     return clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "%.300s: missing (the SentencePiece model the text encoder needs)", sp);
-  clap_status rc = tokenizer_create(sp, file_exists(cfg) ? cfg : NULL, &m->tok, err);
+  clap_status rc = tokenizer_create(sp, hfckpt_file_exists(cfg) ? cfg : NULL, &m->tok, err);
   if (rc) return rc;
   if (tokenizer_vocab_size(m->tok) > m->cfg.vocab_size)
     return clap_error_set(err, CLAP_ERR_FORMAT,
@@ -199,10 +194,6 @@ const tokenizer *distilbert_tokenizer(const distilbert *m) { return m ? m->tok :
 int distilbert_max_tokens(const distilbert *m) { return m ? m->max_tokens : 0; }
 
 /* ---- forward ---- */
-
-static void add_inplace(float *y, const float *x, size_t n) {
-  for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
 
 static void relu(float *x, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -259,7 +250,7 @@ static void block(const distilbert *m, const db_layer *L, float *x, int T, float
   qkv(x, T, D, L, q, k, v);
   attention(q, k, v, T, c->heads, hd, att, vt, ctx);
   nn_linear(ctx, T, D, L->o_w, L->o_b, D, sa);
-  add_inplace(sa, x, td);
+  nn_add(sa, x, td);
   nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
   nn_linear(sa, T, D, L->ff1_w, L->ff1_b, H, ff);
   if (c->relu)
@@ -267,7 +258,7 @@ static void block(const distilbert *m, const db_layer *L, float *x, int T, float
   else
     nn_gelu(ff, (size_t)T * H);
   nn_linear(ff, T, H, L->ff2_w, L->ff2_b, D, x);
-  add_inplace(x, sa, td);
+  nn_add(x, sa, td);
   nn_layer_norm(x, T, D, L->out_ln_w, L->out_ln_b, DB_LN_EPS, x);
 }
 

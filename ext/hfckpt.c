@@ -60,7 +60,7 @@ clap_status hfckpt_bool(const cJSON *root, const char *key, int def, int *out, c
   return CLAP_OK;
 }
 
-static int file_exists(const char *path) {
+int hfckpt_file_exists(const char *path) {
   struct stat sb;
   return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
@@ -82,7 +82,7 @@ static clap_status open_named(const char *path, int safetensors, st_file **st,
 static int find_weights(const char *dir, char *out, size_t cap, int *safetensors) {
   static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
   for (int i = 0; i < 2; i++) {
-    if ((size_t)snprintf(out, cap, "%s/%s", dir, names[i]) < cap && file_exists(out)) {
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, names[i]) < cap && hfckpt_file_exists(out)) {
       *safetensors = i == 0;
       return 0;
     }
@@ -140,7 +140,7 @@ static clap_status current_files(const char *dir, const char *names[MAX_FILES], 
   names[(*n)++] = weights_name;
   for (int i = 0; i < N_AUX; i++)
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, aux_files[i]) < sizeof path &&
-        file_exists(path))
+        hfckpt_file_exists(path))
       names[(*n)++] = aux_files[i];
   return CLAP_OK;
 }

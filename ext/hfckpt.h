@@ -39,6 +39,9 @@
 
 clap_status hfckpt_load_json(const char *path, cJSON **out, clap_error *err);
 
+/* 1 if path names a regular file (a checkpoint's optional files). */
+int hfckpt_file_exists(const char *path);
+
 /* An integral JSON number in lo..hi (1.0 counts, 1.5 does not). */
 clap_status hfckpt_int(const cJSON *root, const char *key, int def, int lo, int hi, int *out,
                          const char *path, clap_error *err);

@@ -414,14 +414,6 @@ static void ws_put(const hubert *cm, float *ws, int cached) {
   pthread_mutex_unlock(&m->ws_mu);
 }
 
-static void fill_rows(float *y, int rows, int cols, const float *v) {
-  for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * cols, v, sizeof(float) * (size_t)cols);
-}
-
-static void add_into(float *h, const float *d, size_t n) {
-  for (size_t i = 0; i < n; i++) h[i] += d[i];
-}
-
 /* Group g's positional conv into out[:, g·per ..) (ldc = H): each output
 ** row's window is `k·per` contiguous floats of the padded copy pg, copied
 ** into rows of `col` since BLAS refuses overlapping rows. */
@@ -454,10 +446,10 @@ static void pos_embed(const hubert *m, float *h, int T, float *ws) {
              sizeof(float) * (size_t)per);
     memset(pg + (size_t)(pad + T) * per, 0, sizeof(float) * (size_t)pad * per);
   }
-  fill_rows(out, T, H, m->pos_b);
+  nn_fill_rows(out, T, H, m->pos_b);
   for (int g = 0; g < G; g++) pos_group(m, padded + (size_t)g * plen, g, T, col, out);
   nn_gelu(out, (size_t)T * H);
-  add_into(h, out, (size_t)T * H);
+  nn_add(h, out, (size_t)T * H);
   nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
 }
 
@@ -475,12 +467,12 @@ static void encoder_layers(const hubert *m, float *h, int T, float *ws) {
     nn_linear(h, T, H, L->v_w, L->v_b, H, v);
     nn_attention(q, k, v, T, T, c->heads, hd, scale, NULL, sc, a);
     nn_linear(a, T, H, L->o_w, L->o_b, H, q);
-    add_into(h, q, th);
+    nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
     nn_linear(h, T, H, L->ff1_w, L->ff1_b, F, f);
     nn_gelu(f, (size_t)T * F);
     nn_linear(f, T, F, L->ff2_w, L->ff2_b, H, q);
-    add_into(h, q, th);
+    nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->fln_w, L->fln_b, c->layer_norm_eps, h);
   }
 }

@@ -125,10 +125,6 @@ static void fold_group_norm(const hconv *c, const double *mu, const double *cov,
   }
 }
 
-static void fill_rows(float *y, long rows, int cols, const float *v) {
-  for (long r = 0; r < rows; r++) memcpy(y + (size_t)r * cols, v, sizeof(float) * (size_t)cols);
-}
-
 /* Layer 0 for windows [lo, lo+rows): normalised, windowed, one sgemm. */
 static void layer0(const hconv *c, const float *x, long lo, long rows, double mean, double inv,
                    const layout *l, float *scratch, float *out) {
@@ -148,7 +144,7 @@ static void layer_n(const hconv *c, int i, const float *in, long rows, float *ou
   int k = c->kernel[i], s = c->stride[i], co = c->dim[i], cin = c->dim[i - 1];
   float beta = 0.0f;
   if (c->b[i]) {
-    fill_rows(out, rows, co, c->b[i]);
+    nn_fill_rows(out, rows, co, c->b[i]);
     beta = 1.0f;
   }
   for (int j0 = 0; j0 < k; j0 += s) {

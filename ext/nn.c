@@ -30,7 +30,7 @@ void nn_linear(const float *x, int rows, int in, const float *w, const float *b,
   }
   float beta = 0.0f;
   if (b) {
-    for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, b, sizeof(float) * (size_t)out);
+    nn_fill_rows(y, rows, out, b);
     beta = 1.0f;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, beta, y,
@@ -196,6 +196,14 @@ void nn_weight_norm_dim2(const float *v, const float *g, int o, int i, int k, fl
     float scale = sq > 0 ? (float)(g[j] / sqrt(sq)) : 0.0f;
     for (size_t r = 0; r < rows; r++) w[r * k + j] = v[r * k + j] * scale;
   }
+}
+
+void nn_fill_rows(float *y, long rows, int cols, const float *v) {
+  for (long r = 0; r < rows; r++) memcpy(y + (size_t)r * cols, v, sizeof(float) * (size_t)cols);
+}
+
+void nn_add(float *y, const float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
 void nn_transpose(const float *in, int rows, int cols, float *out) {

@@ -81,6 +81,12 @@ size_t nn_conv1d_scratch(int cin_per_group, int k, int lout);
 ** at tap j. A zero slice gives zeros, not NaN. */
 void nn_weight_norm_dim2(const float *v, const float *g, int o, int i, int k, float *w);
 
+/* Every row of y [rows, cols] = v [cols] (a bias before a beta = 1 sgemm). */
+void nn_fill_rows(float *y, long rows, int cols, const float *v);
+
+/* y[i] += x[i] for i < n (a residual connection). */
+void nn_add(float *y, const float *x, size_t n);
+
 /* out[c,r] = in[r,c] for in [rows,cols]. */
 void nn_transpose(const float *in, int rows, int cols, float *out);
 
