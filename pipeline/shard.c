@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "clap_version.h"
+#include "db.h"
 #include "encoder.h"
 #include "feature_cache.h"
 
@@ -582,17 +583,16 @@ clap_status shard_merge(sqlite3 *db, const char *path, shard_merge_counts *c, cl
     return clap_error_set(err, CLAP_ERR_FORMAT, "%s: not a SQLite database, or a damaged one (%s)", path,
                           sqlite3_errmsg(db));
   columns cols = {0};
-  s = check_shard(db, &cols, c, err);
-  if (s == CLAP_OK) {
-    char *e = NULL;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &e) != SQLITE_OK)
-      s = clap_error_set(err, CLAP_ERR_IO, "cannot start a transaction: %s", e ? e : "?");
-    sqlite3_free(e);
-    if (s == CLAP_OK) s = copy_rows(db, &cols, c, err);
-    if (s == CLAP_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-      s = clap_error_set(err, CLAP_ERR_IO, "commit failed: %s", sqlite3_errmsg(db));
-    if (s != CLAP_OK && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    if (s != CLAP_OK) c->added = 0;
+  /* The checks run under the write lock too: a `clap encoder add --replace`
+  ** by another process cannot land between checking the shard's encoders
+  ** and copying its rows. */
+  s = db_exec(db, "BEGIN IMMEDIATE", err);
+  if (s == CLAP_OK) s = check_shard(db, &cols, c, err);
+  if (s == CLAP_OK) s = copy_rows(db, &cols, c, err);
+  if (s == CLAP_OK) s = db_exec(db, "COMMIT", err);
+  if (s != CLAP_OK) {
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    c->added = 0;
   }
   columns_free(&cols);
   sqlite3_exec(db, "DETACH " SCHEMA, NULL, NULL, NULL);
