@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Output rows per positional-conv sgemm: its window copy is rows·k·C/groups
-** floats (6 MB for base). */
-#define POS_ROWS 256
+/* Output rows per positional-conv task: its window copy is rows·k·C/groups
+** floats (3 MB for base), one per worker. */
+#define POS_ROWS 128
 #define HUBERT_WS_CACHE_BYTES (64u << 20)
 
 typedef struct hubert_layer {
@@ -353,27 +353,29 @@ typedef struct ws_plan {
   size_t h, phase, total;
 } ws_plan;
 
-static size_t conv_phase(const hubert *m, int T) {
+static size_t conv_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
-  return hconv_scratch(&m->conv) + (size_t)T * c->conv_dim[c->n_conv - 1];
+  return hconv_scratch(&m->conv, W) + (size_t)T * c->conv_dim[c->n_conv - 1];
 }
 
-static size_t pos_phase(const hubert *m, int T) {
+static size_t pos_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
   size_t H = (size_t)c->hidden, K = (size_t)c->pos_kernel, per = H / (size_t)c->pos_groups;
   size_t rows = T < POS_ROWS ? (size_t)T : POS_ROWS;
-  return H * ((size_t)T + 2 * (K / 2)) + rows * K * per + (size_t)T * H;
+  return H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
 }
 
-static size_t layers_phase(const hubert *m, int T) {
+static size_t layers_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
   return (size_t)T * (4 * (size_t)c->hidden + (size_t)c->intermediate) +
-         nn_attention_scratch(T, T);
+         nn_attention_scratch(T, T, W);
 }
 
-static ws_plan plan_ws(const hubert *m, int T) {
+/* W: the workers the parallel parts may use (nn_threads.h), fixed per call
+** so the plan and the forward agree even if the thread count changes. */
+static ws_plan plan_ws(const hubert *m, int T, int W) {
   ws_plan p;
-  size_t a = conv_phase(m, T), b = pos_phase(m, T), c = layers_phase(m, T);
+  size_t a = conv_phase(m, T, W), b = pos_phase(m, T, W), c = layers_phase(m, T, W);
   p.h = 0;
   /* the phases start 64-byte aligned: the conv stack keeps doubles there */
   p.phase = ((size_t)T * m->cfg.hidden + 15) & ~(size_t)15;
@@ -414,30 +416,41 @@ static void ws_put(const hubert *cm, float *ws, int cached) {
   pthread_mutex_unlock(&m->ws_mu);
 }
 
-/* Group g's positional conv into out[:, g·per ..) (ldc = H): each output
-** row's window is `k·per` contiguous floats of the padded copy pg, copied
-** into rows of `col` since BLAS refuses overlapping rows. */
-static void pos_group(const hubert *m, const float *pg, int g, int T, float *col, float *out) {
-  const hubert_config *c = &m->cfg;
+typedef struct pos_job {
+  const hubert *m;
+  const float *padded; /* [groups][T + 2·pad][per] */
+  float *col;          /* per worker: POS_ROWS·k·per floats */
+  float *out;          /* [T, H], the bias already in */
+  int T, blocks;
+} pos_job;
+
+/* Task = group g, output rows [t0, t0 + POS_ROWS) into out[:, g·per ..)
+** (ldc = H): each row's window is `k·per` contiguous floats of the padded
+** copy, copied into rows of the worker's `col` since BLAS refuses
+** overlapping rows. */
+static void pos_task(void *arg, int task, int worker) {
+  const pos_job *j = arg;
+  const hubert_config *c = &j->m->cfg;
   int H = c->hidden, per = H / c->pos_groups, kk = c->pos_kernel * per;
-  const float *w = m->pos_w + (size_t)g * per * kk;
-  for (int t0 = 0; t0 < T; t0 += POS_ROWS) {
-    int rows = T - t0 < POS_ROWS ? T - t0 : POS_ROWS;
-    for (int r = 0; r < rows; r++)
-      memcpy(col + (size_t)r * kk, pg + (size_t)(t0 + r) * per, sizeof(float) * (size_t)kk);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, per, kk, 1.0f, col, kk, w, kk,
-                1.0f, out + (size_t)t0 * H + (size_t)g * per, H);
-  }
+  int g = task / j->blocks, t0 = task % j->blocks * POS_ROWS;
+  int rows = j->T - t0 < POS_ROWS ? j->T - t0 : POS_ROWS;
+  const float *w = j->m->pos_w + (size_t)g * per * kk;
+  const float *pg = j->padded + (size_t)g * (j->T + 2 * (c->pos_kernel / 2)) * per;
+  float *col = j->col + (size_t)worker * (j->T < POS_ROWS ? j->T : POS_ROWS) * kk;
+  for (int r = 0; r < rows; r++)
+    memcpy(col + (size_t)r * kk, pg + (size_t)(t0 + r) * per, sizeof(float) * (size_t)kk);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, per, kk, 1.0f, col, kk, w, kk, 1.0f,
+              j->out + (size_t)t0 * H + (size_t)g * per, H);
 }
 
 /* h [T,H] += GELU(posconv(h)) with SamePad, then the encoder layer norm.
 ** The conv reads a group-major zero-padded copy [groups][T+2·pad][per]. */
-static void pos_embed(const hubert *m, float *h, int T, float *ws) {
+static void pos_embed(const hubert *m, float *h, int T, int W, float *ws) {
   const hubert_config *c = &m->cfg;
   int H = c->hidden, K = c->pos_kernel, pad = K / 2, G = c->pos_groups, per = H / G;
   size_t plen = (size_t)(T + 2 * pad) * per;
   int rows = T < POS_ROWS ? T : POS_ROWS;
-  float *padded = ws, *col = padded + (size_t)G * plen, *out = col + (size_t)rows * K * per;
+  float *padded = ws, *col = padded + (size_t)G * plen, *out = col + (size_t)W * rows * K * per;
   for (int g = 0; g < G; g++) {
     float *pg = padded + (size_t)g * plen;
     memset(pg, 0, sizeof(float) * (size_t)pad * per);
@@ -447,13 +460,14 @@ static void pos_embed(const hubert *m, float *h, int T, float *ws) {
     memset(pg + (size_t)(pad + T) * per, 0, sizeof(float) * (size_t)pad * per);
   }
   nn_fill_rows(out, T, H, m->pos_b);
-  for (int g = 0; g < G; g++) pos_group(m, padded + (size_t)g * plen, g, T, col, out);
+  pos_job j = {m, padded, col, out, T, (T + POS_ROWS - 1) / POS_ROWS};
+  nn_parallel(G * j.blocks, W, pos_task, &j);
   nn_gelu(out, (size_t)T * H);
   nn_add(h, out, (size_t)T * H);
   nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
 }
 
-static void encoder_layers(const hubert *m, float *h, int T, float *ws) {
+static void encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
   const hubert_config *c = &m->cfg;
   int H = c->hidden, F = c->intermediate, hd = H / c->heads;
   size_t th = (size_t)T * H;
@@ -465,7 +479,7 @@ static void encoder_layers(const hubert *m, float *h, int T, float *ws) {
     nn_linear(h, T, H, L->q_w, L->q_b, H, q);
     nn_linear(h, T, H, L->k_w, L->k_b, H, k);
     nn_linear(h, T, H, L->v_w, L->v_b, H, v);
-    nn_attention(q, k, v, T, T, c->heads, hd, scale, NULL, sc, a);
+    nn_attention(q, k, v, T, T, c->heads, hd, scale, NULL, W, sc, a);
     nn_linear(a, T, H, L->o_w, L->o_b, H, q);
     nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
@@ -520,16 +534,16 @@ static clap_status check_input(const hubert *m, const float *pcm, long n, double
 /* The whole forward into h [T, hidden]; h may be the workspace's region.
 ** phase: the workspace's scratch part (plan_ws), shared by the three phases. */
 static void forward(const hubert *m, const float *pcm, long n, double mean, double inv, int T,
-                    float *phase, float *h) {
+                    int W, float *phase, float *h) {
   const hubert_config *c = &m->cfg;
   int C = c->conv_dim[c->n_conv - 1], H = c->hidden;
-  float *feat = phase + hconv_scratch(&m->conv);
-  hconv_forward(&m->conv, pcm, n, mean, inv, phase, feat);
+  float *feat = phase + hconv_scratch(&m->conv, W);
+  hconv_forward(&m->conv, pcm, n, mean, inv, W, phase, feat);
   if (c->feat_proj_layer_norm)
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
   nn_linear(feat, T, C, m->fp_w, m->fp_b, H, h);
-  pos_embed(m, h, T, phase);
-  encoder_layers(m, h, T, phase);
+  pos_embed(m, h, T, W, phase);
+  encoder_layers(m, h, T, W, phase);
 }
 
 /* Checks, workspace, forward; h NULL means into the workspace's own region
@@ -541,17 +555,16 @@ static clap_status run(const hubert *m, const float *pcm, long n, float *h, int 
   clap_status rc = check_input(m, pcm, n, &mean, &inv, err);
   if (rc) return rc;
   *T = (int)hubert_frames(m, n);
-  ws_plan p = plan_ws(m, *T);
+  int W = nn_get_threads();
+  ws_plan p = plan_ws(m, *T, W);
   int cached;
   float *ws = ws_get(m, p.total, &cached);
   if (!ws)
     return clap_error_set(err, CLAP_ERR_NOMEM,
-                          "hubert: out of memory for %d frames (%zu MB of workspace; attention "
-                          "alone needs %zu MB)",
-                          *T, p.total * sizeof(float) >> 20,
-                          nn_attention_scratch(*T, *T) * sizeof(float) >> 20);
+                          "hubert: out of memory for %d frames (%zu MB of workspace)", *T,
+                          p.total * sizeof(float) >> 20);
   float *out = h ? h : ws + p.h;
-  forward(m, pcm, n, mean, inv, *T, ws + p.phase, out);
+  forward(m, pcm, n, mean, inv, *T, W, ws + p.phase, out);
   if (use) use(out, *T, m->cfg.hidden, arg);
   ws_put(m, ws, cached);
   return CLAP_OK;

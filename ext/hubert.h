@@ -27,15 +27,17 @@
 **
 ** Memory per call, in one workspace sized from the frame count T (50 per
 ** second) before anything runs: the conv feature encoder streams chunks of
-** output frames (hubert_set_conv_chunk), so it needs a constant ~13 MB for
-** base whatever the length; the rest is linear in T (about 28 KB per frame
-** for base: the states, Q/K/V, the 3072-wide feed-forward) plus attention
-** scratch of T*T floats for ONE head at a time. That quadratic term is the
-** limit: 1 MB at 10 s, 36 MB at 1 min, 1.3 GB at 6 min, 3.6 GB at 10 min;
-** compute grows the same way (attention is T² per head per layer, against
-** the linear cost of everything else, which it overtakes past ~90 s).
-** Audio longer than HUBERT_MAX_SECONDS (20 min, 14 GB of attention
-** scratch) is refused with CLAP_ERR_RANGE; split longer recordings. A
+** output frames (hubert_set_conv_chunk), so it needs a constant ~13 MB per
+** worker thread for base whatever the length; the rest is linear in T
+** (about 28 KB per frame for base: the states, Q/K/V, the 3072-wide
+** feed-forward) plus, per worker thread (nn_threads.h), attention logits
+** for 128 query rows of one head (128·T floats: 12 MB at 10 min) and a
+** positional-conv window block (3 MB). Compute is what grows faster:
+** attention is T² per head per layer, against the linear cost of
+** everything else, which it overtakes past ~90 s (a minute of audio takes
+** about 5 s on two cores here). Audio longer than HUBERT_MAX_SECONDS
+** (20 min: about 2 GB of workspace, and several minutes of compute) is
+** refused with CLAP_ERR_RANGE; split longer recordings. A
 ** workspace of up to 64 MB (about 30 s of audio for base) stays cached in
 ** the model between calls, so a stream of utterances does not page-fault a
 ** fresh one each time; bigger ones are freed after the call.
@@ -43,7 +45,7 @@
 ** Thread safety: a loaded model is read-only but for that cached workspace
 ** (under a mutex); hubert_forward/encode may run concurrently on one model:
 ** a call that finds the cached workspace in use allocates its own. Nothing
-** global is recorded; the OpenBLAS thread count is the caller's (nn.h).
+** global is recorded; the thread count is the caller's (nn_threads.h).
 */
 #ifndef CLAP_HUBERT_H
 #define CLAP_HUBERT_H

@@ -51,11 +51,13 @@ static void chunk_rows(const hconv *c, long f, long *rows) {
 
 static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* Offsets in floats; col, a and b are within a worker's block, which
+** starts at worker + w·per. */
 typedef struct layout {
-  size_t mu, d, cov, w0s, col, a, b, total;
+  size_t mu, d, cov, w0s, worker, col, a, b, per, total;
 } layout;
 
-static layout plan(const hconv *c) {
+static layout plan(const hconv *c, int workers) {
   long rows[HUBERT_MAX_CONV];
   chunk_rows(c, c->chunk > 0 ? c->chunk : 1, rows);
   size_t k0 = (size_t)c->kernel[0], c0 = (size_t)c->dim[0], a = 0, b = 0;
@@ -69,14 +71,16 @@ static layout plan(const hconv *c) {
   l.d = l.mu + up16(2 * k0);
   l.cov = l.d + up16(2 * k0);
   l.w0s = l.cov + up16(2 * k0 * k0);
-  l.col = l.w0s + up16(c0 * (k0 + 1));
+  l.worker = l.w0s + up16(c0 * (k0 + 1));
+  l.col = 0;
   l.a = l.col + up16((size_t)rows[0] * (k0 + 1));
   l.b = l.a + up16(a);
-  l.total = l.b + up16(b);
+  l.per = l.b + up16(b);
+  l.total = l.worker + (size_t)(workers < 1 ? 1 : workers) * l.per;
   return l;
 }
 
-size_t hconv_scratch(const hconv *c) { return plan(c).total; }
+size_t hconv_scratch(const hconv *c, int workers) { return plan(c, workers).total; }
 
 static float sample(const float *x, long i, double mean, double inv) {
   return (float)((x[i] - mean) * inv);
@@ -125,17 +129,17 @@ static void fold_group_norm(const hconv *c, const double *mu, const double *cov,
   }
 }
 
-/* Layer 0 for windows [lo, lo+rows): normalised, windowed, one sgemm. */
+/* Layer 0 for windows [lo, lo+rows): normalised, windowed, one sgemm.
+** w0s: this call's folded weights; col: the worker's window rows. */
 static void layer0(const hconv *c, const float *x, long lo, long rows, double mean, double inv,
-                   const layout *l, float *scratch, float *out) {
+                   const float *w0s, float *col, float *out) {
   int k = c->kernel[0], s = c->stride[0], co = c->dim[0], k1 = k + 1;
-  float *col = scratch + l->col;
   for (long r = 0; r < rows; r++) {
     for (int j = 0; j < k; j++) col[(size_t)r * k1 + j] = sample(x, (lo + r) * s + j, mean, inv);
     col[(size_t)r * k1 + k] = 1.0f;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, co, k1, 1.0f, col, k1,
-              scratch + l->w0s, k1, 0.0f, out, co);
+              w0s, k1, 0.0f, out, co);
   nn_gelu(out, (size_t)rows * co);
 }
 
@@ -157,26 +161,41 @@ static void layer_n(const hconv *c, int i, const float *in, long rows, float *ou
   nn_gelu(out, (size_t)rows * co);
 }
 
-void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv,
-                   float *scratch, float *feat) {
-  layout l = plan(c);
-  long T = hconv_frames(c, n), L0 = (n - c->kernel[0]) / c->stride[0] + 1;
-  double *dd = (double *)scratch;
-  window_stats(c, x, L0, mean, inv, dd + l.mu / 2, dd + l.d / 2, dd + l.cov / 2);
-  fold_group_norm(c, dd + l.mu / 2, dd + l.cov / 2, scratch + l.w0s);
+typedef struct chunk_job {
+  const hconv *c;
+  const float *x;
+  double mean, inv;
+  long T;
+  layout l;
+  float *scratch, *feat;
+} chunk_job;
+
+/* Task = output frames [f0, f0 + chunk): every layer, on the worker's block. */
+static void chunk_task(void *arg, int task, int worker) {
+  const chunk_job *j = arg;
+  const hconv *c = j->c;
   int last = c->n - 1;
-  long chunk = c->chunk > 0 ? c->chunk : 1;
-  for (long f0 = 0; f0 < T; f0 += chunk) {
-    long f1 = f0 + chunk < T ? f0 + chunk : T, lo[HUBERT_MAX_CONV], rows[HUBERT_MAX_CONV];
-    lo[last] = f0;
-    for (int i = last; i > 0; i--) lo[i - 1] = lo[i] * c->stride[i];
-    chunk_rows(c, f1 - f0, rows);
-    float *prev = last == 0 ? feat + (size_t)f0 * c->dim[0] : scratch + l.a;
-    layer0(c, x, lo[0], rows[0], mean, inv, &l, scratch, prev);
-    for (int i = 1; i <= last; i++) {
-      float *out = i == last ? feat + (size_t)f0 * c->dim[last] : scratch + (i % 2 ? l.b : l.a);
-      layer_n(c, i, prev, rows[i], out);
-      prev = out;
-    }
+  long chunk = c->chunk > 0 ? c->chunk : 1, f0 = (long)task * chunk;
+  long f1 = f0 + chunk < j->T ? f0 + chunk : j->T, lo[HUBERT_MAX_CONV], rows[HUBERT_MAX_CONV];
+  float *blk = j->scratch + j->l.worker + (size_t)worker * j->l.per;
+  lo[last] = f0;
+  for (int i = last; i > 0; i--) lo[i - 1] = lo[i] * c->stride[i];
+  chunk_rows(c, f1 - f0, rows);
+  float *prev = last == 0 ? j->feat + (size_t)f0 * c->dim[0] : blk + j->l.a;
+  layer0(c, j->x, lo[0], rows[0], j->mean, j->inv, j->scratch + j->l.w0s, blk + j->l.col, prev);
+  for (int i = 1; i <= last; i++) {
+    float *out = i == last ? j->feat + (size_t)f0 * c->dim[last] : blk + (i % 2 ? j->l.b : j->l.a);
+    layer_n(c, i, prev, rows[i], out);
+    prev = out;
   }
+}
+
+void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv, int workers,
+                   float *scratch, float *feat) {
+  chunk_job j = {c, x, mean, inv, hconv_frames(c, n), plan(c, workers), scratch, feat};
+  long L0 = (n - c->kernel[0]) / c->stride[0] + 1, chunk = c->chunk > 0 ? c->chunk : 1;
+  double *dd = (double *)scratch;
+  window_stats(c, x, L0, mean, inv, dd + j.l.mu / 2, dd + j.l.d / 2, dd + j.l.cov / 2);
+  fold_group_norm(c, dd + j.l.mu / 2, dd + j.l.cov / 2, scratch + j.l.w0s);
+  nn_parallel((int)((j.T + chunk - 1) / chunk), workers, chunk_task, &j);
 }

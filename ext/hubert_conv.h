@@ -46,12 +46,16 @@ void hconv_free(hconv *c); /* the owned weights; c itself is the caller's */
 /* Output frames for n samples (0 if too short). */
 long hconv_frames(const hconv *c, long n);
 
-/* Floats of scratch hconv_forward needs (independent of the audio length). */
-size_t hconv_scratch(const hconv *c);
+/* Floats of scratch hconv_forward needs for up to `workers` threads
+** (independent of the audio length; a chunk's buffers per worker). */
+size_t hconv_scratch(const hconv *c, int workers);
 
 /* x [n] samples, each used as (float)((x-mean)·inv) (mean 0, inv 1 keep them
-** as they are) -> feat [hconv_frames(n), dim[n-1]]. n >= one frame's worth. */
-void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv,
+** as they are) -> feat [hconv_frames(n), dim[n-1]]. n >= one frame's worth.
+** Chunks run as tasks of one region (nn_threads.h) on up to `workers`
+** threads, each chunk's sgemm calls single-threaded, so the result does not
+** depend on the thread count. scratch: hconv_scratch(c, workers) floats. */
+void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv, int workers,
                    float *scratch, float *feat);
 
 #endif

@@ -13,28 +13,51 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 /* Output frames per im2col block: big enough for sgemm to reach its peak,
 ** small enough that scratch stays a few MB (512 channels · 3 taps · 1024). */
 #define NN_CONV_BLOCK 1024
 
+typedef struct nn_linear_job {
+  const float *x, *w, *b;
+  float *y;
+  int rows, in, out, parts;
+} nn_linear_job;
+
+/* Columns [o0, o1) of y, cut on multiples of 16 (whole vectors of the
+** sgemm kernels' N tiles): one single-threaded sgemm reading its rows of W. */
+static void nn_linear_part(void *arg, int task, int worker) {
+  (void)worker;
+  const nn_linear_job *j = arg;
+  int o0 = (int)((long)j->out * task / j->parts) & ~15;
+  int o1 = task + 1 == j->parts ? j->out : (int)((long)j->out * (task + 1) / j->parts) & ~15;
+  if (o1 <= o0) return;
+  float beta = 0.0f;
+  if (j->b) {
+    for (int r = 0; r < j->rows; r++)
+      memcpy(j->y + (size_t)r * j->out + o0, j->b + o0, sizeof(float) * (size_t)(o1 - o0));
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows, o1 - o0, j->in, 1.0f, j->x, j->in,
+              j->w + (size_t)o0 * j->in, j->in, beta, j->y + o0, j->out);
+}
+
 void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                float *y) {
   /* Few rows: dot products over W in place beat sgemm, which packs all of W
-  ** per call (gemm.h). Many rows: sgemm's packed panels are reused enough. */
+  ** per call (gemm.h). Many rows: sgemm's packed panels are reused enough;
+  ** with several threads each takes a share of the columns on its own, so
+  ** OpenBLAS's pool never wakes (its idle workers spin for ~70 ms after each
+  ** threaded call, taking a core from the regions that follow). */
+  int threads = nn_get_threads();
   if (rows <= gemm_small_rows()) {
-    gemm_linear(x, rows, in, w, b, out, y, nn_get_threads(), GEMM_AUTO);
+    gemm_linear(x, rows, in, w, b, out, y, threads, GEMM_AUTO);
     return;
   }
-  float beta = 0.0f;
-  if (b) {
-    nn_fill_rows(y, rows, out, b);
-    beta = 1.0f;
-  }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, beta, y,
-              out);
+  nn_linear_job j = {x, w, b, y, rows, in, out, threads};
+  if ((long)rows * in * out < GEMM_THREAD_MIN_MACS) j.parts = 1;
+  nn_parallel(j.parts, j.parts, nn_linear_part, &j);
 }
 
 void nn_layer_norm(const float *x, int rows, int d, const float *gamma, const float *beta,
@@ -72,40 +95,29 @@ void nn_group_norm(float *x, int c, int len, int groups, const float *gamma, con
 
 typedef struct nn_rows_job {
   float *x;
-  size_t r0, r1, cols;
+  size_t rows, cols;
+  int parts;
   int softmax; /* else GELU over the rows as one array */
 } nn_rows_job;
 
-static void nn_rows_run(const nn_rows_job *j) {
-  float *x = j->x + j->r0 * j->cols;
+/* Part `task` of `parts` equal runs of rows. */
+static void nn_rows_part(void *arg, int task, int worker) {
+  (void)worker;
+  const nn_rows_job *j = arg;
+  size_t r0 = j->rows * (size_t)task / (size_t)j->parts;
+  size_t r1 = j->rows * (size_t)(task + 1) / (size_t)j->parts;
+  float *x = j->x + r0 * j->cols;
   if (j->softmax)
-    vmath_softmax_rows(x, j->r1 - j->r0, j->cols);
+    vmath_softmax_rows(x, r1 - r0, j->cols);
   else
-    vmath_gelu(x, (j->r1 - j->r0) * j->cols);
+    vmath_gelu(x, (r1 - r0) * j->cols);
 }
 
-static void *nn_rows_worker(void *arg) {
-  nn_rows_run(arg);
-  return NULL;
-}
-
-/* Rows [0, rows) in two halves when there is a second thread to spare and
-** enough work; each element (or row) is computed as on one thread, so the
-** bits do not depend on the split. */
+/* Rows [0, rows) in two halves when there is enough work; each element (or
+** row) is computed as on one thread, so the bits do not depend on the split. */
 static void nn_rows_split(float *x, size_t rows, size_t cols, int softmax) {
-  nn_rows_job a = {x, 0, rows, cols, softmax}, b = a;
-  pthread_t tid;
-  if (rows < 2 || rows * cols < NN_SPLIT_MIN || nn_get_threads() < 2) {
-    nn_rows_run(&a);
-    return;
-  }
-  a.r1 = b.r0 = rows / 2;
-  if (pthread_create(&tid, NULL, nn_rows_worker, &b) != 0) {
-    nn_rows_run(&a), nn_rows_run(&b);
-    return;
-  }
-  nn_rows_run(&a);
-  pthread_join(tid, NULL);
+  nn_rows_job j = {x, rows, cols, rows >= 2 && rows * cols >= NN_SPLIT_MIN ? 2 : 1, softmax};
+  nn_parallel(j.parts, j.parts, nn_rows_part, &j);
 }
 
 void nn_gelu(float *x, size_t n) {
@@ -119,23 +131,43 @@ void nn_softmax_rows(float *x, int rows, int cols) {
   nn_rows_split(x, (size_t)rows, (size_t)cols, 1);
 }
 
-size_t nn_attention_scratch(int t, int s) { return (size_t)t * (size_t)s; }
+size_t nn_attention_scratch(int t, int s, int workers) {
+  size_t rows = t < NN_ATTN_ROWS ? (size_t)t : NN_ATTN_ROWS;
+  return (size_t)(workers < 1 ? 1 : workers) * rows * (size_t)s;
+}
+
+typedef struct nn_attn_job {
+  const float *q, *k, *v;
+  int t, s, heads, hd, blocks;
+  float scale;
+  const unsigned char *key_mask;
+  float *scratch, *out;
+} nn_attn_job;
+
+/* Task = head h, query rows [i0, i0 + n): logits, softmax, times v_h. */
+static void nn_attn_task(void *arg, int task, int worker) {
+  const nn_attn_job *j = arg;
+  int h = task / j->blocks, i0 = task % j->blocks * NN_ATTN_ROWS, d = j->heads * j->hd, s = j->s;
+  int n = j->t - i0 < NN_ATTN_ROWS ? j->t - i0 : NN_ATTN_ROWS;
+  size_t off = (size_t)h * j->hd;
+  float *sc = j->scratch + (size_t)worker * (j->t < NN_ATTN_ROWS ? j->t : NN_ATTN_ROWS) * s;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, s, j->hd, j->scale,
+              j->q + (size_t)i0 * d + off, d, j->k + off, d, 0.0f, sc, s);
+  if (j->key_mask)
+    for (int i = 0; i < n; i++)
+      for (int c = 0; c < s; c++)
+        if (!j->key_mask[c]) sc[(size_t)i * s + c] = -FLT_MAX;
+  nn_softmax_rows(sc, n, s);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, j->hd, s, 1.0f, sc, s, j->v + off, d,
+              0.0f, j->out + (size_t)i0 * d + off, d);
+}
 
 void nn_attention(const float *q, const float *k, const float *v, int t, int s, int heads, int hd,
-                  float scale, const unsigned char *key_mask, float *scratch, float *out) {
-  int d = heads * hd;
-  for (int h = 0; h < heads; h++) {
-    const float *qh = q + (size_t)h * hd, *kh = k + (size_t)h * hd, *vh = v + (size_t)h * hd;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, s, hd, scale, qh, d, kh, d, 0.0f,
-                scratch, s);
-    if (key_mask)
-      for (int i = 0; i < t; i++)
-        for (int j = 0; j < s; j++)
-          if (!key_mask[j]) scratch[(size_t)i * s + j] = -FLT_MAX;
-    nn_softmax_rows(scratch, t, s);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, hd, s, 1.0f, scratch, s, vh, d, 0.0f,
-                out + (size_t)h * hd, d);
-  }
+                  float scale, const unsigned char *key_mask, int workers, float *scratch,
+                  float *out) {
+  int blocks = (t + NN_ATTN_ROWS - 1) / NN_ATTN_ROWS;
+  nn_attn_job j = {q, k, v, t, s, heads, hd, blocks, scale, key_mask, scratch, out};
+  nn_parallel(heads * blocks, workers, nn_attn_task, &j);
 }
 
 int nn_conv1d_out_len(int len, int k, int stride, int pad) {
@@ -216,13 +248,6 @@ void nn_transpose(const float *in, int rows, int cols, float *out) {
         for (int c = c0; c < c1; c++) out[(size_t)c * rows + r] = in[(size_t)r * cols + c];
     }
 }
-
-int nn_set_threads(int n) {
-  openblas_set_num_threads(n < 1 ? 1 : n);
-  return openblas_get_num_threads();
-}
-
-int nn_get_threads(void) { return openblas_get_num_threads(); }
 
 void nn_conv_weight_tap_major(const float *w, int o, int i, int k, float *out) {
   for (int r = 0; r < o; r++)

@@ -17,17 +17,20 @@
 **     Products of dimensions are computed in size_t.
 **   - Output buffers must not alias inputs unless a function says so.
 **
-** Threads: OpenBLAS owns a process-wide pool; nn_set_threads sets its size
-** (openblas_set_num_threads). It is the one global knob, for the CLI and the
-** binding to expose, not for the kernels to touch. The kernels read it: with
-** 2 or more, nn_linear's few-row path (gemm.h) splits its columns, and
-** nn_gelu / nn_softmax_rows on at least 2^20 floats hand half the rows to one
-** thread started for the call (joined before returning; if it cannot start,
-** the caller does that half). Every element is computed as on one thread, so
-** the bits never depend on the count.
+** Threads (nn_threads.h): nn_set_threads is the one global knob. The
+** kernels read it, and with 2 or more split their work into regions of
+** single-threaded pieces: nn_linear's few-row path (gemm.h) and its sgemm
+** path by columns (cut on multiples of 16), nn_gelu / nn_softmax_rows on at
+** least 2^20 floats by halves, nn_attention by (head, row block). OpenBLAS's
+** own pool is never used by them, and every output element is computed as
+** on one thread: the BLAS kernels sum each element over k in the same order
+** whatever its column range, so the bits do not depend on the count
+** (tests/unit/test_nn.c and the HuBERT fixtures check it).
 */
 #ifndef CLAP_NN_H
 #define CLAP_NN_H
+
+#include "nn_threads.h"
 
 #include <stddef.h>
 
@@ -59,11 +62,16 @@ void nn_softmax_rows(float *x, int rows, int cols);
 **   logits = scale · q_h k_hᵀ; key_mask (s bytes, 0 = masked, NULL = none)
 **   sets a masked key's logit to -FLT_MAX, as PyTorch's masked_fill with
 **   finfo.min does, so an all-masked row becomes uniform, not NaN.
-** Heads are processed one at a time: scratch holds t·s floats
-** (nn_attention_scratch), the whole memory cost beyond q/k/v/out. */
+** Work is cut into tasks of one head by NN_ATTN_ROWS query rows, run on up
+** to `workers` threads (nn_parallel); each worker's logits take
+** min(t, NN_ATTN_ROWS)·s floats of scratch, so memory grows with s, not t·s.
+** Size scratch with nn_attention_scratch(t, s, workers) for the same
+** `workers` (fewer may run, never more). */
+#define NN_ATTN_ROWS 128
 void nn_attention(const float *q, const float *k, const float *v, int t, int s, int heads, int hd,
-                  float scale, const unsigned char *key_mask, float *scratch, float *out);
-size_t nn_attention_scratch(int t, int s);
+                  float scale, const unsigned char *key_mask, int workers, float *scratch,
+                  float *out);
+size_t nn_attention_scratch(int t, int s, int workers);
 
 /* 1-D convolution as PyTorch's Conv1d (zero padding `pad` on both sides).
 **   x [cin, len] channel-major; w [cout, cin/groups, k]; b [cout] or NULL;
@@ -89,10 +97,6 @@ void nn_add(float *y, const float *x, size_t n);
 
 /* out[c,r] = in[r,c] for in [rows,cols]. */
 void nn_transpose(const float *in, int rows, int cols, float *out);
-
-/* OpenBLAS threads: n < 1 means 1. Returns the count now in effect. */
-int nn_set_threads(int n);
-int nn_get_threads(void);
 
 /* Conv weight w [o, i, k] (PyTorch) -> out [o, k, i], tap-major: a
 ** time-major conv ([frames, channels] activations) then reads each output

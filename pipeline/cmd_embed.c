@@ -9,9 +9,8 @@
 ** status) is encoded by the text encoder (default ngram), key = SHA-256 of
 ** the text. The computation is the one clap_encode_audio / clap_encode_text
 ** do (features.h), so a cached vector equals the SQL function's result bit
-** for bit at the same thread count (HuBERT's may differ in the last bits
-** between thread counts: OpenBLAS splits its convolutions and attention by
-** thread). What is cached already is skipped: a re-run adds nothing.
+** for bit, at any thread count (ext/nn.h). What is cached already is
+** skipped: a re-run adds nothing.
 **
 ** Staleness: every cached row records the identity of the encoder that
 ** computed it (features.encoder_id, feature_cache.h). A row whose identity

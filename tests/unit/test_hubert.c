@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "encoder.h"
 #include "hubert.h"
+#include "nn_threads.h"
 #include "safetensors.h"
 
 #include <pthread.h>
@@ -245,6 +246,29 @@ static void test_threads(void) {
   hubert_free(m);
 }
 
+/* The thread count never moves a bit: every parallel part runs as
+** single-threaded pieces (nn_threads.h). Lengths: one conv chunk (24
+** frames), two (74), several with a ragged last one and attention row
+** blocks (299 frames: 5 chunks, 3 row blocks of 128). */
+static void test_thread_count_same_bits(void) {
+  hubert *m;
+  clap_error err;
+  CHECK_INT(hubert_load(fx("f32"), &m, &err), CLAP_OK);
+  const long lengths[] = {8000, 24000, 96000};
+  int before = nn_get_threads();
+  for (int i = 0; i < 3; i++) {
+    float *x = wave(lengths[i]), one[HID], two[HID];
+    nn_set_threads(1);
+    CHECK_INT(hubert_encode(m, x, lengths[i], one, &err), CLAP_OK);
+    nn_set_threads(2);
+    CHECK_INT(hubert_encode(m, x, lengths[i], two, &err), CLAP_OK);
+    CHECK(memcmp(one, two, sizeof one) == 0);
+    free(x);
+  }
+  nn_set_threads(before);
+  hubert_free(m);
+}
+
 /* ---- broken checkpoints ---- */
 
 static char tmpdir[64];
@@ -391,6 +415,7 @@ int main(void) {
   RUN(test_input_errors);
   RUN(test_long_audio);
   RUN(test_threads);
+  RUN(test_thread_count_same_bits);
   RUN(test_bad_checkpoints);
   return harness_report();
 }

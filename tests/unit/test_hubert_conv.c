@@ -94,9 +94,9 @@ static void check_spec(const spec *s, long n, double mean, double inv) {
   for (int ci = 0; ci < 8; ci++) {
     if (chunks[ci] < 1) continue;
     m.c.chunk = chunks[ci];
-    float *sc = malloc(sizeof(float) * hconv_scratch(&m.c));
+    float *sc = malloc(sizeof(float) * hconv_scratch(&m.c, 1));
     float *feat = malloc(sizeof(float) * (size_t)T * C);
-    hconv_forward(&m.c, x, n, mean, inv, sc, feat);
+    hconv_forward(&m.c, x, n, mean, inv, 1, sc, feat);
     double dmax = 0;
     for (long i = 0; i < T * C; i++)
       if (fabs(feat[i] - ref[i]) > dmax) dmax = fabs(feat[i] - ref[i]);
@@ -143,8 +143,8 @@ static void test_constant_input(void) {
   for (int i = 0; i < 40; i++) x[i] = 0.25f;
   long T = hconv_frames(&m.c, 40);
   CHECK_INT(T, 19);
-  float *sc = malloc(sizeof(float) * hconv_scratch(&m.c)), feat[19 * 3];
-  hconv_forward(&m.c, x, 40, 0, 1, sc, feat);
+  float *sc = malloc(sizeof(float) * hconv_scratch(&m.c, 1)), feat[19 * 3];
+  hconv_forward(&m.c, x, 40, 0, 1, 1, sc, feat);
   for (int ch = 0; ch < 3; ch++) {
     double b = m.gn_b[ch], want = 0.5 * b * (1 + erf(b / sqrt(2.0)));
     CHECK_NEAR(feat[5 * 3 + ch], want, 1e-3);

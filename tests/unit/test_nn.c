@@ -81,7 +81,7 @@ static void test_attention(void) {
   ** row0 [0,1], row1 [0,0]. v head0 = [1],[3]. */
   const float q[] = {1, 0, 0, 5}, k[] = {0, 2, 1, 2}, v[] = {1, 7, 3, 9};
   float out[4], scratch[4];
-  nn_attention(q, k, v, 2, 2, 2, 1, 1.0f, NULL, scratch, out);
+  nn_attention(q, k, v, 2, 2, 2, 1, 1.0f, NULL, 1, scratch, out);
   double p = 1 / (1 + exp(-1.0)); /* weight on key 1 for row 0 */
   CHECK_NEAR(out[0], (1 - p) * 1 + p * 3, 1e-6);
   CHECK_NEAR(out[2], 2.0, 1e-6); /* row1 head0: uniform -> (1+3)/2 */
@@ -89,20 +89,61 @@ static void test_attention(void) {
   CHECK_NEAR(out[1], 8.0, 1e-6);
   CHECK_NEAR(out[3], 8.0, 1e-6);
   /* Scale applies to the logits: scale 2 -> row 0 head 0 logits [0,2]. */
-  nn_attention(q, k, v, 2, 2, 2, 1, 2.0f, NULL, scratch, out);
+  nn_attention(q, k, v, 2, 2, 2, 1, 2.0f, NULL, 1, scratch, out);
   double p2 = 1 / (1 + exp(-2.0));
   CHECK_NEAR(out[0], (1 - p2) + 3 * p2, 1e-6);
   /* Masking key 1 leaves only key 0. */
   const unsigned char mask[] = {1, 0};
-  nn_attention(q, k, v, 2, 2, 2, 1, 1.0f, mask, scratch, out);
+  nn_attention(q, k, v, 2, 2, 2, 1, 1.0f, mask, 1, scratch, out);
   CHECK_NEAR(out[0], 1.0, 1e-6);
   CHECK_NEAR(out[3], 7.0, 1e-6);
   /* All keys masked: uniform, as PyTorch's finfo.min fill gives, never NaN. */
   const unsigned char none[] = {0, 0};
-  nn_attention(q, k, v, 2, 2, 2, 1, 1.0f, none, scratch, out);
+  nn_attention(q, k, v, 2, 2, 2, 1, 1.0f, none, 1, scratch, out);
   CHECK_NEAR(out[0], 2.0, 1e-6);
   CHECK_NEAR(out[1], 8.0, 1e-6);
-  CHECK_INT(nn_attention_scratch(3, 5), 15);
+  CHECK_INT(nn_attention_scratch(3, 5, 1), 15);
+  CHECK_INT(nn_attention_scratch(300, 5, 2), 2 * NN_ATTN_ROWS * 5); /* a row block per worker */
+}
+
+/* Several row blocks and heads against a double reference, and the same
+** bits on one worker as on two (each task's sgemm is single-threaded). */
+static void test_attention_blocks(void) {
+  const int t = 2 * NN_ATTN_ROWS + 37, s = 61, heads = 3, hd = 8, d = heads * hd;
+  float *q = malloc(sizeof(float) * t * d), *k = malloc(sizeof(float) * s * d);
+  float *v = malloc(sizeof(float) * s * d), *o1 = malloc(sizeof(float) * t * d);
+  float *o2 = malloc(sizeof(float) * t * d);
+  float *sc = malloc(sizeof(float) * nn_attention_scratch(t, s, 2));
+  for (int i = 0; i < t * d; i++) q[i] = (float)((i * 7919) % 101) / 50.0f - 1.0f;
+  for (int i = 0; i < s * d; i++) k[i] = (float)((i * 104729) % 97) / 48.0f - 1.0f;
+  for (int i = 0; i < s * d; i++) v[i] = (float)((i * 31) % 89) / 44.0f - 1.0f;
+  int before = nn_get_threads();
+  nn_set_threads(1);
+  nn_attention(q, k, v, t, s, heads, hd, 0.3f, NULL, 1, sc, o1);
+  nn_set_threads(2);
+  nn_attention(q, k, v, t, s, heads, hd, 0.3f, NULL, 2, sc, o2);
+  nn_set_threads(before);
+  CHECK(memcmp(o1, o2, sizeof(float) * t * d) == 0);
+  double worst = 0;
+  for (int i = 0; i < t; i += 37)
+    for (int h = 0; h < heads; h++) {
+      double lg[61], mx = -1e300, z = 0;
+      for (int j = 0; j < s; j++) {
+        double a = 0;
+        for (int e = 0; e < hd; e++) a += (double)q[i * d + h * hd + e] * k[j * d + h * hd + e];
+        lg[j] = 0.3 * a;
+        if (lg[j] > mx) mx = lg[j];
+      }
+      for (int j = 0; j < s; j++) z += lg[j] = exp(lg[j] - mx);
+      for (int e = 0; e < hd; e++) {
+        double want = 0;
+        for (int j = 0; j < s; j++) want += lg[j] / z * v[j * d + h * hd + e];
+        double err = fabs(want - o2[i * d + h * hd + e]);
+        if (err > worst) worst = err;
+      }
+    }
+  CHECK_NEAR(worst, 0, 1e-5);
+  free(q), free(k), free(v), free(o1), free(o2), free(sc);
 }
 
 static void test_conv1d_basic(void) {
@@ -254,6 +295,7 @@ int main(void) {
   RUN(test_gelu);
   RUN(test_softmax);
   RUN(test_attention);
+  RUN(test_attention_blocks);
   RUN(test_conv1d_basic);
   RUN(test_conv1d_grouped);
   RUN(test_conv1d_blocks);
