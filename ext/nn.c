@@ -117,7 +117,10 @@ static void nn_rows_part(void *arg, int task, int worker) {
 ** row) is computed as on one thread, so the bits do not depend on the split. */
 static void nn_rows_split(float *x, size_t rows, size_t cols, int softmax) {
   nn_rows_job j = {x, rows, cols, rows >= 2 && rows * cols >= NN_SPLIT_MIN ? 2 : 1, softmax};
-  nn_parallel(j.parts, j.parts, nn_rows_part, &j);
+  if (j.parts == 1)
+    nn_rows_part(&j, 0, 0); /* no sgemm here: no region (and no BLAS hold) needed */
+  else
+    nn_parallel(j.parts, j.parts, nn_rows_part, &j);
 }
 
 void nn_gelu(float *x, size_t n) {
