@@ -14,8 +14,9 @@
 */
 #include "gemm.h"
 
+#include "nn_threads.h"
+
 #include <cblas.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -373,28 +374,21 @@ typedef struct gemm_span {
   int n;
 } gemm_span;
 
-static void *span_worker(void *arg) {
-  gemm_span *s = arg;
+static void span_task(void *arg, int task, int worker) {
+  (void)worker;
+  gemm_span *s = (gemm_span *)arg + task;
   for (int i = 0; i < s->n; i++) run_cols(&s->job[i]);
-  return NULL;
 }
 
-/* span[0] on the caller, the others on threads started for the call (a
-** thread that cannot start has its share done by the caller). */
+/* Each span is one task of a region (nn_threads.h): the caller and the
+** threads it starts share them out; a span's results do not depend on
+** which thread ran it. */
 static void run_spans(gemm_span *span, int threads) {
-  pthread_t tid[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
-  for (int t = 1; t < threads; t++)
-    started[t] = pthread_create(&tid[t], NULL, span_worker, &span[t]) == 0;
-  span_worker(&span[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t])
-      pthread_join(tid[t], NULL);
-    else
-      span_worker(&span[t]);
-  }
+  if (threads < 2)
+    span_task(span, 0, 0); /* GEMM_BLAS stays on OpenBLAS's own pool */
+  else
+    nn_parallel(threads, threads, span_task, span);
 }
-
 
 /* The few-row AVX-512 path works from x transposed: one allocation of
 ** rp·in floats per call (≤ 128 rows). Without memory, the tiles run. */

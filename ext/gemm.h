@@ -32,12 +32,13 @@
 **     1e-5·Σ|x·w| of a double reference); the kernels differ from each other
 **     likewise. One kernel is deterministic: same inputs, same bits,
 **     whatever the thread count.
-**   - Threads: `threads` > 1 splits out across that many threads (the caller
-**     is one of them; the others are created for the call and joined before
-**     returning), but only when rows·in·out is at least GEMM_THREAD_MIN_MACS
-**     — below that, starting a thread costs more than it saves. Each thread
-**     writes its own columns of y, so results do not depend on the count.
-**     GEMM_BLAS ignores `threads`: OpenBLAS uses its own pool (nn.h).
+**   - Threads: `threads` > 1 splits out into that many column parts, run as
+**     one region (nn_threads.h: the caller and threads started for the call,
+**     at most nn_get_threads() at once, joined before returning), but only
+**     when rows·in·out is at least GEMM_THREAD_MIN_MACS — below that,
+**     starting a thread costs more than it saves. Each part writes its own
+**     columns of y, so results do not depend on the count. GEMM_BLAS
+**     ignores `threads`: OpenBLAS uses its own pool.
 **   - Thread safety: reentrant; any number of calls may run at once.
 */
 #ifndef CLAP_GEMM_H
