@@ -12,7 +12,9 @@
 ** Contract:
 **   - nn_set_threads(n): n < 1 means 1. Sets OpenBLAS's pool and the count
 **     our kernels split by. Returns the count now in effect. It is the one
-**     global knob, for the CLI and the SQL binding, not for kernels.
+**     global knob, for the CLI and the SQL binding, not for kernels. Set
+**     OpenBLAS's count through it, not openblas_set_num_threads: a region
+**     restores the count recorded here.
 **   - nn_get_threads(): that count, except 1 on a thread while it runs a
 **     region's task (so work inside a task never splits again).
 **   - nn_parallel(tasks, workers, fn, arg) runs fn(arg, task, worker) once
