@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "encoder.h"
 #include "hubert.h"
+#include "hubert_conv.h"
 #include "nn_threads.h"
 #include "safetensors.h"
 
@@ -269,6 +270,98 @@ static void test_thread_count_same_bits(void) {
   hubert_free(m);
 }
 
+/* ---- awkward shapes: odd/ ----
+** hidden 33 in 3 heads of 11, intermediate 37, conv_dim 13/15/17/19/13/11/17
+** with conv biases, positional conv kernel 5 in 3 groups of 11, do_normalize.
+** Odd T·hidden puts the conv stack's doubles after an odd number of floats
+** unless the workspace rounds the phase region up (UBSan flags it). */
+static const long odd_lengths[] = {400, 1111, 2345, 8319, 42101};
+static const int odd_frames[] = {1, 3, 7, 25, 131};
+#define ODD_NLEN 5
+#define ODD_HID 33
+
+typedef struct odd_run {
+  float *states[ODD_NLEN];
+  float pooled[ODD_NLEN][ODD_HID];
+} odd_run;
+
+/* Every length through forward and encode; each against the reference. */
+static void odd_pass(hubert *m, const float *ref, size_t nref, int chunk, int threads,
+                     odd_run *out) {
+  clap_error err;
+  size_t at = 0;
+  for (int li = 0; li < ODD_NLEN; li++) {
+    long n = odd_lengths[li];
+    int T = 0;
+    float *x = wave(n), *h = NULL, *po = out->pooled[li];
+    CHECK_INT(hubert_forward(m, x, n, &h, &T, &err), CLAP_OK);
+    CHECK_INT(T, odd_frames[li]);
+    CHECK_INT(hubert_encode(m, x, n, po, &err), CLAP_OK);
+    out->states[li] = h;
+    double dmax = 0, pmax = 0;
+    size_t th = (size_t)odd_frames[li] * ODD_HID;
+    for (size_t i = 0; h && T == odd_frames[li] && i < th && at + i < nref; i++)
+      if (fabs(h[i] - ref[at + i]) > dmax) dmax = fabs(h[i] - ref[at + i]);
+    at += th;
+    for (int j = 0; j < ODD_HID && at + (size_t)j < nref; j++)
+      if (fabs(po[j] - ref[at + (size_t)j]) > pmax) pmax = fabs(po[j] - ref[at + (size_t)j]);
+    at += ODD_HID;
+    if (dmax > 1e-4 || pmax > 1e-4)
+      fprintf(stderr, "  odd length %ld chunk %d threads %d: states diff %g, pooled diff %g\n", n,
+              chunk, threads, dmax, pmax);
+    CHECK(dmax <= 1e-4);
+    CHECK(pmax <= 1e-4);
+    free(x);
+  }
+  CHECK_INT(at, nref);
+}
+
+/* Conv chunks: default (64: 131 frames are 3 chunks, the last of 3),
+** 5 (ragged everywhere) and 1 (every frame a boundary). At 1 and 2
+** threads, the second bit for bit the first: conv chunks, positional-conv
+** groups and attention heads split across workers. */
+static void test_odd_shapes(void) {
+  hubert *m;
+  clap_error err;
+  CHECK_INT(hubert_load(fx("odd"), &m, &err), CLAP_OK);
+  if (!m) return;
+  const hubert_config *c = hubert_get_config(m);
+  CHECK_INT(c->hidden, 33);
+  CHECK_INT(c->heads, 3);
+  CHECK_INT(c->intermediate, 37);
+  CHECK_INT(c->conv_dim[0], 13);
+  CHECK_INT(c->conv_dim[6], 17);
+  CHECK_INT(c->conv_bias, 1);
+  CHECK_INT(c->pos_kernel, 5);
+  CHECK_INT(c->pos_groups, 3);
+  CHECK_INT(c->do_normalize, 1);
+  CHECK_INT(hubert_frames(m, 42101), 131);
+  size_t nref = 0;
+  float *ref = read_ref("odd", &nref);
+  CHECK(ref != NULL);
+  CHECK_INT(nref, (1 + 3 + 7 + 25 + 131 + ODD_NLEN) * ODD_HID);
+  static const int chunks[] = {0, 5, 1};
+  int before = nn_get_threads();
+  for (int ci = 0; ci < 3 && ref; ci++) {
+    hubert_set_conv_chunk(m, chunks[ci] ? chunks[ci] : HCONV_DEFAULT_CHUNK);
+    odd_run one, two;
+    nn_set_threads(1);
+    odd_pass(m, ref, nref, chunks[ci], 1, &one);
+    nn_set_threads(2);
+    odd_pass(m, ref, nref, chunks[ci], 2, &two);
+    for (int li = 0; li < ODD_NLEN; li++) {
+      size_t th = (size_t)odd_frames[li] * ODD_HID;
+      CHECK(one.states[li] && two.states[li] &&
+            memcmp(one.states[li], two.states[li], sizeof(float) * th) == 0);
+      CHECK(memcmp(one.pooled[li], two.pooled[li], sizeof one.pooled[li]) == 0);
+      free(one.states[li]), free(two.states[li]);
+    }
+  }
+  nn_set_threads(before);
+  free(ref);
+  hubert_free(m);
+}
+
 /* ---- broken checkpoints ---- */
 
 static char tmpdir[64];
@@ -416,6 +509,7 @@ int main(void) {
   RUN(test_long_audio);
   RUN(test_threads);
   RUN(test_thread_count_same_bits);
+  RUN(test_odd_shapes);
   RUN(test_bad_checkpoints);
   return harness_report();
 }
