@@ -25,8 +25,23 @@ typedef struct nn_linear_job {
   int rows, in, out, parts;
 } nn_linear_job;
 
+/* Column parts of a many-row linear: a function of the shape alone, never of
+** the thread count, so the same sgemm calls run at any count. Cutting by
+** thread count would move last bits: OpenBLAS's Haswell and Zen kernels
+** round an element differently depending on where its call's column range
+** starts (measured; its AVX-512 kernels do not). Fixed cuts cost 2-5% at
+** one thread against one whole call (A is packed once per part). */
+#define NN_LINEAR_PART_COLS 384
+#define NN_LINEAR_PARTS_MAX 4
+
+static int nn_linear_parts(int rows, int in, int out) {
+  if ((long)rows * in * out < GEMM_THREAD_MIN_MACS) return 1;
+  int p = out / NN_LINEAR_PART_COLS;
+  return p < 1 ? 1 : p > NN_LINEAR_PARTS_MAX ? NN_LINEAR_PARTS_MAX : p;
+}
+
 /* Columns [o0, o1) of y, cut on multiples of 16 (whole vectors of the
-** sgemm kernels' N tiles): one single-threaded sgemm reading its rows of W. */
+** sgemm kernels' tiles): one single-threaded sgemm reading its rows of W. */
 static void nn_linear_part(void *arg, int task, int worker) {
   (void)worker;
   const nn_linear_job *j = arg;
@@ -47,7 +62,7 @@ void nn_linear(const float *x, int rows, int in, const float *w, const float *b,
                float *y) {
   /* Few rows: dot products over W in place beat sgemm, which packs all of W
   ** per call (gemm.h). Many rows: sgemm's packed panels are reused enough;
-  ** with several threads each takes a share of the columns on its own, so
+  ** the column parts run on our threads, each single-threaded, so
   ** OpenBLAS's pool never wakes (its idle workers spin for ~70 ms after each
   ** threaded call, taking a core from the regions that follow). */
   int threads = nn_get_threads();
@@ -55,9 +70,8 @@ void nn_linear(const float *x, int rows, int in, const float *w, const float *b,
     gemm_linear(x, rows, in, w, b, out, y, threads, GEMM_AUTO);
     return;
   }
-  nn_linear_job j = {x, w, b, y, rows, in, out, threads};
-  if ((long)rows * in * out < GEMM_THREAD_MIN_MACS) j.parts = 1;
-  nn_parallel(j.parts, j.parts, nn_linear_part, &j);
+  nn_linear_job j = {x, w, b, y, rows, in, out, nn_linear_parts(rows, in, out)};
+  nn_parallel(j.parts, threads, nn_linear_part, &j);
 }
 
 void nn_layer_norm(const float *x, int rows, int d, const float *gamma, const float *beta,

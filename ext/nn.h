@@ -18,14 +18,13 @@
 **   - Output buffers must not alias inputs unless a function says so.
 **
 ** Threads (nn_threads.h): nn_set_threads is the one global knob. The
-** kernels read it, and with 2 or more split their work into regions of
+** kernels read it, and with 2 or more run their work as regions of
 ** single-threaded pieces: nn_linear's few-row path (gemm.h) and its sgemm
-** path by columns (cut on multiples of 16), nn_gelu / nn_softmax_rows on at
-** least 2^20 floats by halves, nn_attention by (head, row block). OpenBLAS's
-** own pool is never used by them, and every output element is computed as
-** on one thread: the BLAS kernels sum each element over k in the same order
-** whatever its column range, so the bits do not depend on the count
-** (tests/unit/test_nn.c and the HuBERT fixtures check it).
+** path by column parts, nn_gelu / nn_softmax_rows on at least 2^20 floats by
+** halves, nn_attention by (head, row block). OpenBLAS's own pool is never
+** used by them. The pieces are cut by the shapes alone, never by the thread
+** count, and each computes as on one thread, so the bits do not depend on
+** the count (tests/unit/test_nn.c and the HuBERT fixtures check it).
 */
 #ifndef CLAP_NN_H
 #define CLAP_NN_H

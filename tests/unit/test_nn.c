@@ -76,6 +76,36 @@ static void test_softmax(void) {
   CHECK_NEAR(x[5], exp(-2.0) / z, 1e-6);
 }
 
+/* Above the few-row path, nn_linear cuts y's columns (on multiples of 16,
+** the last part ragged: 496 + 504 here) into single-threaded sgemm calls
+** that do not depend on the thread count: the same bits on one thread as on
+** two, and right against a double reference. */
+static void test_linear_columns(void) {
+  const int rows = 600, in = 256, out = 1000; /* above 512 rows: sgemm */
+  float *x = malloc(sizeof(float) * rows * in), *w = malloc(sizeof(float) * out * in);
+  float *b = malloc(sizeof(float) * out), *y1 = malloc(sizeof(float) * rows * out);
+  float *y2 = malloc(sizeof(float) * rows * out);
+  for (unsigned i = 0; i < (unsigned)(rows * in); i++) x[i] = (float)((i * 7919u) % 211) / 105.0f - 1.0f;
+  for (unsigned i = 0; i < (unsigned)(out * in); i++) w[i] = (float)((i * 104729u) % 197) / 98.0f - 1.0f;
+  for (int i = 0; i < out; i++) b[i] = (float)i / 100.0f;
+  int before = nn_get_threads();
+  nn_set_threads(1);
+  nn_linear(x, rows, in, w, b, out, y1);
+  nn_set_threads(2);
+  nn_linear(x, rows, in, w, b, out, y2);
+  nn_set_threads(before);
+  CHECK(memcmp(y1, y2, sizeof(float) * rows * out) == 0);
+  double worst = 0;
+  for (int r = 0; r < rows; r += 13)
+    for (int o = 0; o < out; o++) {
+      double want = b[o];
+      for (int k = 0; k < in; k++) want += (double)x[r * in + k] * w[o * in + k];
+      if (fabs(want - y2[r * out + o]) > worst) worst = fabs(want - y2[r * out + o]);
+    }
+  CHECK_NEAR(worst, 0, 1e-3);
+  free(x), free(w), free(b), free(y1), free(y2);
+}
+
 static void test_attention(void) {
   /* 2 heads of dim 1; t = s = 2. Head 0: q=[1],[0]; k=[0],[1] -> logits
   ** row0 [0,1], row1 [0,0]. v head0 = [1],[3]. */
@@ -290,6 +320,7 @@ static void test_split_same_bits(void) {
 
 int main(void) {
   RUN(test_linear);
+  RUN(test_linear_columns);
   RUN(test_layer_norm);
   RUN(test_group_norm);
   RUN(test_gelu);
