@@ -33,7 +33,9 @@
 ** Text always runs on the main thread with T threads (T = the cores unless
 ** --threads says otherwise). The main thread is the one writer and commits each chunk,
 ** so an interrupted run keeps the chunks done. An utterance that fails to
-** decode or encode stops the run with its id in the message (exit 1).
+** decode or encode stops the run with its id in the message (exit 1); so
+** does a chunk (or the text pass, or a shard's record) whose COMMIT fails,
+** rolled back, the message naming what was being committed.
 ** Both encoders are resolved before any work, so a bad name costs nothing.
 **
 ** --shard K/N (past one machine: N workers, e.g. a Slurm array or a
@@ -262,6 +264,18 @@ static clap_status plan_text(const target *t, const char *name, const char *id, 
   return rc;
 }
 
+/* End a unit of work begun with BEGIN IMMEDIATE: commit it if rc is OK (a
+** failing COMMIT names what it was committing: `what`); whatever failed, a
+** transaction still open is rolled back here rather than left for the
+** connection's close. An open transaction is asked of SQLite, since some
+** errors (SQLITE_FULL, an I/O error) have rolled it back already. */
+static clap_status unit_end(sqlite3 *db, clap_status rc, const char *what, clap_error *err) {
+  if (rc == CLAP_OK && (rc = db_exec(db, "COMMIT", err)) != CLAP_OK)
+    clap_error_prefix(err, "committing %s: ", what);
+  if (rc != CLAP_OK && !sqlite3_get_autocommit(db)) db_exec(db, "ROLLBACK", NULL);
+  return rc;
+}
+
 static clap_status read_audio(sqlite3 *db, job *j, clap_error *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT audio FROM utterances WHERE id=?", -1, &st, NULL) != SQLITE_OK)
@@ -310,12 +324,12 @@ static clap_status embed_chunk(const target *t, const char *name, const char *id
       if (jobs[i].rc != CLAP_OK) *err = jobs[i].err, rc = jobs[i].rc;
   }
   if (rc == CLAP_OK) rc = db_exec(t->dst, "BEGIN IMMEDIATE", err);
-  if (rc == CLAP_OK) {
-    for (int i = 0; i < n && rc == CLAP_OK; i++)
-      rc = features_put(t->dst, name, ENCODER_AUDIO, ids[i], jobs[i].out, dim, id, err);
-    if (rc == CLAP_OK) rc = db_exec(t->dst, "COMMIT", err);
-    else sqlite3_exec(t->dst, "ROLLBACK", NULL, NULL, NULL);
-  }
+  for (int i = 0; i < n && rc == CLAP_OK; i++)
+    rc = features_put(t->dst, name, ENCODER_AUDIO, ids[i], jobs[i].out, dim, id, err);
+  char what[200];
+  snprintf(what, sizeof what, "%d audio vectors of encoder '%s' (utterances '%.40s'..'%.40s')", n,
+           name, ids[0], ids[n - 1]);
+  rc = unit_end(t->dst, rc, what, err);
   for (int i = 0; jobs && i < n; i++) free(jobs[i].audio);
   free(jobs);
   free(out);
@@ -387,8 +401,9 @@ static clap_status embed_text(const target *t, side *sd, clap_error *err) {
     if (rc != CLAP_OK) clap_error_prefix(err, "description '%s': ", text);
     if (rc == CLAP_OK) rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v, dim, sd->id, err);
   }
-  if (rc == CLAP_OK) rc = db_exec(t->dst, "COMMIT", err);
-  else if (v) sqlite3_exec(t->dst, "ROLLBACK", NULL, NULL, NULL);
+  char what[160];
+  snprintf(what, sizeof what, "%d text vectors of encoder '%s'", sd->work.n, sd->name);
+  rc = unit_end(t->dst, rc, what, err);
   free(v);
   return rc;
 }
@@ -438,12 +453,11 @@ static clap_status record_shard(sqlite3 *src, const char *src_path, const char *
   }
   if (!*sdb) rc = db_open(out, DB_CREATE, sdb, err);
   if (rc == CLAP_OK) rc = db_exec(*sdb, "BEGIN IMMEDIATE", err);
-  if (rc == CLAP_OK) {
-    rc = shard_record(*sdb, out, &info, err);
-    if (rc == CLAP_OK) rc = db_exec(*sdb, "COMMIT", err);
-    else sqlite3_exec(*sdb, "ROLLBACK", NULL, NULL, NULL);
-  }
-  return rc;
+  if (rc == CLAP_OK) rc = shard_record(*sdb, out, &info, err);
+  if (!*sdb) return rc;
+  char what[512];
+  snprintf(what, sizeof what, "the clap_shard row of %.480s", out);
+  return unit_end(*sdb, rc, what, err);
 }
 
 /* How many utterances at once and how many threads inside each encode call
