@@ -195,17 +195,17 @@ typedef struct planner {
 
 static clap_status planner_open(planner *p, const target *t, const char *name, const char *id,
                                 const char *modality, clap_error *err) {
-  char sql[160];
-  snprintf(sql, sizeof sql,
-           "SELECT encoder_id IS ?3 FROM features WHERE encoder=?1 AND modality='%s' AND key=?2",
-           modality);
+  static const char sql[] =
+      "SELECT encoder_id IS ?3 FROM features WHERE encoder=?1 AND modality=?4 AND key=?2";
   *p = (planner){.t = t, .name = name, .id = id};
-  if (sqlite3_prepare_v2(t->src, sql, -1, &p->have[0], NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
   /* No shard database yet (a first run) has nothing cached. */
-  if (t->dst && t->dst != t->src &&
-      sqlite3_prepare_v2(t->dst, sql, -1, &p->have[1], NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->dst));
+  sqlite3 *db[2] = {t->src, t->dst && t->dst != t->src ? t->dst : NULL};
+  for (int i = 0; i < 2 && db[i]; i++) {
+    if (sqlite3_prepare_v2(db[i], sql, -1, &p->have[i], NULL) != SQLITE_OK)
+      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db[i]));
+    /* cached() rebinds the others per key; a binding outlives sqlite3_reset. */
+    sqlite3_bind_text(p->have[i], 4, modality, -1, SQLITE_STATIC);
+  }
   return CLAP_OK;
 }
 
