@@ -269,7 +269,15 @@ check_output_contains "--out without --shard" "--out goes with --shard" "$CLAP" 
 check_output_contains "merge without shards" "no shard given" "$CLAP" merge "$DB"
 check_output_contains "merge with an unknown option" "unknown option '--force'" "$CLAP" merge "$DB" --force "$T/s1.db"
 out=$("$CLAP" merge 2>&1); rc=$?
-check_equal "merge without arguments is a usage error" "$rc" "2"
+check_equal "merge without arguments is a usage error naming it" \
+  "$rc|$([[ "$out" == *"no database given"* ]] && echo named)" "2|named"
+out=$("$CLAP" merge "$DB" "$T/s1.db" --force 2>&1); rc=$?
+check_equal "an option after the shards is refused before any merge" \
+  "$rc|$([[ "$out" == *"unknown option '--force'"* ]] && echo named)|$([[ "$out" == *"shard 1/3"* ]] || echo unmerged)" \
+  "2|named|unmerged"
+check_equal "shards are merged in the order given, one line each (a repeat too)" \
+  "$("$CLAP" merge "$DB" "$T/s3.db" "$T/s1.db" "$T/s3.db" 2>&1 | grep -o 'shard [0-9]/3' | tr '\n' ' ')" \
+  "shard 3/3 shard 1/3 shard 3/3 "
 check_output_contains "merge --help" "usage: clap merge DB SHARD.db" "$CLAP" merge --help
 check_output_contains "embed --help documents --shard" "--shard K/N" "$CLAP" embed --help
 finish
