@@ -505,81 +505,103 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
-int cmd_embed(int argc, char **argv) {
-  const char *path = NULL, *audio_enc = "acoustic", *text_enc = "ngram", *out = NULL;
-  int workers = 0, nthreads = 0, refuse = 0, k = 1, n = 1, sharded = 0;
+/* What the command line asks for (the usage above). */
+typedef struct embed_args {
+  const char *path, *audio_enc, *text_enc, *out;
+  int workers, nthreads, refuse, k, n, sharded;
+  char outbuf[4096]; /* the default SHARD.db path, when out points here */
+} embed_args;
+
+/* One option that takes a value v. Returns 0, or 2 after a usage error. */
+static int embed_option(embed_args *o, const char *a, const char *v) {
   clap_error err;
+  if (!strcmp(a, "--encoder")) o->audio_enc = v;
+  else if (!strcmp(a, "--text-encoder")) o->text_enc = v;
+  else if (!strcmp(a, "--out")) o->out = v;
+  else if (!strcmp(a, "--shard")) {
+    if (shard_parse(v, &o->k, &o->n, &err) != CLAP_OK) return usage_error("%s", err.msg);
+    o->sharded = 1;
+  } else {
+    char *end;
+    long w = strtol(v, &end, 10);
+    if (*end || w < 1 || w > 256)
+      return usage_error(!strcmp(a, "--workers") ? "--workers wants 1..256, not '%s'"
+                                                 : "--threads wants 1..256, not '%s'",
+                         v);
+    if (!strcmp(a, "--workers")) o->workers = (int)w;
+    else o->nthreads = (int)w;
+  }
+  return 0;
+}
+
+/* Parse argv into *o (defaults first). Returns -1 to go on, or the exit
+** status: 0 after --help, 2 after a usage error (printed). */
+static int embed_parse(int argc, char **argv, embed_args *o) {
+  *o = (embed_args){.audio_enc = "acoustic", .text_enc = "ngram", .k = 1, .n = 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(embed_usage, stdout);
       return 0;
     } else if (!strcmp(a, "--refuse-stale")) {
-      refuse = 1;
+      o->refuse = 1;
     } else if ((!strcmp(a, "--encoder") || !strcmp(a, "--text-encoder") ||
                 !strcmp(a, "--workers") || !strcmp(a, "--threads") || !strcmp(a, "--shard") ||
                 !strcmp(a, "--out")) &&
                i + 1 < argc) {
-      const char *v = argv[++i];
-      if (!strcmp(a, "--encoder")) audio_enc = v;
-      else if (!strcmp(a, "--text-encoder")) text_enc = v;
-      else if (!strcmp(a, "--out")) out = v;
-      else if (!strcmp(a, "--shard")) {
-        if (shard_parse(v, &k, &n, &err) != CLAP_OK) return usage_error("%s", err.msg);
-        sharded = 1;
-      } else {
-        char *end;
-        long w = strtol(v, &end, 10);
-        if (*end || w < 1 || w > 256)
-          return usage_error(!strcmp(a, "--workers") ? "--workers wants 1..256, not '%s'"
-                                                     : "--threads wants 1..256, not '%s'",
-                             v);
-        if (!strcmp(a, "--workers")) workers = (int)w;
-        else nthreads = (int)w;
-      }
+      if (embed_option(o, a, argv[++i])) return 2;
     } else if (a[0] == '-' && a[1]) {
       return usage_error("unknown or incomplete option '%s'", a);
-    } else if (!path) {
-      path = a;
+    } else if (!o->path) {
+      o->path = a;
     } else {
       return usage_error("unexpected argument '%s'", a);
     }
   }
-  if (!path) return usage_error("%s", "no database given");
-  if (out && !sharded) return usage_error("%s", "--out goes with --shard K/N");
-  if (out && !*out) return usage_error("%s", "--out is empty");
-  char outbuf[4096];
-  if (sharded && !out) {
-    if (shard_default_path(path, k, n, outbuf, sizeof outbuf, &err) != CLAP_OK)
+  if (!o->path) return usage_error("%s", "no database given");
+  if (o->out && !o->sharded) return usage_error("%s", "--out goes with --shard K/N");
+  if (o->out && !*o->out) return usage_error("%s", "--out is empty");
+  clap_error err;
+  if (o->sharded && !o->out) {
+    if (shard_default_path(o->path, o->k, o->n, o->outbuf, sizeof o->outbuf, &err) != CLAP_OK)
       return usage_error("%s", err.msg);
-    out = outbuf;
+    o->out = o->outbuf;
   }
+  return -1;
+}
+
+int cmd_embed(int argc, char **argv) {
+  embed_args o;
+  int status = embed_parse(argc, argv, &o);
+  if (status >= 0) return status;
+  clap_error err;
   sqlite3 *db;
-  if (db_open(path, 0, &db, &err) != CLAP_OK) {
+  if (db_open(o.path, 0, &db, &err) != CLAP_OK) {
     fprintf(stderr, "clap embed: %s\n", err.msg);
     return 1;
   }
   /* Unsharded, DB is both ends; sharded, dst stays NULL until a shard
   ** database exists (embed_run). */
-  target t = {.src = db, .dst = sharded ? NULL : db, .k = k, .n = n};
-  side a = {.name = audio_enc, .modality = ENCODER_AUDIO};
-  side x = {.name = text_enc, .modality = ENCODER_TEXT};
+  target t = {.src = db, .dst = o.sharded ? NULL : db, .k = o.k, .n = o.n};
+  side a = {.name = o.audio_enc, .modality = ENCODER_AUDIO};
+  side x = {.name = o.text_enc, .modality = ENCODER_TEXT};
   int na = 0;
-  threads th = plan_threads(workers, nthreads);
-  clap_status rc = embed_run(&t, path, sharded ? out : NULL, &a, &x, &th, refuse, &na, &err);
+  threads th = plan_threads(o.workers, o.nthreads);
+  clap_status rc =
+      embed_run(&t, o.path, o.sharded ? o.out : NULL, &a, &x, &th, o.refuse, &na, &err);
   if (t.dst && t.dst != db) db_close(t.dst);
   db_close(db);
   /* Audio commits per chunk, in order of id; text all at once. */
   int nt = rc == CLAP_OK ? x.work.n : 0, sa = 0, st = rc == CLAP_OK ? x.work.nstale : 0;
   for (int i = 0; i < na; i++) sa += a.work.stale[i];
-  if (sharded)
+  if (o.sharded)
     printf("embed: shard %d/%d: %d audio vectors (%s), %d text vectors (%s) added to %s; %d "
            "audio, %d text stale vectors recomputed\n",
-           k, n, na - sa, audio_enc, nt - st, text_enc, out, sa, st);
+           o.k, o.n, na - sa, o.audio_enc, nt - st, o.text_enc, o.out, sa, st);
   else
     printf("embed: %d audio vectors (%s), %d text vectors (%s) added; %d audio, %d text stale "
            "vectors recomputed\n",
-           na - sa, audio_enc, nt - st, text_enc, sa, st);
+           na - sa, o.audio_enc, nt - st, o.text_enc, sa, st);
   side_free(&a);
   side_free(&x);
   if (rc != CLAP_OK) {
