@@ -417,16 +417,25 @@ static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int
   return rc;
 }
 
-/* metadata.encoders.<side>.<key> ("sha256": the weights; "identity": all
-** files, since schema version 3), as `clap model create` and `clap train`
-** record them for checkpoint encoders; "" when absent. */
-static void recorded_encoder_sha(const clap_model *m, const char *side, const char *key,
-                                 char out[SHA256_HEX_SIZE]) {
-  cJSON *meta = cJSON_Parse(model_metadata(m));
-  cJSON *enc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(meta, "encoders"),
-                                                side);
-  cJSON *sha = cJSON_GetObjectItemCaseSensitive(enc, key);
-  snprintf(out, SHA256_HEX_SIZE, "%s", cJSON_IsString(sha) ? sha->valuestring : "");
+/* metadata.encoders.<side>.<key> of the parsed metadata; "" when absent. */
+static void recorded_string(const cJSON *encoders, const char *side, const char *key,
+                            char out[SHA256_HEX_SIZE]) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(encoders, side), key);
+  snprintf(out, SHA256_HEX_SIZE, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+/* What the model records of the encoders it was built on, as `clap model
+** create` and `clap train` write it for checkpoint encoders:
+** metadata.encoders.<side>.sha256 (the weights) and .identity (all files,
+** since schema version 3). The metadata is parsed once per load. */
+static void recorded_encoders(model_ref *r) {
+  cJSON *meta = cJSON_Parse(model_metadata(r->model));
+  const cJSON *encoders = cJSON_GetObjectItemCaseSensitive(meta, "encoders");
+  recorded_string(encoders, "audio", "sha256", r->audio_sha);
+  recorded_string(encoders, "text", "sha256", r->text_sha);
+  recorded_string(encoders, "audio", "identity", r->audio_id);
+  recorded_string(encoders, "text", "identity", r->text_id);
   cJSON_Delete(meta);
 }
 
@@ -453,10 +462,7 @@ static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err)
       *r = (model_ref){.refs = 1, .name = sqlite3_mprintf("%s", name),
                        .rowid = sqlite3_column_int64(st, 0), .nbytes = n,
                        .tail = blob_tail(blob, n), .model = m};
-      recorded_encoder_sha(m, "audio", "sha256", r->audio_sha);
-      recorded_encoder_sha(m, "text", "sha256", r->text_sha);
-      recorded_encoder_sha(m, "audio", "identity", r->audio_id);
-      recorded_encoder_sha(m, "text", "identity", r->text_id);
+      recorded_encoders(r);
     }
   }
   sqlite3_finalize(st);

@@ -33,7 +33,9 @@
 ** Text always runs on the main thread with T threads (T = the cores unless
 ** --threads says otherwise). The main thread is the one writer and commits each chunk,
 ** so an interrupted run keeps the chunks done. An utterance that fails to
-** decode or encode stops the run with its id in the message (exit 1).
+** decode or encode stops the run with its id in the message (exit 1); so
+** does a chunk (or the text pass, or a shard's record) whose COMMIT fails,
+** rolled back, the message naming what was being committed.
 ** Both encoders are resolved before any work, so a bad name costs nothing.
 **
 ** --shard K/N (past one machine: N workers, e.g. a Slurm array or a
@@ -193,17 +195,17 @@ typedef struct planner {
 
 static clap_status planner_open(planner *p, const target *t, const char *name, const char *id,
                                 const char *modality, clap_error *err) {
-  char sql[160];
-  snprintf(sql, sizeof sql,
-           "SELECT encoder_id IS ?3 FROM features WHERE encoder=?1 AND modality='%s' AND key=?2",
-           modality);
+  static const char sql[] =
+      "SELECT encoder_id IS ?3 FROM features WHERE encoder=?1 AND modality=?4 AND key=?2";
   *p = (planner){.t = t, .name = name, .id = id};
-  if (sqlite3_prepare_v2(t->src, sql, -1, &p->have[0], NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
   /* No shard database yet (a first run) has nothing cached. */
-  if (t->dst && t->dst != t->src &&
-      sqlite3_prepare_v2(t->dst, sql, -1, &p->have[1], NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->dst));
+  sqlite3 *db[2] = {t->src, t->dst && t->dst != t->src ? t->dst : NULL};
+  for (int i = 0; i < 2 && db[i]; i++) {
+    if (sqlite3_prepare_v2(db[i], sql, -1, &p->have[i], NULL) != SQLITE_OK)
+      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db[i]));
+    /* cached() rebinds the others per key; a binding outlives sqlite3_reset. */
+    sqlite3_bind_text(p->have[i], 4, modality, -1, SQLITE_STATIC);
+  }
   return CLAP_OK;
 }
 
@@ -262,6 +264,18 @@ static clap_status plan_text(const target *t, const char *name, const char *id, 
   return rc;
 }
 
+/* End a unit of work begun with BEGIN IMMEDIATE: commit it if rc is OK (a
+** failing COMMIT names what it was committing: `what`); whatever failed, a
+** transaction still open is rolled back here rather than left for the
+** connection's close. An open transaction is asked of SQLite, since some
+** errors (SQLITE_FULL, an I/O error) have rolled it back already. */
+static clap_status unit_end(sqlite3 *db, clap_status rc, const char *what, clap_error *err) {
+  if (rc == CLAP_OK && (rc = db_exec(db, "COMMIT", err)) != CLAP_OK)
+    clap_error_prefix(err, "committing %s: ", what);
+  if (rc != CLAP_OK && !sqlite3_get_autocommit(db)) db_exec(db, "ROLLBACK", NULL);
+  return rc;
+}
+
 static clap_status read_audio(sqlite3 *db, job *j, clap_error *err) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT audio FROM utterances WHERE id=?", -1, &st, NULL) != SQLITE_OK)
@@ -310,12 +324,12 @@ static clap_status embed_chunk(const target *t, const char *name, const char *id
       if (jobs[i].rc != CLAP_OK) *err = jobs[i].err, rc = jobs[i].rc;
   }
   if (rc == CLAP_OK) rc = db_exec(t->dst, "BEGIN IMMEDIATE", err);
-  if (rc == CLAP_OK) {
-    for (int i = 0; i < n && rc == CLAP_OK; i++)
-      rc = features_put(t->dst, name, ENCODER_AUDIO, ids[i], jobs[i].out, dim, id, err);
-    if (rc == CLAP_OK) rc = db_exec(t->dst, "COMMIT", err);
-    else sqlite3_exec(t->dst, "ROLLBACK", NULL, NULL, NULL);
-  }
+  for (int i = 0; i < n && rc == CLAP_OK; i++)
+    rc = features_put(t->dst, name, ENCODER_AUDIO, ids[i], jobs[i].out, dim, id, err);
+  char what[200];
+  snprintf(what, sizeof what, "%d audio vectors of encoder '%s' (utterances '%.40s'..'%.40s')", n,
+           name, ids[0], ids[n - 1]);
+  rc = unit_end(t->dst, rc, what, err);
   for (int i = 0; jobs && i < n; i++) free(jobs[i].audio);
   free(jobs);
   free(out);
@@ -387,8 +401,9 @@ static clap_status embed_text(const target *t, side *sd, clap_error *err) {
     if (rc != CLAP_OK) clap_error_prefix(err, "description '%s': ", text);
     if (rc == CLAP_OK) rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v, dim, sd->id, err);
   }
-  if (rc == CLAP_OK) rc = db_exec(t->dst, "COMMIT", err);
-  else if (v) sqlite3_exec(t->dst, "ROLLBACK", NULL, NULL, NULL);
+  char what[160];
+  snprintf(what, sizeof what, "%d text vectors of encoder '%s'", sd->work.n, sd->name);
+  rc = unit_end(t->dst, rc, what, err);
   free(v);
   return rc;
 }
@@ -438,12 +453,11 @@ static clap_status record_shard(sqlite3 *src, const char *src_path, const char *
   }
   if (!*sdb) rc = db_open(out, DB_CREATE, sdb, err);
   if (rc == CLAP_OK) rc = db_exec(*sdb, "BEGIN IMMEDIATE", err);
-  if (rc == CLAP_OK) {
-    rc = shard_record(*sdb, out, &info, err);
-    if (rc == CLAP_OK) rc = db_exec(*sdb, "COMMIT", err);
-    else sqlite3_exec(*sdb, "ROLLBACK", NULL, NULL, NULL);
-  }
-  return rc;
+  if (rc == CLAP_OK) rc = shard_record(*sdb, out, &info, err);
+  if (!*sdb) return rc;
+  char what[512];
+  snprintf(what, sizeof what, "the clap_shard row of %.480s", out);
+  return unit_end(*sdb, rc, what, err);
 }
 
 /* How many utterances at once and how many threads inside each encode call
@@ -491,81 +505,103 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
-int cmd_embed(int argc, char **argv) {
-  const char *path = NULL, *audio_enc = "acoustic", *text_enc = "ngram", *out = NULL;
-  int workers = 0, nthreads = 0, refuse = 0, k = 1, n = 1, sharded = 0;
+/* What the command line asks for (the usage above). */
+typedef struct embed_args {
+  const char *path, *audio_enc, *text_enc, *out;
+  int workers, nthreads, refuse, k, n, sharded;
+  char outbuf[4096]; /* the default SHARD.db path, when out points here */
+} embed_args;
+
+/* One option that takes a value v. Returns 0, or 2 after a usage error. */
+static int embed_option(embed_args *o, const char *a, const char *v) {
   clap_error err;
+  if (!strcmp(a, "--encoder")) o->audio_enc = v;
+  else if (!strcmp(a, "--text-encoder")) o->text_enc = v;
+  else if (!strcmp(a, "--out")) o->out = v;
+  else if (!strcmp(a, "--shard")) {
+    if (shard_parse(v, &o->k, &o->n, &err) != CLAP_OK) return usage_error("%s", err.msg);
+    o->sharded = 1;
+  } else {
+    char *end;
+    long w = strtol(v, &end, 10);
+    if (*end || w < 1 || w > 256)
+      return usage_error(!strcmp(a, "--workers") ? "--workers wants 1..256, not '%s'"
+                                                 : "--threads wants 1..256, not '%s'",
+                         v);
+    if (!strcmp(a, "--workers")) o->workers = (int)w;
+    else o->nthreads = (int)w;
+  }
+  return 0;
+}
+
+/* Parse argv into *o (defaults first). Returns -1 to go on, or the exit
+** status: 0 after --help, 2 after a usage error (printed). */
+static int embed_parse(int argc, char **argv, embed_args *o) {
+  *o = (embed_args){.audio_enc = "acoustic", .text_enc = "ngram", .k = 1, .n = 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(embed_usage, stdout);
       return 0;
     } else if (!strcmp(a, "--refuse-stale")) {
-      refuse = 1;
+      o->refuse = 1;
     } else if ((!strcmp(a, "--encoder") || !strcmp(a, "--text-encoder") ||
                 !strcmp(a, "--workers") || !strcmp(a, "--threads") || !strcmp(a, "--shard") ||
                 !strcmp(a, "--out")) &&
                i + 1 < argc) {
-      const char *v = argv[++i];
-      if (!strcmp(a, "--encoder")) audio_enc = v;
-      else if (!strcmp(a, "--text-encoder")) text_enc = v;
-      else if (!strcmp(a, "--out")) out = v;
-      else if (!strcmp(a, "--shard")) {
-        if (shard_parse(v, &k, &n, &err) != CLAP_OK) return usage_error("%s", err.msg);
-        sharded = 1;
-      } else {
-        char *end;
-        long w = strtol(v, &end, 10);
-        if (*end || w < 1 || w > 256)
-          return usage_error(!strcmp(a, "--workers") ? "--workers wants 1..256, not '%s'"
-                                                     : "--threads wants 1..256, not '%s'",
-                             v);
-        if (!strcmp(a, "--workers")) workers = (int)w;
-        else nthreads = (int)w;
-      }
+      if (embed_option(o, a, argv[++i])) return 2;
     } else if (a[0] == '-' && a[1]) {
       return usage_error("unknown or incomplete option '%s'", a);
-    } else if (!path) {
-      path = a;
+    } else if (!o->path) {
+      o->path = a;
     } else {
       return usage_error("unexpected argument '%s'", a);
     }
   }
-  if (!path) return usage_error("%s", "no database given");
-  if (out && !sharded) return usage_error("%s", "--out goes with --shard K/N");
-  if (out && !*out) return usage_error("%s", "--out is empty");
-  char outbuf[4096];
-  if (sharded && !out) {
-    if (shard_default_path(path, k, n, outbuf, sizeof outbuf, &err) != CLAP_OK)
+  if (!o->path) return usage_error("%s", "no database given");
+  if (o->out && !o->sharded) return usage_error("%s", "--out goes with --shard K/N");
+  if (o->out && !*o->out) return usage_error("%s", "--out is empty");
+  clap_error err;
+  if (o->sharded && !o->out) {
+    if (shard_default_path(o->path, o->k, o->n, o->outbuf, sizeof o->outbuf, &err) != CLAP_OK)
       return usage_error("%s", err.msg);
-    out = outbuf;
+    o->out = o->outbuf;
   }
+  return -1;
+}
+
+int cmd_embed(int argc, char **argv) {
+  embed_args o;
+  int status = embed_parse(argc, argv, &o);
+  if (status >= 0) return status;
+  clap_error err;
   sqlite3 *db;
-  if (db_open(path, 0, &db, &err) != CLAP_OK) {
+  if (db_open(o.path, 0, &db, &err) != CLAP_OK) {
     fprintf(stderr, "clap embed: %s\n", err.msg);
     return 1;
   }
   /* Unsharded, DB is both ends; sharded, dst stays NULL until a shard
   ** database exists (embed_run). */
-  target t = {.src = db, .dst = sharded ? NULL : db, .k = k, .n = n};
-  side a = {.name = audio_enc, .modality = ENCODER_AUDIO};
-  side x = {.name = text_enc, .modality = ENCODER_TEXT};
+  target t = {.src = db, .dst = o.sharded ? NULL : db, .k = o.k, .n = o.n};
+  side a = {.name = o.audio_enc, .modality = ENCODER_AUDIO};
+  side x = {.name = o.text_enc, .modality = ENCODER_TEXT};
   int na = 0;
-  threads th = plan_threads(workers, nthreads);
-  clap_status rc = embed_run(&t, path, sharded ? out : NULL, &a, &x, &th, refuse, &na, &err);
+  threads th = plan_threads(o.workers, o.nthreads);
+  clap_status rc =
+      embed_run(&t, o.path, o.sharded ? o.out : NULL, &a, &x, &th, o.refuse, &na, &err);
   if (t.dst && t.dst != db) db_close(t.dst);
   db_close(db);
   /* Audio commits per chunk, in order of id; text all at once. */
   int nt = rc == CLAP_OK ? x.work.n : 0, sa = 0, st = rc == CLAP_OK ? x.work.nstale : 0;
   for (int i = 0; i < na; i++) sa += a.work.stale[i];
-  if (sharded)
+  if (o.sharded)
     printf("embed: shard %d/%d: %d audio vectors (%s), %d text vectors (%s) added to %s; %d "
            "audio, %d text stale vectors recomputed\n",
-           k, n, na - sa, audio_enc, nt - st, text_enc, out, sa, st);
+           o.k, o.n, na - sa, o.audio_enc, nt - st, o.text_enc, o.out, sa, st);
   else
     printf("embed: %d audio vectors (%s), %d text vectors (%s) added; %d audio, %d text stale "
            "vectors recomputed\n",
-           na - sa, audio_enc, nt - st, text_enc, sa, st);
+           na - sa, o.audio_enc, nt - st, o.text_enc, sa, st);
   side_free(&a);
   side_free(&x);
   if (rc != CLAP_OK) {

@@ -40,6 +40,7 @@
 ** is then 1 and each refusal is on stderr. Exit 2 on usage errors.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -56,9 +57,36 @@ static const char merge_usage[] =
     "identity. DB's stale vectors (another encoder identity) are replaced by\n"
     "the shard's. Merging a shard again changes nothing.\n";
 
-int cmd_merge(int argc, char **argv) {
-  const char *path = NULL;
-  int nshards = 0;
+/* Fold each shard into db, printing its line (or its refusal) and the total;
+** returns how many were refused. */
+static int merge_shards(sqlite3 *db, const char **shards, int nshards) {
+  int failed = 0;
+  long added = 0, present = 0, replaced = 0;
+  for (int i = 0; i < nshards; i++) {
+    shard_merge_counts c;
+    clap_error err;
+    if (shard_merge(db, shards[i], &c, &err) != CLAP_OK) {
+      fprintf(stderr, "clap merge: %s\n", err.msg);
+      failed++;
+      continue;
+    }
+    printf("%s: shard %d/%d: %ld new, %ld already present, %ld stale replaced (%ld rows)\n",
+           shards[i], c.k, c.n, c.added, c.present, c.replaced, c.rows);
+    replaced += c.replaced;
+    added += c.added;
+    present += c.present;
+  }
+  printf("merge: %d of %d shard%s merged: %ld new, %ld already present, %ld stale replaced%s\n",
+         nshards - failed, nshards, nshards == 1 ? "" : "s", added, present, replaced,
+         failed ? "; see the errors above" : "");
+  return failed;
+}
+
+/* The one walk over the arguments: DB into *path, every later operand into
+** shards (argc entries), in the order given. Returns -1 to go on, or the
+** exit status (0 after --help, 2 on a usage error, which it prints). */
+static int merge_args(int argc, char **argv, const char **path, const char **shards,
+                      int *nshards) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -67,47 +95,38 @@ int cmd_merge(int argc, char **argv) {
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "clap merge: unknown option '%s'\n%s", a, merge_usage);
       return 2;
-    } else if (!path) {
-      path = a;
+    } else if (!*path) {
+      *path = a;
     } else {
-      nshards++;
+      shards[(*nshards)++] = a;
     }
   }
-  if (!path || !nshards) {
-    fprintf(stderr, "clap merge: %s\n%s", !path ? "no database given" : "no shard given",
+  if (!*path || !*nshards) {
+    fprintf(stderr, "clap merge: %s\n%s", !*path ? "no database given" : "no shard given",
             merge_usage);
     return 2;
   }
-  sqlite3 *db;
-  clap_error err;
-  if (db_open(path, 0, &db, &err) != CLAP_OK) {
-    fprintf(stderr, "clap merge: %s\n", err.msg);
+  return -1;
+}
+
+int cmd_merge(int argc, char **argv) {
+  const char *path = NULL;
+  const char **shards = malloc((size_t)argc * sizeof *shards);
+  if (!shards) {
+    fputs("clap merge: out of memory\n", stderr);
     return 1;
   }
-  int failed = 0, seen_db = 0;
-  long added = 0, present = 0, replaced = 0;
-  for (int i = 1; i < argc; i++) {
-    /* The same skip as above: the first operand is DB. */
-    if (argv[i][0] == '-' && argv[i][1]) continue;
-    if (!seen_db) {
-      seen_db = 1;
-      continue;
-    }
-    shard_merge_counts c;
-    if (shard_merge(db, argv[i], &c, &err) != CLAP_OK) {
-      fprintf(stderr, "clap merge: %s\n", err.msg);
-      failed++;
-      continue;
-    }
-    printf("%s: shard %d/%d: %ld new, %ld already present, %ld stale replaced (%ld rows)\n",
-           argv[i], c.k, c.n, c.added, c.present, c.replaced, c.rows);
-    replaced += c.replaced;
-    added += c.added;
-    present += c.present;
+  int nshards = 0, status = merge_args(argc, argv, &path, shards, &nshards);
+  sqlite3 *db;
+  clap_error err;
+  if (status < 0 && db_open(path, 0, &db, &err) != CLAP_OK) {
+    fprintf(stderr, "clap merge: %s\n", err.msg);
+    status = 1;
   }
-  db_close(db);
-  printf("merge: %d of %d shard%s merged: %ld new, %ld already present, %ld stale replaced%s\n",
-         nshards - failed, nshards, nshards == 1 ? "" : "s", added, present, replaced,
-         failed ? "; see the errors above" : "");
-  return failed ? 1 : 0;
+  if (status < 0) {
+    status = merge_shards(db, shards, nshards) ? 1 : 0;
+    db_close(db);
+  }
+  free(shards);
+  return status;
 }

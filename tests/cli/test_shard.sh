@@ -266,10 +266,31 @@ done
 check_output_contains "--shard 0/3: K starts at 1" "K must be 1..3" "$CLAP" embed "$DB" --shard 0/3
 check_output_contains "--shard 1/0: N at least 1" "N must be at least 1" "$CLAP" embed "$DB" --shard 1/0
 check_output_contains "--out without --shard" "--out goes with --shard" "$CLAP" embed "$DB" --out "$T/x.db"
+# The other usage errors of embed: each exit 2, the message naming the problem.
+embed_usage_error() { # name needle args...
+  local name=$1 needle=$2 out rc; shift 2
+  out=$("$CLAP" embed "$@" 2>&1); rc=$?
+  check_equal "$name" "$rc|$([[ "$out" == *"$needle"* ]] && echo named)" "2|named"
+}
+embed_usage_error "embed without a database" "no database given"
+embed_usage_error "embed with two databases" "unexpected argument '$T/x.db'" "$DB" "$T/x.db"
+embed_usage_error "an option missing its value" "unknown or incomplete option '--encoder'" "$DB" --encoder
+embed_usage_error "an unknown option" "unknown or incomplete option '--fast'" "$DB" --fast
+embed_usage_error "--out empty" "--out is empty" "$DB" --shard 1/2 --out ""
+embed_usage_error "--workers out of range" "--workers wants 1..256, not '257'" "$DB" --workers 257
+embed_usage_error "--threads not a number" "--threads wants 1..256, not '2x'" "$DB" --threads 2x
 check_output_contains "merge without shards" "no shard given" "$CLAP" merge "$DB"
 check_output_contains "merge with an unknown option" "unknown option '--force'" "$CLAP" merge "$DB" --force "$T/s1.db"
 out=$("$CLAP" merge 2>&1); rc=$?
-check_equal "merge without arguments is a usage error" "$rc" "2"
+check_equal "merge without arguments is a usage error naming it" \
+  "$rc|$([[ "$out" == *"no database given"* ]] && echo named)" "2|named"
+out=$("$CLAP" merge "$DB" "$T/s1.db" --force 2>&1); rc=$?
+check_equal "an option after the shards is refused before any merge" \
+  "$rc|$([[ "$out" == *"unknown option '--force'"* ]] && echo named)|$([[ "$out" == *"shard 1/3"* ]] || echo unmerged)" \
+  "2|named|unmerged"
+check_equal "shards are merged in the order given, one line each (a repeat too)" \
+  "$("$CLAP" merge "$DB" "$T/s3.db" "$T/s1.db" "$T/s3.db" 2>&1 | grep -o 'shard [0-9]/3' | tr '\n' ' ')" \
+  "shard 3/3 shard 1/3 shard 3/3 "
 check_output_contains "merge --help" "usage: clap merge DB SHARD.db" "$CLAP" merge --help
 check_output_contains "embed --help documents --shard" "--shard K/N" "$CLAP" embed --help
 finish
