@@ -82,20 +82,6 @@ static char *holdout_json(const fit_options *o) {
   return s;
 }
 
-/* The encoder's dimension, and the weights' sha256 and files identity a
-** model records (feature_cache.h). */
-static clap_status encoder_dim_for(sqlite3 *db, const char *name, encoder_modality m, int *dim,
-                                   char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
-                                   clap_error *err) {
-  const encoder *e;
-  encoder *owned;
-  clap_status rc = features_encoder(db, name, m, &e, &owned, sha, err);
-  if (rc == CLAP_OK) rc = features_files_identity(db, name, id, err);
-  if (rc == CLAP_OK) *dim = encoder_dim(e);
-  encoder_free(owned);
-  return rc;
-}
-
 /* ------------------------------------------------------------ CLAP data */
 
 typedef struct clap_data {
@@ -394,11 +380,11 @@ clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_e
   cfg.head = o->head;
   cfg.hidden = o->hidden;
   clap_status rc =
-      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha,
-                      d.audio_id, err);
+      features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha,
+                            d.audio_id, err);
   if (rc == CLAP_OK)
-    rc = encoder_dim_for(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha, d.text_id,
-                         err);
+    rc = features_encoder_info(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha,
+                               d.text_id, err);
   if (rc == CLAP_OK) rc = load_tasks(db, &d, err);
   if (rc == CLAP_OK) rc = load_clap_rows(db, o, &d, err);
   if (rc == CLAP_OK) {
@@ -655,8 +641,8 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   bl_state st;
   memset(&st, 0, sizeof st);
   clap_status rc =
-      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha,
-                      st.audio_id, err);
+      features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha,
+                            st.audio_id, err);
   if (rc == CLAP_OK) rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
   if (rc == CLAP_OK) rc = model_create(&cfg, o->seed, &st.m, err);
   if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);
