@@ -11,8 +11,11 @@
 
 #include "clap_rng.h"
 #include "clap_train.h"
+#include "db.h"
 #include "feature_cache.h"
 #include "metrics.h"
+#include "model_store.h"
+#include "progress.h"
 
 #define MAX_TASKS 16
 
@@ -861,4 +864,75 @@ void fit_command_free(fit_command *c) {
   free((void *)c->o.holdout);
   c->o.holdout = NULL;
   c->o.nholdout = 0;
+}
+
+typedef struct epoch_ctx {
+  progress *p;
+  double last;
+} epoch_ctx;
+
+static void on_epoch(void *ctx, int epoch, int epochs, double loss) {
+  epoch_ctx *c = ctx;
+  char note[64];
+  snprintf(note, sizeof note, "loss %.4f", loss);
+  c->last = loss;
+  progress_update(c->p, epoch, note);
+  (void)epochs;
+}
+
+static void print_stored(const fit_command *c, fit_arm arm, const clap_model *m, double loss) {
+  if (arm == FIT_ARM_CLAP) {
+    printf("train: model '%s' stored (%d epochs, final loss %.4f, augment %s)\n", c->name,
+           c->o.epochs, loss, c->o.augment ? "paraphrase" : "none");
+    return;
+  }
+  cJSON *meta = cJSON_Parse(model_metadata(m));
+  printf("baseline: model '%s' stored (threshold %.6g, Youden's J %.3f, training AUC %.3f)\n",
+         c->name, cJSON_GetObjectItem(meta, "threshold")->valuedouble,
+         cJSON_GetObjectItem(meta, "youden_j")->valuedouble,
+         cJSON_GetObjectItem(meta, "train_auc")->valuedouble);
+  cJSON_Delete(meta);
+}
+
+/* Open, check the name, train, store; the message is the caller's to print. */
+static clap_status run_parsed(fit_command *c, fit_arm arm, clap_model **m, double *loss,
+                              clap_error *err) {
+  sqlite3 *db;
+  clap_status rc = db_open(c->path, 0, &db, err);
+  if (rc != CLAP_OK) return rc;
+  if (!c->replace && model_store_exists(db, c->name))
+    rc = clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", c->name);
+  if (rc == CLAP_OK) {
+    char label[128];
+    snprintf(label, sizeof label, "%s %s", arm == FIT_ARM_CLAP ? "train" : "baseline", c->name);
+    epoch_ctx ec = {progress_create(label, c->o.epochs), 0};
+    fit_options o = c->o;
+    o.on_epoch = on_epoch;
+    o.ctx = &ec;
+    rc = arm == FIT_ARM_CLAP ? fit_clap(db, &o, m, err) : fit_baseline(db, &o, m, err);
+    progress_finish(ec.p);
+    *loss = ec.last;
+  }
+  if (rc == CLAP_OK) rc = model_store_put(db, c->name, *m, c->replace, NULL, err);
+  db_close(db);
+  return rc;
+}
+
+int fit_run_command(int argc, char **argv, const char *cmd, const char *usage, fit_arm arm) {
+  fit_command c;
+  int status = fit_parse_command(argc, argv, cmd, usage, arm == FIT_ARM_CLAP, &c);
+  if (status >= 0) return status;
+  clap_model *m = NULL;
+  double loss = 0;
+  clap_error err;
+  if (run_parsed(&c, arm, &m, &loss, &err) == CLAP_OK) {
+    print_stored(&c, arm, m, loss);
+    status = 0;
+  } else {
+    fprintf(stderr, "%s: %s\n", cmd, err.msg);
+    status = 1;
+  }
+  model_free(m);
+  fit_command_free(&c);
+  return status;
 }

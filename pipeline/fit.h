@@ -137,4 +137,17 @@ int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
                       int allow_augment, fit_command *c);
 void fit_command_free(fit_command *c);
 
+typedef enum fit_arm { FIT_ARM_CLAP, FIT_ARM_BASELINE } fit_arm;
+
+/* The whole of `clap train` (FIT_ARM_CLAP, --augment allowed) and `clap
+** baseline`: fit_parse_command, then open the database, refuse an existing
+** --name without --replace ("a model named 'X' exists (use --replace)"),
+** train (fit_clap / fit_baseline) with a progress bar "train NAME" /
+** "baseline NAME" on a terminal, store the model and print one line on
+** stdout: "train: model 'X' stored (N epochs, final loss L, augment A)" or
+** "baseline: model 'X' stored (threshold T, Youden's J J, training AUC A)".
+** Returns the exit status: fit_parse_command's, else 0 stored, 1 failure
+** ("<cmd>: <message>" on stderr, nothing stored). */
+int fit_run_command(int argc, char **argv, const char *cmd, const char *usage, fit_arm arm);
+
 #endif
