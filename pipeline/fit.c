@@ -85,6 +85,23 @@ static char *holdout_json(const fit_options *o) {
   return s;
 }
 
+/* What fit_clap and fit_baseline begin with: *out cleared, the options
+** checked, and cfg zeroed but for the audio side (the encoder's name and
+** input size, features_encoder_info) and the joint dim; sha and id are what
+** the model records of the audio encoder. */
+static clap_status fit_start(sqlite3 *db, const fit_options *o, clap_model **out,
+                             model_config *cfg, char sha[SHA256_HEX_SIZE],
+                             char id[SHA256_HEX_SIZE], clap_error *err) {
+  *out = NULL;
+  memset(cfg, 0, sizeof *cfg);
+  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
+    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
+  snprintf(cfg->audio_encoder, sizeof cfg->audio_encoder, "%s", o->audio_encoder);
+  cfg->dim = o->dim;
+  return features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg->audio_in, sha, id,
+                               err);
+}
+
 /* ------------------------------------------------------------ CLAP data */
 
 typedef struct clap_data {
@@ -370,24 +387,16 @@ static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap
 }
 
 clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err) {
-  *out = NULL;
-  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
-    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
   clap_data d;
   memset(&d, 0, sizeof d);
   model_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", o->audio_encoder);
+  clap_status rc = fit_start(db, o, out, &cfg, d.audio_sha, d.audio_id, err);
+  if (rc != CLAP_OK) return rc;
   snprintf(cfg.text_encoder, sizeof cfg.text_encoder, "%s", o->text_encoder);
-  cfg.dim = o->dim;
   cfg.head = o->head;
   cfg.hidden = o->hidden;
-  clap_status rc =
-      features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha,
-                            d.audio_id, err);
-  if (rc == CLAP_OK)
-    rc = features_encoder_info(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha,
-                               d.text_id, err);
+  rc = features_encoder_info(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha,
+                             d.text_id, err);
   if (rc == CLAP_OK) rc = load_tasks(db, &d, err);
   if (rc == CLAP_OK) rc = load_clap_rows(db, o, &d, err);
   if (rc == CLAP_OK) {
@@ -629,24 +638,17 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
 }
 
 clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err) {
-  *out = NULL;
-  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
-    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
-  model_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", o->audio_encoder);
-  strcpy(cfg.text_encoder, "none");
-  cfg.text_in = 1;
-  cfg.dim = o->dim;
-  cfg.head = MODEL_HEAD_LINEAR;
   bl_data d;
   memset(&d, 0, sizeof d);
   bl_state st;
   memset(&st, 0, sizeof st);
-  clap_status rc =
-      features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha,
-                            st.audio_id, err);
-  if (rc == CLAP_OK) rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
+  model_config cfg;
+  clap_status rc = fit_start(db, o, out, &cfg, st.audio_sha, st.audio_id, err);
+  if (rc != CLAP_OK) return rc;
+  strcpy(cfg.text_encoder, "none");
+  cfg.text_in = 1;
+  cfg.head = MODEL_HEAD_LINEAR;
+  rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
   if (rc == CLAP_OK) rc = model_create(&cfg, o->seed, &st.m, err);
   if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);
   if (rc == CLAP_OK) rc = clap_grads_create(st.m, &st.g, err);
