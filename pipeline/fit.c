@@ -326,6 +326,27 @@ static cJSON *loss_json(const double *loss, int n) {
   return a;
 }
 
+/* meta's "training" and "loss", then its "provenance": the sessions and
+** number of the training rows (one row_session entry per row) and an empty
+** "labels" object for the caller's counts (add_counts). Returns provenance. */
+static cJSON *add_run_record(cJSON *meta, const fit_options *o, const char *objective,
+                             const double *loss, const strlist *row_session) {
+  cJSON_AddItemToObject(meta, "training", training_json(o, objective));
+  cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
+  cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
+  cJSON_AddItemToObject(prov, "sessions", sessions_json(row_session->v, row_session->n));
+  cJSON_AddNumberToObject(prov, "utterances", row_session->n);
+  cJSON_AddObjectToObject(prov, "labels");
+  return prov;
+}
+
+/* labels.<name> = {"0": no, "1": yes} */
+static void add_counts(cJSON *labels, const char *name, const int counts[2]) {
+  cJSON *c = cJSON_AddObjectToObject(labels, name);
+  cJSON_AddNumberToObject(c, "0", counts[0]);
+  cJSON_AddNumberToObject(c, "1", counts[1]);
+}
+
 static clap_status set_metadata(clap_model *m, cJSON *meta, clap_error *err) {
   char *s = cJSON_PrintUnformatted(meta);
   clap_status rc = s ? model_set_metadata(m, s, err)
@@ -368,17 +389,9 @@ static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap
   cJSON_AddNumberToObject(std, "audio_rows", d->rows.n);
   cJSON_AddStringToObject(std, "text", "training texts");
   cJSON_AddNumberToObject(std, "text_rows", d->npool);
-  cJSON_AddItemToObject(meta, "training", training_json(o, "multi-class multi-task CLAP"));
-  cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
-  cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
-  cJSON_AddItemToObject(prov, "sessions", sessions_json(d->row_session.v, d->row_session.n));
-  cJSON_AddNumberToObject(prov, "utterances", d->rows.n);
-  cJSON *lab = cJSON_AddObjectToObject(prov, "labels");
-  for (int t = 0; t < d->k; t++) {
-    cJSON *c = cJSON_AddObjectToObject(lab, d->task[t]);
-    cJSON_AddNumberToObject(c, "0", d->counts[t][0]);
-    cJSON_AddNumberToObject(c, "1", d->counts[t][1]);
-  }
+  cJSON *prov = add_run_record(meta, o, "multi-class multi-task CLAP", loss, &d->row_session);
+  cJSON *lab = cJSON_GetObjectItemCaseSensitive(prov, "labels");
+  for (int t = 0; t < d->k; t++) add_counts(lab, d->task[t], d->counts[t]);
   cJSON *tx = cJSON_AddObjectToObject(prov, "texts");
   for (int s = 0; s < 4; s++) cJSON_AddNumberToObject(tx, augment_sources[s], d->sources[s]);
   clap_status rc = set_metadata(m, meta, err);
@@ -618,15 +631,8 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
     cJSON_AddNumberToObject(meta, "threshold", thr);
     cJSON_AddNumberToObject(meta, "youden_j", j);
     cJSON_AddNumberToObject(meta, "train_auc", auc);
-    cJSON_AddItemToObject(meta, "training", training_json(o, "supervised baseline (BCE)"));
-    cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
-    cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
-    cJSON_AddItemToObject(prov, "sessions", sessions_json(d->row_session.v, d->row_session.n));
-    cJSON_AddNumberToObject(prov, "utterances", d->rows.n);
-    cJSON *lab = cJSON_AddObjectToObject(prov, "labels");
-    cJSON *c = cJSON_AddObjectToObject(lab, "purchase_intention");
-    cJSON_AddNumberToObject(c, "0", d->counts[0]);
-    cJSON_AddNumberToObject(c, "1", d->counts[1]);
+    cJSON *prov = add_run_record(meta, o, "supervised baseline (BCE)", loss, &d->row_session);
+    add_counts(cJSON_GetObjectItemCaseSensitive(prov, "labels"), "purchase_intention", d->counts);
     cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, st->audio_sha,
                                                           st->audio_id, "none", "", ""));
     cJSON_AddTrueToObject(meta, "trained");
