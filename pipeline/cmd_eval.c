@@ -490,11 +490,10 @@ static clap_status run_fold(eval_ctx *c, const char *fold, clap_error *err) {
     free(f.truth);
     return CLAP_OK;
   }
-  const encoder *enc = NULL;
-  encoder *owned = NULL;
-  if (rc == CLAP_OK) rc = features_encoder(c->db, c->o.audio_encoder, ENCODER_AUDIO, &enc, &owned, NULL, err);
-  int din = enc ? encoder_dim(enc) : 0;
-  encoder_free(owned);
+  int din = 0;
+  char sha[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
+  if (rc == CLAP_OK)
+    rc = features_encoder_info(c->db, c->o.audio_encoder, ENCODER_AUDIO, &din, sha, id, err);
   if (rc == CLAP_OK) {
     f.x = malloc((size_t)f.n * din * sizeof(float));
     f.score = malloc((size_t)f.n * sizeof *f.score);

@@ -14,11 +14,11 @@ void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
 
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
 
-/* The clap_encoders row of a checkpoint encoder, stepped onto: columns 0..3
-** are kind, path, config, sha256. The caller finalizes *st on CLAP_OK. */
+/* The clap_encoders row of a checkpoint encoder, stepped onto: columns 0..4
+** are kind, path, config, sha256, dim. The caller finalizes *st on CLAP_OK. */
 static clap_status encoder_row(sqlite3 *db, const char *name, sqlite3_stmt **st,
                                clap_error *err) {
-  if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256 FROM clap_encoders WHERE name=?",
+  if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256, dim FROM clap_encoders WHERE name=?",
                          -1, st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
   sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
@@ -28,6 +28,12 @@ static clap_status encoder_row(sqlite3 *db, const char *name, sqlite3_stmt **st,
   return clap_error_set(err, CLAP_ERR_NOTFOUND,
                         "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
                         name);
+}
+
+static clap_status wrong_modality(const char *name, encoder_modality want, clap_error *err) {
+  return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", name,
+                        modality_name(want == ENCODER_AUDIO ? ENCODER_TEXT : ENCODER_AUDIO),
+                        modality_name(want));
 }
 
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
@@ -55,12 +61,48 @@ clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality wan
   if (encoder_modality_of(e) != want) {
     encoder_free(*owned);
     *owned = NULL;
-    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", name,
-                          modality_name(want == ENCODER_AUDIO ? ENCODER_TEXT : ENCODER_AUDIO),
-                          modality_name(want));
+    return wrong_modality(name, want, err);
   }
   *enc = e;
   return CLAP_OK;
+}
+
+/* The old way, for a row that cannot tell its dim or modality: create the
+** encoder (verifying its files) and ask it. */
+static clap_status info_by_creating(sqlite3 *db, const char *name, encoder_modality want,
+                                    int *dim, char sha[SHA256_HEX_SIZE], clap_error *err) {
+  const encoder *e;
+  encoder *owned;
+  clap_status rc = features_encoder(db, name, want, &e, &owned, sha, err);
+  if (rc == CLAP_OK) *dim = encoder_dim(e);
+  encoder_free(owned);
+  return rc;
+}
+
+clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modality want, int *dim,
+                                  char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
+                                  clap_error *err) {
+  *dim = 0;
+  sha[0] = id[0] = 0;
+  const encoder *b = encoder_builtin(name, NULL);
+  if (b) {
+    if (encoder_modality_of(b) != want) return wrong_modality(name, want, err);
+    *dim = encoder_dim(b);
+    return CLAP_OK;
+  }
+  sqlite3_stmt *st;
+  clap_status rc = encoder_row(db, name, &st, err);
+  if (rc != CLAP_OK) return rc;
+  const encoder_ops *ops = encoder_find_kind((const char *)sqlite3_column_text(st, 0));
+  int recorded = sqlite3_column_type(st, 4) == SQLITE_INTEGER ? sqlite3_column_int(st, 4) : 0;
+  if (ops && ops->modality != want) rc = wrong_modality(name, want, err);
+  else if (ops && recorded > 0) *dim = recorded;
+  const char *h = (const char *)sqlite3_column_text(st, 3);
+  snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
+  hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 2), NULL, id);
+  sqlite3_finalize(st);
+  if (rc == CLAP_OK && *dim == 0) rc = info_by_creating(db, name, want, dim, sha, err);
+  return rc;
 }
 
 clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID_SIZE],

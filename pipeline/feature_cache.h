@@ -79,6 +79,22 @@ clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID
 clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
                                     clap_error *err);
 
+/* What training needs of an encoder name without creating it (no file is
+** read, hashed or mapped): its output dimension and what a model records,
+** the weights' sha256 as features_encoder gives it and the files identity as
+** features_files_identity does (sha and id both "" for a built-in). A
+** built-in answers from its process-wide instance; a clap_encoders row from
+** its kind (the modality) and its dim column, so its files are NOT verified
+** here: a checkpoint changed on disk since `clap encoder add` goes unnoticed
+** until something encodes with it, whereas features_load still refuses rows
+** computed by another identity. A row that cannot tell (dim NULL or < 1, an
+** unknown kind: only rows made by hand) is answered as before, by
+** features_encoder, verifying and loading it. Errors: unknown name and wrong
+** modality as features_encoder. */
+clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modality want, int *dim,
+                                  char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
+                                  clap_error *err);
+
 /* Store one vector (INSERT OR REPLACE) computed by identity id
 ** (features_identity; NULL or "" stores NULL, which reads as stale). */
 clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality modality,

@@ -11,8 +11,11 @@
 
 #include "clap_rng.h"
 #include "clap_train.h"
+#include "db.h"
 #include "feature_cache.h"
 #include "metrics.h"
+#include "model_store.h"
+#include "progress.h"
 
 #define MAX_TASKS 16
 
@@ -82,18 +85,21 @@ static char *holdout_json(const fit_options *o) {
   return s;
 }
 
-/* The encoder's dimension, and the weights' sha256 and files identity a
-** model records (feature_cache.h). */
-static clap_status encoder_dim_for(sqlite3 *db, const char *name, encoder_modality m, int *dim,
-                                   char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
-                                   clap_error *err) {
-  const encoder *e;
-  encoder *owned;
-  clap_status rc = features_encoder(db, name, m, &e, &owned, sha, err);
-  if (rc == CLAP_OK) rc = features_files_identity(db, name, id, err);
-  if (rc == CLAP_OK) *dim = encoder_dim(e);
-  encoder_free(owned);
-  return rc;
+/* What fit_clap and fit_baseline begin with: *out cleared, the options
+** checked, and cfg zeroed but for the audio side (the encoder's name and
+** input size, features_encoder_info) and the joint dim; sha and id are what
+** the model records of the audio encoder. */
+static clap_status fit_start(sqlite3 *db, const fit_options *o, clap_model **out,
+                             model_config *cfg, char sha[SHA256_HEX_SIZE],
+                             char id[SHA256_HEX_SIZE], clap_error *err) {
+  *out = NULL;
+  memset(cfg, 0, sizeof *cfg);
+  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
+    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
+  snprintf(cfg->audio_encoder, sizeof cfg->audio_encoder, "%s", o->audio_encoder);
+  cfg->dim = o->dim;
+  return features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg->audio_in, sha, id,
+                               err);
 }
 
 /* ------------------------------------------------------------ CLAP data */
@@ -320,6 +326,27 @@ static cJSON *loss_json(const double *loss, int n) {
   return a;
 }
 
+/* meta's "training" and "loss", then its "provenance": the sessions and
+** number of the training rows (one row_session entry per row) and an empty
+** "labels" object for the caller's counts (add_counts). Returns provenance. */
+static cJSON *add_run_record(cJSON *meta, const fit_options *o, const char *objective,
+                             const double *loss, const strlist *row_session) {
+  cJSON_AddItemToObject(meta, "training", training_json(o, objective));
+  cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
+  cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
+  cJSON_AddItemToObject(prov, "sessions", sessions_json(row_session->v, row_session->n));
+  cJSON_AddNumberToObject(prov, "utterances", row_session->n);
+  cJSON_AddObjectToObject(prov, "labels");
+  return prov;
+}
+
+/* labels.<name> = {"0": no, "1": yes} */
+static void add_counts(cJSON *labels, const char *name, const int counts[2]) {
+  cJSON *c = cJSON_AddObjectToObject(labels, name);
+  cJSON_AddNumberToObject(c, "0", counts[0]);
+  cJSON_AddNumberToObject(c, "1", counts[1]);
+}
+
 static clap_status set_metadata(clap_model *m, cJSON *meta, clap_error *err) {
   char *s = cJSON_PrintUnformatted(meta);
   clap_status rc = s ? model_set_metadata(m, s, err)
@@ -362,17 +389,9 @@ static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap
   cJSON_AddNumberToObject(std, "audio_rows", d->rows.n);
   cJSON_AddStringToObject(std, "text", "training texts");
   cJSON_AddNumberToObject(std, "text_rows", d->npool);
-  cJSON_AddItemToObject(meta, "training", training_json(o, "multi-class multi-task CLAP"));
-  cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
-  cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
-  cJSON_AddItemToObject(prov, "sessions", sessions_json(d->row_session.v, d->row_session.n));
-  cJSON_AddNumberToObject(prov, "utterances", d->rows.n);
-  cJSON *lab = cJSON_AddObjectToObject(prov, "labels");
-  for (int t = 0; t < d->k; t++) {
-    cJSON *c = cJSON_AddObjectToObject(lab, d->task[t]);
-    cJSON_AddNumberToObject(c, "0", d->counts[t][0]);
-    cJSON_AddNumberToObject(c, "1", d->counts[t][1]);
-  }
+  cJSON *prov = add_run_record(meta, o, "multi-class multi-task CLAP", loss, &d->row_session);
+  cJSON *lab = cJSON_GetObjectItemCaseSensitive(prov, "labels");
+  for (int t = 0; t < d->k; t++) add_counts(lab, d->task[t], d->counts[t]);
   cJSON *tx = cJSON_AddObjectToObject(prov, "texts");
   for (int s = 0; s < 4; s++) cJSON_AddNumberToObject(tx, augment_sources[s], d->sources[s]);
   clap_status rc = set_metadata(m, meta, err);
@@ -381,24 +400,16 @@ static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap
 }
 
 clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err) {
-  *out = NULL;
-  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
-    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
   clap_data d;
   memset(&d, 0, sizeof d);
   model_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", o->audio_encoder);
+  clap_status rc = fit_start(db, o, out, &cfg, d.audio_sha, d.audio_id, err);
+  if (rc != CLAP_OK) return rc;
   snprintf(cfg.text_encoder, sizeof cfg.text_encoder, "%s", o->text_encoder);
-  cfg.dim = o->dim;
   cfg.head = o->head;
   cfg.hidden = o->hidden;
-  clap_status rc =
-      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, d.audio_sha,
-                      d.audio_id, err);
-  if (rc == CLAP_OK)
-    rc = encoder_dim_for(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha, d.text_id,
-                         err);
+  rc = features_encoder_info(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha,
+                             d.text_id, err);
   if (rc == CLAP_OK) rc = load_tasks(db, &d, err);
   if (rc == CLAP_OK) rc = load_clap_rows(db, o, &d, err);
   if (rc == CLAP_OK) {
@@ -620,15 +631,8 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
     cJSON_AddNumberToObject(meta, "threshold", thr);
     cJSON_AddNumberToObject(meta, "youden_j", j);
     cJSON_AddNumberToObject(meta, "train_auc", auc);
-    cJSON_AddItemToObject(meta, "training", training_json(o, "supervised baseline (BCE)"));
-    cJSON_AddItemToObject(meta, "loss", loss_json(loss, o->epochs));
-    cJSON *prov = cJSON_AddObjectToObject(meta, "provenance");
-    cJSON_AddItemToObject(prov, "sessions", sessions_json(d->row_session.v, d->row_session.n));
-    cJSON_AddNumberToObject(prov, "utterances", d->rows.n);
-    cJSON *lab = cJSON_AddObjectToObject(prov, "labels");
-    cJSON *c = cJSON_AddObjectToObject(lab, "purchase_intention");
-    cJSON_AddNumberToObject(c, "0", d->counts[0]);
-    cJSON_AddNumberToObject(c, "1", d->counts[1]);
+    cJSON *prov = add_run_record(meta, o, "supervised baseline (BCE)", loss, &d->row_session);
+    add_counts(cJSON_GetObjectItemCaseSensitive(prov, "labels"), "purchase_intention", d->counts);
     cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, st->audio_sha,
                                                           st->audio_id, "none", "", ""));
     cJSON_AddTrueToObject(meta, "trained");
@@ -640,24 +644,17 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
 }
 
 clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, clap_error *err) {
-  *out = NULL;
-  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
-    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
-  model_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", o->audio_encoder);
-  strcpy(cfg.text_encoder, "none");
-  cfg.text_in = 1;
-  cfg.dim = o->dim;
-  cfg.head = MODEL_HEAD_LINEAR;
   bl_data d;
   memset(&d, 0, sizeof d);
   bl_state st;
   memset(&st, 0, sizeof st);
-  clap_status rc =
-      encoder_dim_for(db, o->audio_encoder, ENCODER_AUDIO, &cfg.audio_in, st.audio_sha,
-                      st.audio_id, err);
-  if (rc == CLAP_OK) rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
+  model_config cfg;
+  clap_status rc = fit_start(db, o, out, &cfg, st.audio_sha, st.audio_id, err);
+  if (rc != CLAP_OK) return rc;
+  strcpy(cfg.text_encoder, "none");
+  cfg.text_in = 1;
+  cfg.head = MODEL_HEAD_LINEAR;
+  rc = load_baseline_rows(db, o, cfg.audio_in, &d, err);
   if (rc == CLAP_OK) rc = model_create(&cfg, o->seed, &st.m, err);
   if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);
   if (rc == CLAP_OK) rc = clap_grads_create(st.m, &st.g, err);
@@ -875,4 +872,75 @@ void fit_command_free(fit_command *c) {
   free((void *)c->o.holdout);
   c->o.holdout = NULL;
   c->o.nholdout = 0;
+}
+
+typedef struct epoch_ctx {
+  progress *p;
+  double last;
+} epoch_ctx;
+
+static void on_epoch(void *ctx, int epoch, int epochs, double loss) {
+  epoch_ctx *c = ctx;
+  char note[64];
+  snprintf(note, sizeof note, "loss %.4f", loss);
+  c->last = loss;
+  progress_update(c->p, epoch, note);
+  (void)epochs;
+}
+
+static void print_stored(const fit_command *c, fit_arm arm, const clap_model *m, double loss) {
+  if (arm == FIT_ARM_CLAP) {
+    printf("train: model '%s' stored (%d epochs, final loss %.4f, augment %s)\n", c->name,
+           c->o.epochs, loss, c->o.augment ? "paraphrase" : "none");
+    return;
+  }
+  cJSON *meta = cJSON_Parse(model_metadata(m));
+  printf("baseline: model '%s' stored (threshold %.6g, Youden's J %.3f, training AUC %.3f)\n",
+         c->name, cJSON_GetObjectItem(meta, "threshold")->valuedouble,
+         cJSON_GetObjectItem(meta, "youden_j")->valuedouble,
+         cJSON_GetObjectItem(meta, "train_auc")->valuedouble);
+  cJSON_Delete(meta);
+}
+
+/* Open, check the name, train, store; the message is the caller's to print. */
+static clap_status run_parsed(fit_command *c, fit_arm arm, clap_model **m, double *loss,
+                              clap_error *err) {
+  sqlite3 *db;
+  clap_status rc = db_open(c->path, 0, &db, err);
+  if (rc != CLAP_OK) return rc;
+  if (!c->replace && model_store_exists(db, c->name))
+    rc = clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", c->name);
+  if (rc == CLAP_OK) {
+    char label[128];
+    snprintf(label, sizeof label, "%s %s", arm == FIT_ARM_CLAP ? "train" : "baseline", c->name);
+    epoch_ctx ec = {progress_create(label, c->o.epochs), 0};
+    fit_options o = c->o;
+    o.on_epoch = on_epoch;
+    o.ctx = &ec;
+    rc = arm == FIT_ARM_CLAP ? fit_clap(db, &o, m, err) : fit_baseline(db, &o, m, err);
+    progress_finish(ec.p);
+    *loss = ec.last;
+  }
+  if (rc == CLAP_OK) rc = model_store_put(db, c->name, *m, c->replace, NULL, err);
+  db_close(db);
+  return rc;
+}
+
+int fit_run_command(int argc, char **argv, const char *cmd, const char *usage, fit_arm arm) {
+  fit_command c;
+  int status = fit_parse_command(argc, argv, cmd, usage, arm == FIT_ARM_CLAP, &c);
+  if (status >= 0) return status;
+  clap_model *m = NULL;
+  double loss = 0;
+  clap_error err;
+  if (run_parsed(&c, arm, &m, &loss, &err) == CLAP_OK) {
+    print_stored(&c, arm, m, loss);
+    status = 0;
+  } else {
+    fprintf(stderr, "%s: %s\n", cmd, err.msg);
+    status = 1;
+  }
+  model_free(m);
+  fit_command_free(&c);
+  return status;
 }

@@ -33,6 +33,21 @@
 ** for bit what the trained one did. The SQL functions refuse it (its text
 ** encoder "none" is unknown), which is right: it is not a CLAP model.
 **
+** Encoders: the input dimensions and what the model records of each encoder
+** (metadata encoders.<side>: name, weights sha256, files identity) come
+** from the registration (features_encoder_info, feature_cache.h): a
+** built-in's instance, or a clap_encoders row's kind, dim, sha256 and
+** config. The encoder is not created, so no checkpoint is hashed, mapped or
+** loaded, however many fits (`clap eval`: three per fold) run. Checked at
+** training time: the name is known and encodes the right modality; every
+** cached vector was computed by the identity the row records now (a stale
+** one is refused: run `clap embed`) and has the registered size. Not
+** checked: the checkpoint's files. One changed or removed on disk since
+** `clap encoder add` still trains from its cached vectors; the model
+** records the registered identity, and the SQL functions hash the files
+** when the model runs and refuse it then. (A row made by
+** hand without a dim, or of an unknown kind, is created as before.)
+**
 ** Errors: no training rows, a task or class with no text, a missing
 ** feature vector, a baseline with only one class among its training
 ** labels: an error naming what is missing (CLAP_ERR_NOTFOUND / RANGE).
@@ -121,5 +136,18 @@ typedef struct fit_command {
 int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
                       int allow_augment, fit_command *c);
 void fit_command_free(fit_command *c);
+
+typedef enum fit_arm { FIT_ARM_CLAP, FIT_ARM_BASELINE } fit_arm;
+
+/* The whole of `clap train` (FIT_ARM_CLAP, --augment allowed) and `clap
+** baseline`: fit_parse_command, then open the database, refuse an existing
+** --name without --replace ("a model named 'X' exists (use --replace)"),
+** train (fit_clap / fit_baseline) with a progress bar "train NAME" /
+** "baseline NAME" on a terminal, store the model and print one line on
+** stdout: "train: model 'X' stored (N epochs, final loss L, augment A)" or
+** "baseline: model 'X' stored (threshold T, Youden's J J, training AUC A)".
+** Returns the exit status: fit_parse_command's, else 0 stored, 1 failure
+** ("<cmd>: <message>" on stderr, nothing stored). */
+int fit_run_command(int argc, char **argv, const char *cmd, const char *usage, fit_arm arm);
 
 #endif

@@ -6,7 +6,9 @@
 # for bit for a seed (and a different seed differs); metadata records
 # encoders, config, loss curve and provenance; eval writes sane evaluations
 # rows and pooled rows; a re-run skips done folds; a failing fold leaves no
-# model and no row; report prints Table III and writes the HTML page.
+# model and no row; report prints Table III and writes the HTML page;
+# train, baseline and eval on a checkpoint encoder read its registration and
+# the cache, not the checkpoint.
 # (clap_embed_audio vs the engine on cached features: tests/unit/test_fit.c.)
 . "$(dirname "$0")/lib.sh"
 export OPENBLAS_NUM_THREADS=1
@@ -110,6 +112,39 @@ check_output_contains "baseline trains and reports its threshold" "Youden's J" "
 check_equal "baseline metadata: kind, fc size, threshold in [0,1]" \
   "$("$CLAP" model show "$DB" base | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["metadata"]; print(m["kind"], len(m["fc"]["w"]), 0 <= m["threshold"] <= 1, m["provenance"]["labels"]["purchase_intention"], d["config"]["text_encoder"])')" \
   "baseline 16 True {'0': 6, '1': 6} none"
+
+# ---- a checkpoint encoder: train, baseline and eval take its dim and
+# identity from clap_encoders and its vectors from the cache; nothing reads
+# the checkpoint, so they run with its weights file gone (and eval's folds
+# pay for no hashing or loading). The SQL functions check the files when the
+# model runs; stale rows are still refused. (A copy: the eval checks below
+# count this database's rows.)
+HB="$T/hb.db"
+cp "$DB" "$HB"
+cp -r tests/fixtures/hubert/f32 "$T/hb"
+check "register a hubert checkpoint" "$CLAP" encoder add "$HB" --name hb --kind hubert --path "$T/hb"
+check_output_contains "embed with it" "24 audio vectors (hb)" "$CLAP" embed "$HB" --encoder hb
+mv "$T/hb/model.safetensors" "$T/hb-weights"
+check "train on hb without its weights file" "$CLAP" train "$HB" --name hbm --encoder hb --epochs 2 --dim 8
+check "baseline on hb without its weights file" "$CLAP" baseline "$HB" --name hbb --encoder hb --epochs 2 --dim 8
+rec() { "$CLAP" model show "$HB" "$1" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); a=d["metadata"]["encoders"]["audio"]; print(d["config"]["audio_in"], a["sha256"], a["identity"])'; }
+reg=$(q "$HB" "SELECT dim || ' ' || sha256 || ' ' || json_extract(config, '\$.identity') FROM clap_encoders WHERE name='hb'")
+check_equal "the model records hb's registered dim, weights sha256 and files identity" "$(rec hbm)" "$reg"
+check_equal "so does the baseline" "$(rec hbb)" "$reg"
+check_output_contains "eval on hb without its weights file: every fold trains" "fold t3:" \
+  "$CLAP" eval "$HB" --encoder hb --epochs 2 --dim 8 --random-runs 10
+check_equal "eval stored its fold models" "$(q "$HB" "SELECT count(*) FROM clap_models WHERE name LIKE 'fold-%'")" "9"
+check_output_contains "the SQL functions check the files when the model runs" "no model.safetensors or pytorch_model.bin" \
+  qx "$HB" "SELECT clap_embed_audio(audio, 'hbm') FROM utterances WHERE id='t1-u1'"
+mv "$T/hb-weights" "$T/hb/model.safetensors"
+check_equal "with the weights back the model runs" \
+  "$(qx "$HB" "SELECT length(clap_embed_audio(audio, 'hbm')) FROM utterances WHERE id='t1-u1'" 2>&1)" "32"
+cp tests/fixtures/hubert/f16/model.safetensors "$T/hb/model.safetensors"
+check "re-register hb with other weights" "$CLAP" encoder add "$HB" --name hb --kind hubert --path "$T/hb" --replace
+check_output_contains "training refuses the rows the old weights computed" "stale hb audio features" \
+  "$CLAP" train "$HB" --name hbs --encoder hb --epochs 1 --dim 8
+check_output_contains "so does the baseline" "stale hb audio features" \
+  "$CLAP" baseline "$HB" --name hbs --encoder hb --epochs 1 --dim 8
 
 # ---- eval
 out=$("$CLAP" eval "$DB" --epochs 3 --dim 16 --random-runs 50 2>&1); rc=$?

@@ -4,7 +4,10 @@
 ** schema version 3 (weights digest only) and one made by hand, and what
 ** features_files_identity gives a model to record; features_put
 ** stores the identity; features_load refuses a row computed by another
-** identity or by an unknown one; a version-2 database (the committed
+** identity or by an unknown one; features_encoder_info answers from the
+** registration without touching the checkpoint (its files need not exist),
+** and creates the encoder only for a row that cannot tell its dim or kind;
+** a version-2 database (the committed
 ** schema of that version) migrates to 3 keeping its rows, whose vectors
 ** then read as stale.
 */
@@ -122,6 +125,52 @@ static void test_put_load(void) {
   db_close(db);
 }
 
+/* The rows point at a directory that does not exist: nothing is read. */
+static void test_encoder_info(void) {
+  sqlite3 *db;
+  clap_error err;
+  CHECK_INT(db_open(":memory:", 0, &db, &err), CLAP_OK);
+  CHECK_INT(exec(db, "INSERT INTO clap_encoders(name, kind, path, sha256, dim, config) VALUES "
+                     "('new', 'hubert', '/nonexistent', '" SHA_W "', 768, '{\"weights\": "
+                     "\"model.safetensors\", \"files\": {\"model.safetensors\": \"" SHA_W
+                     "\", \"config.json\": \"" SHA_C "\"}}'),"
+                     "('old', 'distilbert', '/nonexistent', '" SHA_W "', 32, "
+                     "'{\"weights\": \"model.safetensors\"}'),"
+                     "('nodim', 'hubert', '/nonexistent', '" SHA_W "', NULL, '{}'),"
+                     "('nokind', 'wav2vec', '/nonexistent', NULL, 16, NULL)"),
+            SQLITE_OK);
+  int dim = -1;
+  char sha[SHA256_HEX_SIZE] = "x", id[SHA256_HEX_SIZE] = "x";
+  CHECK_INT(features_encoder_info(db, "new", ENCODER_AUDIO, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(dim, 768);
+  CHECK(!strcmp(sha, SHA_W) && !strcmp(id, ID_CW));
+  /* before version 3: the weights digest, no files identity (as models record it) */
+  CHECK_INT(features_encoder_info(db, "old", ENCODER_TEXT, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(dim, 32);
+  CHECK(!strcmp(sha, SHA_W) && !strcmp(id, ""));
+  CHECK_INT(features_encoder_info(db, "acoustic", ENCODER_AUDIO, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(dim, encoder_dim(encoder_builtin("acoustic", NULL)));
+  CHECK(!strcmp(sha, "") && !strcmp(id, ""));
+  CHECK_INT(features_encoder_info(db, "ngram", ENCODER_TEXT, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(dim, encoder_dim(encoder_builtin("ngram", NULL)));
+  /* the modality comes from the kind, the message from features_encoder */
+  CHECK_INT(features_encoder_info(db, "new", ENCODER_TEXT, &dim, sha, id, &err), CLAP_ERR_ARG);
+  CHECK_CONTAINS(err.msg, "encoder 'new' encodes audio, not text");
+  CHECK_INT(features_encoder_info(db, "ngram", ENCODER_AUDIO, &dim, sha, id, &err), CLAP_ERR_ARG);
+  CHECK_CONTAINS(err.msg, "encoder 'ngram' encodes text, not audio");
+  CHECK_INT(features_encoder_info(db, "nope", ENCODER_AUDIO, &dim, sha, id, &err),
+            CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "unknown encoder 'nope'");
+  /* rows that cannot tell: the encoder is created, so its files are needed */
+  CHECK_INT(features_encoder_info(db, "nodim", ENCODER_AUDIO, &dim, sha, id, &err),
+            CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "/nonexistent");
+  CHECK_INT(features_encoder_info(db, "nokind", ENCODER_AUDIO, &dim, sha, id, &err),
+            CLAP_ERR_NOTFOUND);
+  CHECK_CONTAINS(err.msg, "wav2vec");
+  db_close(db);
+}
+
 static void test_migrate_v2(void) {
   char path[] = "/tmp/test_feature_cache_XXXXXX";
   int fd = mkstemp(path);
@@ -168,6 +217,7 @@ int main(void) {
   fixture_dir(".");
   RUN(test_identity);
   RUN(test_put_load);
+  RUN(test_encoder_info);
   RUN(test_migrate_v2);
   return harness_report();
 }

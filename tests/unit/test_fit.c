@@ -3,7 +3,8 @@
 ** surface: on a small synthetic database (tones made here, inserted with
 ** SQL), clap_embed_audio(audio, model) equals the engine's embedding of the
 ** cached features of the same utterance bit for bit; the feature cache and
-** the baseline's errors name what is wrong; the shared training flags reject
+** the baseline's errors name what is wrong; fit_clap and fit_baseline
+** refuse bad options and encoders alike; the shared training flags reject
 ** bad values.
 */
 #include <math.h>
@@ -191,6 +192,40 @@ static void test_baseline(void) {
   db_close(db);
 }
 
+/* fit_clap and fit_baseline check their options and the audio encoder
+** the same way, before reading anything. */
+static void test_bad_options(void) {
+  sqlite3 *db;
+  clap_error err;
+  CHECK_INT(db_open(":memory:", 0, &db, &err), CLAP_OK);
+  clap_status (*fits[2])(sqlite3 *, const fit_options *, clap_model **, clap_error *) = {
+      fit_clap, fit_baseline};
+  for (int f = 0; f < 2; f++) {
+    for (int bad = 0; bad < 3; bad++) {
+      fit_options o;
+      fit_defaults(&o);
+      if (bad == 0) o.epochs = -1;
+      if (bad == 1) o.batch = 0;
+      if (bad == 2) o.lr = 0;
+      clap_model *m = NULL;
+      CHECK_INT(fits[f](db, &o, &m, &err), CLAP_ERR_RANGE);
+      CHECK_CONTAINS(err.msg, "epochs >= 0, batch >= 1 and lr > 0 are needed");
+      CHECK(m == NULL);
+    }
+    fit_options o;
+    fit_defaults(&o);
+    o.audio_encoder = "ngram";
+    clap_model *m = NULL;
+    CHECK_INT(fits[f](db, &o, &m, &err), CLAP_ERR_ARG);
+    CHECK_CONTAINS(err.msg, "encoder 'ngram' encodes text, not audio");
+    o.audio_encoder = "zzz";
+    CHECK_INT(fits[f](db, &o, &m, &err), CLAP_ERR_NOTFOUND);
+    CHECK_CONTAINS(err.msg, "unknown encoder 'zzz'");
+    CHECK(m == NULL);
+  }
+  db_close(db);
+}
+
 static void test_flags(void) {
   fit_options o;
   fit_defaults(&o);
@@ -249,6 +284,7 @@ int main(void) {
   RUN(test_embed_audio_matches_sql);
   RUN(test_feature_errors);
   RUN(test_baseline);
+  RUN(test_bad_options);
   RUN(test_flags);
   RUN(test_command);
   char p[128];
