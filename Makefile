@@ -113,20 +113,31 @@ sanitize: deps
 	  build-san/libclap.a build-san/clap0.so build-san/clap unit-bins
 	@BUILD=build-san CLAP_SANITIZED=1 bash tests/run.sh
 
-# libFuzzer needs clang; the engine is rebuilt with it under $(BUILD)/fuzz/.
+# libFuzzer needs clang; the engine and the pipeline's modules are compiled
+# with it once, into $(BUILD)/fuzz/libclap.a, which every target links.
 # tests/fuzz/lsan.supp names a leak inside libvorbis on malformed multi-stream
 # Ogg (xiph/vorbis#125), not in our code.
-FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -pthread \
-              -Iext $(PKG_CFLAGS)
-FUZZ_CXX_OBJ = $(patsubst %.cc,$(BUILD)/fuzz/%.o,$(ENGINE_CXX_SRC))
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c11 -D_GNU_SOURCE -pthread \
+              -MMD -MP -Iext -Ipipeline $(PKG_CFLAGS)
+FUZZ_LIB_OBJ = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(ENGINE_SRC) $(filter-out pipeline/main.c,$(PIPE_SRC))) \
+               $(patsubst %.S,$(BUILD)/fuzz/%.o,$(PIPE_ASM)) $(patsubst %.cc,$(BUILD)/fuzz/%.o,$(ENGINE_CXX_SRC))
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/%.o: %.S
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
 $(BUILD)/fuzz/%.o: %.cc
 	@mkdir -p $(dir $@)
 	clang++ -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr -std=c++17 -Iext \
 	  $(PKG_CFLAGS) -c $< -o $@
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ENGINE_SRC) $(PIPE_SRC) $(FUZZ_CXX_OBJ)
+$(BUILD)/fuzz/pipeline/schema_sql.o: sql/schema.sql
+$(BUILD)/fuzz/libclap.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libclap.a
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -Ipipeline -o $@ $< $(ENGINE_SRC) $(FUZZ_CXX_OBJ) \
-	  $(filter-out pipeline/main.c,$(PIPE_SRC)) $(PIPE_ASM) $(PKG_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libclap.a $(PKG_LIBS)
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); \

@@ -29,6 +29,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -362,7 +363,21 @@ vmath_isa vmath_best(void) {
   return VMATH_BASE;
 }
 
-static const vmath_kernels *best(void) { return vmath_kernels_for(vmath_best()); }
+/* The variant is chosen on the first call and kept: asking the CPU costs
+** about 5 ns a call (bench_vmath's empty_plain against empty_direct), and
+** nn.c calls these once per row. Threads racing through the first call
+** each store the same pointer, so the race is benign; relaxed order is
+** enough because the kernels tables are constant from load time. */
+static _Atomic(const vmath_kernels *) chosen;
+
+static const vmath_kernels *best(void) {
+  const vmath_kernels *k = atomic_load_explicit(&chosen, memory_order_relaxed);
+  if (!k) {
+    k = vmath_kernels_for(vmath_best());
+    atomic_store_explicit(&chosen, k, memory_order_relaxed);
+  }
+  return k;
+}
 
 void vmath_gelu(float *x, size_t n) { best()->gelu(x, n); }
 

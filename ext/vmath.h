@@ -5,10 +5,11 @@
 ** The contract:
 **   - Every kernel exists in three variants, AVX-512 (avx512f), AVX2 and
 **     baseline x86-64 (SSE2; the only one on other architectures), all built
-**     from one C source. The public functions pick the widest variant the CPU
-**     has, per call. The variants compute the same operations in the same
-**     order without FMA contraction, so they return bit-identical results:
-**     an embedding does not depend on the machine that computed it.
+**     from one C source. The public functions use the widest variant the
+**     CPU has, chosen on the first call and kept. The variants compute the
+**     same operations in the same order without FMA contraction, so they
+**     return bit-identical results: an embedding does not depend on the
+**     machine that computed it.
 **   - Accuracy, measured against double-precision libm over dense grids
 **     (tests/unit/test_vmath.c, which asserts the bounds given here):
 **       vmath_exp   ≤ 2 ulp relative for normal results (measured 0.95);
@@ -38,8 +39,10 @@
 **   - In place: vmath_gelu and vmath_softmax_rows work in place; vmath_exp
 **     and vmath_normalize take y == x, but no other overlap (nor may gamma
 **     or beta overlap y).
-**   - Any n, including 0, and any float alignment. No allocation, no global
-**     state written, no failure: safe from any number of threads.
+**   - Any n, including 0, and any float alignment. No allocation, no
+**     failure: safe from any number of threads. The one global written is
+**     the chosen variant, by the first calls (threads racing there store
+**     the same value, atomically).
 **   - vmath_kernels_for exposes each variant for tests and benchmarks;
 **     callers use the plain functions.
 */
@@ -51,7 +54,10 @@
 /* GELU in place (PyTorch's default, erf form). */
 void vmath_gelu(float *x, size_t n);
 
-/* y[i] = e^x[i]. y may equal x. */
+/* y[i] = e^x[i]. y may equal x. The engine has no caller: this is the exp
+** vmath_softmax_rows applies to each x - max, bit for bit, made public so
+** that tests/unit/test_vmath.c can measure its accuracy over dense grids
+** (the bound above) and check that the softmax uses exactly it. */
 void vmath_exp(const float *x, float *y, size_t n);
 
 /* Row-wise softmax in place on x[rows, cols], max-subtracted. A row whose

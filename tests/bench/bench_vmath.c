@@ -9,6 +9,10 @@
 **   exp_libm, exp_<variant>       (64 Ki values uniform in [-30, 0])
 **   softmax_libm, softmax_<variant>   (499 x 499 logits: 10 s of HuBERT)
 **   layernorm_double, layernorm_<variant> (499 x 768 rows)
+**   row_<kernel>_plain, row_<kernel>_direct   ns per call on one row of 768
+**       floats (gelu, exp, softmax, layernorm = moments + normalize), through
+**       the plain functions and through the best variant's pointers: the
+**       difference is what choosing the variant costs a call
 ** and best=<variant>.
 */
 #include <float.h>
@@ -95,17 +99,57 @@ static size_t call(op o, const vmath_kernels *k) {
   }
 }
 
-static double ns_per_elem(op o, const vmath_kernels *k) {
+/* One call of `o` per row of 768 floats, T rows, by the plain functions
+** (k NULL) or by k's pointers; returns the calls made. GELU and softmax
+** refill their row first (both ways alike), so repeated passes do not drift
+** into subnormals. */
+static size_t call_rows(op o, const vmath_kernels *k) {
+  for (size_t r = 0; r < T; r++) {
+    const float *x = src + r * D;
+    float *y = work + r * D;
+    switch (o) {
+    case GELU:
+      memcpy(y, x, D * sizeof *y);
+      k ? k->gelu(y, D) : vmath_gelu(y, D);
+      break;
+    case EXP: k ? k->exp(x, y, D) : vmath_exp(x, y, D); break;
+    case SOFTMAX:
+      memcpy(y, x, D * sizeof *y);
+      k ? k->softmax_rows(y, 1, D) : vmath_softmax_rows(y, 1, D);
+      break;
+    default: {
+      double mean, var;
+      k ? k->moments(x, D, &mean, &var) : vmath_moments(x, D, &mean, &var);
+      float inv = (float)(1.0 / sqrt(var + 1e-5));
+      k ? k->normalize(x, D, (float)mean, inv, gam, bet, y)
+        : vmath_normalize(x, D, (float)mean, inv, gam, bet, y);
+    }
+    }
+  }
+  return T;
+}
+
+static size_t call_empty(op o, const vmath_kernels *k) {
+  double mean, var;
+  for (int i = 0; i < 1000; i++)
+    k ? k->moments(src, 0, &mean, &var) : vmath_moments(src, 0, &mean, &var);
+  return 1000;
+}
+
+/* Best of 5 samples of ≥ 20 ms: ns per unit that `run` reports doing. */
+static double best_ns(size_t (*run)(op, const vmath_kernels *), op o, const vmath_kernels *k) {
   double best = 1e30;
   for (int rep = 0; rep < 5; rep++) {
-    size_t elems = 0;
+    size_t units = 0;
     double t0 = cpu_ns(), t;
-    do elems += call(o, k);
-    while ((t = cpu_ns() - t0) < 2e7); /* ≥ 20 ms per sample */
-    if (t / (double)elems < best) best = t / (double)elems;
+    do units += run(o, k);
+    while ((t = cpu_ns() - t0) < 2e7);
+    if (t / (double)units < best) best = t / (double)units;
   }
   return best;
 }
+
+static double ns_per_elem(op o, const vmath_kernels *k) { return best_ns(call, o, k); }
 
 static void fill(op o) {
   size_t n = o == SOFTMAX ? (size_t)T * T : o == LAYERNORM ? (size_t)T * D : N;
@@ -126,6 +170,14 @@ int main(void) {
       if (k) printf("%s_%s=%.3f\n", names[o], k->name, ns_per_elem((op)o, k));
     }
   }
-  printf("best=%s\n", vmath_kernels_for(vmath_best())->name);
+  const vmath_kernels *kb = vmath_kernels_for(vmath_best());
+  fill(LAYERNORM); /* [-3, 5]: no overflow in exp, no subnormal GELU */
+  for (int o = GELU; o <= LAYERNORM; o++) {
+    printf("row_%s_plain=%.1f\n", names[o], best_ns(call_rows, (op)o, NULL));
+    printf("row_%s_direct=%.1f\n", names[o], best_ns(call_rows, (op)o, kb));
+  }
+  printf("empty_plain=%.2f\n", best_ns(call_empty, LAYERNORM, NULL));
+  printf("empty_direct=%.2f\n", best_ns(call_empty, LAYERNORM, kb));
+  printf("best=%s\n", kb->name);
   return 0;
 }

@@ -30,8 +30,11 @@ cat <<EOF
 GELU (exact erf), exp, row softmax and layer norm: ext/vmath.c's kernels against the scalar
 loops nn.c used before (libm \`erff\`/\`expf\`, double-accumulated layer norm), in ns per
 element, one thread, thread CPU clock, best of 5 samples of ≥ 20 ms. The variants are one C
-source compiled for AVX-512, AVX2 and baseline x86-64, chosen per call by CPU; they return
-bit-identical results. This CPU uses **${best}**. Load average at the start: ${load} on
+source compiled for AVX-512, AVX2 and baseline x86-64, chosen by CPU on the first call; they
+return bit-identical results. This CPU uses **${best}**. A call's fixed cost (\`vmath_moments\`
+with n = 0): $(get empty_plain) ns through the plain function, $(get empty_direct) ns through the
+variant's pointer; one 768-float layer-norm row: $(get row_layernorm_plain) and
+$(get row_layernorm_direct) ns. Load average at the start: ${load} on
 $(nproc) cores.
 
 | kernel (input) | scalar peer, ns/elem |${head_cells} speed-up (${best}) |

@@ -356,6 +356,36 @@ static void test_softmax_values(void) {
   }
 }
 
+/* vmath.h says vmath_exp is the softmax's exp: the row's max gives
+** e^0 = 1, so its output is the row's 1/sum exactly, and every other entry
+** must be vmath_exp(x - max) times it, to the bit. */
+static void test_softmax_is_exp(void) {
+  size_t lens[] = {1, 17, 768};
+  for (size_t li = 0; li < 3; li++) {
+    size_t n = lens[li], imax = 0;
+    float x[768], d[768], e[768], y[768];
+    for (size_t i = 0; i < n; i++) {
+      x[i] = uniform(-20, 20);
+      if (x[i] > x[imax]) imax = i;
+    }
+    for (size_t i = 0; i < n; i++) d[i] = x[i] - x[imax];
+    for (int v = 0; v <= nk; v++) { /* v == nk: the plain functions */
+      memcpy(y, x, n * sizeof *y);
+      if (v < nk) {
+        K[v]->exp(d, e, n);
+        K[v]->softmax_rows(y, 1, n);
+      } else {
+        vmath_exp(d, e, n);
+        vmath_softmax_rows(y, 1, n);
+      }
+      CHECK(e[imax] == 1.0f);
+      int same = 1;
+      for (size_t i = 0; i < n; i++) same &= bits_of(y[i]) == bits_of(e[i] * y[imax]);
+      CHECK(same);
+    }
+  }
+}
+
 static void test_softmax_masked(void) {
   /* Row 0: keys 1 and 3 masked. Row 1: every key masked → uniform.
   ** Row 2: a NaN → NaN row. Row 3: all -inf → NaN (0/0), as before. */
@@ -442,6 +472,7 @@ int main(void) {
   RUN(test_variants_norm);
   RUN(test_exp_out_of_place);
   RUN(test_softmax_values);
+  RUN(test_softmax_is_exp);
   RUN(test_softmax_masked);
   RUN(test_moments);
   RUN(test_normalize);
