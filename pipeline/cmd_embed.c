@@ -272,7 +272,7 @@ static clap_status plan_text(const target *t, const char *name, const char *id, 
 static clap_status unit_end(sqlite3 *db, clap_status rc, const char *what, clap_error *err) {
   if (rc == CLAP_OK && (rc = db_exec(db, "COMMIT", err)) != CLAP_OK)
     clap_error_prefix(err, "committing %s: ", what);
-  if (rc != CLAP_OK && !sqlite3_get_autocommit(db)) db_exec(db, "ROLLBACK", NULL);
+  if (rc != CLAP_OK) db_rollback(db);
   return rc;
 }
 

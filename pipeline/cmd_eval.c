@@ -509,7 +509,7 @@ static clap_status run_fold(eval_ctx *c, const char *fold, clap_error *err) {
   if (rc == CLAP_OK) {
     rc = fold_body(c, &f, err);
     if (rc == CLAP_OK) rc = db_exec(c->db, "COMMIT", err);
-    if (rc != CLAP_OK) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc != CLAP_OK) db_rollback(c->db);
   }
   if (rc == CLAP_OK) print_fold(c, fold);
   else clap_error_prefix(err, "fold %s (nothing of it kept): ", fold);
@@ -666,7 +666,7 @@ static clap_status pooled_rows(eval_ctx *c, clap_error *err) {
     cJSON_Delete(d);
   }
   if (rc == CLAP_OK) rc = db_exec(c->db, "COMMIT", err);
-  else if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+  else db_rollback(c->db);
   for (int i = 0; i < narms; i++) {
     free(arms[i].ids);
     free(arms[i].truth);

@@ -355,11 +355,11 @@ static int run(import *im, const char *dbpath, ann_format fmt, const ann_columns
   /* IMMEDIATE: what is checked is what gets written, no writer in between. */
   if (db_exec(im->db, "BEGIN IMMEDIATE", &err) || load_dims(im, &err) || validate(im, &err)) {
     fprintf(stderr, "clap import-annotations: %s: %s\n", dbpath, err.msg);
-    db_exec(im->db, "ROLLBACK", NULL);
+    db_rollback(im->db);
     return 1;
   }
   if (im->is.n || im->is.nomem) {
-    db_exec(im->db, "ROLLBACK", NULL);
+    db_rollback(im->db);
     report_issues(im);
     return 1;
   }
@@ -367,7 +367,7 @@ static int run(import *im, const char *dbpath, ann_format fmt, const ann_columns
   if (write_scores(im, counts, &err) ||
       (dry_run ? db_exec(im->db, "ROLLBACK", &err) : db_exec(im->db, "COMMIT", &err))) {
     fprintf(stderr, "clap import-annotations: %s: %s; nothing imported\n", dbpath, err.msg);
-    db_exec(im->db, "ROLLBACK", NULL);
+    db_rollback(im->db);
     return 1;
   }
   printf("%s%zu score%s from %d file%s: %d added, %d replaced, %d already stored\n",

@@ -655,7 +655,7 @@ static outcome sql_failure(writer *w, session_job *j) {
   char msg[CLAP_ERROR_MSG_MAX];
   snprintf(msg, sizeof msg, "session %s: database error: %s", manifest_session(j->m),
            sqlite3_errmsg(w->db));
-  if (!sqlite3_get_autocommit(w->db)) sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+  db_rollback(w->db);
   sqlite3_reset(w->clear_keep);
   sqlite3_step(w->clear_keep);
   sqlite3_reset(w->clear_keep);
@@ -663,7 +663,7 @@ static outcome sql_failure(writer *w, session_job *j) {
 }
 
 static outcome rollback_with(writer *w, session_job *j, const char *msg) {
-  sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+  db_rollback(w->db);
   return fail_session(j, msg);
 }
 
@@ -675,14 +675,14 @@ static outcome commit_session(writer *w, ingest *g, session_job *j) {
   int n = manifest_n_utterances(j->m);
   int unchanged = c.exists && c.n_same == n && c.n_in_session == n;
   if (unchanged && (!g->replace || c.same_manifest)) {
-    sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    db_rollback(w->db);
     return OUT_SKIPPED;
   }
   if (c.exists && !g->replace && c.msg[0]) return rollback_with(w, j, c.msg);
   int missing = 0;
   if (write_session(w, j, c.exists, &missing) != SQLITE_OK) return sql_failure(w, j);
   if (missing) {
-    sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    db_rollback(w->db);
     sqlite3_exec(w->db, "DELETE FROM temp.ingest_keep", NULL, NULL, NULL);
     return fail_session(j, "the database changed while ingesting; run again");
   }

@@ -310,7 +310,7 @@ static int run(const char *path, double grid, char **want, int nwant) {
   print_table(r, n, grid);
   rc = 0;
 done:
-  if (rc) db_exec(db, "ROLLBACK", NULL);
+  if (rc) db_rollback(db);
   for (int i = 0; i < n; i++) free(r[i].name);
   free(r);
   db_close(db);

@@ -539,7 +539,7 @@ static clap_status write_results(run *r, long *stored, long *rejected_stored, cl
   if (!ok) s = sql_error(r->db, err, "storing paraphrases");
   sqlite3_finalize(st);
   if (s == CLAP_OK) s = db_exec(r->db, "COMMIT", err);
-  if (s != CLAP_OK) sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+  if (s != CLAP_OK) db_rollback(r->db);
   return s;
 }
 
@@ -706,7 +706,7 @@ static clap_status write_import(sqlite3 *db, paraphrase_entry *e, int n, const c
       s = clap_error_set(err, CLAP_ERR_IO, "%s: descriptions[%d]: %s", name, i, sqlite3_errmsg(db));
   sqlite3_finalize(st);
   if (s == CLAP_OK) s = db_exec(db, "COMMIT", err);
-  if (s != CLAP_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  if (s != CLAP_OK) db_rollback(db);
   else *added = count_rows(db) - before;
   return s;
 }

@@ -167,8 +167,8 @@ static clap_status run_steps(sqlite3 *db, const db_migration *steps, int n, int 
   return s;
 }
 
-static void rollback(sqlite3 *db) {
-  if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+void db_rollback(sqlite3 *db) {
+  if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 clap_status db_migrate(sqlite3 *db, const db_migration *steps, int n, clap_error *err) {
@@ -179,7 +179,7 @@ clap_status db_migrate(sqlite3 *db, const db_migration *steps, int n, clap_error
   s = db_user_version(db, &from, err);
   if (s == CLAP_OK) s = run_steps(db, steps, n, from, err);
   if (s == CLAP_OK) s = db_exec(db, "COMMIT", err);
-  if (s != CLAP_OK) rollback(db);
+  if (s != CLAP_OK) db_rollback(db);
   return s;
 }
 
@@ -228,7 +228,7 @@ static clap_status upgrade(sqlite3 *db, const char *path, clap_error *err) {
                          DB_SCHEMA_VERSION);
   }
   if (s == CLAP_OK && (s = db_exec(db, "COMMIT", err)) != CLAP_OK) clap_error_prefix(err, "%s: ", path);
-  if (s != CLAP_OK) rollback(db);
+  if (s != CLAP_OK) db_rollback(db);
   return s;
 }
 
@@ -284,7 +284,7 @@ static clap_status inspect(sqlite3 *db, const char *path, int *version, clap_err
     return s;
   }
   s = inspect_reads(db, path, version, err);
-  rollback(db); /* nothing was written: ending the read transaction is all */
+  db_rollback(db); /* nothing was written: ending the read transaction is all */
   return s;
 }
 

@@ -45,6 +45,12 @@ void db_close(sqlite3 *db);
 /* Run a statement that returns no rows; error message names the SQL. */
 clap_status db_exec(sqlite3 *db, const char *sql, clap_error *err);
 
+/* Discard the open transaction, if any (none: nothing happens). For the
+** failure paths of a unit of work: the error being reported is the one that
+** made it fail, so a ROLLBACK's own failure is not reported (SQLite then
+** rolls back when the connection closes). */
+void db_rollback(sqlite3 *db);
+
 /* PRAGMA user_version into *version. */
 clap_status db_user_version(sqlite3 *db, int *version, clap_error *err);
 

@@ -591,7 +591,7 @@ clap_status shard_merge(sqlite3 *db, const char *path, shard_merge_counts *c, cl
   if (s == CLAP_OK) s = copy_rows(db, &cols, c, err);
   if (s == CLAP_OK) s = db_exec(db, "COMMIT", err);
   if (s != CLAP_OK) {
-    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    db_rollback(db);
     c->added = 0;
   }
   columns_free(&cols);
