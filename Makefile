@@ -22,17 +22,26 @@ PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lstdc++ -lm -lpthread
 
+# ext/ is one folder per layer (core, audio, text, nn, ckpt, encoders, model,
+# train, sql); every layer's headers are on the engine's include path, and
+# pipeline/ is not, so the engine cannot include the CLI.
+EXT_DIRS = $(sort $(dir $(wildcard ext/*/*.h)))
+EXT_INC = $(patsubst %/,-I%,$(EXT_DIRS))
+
 WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS_ALL = -std=c11 -O2 -g -fPIC -pthread -D_GNU_SOURCE $(WARN) $(SAN) -MMD -MP \
-             -Iext -Ipipeline $(PKG_CFLAGS) $(CFLAGS)
+             $(EXT_INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 # ext/*.cc: C++ only where a library has no C API (spm_wrap.cc, SentencePiece).
 CXX ?= g++
-CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -pthread $(WARN) $(SAN) -MMD -MP -Iext $(PKG_CFLAGS) $(CXXFLAGS)
+CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -pthread $(WARN) $(SAN) -MMD -MP $(EXT_INC) $(PKG_CFLAGS) $(CXXFLAGS)
 
-ENGINE_SRC = $(filter-out ext/sqlite_clap.c,$(wildcard ext/*.c))
-ENGINE_CXX_SRC = $(wildcard ext/*.cc)
+ENGINE_SRC = $(filter-out ext/sql/%,$(wildcard ext/*/*.c))
+ENGINE_CXX_SRC = $(wildcard ext/*/*.cc)
 ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC)) $(patsubst %.cc,$(BUILD)/%.o,$(ENGINE_CXX_SRC))
+# The extension links the runtime only: ext/train (the CLAP loss, the trainer,
+# the metrics) is for the CLI and is left out of clap0.so.
+RUNTIME_OBJ = $(filter-out $(BUILD)/ext/train/%,$(ENGINE_OBJ))
 PIPE_SRC = $(wildcard pipeline/*.c)
 PIPE_ASM = $(wildcard pipeline/*.S)
 PIPE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(PIPE_SRC)) $(patsubst %.S,$(BUILD)/%.o,$(PIPE_ASM))
@@ -52,6 +61,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# The CLI, the tests and the benchmarks see the engine's headers and pipeline/.
+$(BUILD)/pipeline/%.o: pipeline/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ipipeline -c $< -o $@
+
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
@@ -65,18 +79,18 @@ $(BUILD)/pipeline/schema_sql.o: sql/schema.sql
 
 # The SQL binding is compiled twice: as a loadable extension (sqlite3ext.h
 # routines) for clap0.so, and with SQLITE_CORE for static use in the CLI.
-$(BUILD)/ext/sqlite_clap_ext.o: ext/sqlite_clap.c
+$(BUILD)/ext/sql/sqlite_clap_ext.o: ext/sql/sqlite_clap.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
-$(BUILD)/ext/sqlite_clap_core.o: ext/sqlite_clap.c
+$(BUILD)/ext/sql/sqlite_clap_core.o: ext/sql/sqlite_clap.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
-$(BUILD)/libclap.a: $(ENGINE_OBJ) $(BUILD)/ext/sqlite_clap_core.o
+$(BUILD)/libclap.a: $(ENGINE_OBJ) $(BUILD)/ext/sql/sqlite_clap_core.o
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/clap0.so: $(ENGINE_OBJ) $(BUILD)/ext/sqlite_clap_ext.o
+$(BUILD)/clap0.so: $(RUNTIME_OBJ) $(BUILD)/ext/sql/sqlite_clap_ext.o
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # The pipeline's modules (all but main.o) as a library, so unit tests can link them.
@@ -90,16 +104,16 @@ $(BUILD)/clap: $(PIPE_OBJ) $(BUILD)/libclap.a
 TEST_LIBS = $(BUILD)/libclap_pipeline.a $(BUILD)/libclap.a
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Ipipeline -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
 
 $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Ipipeline $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
 
 # Every fuzz target's corpus is replayed by a plain driver in `make test`.
 $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(TEST_LIBS) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Ipipeline $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(TEST_LIBS) $(PKG_LIBS)
 
 unit-bins: $(BUILD)/libclap_pipeline.a $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -118,7 +132,7 @@ sanitize: deps
 # tests/fuzz/lsan.supp names a leak inside libvorbis on malformed multi-stream
 # Ogg (xiph/vorbis#125), not in our code.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c11 -D_GNU_SOURCE -pthread \
-              -MMD -MP -Iext -Ipipeline $(PKG_CFLAGS)
+              -MMD -MP $(EXT_INC) -Ipipeline $(PKG_CFLAGS)
 FUZZ_LIB_OBJ = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(ENGINE_SRC) $(filter-out pipeline/main.c,$(PIPE_SRC))) \
                $(patsubst %.S,$(BUILD)/fuzz/%.o,$(PIPE_ASM)) $(patsubst %.cc,$(BUILD)/fuzz/%.o,$(ENGINE_CXX_SRC))
 $(BUILD)/fuzz/%.o: %.c
@@ -129,7 +143,7 @@ $(BUILD)/fuzz/%.o: %.S
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 $(BUILD)/fuzz/%.o: %.cc
 	@mkdir -p $(dir $@)
-	clang++ -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr -std=c++17 -Iext \
+	clang++ -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr -std=c++17 $(EXT_INC) \
 	  $(PKG_CFLAGS) -c $< -o $@
 $(BUILD)/fuzz/pipeline/schema_sql.o: sql/schema.sql
 $(BUILD)/fuzz/libclap.a: $(FUZZ_LIB_OBJ)

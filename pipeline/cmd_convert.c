@@ -6,7 +6,7 @@
 ** IN is what torch.save writes (a ZIP of a pickle and raw storages; e.g. a
 ** Hugging Face pytorch_model.bin). Only tensors in a dict are read; a pickle
 ** that names anything else (os.system, a class) is refused without running
-** anything (see ext/torchbin.h). OUT gets every tensor under its name, same
+** anything (see ext/ckpt/torchbin.h). OUT gets every tensor under its name, same
 ** dtype, C order, bit for bit; it is written to OUT.tmp and renamed, so a
 ** failure leaves no partial file. Prints "OUT: N tensors, B bytes".
 ** Exit 0 ok, 1 failure, 2 usage.

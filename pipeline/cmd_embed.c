@@ -9,7 +9,7 @@
 ** status) is encoded by the text encoder (default ngram), key = SHA-256 of
 ** the text. The computation is the one clap_encode_audio / clap_encode_text
 ** do (features.h), so a cached vector equals the SQL function's result bit
-** for bit, at any thread count (ext/nn.h). What is cached already is
+** for bit, at any thread count (ext/nn/nn.h). What is cached already is
 ** skipped: a re-run adds nothing.
 **
 ** Staleness: every cached row records the identity of the encoder that
@@ -25,7 +25,7 @@
 ** changed since `clap encoder add` stops the run, naming the file.
 **
 ** Audio runs on N worker threads over chunks of utterances, each encode
-** call on T threads of its own (OpenBLAS and ext/gemm: nn_set_threads), so
+** call on T threads of its own (OpenBLAS and ext/nn/gemm: nn_set_threads), so
 ** N·T should not exceed the cores. Defaults: neither given, N = the cores
 ** and T = 1 for audio (independent utterances parallelise best), T = the
 ** cores for text (one writer, one sentence at a time); --threads T alone

@@ -1,6 +1,6 @@
 /*
 ** fit — training from a clap database: the multi-class multi-task CLAP
-** model (paper §II-B, engine in ext/clap_train.h) and the supervised
+** model (paper §II-B, engine in ext/train/clap_train.h) and the supervised
 ** purchase-intention baseline (§III-B). Shared by `clap train`,
 ** `clap baseline` and `clap eval`.
 **

@@ -49,8 +49,8 @@ cat <<MD
 
 DistilBERT-base shapes (vocab 32000, dim 768, 6 layers, 12 heads, hidden 3072), random
 weights, ${n} sentences of 32 tokens, one sentence per call, best of 3 runs after 3 warm-up
-sentences, the same thread count on both sides. Ours: ext/distilbert.c, its linears and
-attention on ext/gemm.c's $(get gemm_kernel "$last") small-row kernel (W read in place, no
+sentences, the same thread count on both sides. Ours: ext/encoders/distilbert.c, its linears and
+attention on ext/nn/gemm.c's $(get gemm_kernel "$last") small-row kernel (W read in place, no
 packing). Peer: ${peer}, torch.nn modules, no_grad, OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE}.
 Both run under two BLAS configurations: **machine** is the environment as it is
 (\`OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}\`), **avx512** unsets it so OpenBLAS picks its

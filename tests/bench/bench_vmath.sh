@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Element-wise kernels (ext/vmath.c) against the scalar libm loops nn.c had
+# Element-wise kernels (ext/nn/vmath.c) against the scalar libm loops nn.c had
 # before: ns per element on one thread, thread CPU clock, best of 5, every
 # variant this CPU has. Prints a Markdown section; appends summary rows to
 # $BENCH_SUMMARY when set.
@@ -27,7 +27,7 @@ for v in $variants; do head_cells="$head_cells vmath $v |"; sep="$sep---|"; done
 cat <<EOF
 ## Element-wise kernels (vmath)
 
-GELU (exact erf), exp, row softmax and layer norm: ext/vmath.c's kernels against the scalar
+GELU (exact erf), exp, row softmax and layer norm: ext/nn/vmath.c's kernels against the scalar
 loops nn.c used before (libm \`erff\`/\`expf\`, double-accumulated layer norm), in ns per
 element, one thread, thread CPU clock, best of 5 samples of ≥ 20 ms. The variants are one C
 source compiled for AVX-512, AVX2 and baseline x86-64, chosen by CPU on the first call; they

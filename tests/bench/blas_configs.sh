@@ -4,8 +4,8 @@
 #
 # "machine": the environment as it is (this machine sets OPENBLAS_CORETYPE=
 # Haswell, pinning OpenBLAS to its AVX2 kernels); "avx512": OpenBLAS picks its
-# AVX-512 kernels and PyTorch its AVX-512 ATen kernels. Our ext/gemm and
-# ext/vmath kernels pick AVX-512 by themselves when the CPU has it, so the
+# AVX-512 kernels and PyTorch its AVX-512 ATen kernels. Our ext/nn/gemm and
+# ext/nn/vmath kernels pick AVX-512 by themselves when the CPU has it, so the
 # judged ratio is our best over both against PyTorch's best over both.
 cfg_env() {
   case $1 in

@@ -47,9 +47,9 @@ check_output_contains "first embed adds everything" \
   "embed: 3 audio vectors (hb), $ntext text vectors (dt) added; 0 audio, 0 text stale vectors recomputed" \
   "$CLAP" embed "$db" --encoder hb --text-encoder dt --workers 2
 # --threads sets the threads inside one encode call (with --workers, how many
-# utterances at once). Neither text nor audio vectors change with it: ext/gemm
+# utterances at once). Neither text nor audio vectors change with it: ext/nn/gemm
 # computes each output as one FMA chain, and nn_threads hands HuBERT's work to
-# threads as single-threaded pieces (ext/nn.h).
+# threads as single-threaded pieces (ext/nn/nn.h).
 for w in "--threads 1 --workers 1" "--threads 2 --workers 1" "--threads 2"; do
   f="$T/th-${w// /_}.db"
   cp "$db" "$f"

@@ -1,4 +1,4 @@
-/* Unit tests for ext/audio.c. Every signal is synthesised here and written
+/* Unit tests for ext/audio/audio.c. Every signal is synthesised here and written
 ** with libsndfile, so no audio fixtures are committed. */
 #include <math.h>
 #include <pthread.h>

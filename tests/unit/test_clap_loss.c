@@ -1,4 +1,4 @@
-/* Unit tests for ext/clap_loss.c: values, gradients against central finite
+/* Unit tests for ext/train/clap_loss.c: values, gradients against central finite
 ** differences of a double-precision reference, masking, soft targets, errors. */
 #include <stdlib.h>
 

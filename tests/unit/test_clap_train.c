@@ -1,4 +1,4 @@
-/* Unit tests for ext/clap_train.c: gradients of every trainable tensor
+/* Unit tests for ext/train/clap_train.c: gradients of every trainable tensor
 ** against central finite differences of a double-precision reference (linear
 ** and MLP heads, masking, soft targets, shared text rows), Adam against hand
 ** numbers, the sampler, the text pool, standardisation, training on a

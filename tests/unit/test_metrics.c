@@ -1,4 +1,4 @@
-/* Unit tests for ext/metrics.c against hand-computed examples. */
+/* Unit tests for ext/train/metrics.c against hand-computed examples. */
 #include <stdlib.h>
 
 #include "harness.h"

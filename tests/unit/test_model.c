@@ -1,4 +1,4 @@
-/* Unit tests for ext/model.c: init, blob round trip and validation, forward pass. */
+/* Unit tests for ext/model/model.c: init, blob round trip and validation, forward pass. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for ext/nn_threads: every task once, worker ids in range,
+/* Unit tests for ext/nn/nn_threads: every task once, worker ids in range,
 ** nothing nested splits again, and OpenBLAS held at one thread only while a
 ** region of two or more workers runs. */
 #include "harness.h"
