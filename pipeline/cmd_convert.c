@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "safetensors.h"
 #include "torchbin.h"
@@ -45,14 +46,13 @@ static int write_all(const char *path, const void *buf, size_t n, clap_error *er
 }
 
 int cmd_convert_checkpoint(int argc, char **argv) {
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs(convert_usage, stdout);
-    return 0;
-  }
-  if (argc != 3) {
-    fputs(convert_usage, stderr);
-    return 2;
-  }
+  static const struct option opts[] = {CLI_HELP_OPTION, {0}};
+  cli c = {.cmd = "clap convert-checkpoint", .help = convert_usage};
+  for (int o; (o = cli_next(&c, argc, argv, "", opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+  static const char *const operands[] = {"input checkpoint", "output file", NULL};
+  if (cli_operands(&c, argc, argv, operands, 2, 2)) return 2;
+  argv += optind - 1; /* IN is argv[1], OUT argv[2] below */
   void *buf = NULL;
   size_t n = 0;
   clap_error err;

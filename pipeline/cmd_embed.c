@@ -72,6 +72,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "feature_cache.h"
@@ -498,13 +499,6 @@ static clap_status embed_run(target *t, const char *path, const char *out, side 
   return rc;
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-  fputs("clap embed: ", stderr);
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s", embed_usage);
-  return 2;
-}
-
 /* What the command line asks for (the usage above). */
 typedef struct embed_args {
   const char *path, *audio_enc, *text_enc, *out;
@@ -512,24 +506,37 @@ typedef struct embed_args {
   char outbuf[4096]; /* the default SHARD.db path, when out points here */
 } embed_args;
 
-/* One option that takes a value v. Returns 0, or 2 after a usage error. */
-static int embed_option(embed_args *o, const char *a, const char *v) {
+enum { OPT_ENCODER = CLI_OPT, OPT_TEXT_ENCODER, OPT_WORKERS, OPT_THREADS, OPT_REFUSE_STALE,
+       OPT_SHARD, OPT_OUT };
+static const struct option embed_opts[] = {
+    CLI_HELP_OPTION,
+    {"encoder", required_argument, NULL, OPT_ENCODER},
+    {"text-encoder", required_argument, NULL, OPT_TEXT_ENCODER},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"refuse-stale", no_argument, NULL, OPT_REFUSE_STALE},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"out", required_argument, NULL, OPT_OUT},
+    {0}};
+
+/* One option into o; 0, or 2 after a usage error. */
+static int embed_option(embed_args *o, const cli *c, int opt) {
   clap_error err;
-  if (!strcmp(a, "--encoder")) o->audio_enc = v;
-  else if (!strcmp(a, "--text-encoder")) o->text_enc = v;
-  else if (!strcmp(a, "--out")) o->out = v;
-  else if (!strcmp(a, "--shard")) {
-    if (shard_parse(v, &o->k, &o->n, &err) != CLAP_OK) return usage_error("%s", err.msg);
+  long w;
+  switch (opt) {
+  case OPT_ENCODER: o->audio_enc = optarg; return 0;
+  case OPT_TEXT_ENCODER: o->text_enc = optarg; return 0;
+  case OPT_OUT: o->out = optarg; return 0;
+  case OPT_REFUSE_STALE: o->refuse = 1; return 0;
+  case OPT_SHARD:
+    if (shard_parse(optarg, &o->k, &o->n, &err) != CLAP_OK) return cli_usage(c, "%s", err.msg);
     o->sharded = 1;
-  } else {
-    char *end;
-    long w = strtol(v, &end, 10);
-    if (*end || w < 1 || w > 256)
-      return usage_error(!strcmp(a, "--workers") ? "--workers wants 1..256, not '%s'"
-                                                 : "--threads wants 1..256, not '%s'",
-                         v);
-    if (!strcmp(a, "--workers")) o->workers = (int)w;
-    else o->nthreads = (int)w;
+    return 0;
+  case OPT_WORKERS:
+  case OPT_THREADS:
+    if (cli_int(c, 1, 256, &w)) return 2;
+    *(opt == OPT_WORKERS ? &o->workers : &o->nthreads) = (int)w;
+    return 0;
   }
   return 0;
 }
@@ -538,33 +545,19 @@ static int embed_option(embed_args *o, const char *a, const char *v) {
 ** status: 0 after --help, 2 after a usage error (printed). */
 static int embed_parse(int argc, char **argv, embed_args *o) {
   *o = (embed_args){.audio_enc = "acoustic", .text_enc = "ngram", .k = 1, .n = 1};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(embed_usage, stdout);
-      return 0;
-    } else if (!strcmp(a, "--refuse-stale")) {
-      o->refuse = 1;
-    } else if ((!strcmp(a, "--encoder") || !strcmp(a, "--text-encoder") ||
-                !strcmp(a, "--workers") || !strcmp(a, "--threads") || !strcmp(a, "--shard") ||
-                !strcmp(a, "--out")) &&
-               i + 1 < argc) {
-      if (embed_option(o, a, argv[++i])) return 2;
-    } else if (a[0] == '-' && a[1]) {
-      return usage_error("unknown or incomplete option '%s'", a);
-    } else if (!o->path) {
-      o->path = a;
-    } else {
-      return usage_error("unexpected argument '%s'", a);
-    }
-  }
-  if (!o->path) return usage_error("%s", "no database given");
-  if (o->out && !o->sharded) return usage_error("%s", "--out goes with --shard K/N");
-  if (o->out && !*o->out) return usage_error("%s", "--out is empty");
+  cli c = {.cmd = "clap embed", .help = embed_usage};
+  for (int opt; (opt = cli_next(&c, argc, argv, "", embed_opts)) != CLI_END;)
+    if (opt == CLI_EXIT) return c.status;
+    else if (embed_option(o, &c, opt)) return 2;
+  static const char *const operands[] = {"database", NULL};
+  if (cli_operands(&c, argc, argv, operands, 1, 1)) return 2;
+  o->path = argv[optind];
+  if (o->out && !o->sharded) return cli_usage(&c, "--out goes with --shard K/N");
+  if (o->out && !*o->out) return cli_usage(&c, "--out is empty");
   clap_error err;
   if (o->sharded && !o->out) {
     if (shard_default_path(o->path, o->k, o->n, o->outbuf, sizeof o->outbuf, &err) != CLAP_OK)
-      return usage_error("%s", err.msg);
+      return cli_usage(&c, "%s", err.msg);
     o->out = o->outbuf;
   }
   return -1;

@@ -26,7 +26,6 @@
 ** row by name. Exit 0 ok, 1 failure (message names the checkpoint), 2 usage.
 */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +34,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "encoder.h"
@@ -45,11 +45,11 @@ static const char encoder_usage[] =
     "usage: clap encoder add DB --name NAME --kind hubert|distilbert --path DIR [--replace]\n"
     "       clap encoder list DB\n";
 
-static int usage_error(const char *msg) {
-  if (msg) fprintf(stderr, "clap encoder: %s\n", msg);
-  fputs(encoder_usage, stderr);
-  return 2;
-}
+/* What the command line asks for (the usage above). */
+typedef struct encoder_args {
+  const char *verb, *db, *name, *kind, *path;
+  int replace;
+} encoder_args;
 
 static int fail(const clap_error *err) {
   fprintf(stderr, "clap encoder: %s\n", err->msg);
@@ -88,33 +88,14 @@ static char *config_json(const char *dir, const char *weights, cJSON *files,
   return s;
 }
 
-static int encoder_add(sqlite3 *db, int argc, char **argv) {
-  static const struct option opts[] = {{"name", required_argument, 0, 'n'},
-                                       {"kind", required_argument, 0, 'k'},
-                                       {"path", required_argument, 0, 'p'},
-                                       {"replace", no_argument, 0, 'r'},
-                                       {0, 0, 0, 0}};
-  const char *name = NULL, *kind = NULL, *path = NULL;
-  int replace = 0, c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-      case 'n': name = optarg; break;
-      case 'k': kind = optarg; break;
-      case 'p': path = optarg; break;
-      case 'r': replace = 1; break;
-      default: return usage_error(NULL);
-    }
-  }
-  if (!name || !*name || !kind || !path) return usage_error("add needs --name, --kind and --path");
-  if (optind < argc) return usage_error("unexpected argument");
+static int encoder_add(sqlite3 *db, const encoder_args *a) {
+  const char *name = a->name, *kind = a->kind, *path = a->path;
+  int replace = a->replace;
   clap_error err;
   if (encoder_builtin(name, NULL)) {
     fprintf(stderr, "clap encoder: '%s' is a built-in encoder name; choose another\n", name);
     return 1;
   }
-  if (!strcmp(kind, "acoustic") || !strcmp(kind, "ngram"))
-    return usage_error("--kind: built-in kinds need no registration; use hubert or distilbert");
   char abs[PATH_MAX];
   if (!realpath(path, abs)) {
     clap_error_set(&err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
@@ -193,20 +174,65 @@ static int encoder_list(sqlite3 *db) {
   return 0;
 }
 
-int cmd_encoder(int argc, char **argv) {
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs(encoder_usage, stdout);
+enum { OPT_NAME = CLI_OPT, OPT_KIND, OPT_PATH, OPT_REPLACE };
+static const struct option add_opts[] = {
+    CLI_HELP_OPTION,
+    {"name", required_argument, NULL, OPT_NAME},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"path", required_argument, NULL, OPT_PATH},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {0}};
+static const struct option plain_opts[] = {CLI_HELP_OPTION, {0}};
+
+/* One option of `encoder add` into a; 0, or 2 after a usage error. */
+static int encoder_option(encoder_args *a, const cli *c, int opt) {
+  switch (opt) {
+  case OPT_NAME: a->name = optarg; return 0;
+  case OPT_KIND:
+    if (!strcmp(optarg, "acoustic") || !strcmp(optarg, "ngram"))
+      return cli_usage(c, "--kind: built-in kinds need no registration; use hubert or distilbert");
+    a->kind = optarg;
     return 0;
+  case OPT_PATH: a->path = optarg; return 0;
+  case OPT_REPLACE: a->replace = 1; return 0;
   }
-  if (argc < 3) return usage_error(NULL);
-  const char *verb = argv[1], *path = argv[2];
-  int add = !strcmp(verb, "add");
-  if (!add && strcmp(verb, "list")) return usage_error("unknown verb");
-  if (!add && argc != 3) return usage_error("list takes only DB");
+  return 0;
+}
+
+/* The verb, its options and DB into a. Returns -1 to go on, or the exit
+** status: 0 after --help, 2 after a usage error (printed). */
+static int encoder_parse(int argc, char **argv, encoder_args *a) {
+  static const char *const operands[] = {"database", NULL};
+  *a = (encoder_args){0};
+  cli c = {.cmd = "clap encoder", .help = encoder_usage};
+  for (int o; (o = cli_next(&c, argc, argv, "+", plain_opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+  if (optind >= argc) return cli_usage(&c, "no verb given (add, list)");
+  a->verb = argv[optind];
+  int add = !strcmp(a->verb, "add");
+  if (!add && strcmp(a->verb, "list")) return cli_usage(&c, "unknown verb '%s'", a->verb);
+  argc -= optind;
+  argv += optind; /* argv[0] is the verb */
+  cli vc = {.cmd = "clap encoder", .help = encoder_usage};
+  for (int o; (o = cli_next(&vc, argc, argv, "", add ? add_opts : plain_opts)) != CLI_END;)
+    if (o == CLI_EXIT) return vc.status;
+    else if (encoder_option(a, &vc, o)) return 2;
+  if (cli_operands(&vc, argc, argv, operands, 1, 1)) return 2;
+  a->db = argv[optind];
+  if (add && (!a->name || !*a->name || !a->kind || !a->path))
+    return cli_usage(&vc, "add needs --name, --kind and --path");
+  return -1;
+}
+
+int cmd_encoder(int argc, char **argv) {
+  encoder_args a;
+  int status = encoder_parse(argc, argv, &a);
+  if (status >= 0) return status;
+  int add = !strcmp(a.verb, "add");
   sqlite3 *db;
   clap_error err;
-  if (db_open(path, add ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
-  int rc = add ? encoder_add(db, argc - 2, argv + 2) : encoder_list(db);
+  if (db_open(a.db, add ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
+  int rc = add ? encoder_add(db, &a) : encoder_list(db);
   db_close(db);
   return rc;
 }

@@ -36,6 +36,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "feature_cache.h"
@@ -693,6 +694,46 @@ static int split_folds(const char *spec, char ***out, int *n) {
   return *out ? 0 : -1;
 }
 
+enum { OPT_RUN = CLI_OPT, OPT_FOLDS, OPT_RANDOM_RUNS, OPT_FORCE };
+static const struct option eval_opts[] = {
+    CLI_HELP_OPTION, FIT_LONGOPTS,
+    {"run", required_argument, NULL, OPT_RUN},
+    {"folds", required_argument, NULL, OPT_FOLDS},
+    {"random-runs", required_argument, NULL, OPT_RANDOM_RUNS},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {0}};
+
+static void flags_help(FILE *f) { fputs(fit_flags_help, f); }
+
+/* One option into c / *folds; 0, or 2 after a usage error. */
+static int eval_option(eval_ctx *c, const cli *cl, int opt, const char **folds) {
+  long x;
+  switch (opt) {
+  case OPT_RUN: c->run = optarg; return 0;
+  case OPT_FOLDS: *folds = optarg; return 0;
+  case OPT_FORCE: c->force = 1; return 0;
+  case OPT_RANDOM_RUNS:
+    if (cli_int(cl, 1, 1000000, &x)) return 2;
+    c->random_runs = (int)x;
+    return 0;
+  default: return fit_option(&c->o, cl, opt);
+  }
+}
+
+/* The command line into c, *path and *folds. Returns -1 to go on, or the
+** exit status: 0 after --help, 2 after a usage error (printed). */
+static int eval_parse(int argc, char **argv, eval_ctx *c, const char **path, const char **folds) {
+  cli cl = {.cmd = "clap eval", .help = eval_usage, .help_fn = flags_help};
+  for (int o; (o = cli_next(&cl, argc, argv, "", eval_opts)) != CLI_END;)
+    if (o == CLI_EXIT) return cl.status;
+    else if (eval_option(c, &cl, o, folds)) return 2;
+  static const char *const operands[] = {"database", NULL};
+  if (cli_operands(&cl, argc, argv, operands, 1, 1)) return 2;
+  if (!*c->run) return cli_usage(&cl, "--run must not be empty");
+  *path = argv[optind];
+  return -1;
+}
+
 int cmd_eval(int argc, char **argv) {
   eval_ctx c;
   memset(&c, 0, sizeof c);
@@ -700,45 +741,8 @@ int cmd_eval(int argc, char **argv) {
   c.run = "default";
   c.random_runs = DEFAULT_RANDOM_RUNS;
   const char *path = NULL, *folds = "all";
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int r = fit_parse_flag(&c.o, argc, argv, &i, "clap eval");
-    if (r < 0) goto usage;
-    if (r > 0) continue;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(eval_usage, stdout);
-      fputs(fit_flags_help, stdout);
-      return 0;
-    } else if (!strcmp(a, "--force")) {
-      c.force = 1;
-    } else if ((!strcmp(a, "--run") || !strcmp(a, "--folds") || !strcmp(a, "--random-runs")) &&
-               i + 1 < argc) {
-      const char *v = argv[++i];
-      if (!strcmp(a, "--run")) c.run = v;
-      else if (!strcmp(a, "--folds")) folds = v;
-      else {
-        char *end;
-        long x = strtol(v, &end, 10);
-        if (!*v || *end || x < 1 || x > 1000000) {
-          fprintf(stderr, "clap eval: --random-runs wants 1..1000000, not '%s'\n", v);
-          goto usage;
-        }
-        c.random_runs = (int)x;
-      }
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clap eval: unknown or incomplete option '%s'\n", a);
-      goto usage;
-    } else if (!path) {
-      path = a;
-    } else {
-      fprintf(stderr, "clap eval: unexpected argument '%s'\n", a);
-      goto usage;
-    }
-  }
-  if (!path || !*c.run) {
-    fprintf(stderr, "clap eval: %s\n", !path ? "no database given" : "--run must not be empty");
-    goto usage;
-  }
+  int status = eval_parse(argc, argv, &c, &path, &folds);
+  if (status >= 0) return status;
   clap_error err;
   if (db_open(path, 0, &c.db, &err) != CLAP_OK) {
     fprintf(stderr, "clap eval: %s\n", err.msg);
@@ -778,7 +782,4 @@ int cmd_eval(int argc, char **argv) {
   free(c.config_key);
   db_close(c.db);
   return rc == CLAP_OK ? 0 : 1;
-usage:
-  fputs(eval_usage, stderr);
-  return 2;
 }

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "annotations.h"
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 
@@ -126,19 +127,6 @@ static void usage(FILE *f) {
           "  --score-col NAME        column / key of the score (default score)\n"
           "  --replace               a different score for a stored triple replaces it\n"
           "  --dry-run               check and count, write nothing\n");
-}
-
-/* --name VALUE or --name=VALUE; returns the value or NULL (not this flag). */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, int *missing) {
-  size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n)) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n]) return NULL;
-  if (*i + 1 >= argc) {
-    *missing = 1;
-    return NULL;
-  }
-  return argv[++*i];
 }
 
 static int load_dims(import *im, clap_error *err) {
@@ -378,68 +366,62 @@ static int run(import *im, const char *dbpath, ann_format fmt, const ann_columns
   return 0;
 }
 
+enum { OPT_FORMAT = CLI_OPT, OPT_UTTERANCE_COL, OPT_ANNOTATOR_COL, OPT_DIMENSION_COL,
+       OPT_SCORE_COL, OPT_REPLACE, OPT_DRY_RUN };
+static const struct option import_opts[] = {
+    CLI_HELP_OPTION,
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"utterance-col", required_argument, NULL, OPT_UTTERANCE_COL},
+    {"annotator-col", required_argument, NULL, OPT_ANNOTATOR_COL},
+    {"dimension-col", required_argument, NULL, OPT_DIMENSION_COL},
+    {"score-col", required_argument, NULL, OPT_SCORE_COL},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {0}};
+
+/* What the command line asks for (the usage above). */
+typedef struct import_args {
+  ann_columns cols;
+  ann_format fmt;
+  int replace, dry_run;
+} import_args;
+
+/* One option into a; 0, or 2 after a usage error. */
+static int import_option(import_args *a, const cli *c, int opt) {
+  static const char *const formats[] = {"csv", "tsv", "json", NULL};
+  static const ann_format format_of[] = {ANN_CSV, ANN_TSV, ANN_JSON};
+  const char **col = NULL;
+  int f;
+  switch (opt) {
+  case OPT_FORMAT:
+    if (cli_choice(c, formats, &f)) return 2;
+    a->fmt = format_of[f];
+    return 0;
+  case OPT_UTTERANCE_COL: col = &a->cols.utterance; break;
+  case OPT_ANNOTATOR_COL: col = &a->cols.annotator; break;
+  case OPT_DIMENSION_COL: col = &a->cols.dimension; break;
+  case OPT_SCORE_COL: col = &a->cols.score; break;
+  case OPT_REPLACE: a->replace = 1; return 0;
+  case OPT_DRY_RUN: a->dry_run = 1; return 0;
+  }
+  if (!*optarg) return cli_usage(c, "%s: expected a column name, got ''", c->opt);
+  *col = optarg;
+  return 0;
+}
+
 int cmd_import_annotations(int argc, char **argv) {
-  ann_columns cols = {0};
-  ann_format fmt = ANN_AUTO;
-  int replace = 0, dry_run = 0, npos = 0, missing = 0;
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  if (!pos) return 1;
-  const char *v;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      free(pos);
-      return 0;
-    } else if (!strcmp(a, "--replace")) replace = 1;
-    else if (!strcmp(a, "--dry-run")) dry_run = 1;
-    else if ((v = flag_value(argc, argv, &i, "--utterance-col", &missing))) cols.utterance = v;
-    else if ((v = flag_value(argc, argv, &i, "--annotator-col", &missing))) cols.annotator = v;
-    else if ((v = flag_value(argc, argv, &i, "--dimension-col", &missing))) cols.dimension = v;
-    else if ((v = flag_value(argc, argv, &i, "--score-col", &missing))) cols.score = v;
-    else if ((v = flag_value(argc, argv, &i, "--format", &missing))) {
-      clap_error e = {0};
-      if (ann_format_from_name(v, &fmt, &e)) {
-        fprintf(stderr, "clap import-annotations: --%s\n", e.msg);
-        free(pos);
-        return 2;
-      }
-    } else if (missing) {
-      fprintf(stderr, "clap import-annotations: %s needs a value\n", a);
-      free(pos);
-      return 2;
-    } else if (!strcmp(a, "--")) {
-      while (++i < argc) pos[npos++] = argv[i];
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clap import-annotations: unknown option '%s'\n", a);
-      usage(stderr);
-      free(pos);
-      return 2;
-    } else pos[npos++] = argv[i];
-    if (missing) {
-      fprintf(stderr, "clap import-annotations: %s needs a value\n", a);
-      free(pos);
-      return 2;
-    }
-  }
-  if (npos < 2) {
-    usage(stderr);
-    free(pos);
-    return 2;
-  }
-  for (int k = 0; k < 4; k++) {
-    const char *c = k == 0 ? cols.utterance : k == 1 ? cols.annotator : k == 2 ? cols.dimension
-                                                                             : cols.score;
-    if (c && !*c) {
-      fprintf(stderr, "clap import-annotations: an empty column name\n");
-      free(pos);
-      return 2;
-    }
-  }
-  import im = {.nfiles = npos - 1, .paths = pos + 1, .replace = replace};
+  import_args a = {.fmt = ANN_AUTO};
+  cli c = {.cmd = "clap import-annotations", .help_fn = usage};
+  for (int o; (o = cli_next(&c, argc, argv, "", import_opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+    else if (import_option(&a, &c, o)) return 2;
+  static const char *const operands[] = {"database", "annotation file", NULL};
+  if (cli_operands(&c, argc, argv, operands, 2, -1)) return 2;
+  char **pos = argv + optind;
+  int npos = argc - optind;
+  import im = {.nfiles = npos - 1, .paths = pos + 1, .replace = a.replace};
   im.files = calloc((size_t)im.nfiles, sizeof *im.files);
-  int rc = im.files ? run(&im, pos[0], fmt, &cols, dry_run) : 1;
+  int rc = im.files ? run(&im, pos[0], a.fmt, &a.cols, a.dry_run) : 1;
   import_free(&im);
-  free(pos);
   return rc;
 }

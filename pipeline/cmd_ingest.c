@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "audio.h"
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "fileio.h"
@@ -144,58 +145,42 @@ static int default_workers(void) {
   return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
-static int parse_number(const char *opt, const char *s, double lo, double hi, double *out) {
-  char *end = NULL;
-  errno = 0;
-  double v = s ? strtod(s, &end) : 0;
-  if (!s || !*s || *end || errno || !isfinite(v) || v < lo || v > hi) {
-    fprintf(stderr, "clap ingest: %s needs a number in [%g, %g], got '%s'\n", opt, lo, hi,
-            s ? s : "");
+enum { OPT_REPLACE = CLI_OPT, OPT_KEEP_GOING, OPT_WORKERS, OPT_MAX_SECONDS };
+static const struct option ingest_opts[] = {
+    CLI_HELP_OPTION,
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
+    {0}};
+
+/* One option into g; 0, or 2 after a usage error. */
+static int ingest_option(ingest *g, const cli *c, int opt) {
+  long w;
+  switch (opt) {
+  case OPT_REPLACE: g->replace = 1; return 0;
+  case OPT_KEEP_GOING: g->keep_going = 1; return 0;
+  case OPT_WORKERS:
+    if (cli_int(c, 1, MAX_WORKERS, &w)) return 2;
+    g->workers = (int)w;
     return 0;
+  case OPT_MAX_SECONDS: return cli_number(c, 0.001, 14400, &g->max_seconds);
   }
-  *out = v;
-  return 1;
+  return 0;
 }
 
-/* Fills opts and the positional arguments; returns -1 to go on, else an exit status. */
+/* Fills g's options, *db and the manifests; returns -1 to go on, else an exit status. */
 static int parse_args(int argc, char **argv, ingest *g, const char **db, const char ***paths,
                       int *npaths) {
-  *paths = calloc((size_t)argc, sizeof **paths);
-  if (!*paths) return fprintf(stderr, "clap ingest: out of memory\n"), 1;
-  int dashdash = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    double v;
-    if (dashdash || a[0] != '-' || !a[1]) {
-      if (!*db) *db = a;
-      else (*paths)[(*npaths)++] = a;
-    } else if (!strcmp(a, "--")) {
-      dashdash = 1;
-    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      ingest_usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--replace")) {
-      g->replace = 1;
-    } else if (!strcmp(a, "--keep-going")) {
-      g->keep_going = 1;
-    } else if (!strcmp(a, "--workers")) {
-      if (!parse_number(a, i + 1 < argc ? argv[++i] : NULL, 1, MAX_WORKERS, &v) || v != floor(v))
-        return 2;
-      g->workers = (int)v;
-    } else if (!strcmp(a, "--max-seconds")) {
-      if (!parse_number(a, i + 1 < argc ? argv[++i] : NULL, 0.001, 14400, &g->max_seconds))
-        return 2;
-    } else {
-      fprintf(stderr, "clap ingest: unknown option '%s'\n", a);
-      ingest_usage(stderr);
-      return 2;
-    }
-  }
-  if (!*db || *npaths == 0) {
-    fprintf(stderr, "clap ingest: %s\n", !*db ? "no database given" : "no manifest given");
-    ingest_usage(stderr);
-    return 2;
-  }
+  cli c = {.cmd = "clap ingest", .help_fn = ingest_usage};
+  for (int o; (o = cli_next(&c, argc, argv, "", ingest_opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+    else if (ingest_option(g, &c, o)) return 2;
+  static const char *const operands[] = {"database", "manifest", NULL};
+  if (cli_operands(&c, argc, argv, operands, 2, -1)) return 2;
+  *db = argv[optind];
+  *paths = (const char **)argv + optind + 1;
+  *npaths = argc - optind - 1;
   return -1;
 }
 
@@ -786,15 +771,11 @@ int cmd_ingest(int argc, char **argv) {
   const char *dbpath = NULL, **paths = NULL;
   int npaths = 0;
   int status = parse_args(argc, argv, &g, &dbpath, &paths, &npaths);
-  if (status >= 0) {
-    free(paths);
-    return status;
-  }
+  if (status >= 0) return status;
   clap_error err;
   sqlite3 *db = NULL;
   if (db_open(dbpath, DB_CREATE, &db, &err) != CLAP_OK) {
     fprintf(stderr, "clap ingest: %s\n", err.msg);
-    free(paths);
     return 1;
   }
   /* WAL + NORMAL: a commit survives a crash of this process (kill -9) and
@@ -817,6 +798,5 @@ int cmd_ingest(int argc, char **argv) {
   pthread_cond_destroy(&g.cv);
   pthread_mutex_destroy(&g.mu);
   db_close(db);
-  free(paths);
   return status;
 }

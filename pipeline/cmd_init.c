@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 
@@ -46,28 +47,13 @@ static int count_rows(sqlite3 *db, const char *sql) {
 }
 
 int cmd_init(int argc, char **argv) {
-  const char *path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      init_usage(stdout);
-      return 0;
-    }
-    if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--") != 0) {
-      fprintf(stderr, "clap init: unknown option '%s'\n", argv[i]);
-      init_usage(stderr);
-      return 2;
-    }
-    if (!strcmp(argv[i], "--") && i + 1 < argc) i++;
-    if (path) {
-      fprintf(stderr, "clap init: one database at a time ('%s' and '%s')\n", path, argv[i]);
-      return 2;
-    }
-    path = argv[i];
-  }
-  if (!path) {
-    init_usage(stderr);
-    return 2;
-  }
+  static const struct option opts[] = {CLI_HELP_OPTION, {0}};
+  cli c = {.cmd = "clap init", .help_fn = init_usage};
+  for (int o; (o = cli_next(&c, argc, argv, "", opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+  static const char *const operands[] = {"database", NULL};
+  if (cli_operands(&c, argc, argv, operands, 1, 1)) return 2;
+  const char *path = argv[optind];
 
   struct stat sb;
   int existed = stat(path, &sb) == 0;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "labels.h"
@@ -317,61 +318,26 @@ done:
   return rc;
 }
 
+enum { OPT_GRID = CLI_OPT, OPT_DIMENSION };
+static const struct option labels_opts[] = {
+    CLI_HELP_OPTION,
+    {"grid", required_argument, NULL, OPT_GRID},
+    {"dimension", required_argument, NULL, OPT_DIMENSION},
+    {0}};
+
 int cmd_labels(int argc, char **argv) {
-  const char *path = NULL;
   double grid = LABELS_DEFAULT_GRID;
   char **want = calloc((size_t)argc + 1, sizeof *want);
-  int nwant = 0;
+  int nwant = 0, status = -1;
   if (!want) return 1;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      free(want);
-      return 0;
-    }
-    int is_grid = !strncmp(a, "--grid", 6) && (a[6] == 0 || a[6] == '=');
-    int is_dim = !strncmp(a, "--dimension", 11) && (a[11] == 0 || a[11] == '=');
-    if (is_grid || is_dim) {
-      size_t n = is_grid ? 6 : 11;
-      v = a[n] == '=' ? a + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!v) {
-        fprintf(stderr, "clap labels: %s needs a value\n", a);
-        free(want);
-        return 2;
-      }
-      if (is_dim) {
-        want[nwant++] = (char *)v;
-        continue;
-      }
-      char *end = NULL;
-      grid = strtod(v, &end);
-      if (!*v || *end || !(grid >= 1e-6 && grid <= 100)) {
-        fprintf(stderr, "clap labels: --grid \"%s\": expected a number in [1e-6, 100]\n", v);
-        free(want);
-        return 2;
-      }
-      continue;
-    }
-    if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clap labels: unknown option '%s'\n", a);
-      usage(stderr);
-      free(want);
-      return 2;
-    }
-    if (path) {
-      fprintf(stderr, "clap labels: one database at a time ('%s' and '%s')\n", path, a);
-      free(want);
-      return 2;
-    }
-    path = a;
-  }
-  if (!path) {
-    usage(stderr);
-    free(want);
-    return 2;
-  }
-  int rc = run(path, grid, want, nwant);
+  cli c = {.cmd = "clap labels", .help_fn = usage};
+  for (int o; status < 0 && (o = cli_next(&c, argc, argv, "", labels_opts)) != CLI_END;)
+    if (o == CLI_EXIT) status = c.status;
+    else if (o == OPT_DIMENSION) want[nwant++] = optarg;
+    else if (cli_number(&c, 1e-6, 100, &grid)) status = 2;
+  static const char *const operands[] = {"database", NULL};
+  if (status < 0 && cli_operands(&c, argc, argv, operands, 1, 1)) status = 2;
+  if (status < 0) status = run(argv[optind], grid, want, nwant);
   free(want);
-  return rc;
+  return status;
 }

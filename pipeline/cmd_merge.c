@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "shard.h"
@@ -82,51 +83,21 @@ static int merge_shards(sqlite3 *db, const char **shards, int nshards) {
   return failed;
 }
 
-/* The one walk over the arguments: DB into *path, every later operand into
-** shards (argc entries), in the order given. Returns -1 to go on, or the
-** exit status (0 after --help, 2 on a usage error, which it prints). */
-static int merge_args(int argc, char **argv, const char **path, const char **shards,
-                      int *nshards) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(merge_usage, stdout);
-      return 0;
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clap merge: unknown option '%s'\n%s", a, merge_usage);
-      return 2;
-    } else if (!*path) {
-      *path = a;
-    } else {
-      shards[(*nshards)++] = a;
-    }
-  }
-  if (!*path || !*nshards) {
-    fprintf(stderr, "clap merge: %s\n%s", !*path ? "no database given" : "no shard given",
-            merge_usage);
-    return 2;
-  }
-  return -1;
-}
-
 int cmd_merge(int argc, char **argv) {
-  const char *path = NULL;
-  const char **shards = malloc((size_t)argc * sizeof *shards);
-  if (!shards) {
-    fputs("clap merge: out of memory\n", stderr);
-    return 1;
-  }
-  int nshards = 0, status = merge_args(argc, argv, &path, shards, &nshards);
+  static const struct option opts[] = {CLI_HELP_OPTION, {0}};
+  cli c = {.cmd = "clap merge", .help = merge_usage};
+  for (int o; (o = cli_next(&c, argc, argv, "", opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+  static const char *const operands[] = {"database", "shard", NULL};
+  if (cli_operands(&c, argc, argv, operands, 2, -1)) return 2;
+  const char *path = argv[optind];
   sqlite3 *db;
   clap_error err;
-  if (status < 0 && db_open(path, 0, &db, &err) != CLAP_OK) {
+  if (db_open(path, 0, &db, &err) != CLAP_OK) {
     fprintf(stderr, "clap merge: %s\n", err.msg);
-    status = 1;
+    return 1;
   }
-  if (status < 0) {
-    status = merge_shards(db, shards, nshards) ? 1 : 0;
-    db_close(db);
-  }
-  free(shards);
-  return status;
+  int failed = merge_shards(db, (const char **)argv + optind + 1, argc - optind - 1);
+  db_close(db);
+  return failed ? 1 : 0;
 }

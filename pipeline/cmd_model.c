@@ -16,13 +16,13 @@
 ** file that is not a valid model blob (checked before anything is written),
 ** a dimension outside 1..16384. Exit 0 ok, 1 failure, 2 usage.
 */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "encoder.h"
@@ -44,11 +44,14 @@ static const char model_usage[] =
     "       clap model import DB NAME FILE [--replace]\n"
     "       clap model delete DB NAME\n";
 
-static int usage_error(const char *msg) {
-  if (msg) fprintf(stderr, "clap model: %s\n", msg);
-  fputs(model_usage, stderr);
-  return 2;
-}
+/* What the command line asks for (the usage above). */
+typedef struct model_args {
+  const char *verb, *path, *name, *file;
+  const char *aenc, *tenc;
+  int mlp, replace;
+  long dim, hidden;
+  unsigned long long seed;
+} model_args;
 
 static int fail(const clap_error *err) {
   fprintf(stderr, "clap model: %s\n", err->msg);
@@ -95,45 +98,11 @@ static clap_status record_encoders(clap_model *m, const model_config *cfg, const
   return rc;
 }
 
-static int model_create_cmd(sqlite3 *db, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"name", required_argument, 0, 'n'},     {"audio-encoder", required_argument, 0, 'a'},
-      {"text-encoder", required_argument, 0, 't'}, {"dim", required_argument, 0, 'd'},
-      {"head", required_argument, 0, 'H'},     {"hidden", required_argument, 0, 'h'},
-      {"seed", required_argument, 0, 's'},     {"replace", no_argument, 0, 'r'},
-      {0, 0, 0, 0}};
-  const char *name = NULL, *aenc = "acoustic", *tenc = "ngram", *head = "linear";
-  long dim = 512, hidden = 512;
-  unsigned long long seed = 1;
-  int replace = 0, c;
-  char *end;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (c) {
-      case 'n': name = optarg; break;
-      case 'a': aenc = optarg; break;
-      case 't': tenc = optarg; break;
-      case 'H': head = optarg; break;
-      case 'r': replace = 1; break;
-      case 'd':
-        dim = strtol(optarg, &end, 10);
-        if (*end || dim < 1 || dim > MODEL_MAX_DIM) return usage_error("--dim: expected 1..16384");
-        break;
-      case 'h':
-        hidden = strtol(optarg, &end, 10);
-        if (*end || hidden < 1 || hidden > MODEL_MAX_DIM)
-          return usage_error("--hidden: expected 1..16384");
-        break;
-      case 's':
-        seed = strtoull(optarg, &end, 10);
-        if (*end || !*optarg) return usage_error("--seed: expected a non-negative integer");
-        break;
-      default: return usage_error(NULL);
-    }
-  }
-  if (!name || !*name) return usage_error("create needs --name");
-  if (strcmp(head, "linear") && strcmp(head, "mlp"))
-    return usage_error("--head: expected linear or mlp");
+static int model_create_cmd(sqlite3 *db, const model_args *a) {
+  const char *name = a->name, *aenc = a->aenc, *tenc = a->tenc, *head = a->mlp ? "mlp" : "linear";
+  long dim = a->dim, hidden = a->hidden;
+  unsigned long long seed = a->seed;
+  int replace = a->replace;
   model_config cfg = {.dim = (int)dim, .hidden = (int)hidden,
                       .head = strcmp(head, "mlp") ? MODEL_HEAD_LINEAR : MODEL_HEAD_MLP};
   snprintf(cfg.audio_encoder, sizeof cfg.audio_encoder, "%s", aenc);
@@ -256,32 +225,95 @@ static int model_delete_cmd(sqlite3 *db, const char *name) {
   return 0;
 }
 
-static int model_dispatch(sqlite3 *db, const char *verb, int argc, char **argv) {
-  int replace = argc > 0 && !strcmp(argv[argc - 1], "--replace");
-  int nargs = argc - replace;
-  if (!strcmp(verb, "create")) return model_create_cmd(db, argc + 1, argv - 1);
-  if (!strcmp(verb, "list") && nargs == 0) return model_list_cmd(db);
-  if (!strcmp(verb, "show") && nargs == 1) return model_show_cmd(db, argv[0]);
-  if (!strcmp(verb, "export") && nargs == 2) return model_export_cmd(db, argv[0], argv[1]);
-  if (!strcmp(verb, "import") && nargs == 2)
-    return model_import_cmd(db, argv[0], argv[1], replace);
-  if (!strcmp(verb, "delete") && nargs == 1) return model_delete_cmd(db, argv[0]);
-  return usage_error("unknown verb or wrong number of arguments");
+enum { OPT_NAME = CLI_OPT, OPT_AUDIO_ENCODER, OPT_TEXT_ENCODER, OPT_DIM, OPT_HEAD, OPT_HIDDEN,
+       OPT_SEED, OPT_REPLACE };
+static const struct option create_opts[] = {
+    CLI_HELP_OPTION,
+    {"name", required_argument, NULL, OPT_NAME},
+    {"audio-encoder", required_argument, NULL, OPT_AUDIO_ENCODER},
+    {"text-encoder", required_argument, NULL, OPT_TEXT_ENCODER},
+    {"dim", required_argument, NULL, OPT_DIM},
+    {"head", required_argument, NULL, OPT_HEAD},
+    {"hidden", required_argument, NULL, OPT_HIDDEN},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {0}};
+static const struct option import_opts[] = {
+    CLI_HELP_OPTION, {"replace", no_argument, NULL, OPT_REPLACE}, {0}};
+static const struct option plain_opts[] = {CLI_HELP_OPTION, {0}};
+
+/* The verbs, their option tables and operands after DB. */
+static const struct verb {
+  const char *name;
+  const struct option *opts;
+  int nargs; /* operands after DB: NAME, then FILE */
+} verbs[] = {{"create", create_opts, 0}, {"list", plain_opts, 0},  {"show", plain_opts, 1},
+             {"export", plain_opts, 2},  {"import", import_opts, 2}, {"delete", plain_opts, 1},
+             {NULL, NULL, 0}};
+
+/* One option into a; 0, or 2 after a usage error. */
+static int model_option(model_args *a, const cli *c, int opt) {
+  static const char *const heads[] = {"linear", "mlp", NULL};
+  switch (opt) {
+  case OPT_NAME: a->name = optarg; return 0;
+  case OPT_AUDIO_ENCODER: a->aenc = optarg; return 0;
+  case OPT_TEXT_ENCODER: a->tenc = optarg; return 0;
+  case OPT_REPLACE: a->replace = 1; return 0;
+  case OPT_HEAD: return cli_choice(c, heads, &a->mlp);
+  case OPT_DIM: return cli_int(c, 1, MODEL_MAX_DIM, &a->dim);
+  case OPT_HIDDEN: return cli_int(c, 1, MODEL_MAX_DIM, &a->hidden);
+  case OPT_SEED: return cli_u64(c, &a->seed);
+  }
+  return 0;
+}
+
+/* The verb, its options and operands into a. Returns -1 to go on, or the
+** exit status: 0 after --help, 2 after a usage error (printed). */
+static int model_parse(int argc, char **argv, model_args *a) {
+  static const char *const operands[] = {"database", "model name", "file", NULL};
+  *a = (model_args){.aenc = "acoustic", .tenc = "ngram", .dim = 512, .hidden = 512, .seed = 1};
+  cli c = {.cmd = "clap model", .help = model_usage};
+  for (int o; (o = cli_next(&c, argc, argv, "+", plain_opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+  if (optind >= argc) return cli_usage(&c, "no verb given (create, list, show, export, import, delete)");
+  const struct verb *v = verbs;
+  while (v->name && strcmp(v->name, argv[optind])) v++;
+  if (!v->name) return cli_usage(&c, "unknown verb '%s'", argv[optind]);
+  a->verb = v->name;
+  argc -= optind;
+  argv += optind; /* argv[0] is the verb */
+  cli vc = {.cmd = "clap model", .help = model_usage};
+  for (int o; (o = cli_next(&vc, argc, argv, "", v->opts)) != CLI_END;)
+    if (o == CLI_EXIT) return vc.status;
+    else if (model_option(a, &vc, o)) return 2;
+  if (cli_operands(&vc, argc, argv, operands, 1 + v->nargs, 1 + v->nargs)) return 2;
+  a->path = argv[optind];
+  a->name = v->nargs ? argv[optind + 1] : a->name;
+  a->file = v->nargs > 1 ? argv[optind + 2] : NULL;
+  if (!strcmp(a->verb, "create") && (!a->name || !*a->name))
+    return cli_usage(&vc, "create needs --name");
+  return -1;
+}
+
+static int model_dispatch(sqlite3 *db, const model_args *a) {
+  const char *v = a->verb;
+  if (!strcmp(v, "create")) return model_create_cmd(db, a);
+  if (!strcmp(v, "list")) return model_list_cmd(db);
+  if (!strcmp(v, "show")) return model_show_cmd(db, a->name);
+  if (!strcmp(v, "export")) return model_export_cmd(db, a->name, a->file);
+  if (!strcmp(v, "import")) return model_import_cmd(db, a->name, a->file, a->replace);
+  return model_delete_cmd(db, a->name);
 }
 
 int cmd_model(int argc, char **argv) {
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs(model_usage, stdout);
-    return 0;
-  }
-  if (argc < 3) return usage_error(NULL);
-  const char *verb = argv[1], *path = argv[2];
-  int create = !strcmp(verb, "create") || !strcmp(verb, "import");
+  model_args a;
+  int status = model_parse(argc, argv, &a);
+  if (status >= 0) return status;
+  int create = !strcmp(a.verb, "create") || !strcmp(a.verb, "import");
   clap_error err;
   sqlite3 *db = NULL;
-  if (db_open(path, create ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
-  /* argv[3..] are the verb's own arguments; create parses options with getopt. */
-  int rc = model_dispatch(db, verb, argc - 3, argv + 3);
+  if (db_open(a.path, create ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
+  int rc = model_dispatch(db, &a);
   db_close(db);
   return rc;
 }

@@ -59,6 +59,7 @@
 #include <cJSON.h>
 #include <sqlite3.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "fileio.h"
@@ -151,86 +152,65 @@ static void paraphrase_usage(FILE *f) {
           "  --export FILE          export paraphrases (and rejected ones) to FILE\n");
 }
 
-static int parse_num(const char *opt, const char *s, double lo, double hi, int integer, double *out) {
-  char *end = NULL;
-  errno = 0;
-  double v = s ? strtod(s, &end) : 0;
-  if (!s || !*s || *end || errno || !isfinite(v) || v < lo || v > hi || (integer && v != floor(v))) {
-    fprintf(stderr, "clap paraphrase: %s needs %s in [%g, %g], got '%s'\n", opt,
-            integer ? "an integer" : "a number", lo, hi, s ? s : "");
-    return 0;
-  }
-  *out = v;
-  return 1;
+enum { OPT_BASE_URL = CLI_OPT, OPT_MODEL, OPT_PER, OPT_TEMPERATURE, OPT_CONCURRENCY,
+       OPT_MAX_ROUNDS, OPT_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MAX_WAIT, OPT_DIMENSION, OPT_OFFLINE,
+       OPT_DRY_RUN, OPT_IMPORT, OPT_EXPORT };
+static const struct option paraphrase_opts[] = {
+    CLI_HELP_OPTION,
+    {"base-url", required_argument, NULL, OPT_BASE_URL},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"per-description", required_argument, NULL, OPT_PER},
+    {"temperature", required_argument, NULL, OPT_TEMPERATURE},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"max-rounds", required_argument, NULL, OPT_MAX_ROUNDS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
+    {"max-wait", required_argument, NULL, OPT_MAX_WAIT},
+    {"dimension", required_argument, NULL, OPT_DIMENSION},
+    {"offline", no_argument, NULL, OPT_OFFLINE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"import", required_argument, NULL, OPT_IMPORT},
+    {"export", required_argument, NULL, OPT_EXPORT},
+    {0}};
+
+/* An integer option's value in [lo, hi] into *out; 0, or 2 after a usage error. */
+static int int_option(const cli *c, long lo, long hi, int *out) {
+  long x;
+  if (cli_int(c, lo, hi, &x)) return 2;
+  *out = (int)x;
+  return 0;
 }
 
-/* An option that takes a value; returns 0 on a usage error. */
-static int value_option(options *o, const char *a, const char *v) {
-  double x;
-  if (!strcmp(a, "--base-url")) o->base_url = v;
-  else if (!strcmp(a, "--model")) o->model = v;
-  else if (!strcmp(a, "--export")) o->export_path = v;
-  else if (!strcmp(a, "--import")) o->import_path = v;
-  else if (!strcmp(a, "--dimension")) o->dimension = v;
-  else if (!strcmp(a, "--per-description")) {
-    if (!parse_num(a, v, 1, 99, 1, &x)) return 0;
-    o->per = (int)x;
-  } else if (!strcmp(a, "--concurrency")) {
-    if (!parse_num(a, v, 1, 64, 1, &x)) return 0;
-    o->concurrency = (int)x;
-  } else if (!strcmp(a, "--max-rounds")) {
-    if (!parse_num(a, v, 1, 20, 1, &x)) return 0;
-    o->max_rounds = (int)x;
-  } else if (!strcmp(a, "--max-attempts")) {
-    if (!parse_num(a, v, 1, 20, 1, &x)) return 0;
-    o->max_attempts = (int)x;
-  } else if (!strcmp(a, "--temperature")) {
-    if (!parse_num(a, v, 0, 2, 0, &o->temperature)) return 0;
-  } else if (!strcmp(a, "--timeout")) {
-    if (!parse_num(a, v, 0.001, 86400, 0, &o->timeout)) return 0;
-  } else if (!strcmp(a, "--max-wait")) {
-    if (!parse_num(a, v, 0, 3600, 0, &o->max_wait)) return 0;
-  } else return -1;
-  if (!v) {
-    fprintf(stderr, "clap paraphrase: %s needs a value\n", a);
-    return 0;
+/* One option into o; 0, or 2 after a usage error. */
+static int paraphrase_option(options *o, const cli *c, int opt) {
+  switch (opt) {
+  case OPT_BASE_URL: o->base_url = optarg; return 0;
+  case OPT_MODEL: o->model = optarg; return 0;
+  case OPT_EXPORT: o->export_path = optarg; return 0;
+  case OPT_IMPORT: o->import_path = optarg; return 0;
+  case OPT_DIMENSION: o->dimension = optarg; return 0;
+  case OPT_OFFLINE: o->offline = 1; return 0;
+  case OPT_DRY_RUN: o->dry_run = 1; return 0;
+  case OPT_PER: return int_option(c, 1, 99, &o->per);
+  case OPT_CONCURRENCY: return int_option(c, 1, 64, &o->concurrency);
+  case OPT_MAX_ROUNDS: return int_option(c, 1, 20, &o->max_rounds);
+  case OPT_MAX_ATTEMPTS: return int_option(c, 1, 20, &o->max_attempts);
+  case OPT_TEMPERATURE: return cli_number(c, 0, 2, &o->temperature);
+  case OPT_TIMEOUT: return cli_number(c, 0.001, 86400, &o->timeout);
+  case OPT_MAX_WAIT: return cli_number(c, 0, 3600, &o->max_wait);
   }
-  return 1;
+  return 0;
 }
 
 /* Returns -1 to go on, else an exit status. */
 static int parse_args(int argc, char **argv, options *o) {
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (a[0] != '-' || !a[1]) {
-      if (o->db) {
-        fprintf(stderr, "clap paraphrase: unexpected argument '%s'\n", a);
-        return 2;
-      }
-      o->db = a;
-    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      paraphrase_usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--offline")) {
-      o->offline = 1;
-    } else if (!strcmp(a, "--dry-run")) {
-      o->dry_run = 1;
-    } else {
-      int r = value_option(o, a, i + 1 < argc ? argv[i + 1] : NULL);
-      if (r == 0) return 2;
-      if (r < 0) {
-        fprintf(stderr, "clap paraphrase: unknown option '%s'\n", a);
-        paraphrase_usage(stderr);
-        return 2;
-      }
-      i++;
-    }
-  }
-  if (!o->db) {
-    fprintf(stderr, "clap paraphrase: no database given\n");
-    paraphrase_usage(stderr);
-    return 2;
-  }
+  cli c = {.cmd = "clap paraphrase", .help_fn = paraphrase_usage};
+  for (int opt; (opt = cli_next(&c, argc, argv, "", paraphrase_opts)) != CLI_END;)
+    if (opt == CLI_EXIT) return c.status;
+    else if (paraphrase_option(o, &c, opt)) return 2;
+  static const char *const operands[] = {"database", NULL};
+  if (cli_operands(&c, argc, argv, operands, 1, 1)) return 2;
+  o->db = argv[optind];
   return -1;
 }
 

@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "db.h"
 #include "metrics.h"
@@ -425,30 +426,23 @@ static int write_html(const report *r, const char *path) {
   return fclose(f) == 0 ? 0 : -1;
 }
 
+enum { OPT_RUN = CLI_OPT, OPT_HTML };
+static const struct option report_opts[] = {
+    CLI_HELP_OPTION,
+    {"run", required_argument, NULL, OPT_RUN},
+    {"html", required_argument, NULL, OPT_HTML},
+    {0}};
+
 int cmd_report(int argc, char **argv) {
   const char *path = NULL, *run = NULL, *html = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(report_usage, stdout);
-      return 0;
-    } else if ((!strcmp(a, "--run") || !strcmp(a, "--html")) && i + 1 < argc) {
-      if (!strcmp(a, "--run")) run = argv[++i];
-      else html = argv[++i];
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clap report: unknown or incomplete option '%s'\n%s", a, report_usage);
-      return 2;
-    } else if (!path) {
-      path = a;
-    } else {
-      fprintf(stderr, "clap report: unexpected argument '%s'\n%s", a, report_usage);
-      return 2;
-    }
-  }
-  if (!path) {
-    fprintf(stderr, "clap report: no database given\n%s", report_usage);
-    return 2;
-  }
+  cli c = {.cmd = "clap report", .help = report_usage};
+  for (int o; (o = cli_next(&c, argc, argv, "", report_opts)) != CLI_END;)
+    if (o == CLI_EXIT) return c.status;
+    else if (o == OPT_RUN) run = optarg;
+    else html = optarg;
+  static const char *const operands[] = {"database", NULL};
+  if (cli_operands(&c, argc, argv, operands, 1, 1)) return 2;
+  path = argv[optind];
   report r;
   memset(&r, 0, sizeof r);
   clap_error err;

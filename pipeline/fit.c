@@ -2,6 +2,7 @@
 #include "fit.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -761,60 +762,58 @@ const char fit_flags_help[] =
     "  --batch N          batch size (default " STR(FIT_DEFAULT_BATCH) ", as in the paper)\n"
     "  --seed N           seed of initialisation, batches and draws (default " STR(FIT_DEFAULT_SEED) ")\n";
 
-static int parse_long(const char *v, long lo, long hi, long *out) {
-  char *end;
-  long x = strtol(v, &end, 10);
-  if (!*v || *end || x < lo || x > hi) return -1;
-  *out = x;
-  return 0;
+int fit_option(fit_options *o, const cli *c, int opt) {
+  static const char *const heads[] = {"linear", "mlp", NULL};
+  long x = 0;
+  int h = 0, bad = 0;
+  switch (opt) {
+  case FIT_OPT_ENCODER: o->audio_encoder = optarg; break;
+  case FIT_OPT_TEXT_ENCODER: o->text_encoder = optarg; break;
+  case FIT_OPT_HEAD:
+    bad = cli_choice(c, heads, &h);
+    o->head = h ? MODEL_HEAD_MLP : MODEL_HEAD_LINEAR;
+    break;
+  case FIT_OPT_DIM: bad = cli_int(c, 1, MODEL_MAX_DIM, &x); o->dim = (int)x; break;
+  case FIT_OPT_HIDDEN: bad = cli_int(c, 1, MODEL_MAX_DIM, &x); o->hidden = (int)x; break;
+  case FIT_OPT_EPOCHS: bad = cli_int(c, 0, 1000000, &x); o->epochs = (int)x; break;
+  case FIT_OPT_LR: bad = cli_number(c, DBL_MIN, INFINITY, &o->lr); break;
+  case FIT_OPT_BATCH: bad = cli_int(c, 1, 1 << 20, &x); o->batch = (int)x; break;
+  case FIT_OPT_SEED: {
+    unsigned long long seed = 0;
+    bad = cli_u64(c, &seed);
+    o->seed = seed;
+    break;
+  }
+  }
+  return bad ? 2 : 0;
 }
 
-int fit_parse_flag(fit_options *o, int argc, char **argv, int *i, const char *cmd) {
-  static const char *const flags[] = {"--encoder", "--text-encoder", "--head", "--dim",
-                                      "--hidden",  "--epochs",       "--lr",   "--batch",
-                                      "--seed",    NULL};
-  const char *a = argv[*i];
-  int f = 0;
-  while (flags[f] && strcmp(flags[f], a)) f++;
-  if (!flags[f]) return 0;
-  if (*i + 1 >= argc) {
-    fprintf(stderr, "%s: %s needs a value\n", cmd, a);
-    return -1;
+static const struct option train_opts[] = {
+    CLI_HELP_OPTION, FIT_LONGOPTS,
+    {"name", required_argument, NULL, FIT_OPT_NAME},
+    {"holdout-session", required_argument, NULL, FIT_OPT_HOLDOUT},
+    {"replace", no_argument, NULL, FIT_OPT_REPLACE},
+    {"augment", required_argument, NULL, FIT_OPT_AUGMENT},
+    {0}};
+static const struct option baseline_opts[] = {
+    CLI_HELP_OPTION, FIT_LONGOPTS,
+    {"name", required_argument, NULL, FIT_OPT_NAME},
+    {"holdout-session", required_argument, NULL, FIT_OPT_HOLDOUT},
+    {"replace", no_argument, NULL, FIT_OPT_REPLACE},
+    {0}};
+
+static void flags_help(FILE *f) { fputs(fit_flags_help, f); }
+
+/* One option of train/baseline into c; 0 or 2 after a usage error. */
+static int command_option(fit_command *c, const cli *cl, int opt, const char **hold) {
+  static const char *const augments[] = {"none", "paraphrase", NULL};
+  switch (opt) {
+  case FIT_OPT_NAME: c->name = optarg; return 0;
+  case FIT_OPT_HOLDOUT: hold[c->o.nholdout++] = optarg; return 0;
+  case FIT_OPT_REPLACE: c->replace = 1; return 0;
+  case FIT_OPT_AUGMENT: return cli_choice(cl, augments, &c->o.augment);
+  default: return fit_option(&c->o, cl, opt);
   }
-  const char *v = argv[++*i];
-  long x = 0;
-  int bad = 0;
-  switch (f) {
-  case 0: o->audio_encoder = v; break;
-  case 1: o->text_encoder = v; break;
-  case 2:
-    if (!strcmp(v, "linear")) o->head = MODEL_HEAD_LINEAR;
-    else if (!strcmp(v, "mlp")) o->head = MODEL_HEAD_MLP;
-    else bad = 1;
-    break;
-  case 3: bad = parse_long(v, 1, MODEL_MAX_DIM, &x); o->dim = (int)x; break;
-  case 4: bad = parse_long(v, 1, MODEL_MAX_DIM, &x); o->hidden = (int)x; break;
-  case 5: bad = parse_long(v, 0, 1000000, &x); o->epochs = (int)x; break;
-  case 6: {
-    char *end;
-    o->lr = strtod(v, &end);
-    bad = !*v || *end || !(o->lr > 0) || !isfinite(o->lr);
-    break;
-  }
-  case 7: bad = parse_long(v, 1, 1 << 20, &x); o->batch = (int)x; break;
-  case 8: {
-    char *end;
-    unsigned long long s = strtoull(v, &end, 10);
-    bad = !*v || *end || v[0] == '-';
-    o->seed = s;
-    break;
-  }
-  }
-  if (bad) {
-    fprintf(stderr, "%s: bad value for %s: '%s'\n", cmd, a, v);
-    return -1;
-  }
-  return 1;
 }
 
 int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
@@ -824,48 +823,20 @@ int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
   const char **hold = calloc((size_t)argc + 1, sizeof *hold);
   if (!hold) return 1;
   c->o.holdout = hold;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int r = fit_parse_flag(&c->o, argc, argv, &i, cmd);
-    if (r < 0) goto usage;
-    if (r > 0) continue;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage, stdout);
-      fputs(fit_flags_help, stdout);
-      fit_command_free(c);
-      return 0;
-    } else if (!strcmp(a, "--replace")) {
-      c->replace = 1;
-    } else if ((!strcmp(a, "--name") || !strcmp(a, "--holdout-session") ||
-                (allow_augment && !strcmp(a, "--augment"))) && i + 1 < argc) {
-      const char *v = argv[++i];
-      if (!strcmp(a, "--name")) c->name = v;
-      else if (!strcmp(a, "--holdout-session")) hold[c->o.nholdout++] = v;
-      else if (!strcmp(v, "none")) c->o.augment = 0;
-      else if (!strcmp(v, "paraphrase")) c->o.augment = 1;
-      else {
-        fprintf(stderr, "%s: --augment wants none or paraphrase, not '%s'\n", cmd, v);
-        goto usage;
-      }
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "%s: unknown or incomplete option '%s'\n", cmd, a);
-      goto usage;
-    } else if (!c->path) {
-      c->path = a;
-    } else {
-      fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, a);
-      goto usage;
-    }
+  cli cl = {.cmd = cmd, .help = usage, .help_fn = flags_help};
+  int status = -1;
+  for (int o; status < 0 && (o = cli_next(&cl, argc, argv, "", allow_augment ? train_opts
+                                                                                 : baseline_opts)) != CLI_END;)
+    status = o == CLI_EXIT ? cl.status : command_option(c, &cl, o, hold) ? 2 : -1;
+  static const char *const operands[] = {"database", NULL};
+  if (status < 0 && cli_operands(&cl, argc, argv, operands, 1, 1)) status = 2;
+  if (status < 0 && (!c->name || !*c->name)) status = cli_usage(&cl, "--name is required");
+  if (status >= 0) {
+    fit_command_free(c);
+    return status;
   }
-  if (!c->path || !c->name || !*c->name) {
-    fprintf(stderr, "%s: %s\n", cmd, !c->path ? "no database given" : "--name is required");
-    goto usage;
-  }
+  c->path = argv[optind];
   return -1;
-usage:
-  fputs(usage, stderr);
-  fit_command_free(c);
-  return 2;
 }
 
 void fit_command_free(fit_command *c) {

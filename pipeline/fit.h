@@ -62,6 +62,7 @@
 #include <sqlite3.h>
 
 #include "clap_error.h"
+#include "cli.h"
 #include "model.h"
 
 /* Defaults: chosen so the demo corpus (a few hundred utterances, built-in
@@ -107,13 +108,30 @@ clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, dou
 clap_status fit_sessions(sqlite3 *db, char ***ids, int *n, clap_error *err);
 void fit_free_strings(char **s, int n);
 
-/* The training flags shared by `clap train`, `clap baseline` and `clap eval`:
-** --encoder E --text-encoder E --head linear|mlp --dim D --hidden H
-** --epochs N --lr X --batch N --seed N. Looks at argv[*i]; returns 1 when it
-** consumed it (and its value, advancing *i), 0 when the flag is not one of
-** these, -1 on a bad value (message on stderr, prefixed with cmd). */
-int fit_parse_flag(fit_options *o, int argc, char **argv, int *i, const char *cmd);
-/* The help text of those flags, with the defaults. */
+/* The training options shared by `clap train`, `clap baseline` and `clap
+** eval`: --encoder E --text-encoder E --head linear|mlp --dim D --hidden H
+** --epochs N --lr X --batch N --seed N, as getopt_long entries for a
+** command's option table (cli.h). */
+enum {
+  FIT_OPT_ENCODER = CLI_OPT + 0x40, FIT_OPT_TEXT_ENCODER, FIT_OPT_HEAD, FIT_OPT_DIM,
+  FIT_OPT_HIDDEN, FIT_OPT_EPOCHS, FIT_OPT_LR, FIT_OPT_BATCH, FIT_OPT_SEED,
+  FIT_OPT_NAME, FIT_OPT_HOLDOUT, FIT_OPT_REPLACE, FIT_OPT_AUGMENT
+};
+#define FIT_LONGOPTS                                                                             \
+  {"encoder", required_argument, NULL, FIT_OPT_ENCODER},                                         \
+      {"text-encoder", required_argument, NULL, FIT_OPT_TEXT_ENCODER},                           \
+      {"head", required_argument, NULL, FIT_OPT_HEAD},                                           \
+      {"dim", required_argument, NULL, FIT_OPT_DIM},                                             \
+      {"hidden", required_argument, NULL, FIT_OPT_HIDDEN},                                       \
+      {"epochs", required_argument, NULL, FIT_OPT_EPOCHS},                                       \
+      {"lr", required_argument, NULL, FIT_OPT_LR},                                               \
+      {"batch", required_argument, NULL, FIT_OPT_BATCH},                                         \
+      {"seed", required_argument, NULL, FIT_OPT_SEED}
+/* Apply option opt (a cli_next result; optarg its value) to o if it is one
+** of FIT_LONGOPTS; any other opt is left alone. Returns 0, or 2 after a
+** usage error about the value (printed, cli.h). */
+int fit_option(fit_options *o, const cli *c, int opt);
+/* The help text of those options, with the defaults. */
 extern const char fit_flags_help[];
 
 /* The command line of `clap train` and `clap baseline`, one loop for both:
@@ -131,8 +149,8 @@ typedef struct fit_command {
 /* -1: parsed, the command runs (fit_command_free afterwards). Otherwise the
 ** exit status to return at once, nothing left to free: 0 after --help
 ** (usage, then fit_flags_help, on stdout); 1 out of memory; 2 a usage error
-** ("<cmd>: <what>" then usage on stderr: an unknown or incomplete option,
-** an unexpected argument, no database, no --name, a bad flag value). */
+** (cli.h: an unknown option, a missing value, an unexpected argument, no
+** database, no --name, a bad value). */
 int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
                       int allow_augment, fit_command *c);
 void fit_command_free(fit_command *c);

@@ -1,7 +1,7 @@
 /*
 ** clap — the command-line pipeline of sqlite-clap.
 **
-**   clap <command> [options]      clap help        clap --version
+**   clap <command> [options]    clap help [COMMAND]    clap --version (-V)
 **
 ** Commands (each documented in its own pipeline/cmd_*.c and by
 ** `clap <command> --help`). Exit status: 0 success, 1 a failure reported on
@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "cli.h"
 #include "clap_version.h"
 #include "commands.h"
 
@@ -44,28 +45,45 @@ static const command commands[] = {
 };
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: clap <command> [options]\n\ncommands:\n");
+  fprintf(f, "usage: clap <command> [options]\n       clap help [COMMAND]\n       clap --version\n\ncommands:\n");
   for (const command *c = commands; c->name; c++) fprintf(f, "  %-20s %s\n", c->name, c->summary);
-  fprintf(f, "\n`clap <command> --help` describes a command.\n");
+  fprintf(f, "\n`clap help COMMAND` or `clap COMMAND --help` describes a command.\n");
+}
+
+static const command *find(const char *name) {
+  for (const command *c = commands; c->name; c++)
+    if (!strcmp(name, c->name)) return c;
+  return NULL;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stderr);
-    return 2;
-  }
-  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+  static const struct option opts[] = {
+      CLI_HELP_OPTION, {"version", no_argument, NULL, 'V'}, {0}};
+  cli c = {.cmd = "clap", .help_fn = usage};
+  for (int o; (o = cli_next(&c, argc, argv, "+V", opts)) != CLI_END;) {
+    if (o == CLI_EXIT) return c.status;
     printf("clap %s (sqlite %s)\n", CLAP_VERSION, sqlite3_libversion());
     return 0;
   }
-  if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    usage(stdout);
+  if (optind >= argc) {
+    usage(stderr);
+    return 2;
+  }
+  const char *name = argv[optind];
+  if (!strcmp(name, "version")) {
+    printf("clap %s (sqlite %s)\n", CLAP_VERSION, sqlite3_libversion());
     return 0;
   }
+  if (!strcmp(name, "help")) {
+    /* `clap help CMD` is `clap CMD --help`: the same text, from the command. */
+    if (optind + 1 >= argc) return usage(stdout), 0;
+    const command *h = find(argv[optind + 1]);
+    if (!h) return cli_usage(&c, "unknown command '%s'", argv[optind + 1]);
+    char *help_argv[] = {argv[optind + 1], "--help", NULL};
+    return h->run(2, help_argv);
+  }
+  const command *cmd = find(name);
+  if (!cmd) return cli_usage(&c, "unknown command '%s'", name);
   sqlite3_auto_extension((void (*)(void))sqlite3_clap_init);
-  for (const command *c = commands; c->name; c++)
-    if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
-  fprintf(stderr, "clap: unknown command '%s'\n", argv[1]);
-  usage(stderr);
-  return 2;
+  return cmd->run(argc - optind, argv + optind);
 }

@@ -169,7 +169,7 @@ check_equal "labels is repeatable" "$(q "SELECT * FROM labels ORDER BY 1, 2; SEL
 before=$(q .dump)
 check_output_contains "unknown --dimension" 'unknown dimension "arousal"' "$CLAP" labels "$db" --dimension arousal
 check_equal "unknown --dimension: database unchanged" "$(q .dump)" "$before"
-check_output_contains "bad --grid" 'expected a number in [1e-6, 100]' "$CLAP" labels "$db" --grid 0
+check_output_contains "bad --grid" "--grid: expected a number from 1e-06 to 100, got '0'" "$CLAP" labels "$db" --grid 0
 "$CLAP" labels "$db" --grid abc 2>/dev/null
 check_equal "bad --grid exits 2" "$?" "2"
 

@@ -22,7 +22,7 @@ check_fails "no output on refusal" test -e "$T/evil.safetensors"
 check_fails "no temp file left" test -e "$T/evil.safetensors.tmp"
 check_output_contains "refuses compressed entries" "is compressed (method 8)" \
   "$CLAP" convert-checkpoint $fx/compressed.bin "$T/c.safetensors"
-check_output_contains "usage" "usage: clap convert-checkpoint" "$CLAP" convert-checkpoint onlyone
+check_output_contains "usage" "no output file given" "$CLAP" convert-checkpoint onlyone
 
 db="$T/e.db"
 check_output_contains "encoder add" "encoder hb: hubert, 32 dims, sha256" \

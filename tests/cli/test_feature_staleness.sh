@@ -63,7 +63,7 @@ for f in "$T/th---threads_2_--workers_1.db" "$T/th---threads_2.db" "$db"; do
   check_equal "text vectors identical: ${f##*/}" "$(text_vecs "$f")" "$(text_vecs "$t1")"
   check_equal "audio vectors identical: ${f##*/}" "$(audio_vecs "$f")" "$(audio_vecs "$t1")"
 done
-check_output_contains "--threads 0 refused, naming its range" "--threads wants 1..256, not '0'" \
+check_output_contains "--threads 0 refused, naming its range" "--threads: expected an integer from 1 to 256, got '0'" \
   "$CLAP" embed "$T/th---threads_2.db" --threads 0
 check_equal "every row records the identity that computed it" \
   "$(q "$db" "SELECT group_concat(DISTINCT encoder_id) FROM features WHERE encoder='hb'") $(q "$db" "SELECT group_concat(DISTINCT encoder_id) FROM features WHERE encoder='dt'")" \

@@ -50,7 +50,7 @@ check_equal "database unchanged by refused imports" "$("$SQLITE3" "$db" .dump)" 
 # Errors name what is wrong.
 check_output_contains "unknown encoder" "unknown encoder 'nope'" "$CLAP" model create "$db" --name e --audio-encoder nope
 check_output_contains "text encoder as audio" "encodes text, not audio" "$CLAP" model create "$db" --name e --audio-encoder ngram
-check_output_contains "bad dim" "--dim: expected 1..16384" "$CLAP" model create "$db" --name e --dim 0
+check_output_contains "bad dim" "--dim: expected an integer from 1 to 16384, got '0'" "$CLAP" model create "$db" --name e --dim 0
 check_output_contains "bad head" "--head: expected linear or mlp" "$CLAP" model create "$db" --name e --head cnn
 check_output_contains "create needs a name" "create needs --name" "$CLAP" model create "$db"
 check_output_contains "show unknown" "no model named 'zzz'" "$CLAP" model show "$db" zzz

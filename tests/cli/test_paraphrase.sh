@@ -266,7 +266,7 @@ check_output_contains "only http(s) base URLs" "must start with http:// or https
   "$CLAP" paraphrase "$db" --base-url "file:///etc/passwd"
 OUT=$("$CLAP" paraphrase "$db" --base-url "ftp://127.0.0.1/v1" 2>&1); RC=$?
 check_equal "ftp:// is a usage error" "$RC" "2"
-check_output_contains "temperature range" "--temperature needs a number in [0, 2]" "$CLAP" paraphrase "$db" --temperature 3
+check_output_contains "temperature range" "--temperature: expected a number from 0 to 2, got '3'" "$CLAP" paraphrase "$db" --temperature 3
 check_output_contains "unknown dimension" "no original descriptions of dimension 'happiness'" \
   "$CLAP" paraphrase "$db" --dimension happiness --dry-run
 check_output_contains "missing database" "no such database" "$CLAP" paraphrase "$T/none.db" --dry-run

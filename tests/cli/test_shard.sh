@@ -274,11 +274,11 @@ embed_usage_error() { # name needle args...
 }
 embed_usage_error "embed without a database" "no database given"
 embed_usage_error "embed with two databases" "unexpected argument '$T/x.db'" "$DB" "$T/x.db"
-embed_usage_error "an option missing its value" "unknown or incomplete option '--encoder'" "$DB" --encoder
-embed_usage_error "an unknown option" "unknown or incomplete option '--fast'" "$DB" --fast
+embed_usage_error "an option missing its value" "--encoder needs a value" "$DB" --encoder
+embed_usage_error "an unknown option" "unknown option '--fast'" "$DB" --fast
 embed_usage_error "--out empty" "--out is empty" "$DB" --shard 1/2 --out ""
-embed_usage_error "--workers out of range" "--workers wants 1..256, not '257'" "$DB" --workers 257
-embed_usage_error "--threads not a number" "--threads wants 1..256, not '2x'" "$DB" --threads 2x
+embed_usage_error "--workers out of range" "--workers: expected an integer from 1 to 256, got '257'" "$DB" --workers 257
+embed_usage_error "--threads not a number" "--threads: expected an integer from 1 to 256, got '2x'" "$DB" --threads 2x
 check_output_contains "merge without shards" "no shard given" "$CLAP" merge "$DB"
 check_output_contains "merge with an unknown option" "unknown option '--force'" "$CLAP" merge "$DB" --force "$T/s1.db"
 out=$("$CLAP" merge 2>&1); rc=$?

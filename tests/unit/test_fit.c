@@ -226,28 +226,26 @@ static void test_bad_options(void) {
   db_close(db);
 }
 
+/* The training options through the command line of `clap train`. */
 static void test_flags(void) {
-  fit_options o;
-  fit_defaults(&o);
-  char *ok[] = {"x", "--epochs", "300", "--lr", "1e-6", "--batch", "64", "--head", "mlp", NULL};
-  for (int i = 1; i < 9; i++) CHECK_INT(fit_parse_flag(&o, 9, ok, &i, "t"), 1);
-  CHECK_INT(o.epochs, 300);
-  CHECK(o.lr == 1e-6);
-  CHECK_INT(o.batch, 64);
-  CHECK_INT(o.head, MODEL_HEAD_MLP);
-  const char *bad[][2] = {{"--epochs", "-1"}, {"--lr", "0"}, {"--lr", "x"}, {"--batch", "0"},
-                          {"--head", "rnn"},  {"--dim", "0"}, {"--seed", "-3"}};
+  fit_command c;
+  char *ok[] = {"train", "db",     "--name", "n",    "--epochs", "300", "--lr=1e-6",
+                "--batch", "64",   "--head=mlp", "--seed", "18446744073709551615", NULL};
+  CHECK_INT(fit_parse_command(12, ok, "clap train", "U\n", 1, &c), -1);
+  CHECK_INT(c.o.epochs, 300);
+  CHECK(c.o.lr == 1e-6);
+  CHECK_INT(c.o.batch, 64);
+  CHECK_INT(c.o.head, MODEL_HEAD_MLP);
+  CHECK(c.o.seed == UINT64_MAX);
+  fit_command_free(&c);
+  const char *bad[][2] = {{"--epochs", "-1"}, {"--lr", "0"},  {"--lr", "x"},   {"--batch", "0"},
+                          {"--head", "rnn"},  {"--dim", "0"}, {"--seed", "-3"}, {"--lr", "inf"}};
   for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
-    char *argv[] = {"x", (char *)bad[k][0], (char *)bad[k][1], NULL};
-    int i = 1;
-    CHECK_INT(fit_parse_flag(&o, 3, argv, &i, "t"), -1);
+    char *argv[] = {"train", "db", "--name", "n", (char *)bad[k][0], (char *)bad[k][1], NULL};
+    CHECK_INT(fit_parse_command(6, argv, "clap train", "U\n", 1, &c), 2);
   }
-  char *other[] = {"x", "--name", "n", NULL};
-  int i = 1;
-  CHECK_INT(fit_parse_flag(&o, 3, other, &i, "t"), 0);
-  char *missing[] = {"x", "--epochs", NULL};
-  i = 1;
-  CHECK_INT(fit_parse_flag(&o, 2, missing, &i, "t"), -1);
+  char *missing[] = {"train", "db", "--name", "n", "--epochs", NULL};
+  CHECK_INT(fit_parse_command(5, missing, "clap train", "U\n", 1, &c), 2);
 }
 
 /* The one command-line loop of `clap train` and `clap baseline`. */
