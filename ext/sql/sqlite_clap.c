@@ -9,8 +9,8 @@
 **   clap_encode_text(text, encoder)                 -> vector (raw encoder features)
 **   clap_embed_audio(audio [, model])               -> unit vector in the joint space
 **   clap_embed_text(text [, model])                 -> unit vector in the joint space
-**   clap_zero_shot(audio_vec, neg_text, pos_text [, model]) -> P(positive)
-**   clap_classify(audio_vec, json_array_of_texts [, model]) -> 0-based index of the best text
+**   clap_zero_shot(audio_vec, neg_class, pos_class [, model]) -> P(positive)
+**   clap_classify(audio_vec, json_array_of_classes [, model]) -> 0-based index of the best class
 **   clap_threads([n])                               -> OpenBLAS threads (sets them to n, 1..256)
 **
 ** Arguments:
@@ -22,6 +22,11 @@
 **           OGG, MP3, ...), any rate and channel count; it is decoded,
 **           downmixed and resampled to 16 kHz mono. At most one hour.
 **   text    UTF-8 text.
+**   class   a sentence, or a JSON array of sentences naming one class (a
+**           prompt ensemble: its embedding is the normalised mean of theirs);
+**           text starting with '[' is read as the array (ext/model/prompt.h).
+**           clap_classify's classes are a JSON array of such elements.
+**           Errors name the argument and the element ("element 1[0] ...").
 **   encoder the name of a built-in encoder ('acoustic', 'ngram') or of a row
 **           in clap_encoders(name, kind, path). A row's checkpoint is checked
 **           against what `clap encoder add` recorded (hfckpt_verify_weights:
@@ -66,6 +71,7 @@ SQLITE_EXTENSION_INIT1
 #include "hfckpt.h"
 #include "model.h"
 #include "nn.h"
+#include "prompt.h"
 #include "sha256.h"
 #include "vec.h"
 
@@ -583,19 +589,13 @@ static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *
   return enc;
 }
 
-/* Embed UTF-8 text through model r; *out (cfg->dim floats) sqlite3_malloc'd. */
-static clap_status embed_text(clap_conn *c, sqlite3 *db, const model_ref *r, const char *text,
-                              int n, float **out, clap_error *err) {
-  const clap_model *m = r->model;
-  const char *encname = model_get_config(m)->text_encoder;
+/* The embeddings of a prompt set's classes through model r (its text
+** encoder checked against the model first): out holds count x dim floats. */
+static clap_status embed_prompts(clap_conn *c, sqlite3 *db, const model_ref *r,
+                                 const prompt_set *p, float *out, clap_error *err) {
   const encoder *enc = model_encoder(c, db, r, MODEL_TEXT, err);
   if (!enc) return err->code;
-  float *x = NULL;
-  clap_status rc = encode_text_bytes(enc, text, n, &x, err);
-  if (rc != CLAP_OK) return rc;
-  rc = model_embed_features(m, MODEL_TEXT, x, encoder_dim(enc), encname, out, err);
-  sqlite3_free(x);
-  return rc;
+  return prompt_set_embed(p, r->model, enc, out, err);
 }
 
 /* A text embedding cached in the text argument's auxdata, so a constant
@@ -606,12 +606,14 @@ typedef struct text_aux {
   float v[];
 } text_aux;
 
-/* The embedding of text argument argi under model m: borrowed from auxdata
-** or freshly computed (then *fresh must be sqlite3_free'd). NULL on error
-** (set) or when the argument is NULL (*is_null = 1). */
+/* The embedding of text argument argi under model r: borrowed from auxdata
+** or freshly computed (then *fresh must be sqlite3_free'd). With `ensemble`
+** the text is a class (prompt.h: a sentence or a JSON array of sentences,
+** whose embedding is the ensemble's); without, a sentence as it is. NULL on
+** error (set) or when the argument is NULL (*is_null = 1). */
 static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **argv, int argi,
-                                       const model_ref *r, const char *fn, float **fresh,
-                                       int *is_null) {
+                                       const model_ref *r, const char *fn, int ensemble,
+                                       float **fresh, int *is_null) {
   const clap_model *m = r->model;
   *fresh = NULL;
   *is_null = 0;
@@ -624,14 +626,29 @@ static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **arg
     *is_null = a == 1;
     return NULL;
   }
+  int dim = model_get_config(m)->dim;
   clap_error err;
-  float *v = NULL;
-  if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r, p, n, &v, &err)) {
-    clap_error_prefix(&err, "argument %d: ", argi + 1);
-    result_clap_error(ctx, fn, &err);
+  prompt_set *set = NULL;
+  float *v = sqlite3_malloc(dim * (int)sizeof(float));
+  if (!v) {
+    sqlite3_result_error_nomem(ctx);
     return NULL;
   }
-  int dim = model_get_config(m)->dim;
+  clap_status rc = ensemble ? prompt_parse_class(p, (size_t)n, &set, &err)
+                            : prompt_parse_sentence(p, (size_t)n, &set, &err);
+  if (rc) {
+    result_errorf(ctx, "%s() argument %d: %s", fn, argi + 1, err.msg);
+  } else if (embed_prompts(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r, set, v,
+                           &err)) {
+    clap_error_prefix(&err, "argument %d: ", argi + 1);
+    result_clap_error(ctx, fn, &err);
+    rc = err.code;
+  }
+  prompt_set_free(set);
+  if (rc) {
+    sqlite3_free(v);
+    return NULL;
+  }
   text_aux *fresh_aux = sqlite3_malloc(sizeof *fresh_aux + (size_t)dim * sizeof(float));
   if (fresh_aux) {
     fresh_aux->model = m;
@@ -765,7 +782,7 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   if (!m) return;
   float *fresh;
   int is_null;
-  const float *v = arg_text_embedding(ctx, argv, 0, hold, fn, &fresh, &is_null);
+  const float *v = arg_text_embedding(ctx, argv, 0, hold, fn, 0, &fresh, &is_null);
   if (v) {
     int dim = model_get_config(m)->dim;
     if (fresh) {
@@ -805,7 +822,7 @@ static void fn_zero_shot(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const float *t[2] = {NULL, NULL};
   int is_null = 0, r = arg_model_vector(ctx, argv[0], fn, m, &a);
   for (int i = 0; i < 2 && r == 0; i++) {
-    t[i] = arg_text_embedding(ctx, argv, i + 1, hold, fn, &fresh[i], &is_null);
+    t[i] = arg_text_embedding(ctx, argv, i + 1, hold, fn, 1, &fresh[i], &is_null);
     if (!t[i]) r = is_null ? 1 : -1;
   }
   if (r == 1) sqlite3_result_null(ctx);
@@ -836,42 +853,34 @@ typedef struct classes_aux {
 static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, const model_ref *r,
                                   const char *fn) {
   const clap_model *m = r->model;
-  const char *json = (const char *)sqlite3_value_text(arg);
-  cJSON *arr = json ? cJSON_ParseWithLength(json, (size_t)sqlite3_value_bytes(arg)) : NULL;
-  int k = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
-  int dim = model_get_config(m)->dim;
-  classes_aux *aux = NULL;
-  if (k < 1) {
-    result_errorf(ctx, "%s() argument 2: expected a non-empty JSON array of texts", fn);
-    goto done;
+  int t = sqlite3_value_type(arg);
+  if (t != SQLITE_TEXT) {
+    result_errorf(ctx, "%s() argument 2: expected a JSON array of classes (text), got %s", fn,
+                  type_name(t));
+    return NULL;
   }
-  aux = sqlite3_malloc64(sizeof *aux + (size_t)k * (size_t)dim * sizeof(float));
+  clap_error err;
+  prompt_set *set = NULL;
+  if (prompt_parse_classes((const char *)sqlite3_value_text(arg),
+                           (size_t)sqlite3_value_bytes(arg), &set, &err)) {
+    result_errorf(ctx, "%s() argument 2: %s", fn, err.msg);
+    return NULL;
+  }
+  int k = prompt_set_count(set), dim = model_get_config(m)->dim;
+  classes_aux *aux = sqlite3_malloc64(sizeof *aux + (size_t)k * (size_t)dim * sizeof(float));
   if (!aux) {
     sqlite3_result_error_nomem(ctx);
-    goto done;
-  }
-  *aux = (classes_aux){.model = m, .k = k, .dim = dim};
-  for (int i = 0; i < k; i++) {
-    cJSON *item = cJSON_GetArrayItem(arr, i);
-    clap_error err;
-    float *v = NULL;
-    if (!cJSON_IsString(item) || !item->valuestring[0]) {
-      result_errorf(ctx, "%s() argument 2: element %d is not a non-empty string", fn, i);
-    } else if (embed_text(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r,
-                          item->valuestring, (int)strlen(item->valuestring), &v, &err)) {
-      clap_error_prefix(&err, "argument 2 element %d: ", i);
+  } else {
+    *aux = (classes_aux){.model = m, .k = k, .dim = dim};
+    if (embed_prompts(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r, set, aux->v,
+                      &err)) {
+      clap_error_prefix(&err, "argument 2: ");
       result_clap_error(ctx, fn, &err);
-    } else {
-      memcpy(aux->v + (size_t)i * dim, v, (size_t)dim * sizeof(float));
-      sqlite3_free(v);
-      continue;
+      sqlite3_free(aux);
+      aux = NULL;
     }
-    sqlite3_free(aux);
-    aux = NULL;
-    break;
   }
-done:
-  cJSON_Delete(arr);
+  prompt_set_free(set);
   return aux;
 }
 

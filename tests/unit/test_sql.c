@@ -162,6 +162,61 @@ static void test_zero_shot_is_a_probability(void) {
   sqlite3_close(db);
 }
 
+/* One vector as floats from a query's first column (dim floats). */
+static int query_vec(sqlite3 *db, const char *sql, float *out, int dim) {
+  sqlite3_stmt *st;
+  int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+  if (ok) sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  ok = ok && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == dim * 4;
+  if (ok) memcpy(out, sqlite3_column_blob(st, 0), (size_t)dim * 4);
+  sqlite3_finalize(st);
+  return ok;
+}
+
+static double cos_d(const float *a, const double *b, int dim) {
+  double ab = 0, aa = 0, bb = 0;
+  for (int d = 0; d < dim; d++) ab += a[d] * b[d], aa += (double)a[d] * a[d], bb += b[d] * b[d];
+  return ab / sqrt(aa * bb);
+}
+
+/* clap_zero_shot with prompt ensembles against the same probability computed
+** here from clap_embed_text of each sentence: the class vector is the
+** normalised mean, P = 1 / (1 + exp(s (cos_neg - cos_pos))), s = 1/0.07 for a
+** fresh model. */
+static void test_zero_shot_ensemble_by_hand(void) {
+  enum { D = 32 };
+  static const char *neg[] = {"欲しくないです", "要りません", "結構です"}, *pos[] = {"欲しいです", "買います"};
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  float a[D], e[D];
+  double mn[D] = {0}, mp[D] = {0};
+  CHECK(query_vec(db, "select clap_embed_audio(?1)", a, D));
+  for (int j = 0; j < 3; j++) {
+    char *q = sqlite3_mprintf("select clap_embed_text(%Q)", neg[j]);
+    CHECK(query_vec(db, q, e, D));
+    for (int d = 0; d < D; d++) mn[d] += e[d];
+    sqlite3_free(q);
+  }
+  for (int j = 0; j < 2; j++) {
+    char *q = sqlite3_mprintf("select clap_embed_text(%Q)", pos[j]);
+    CHECK(query_vec(db, q, e, D));
+    for (int d = 0; d < D; d++) mp[d] += e[d];
+    sqlite3_free(q);
+  }
+  double want = 1.0 / (1.0 + exp((cos_d(a, mn, D) - cos_d(a, mp, D)) / 0.07));
+  sqlite3_stmt *st;
+  CHECK(sqlite3_prepare_v2(db,
+                           "select clap_zero_shot(clap_embed_audio(?1), "
+                           "'[\"欲しくないです\", \"要りません\", \"結構です\"]', "
+                           "'[\"欲しいです\", \"買います\"]')",
+                           -1, &st, NULL) == SQLITE_OK);
+  sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  CHECK(sqlite3_step(st) == SQLITE_ROW);
+  CHECK_NEAR(sqlite3_column_double(st, 0), want, 1e-5);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 int main(void) {
   snprintf(db_path, sizeof db_path, "/tmp/clap-test-sql-%d.db", (int)getpid());
   unlink(db_path);
@@ -179,6 +234,7 @@ int main(void) {
   RUN(test_four_threads_same_bytes);
   RUN(test_cache_notices_changed_row);
   RUN(test_zero_shot_is_a_probability);
+  RUN(test_zero_shot_ensemble_by_hand);
   free(reference);
   free(audio_bytes);
   unlink(db_path);

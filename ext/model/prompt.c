@@ -1,0 +1,316 @@
+/* prompt — see prompt.h. */
+#include "prompt.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct prompt_set {
+  int classes, sentences;
+  int *first;            /* classes + 1 offsets into texts: class k is first[k]..first[k+1]-1 */
+  char **texts;          /* NUL-terminated copies */
+  int *lens;             /* their byte counts */
+  unsigned char *array;  /* class k was written as an array of sentences */
+  int classes_form;      /* parsed by prompt_parse_classes */
+};
+
+/* ------------------------------------------------------------- embedding */
+
+static clap_status check_encoder(const clap_model *m, const encoder *enc, clap_error *err) {
+  if (!m || !enc) return clap_error_set(err, CLAP_ERR_ARG, "prompt: model or encoder is NULL");
+  if (encoder_modality_of(enc) != ENCODER_TEXT)
+    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes audio, not text",
+                          encoder_name(enc));
+  int want = model_get_config(m)->text_in;
+  if (encoder_dim(enc) != want)
+    return clap_error_set(err, CLAP_ERR_RANGE,
+                          "the model expects %d text features but encoder '%s' produces %d", want,
+                          encoder_name(enc), encoder_dim(enc));
+  return CLAP_OK;
+}
+
+/* The mean of n unit embeddings, normalised; *bad is the sentence that
+** failed (-1 when the failure is not one sentence's). */
+static clap_status ensemble(const clap_model *m, const encoder *enc, const char *const *texts,
+                            const int *lens, int n, float *out, int *bad, clap_error *err) {
+  *bad = -1;
+  if (n < 1 || !texts || !out)
+    return clap_error_set(err, CLAP_ERR_ARG, "prompt_embed: no sentences or no output");
+  clap_status rc = check_encoder(m, enc, err);
+  if (rc) return rc;
+  int in = encoder_dim(enc), dim = model_get_config(m)->dim;
+  float *x = malloc(sizeof(float) * (size_t)in);
+  float *e = malloc(sizeof(float) * (size_t)dim);
+  double *sum = calloc((size_t)dim, sizeof(double));
+  if (!x || !e || !sum) {
+    rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory embedding %d sentences", n);
+    goto done;
+  }
+  for (int j = 0; j < n; j++) {
+    *bad = j;
+    if ((rc = encoder_encode_text(enc, texts[j], lens ? lens[j] : -1, x, err)) ||
+        (rc = model_embed(m, MODEL_TEXT, x, 1, e, err)))
+      goto done;
+    for (int d = 0; d < dim; d++) sum[d] += e[d];
+  }
+  *bad = -1;
+  if (n == 1) { /* one sentence is its own embedding, bit for bit */
+    memcpy(out, e, sizeof(float) * (size_t)dim);
+    goto done;
+  }
+  double norm = 0;
+  for (int d = 0; d < dim; d++) norm += sum[d] * sum[d];
+  norm = sqrt(norm);
+  if (!(norm > 0) || !isfinite(norm)) {
+    rc = clap_error_set(err, CLAP_ERR_RANGE,
+                        "the embeddings of the %d sentences cancel out (their mean is zero)", n);
+    goto done;
+  }
+  for (int d = 0; d < dim; d++) out[d] = (float)(sum[d] / norm);
+done:
+  free(x);
+  free(e);
+  free(sum);
+  return rc;
+}
+
+clap_status prompt_embed(const clap_model *m, const encoder *text_enc, const char *const *texts,
+                         const int *lens, int n, float *out, clap_error *err) {
+  int bad;
+  clap_status rc = ensemble(m, text_enc, texts, lens, n, out, &bad, err);
+  if (rc && bad >= 0 && n > 1) clap_error_prefix(err, "sentence %d: ", bad);
+  return rc;
+}
+
+clap_status prompt_set_embed(const prompt_set *p, const clap_model *m, const encoder *text_enc,
+                             float *out, clap_error *err) {
+  if (!p || !m) return clap_error_set(err, CLAP_ERR_ARG, "prompt_set_embed: set or model is NULL");
+  int dim = model_get_config(m)->dim;
+  for (int k = 0; k < p->classes; k++) {
+    int bad, first = p->first[k];
+    clap_status rc = ensemble(m, text_enc, (const char *const *)p->texts + first, p->lens + first,
+                              p->first[k + 1] - first, out + (size_t)k * dim, &bad, err);
+    if (!rc) continue;
+    if (p->classes_form && p->array[k]) clap_error_prefix(err, "element %d[%d]: ", k, bad < 0 ? 0 : bad);
+    else if (p->classes_form) clap_error_prefix(err, "element %d: ", k);
+    else if (p->array[k] && bad >= 0) clap_error_prefix(err, "element %d: ", bad);
+    return rc;
+  }
+  return CLAP_OK;
+}
+
+/* ------------------------------------------------------------- parsing */
+
+static const char *json_kind(const cJSON *v) {
+  if (cJSON_IsString(v)) return "a string";
+  if (cJSON_IsNumber(v)) return "a number";
+  if (cJSON_IsBool(v)) return "a boolean";
+  if (cJSON_IsNull(v)) return "null";
+  if (cJSON_IsArray(v)) return "an array";
+  if (cJSON_IsObject(v)) return "an object";
+  return "not a JSON value";
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static cJSON *parse_json(const char *s, size_t n, clap_error *err) {
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+  size_t at = end && end >= s && end <= s + n ? (size_t)(end - s) : 0;
+  if (!root) {
+    clap_error_set(err, CLAP_ERR_FORMAT, "not valid JSON (at byte %zu of %zu)", at, n);
+    return NULL;
+  }
+  while (at < n && is_blank(s[at])) at++;
+  if (at < n) {
+    cJSON_Delete(root);
+    clap_error_set(err, CLAP_ERR_FORMAT, "not valid JSON: text after the array at byte %zu of %zu",
+                   at, n);
+    return NULL;
+  }
+  return root;
+}
+
+static prompt_set *set_alloc(int classes, int sentences, int classes_form) {
+  prompt_set *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->classes = classes;
+  p->sentences = sentences;
+  p->classes_form = classes_form;
+  p->first = calloc((size_t)classes + 1, sizeof *p->first);
+  p->texts = calloc((size_t)sentences, sizeof *p->texts);
+  p->lens = calloc((size_t)sentences, sizeof *p->lens);
+  p->array = calloc((size_t)classes, 1);
+  if (!p->first || !p->texts || !p->lens || !p->array) {
+    prompt_set_free(p);
+    return NULL;
+  }
+  return p;
+}
+
+void prompt_set_free(prompt_set *p) {
+  if (!p) return;
+  if (p->texts) /* calloc'd: entries not yet copied are NULL */
+    for (int i = 0; i < p->sentences; i++) free(p->texts[i]);
+  free(p->first);
+  free(p->texts);
+  free(p->lens);
+  free(p->array);
+  free(p);
+}
+
+/* Append sentence i (n bytes) to the set; 0 on out of memory. */
+static int add_text(prompt_set *p, int i, const char *s, size_t n) {
+  char *c = malloc(n + 1);
+  if (!c) return 0;
+  memcpy(c, s, n);
+  c[n] = 0;
+  p->texts[i] = c;
+  p->lens[i] = (int)n;
+  return 1;
+}
+
+/* A sentence element: a non-empty string. `where` is "element 2" or
+** "element 2[0]"; the message says what the element is instead. */
+static clap_status check_sentence(const cJSON *v, const char *where, int in_ensemble,
+                                  clap_error *err) {
+  if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) return CLAP_OK;
+  if (cJSON_IsString(v)) return clap_error_set(err, CLAP_ERR_ARG, "%s is an empty string", where);
+  if (cJSON_IsArray(v) && in_ensemble)
+    return clap_error_set(err, CLAP_ERR_ARG, "%s is an array; ensembles do not nest", where);
+  return clap_error_set(err, CLAP_ERR_ARG, "%s is %s; expected a sentence (a string)%s", where,
+                        json_kind(v), in_ensemble ? "" : " or an array of sentences");
+}
+
+/* The sentences of an ensemble array: each checked, counted into *n. */
+static clap_status check_ensemble(const cJSON *a, const char *where, int *n, clap_error *err) {
+  *n = 0;
+  for (const cJSON *v = a->child; v; v = v->next, ++*n) {
+    char at[48];
+    if (where) snprintf(at, sizeof at, "%s[%d]", where, *n);
+    else snprintf(at, sizeof at, "element %d", *n);
+    clap_status rc = check_sentence(v, at, 1, err);
+    if (rc) return rc;
+  }
+  if (*n == 0) {
+    if (where) return clap_error_set(err, CLAP_ERR_ARG, "%s is an empty array", where);
+    return clap_error_set(err, CLAP_ERR_ARG, "an empty array: expected at least one sentence");
+  }
+  return CLAP_OK;
+}
+
+clap_status prompt_parse_sentence(const char *text, size_t nbytes, prompt_set **out,
+                                  clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "prompt_parse_sentence: out is NULL");
+  *out = NULL;
+  if (!text || nbytes == 0) return clap_error_set(err, CLAP_ERR_ARG, "empty text");
+  if (nbytes > INT_MAX) return clap_error_set(err, CLAP_ERR_RANGE, "text too long");
+  prompt_set *p = set_alloc(1, 1, 0);
+  if (!p || !add_text(p, 0, text, nbytes)) {
+    prompt_set_free(p);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  p->first[1] = 1;
+  *out = p;
+  return CLAP_OK;
+}
+
+clap_status prompt_parse_class(const char *text, size_t nbytes, prompt_set **out,
+                               clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "prompt_parse_class: out is NULL");
+  *out = NULL;
+  size_t i = 0;
+  while (text && i < nbytes && is_blank(text[i])) i++;
+  if (!text || i == nbytes || text[i] != '[') return prompt_parse_sentence(text, nbytes, out, err);
+  cJSON *root = parse_json(text, nbytes, err);
+  if (!root) {
+    if (err)
+      strncat(err->msg, "; a sentence that starts with '[' is written as a JSON array: [\"...\"]",
+              sizeof err->msg - strlen(err->msg) - 1);
+    return err ? err->code : CLAP_ERR_FORMAT;
+  }
+  int n = 0;
+  clap_status rc = check_ensemble(root, NULL, &n, err);
+  prompt_set *p = rc ? NULL : set_alloc(1, n, 0);
+  if (!rc && !p) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  int j = 0;
+  for (const cJSON *v = p ? root->child : NULL; v && !rc; v = v->next, j++)
+    if (!add_text(p, j, v->valuestring, strlen(v->valuestring)))
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  cJSON_Delete(root);
+  if (rc) {
+    prompt_set_free(p);
+    return rc;
+  }
+  p->first[1] = n;
+  p->array[0] = 1;
+  *out = p;
+  return CLAP_OK;
+}
+
+/* Check every element of a classes array; count classes and sentences. */
+static clap_status check_classes(const cJSON *root, int *classes, int *sentences,
+                                 clap_error *err) {
+  if (!cJSON_IsArray(root))
+    return clap_error_set(err, CLAP_ERR_ARG,
+                          "expected a JSON array of classes (sentences or arrays of sentences), "
+                          "got %s",
+                          json_kind(root));
+  *classes = *sentences = 0;
+  for (const cJSON *v = root->child; v; v = v->next, ++*classes) {
+    char at[32];
+    snprintf(at, sizeof at, "element %d", *classes);
+    int n = 1;
+    clap_status rc = cJSON_IsArray(v) ? check_ensemble(v, at, &n, err)
+                                      : check_sentence(v, at, 0, err);
+    if (rc) return rc;
+    if (*sentences > INT_MAX - n) return clap_error_set(err, CLAP_ERR_RANGE, "too many sentences");
+    *sentences += n;
+  }
+  if (*classes == 0)
+    return clap_error_set(err, CLAP_ERR_ARG, "an empty array: expected at least one class");
+  return CLAP_OK;
+}
+
+clap_status prompt_parse_classes(const char *json, size_t nbytes, prompt_set **out,
+                                 clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "prompt_parse_classes: out is NULL");
+  *out = NULL;
+  if (!json || nbytes == 0) return clap_error_set(err, CLAP_ERR_ARG, "empty text");
+  cJSON *root = parse_json(json, nbytes, err);
+  if (!root) return err ? err->code : CLAP_ERR_FORMAT;
+  int classes = 0, sentences = 0;
+  clap_status rc = check_classes(root, &classes, &sentences, err);
+  prompt_set *p = rc ? NULL : set_alloc(classes, sentences, 1);
+  if (!rc && !p) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  int k = 0, i = 0;
+  /* One walk over the array (cJSON_GetArrayItem would make it quadratic). */
+  for (const cJSON *v = p ? root->child : NULL; v && !rc; v = v->next, k++) {
+    p->first[k] = i;
+    p->array[k] = cJSON_IsArray(v);
+    for (const cJSON *s = p->array[k] ? v->child : v; s && !rc; s = p->array[k] ? s->next : NULL)
+      if (!add_text(p, i++, s->valuestring, strlen(s->valuestring)))
+        rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  cJSON_Delete(root);
+  if (rc) {
+    prompt_set_free(p);
+    return rc;
+  }
+  p->first[classes] = sentences;
+  *out = p;
+  return CLAP_OK;
+}
+
+int prompt_set_count(const prompt_set *p) { return p ? p->classes : 0; }
+
+int prompt_set_size(const prompt_set *p, int k) {
+  return p && k >= 0 && k < p->classes ? p->first[k + 1] - p->first[k] : 0;
+}
+
+const char *const *prompt_set_texts(const prompt_set *p, int k) {
+  return p && k >= 0 && k < p->classes ? (const char *const *)p->texts + p->first[k] : NULL;
+}
