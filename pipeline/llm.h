@@ -5,35 +5,15 @@
 ** What it sends: POST {base_url}/chat/completions with
 **   {"model": M, "messages": [{"role": "user", "content": PROMPT}],
 **    "temperature": T, "n": 1}
-** (n is always 1: several local servers reject anything else), the headers
-** Content-Type/Accept application/json and, when a key is known,
-** "Authorization: Bearer KEY". The key is config.api_key, else the
-** environment's CLAP_API_KEY, else OPENAI_API_KEY, else none (local servers
-** need none). It lives only in this client's memory (wiped on free): it is
-** never written anywhere, never printed, and removed from every error
-** message even if a server echoes it back.
-**
-** What is accepted: base URLs starting with http:// or https:// (anything
-** else, including other curl schemes such as file:// or ftp://, is
-** CLAP_ERR_ARG at create); redirects are not followed, so the key never goes
-** to another host.
-**
-** How calls behave (llm_run): up to config.concurrency requests are in flight
-** at once (one curl multi handle, one easy handle per request). Each request
-** has a connect timeout and a total timeout. A request is tried again, at
-** most config.max_attempts times in all, on a network error (refused, reset,
-** timed out) and on HTTP 408, 409, 429 and 5xx; the wait honours the
-** server's `retry-after-ms` or `Retry-After` (seconds or an HTTP date),
-** capped at config.max_wait_ms, and is otherwise an exponential backoff from
-** config.backoff_ms with jitter (also capped). No retry on any other status
-** (400, 401, 403, 404, ...) nor on a quota error (429 whose error.code or
-** error.type is "insufficient_quota"), nor on a 2xx reply that is not a chat
-** completion. A failed call's message names the HTTP status, the URL and the
-** server's own message, parsed leniently from {"error": {"message": ...,
-** "code": string-or-number, "type": ...}} or {"error": "text"} or
-** {"message": ...}, else the start of the body, e.g.
-**   "HTTP 401 from http://127.0.0.1:8080/v1/chat/completions: Incorrect API
-**    key provided (code invalid_api_key)"
+** (n is always 1: several local servers reject anything else). Transport,
+** key, retries, backoff, timeouts and error messages are the engine's
+** request engine's (ext/net/httpc.h), shared with the embeddings client of
+** encoder kind "openai": the headers, the key (config.api_key, else
+** CLAP_API_KEY, else OPENAI_API_KEY; never stored, printed or in an error),
+** http(s) base URLs only, no redirects, retries on network errors and HTTP
+** 408/409/429/5xx honouring Retry-After, and "HTTP 401 from URL: server's
+** message" errors are described there. A 2xx reply that is not a chat
+** completion fails its call without a retry.
 ** Token usage of every successful reply is summed (llm_client_usage).
 */
 #ifndef CLAP_LLM_H
@@ -119,15 +99,5 @@ char *llm_request_json(const char *model, const char *prompt, double temperature
 ** message content (a "refusal" is quoted in the message). */
 clap_status llm_parse_reply(const char *body, size_t n, llm_reply *out, clap_error *err);
 void llm_reply_clear(llm_reply *r);
-
-/* The server's explanation in an error body, leniently (see above), into
-** buf; "code"/"type" appended in parentheses when present. *quota is set to 1
-** for an insufficient_quota error. Always NUL-terminates buf (cap > 0). */
-void llm_parse_error(const char *body, size_t n, char *buf, size_t cap, int *quota);
-
-/* Seconds to wait from a Retry-After value: delta-seconds (decimals
-** accepted) or an HTTP date relative to now (unix seconds). -1 when the
-** value is neither. */
-double llm_retry_after_seconds(const char *value, long now);
 
 #endif

@@ -1,5 +1,5 @@
 /* Fuzz what comes back from a server and from a user's file: the chat
-** completion JSON (llm_parse_reply), error bodies (llm_parse_error), the
+** completion JSON (llm_parse_reply), error bodies (httpc_parse_error), the
 ** sentence splitter and filters on the reply's content and on raw bytes,
 ** and the descriptions file parser. Every sentence must be non-empty, on
 ** one line and no longer than its input. */
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpc.h"
 #include "llm.h"
 #include "paraphrase.h"
 
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   char msg[256];
   int quota = 0;
-  llm_parse_error(s, size, msg, sizeof msg, &quota);
+  httpc_parse_error(s, size, msg, sizeof msg, &quota);
   if (strlen(msg) >= sizeof msg) abort();
   sentences(s, size);
   paraphrase_entry *e = NULL;

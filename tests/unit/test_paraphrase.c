@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "httpc.h"
 #include "llm.h"
 #include "paraphrase.h"
 
@@ -282,47 +283,47 @@ static void test_parse_error(void) {
   int quota = -1;
   const char *a = "{\"error\": {\"message\": \"Incorrect API key\", \"type\": \"invalid_request_error\", \"code\": "
                   "\"invalid_api_key\"}}";
-  llm_parse_error(a, strlen(a), buf, sizeof buf, &quota);
+  httpc_parse_error(a, strlen(a), buf, sizeof buf, &quota);
   CHECK(!strcmp(buf, "Incorrect API key (code invalid_api_key)"));
   CHECK_INT(quota, 0);
   const char *b = "{\"error\": {\"message\": \"boom\", \"code\": 500}}";
-  llm_parse_error(b, strlen(b), buf, sizeof buf, &quota);
+  httpc_parse_error(b, strlen(b), buf, sizeof buf, &quota);
   CHECK(!strcmp(buf, "boom (code 500)"));
   const char *c = "{\"error\": {\"message\": \"You exceeded your current quota\", \"type\": \"insufficient_quota\", "
                   "\"code\": null}}";
-  llm_parse_error(c, strlen(c), buf, sizeof buf, &quota);
+  httpc_parse_error(c, strlen(c), buf, sizeof buf, &quota);
   CHECK_INT(quota, 1);
   CHECK(!strcmp(buf, "You exceeded your current quota (type insufficient_quota)"));
   const char *d = "{\"error\": \"model 'x' not found\"}";   /* Ollama */
-  llm_parse_error(d, strlen(d), buf, sizeof buf, &quota);
+  httpc_parse_error(d, strlen(d), buf, sizeof buf, &quota);
   CHECK(!strcmp(buf, "model 'x' not found"));
   const char *f = "{\"detail\": \"Not Found\"}";             /* FastAPI / vLLM */
-  llm_parse_error(f, strlen(f), buf, sizeof buf, &quota);
+  httpc_parse_error(f, strlen(f), buf, sizeof buf, &quota);
   CHECK(!strcmp(buf, "Not Found"));
   const char *g = "<html>\n502 Bad Gateway</html>";
-  llm_parse_error(g, strlen(g), buf, sizeof buf, &quota);
+  httpc_parse_error(g, strlen(g), buf, sizeof buf, &quota);
   CHECK(!strcmp(buf, "<html> 502 Bad Gateway</html>"));
-  llm_parse_error("", 0, buf, sizeof buf, &quota);
+  httpc_parse_error("", 0, buf, sizeof buf, &quota);
   CHECK(!strcmp(buf, "(empty body)"));
   const char *h = "{\"error\": {\"code\": 42}}";
-  llm_parse_error(h, strlen(h), buf, sizeof buf, NULL);
+  httpc_parse_error(h, strlen(h), buf, sizeof buf, NULL);
   CHECK(!strcmp(buf, "code 42"));
   char tiny[8];
-  llm_parse_error(a, strlen(a), tiny, sizeof tiny, NULL);
+  httpc_parse_error(a, strlen(a), tiny, sizeof tiny, NULL);
   CHECK_INT(strlen(tiny), 7);
 }
 
 static void test_retry_after(void) {
-  CHECK_NEAR(llm_retry_after_seconds("1", 0), 1.0, 1e-9);
-  CHECK_NEAR(llm_retry_after_seconds(" 2.5 ", 0), 2.5, 1e-9);
-  CHECK_NEAR(llm_retry_after_seconds("0", 0), 0.0, 1e-9);
-  CHECK_NEAR(llm_retry_after_seconds("-1", 0), -1.0, 1e-9);
-  CHECK_NEAR(llm_retry_after_seconds("soon", 0), -1.0, 1e-9);
-  CHECK_NEAR(llm_retry_after_seconds("", 0), -1.0, 1e-9);
-  CHECK_NEAR(llm_retry_after_seconds(NULL, 0), -1.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds("1", 0), 1.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds(" 2.5 ", 0), 2.5, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds("0", 0), 0.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds("-1", 0), -1.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds("soon", 0), -1.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds("", 0), -1.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds(NULL, 0), -1.0, 1e-9);
   /* 1994-11-06 08:49:37 UTC = 784111777 */
-  CHECK_NEAR(llm_retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784111770), 7.0, 1e-9);
-  CHECK_NEAR(llm_retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784111790), 0.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784111770), 7.0, 1e-9);
+  CHECK_NEAR(httpc_retry_after_seconds("Sun, 06 Nov 1994 08:49:37 GMT", 784111790), 0.0, 1e-9);
 }
 
 static void test_client_create(void) {
