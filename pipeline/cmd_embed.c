@@ -2,7 +2,8 @@
 ** clap embed — fill the encoder output cache (table features).
 **
 **   clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--threads T]
-**                 [--refuse-stale] [--shard K/N [--out SHARD.db]]
+**                 [--concurrency C] [--offline] [--refuse-stale]
+**                 [--shard K/N [--out SHARD.db]]
 **
 ** Audio: every utterance's stored FLAC is decoded and encoded by E (default
 ** acoustic), key = utterance id. Text: every description (any source or
@@ -32,7 +33,17 @@
 ** gives N = max(1, cores / T); --workers N alone gives T = max(1, cores / N).
 ** Text always runs on the main thread with T threads (T = the cores unless
 ** --threads says otherwise). The main thread is the one writer and commits each chunk,
-** so an interrupted run keeps the chunks done. An utterance that fails to
+** so an interrupted run keeps the chunks done.
+**
+** A remote text encoder (kind openai, ext/encoders/openai_embed.h) gets the
+** texts in chunks of TEXT_CHUNK, each one encode call (requests of the
+** encoder's --batch inputs, at most C in flight: --concurrency, default 4,
+** 1..64) and one transaction; a chunk that fails (the server down, 401, 429
+** or 5xx after the retries, a bad reply) stops the run with the encoder's
+** message and writes nothing of that chunk. What is cached is never sent
+** again. --offline sends nothing: if anything is to be computed by a
+** remote encoder the run fails (exit 1, nothing written) saying how many
+** vectors are missing; local encoders run as usual. An utterance that fails to
 ** decode or encode stops the run with its id in the message (exit 1); so
 ** does a chunk (or the text pass, or a shard's record) whose COMMIT fails,
 ** rolled back, the message naming what was being committed.
@@ -80,9 +91,13 @@
 #include "progress.h"
 #include "shard.h"
 
+/* Texts per encode call (and transaction) for a remote text encoder. */
+#define TEXT_CHUNK 1024
+
 static const char embed_usage[] =
     "usage: clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--threads T]\n"
-    "                     [--refuse-stale] [--shard K/N [--out SHARD.db]]\n"
+    "                     [--concurrency C] [--offline] [--refuse-stale]\n"
+    "                     [--shard K/N [--out SHARD.db]]\n"
     "\n"
     "Fill the features cache: every utterance through the audio encoder\n"
     "(default acoustic), every description through the text encoder (default\n"
@@ -94,6 +109,8 @@ static const char embed_usage[] =
     "  --threads T        threads inside one encode call, for the checkpoint\n"
     "                     encoders (default: 1 for audio with several workers,\n"
     "                     cores/N with --workers N; the cores for text)\n"
+    "  --concurrency C    requests in flight to a remote text encoder (default 4)\n"
+    "  --offline          send nothing to a remote encoder; fail if one is needed\n"
     "  --refuse-stale     fail, writing nothing, if any cached vector is stale\n"
     "  --shard K/N        embed only shard K of N (1 <= K <= N) into a shard\n"
     "                     database; DB is only read (`clap merge` folds it in)\n"
@@ -388,8 +405,9 @@ static clap_status embed_audio(const target *t, side *sd, int workers, int *done
   return rc;
 }
 
-/* Texts are cheap to encode: one pass on the main thread, one transaction. */
-static clap_status embed_text(const target *t, side *sd, clap_error *err) {
+/* Texts of a local encoder are cheap to encode: one pass on the main
+** thread, one transaction. */
+static clap_status embed_text_local(const target *t, side *sd, clap_error *err) {
   int dim = encoder_dim(sd->enc);
   float *v = malloc((size_t)dim * sizeof(float));
   clap_status rc = v ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
@@ -407,6 +425,58 @@ static clap_status embed_text(const target *t, side *sd, clap_error *err) {
   rc = unit_end(t->dst, rc, what, err);
   free(v);
   return rc;
+}
+
+/* One chunk of a remote encoder's texts: one batched encode call, one
+** transaction. */
+static clap_status text_chunk(const target *t, side *sd, int first, int n, int concurrency,
+                              float *v, clap_error *err) {
+  int dim = encoder_dim(sd->enc);
+  char **texts = sd->work.v + first;
+  clap_status rc = encoder_encode_text_batch(sd->enc, (const char *const *)texts, n, concurrency, v, err);
+  if (rc == CLAP_OK) rc = db_exec(t->dst, "BEGIN IMMEDIATE", err);
+  for (int i = 0; rc == CLAP_OK && i < n; i++) {
+    char key[SHA256_HEX_SIZE];
+    features_text_key(texts[i], key);
+    rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v + (size_t)i * dim, dim, sd->id, err);
+  }
+  char what[160];
+  snprintf(what, sizeof what, "%d text vectors of encoder '%s'", n, sd->name);
+  return unit_end(t->dst, rc, what, err);
+}
+
+static clap_status embed_text(const target *t, side *sd, int concurrency, int *done,
+                              clap_error *err) {
+  *done = 0;
+  if (!encoder_is_remote(sd->enc)) {
+    clap_status rc = embed_text_local(t, sd, err);
+    if (rc == CLAP_OK) *done = sd->work.n;
+    return rc;
+  }
+  int n = sd->work.n, dim = encoder_dim(sd->enc);
+  float *v = n ? malloc((size_t)(n < TEXT_CHUNK ? n : TEXT_CHUNK) * (size_t)dim * sizeof(float)) : NULL;
+  if (n && !v) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  char label[96];
+  snprintf(label, sizeof label, "embed %s", sd->name);
+  progress *pg = n ? progress_create(label, n) : NULL;
+  clap_status rc = CLAP_OK;
+  for (int i = 0; i < n && rc == CLAP_OK; i += TEXT_CHUNK) {
+    int m = n - i < TEXT_CHUNK ? n - i : TEXT_CHUNK;
+    rc = text_chunk(t, sd, i, m, concurrency, v, err);
+    if (rc == CLAP_OK) *done += m;
+    progress_update(pg, i + m, NULL);
+  }
+  progress_finish(pg);
+  free(v);
+  return rc;
+}
+
+/* --offline: what a remote encoder would have to compute is an error. */
+static clap_status refuse_offline(const side *sd, clap_error *err) {
+  return clap_error_set(err, CLAP_ERR_NOTFOUND,
+                        "%d %s vectors of encoder '%s' are not cached (or are stale) and --offline "
+                        "sends nothing; nothing written",
+                        sd->work.n, sd->modality == ENCODER_AUDIO ? "audio" : "text", sd->name);
 }
 
 static clap_status refuse_stale(const target *t, const side *sd, clap_error *err) {
@@ -479,7 +549,8 @@ static threads plan_threads(int workers, int nthreads) {
 /* Resolve both encoders, plan both sides (so --refuse-stale writes nothing
 ** and a broken encoder stops the run before any work), then embed. */
 static clap_status embed_run(target *t, const char *path, const char *out, side *a, side *x,
-                             const threads *th, int refuse, int *na, clap_error *err) {
+                             const threads *th, int refuse, int offline, int concurrency, int *na,
+                             int *nt, clap_error *err) {
   clap_status rc = side_resolve(t->src, a, err);
   if (rc == CLAP_OK) rc = side_resolve(t->src, x, err);
   if (rc == CLAP_OK && out) rc = open_existing_shard(path, out, &t->dst, err);
@@ -487,6 +558,8 @@ static clap_status embed_run(target *t, const char *path, const char *out, side 
   if (rc == CLAP_OK) rc = side_plan(t, x, err);
   if (rc == CLAP_OK && refuse && a->work.nstale) rc = refuse_stale(t, a, err);
   if (rc == CLAP_OK && refuse && x->work.nstale) rc = refuse_stale(t, x, err);
+  if (rc == CLAP_OK && offline && a->work.n && encoder_is_remote(a->enc)) rc = refuse_offline(a, err);
+  if (rc == CLAP_OK && offline && x->work.n && encoder_is_remote(x->enc)) rc = refuse_offline(x, err);
   if (rc == CLAP_OK && out) rc = record_shard(t->src, path, out, t->k, t->n, a, x, &t->dst, err);
   if (rc == CLAP_OK) {
     nn_set_threads(th->audio);
@@ -494,7 +567,7 @@ static clap_status embed_run(target *t, const char *path, const char *out, side 
   }
   if (rc == CLAP_OK) {
     nn_set_threads(th->text);
-    rc = embed_text(t, x, err);
+    rc = embed_text(t, x, concurrency, nt, err);
   }
   return rc;
 }
@@ -502,12 +575,12 @@ static clap_status embed_run(target *t, const char *path, const char *out, side 
 /* What the command line asks for (the usage above). */
 typedef struct embed_args {
   const char *path, *audio_enc, *text_enc, *out;
-  int workers, nthreads, refuse, k, n, sharded;
+  int workers, nthreads, refuse, k, n, sharded, concurrency, offline;
   char outbuf[4096]; /* the default SHARD.db path, when out points here */
 } embed_args;
 
 enum { OPT_ENCODER = CLI_OPT, OPT_TEXT_ENCODER, OPT_WORKERS, OPT_THREADS, OPT_REFUSE_STALE,
-       OPT_SHARD, OPT_OUT };
+       OPT_SHARD, OPT_OUT, OPT_CONCURRENCY, OPT_OFFLINE };
 static const struct option embed_opts[] = {
     CLI_HELP_OPTION,
     {"encoder", required_argument, NULL, OPT_ENCODER},
@@ -517,6 +590,8 @@ static const struct option embed_opts[] = {
     {"refuse-stale", no_argument, NULL, OPT_REFUSE_STALE},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"out", required_argument, NULL, OPT_OUT},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"offline", no_argument, NULL, OPT_OFFLINE},
     {0}};
 
 /* One option into o; 0, or 2 after a usage error. */
@@ -528,6 +603,11 @@ static int embed_option(embed_args *o, const cli *c, int opt) {
   case OPT_TEXT_ENCODER: o->text_enc = optarg; return 0;
   case OPT_OUT: o->out = optarg; return 0;
   case OPT_REFUSE_STALE: o->refuse = 1; return 0;
+  case OPT_OFFLINE: o->offline = 1; return 0;
+  case OPT_CONCURRENCY:
+    if (cli_int(c, 1, 64, &w)) return 2;
+    o->concurrency = (int)w;
+    return 0;
   case OPT_SHARD:
     if (shard_parse(optarg, &o->k, &o->n, &err) != CLAP_OK) return cli_usage(c, "%s", err.msg);
     o->sharded = 1;
@@ -544,7 +624,7 @@ static int embed_option(embed_args *o, const cli *c, int opt) {
 /* Parse argv into *o (defaults first). Returns -1 to go on, or the exit
 ** status: 0 after --help, 2 after a usage error (printed). */
 static int embed_parse(int argc, char **argv, embed_args *o) {
-  *o = (embed_args){.audio_enc = "acoustic", .text_enc = "ngram", .k = 1, .n = 1};
+  *o = (embed_args){.audio_enc = "acoustic", .text_enc = "ngram", .k = 1, .n = 1, .concurrency = 4};
   cli c = {.cmd = "clap embed", .help = embed_usage};
   for (int opt; (opt = cli_next(&c, argc, argv, "", embed_opts)) != CLI_END;)
     if (opt == CLI_EXIT) return c.status;
@@ -578,15 +658,17 @@ int cmd_embed(int argc, char **argv) {
   target t = {.src = db, .dst = o.sharded ? NULL : db, .k = o.k, .n = o.n};
   side a = {.name = o.audio_enc, .modality = ENCODER_AUDIO};
   side x = {.name = o.text_enc, .modality = ENCODER_TEXT};
-  int na = 0;
+  int na = 0, nt = 0;
   threads th = plan_threads(o.workers, o.nthreads);
-  clap_status rc =
-      embed_run(&t, o.path, o.sharded ? o.out : NULL, &a, &x, &th, o.refuse, &na, &err);
+  clap_status rc = embed_run(&t, o.path, o.sharded ? o.out : NULL, &a, &x, &th, o.refuse, o.offline,
+                             o.concurrency, &na, &nt, &err);
   if (t.dst && t.dst != db) db_close(t.dst);
   db_close(db);
-  /* Audio commits per chunk, in order of id; text all at once. */
-  int nt = rc == CLAP_OK ? x.work.n : 0, sa = 0, st = rc == CLAP_OK ? x.work.nstale : 0;
+  /* Audio commits per chunk, in order of id; text all at once, or per chunk
+  ** for a remote encoder. */
+  int sa = 0, st = 0;
   for (int i = 0; i < na; i++) sa += a.work.stale[i];
+  for (int i = 0; i < nt; i++) st += x.work.stale[i];
   if (o.sharded)
     printf("embed: shard %d/%d: %d audio vectors (%s), %d text vectors (%s) added to %s; %d "
            "audio, %d text stale vectors recomputed\n",

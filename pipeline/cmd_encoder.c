@@ -17,6 +17,22 @@
 **       must not be a built-in encoder (acoustic, ngram); an existing NAME
 **       needs --replace (cached features of the old files then become
 **       stale: `clap embed` recomputes them).
+**   clap encoder add DB --name NAME --kind openai --base-url URL --model M
+**                   [--dim D] [--batch N] [--input-prefix P] [--timeout S] [--replace]
+**       An OpenAI-compatible embeddings server (OpenAI, llama.cpp
+**       `llama-server --embeddings`, Ollama, vLLM) as a text encoder
+**       (ext/encoders/openai_embed.h). One request embeds the probe
+**       sentence: it learns the dimension (with --dim D, D is sent as
+**       "dimensions" and the reply must have it) and the probe vector, so a
+**       server that is down, refuses the key or answers badly is refused
+**       here. Stored: (name, "openai", URL as path, identity as sha256, dim,
+**       config JSON with the options, probe vector and identity). The
+**       identity covers URL, model, prefix, dimension and the probe vector's
+**       digest. --batch N: inputs per request (default 64, 1..2048);
+**       --input-prefix P: put in front of every text (e.g. 'query: ' for E5
+**       models); --timeout S: one request with its retries (default 60, at
+**       most 3600 s). The key is read from CLAP_API_KEY or OPENAI_API_KEY
+**       whenever a request is made, never stored.
 **   clap encoder list DB
 **       name, kind, dim, the first 12 hex digits of sha256 (weights) and of
 **       the identity (all files; "-" for rows added before schema version
@@ -39,16 +55,21 @@
 #include "db.h"
 #include "encoder.h"
 #include "hfckpt.h"
+#include "openai_embed.h"
 #include "sha256.h"
 
 static const char encoder_usage[] =
     "usage: clap encoder add DB --name NAME --kind hubert|distilbert --path DIR [--replace]\n"
+    "       clap encoder add DB --name NAME --kind openai --base-url URL --model M [--dim D]\n"
+    "                       [--batch N] [--input-prefix P] [--timeout S] [--replace]\n"
     "       clap encoder list DB\n";
 
 /* What the command line asks for (the usage above). */
 typedef struct encoder_args {
   const char *verb, *db, *name, *kind, *path;
   int replace;
+  openai_embed_options oa; /* --kind openai */
+  int server_opts;         /* how many of its options were given */
 } encoder_args;
 
 static int fail(const clap_error *err) {
@@ -88,14 +109,41 @@ static char *config_json(const char *dir, const char *weights, cJSON *files,
   return s;
 }
 
-static int encoder_add(sqlite3 *db, const encoder_args *a) {
-  const char *name = a->name, *kind = a->kind, *path = a->path;
-  int replace = a->replace;
-  clap_error err;
-  if (encoder_builtin(name, NULL)) {
-    fprintf(stderr, "clap encoder: '%s' is a built-in encoder name; choose another\n", name);
-    return 1;
+/* Insert (or with replace, replace) one clap_encoders row and say so. */
+static int store_row(sqlite3 *db, const char *name, const char *kind, const char *path,
+                     const char *hex, int dim, const char *cfg, int replace, const char *what) {
+  sqlite3_stmt *st = NULL;
+  const char *sql = replace ? "INSERT OR REPLACE INTO clap_encoders(name, kind, path, sha256, dim, "
+                              "config) VALUES (?,?,?,?,?,?)"
+                            : "INSERT INTO clap_encoders(name, kind, path, sha256, dim, config) "
+                              "VALUES (?,?,?,?,?,?)";
+  int rc = 1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, dim);
+    sqlite3_bind_text(st, 6, cfg ? cfg : "{}", -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_DONE) {
+      printf("encoder %s: %s, %d dims, %s\n", name, kind, dim, what);
+      rc = 0;
+    } else if ((s & 0xff) == SQLITE_CONSTRAINT) {
+      fprintf(stderr, "clap encoder: an encoder named '%s' exists (use --replace)\n", name);
+    } else {
+      fprintf(stderr, "clap encoder: storing '%s': %s\n", name, sqlite3_errmsg(db));
+    }
+  } else {
+    fprintf(stderr, "clap encoder: %s\n", sqlite3_errmsg(db));
   }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int add_checkpoint(sqlite3 *db, const char *name, const char *kind, const char *path,
+                          int replace) {
+  clap_error err;
   char abs[PATH_MAX];
   if (!realpath(path, abs)) {
     clap_error_set(&err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
@@ -121,35 +169,37 @@ static int encoder_add(sqlite3 *db, const encoder_args *a) {
   hfckpt_identity(files, id);
   int nfiles = cJSON_GetArraySize(files);
   char *cfg = config_json(abs, weights, files, id);
-  sqlite3_stmt *st = NULL;
-  const char *sql = replace ? "INSERT OR REPLACE INTO clap_encoders(name, kind, path, sha256, dim, "
-                              "config) VALUES (?,?,?,?,?,?)"
-                            : "INSERT INTO clap_encoders(name, kind, path, sha256, dim, config) "
-                              "VALUES (?,?,?,?,?,?)";
-  int rc = 1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, abs, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, hex, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, dim);
-    sqlite3_bind_text(st, 6, cfg ? cfg : "{}", -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    if (s == SQLITE_DONE) {
-      printf("encoder %s: %s, %d dims, sha256 %.12s, identity %.12s (%d files), %s\n", name,
-             kind, dim, hex, id, nfiles, abs);
-      rc = 0;
-    } else if ((s & 0xff) == SQLITE_CONSTRAINT) {
-      fprintf(stderr, "clap encoder: an encoder named '%s' exists (use --replace)\n", name);
-    } else {
-      fprintf(stderr, "clap encoder: storing '%s': %s\n", name, sqlite3_errmsg(db));
-    }
-  } else {
-    fprintf(stderr, "clap encoder: %s\n", sqlite3_errmsg(db));
-  }
-  sqlite3_finalize(st);
+  char what[PATH_MAX + 128];
+  snprintf(what, sizeof what, "sha256 %.12s, identity %.12s (%d files), %s", hex, id, nfiles, abs);
+  int rc = store_row(db, name, kind, abs, hex, dim, cfg, replace, what);
   cJSON_free(cfg);
   return rc;
+}
+
+/* The server is asked once (openai_embed_register); the identity goes in
+** the sha256 column, which models and the feature cache record. */
+static int add_openai(sqlite3 *db, const char *name, const openai_embed_options *o, int replace) {
+  clap_error err;
+  char *cfg = NULL, id[SHA256_HEX_SIZE];
+  int dim = 0;
+  if (openai_embed_register(o, &cfg, &dim, id, &err) != CLAP_OK) {
+    clap_error_prefix(&err, "encoder '%s': ", name);
+    return fail(&err);
+  }
+  char what[600];
+  snprintf(what, sizeof what, "identity %.12s, model %.200s at %.300s", id, o->model, o->base_url);
+  int rc = store_row(db, name, "openai", o->base_url, id, dim, cfg, replace, what);
+  free(cfg);
+  return rc;
+}
+
+static int encoder_add(sqlite3 *db, const encoder_args *a) {
+  if (encoder_builtin(a->name, NULL)) {
+    fprintf(stderr, "clap encoder: '%s' is a built-in encoder name; choose another\n", a->name);
+    return 1;
+  }
+  return !strcmp(a->kind, "openai") ? add_openai(db, a->name, &a->oa, a->replace)
+                                    : add_checkpoint(db, a->name, a->kind, a->path, a->replace);
 }
 
 static int encoder_list(sqlite3 *db) {
@@ -174,15 +224,44 @@ static int encoder_list(sqlite3 *db) {
   return 0;
 }
 
-enum { OPT_NAME = CLI_OPT, OPT_KIND, OPT_PATH, OPT_REPLACE };
+enum { OPT_NAME = CLI_OPT, OPT_KIND, OPT_PATH, OPT_REPLACE, OPT_BASE_URL, OPT_MODEL, OPT_DIM,
+       OPT_BATCH, OPT_INPUT_PREFIX, OPT_TIMEOUT };
 static const struct option add_opts[] = {
     CLI_HELP_OPTION,
     {"name", required_argument, NULL, OPT_NAME},
     {"kind", required_argument, NULL, OPT_KIND},
     {"path", required_argument, NULL, OPT_PATH},
     {"replace", no_argument, NULL, OPT_REPLACE},
+    {"base-url", required_argument, NULL, OPT_BASE_URL},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"dim", required_argument, NULL, OPT_DIM},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"input-prefix", required_argument, NULL, OPT_INPUT_PREFIX},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {0}};
 static const struct option plain_opts[] = {CLI_HELP_OPTION, {0}};
+
+/* An option of --kind openai into a->oa; 0, or 2 after a usage error. */
+static int server_option(encoder_args *a, const cli *c, int opt) {
+  long v;
+  double t;
+  a->server_opts++;
+  switch (opt) {
+  case OPT_BASE_URL: a->oa.base_url = optarg; return 0;
+  case OPT_MODEL: a->oa.model = optarg; return 0;
+  case OPT_INPUT_PREFIX: a->oa.input_prefix = optarg; return 0;
+  case OPT_DIM:
+  case OPT_BATCH:
+    if (cli_int(c, 1, opt == OPT_DIM ? OPENAI_MAX_DIM : OPENAI_MAX_BATCH, &v)) return 2;
+    *(opt == OPT_DIM ? &a->oa.dim : &a->oa.batch) = (int)v;
+    return 0;
+  case OPT_TIMEOUT:
+    if (cli_number(c, 0.001, 3600, &t)) return 2;
+    a->oa.timeout_s = t;
+    return 0;
+  }
+  return 0;
+}
 
 /* One option of `encoder add` into a; 0, or 2 after a usage error. */
 static int encoder_option(encoder_args *a, const cli *c, int opt) {
@@ -190,12 +269,26 @@ static int encoder_option(encoder_args *a, const cli *c, int opt) {
   case OPT_NAME: a->name = optarg; return 0;
   case OPT_KIND:
     if (!strcmp(optarg, "acoustic") || !strcmp(optarg, "ngram"))
-      return cli_usage(c, "--kind: built-in kinds need no registration; use hubert or distilbert");
+      return cli_usage(c, "--kind: built-in kinds need no registration; use hubert, distilbert or openai");
     a->kind = optarg;
     return 0;
   case OPT_PATH: a->path = optarg; return 0;
   case OPT_REPLACE: a->replace = 1; return 0;
   }
+  return server_option(a, c, opt);
+}
+
+/* What each kind needs: --path, or the server's options. */
+static int check_add(const encoder_args *a, const cli *c) {
+  if (!a->name || !*a->name || !a->kind) return cli_usage(c, "add needs --name and --kind");
+  if (!strcmp(a->kind, "openai")) {
+    if (!a->oa.base_url || !a->oa.model || a->path)
+      return cli_usage(c, "--kind openai needs --base-url and --model, and no --path");
+    return 0;
+  }
+  if (!a->path || a->server_opts)
+    return cli_usage(c, "--kind %s needs --path (--base-url, --model, --dim, --batch, --input-prefix "
+                        "and --timeout go with --kind openai)", a->kind);
   return 0;
 }
 
@@ -219,8 +312,7 @@ static int encoder_parse(int argc, char **argv, encoder_args *a) {
     else if (encoder_option(a, &vc, o)) return 2;
   if (cli_operands(&vc, argc, argv, operands, 1, 1)) return 2;
   a->db = argv[optind];
-  if (add && (!a->name || !*a->name || !a->kind || !a->path))
-    return cli_usage(&vc, "add needs --name, --kind and --path");
+  if (add && check_add(a, &vc)) return 2;
   return -1;
 }
 

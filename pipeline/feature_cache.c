@@ -52,8 +52,9 @@ clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality wan
     rc = hfckpt_verify_weights(name, (const char *)sqlite3_column_text(st, 1),
                                (const char *)sqlite3_column_text(st, 2), h, err);
     if (rc == CLAP_OK)
-      rc = encoder_create(name, (const char *)sqlite3_column_text(st, 0),
-                          (const char *)sqlite3_column_text(st, 1), owned, err);
+      rc = encoder_create_config(name, (const char *)sqlite3_column_text(st, 0),
+                                 (const char *)sqlite3_column_text(st, 1),
+                                 (const char *)sqlite3_column_text(st, 2), owned, err);
     sqlite3_finalize(st);
     if (rc != CLAP_OK) return rc;
     e = *owned;

@@ -8,7 +8,8 @@
 ** little-endian, as the SQL functions return them.
 **
 ** features_encoder: a built-in kind ("acoustic", "ngram") or a clap_encoders
-** row (created from its kind and path; *owned receives it and the caller
+** row (created from its kind and path, or for a configured kind such as
+** "openai" from its config, which contacts no server; *owned receives it and the caller
 ** frees it with encoder_free; NULL for built-ins). sha (may be NULL)
 ** receives the row's weights sha256 ("" for built-ins), which models record
 ** so the SQL functions can refuse other weights; as there, a row whose

@@ -12,6 +12,7 @@
 #include "distilbert.h"
 #include "hubert.h"
 #include "ngram.h"
+#include "openai_embed.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ static const encoder_ops *const encoder_kinds[] = {
     &ngram_encoder_ops,
     &hubert_encoder_ops,
     &distilbert_encoder_ops,
+    &openai_encoder_ops,
 };
 #define N_KINDS ((int)(sizeof encoder_kinds / sizeof encoder_kinds[0]))
 
@@ -62,6 +64,21 @@ static clap_status unknown_kind(const char *kind, clap_error *err) {
 
 clap_status encoder_create(const char *name, const char *kind, const char *path, encoder **out,
                            clap_error *err) {
+  return encoder_create_config(name, kind, path, NULL, out, err);
+}
+
+static clap_status create_state(encoder *e, const char *path, const char *config, clap_error *err) {
+  if (!e->ops->create_config) return e->ops->create(path, &e->state, &e->dim, err);
+  if (!config || !*config)
+    return clap_error_set(err, CLAP_ERR_ARG,
+                          "encoder '%s' of kind '%s' needs its clap_encoders configuration "
+                          "(register it with `clap encoder add`)",
+                          e->name, e->ops->kind);
+  return e->ops->create_config(e->name, config, &e->state, &e->dim, err);
+}
+
+clap_status encoder_create_config(const char *name, const char *kind, const char *path,
+                                  const char *config, encoder **out, clap_error *err) {
   if (!out) return clap_error_set(err, CLAP_ERR_ARG, "encoder_create: out is NULL");
   *out = NULL;
   if (!kind || !*kind) return clap_error_set(err, CLAP_ERR_ARG, "encoder kind is empty");
@@ -75,7 +92,7 @@ clap_status encoder_create(const char *name, const char *kind, const char *path,
     free(e);
     return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory creating encoder '%s'", kind);
   }
-  clap_status rc = ops->create(path, &e->state, &e->dim, err);
+  clap_status rc = create_state(e, path, config, err);
   if (rc == CLAP_OK && e->dim <= 0)
     rc = clap_error_set(err, CLAP_ERR_INTERNAL, "encoder kind '%s' reported dimension %d", kind,
                         e->dim);
@@ -168,3 +185,20 @@ clap_status encoder_encode_text(const encoder *e, const char *text, int nbytes, 
   if (rc != CLAP_OK) return rc;
   return e->ops->encode_text(e->state, text, nbytes, out, err);
 }
+
+clap_status encoder_encode_text_batch(const encoder *e, const char *const *texts, int n,
+                                      int concurrency, float *out, clap_error *err) {
+  if (n < 0 || (n > 0 && !texts)) return clap_error_set(err, CLAP_ERR_ARG, "encoder: bad batch");
+  if (n == 0) return CLAP_OK;
+  clap_status rc = check_modality(e, ENCODER_TEXT, texts, out, err);
+  if (rc != CLAP_OK) return rc;
+  for (int i = 0; i < n; i++)
+    if (!texts[i]) return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s': text %d is NULL", e->name, i);
+  if (e->ops->encode_text_batch)
+    return e->ops->encode_text_batch(e->state, texts, n, concurrency < 1 ? 1 : concurrency, out, err);
+  for (int i = 0; i < n && rc == CLAP_OK; i++)
+    rc = e->ops->encode_text(e->state, texts[i], -1, out + (size_t)i * (size_t)e->dim, err);
+  return rc;
+}
+
+int encoder_is_remote(const encoder *e) { return e && e->ops->remote; }

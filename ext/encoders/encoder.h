@@ -4,8 +4,13 @@
 **
 ** An encoder maps one input (16 kHz mono PCM, or UTF-8 text) to a fixed
 ** number of floats. Built-in kinds: "acoustic" (audio) and "ngram" (text);
-** checkpoint kinds ("hubert", "distilbert") take a path. Once created, an
-** encoder is immutable: encode may be called from several threads at once.
+** checkpoint kinds ("hubert", "distilbert") take a path; a server kind
+** ("openai", openai_embed.h) takes the configuration JSON that `clap encoder
+** add` recorded in clap_encoders.config and is "remote": each encode is a
+** request to a server, so callers read cached vectors first and batch what
+** they send. Once created, an encoder's results do not change: encode may be
+** called from several threads at once (a remote kind serialises its own
+** requests).
 **
 ** Errors: an unknown kind -> CLAP_ERR_NOTFOUND naming it and listing the known
 ** kinds; audio to a text encoder (or text to an audio one) -> CLAP_ERR_ARG
@@ -20,7 +25,11 @@
 typedef enum encoder_modality { ENCODER_AUDIO = 1, ENCODER_TEXT = 2 } encoder_modality;
 
 /* What a kind of encoder provides. `create` builds the state from an optional
-** path (NULL for built-ins) and reports the output dimension. */
+** path (NULL for built-ins) and reports the output dimension; a kind that
+** is configured by JSON instead has create_config (name: for its messages).
+** encode_text_batch (optional; else encode_text per text) encodes n
+** NUL-terminated texts into n rows of out, with at most `concurrency`
+** requests in flight for a remote kind. */
 typedef struct encoder_ops {
   const char *kind;
   encoder_modality modality;
@@ -29,6 +38,11 @@ typedef struct encoder_ops {
   clap_status (*encode_text)(void *state, const char *text, int nbytes, float *out,
                              clap_error *err);
   void (*destroy)(void *state);
+  clap_status (*create_config)(const char *name, const char *config, void **state, int *dim,
+                               clap_error *err);
+  clap_status (*encode_text_batch)(void *state, const char *const *texts, int n, int concurrency,
+                                   float *out, clap_error *err);
+  int remote;
 } encoder_ops;
 
 typedef struct encoder encoder;
@@ -41,6 +55,11 @@ const encoder_ops *encoder_find_kind(const char *kind);
 ** *out and frees it with encoder_free. */
 clap_status encoder_create(const char *name, const char *kind, const char *path, encoder **out,
                            clap_error *err);
+/* The same from a clap_encoders row: path for path kinds, config (its JSON)
+** for kinds with create_config (NULL there is CLAP_ERR_ARG "encoder 'NAME'
+** of kind 'openai' needs its clap_encoders configuration"). */
+clap_status encoder_create_config(const char *name, const char *kind, const char *path,
+                                  const char *config, encoder **out, clap_error *err);
 void encoder_free(encoder *e);
 
 /* The process-wide instance of a built-in kind ("acoustic", "ngram"), created
@@ -58,5 +77,12 @@ clap_status encoder_encode_audio(const encoder *e, const float *pcm16k, long n, 
                                  clap_error *err);
 clap_status encoder_encode_text(const encoder *e, const char *text, int nbytes, float *out,
                                 clap_error *err);
+/* n NUL-terminated texts into out (n rows of encoder_dim floats), all or
+** nothing: on error out's contents are unspecified. concurrency (< 1: 1)
+** bounds a remote kind's requests in flight; local kinds ignore it. */
+clap_status encoder_encode_text_batch(const encoder *e, const char *const *texts, int n,
+                                      int concurrency, float *out, clap_error *err);
+/* Whether encoding sends requests to a server (encoder_ops.remote). */
+int encoder_is_remote(const encoder *e);
 
 #endif

@@ -34,14 +34,27 @@ static clap_status check_encoder(const clap_model *m, const encoder *enc, clap_e
 
 /* The mean of n unit embeddings, normalised; *bad is the sentence that
 ** failed (-1 when the failure is not one sentence's). */
-static clap_status ensemble(const clap_model *m, const encoder *enc, const char *const *texts,
+/* Where a sentence's encoder features come from: the encoder, or rows
+** computed before (feats: n rows of the model's text_in floats). */
+typedef struct feature_source {
+  const encoder *enc;
+  const float *feats;
+} feature_source;
+
+static clap_status check_source(const clap_model *m, const feature_source *src, clap_error *err) {
+  if (!src->feats) return check_encoder(m, src->enc, err);
+  return m ? CLAP_OK : clap_error_set(err, CLAP_ERR_ARG, "prompt: model is NULL");
+}
+
+static clap_status ensemble(const clap_model *m, const feature_source *src, const char *const *texts,
                             const int *lens, int n, float *out, int *bad, clap_error *err) {
   *bad = -1;
-  if (n < 1 || !texts || !out)
+  if (n < 1 || (!texts && !src->feats) || !out)
     return clap_error_set(err, CLAP_ERR_ARG, "prompt_embed: no sentences or no output");
-  clap_status rc = check_encoder(m, enc, err);
+  clap_status rc = check_source(m, src, err);
   if (rc) return rc;
-  int in = encoder_dim(enc), dim = model_get_config(m)->dim;
+  int in = src->feats ? model_get_config(m)->text_in : encoder_dim(src->enc);
+  int dim = model_get_config(m)->dim;
   float *x = malloc(sizeof(float) * (size_t)in);
   float *e = malloc(sizeof(float) * (size_t)dim);
   double *sum = calloc((size_t)dim, sizeof(double));
@@ -51,8 +64,9 @@ static clap_status ensemble(const clap_model *m, const encoder *enc, const char 
   }
   for (int j = 0; j < n; j++) {
     *bad = j;
-    if ((rc = encoder_encode_text(enc, texts[j], lens ? lens[j] : -1, x, err)) ||
-        (rc = model_embed(m, MODEL_TEXT, x, 1, e, err)))
+    const float *xj = src->feats ? src->feats + (size_t)j * (size_t)in : x;
+    if ((!src->feats && (rc = encoder_encode_text(src->enc, texts[j], lens ? lens[j] : -1, x, err))) ||
+        (rc = model_embed(m, MODEL_TEXT, xj, 1, e, err)))
       goto done;
     for (int d = 0; d < dim; d++) sum[d] += e[d];
   }
@@ -80,18 +94,22 @@ done:
 clap_status prompt_embed(const clap_model *m, const encoder *text_enc, const char *const *texts,
                          const int *lens, int n, float *out, clap_error *err) {
   int bad;
-  clap_status rc = ensemble(m, text_enc, texts, lens, n, out, &bad, err);
+  feature_source src = {.enc = text_enc};
+  clap_status rc = ensemble(m, &src, texts, lens, n, out, &bad, err);
   if (rc && bad >= 0 && n > 1) clap_error_prefix(err, "sentence %d: ", bad);
   return rc;
 }
 
-clap_status prompt_set_embed(const prompt_set *p, const clap_model *m, const encoder *text_enc,
-                             float *out, clap_error *err) {
+/* Every class of p from src, in order (src->feats advanced per class). */
+static clap_status set_embed(const prompt_set *p, const clap_model *m, feature_source src, float *out,
+                             clap_error *err) {
   if (!p || !m) return clap_error_set(err, CLAP_ERR_ARG, "prompt_set_embed: set or model is NULL");
-  int dim = model_get_config(m)->dim;
+  int dim = model_get_config(m)->dim, in = model_get_config(m)->text_in;
   for (int k = 0; k < p->classes; k++) {
     int bad, first = p->first[k];
-    clap_status rc = ensemble(m, text_enc, (const char *const *)p->texts + first, p->lens + first,
+    feature_source at = src;
+    if (src.feats) at.feats = src.feats + (size_t)first * (size_t)in;
+    clap_status rc = ensemble(m, &at, (const char *const *)p->texts + first, p->lens + first,
                               p->first[k + 1] - first, out + (size_t)k * dim, &bad, err);
     if (!rc) continue;
     if (p->classes_form && p->array[k]) clap_error_prefix(err, "element %d[%d]: ", k, bad < 0 ? 0 : bad);
@@ -101,6 +119,22 @@ clap_status prompt_set_embed(const prompt_set *p, const clap_model *m, const enc
   }
   return CLAP_OK;
 }
+
+clap_status prompt_set_embed(const prompt_set *p, const clap_model *m, const encoder *text_enc,
+                             float *out, clap_error *err) {
+  return set_embed(p, m, (feature_source){.enc = text_enc}, out, err);
+}
+
+clap_status prompt_set_embed_features(const prompt_set *p, const clap_model *m, const float *x,
+                                      int xdim, float *out, clap_error *err) {
+  if (!x) return clap_error_set(err, CLAP_ERR_ARG, "prompt_set_embed_features: no features");
+  if (m && xdim != model_get_config(m)->text_in)
+    return clap_error_set(err, CLAP_ERR_RANGE, "the model expects %d text features, not %d",
+                          model_get_config(m)->text_in, xdim);
+  return set_embed(p, m, (feature_source){.feats = x}, out, err);
+}
+
+int prompt_set_sentences(const prompt_set *p) { return p ? p->sentences : 0; }
 
 /* ------------------------------------------------------------- parsing */
 

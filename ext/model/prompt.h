@@ -80,5 +80,14 @@ const char *const *prompt_set_texts(const prompt_set *p, int k);
 ** form the set was parsed from ("element 3: ...", "element 3[1]: ..."). */
 clap_status prompt_set_embed(const prompt_set *p, const clap_model *m, const encoder *text_enc,
                              float *out, clap_error *err);
+/* The same from encoder features computed beforehand (e.g. read from a
+** cache, or sent to a server in one batch): x holds prompt_set_sentences(p)
+** rows of xdim (= the model's text_in, else CLAP_ERR_RANGE) floats, the
+** sentences of class 0 first, each class's in order. Bitwise what
+** prompt_set_embed gives when the rows are the encoder's outputs. */
+clap_status prompt_set_embed_features(const prompt_set *p, const clap_model *m, const float *x,
+                                      int xdim, float *out, clap_error *err);
+/* Sentences in all classes, the rows prompt_set_embed_features reads. */
+int prompt_set_sentences(const prompt_set *p);
 
 #endif

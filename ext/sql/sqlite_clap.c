@@ -33,6 +33,14 @@
 **           every file the encoder reads, or the weights alone for rows
 **           added before schema version 3) when the connection first builds
 **           it: a file changed, gone or appeared since is an error naming it.
+**           A row of kind 'openai' is an embeddings server
+**           (ext/encoders/openai_embed.h): a text already in features
+**           (cached by `clap embed` under the encoder's identity now) is
+**           read from there, not sent; anything else is one request, whose
+**           failure (server down, stalled past the encoder's timeout, 401,
+**           429 after the retries, 5xx, a bad reply, a model swapped under
+**           the name) is an SQL error naming the encoder, the HTTP status
+**           and the server's message; no row gets a partial result.
 **   model   the name of a row in clap_models(name, model) of the database the
 **           function runs in; default 'default'.
 **
@@ -48,7 +56,8 @@
 ** their files hashed and verified once per connection and clap_encoders row
 ** (a row re-added with other files is built and verified anew; a file
 ** changed under an open connection is noticed by the next connection);
-** constant text arguments are embedded once per statement
+** constant text arguments are embedded (clap_embed_text, clap_zero_shot,
+** clap_classify) or encoded (clap_encode_text) once per statement
 ** (sqlite3_set_auxdata). Connections are independent, so
 ** several threads may each use their own connection at once.
 */
@@ -111,6 +120,7 @@ typedef struct encoder_entry {
   char *sha256; /* of the weights file, as clap_encoders recorded it */
   char *config; /* clap_encoders.config: its "files" are what was verified */
   char identity[SHA256_HEX_SIZE]; /* of those files; "" for rows without */
+  char cache_id[SHA256_HEX_SIZE]; /* what features.encoder_id holds for its vectors */
   encoder *enc;
   struct encoder_entry *next;
 } encoder_entry;
@@ -267,7 +277,7 @@ static encoder_entry *encoder_entry_create(const char *name, const char *kind, c
                                            clap_error *err) {
   encoder *enc = NULL;
   if (hfckpt_verify_weights(name, path, config, sha, err) != CLAP_OK ||
-      encoder_create(name, kind ? kind : "", path, &enc, err) != CLAP_OK)
+      encoder_create_config(name, kind ? kind : "", path, config, &enc, err) != CLAP_OK)
     return NULL;
   encoder_entry *e = sqlite3_malloc(sizeof *e);
   if (!e) {
@@ -280,6 +290,7 @@ static encoder_entry *encoder_entry_create(const char *name, const char *kind, c
   e->sha256 = sqlite3_mprintf("%s", sha ? sha : "");
   e->config = sqlite3_mprintf("%s", config ? config : "");
   hfckpt_recorded_identity(config, NULL, e->identity);
+  hfckpt_recorded_identity(config, sha, e->cache_id);
   e->enc = enc;
   e->next = NULL;
   return e;
@@ -359,13 +370,48 @@ static clap_status encode_audio_bytes(const encoder *enc, const void *p, int n, 
   return rc;
 }
 
-static clap_status encode_text_bytes(const encoder *enc, const char *p, int n, float **out,
-                                     clap_error *err) {
+/* A remote encoder's vector for text as `clap embed` cached it: 1 when
+** features holds one computed by the encoder's identity now (of its
+** dimension), copied to out; 0 otherwise (also when there is no features
+** table). What a server was already asked is not asked again. */
+static int cached_text(clap_conn *c, sqlite3 *db, const encoder *enc, const char *p, int n,
+                       float *out) {
+  const char *id = NULL;
+  for (encoder_entry *e = c->encoders; e && !id; e = e->next)
+    if (e->enc == enc) id = e->cache_id;
+  sqlite3_stmt *st;
+  if (!id || !id[0] ||
+      sqlite3_prepare_v2(db,
+                         "SELECT vec FROM features WHERE encoder=? AND modality='text' AND key=? "
+                         "AND encoder_id=? AND dim=?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  char key[SHA256_HEX_SIZE];
+  sha256_hex(p, (size_t)n, key);
+  int dim = encoder_dim(enc), found = 0;
+  sqlite3_bind_text(st, 1, encoder_name(enc), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, dim);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == dim * (int)sizeof(float)) {
+    memcpy(out, sqlite3_column_blob(st, 0), (size_t)dim * sizeof(float));
+    found = 1;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+static clap_status encode_text_bytes(clap_conn *c, sqlite3 *db, const encoder *enc, const char *p,
+                                     int n, float **out, clap_error *err) {
   if (encoder_modality_of(enc) != ENCODER_TEXT)
     return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes audio, not text",
                           encoder_name(enc));
   float *v = sqlite3_malloc(encoder_dim(enc) * (int)sizeof(float));
   if (!v) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (encoder_is_remote(enc) && cached_text(c, db, enc, p, n, v)) {
+    *out = v;
+    return CLAP_OK;
+  }
   clap_status rc = encoder_encode_text(enc, p, n, v, err);
   if (rc != CLAP_OK) sqlite3_free(v);
   else *out = v;
@@ -589,12 +635,44 @@ static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *
   return enc;
 }
 
+/* A remote text encoder's features for every sentence of p: read from
+** features where `clap embed` cached them, the rest sent in one batch (one
+** request for up to the encoder's batch size), then through the model. */
+static clap_status embed_prompts_remote(clap_conn *c, sqlite3 *db, const encoder *enc,
+                                        const clap_model *m, const prompt_set *p, float *out,
+                                        clap_error *err) {
+  int n = prompt_set_sentences(p), in = encoder_dim(enc), k = 0, i = 0;
+  float *x = sqlite3_malloc64((size_t)n * (size_t)in * sizeof(float));
+  float *y = sqlite3_malloc64((size_t)n * (size_t)in * sizeof(float));
+  const char **todo = sqlite3_malloc64((size_t)n * sizeof *todo);
+  int *row = sqlite3_malloc64((size_t)n * sizeof *row);
+  clap_status rc = x && y && todo && row ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  for (int cls = 0; rc == CLAP_OK && cls < prompt_set_count(p); cls++) {
+    const char *const *texts = prompt_set_texts(p, cls);
+    for (int j = 0; j < prompt_set_size(p, cls); j++, i++) {
+      if (cached_text(c, db, enc, texts[j], (int)strlen(texts[j]), x + (size_t)i * in)) continue;
+      todo[k] = texts[j];
+      row[k++] = i;
+    }
+  }
+  if (rc == CLAP_OK && k) rc = encoder_encode_text_batch(enc, todo, k, 1, y, err);
+  for (int t = 0; rc == CLAP_OK && t < k; t++)
+    memcpy(x + (size_t)row[t] * in, y + (size_t)t * in, (size_t)in * sizeof(float));
+  if (rc == CLAP_OK) rc = prompt_set_embed_features(p, m, x, in, out, err);
+  sqlite3_free(x);
+  sqlite3_free(y);
+  sqlite3_free(todo);
+  sqlite3_free(row);
+  return rc;
+}
+
 /* The embeddings of a prompt set's classes through model r (its text
 ** encoder checked against the model first): out holds count x dim floats. */
 static clap_status embed_prompts(clap_conn *c, sqlite3 *db, const model_ref *r,
                                  const prompt_set *p, float *out, clap_error *err) {
   const encoder *enc = model_encoder(c, db, r, MODEL_TEXT, err);
   if (!enc) return err->code;
+  if (encoder_is_remote(enc)) return embed_prompts_remote(c, db, enc, r->model, p, out, err);
   return prompt_set_embed(p, r->model, enc, out, err);
 }
 
@@ -701,6 +779,25 @@ static void fn_cosine(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   vec_clear(&b);
 }
 
+/* clap_encode_text's result for a constant text argument, kept in its
+** auxdata so that a statement asks the encoder (a server, for a remote
+** one) once; it remembers which encoder made it. */
+typedef struct encoded_aux {
+  const encoder *enc;
+  int dim;
+  float v[];
+} encoded_aux;
+
+static void keep_encoded(sqlite3_context *ctx, const encoder *enc, const float *v) {
+  int dim = encoder_dim(enc);
+  encoded_aux *aux = sqlite3_malloc64(sizeof *aux + (size_t)dim * sizeof(float));
+  if (!aux) return;
+  aux->enc = enc;
+  aux->dim = dim;
+  memcpy(aux->v, v, (size_t)dim * sizeof(float));
+  sqlite3_set_auxdata(ctx, 0, aux, sqlite3_free);
+}
+
 static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_text) {
   const char *fn = is_text ? "clap_encode_text" : "clap_encode_audio";
   const void *p;
@@ -714,12 +811,20 @@ static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_tex
   if (!name) return;
   clap_error err;
   const char *sha, *id;
-  const encoder *enc = conn_encoder(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), name,
-                                    &sha, &id, &err);
+  clap_conn *c = sqlite3_user_data(ctx);
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  const encoder *enc = conn_encoder(c, db, name, &sha, &id, &err);
+  encoded_aux *aux = enc && is_text ? sqlite3_get_auxdata(ctx, 0) : NULL;
+  if (aux && aux->enc == enc) {
+    sqlite3_result_blob(ctx, aux->v, aux->dim * (int)sizeof(float), SQLITE_TRANSIENT);
+    sqlite3_result_subtype(ctx, VEC_SUBTYPE);
+    return;
+  }
   float *v = NULL;
   if (enc) {
-    if ((is_text ? encode_text_bytes(enc, p, n, &v, &err)
+    if ((is_text ? encode_text_bytes(c, db, enc, p, n, &v, &err)
                  : encode_audio_bytes(enc, p, n, 1, &v, &err)) == CLAP_OK) {
+      if (is_text) keep_encoded(ctx, enc, v);
       result_vector(ctx, v, encoder_dim(enc));
       return;
     }

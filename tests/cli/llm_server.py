@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A scripted OpenAI-compatible chat-completions server for the CLI tests.
+"""A scripted OpenAI-compatible chat-completions and embeddings server for the
+CLI tests and benchmarks.
 
 Listens on 127.0.0.1 only, on a free port that it writes to --port-file once
 it is ready. Python standard library only.
@@ -24,12 +25,24 @@ prompt asks for: "generate three paraphrase sentences" gives three;
 "auto_count" overrides the number, "auto_style" picks "numbered" (default),
 "bullets", "circled" or "json").
 
+On a path ending in /embeddings, "auto" answers an embeddings request
+instead: one vector per input (in order, with "index"), each a pure function
+of (seed, input text): "seed" (default "m1") stands for the model, so
+another seed is another model under the same name; "dim" (default: the
+request's "dimensions", else 16) is the vector length; "reverse": true
+returns the data items in reverse order (the "index" fields still right).
+
+POST /_control with {"responses": [...], "default": {...}} replaces the
+queue and the default while the server runs (same port); it is not logged.
+
 Every request is appended to the log as one JSON line when it is answered:
 {"path", "method", "headers", "body" (parsed JSON or the raw text), "start",
 "end" (time.time()), "status", "index"}.
 """
 import argparse
+import hashlib
 import json
+import struct
 import re
 import sys
 import threading
@@ -88,6 +101,30 @@ def auto_content(entry, body):
     return "\n".join(f"{i + 1}. {s}" for i, s in enumerate(sentences))
 
 
+def embedding(seed, text, dim):
+    """dim floats in [-1, 1), a pure function of (seed, text)."""
+    out = []
+    block = 0
+    while len(out) < dim:
+        h = hashlib.sha256(f"{seed}\0{text}\0{block}".encode()).digest()
+        out.extend(v / 2147483648.0 for v in struct.unpack("<8i", h))
+        block += 1
+    return out[:dim]
+
+
+def embeddings_reply(entry, body):
+    inputs = body.get("input", []) if isinstance(body, dict) else []
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    dim = entry.get("dim", body.get("dimensions", 16) if isinstance(body, dict) else 16)
+    data = [{"object": "embedding", "index": i, "embedding": embedding(entry.get("seed", "m1"), t, dim)}
+            for i, t in enumerate(inputs)]
+    if entry.get("reverse"):
+        data.reverse()
+    return {"object": "list", "data": data, "model": body.get("model", "") if isinstance(body, dict) else "",
+            "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -108,6 +145,14 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = raw
+        if self.path == "/_control":
+            with lock:
+                state["queue"] = list(body.get("responses", []))
+                state["default"] = body.get("default", {"auto": True})
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         with lock:
             index = state["count"]
             state["count"] += 1
@@ -125,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
             payload = json.dumps(entry["json"], ensure_ascii=False).encode()
         elif "content" in entry:
             payload = json.dumps(completion(entry["content"]), ensure_ascii=False).encode()
+        elif self.path.endswith("/embeddings"):
+            payload = json.dumps(embeddings_reply(entry, body if isinstance(body, dict) else {})).encode()
         else:
             payload = json.dumps(completion(auto_content(entry, body if isinstance(body, dict) else {})),
                                  ensure_ascii=False).encode()

@@ -5,43 +5,12 @@
 # No traffic goes anywhere but 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
 KEY="sk-clap-test-SECRET-4711"
 export CLAP_API_KEY="$KEY"
-unset OPENAI_API_KEY http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
-export NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
-SRV=""
-LOG="$T/requests.log"
-trap 'stop_server; rm -rf "$T"' EXIT
+unset OPENAI_API_KEY
+. "$(dirname "$0")/llm_lib.sh"
 
 q() { "$SQLITE3" "$@"; }
-
-# start_server [SCRIPT-JSON]: a fresh server and an empty request log; sets URL.
-start_server() {
-  stop_server
-  rm -f "$T/port" "$LOG"
-  local a=(--port-file "$T/port" --log "$LOG")
-  if [ -n "${1:-}" ]; then printf '%s' "$1" > "$T/script.json"; a+=(--script "$T/script.json"); fi
-  "$PY" -S tests/cli/llm_server.py "${a[@]}" & SRV=$!
-  for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-  URL="http://127.0.0.1:$(cat "$T/port")/v1"
-}
-stop_server() {
-  if [ -n "$SRV" ]; then kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=""; fi
-}
-# logq EXPR: evaluate a Python expression over R, the requests the server
-# answered (a list of dicts, in the order they were answered).
-logq() {
-  "$PY" -S - "$LOG" "$1" <<'EOF'
-import json, sys, hashlib
-R = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
-R.sort(key=lambda r: r["start"])
-def content(r): return r["body"]["messages"][0]["content"]
-def tries(i): return [r for r in R if r["body"] == R[i]["body"]]  # request i and its retries
-print(eval(sys.argv[2]))
-EOF
-}
-nreq() { logq 'len(R)'; }
 fresh_db() { rm -f "$1" "$1-wal" "$1-shm"; "$CLAP" init "$1" >/dev/null; }
 # run_clap DB ARGS...: clap paraphrase against $URL; output in $OUT, status in $RC.
 run_clap() {
