@@ -127,6 +127,9 @@ def embeddings_reply(entry, body):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY each
+    # reply would wait out the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *a):  # keep the test output clean
         pass
