@@ -39,7 +39,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "leave-one-session-out evaluation (paper Table III)"},
     {"report", cmd_report, "Table III as Markdown and an HTML page with charts"},
     {"model", cmd_model, "create, list, show, export, import and delete CLAP models"},
-    {"encoder", cmd_encoder, "register checkpoint encoders (hubert, distilbert) and list them"},
+    {"encoder", cmd_encoder, "register checkpoint (hubert, distilbert) and server (openai) encoders, list them"},
     {"convert-checkpoint", cmd_convert_checkpoint, "convert a PyTorch .bin to safetensors"},
     {NULL, NULL, NULL},
 };
