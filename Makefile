@@ -22,8 +22,8 @@ PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lstdc++ -lm -lpthread
 
-# ext/ is one folder per layer (core, audio, text, nn, ckpt, encoders, model,
-# train, sql); every layer's headers are on the engine's include path, and
+# ext/ is one folder per layer (core, audio, text, nn, ckpt, net, encoders,
+# model, train, sql); every layer's headers are on the engine's include path, and
 # pipeline/ is not, so the engine cannot include the CLI.
 EXT_DIRS = $(sort $(dir $(wildcard ext/*/*.h)))
 EXT_INC = $(patsubst %/,-I%,$(EXT_DIRS))
