@@ -15,7 +15,7 @@
 ** Errors: an unknown kind -> CLAP_ERR_NOTFOUND naming it and listing the known
 ** kinds; audio to a text encoder (or text to an audio one) -> CLAP_ERR_ARG
 ** "encoder 'ngram' encodes text, not audio"; NULL encoder/input/output ->
-** CLAP_ERR_ARG. Input errors are the kind's (see acoustic.h, ngram.h).
+** CLAP_ERR_ARG. Input errors are the kind's (see acoustic.h, ngram.h, openai_embed.h).
 */
 #ifndef CLAP_ENCODER_H
 #define CLAP_ENCODER_H
