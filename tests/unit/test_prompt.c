@@ -1,6 +1,7 @@
 /* Unit tests for ext/model/prompt.c: the ensemble embedding against a mean
 ** computed by hand on a tiny model, and both parsers on every bad input. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "encoder.h"
 #include "harness.h"
@@ -228,7 +229,29 @@ static void test_set_embed(void) {
   model_free(m);
 }
 
+/* prompt_set_embed_features from the encoder's rows is bitwise
+** prompt_set_embed; rows of another width are refused. */
+static void test_set_embed_features(void) {
+  clap_model *m = tiny(MODEL_HEAD_MLP, 9);
+  clap_error err;
+  prompt_set *p = parse(1, "[\"no\", [\"yes\", \"sure\", \"ok\"]]", &err);
+  CHECK_INT(prompt_set_sentences(p), 4);
+  int in = encoder_dim(ngram());
+  const char *all[] = {"no", "yes", "sure", "ok"};
+  float *x = malloc(sizeof(float) * 4 * (size_t)in), a[8], b[8];
+  for (int i = 0; i < 4; i++) CHECK_INT(encoder_encode_text(ngram(), all[i], -1, x + (size_t)i * in, &err), CLAP_OK);
+  CHECK_INT(prompt_set_embed(p, m, ngram(), a, &err), CLAP_OK);
+  CHECK_INT(prompt_set_embed_features(p, m, x, in, b, &err), CLAP_OK);
+  CHECK(memcmp(a, b, sizeof a) == 0);
+  CHECK_INT(prompt_set_embed_features(p, m, x, in - 1, b, &err), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(err.msg, "expects 1024 text features, not 1023");
+  free(x);
+  prompt_set_free(p);
+  model_free(m);
+}
+
 int main(void) {
+  RUN(test_set_embed_features);
   RUN(test_mean_of_three_by_hand);
   RUN(test_one_sentence_is_bitwise_its_embedding);
   RUN(test_cancelling_sentences);
