@@ -92,6 +92,14 @@ check_output_contains "add: 401 names encoder, status, message" "encoder 'e5x': 
 check_equal "add: the echoed key is redacted" "$(grep -c "$KEY" <<<"$OUT")" "0"
 check_equal "add: nothing stored" "$(q "$DB" "SELECT count(*) FROM clap_encoders WHERE name='e5x'")" "0"
 control '{"default": {"auto": true}}'
+env -u CLAP_API_KEY OPENAI_API_KEY=sk-openai-var "$CLAP" encoder add "$DB" --name eo --kind openai --base-url "$URL" --model m >/dev/null
+check_equal "add: OPENAI_API_KEY when CLAP_API_KEY is unset" "$(logq 'R[-1]["headers"].get("Authorization")')" "Bearer sk-openai-var"
+env -u CLAP_API_KEY -u OPENAI_API_KEY "$CLAP" encoder add "$DB" --name en --kind openai --base-url "$URL" --model m >/dev/null
+check_equal "add: no key, no Authorization header" "$(logq '"Authorization" in R[-1]["headers"]')" "False"
+control '{"default": {"status": 307, "headers": {"Location": "http://127.0.0.1:1/v1/embeddings"}, "raw": ""}}'
+run "$CLAP" encoder add "$DB" --name e5r --kind openai --base-url "$URL" --model m
+check_output_contains "add: a redirect is not followed" "encoder 'e5r': HTTP 307 from $URL/embeddings" echo "$OUT"
+control '{"default": {"auto": true}}'
 
 # ------------------------------------------------------------ embed: batches, cache
 add_texts 1 32   # 18 + 32 = 50 texts
