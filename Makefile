@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build, run every test
 #   make sanitize   the whole suite again under AddressSanitizer + UBSan (build-san/)
 #   make fuzz       build the libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
+#   make faults     I/O-error and out-of-memory injection; figures to tests/fault/README.md
 #   make bench      benchmarks; results go to tests/bench/RESULTS.md
 #   make demo       the main job end to end on samples/
 #   make deps       check libraries with pkg-config, apt-get what is missing (as root)
@@ -54,7 +55,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/replay_%,$(FUZZ_SRC))
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all test sanitize fuzz bench demo deps clean unit-bins
+.PHONY: all test sanitize fuzz faults bench demo deps clean unit-bins
 all: deps $(BUILD)/libclap.a $(BUILD)/clap0.so $(BUILD)/clap
 
 $(BUILD)/%.o: %.c
@@ -115,7 +116,19 @@ $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Ipipeline $(LDFLAGS_ALL) -o $@ $< tests/fuzz/replay_main.c $(TEST_LIBS) $(PKG_LIBS)
 
-unit-bins: $(BUILD)/libclap_pipeline.a $(UNIT_BIN) $(REPLAY_BIN)
+# Fault injection (tests/fault/README.md): the VFS shim is preloaded into the
+# clap binary by the tests only; oom_sql links the engine with every
+# allocation call of ext/ routed to its counters (--wrap).
+FAULT_BIN = $(BUILD)/fault/libfaultvfs.so $(BUILD)/fault/oom_sql
+OOM_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=strdup,--wrap=aligned_alloc
+$(BUILD)/fault/libfaultvfs.so: tests/fault/faultvfs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -shared $(LDFLAGS_ALL) -o $@ $< -lsqlite3
+$(BUILD)/fault/oom_sql: tests/fault/oom_sql.c $(BUILD)/libclap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(OOM_WRAP) $(BUILD)/libclap.a $(PKG_LIBS)
+
+unit-bins: $(BUILD)/libclap_pipeline.a $(UNIT_BIN) $(REPLAY_BIN) $(FAULT_BIN)
 
 test: all
 	@$(MAKE) --no-print-directory unit-bins
@@ -161,6 +174,10 @@ fuzz: deps $(FUZZ_BIN)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$$n \
 	    2>$(BUILD)/fuzz/$$n.log || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
 	done
+
+faults: all
+	@$(MAKE) --no-print-directory $(FAULT_BIN)
+	@BUILD=$(BUILD) bash tests/fault/run.sh --full
 
 bench: all $(BENCH_BIN)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
