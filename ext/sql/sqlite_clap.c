@@ -141,6 +141,15 @@ static void model_ref_release(model_ref *r) {
 
 static void model_ref_release_void(void *p) { model_ref_release(p); }
 
+static void encoder_entry_free(encoder_entry *e) {
+  encoder_free(e->enc);
+  sqlite3_free(e->name);
+  sqlite3_free(e->path);
+  sqlite3_free(e->sha256);
+  sqlite3_free(e->config);
+  sqlite3_free(e);
+}
+
 static void conn_release(void *p) {
   clap_conn *c = p;
   if (--c->refs > 0) return;
@@ -152,12 +161,7 @@ static void conn_release(void *p) {
   while (c->encoders) {
     encoder_entry *e = c->encoders;
     c->encoders = e->next;
-    encoder_free(e->enc);
-    sqlite3_free(e->name);
-    sqlite3_free(e->path);
-    sqlite3_free(e->sha256);
-    sqlite3_free(e->config);
-    sqlite3_free(e);
+    encoder_entry_free(e);
   }
   sqlite3_free(c);
 }
@@ -260,16 +264,23 @@ static void result_vector(sqlite3_context *ctx, float *v, int dim) {
 
 /* ---------------------------------------------------------------- encoders */
 
+/* 1 when the table exists, 0 when not, -1 when SQLite could not say (out
+** of memory, I/O): the caller reports that (lookup_failed), not absence. */
 static int table_exists(sqlite3 *db, const char *name) {
   sqlite3_stmt *st;
-  int found = 0;
   if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?", -1, &st,
                          NULL) != SQLITE_OK)
-    return 0;
+    return -1;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  found = sqlite3_step(st) == SQLITE_ROW;
+  int step = sqlite3_step(st);
   sqlite3_finalize(st);
-  return found;
+  return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+/* The error for a lookup in `table` that SQLite could not complete. */
+static clap_status lookup_failed(sqlite3 *db, const char *table, clap_error *err) {
+  if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOMEM) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  return clap_error_set(err, CLAP_ERR_IO, "reading %s: %s", table, sqlite3_errmsg(db));
 }
 
 static encoder_entry *encoder_entry_create(const char *name, const char *kind, const char *path,
@@ -293,6 +304,11 @@ static encoder_entry *encoder_entry_create(const char *name, const char *kind, c
   hfckpt_recorded_identity(config, sha, e->cache_id);
   e->enc = enc;
   e->next = NULL;
+  if (!e->name || !e->path || !e->sha256 || !e->config) { /* the cache compares all four */
+    encoder_entry_free(e);
+    clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
   return e;
 }
 
@@ -308,7 +324,9 @@ static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
   *sha256 = "";
   *identity = "";
   if (b) return b;
-  if (!table_exists(db, "clap_encoders"))
+  int have = table_exists(db, "clap_encoders");
+  if (have < 0) return lookup_failed(db, "clap_encoders", err), NULL;
+  if (!have)
     return clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "unknown encoder '%s' (built in: acoustic, ngram; no clap_encoders table)",
                           name),
@@ -320,7 +338,10 @@ static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
            NULL;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   encoder_entry *found = NULL;
-  if (sqlite3_step(st) != SQLITE_ROW) {
+  int step = sqlite3_step(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    lookup_failed(db, "clap_encoders", err);
+  } else if (step != SQLITE_ROW) {
     clap_error_set(err, CLAP_ERR_NOTFOUND,
                    "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)", name);
   } else {
@@ -437,11 +458,21 @@ static sqlite3_uint64 change_stamp(sqlite3 *db) {
   return (sqlite3_uint64)v << 40 ^ (sqlite3_uint64)sqlite3_total_changes64(db);
 }
 
+/* The error for a clap_models lookup whose step gave `step`, not a row:
+** no such row, or the failure (out of memory, I/O) that kept it from us. */
+static clap_status model_missing(sqlite3 *db, int step, const char *name, clap_error *err) {
+  if (step == SQLITE_DONE)
+    return clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
+  return lookup_failed(db, "clap_models", err);
+}
+
 /* The identity of a model row without reading the (possibly megabytes of)
 ** blob: rowid, length and the trailing CRC through incremental blob I/O. */
 static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int64 *rowid, int *n,
                                       uint32_t *tail, clap_error *err) {
-  if (!table_exists(db, "clap_models"))
+  int have = table_exists(db, "clap_models");
+  if (have < 0) return lookup_failed(db, "clap_models", err);
+  if (!have)
     return clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "no model '%s': this database has no clap_models table "
                           "(create one with `clap model create`)",
@@ -452,8 +483,9 @@ static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int
     return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_models: %s", sqlite3_errmsg(db));
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   clap_status rc = CLAP_OK;
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
+  int step = sqlite3_step(st);
+  if (step != SQLITE_ROW) {
+    rc = model_missing(db, step, name, err);
   } else {
     *rowid = sqlite3_column_int64(st, 0);
     *n = sqlite3_column_int(st, 1);
@@ -500,8 +532,9 @@ static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err)
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   model_ref *r = NULL;
   clap_model *m = NULL;
-  if (sqlite3_step(st) != SQLITE_ROW) {
-    clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
+  int step = sqlite3_step(st);
+  if (step != SQLITE_ROW) {
+    model_missing(db, step, name, err);
   } else {
     const unsigned char *blob = sqlite3_column_blob(st, 1);
     int n = sqlite3_column_bytes(st, 1);
@@ -514,7 +547,13 @@ static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err)
       *r = (model_ref){.refs = 1, .name = sqlite3_mprintf("%s", name),
                        .rowid = sqlite3_column_int64(st, 0), .nbytes = n,
                        .tail = blob_tail(blob, n), .model = m};
-      recorded_encoders(r);
+      if (!r->name) { /* the cache finds models by name: never keep a nameless one */
+        model_ref_release(r);
+        r = NULL;
+        clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      } else {
+        recorded_encoders(r);
+      }
     }
   }
   sqlite3_finalize(st);
