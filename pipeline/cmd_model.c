@@ -215,9 +215,15 @@ static int model_delete_cmd(sqlite3 *db, const char *name) {
     return 1;
   }
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int ok = sqlite3_step(st) == SQLITE_DONE;
+  int step = sqlite3_step(st);
+  int changed = sqlite3_changes(db);
+  if (step != SQLITE_DONE) {
+    fprintf(stderr, "clap model: deleting '%s': %s\n", name, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return 1;
+  }
   sqlite3_finalize(st);
-  if (!ok || sqlite3_changes(db) == 0) {
+  if (changed == 0) {
     fprintf(stderr, "clap model: no model named '%s'\n", name);
     return 1;
   }
