@@ -71,6 +71,8 @@ for src in tests/fuzz/fuzz_*.c; do
 done
 
 run_counted "sql" bash tests/sql/run.sh
+# I/O-error and out-of-memory injection, a seeded sample (make faults: all).
+run_counted "fault" bash tests/fault/run.sh
 for c in tests/cli/test_*.sh; do
   [ -f "$c" ] || continue
   run_counted "cli/$(basename "$c" .sh)" bash "$c"
