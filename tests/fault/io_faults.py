@@ -360,7 +360,7 @@ class Harness:
     def snap(self, case):
         return {db: snapshot(os.path.join(self.w, db), case.unit_of) for db in case.dbs}
 
-    def check_case(self, case, sample, rng):
+    def check_case(self, case, sample, rng, extra=()):
         self.copy_in(case.start, case.dbs)
         before = self.snap(case)
         t0 = time.time()
@@ -374,7 +374,7 @@ class Harness:
         for label, suffix, text in MODES:
             points = list(range(1, ops + 1))
             if sample and len(points) > sample:
-                points = sorted(rng.sample(points, sample))
+                points = sorted(set(rng.sample(points, sample)) | {n for n in extra if n <= ops})
             for n in points:
                 self.one_point(case, n, label, suffix, text, before, ref, st)
         return st
@@ -461,7 +461,8 @@ def main():
     ap.add_argument("--sample", type=int, default=100, help="fault points per command and mode at most (0: all)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", default="", help="comma-separated case names")
-    ap.add_argument("--all-points", default="", help="comma-separated case names run at every fault point")
+    ap.add_argument("--points", action="append", default=[],
+                    help="CASE=N,N,...: these fault points of CASE too (repeatable)")
     ap.add_argument("--table", help="write the Markdown table of figures here")
     ap.add_argument("--keep", help="work directory (kept)")
     a = ap.parse_args()
@@ -471,13 +472,16 @@ def main():
     try:
         h.setup()
         only = [x.strip() for x in a.only.split(",") if x.strip()]
-        every = [x.strip() for x in a.all_points.split(",") if x.strip()]
+        extra = {}
+        for spec in a.points:
+            name, _, ns = spec.partition("=")
+            extra[name] = [int(x) for x in ns.split(",") if x]
         for case in h.cases:
             if only and case.name not in only:
                 continue
             rng = random.Random(f"{a.seed}:{case.name}")
             t0 = time.time()
-            st = h.check_case(case, 0 if case.name in every else a.sample, rng)
+            st = h.check_case(case, a.sample, rng, extra.get(case.name, []))
             if "error" in st:
                 print(f"FAIL {case.name}: {st['error']}")
                 failed += 1

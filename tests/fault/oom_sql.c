@@ -2,7 +2,7 @@
 ** oom_sql — out-of-memory injection for every SQL function of the
 ** extension (tests/fault/README.md).
 **
-**   oom_sql DB [--sample N] [--seed S] [--only NAME] [--all-points NAME]
+**   oom_sql DB [--sample N] [--tail T] [--seed S] [--only NAME] [--hook-json]
 **
 ** DB is a clap database holding a model 'default', a table clips(audio)
 ** with one recording, and checkpoint encoders 'hb' (hubert) and 'db'
@@ -10,8 +10,9 @@
 ** CASES, on a fresh connection each time:
 **   1. the statement runs without faults: its result (every row, blobs in
 **      hex) is the reference, and K allocations are counted;
-**   2. for each N in 1..K (or a seeded sample of N of them; every N for
-**      the cases whose name holds the --all-points text), once with the
+**   2. for each N in 1..K (or the last T of them, where a call's own work
+**      is after SQLite's open and prepare, and a seeded sample of N of the
+**      rest), once with the
 **      Nth allocation failing and once with every allocation from the Nth
 **      on failing, the statement must end in SQLITE_NOMEM or an error
 **      saying "out of memory" — or succeed with the reference result —
@@ -310,21 +311,22 @@ static unsigned long long rng_next(void) {
   return rng_state;
 }
 
-/* The fault points of a case: 1..k, or `sample` of them (seeded). */
-static long pick_points(long k, long sample, long *pts) {
+/* The fault points of a case: 1..k, or the last `tail` and `sample` of
+** the others (seeded). sample 0: all. */
+static long pick_points(long k, long sample, long tail, long *pts) {
   long n = 0;
-  for (long i = 1; i <= k; i++) pts[n++] = i;
-  if (sample <= 0 || sample >= n) return n;
-  for (long i = 0; i < sample; i++) {
+  for (long i = k; i >= 1; i--) pts[n++] = i;
+  if (sample <= 0 || sample + tail >= n) return n;
+  for (long i = tail; i < tail + sample; i++) {
     long j = i + (long)(rng_next() % (unsigned long long)(n - i));
     long t = pts[i];
     pts[i] = pts[j];
     pts[j] = t;
   }
-  return sample;
+  return tail + sample;
 }
 
-static int run_case(const char *path, const oom_case *c, int mode_sticky, long sample) {
+static int run_case(const char *path, const oom_case *c, int mode_sticky, long sample, long tail) {
   static outcome ref, got;
   fail_at = 0;
   counted = 0;
@@ -339,7 +341,7 @@ static int run_case(const char *path, const oom_case *c, int mode_sticky, long s
     bad++;
   }
   long *pts = malloc(sizeof *pts * (size_t)(k + 1));
-  long npts = pick_points(k, sample, pts);
+  long npts = pick_points(k, sample, tail, pts);
   long nomem = 0, same = 0, fallback = 0;
   for (long i = 0; i < npts && bad < 5; i++) {
     fail_at = pts[i];
@@ -377,8 +379,8 @@ static int run_case(const char *path, const oom_case *c, int mode_sticky, long s
 }
 
 int main(int argc, char **argv) {
-  const char *path = NULL, *only = NULL, *all_points = NULL;
-  long sample = 0;
+  const char *path = NULL, *only = NULL;
+  long sample = 0, tail = 0;
   unsigned long long seed = 1;
   int hook_json = 0;
   for (int i = 1; i < argc; i++) {
@@ -386,10 +388,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--hook-json")) hook_json = 1;
-    else if (!strcmp(argv[i], "--all-points") && i + 1 < argc) all_points = argv[++i];
+    else if (!strcmp(argv[i], "--tail") && i + 1 < argc) tail = atol(argv[++i]);
     else if (!path && argv[i][0] != '-') path = argv[i];
     else {
-      fprintf(stderr, "usage: oom_sql DB [--sample N] [--seed S] [--only NAME] [--all-points NAME]\n");
+      fprintf(stderr, "usage: oom_sql DB [--sample N] [--tail T] [--seed S] [--only NAME] [--hook-json]\n");
       return 2;
     }
   }
@@ -417,8 +419,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < NCASES; i++) {
     if (only && !strstr(CASES[i].name, only)) continue;
     for (int mode = 0; mode < 2; mode++) {
-      long n = all_points && strstr(CASES[i].name, all_points) ? 0 : sample;
-      if (run_case(path, &CASES[i], mode, n)) passed++;
+      if (run_case(path, &CASES[i], mode, sample, tail)) passed++;
       else failed++;
     }
   }
