@@ -198,6 +198,11 @@ static const oom_case CASES[] = {
     {"clap_classify", "SELECT clap_classify(clap_embed_audio(audio), '[\"いいえ\", \"はい\", \"たぶん\"]') "
                       "FROM clips"},
     {"clap_classify bad json", "SELECT clap_classify(clap_embed_audio(audio), '[1, ') FROM clips"},
+    {"clap_zero_shot ensembles", "SELECT clap_zero_shot(clap_embed_audio(audio), '[\"私は欲しくないです\", \"いらない\"]', "
+                                 "'[\"私は欲しいです\", \"買いたい\"]') FROM clips"},
+    {"clap_classify ensembles", "SELECT clap_classify(clap_embed_audio(audio), "
+                                "'[[\"いいえ\", \"違う\"], \"はい\", [\"たぶん\"]]') FROM clips"},
+    {"clap_classify bad ensemble", "SELECT clap_classify(clap_embed_audio(audio), '[[], \"x\"]') FROM clips"},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
