@@ -488,7 +488,16 @@ static cJSON *tensors_json(const model_plan *p) {
   return a;
 }
 
-/* The header as a cJSON tree: config, metadata, tensors - in that order. */
+/* Add item under key, or delete it: cJSON_AddItemToObject copies the key and,
+** when that allocation fails, returns false and leaves the item unowned. */
+static int add_or_drop(cJSON *obj, const char *key, cJSON *item) {
+  if (cJSON_AddItemToObject(obj, key, item)) return 1;
+  cJSON_Delete(item);
+  return 0;
+}
+
+/* The header as a cJSON tree: config, metadata, tensors - in that order;
+** NULL when out of memory. */
 static cJSON *header_tree(const clap_model *m) {
   cJSON *root = cJSON_CreateObject(), *meta = cJSON_Parse(m->metadata);
   cJSON *cfg = config_json(&m->cfg), *ts = tensors_json(&m->plan);
@@ -499,9 +508,13 @@ static cJSON *header_tree(const clap_model *m) {
     cJSON_Delete(ts);
     return NULL;
   }
-  cJSON_AddItemToObject(root, "config", cfg);
-  cJSON_AddItemToObject(root, "metadata", meta);
-  cJSON_AddItemToObject(root, "tensors", ts);
+  int ok = add_or_drop(root, "config", cfg);
+  ok = add_or_drop(root, "metadata", meta) && ok;
+  ok = add_or_drop(root, "tensors", ts) && ok;
+  if (!ok) {
+    cJSON_Delete(root);
+    return NULL;
+  }
   return root;
 }
 
@@ -520,7 +533,7 @@ char *model_describe_json(const clap_model *m) {
   if (!m) return NULL;
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
-  cJSON_AddNumberToObject(root, "blob_version", MODEL_BLOB_VERSION);
+  int ok = cJSON_AddNumberToObject(root, "blob_version", MODEL_BLOB_VERSION) != NULL;
   cJSON *tree = header_tree(m);
   if (!tree) {
     cJSON_Delete(root);
@@ -529,7 +542,7 @@ char *model_describe_json(const clap_model *m) {
   /* Move config, metadata and tensors over, keeping their order. */
   while (tree->child) {
     cJSON *item = cJSON_DetachItemViaPointer(tree, tree->child);
-    cJSON_AddItemToObject(root, item->string, item);
+    ok = add_or_drop(root, item->string, item) && ok;
   }
   cJSON_Delete(tree);
   size_t trainable = 1, total = m->plan.nfloats;
@@ -537,9 +550,9 @@ char *model_describe_json(const clap_model *m) {
     const char *leaf = strchr(m->plan.t[i].name, '.') + 1;
     if (leaf[0] == 'w' || leaf[0] == 'b') trainable += slot_len(&m->plan.t[i]);
   }
-  cJSON_AddNumberToObject(root, "parameters", (double)trainable);
-  cJSON_AddNumberToObject(root, "stored_values", (double)total);
-  char *p = cJSON_Print(root);
+  ok = ok && cJSON_AddNumberToObject(root, "parameters", (double)trainable) &&
+       cJSON_AddNumberToObject(root, "stored_values", (double)total);
+  char *p = ok ? cJSON_Print(root) : NULL; /* never a card missing a field */
   cJSON_Delete(root);
   char *s = p ? dup_str(p) : NULL;
   cJSON_free(p);
