@@ -129,7 +129,7 @@ static clap_status load_prompts(eval_ctx *c, clap_error *err) {
     return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   }
   c->nsets = ENSEMBLE + nextra;
-  memcpy(c->sets + ENSEMBLE, extra, (size_t)nextra * sizeof *extra);
+  if (nextra) memcpy(c->sets + ENSEMBLE, extra, (size_t)nextra * sizeof *extra);
   free(extra); /* the strings now belong to c->sets */
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(c->db,

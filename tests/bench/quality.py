@@ -253,7 +253,7 @@ def main():
         figures["latents"].append({"name": name, "n": int(m.sum()), "value": est, "lo": lo, "hi": hi})
         out.append("| %s | %d | %.2f | %.2f–%.2f |" % (name, m.sum(), est, lo, hi))
         if args.targets and name != "purchase_latent":
-            summary.append(("latent recovery r, %s (%s)" % (name, title), "%.2f" % est,
+            summary.append(("latent recovery r, %s; %s" % (name, title), "%.2f" % est,
                             "≥ %.1f" % TARGET_R, "met" if est >= TARGET_R else "not met"))
     out.append("")
     out.append("(b) Supervised LOSO UA per emotion: an L2 logistic probe (λ = %g) on the "
@@ -270,7 +270,7 @@ def main():
         out.append("| %s | %d | %s | %s–%s |" % (dim, m.sum(), pct(est), pct(lo), pct(hi)))
         figures["emotions"].append({"name": dim, "n": int(m.sum()), "value": est, "lo": lo, "hi": hi})
         if args.targets:
-            summary.append(("supervised LOSO UA, %s (%s)" % (dim, title), pct(est) + "%",
+            summary.append(("supervised LOSO UA, %s; %s" % (dim, title), pct(est) + "%",
                             "≥ 70%", "met" if est >= TARGET_EMO_UA else "not met"))
     out.append("")
     out.append("(c, d) `clap eval` (default settings), pooled over the folds: the baseline's "
@@ -298,10 +298,10 @@ def main():
         out.append("| %s | %s | %s | %d | %s | %s–%s | %s | %s |" % (
             arm, prompts, augname, len(truth), pct(u_est), pct(u_lo), pct(u_hi), a_txt, a_ci))
         if args.targets and arm == "baseline":
-            summary.append(("baseline purchase-intention UA (%s)" % title, pct(u_est) + "%",
+            summary.append(("baseline purchase-intention UA; %s" % title, pct(u_est) + "%",
                             "≥ 70%", "met" if u_est >= TARGET_PI_UA else "not met"))
         if args.targets and arm == "zero-shot" and aug == 1 and pset == ENSEMBLE_SET:
-            summary.append(("zero-shot UA, prompt ensemble, paraphrase aug. (%s)" % title,
+            summary.append(("zero-shot UA, ensemble of the Table III prompts, paraphrase aug.; %s" % title,
                             pct(u_est) + "%", "≥ 65%",
                             "met" if u_est >= TARGET_ZS_UA else "not met"))
     out.append("")
