@@ -190,7 +190,7 @@ DEB_LIBS = sqlite3:libsqlite3-dev openblas:libopenblas-dev sndfile:libsndfile1-d
            soxr:libsoxr-dev kissfft-float:libkissfft-dev libutf8proc:libutf8proc-dev \
            libcjson:libcjson-dev libcurl:libcurl4-openssl-dev sentencepiece:libsentencepiece-dev
 DEB_TOOLS = sqlite3:sqlite3 pkg-config:pkg-config clang:clang flac:flac sox:sox \
-            espeak-ng:espeak-ng npm:npm
+            espeak-ng:espeak-ng npm:npm chromium:chromium
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
@@ -201,6 +201,7 @@ deps:
 	  missing="$$missing libclang-rt-14-dev"; \
 	dpkg -s libsox-fmt-all >/dev/null 2>&1 || missing="$$missing libsox-fmt-all"; \
 	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || missing="$$missing python3-jsonschema"; \
+	/usr/bin/python3 -c 'import numpy' 2>/dev/null || missing="$$missing python3-numpy"; \
 	if [ -n "$$missing" ]; then \
 	  cmd="apt-get install -y --no-install-recommends$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -11,11 +11,17 @@
 **     baseline (fold-S-base), stored in clap_models (names prefixed "R:" when
 **     the run is not "default");
 **   - test rows: the customer utterances of S with a purchase_intention label;
-**   - zero-shot arms: each prompt pair of Table III (descriptions with source
-**     'prompt', prompt_set 1..3) x {none, para}: P(yes) = clap_zero_shot(audio
-**     embedding, "no" text, "yes" text, model) - the SQL function itself, on
-**     the audio embedding model_embed gives for the cached features; yes when
-**     P >= 0.5;
+**   - zero-shot arms: each prompt pair x {none, para}: P(yes) =
+**     clap_zero_shot(audio embedding, "no" text, "yes" text, model) - the SQL
+**     function itself, on the audio embedding model_embed gives for the
+**     cached features; yes when P >= 0.5. The pairs, by prompt_set: 1..3 the
+**     pairs of Table III (descriptions with source 'prompt'), 4 their
+**     ensemble (CLIP-style: "no" is the array of the three "no" sentences,
+**     "yes" of the three "yes" ones), 5.. the pairs of --prompts FILE.json
+**     (prompt_file.h, schemas/prompts.schema.json), in file order. Each
+**     zero-shot row's details record the pair ("prompts": label, no, yes);
+**     the file's pairs are part of the settings key, so other pairs redo the
+**     folds;
 **   - the baseline: P(yes) >= its Youden threshold from the training ROC;
 **   - the random predictor: means over N seeded runs (metrics.h);
 **   - one evaluations row per arm: WA, UA, recall No/Yes, and details JSON
@@ -44,14 +50,17 @@
 #include "metrics.h"
 #include "model_store.h"
 #include "progress.h"
+#include "prompt_file.h"
 
-#define NSETS 3
+#define NTABLE 3   /* the Table III pairs, prompt_set 1..3 */
+#define ENSEMBLE 4 /* their ensemble */
 #define DEFAULT_RANDOM_RUNS 1000
 
 static const char eval_usage[] =
     "usage: clap eval DB [--run R] [--folds all|S1,S2,...] [--random-runs N] [--force]\n"
     "                 [--epochs N] [--lr X] [--batch N] [--seed N] [--dim D]\n"
     "                 [--head linear|mlp] [--encoder E] [--text-encoder E]\n"
+    "                 [--prompts FILE.json]\n"
     "\n"
     "Leave-one-session-out evaluation of purchase intention (paper Table III):\n"
     "per fold, CLAP without and with paraphrase augmentation, zero-shot with the\n"
@@ -61,18 +70,20 @@ static const char eval_usage[] =
     "  --run R            run name (default 'default')\n"
     "  --folds F          all (default) or a comma-separated list of sessions\n"
     "  --random-runs N    seeded runs of the random predictor (default 1000)\n"
-    "  --force            re-evaluate folds already done with these settings\n";
+    "  --force            re-evaluate folds already done with these settings\n"
+    "  --prompts FILE     also evaluate these prompt pairs (schemas/prompts.schema.json);\n"
+    "                     the Table III pairs and their ensemble are always evaluated\n";
 
-typedef struct prompt_pair {
-  char *text[2]; /* pole 0 = no, 1 = yes */
-} prompt_pair;
+typedef prompt_file_pair prompt_pair; /* label, text[0] = no, text[1] = yes */
 
 typedef struct eval_ctx {
   sqlite3 *db;
   const char *run;
   fit_options o;
   int random_runs, force;
-  prompt_pair sets[NSETS];
+  prompt_pair *sets; /* sets[k] is prompt_set k + 1 */
+  int nsets;
+  const char *prompts_path; /* --prompts, or NULL */
   char *config_key;
 } eval_ctx;
 
@@ -89,7 +100,37 @@ typedef struct arm_result {
 
 /* ----------------------------------------------------------------- setup */
 
+/* sets[ENSEMBLE - 1]: JSON arrays of the Table III sentences, pole by pole. */
+static clap_status make_ensemble(eval_ctx *c, clap_error *err) {
+  prompt_pair *e = &c->sets[ENSEMBLE - 1];
+  for (int pole = 0; pole < 2; pole++) {
+    cJSON *a = cJSON_CreateArray();
+    for (int s = 0; s < NTABLE; s++) cJSON_AddItemToArray(a, cJSON_CreateString(c->sets[s].text[pole]));
+    e->text[pole] = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+  }
+  e->label = strdup("ensemble of (1)-(3)");
+  if (!e->text[0] || !e->text[1] || !e->label)
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  return CLAP_OK;
+}
+
+/* The Table III pairs, their ensemble, then the --prompts file's pairs. */
 static clap_status load_prompts(eval_ctx *c, clap_error *err) {
+  prompt_pair *extra = NULL;
+  int nextra = 0;
+  if (c->prompts_path) {
+    clap_status rc = prompt_file_load(c->prompts_path, &extra, &nextra, err);
+    if (rc != CLAP_OK) return clap_error_prefix(err, "--prompts: ");
+  }
+  c->sets = calloc((size_t)(ENSEMBLE + nextra), sizeof *c->sets);
+  if (!c->sets) {
+    prompt_file_free(extra, nextra);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  c->nsets = ENSEMBLE + nextra;
+  if (nextra) memcpy(c->sets + ENSEMBLE, extra, (size_t)nextra * sizeof *extra);
+  free(extra); /* the strings now belong to c->sets */
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(c->db,
                          "SELECT prompt_set, pole, text FROM descriptions WHERE source='prompt' "
@@ -99,18 +140,38 @@ static clap_status load_prompts(eval_ctx *c, clap_error *err) {
     return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(c->db));
   while (sqlite3_step(st) == SQLITE_ROW) {
     prompt_pair *p = &c->sets[sqlite3_column_int(st, 0) - 1];
+    if (!p->label) p->label = strdup("");
     int pole = sqlite3_column_int(st, 1) ? 1 : 0;
     if (!p->text[pole]) p->text[pole] = strdup((const char *)sqlite3_column_text(st, 2));
   }
   sqlite3_finalize(st);
-  for (int s = 0; s < NSETS; s++)
+  for (int s = 0; s < NTABLE; s++) {
     for (int pole = 0; pole < 2; pole++)
       if (!c->sets[s].text[pole])
         return clap_error_set(err, CLAP_ERR_NOTFOUND,
                               "no purchase_intention prompt for prompt_set %d, pole %d "
                               "(descriptions with source 'prompt'; run `clap init`)",
                               s + 1, pole);
-  return CLAP_OK;
+    free(c->sets[s].label);
+    size_t n = strlen(c->sets[s].text[0]) + strlen(c->sets[s].text[1]) + 4;
+    if (!(c->sets[s].label = malloc(n))) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    snprintf(c->sets[s].label, n, "%s / %s", c->sets[s].text[0], c->sets[s].text[1]);
+  }
+  return make_ensemble(c, err);
+}
+
+/* The --prompts pairs as part of the settings key (NULL when none). */
+static cJSON *extra_prompts_json(const eval_ctx *c) {
+  if (c->nsets <= ENSEMBLE) return NULL;
+  cJSON *a = cJSON_CreateArray();
+  for (int s = ENSEMBLE; s < c->nsets; s++) {
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "label", c->sets[s].label);
+    cJSON_AddStringToObject(p, "no", c->sets[s].text[0]);
+    cJSON_AddStringToObject(p, "yes", c->sets[s].text[1]);
+    cJSON_AddItemToArray(a, p);
+  }
+  return a;
 }
 
 static char *make_config_key(const eval_ctx *c) {
@@ -125,6 +186,8 @@ static char *make_config_key(const eval_ctx *c) {
   cJSON_AddNumberToObject(k, "batch", c->o.batch);
   cJSON_AddNumberToObject(k, "seed", (double)c->o.seed);
   cJSON_AddNumberToObject(k, "random_runs", c->random_runs);
+  cJSON *extra = extra_prompts_json(c);
+  if (extra) cJSON_AddItemToObject(k, "prompts", extra);
   char *s = cJSON_PrintUnformatted(k);
   cJSON_Delete(k);
   return s;
@@ -366,6 +429,13 @@ static clap_status write_arm(eval_ctx *c, fold_data *f, const char *arm, const c
   clap_status rc = summarise(f->truth, f->pred, f->n, &s, err);
   cJSON *d = fold_details(c, f->ids, f->truth, f->score, f->pred, f->n, &s);
   cJSON_AddNumberToObject(d, "threshold", threshold);
+  if (prompt_set > 0) {
+    const prompt_pair *pp = &c->sets[prompt_set - 1];
+    cJSON *p = cJSON_AddObjectToObject(d, "prompts");
+    cJSON_AddStringToObject(p, "label", pp->label);
+    cJSON_AddStringToObject(p, "no", pp->text[0]);
+    cJSON_AddStringToObject(p, "yes", pp->text[1]);
+  }
   if (rc == CLAP_OK && with_sign)
     rc = sign_test_json(f->truth, f->base_pred, f->pred, f->n, d, err);
   if (rc == CLAP_OK)
@@ -426,7 +496,7 @@ static clap_status fold_body(eval_ctx *c, fold_data *f, clap_error *err) {
   if (rc == CLAP_OK) memcpy(f->base_pred, f->pred, (size_t)f->n * sizeof *f->pred);
   if (rc == CLAP_OK) rc = fold_random(c, f, err);
   for (int aug = 0; aug < 2 && rc == CLAP_OK; aug++)
-    for (int s = 0; s < NSETS && rc == CLAP_OK; s++) {
+    for (int s = 0; s < c->nsets && rc == CLAP_OK; s++) {
       rc = zero_shot_scores(c, aug ? para : none, name[aug], f->x, f->n, &c->sets[s], f->score,
                             err);
       if (rc == CLAP_OK) rc = write_arm(c, f, "zero-shot", name[aug], s + 1, aug, 0.5, 1, err);
@@ -447,7 +517,7 @@ static int fold_done(eval_ctx *c, const char *fold) {
     sqlite3_bind_text(st, 1, c->run, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, fold, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, c->config_key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) done = sqlite3_column_int(st, 0) == 2 + 2 * NSETS;
+    if (sqlite3_step(st) == SQLITE_ROW) done = sqlite3_column_int(st, 0) == 2 + 2 * c->nsets;
   }
   sqlite3_finalize(st);
   return done;
@@ -591,7 +661,7 @@ static clap_status pooled_rows(eval_ctx *c, clap_error *err) {
                          -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(c->db));
   sqlite3_bind_text(st, 1, c->run, -1, SQLITE_STATIC);
-  pool_arm arms[2 + 2 * NSETS + 4];
+  pool_arm arms[2 + 2 * (ENSEMBLE + PROMPT_FILE_MAX_PAIRS) + 4];
   int narms = 0;
   cJSON *docs[4096];
   int ndocs = 0;
@@ -694,13 +764,14 @@ static int split_folds(const char *spec, char ***out, int *n) {
   return *out ? 0 : -1;
 }
 
-enum { OPT_RUN = CLI_OPT, OPT_FOLDS, OPT_RANDOM_RUNS, OPT_FORCE };
+enum { OPT_RUN = CLI_OPT, OPT_FOLDS, OPT_RANDOM_RUNS, OPT_FORCE, OPT_PROMPTS };
 static const struct option eval_opts[] = {
     CLI_HELP_OPTION, FIT_LONGOPTS,
     {"run", required_argument, NULL, OPT_RUN},
     {"folds", required_argument, NULL, OPT_FOLDS},
     {"random-runs", required_argument, NULL, OPT_RANDOM_RUNS},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"prompts", required_argument, NULL, OPT_PROMPTS},
     {0}};
 
 static void flags_help(FILE *f) { fputs(fit_flags_help, f); }
@@ -712,6 +783,7 @@ static int eval_option(eval_ctx *c, const cli *cl, int opt, const char **folds) 
   case OPT_RUN: c->run = optarg; return 0;
   case OPT_FOLDS: *folds = optarg; return 0;
   case OPT_FORCE: c->force = 1; return 0;
+  case OPT_PROMPTS: c->prompts_path = optarg; return 0;
   case OPT_RANDOM_RUNS:
     if (cli_int(cl, 1, 1000000, &x)) return 2;
     c->random_runs = (int)x;
@@ -778,7 +850,7 @@ int cmd_eval(int argc, char **argv) {
   else fprintf(stderr, "clap eval: %s\n", err.msg);
   fit_free_strings(sessions, nsessions);
   fit_free_strings(want, nwant);
-  for (int s = 0; s < NSETS; s++) free(c.sets[s].text[0]), free(c.sets[s].text[1]);
+  prompt_file_free(c.sets, c.nsets);
   free(c.config_key);
   db_close(c.db);
   return rc == CLAP_OK ? 0 : 1;

@@ -1,38 +1,51 @@
 /*
 ** clap report — the paper's Table III from the evaluations table.
 **
-**   clap report DB [--run R] [--html FILE]
+**   clap report DB [--run R] [--html FILE] [--quality FILE.json]
 **
 ** Markdown on stdout: Table III laid out as in the paper (Random,
-** Supervised [Baseline], Zero-shot (1)(2)(3) x no augmentation /
+** Supervised [Baseline], one Zero-shot row per prompt set x no augmentation /
 ** augmentation by paraphrasing; WA, UA, recall No / Yes in percent) from the
 ** run's pooled rows, the sign tests against the baseline, a per-fold UA
-** table, and the evaluations row id behind every number. --html writes a
-** self-contained page with the same tables and inline SVG charts: UA per arm
-** with the per-fold spread, the baseline's ROC on the held-out utterances
-** with its Youden point and its operating point, and the purchase-intention
-** label balance per session. The run defaults to the latest one.
-** Exit 0 ok, 1 failure (no such run, no pooled rows), 2 usage.
+** table, and the evaluations row id behind every number. The prompt sets are
+** whatever the run evaluated (clap eval: 1..3 the Table III pairs, 4 their
+** ensemble, 5.. the pairs of --prompts), each named by the label its rows
+** record. --html writes a self-contained page (lang="ja", a CJK-capable font
+** stack) with the same tables, the provenance (date, clap version, encoders
+** and their identities, training settings, database), and inline SVG charts
+** — UA per arm with the per-fold spread, the baseline's ROC on the held-out
+** utterances, the purchase-intention label balance per session — each with
+** axis titles, a legend and a table of its values underneath. Every text put
+** into the page is escaped. --quality FILE adds the figures of
+** tests/bench/quality.py --json (latent recovery r, supervised UA per
+** emotion) as a small table. The run defaults to the latest one.
+** Exit 0 ok, 1 failure (no such run, no pooled rows, unreadable --quality or
+** unwritable --html), 2 usage.
 */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "clap_version.h"
 #include "commands.h"
 #include "db.h"
+#include "fileio.h"
 #include "metrics.h"
 
 static const char report_usage[] =
-    "usage: clap report DB [--run R] [--html FILE]\n"
+    "usage: clap report DB [--run R] [--html FILE] [--quality FILE.json]\n"
     "\n"
     "Print Table III (Markdown) of an evaluation run (default: the latest) and\n"
-    "optionally write an HTML page with charts.\n";
-
-#define NARMS 8 /* random, baseline, zs1..3 none, zs1..3 para */
+    "optionally write an HTML page with charts.\n"
+    "  --run R            the run (default: the latest)\n"
+    "  --html FILE        also write the HTML page to FILE\n"
+    "  --quality FILE     add the figures of tests/bench/quality.py --json to the page\n";
 
 typedef struct cell {
   int id; /* evaluations row id, 0 = none */
@@ -42,101 +55,195 @@ typedef struct cell {
   char *details;
 } cell;
 
+/* One prompt set of the run: its pooled cells without / with paraphrases. */
+typedef struct pset {
+  int ps;
+  char *label;
+  cell c[2];
+} pset;
+
 typedef struct report {
   sqlite3 *db;
+  const char *path;
   char run[256];
-  cell pooled[NARMS];
-  char *prompt[4];  /* "neg / pos" per prompt set */
+  cell random, baseline;
+  pset *sets;
+  int nsets;
+  int ncols;        /* 2 + 2 * nsets: random, baseline, ZS(k), ZS(k)+para ... */
   char **folds;
   int nfolds;
-  double *fold_ua;  /* nfolds x NARMS, NaN when missing */
+  double *fold_ua;  /* nfolds x ncols, NaN when missing */
   int *fold_id;
+  int *fold_cnt;    /* nfolds x 2: held-out No / Yes (from the baseline row) */
+  char *config_key; /* of the run's first fold row */
+  int nkeys;        /* distinct settings keys among the fold rows */
+  char *evaluated;  /* the latest created_at */
 } report;
-
-static int arm_index(const char *arm, int ps, int aug) {
-  if (!strcmp(arm, "random")) return 0;
-  if (!strcmp(arm, "baseline")) return 1;
-  if (!strcmp(arm, "zero-shot") && ps >= 1 && ps <= 3 && (aug == 0 || aug == 1))
-    return 2 + aug * 3 + (ps - 1);
-  return -1;
-}
-
-static const char *arm_label(int i) {
-  static const char *const l[NARMS] = {"Random", "Baseline", "ZS(1)", "ZS(2)", "ZS(3)",
-                                       "ZS(1)+para", "ZS(2)+para", "ZS(3)+para"};
-  return l[i];
-}
 
 static double col(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
-static clap_status load_report(report *r, const char *run, clap_error *err) {
-  sqlite3_stmt *st;
-  if (!run) {
-    if (sqlite3_prepare_v2(r->db, "SELECT run FROM evaluations ORDER BY id DESC LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
-      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(r->db));
-    if (sqlite3_step(st) == SQLITE_ROW)
-      snprintf(r->run, sizeof r->run, "%s", sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    if (!r->run[0])
-      return clap_error_set(err, CLAP_ERR_NOTFOUND, "no evaluations yet (run `clap eval` first)");
-  } else {
+static char *dup_text(sqlite3_stmt *st, int i) {
+  const char *s = (const char *)sqlite3_column_text(st, i);
+  return strdup(s ? s : "");
+}
+
+/* Column of an arm, -1 for an arm this report does not show. */
+static int column(const report *r, const char *arm, int ps, int aug) {
+  if (!strcmp(arm, "random")) return 0;
+  if (!strcmp(arm, "baseline")) return 1;
+  if (strcmp(arm, "zero-shot") || (aug != 0 && aug != 1)) return -1;
+  for (int k = 0; k < r->nsets; k++)
+    if (r->sets[k].ps == ps) return 2 + 2 * k + aug;
+  return -1;
+}
+
+static cell *cell_at(report *r, int c) {
+  return c == 0 ? &r->random : c == 1 ? &r->baseline : &r->sets[(c - 2) / 2].c[(c - 2) % 2];
+}
+
+static void col_label(const report *r, int c, char *out, size_t cap) {
+  if (c == 0) snprintf(out, cap, "Random");
+  else if (c == 1) snprintf(out, cap, "Baseline");
+  else snprintf(out, cap, "ZS(%d)%s", r->sets[(c - 2) / 2].ps, (c - 2) % 2 ? "+para" : "");
+}
+
+static clap_status pick_run(report *r, const char *run, clap_error *err) {
+  if (run) {
     snprintf(r->run, sizeof r->run, "%s", run);
+    return CLAP_OK;
   }
-  for (int i = 0; i < NARMS; i++) r->pooled[i].wa = NAN;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(r->db, "SELECT run FROM evaluations ORDER BY id DESC LIMIT 1", -1, &st,
+                         NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(r->db));
+  if (sqlite3_step(st) == SQLITE_ROW) snprintf(r->run, sizeof r->run, "%s", sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  if (!r->run[0])
+    return clap_error_set(err, CLAP_ERR_NOTFOUND, "no evaluations yet (run `clap eval` first)");
+  return CLAP_OK;
+}
+
+/* The run's prompt sets and their labels: the label a zero-shot row records,
+** else (runs made before rows recorded it) the Table III description pair. */
+static clap_status load_sets(report *r, clap_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(
+          r->db,
+          "SELECT e.prompt_set, coalesce(max(json_extract(e.details, '$.prompts.label')), "
+          "(SELECT group_concat(text, ' / ') FROM (SELECT text FROM descriptions d WHERE "
+          "d.source='prompt' AND d.dimension='purchase_intention' AND d.prompt_set=e.prompt_set "
+          "ORDER BY d.pole, d.id)), '?') FROM evaluations e WHERE e.run=? AND e.arm='zero-shot' "
+          "AND e.prompt_set IS NOT NULL GROUP BY e.prompt_set ORDER BY e.prompt_set",
+          -1, &st, NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(r->db));
+  sqlite3_bind_text(st, 1, r->run, -1, SQLITE_STATIC);
+  clap_status rc = CLAP_OK;
+  int rs;
+  while (rc == CLAP_OK && (rs = sqlite3_step(st)) == SQLITE_ROW) {
+    pset *g = realloc(r->sets, (size_t)(r->nsets + 1) * sizeof *g);
+    if (!g) {
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      break;
+    }
+    r->sets = g;
+    pset *p = &r->sets[r->nsets++];
+    memset(p, 0, sizeof *p);
+    p->ps = sqlite3_column_int(st, 0);
+    p->label = dup_text(st, 1);
+    p->c[0].wa = p->c[1].wa = NAN;
+  }
+  if (rc == CLAP_OK && rs != SQLITE_DONE)
+    rc = clap_error_set(err, CLAP_ERR_IO, "reading evaluations: %s", sqlite3_errmsg(r->db));
+  sqlite3_finalize(st);
+  r->ncols = 2 + 2 * r->nsets;
+  return rc;
+}
+
+static int add_fold(report *r, const char *fold) {
+  int f = 0;
+  while (f < r->nfolds && strcmp(r->folds[f], fold)) f++;
+  if (f < r->nfolds) return f;
+  char **g = realloc(r->folds, (size_t)(f + 1) * sizeof *g);
+  if (g) r->folds = g;
+  double *u = realloc(r->fold_ua, (size_t)(f + 1) * r->ncols * sizeof *u);
+  if (u) r->fold_ua = u;
+  int *id = realloc(r->fold_id, (size_t)(f + 1) * r->ncols * sizeof *id);
+  if (id) r->fold_id = id;
+  int *cnt = realloc(r->fold_cnt, (size_t)(f + 1) * 2 * sizeof *cnt);
+  if (cnt) r->fold_cnt = cnt;
+  if (!g || !u || !id || !cnt || !(r->folds[f] = strdup(fold))) return -1;
+  for (int j = 0; j < r->ncols; j++) r->fold_ua[f * r->ncols + j] = NAN, r->fold_id[f * r->ncols + j] = 0;
+  r->fold_cnt[2 * f] = r->fold_cnt[2 * f + 1] = -1;
+  r->nfolds++;
+  return f;
+}
+
+static clap_status load_rows(report *r, clap_error *err) {
+  sqlite3_stmt *st;
   if (sqlite3_prepare_v2(r->db,
                          "SELECT id, fold, arm, coalesce(prompt_set,0), coalesce(augment,-1), n, "
                          "wa, ua, recall_no, recall_yes, json_extract(details,'$.sign_test.p'), "
-                         "details FROM evaluations WHERE run=? ORDER BY fold='pooled', fold, id",
+                         "details, json_extract(details,'$.counts.no'), "
+                         "json_extract(details,'$.counts.yes'), "
+                         "json_extract(details,'$.config_key'), created_at "
+                         "FROM evaluations WHERE run=? ORDER BY fold='pooled', fold, id",
                          -1, &st, NULL) != SQLITE_OK)
     return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(r->db));
   sqlite3_bind_text(st, 1, r->run, -1, SQLITE_STATIC);
-  int have_pooled = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int have_pooled = 0, rs;
+  clap_status rc = CLAP_OK;
+  while (rc == CLAP_OK && (rs = sqlite3_step(st)) == SQLITE_ROW) {
     const char *fold = (const char *)sqlite3_column_text(st, 1);
-    int a = arm_index((const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
-                      sqlite3_column_int(st, 4));
-    if (a < 0) continue;
+    const char *created = (const char *)sqlite3_column_text(st, 15);
+    if (created && (!r->evaluated || strcmp(created, r->evaluated) > 0)) {
+      free(r->evaluated);
+      r->evaluated = strdup(created);
+    }
+    int a = column(r, (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
+                   sqlite3_column_int(st, 4));
+    if (a < 0 || !fold) continue;
     if (!strcmp(fold, "pooled")) {
-      cell *c = &r->pooled[a];
+      cell *c = cell_at(r, a);
+      free(c->details);
       c->id = sqlite3_column_int(st, 0);
       c->n = sqlite3_column_int(st, 5);
       c->wa = col(st, 6), c->ua = col(st, 7), c->rno = col(st, 8), c->ryes = col(st, 9);
       c->p = col(st, 10);
-      c->details = strdup((const char *)sqlite3_column_text(st, 11));
+      c->details = dup_text(st, 11);
       have_pooled = 1;
       continue;
     }
-    int f = 0;
-    while (f < r->nfolds && strcmp(r->folds[f], fold)) f++;
-    if (f == r->nfolds) {
-      r->folds = realloc(r->folds, (size_t)(f + 1) * sizeof *r->folds);
-      r->fold_ua = realloc(r->fold_ua, (size_t)(f + 1) * NARMS * sizeof *r->fold_ua);
-      r->fold_id = realloc(r->fold_id, (size_t)(f + 1) * NARMS * sizeof *r->fold_id);
-      if (!r->folds || !r->fold_ua || !r->fold_id) break;
-      r->folds[f] = strdup(fold);
-      for (int j = 0; j < NARMS; j++) r->fold_ua[f * NARMS + j] = NAN, r->fold_id[f * NARMS + j] = 0;
-      r->nfolds++;
+    const char *key = (const char *)sqlite3_column_text(st, 14);
+    if (key && (!r->config_key || strcmp(key, r->config_key))) {
+      if (!r->config_key) r->config_key = strdup(key);
+      r->nkeys++;
     }
-    r->fold_ua[f * NARMS + a] = col(st, 7);
-    r->fold_id[f * NARMS + a] = sqlite3_column_int(st, 0);
+    int f = add_fold(r, fold);
+    if (f < 0) {
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      break;
+    }
+    r->fold_ua[f * r->ncols + a] = col(st, 7);
+    r->fold_id[f * r->ncols + a] = sqlite3_column_int(st, 0);
+    if (a == 1 && sqlite3_column_type(st, 12) != SQLITE_NULL)
+      r->fold_cnt[2 * f] = sqlite3_column_int(st, 12), r->fold_cnt[2 * f + 1] = sqlite3_column_int(st, 13);
   }
+  if (rc == CLAP_OK && rs != SQLITE_DONE && rs != SQLITE_ROW)
+    rc = clap_error_set(err, CLAP_ERR_IO, "reading evaluations: %s", sqlite3_errmsg(r->db));
   sqlite3_finalize(st);
-  if (!have_pooled)
-    return clap_error_set(err, CLAP_ERR_NOTFOUND, "no pooled evaluations for run '%s'", r->run);
-  if (sqlite3_prepare_v2(r->db,
-                         "SELECT prompt_set, group_concat(text, ' / ') FROM (SELECT prompt_set, "
-                         "text FROM descriptions WHERE source='prompt' AND dimension="
-                         "'purchase_intention' ORDER BY prompt_set, pole, id) GROUP BY prompt_set",
-                         -1, &st, NULL) == SQLITE_OK)
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      int s = sqlite3_column_int(st, 0);
-      if (s >= 1 && s <= 3) r->prompt[s] = strdup((const char *)sqlite3_column_text(st, 1));
-    }
-  sqlite3_finalize(st);
-  return CLAP_OK;
+  if (rc == CLAP_OK && !have_pooled)
+    rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no pooled evaluations for run '%s'", r->run);
+  return rc;
+}
+
+static clap_status load_report(report *r, const char *run, clap_error *err) {
+  r->random.wa = r->baseline.wa = NAN;
+  clap_status rc = pick_run(r, run, err);
+  if (rc == CLAP_OK) rc = load_sets(r, err);
+  if (rc == CLAP_OK) rc = load_rows(r, err);
+  return rc;
 }
 
 static void pct(FILE *f, double v) {
@@ -157,47 +264,54 @@ static void cells(FILE *f, const cell *c, const char *sep, const char *end) {
   fputs(end, f);
 }
 
-static int pooled_n(const report *r) { return r->pooled[1].id ? r->pooled[1].n : r->pooled[0].n; }
+static int pooled_n(const report *r) { return r->baseline.id ? r->baseline.n : r->random.n; }
 
-static void markdown(FILE *f, const report *r) {
+static void markdown(FILE *f, report *r) {
+  char lab[64];
   fprintf(f, "## Table III: WA, UA and the recall of purchase intention (%%)\n\n");
   fprintf(f, "Run `%s`, leave one session out, pooled over %d folds, n = %d held-out customer "
           "utterances.\n\n", r->run, r->nfolds, pooled_n(r));
   fprintf(f, "| | Text indicating classes | No aug. WA | UA | No | Yes | Paraphrase aug. WA | UA | "
           "No | Yes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  fprintf(f, "| Random | - ");
-  cells(f, &r->pooled[0], " | ", "");
+  fprintf(f, "| Random | -");
+  cells(f, &r->random, " | ", "");
   cells(f, NULL, " | ", " |\n");
-  fprintf(f, "| Supervised [Baseline] | - ");
-  cells(f, &r->pooled[1], " | ", "");
+  fprintf(f, "| Supervised [Baseline] | -");
+  cells(f, &r->baseline, " | ", "");
   cells(f, NULL, " | ", " |\n");
-  for (int s = 1; s <= 3; s++) {
-    fprintf(f, "| %s | (%d) %s ", s == 1 ? "Zero-shot [Ours]" : "", s, r->prompt[s] ? r->prompt[s] : "?");
-    cells(f, &r->pooled[1 + s], " | ", "");
-    cells(f, &r->pooled[4 + s], " | ", " |\n");
+  for (int k = 0; k < r->nsets; k++) {
+    fprintf(f, "| %s | (%d) %s", k == 0 ? "Zero-shot [Ours]" : "", r->sets[k].ps, r->sets[k].label);
+    cells(f, &r->sets[k].c[0], " | ", "");
+    cells(f, &r->sets[k].c[1], " | ", " |\n");
   }
   fprintf(f, "\nTwo-tailed exact sign test against the baseline (pooled per-utterance "
           "correctness): ");
-  for (int a = 2; a < NARMS; a++)
-    fprintf(f, "%s p = %.3g%s", arm_label(a), r->pooled[a].p, a + 1 < NARMS ? "; " : ".\n");
+  for (int a = 2; a < r->ncols; a++) {
+    col_label(r, a, lab, sizeof lab);
+    fprintf(f, "%s p = %.3g%s", lab, cell_at(r, a)->p, a + 1 < r->ncols ? "; " : ".\n");
+  }
   fprintf(f, "\nUA per fold (%%):\n\n| fold |");
-  for (int a = 0; a < NARMS; a++) fprintf(f, " %s |", arm_label(a));
+  for (int a = 0; a < r->ncols; a++) col_label(r, a, lab, sizeof lab), fprintf(f, " %s |", lab);
   fprintf(f, "\n|---|");
-  for (int a = 0; a < NARMS; a++) fprintf(f, "---:|");
+  for (int a = 0; a < r->ncols; a++) fprintf(f, "---:|");
   fprintf(f, "\n");
   for (int i = 0; i < r->nfolds; i++) {
     fprintf(f, "| %s |", r->folds[i]);
-    for (int a = 0; a < NARMS; a++) fputs(" ", f), pct(f, r->fold_ua[i * NARMS + a]), fputs(" |", f);
+    for (int a = 0; a < r->ncols; a++)
+      fputs(" ", f), pct(f, r->fold_ua[i * r->ncols + a]), fputs(" |", f);
     fprintf(f, "\n");
   }
   fprintf(f, "\nSources (evaluations.id of the pooled rows): ");
-  for (int a = 0; a < NARMS; a++)
-    fprintf(f, "%s #%d%s", arm_label(a), r->pooled[a].id, a + 1 < NARMS ? ", " : ".\n");
+  for (int a = 0; a < r->ncols; a++) {
+    col_label(r, a, lab, sizeof lab);
+    fprintf(f, "%s #%d%s", lab, cell_at(r, a)->id, a + 1 < r->ncols ? ", " : ".\n");
+  }
 }
 
 /* ------------------------------------------------------------------ HTML */
 
-static void html_escape(FILE *f, const char *s) {
+/* Text for HTML and SVG alike: every markup character escaped. */
+static void esc(FILE *f, const char *s) {
   for (; s && *s; s++) {
     if (*s == '<') fputs("&lt;", f);
     else if (*s == '>') fputs("&gt;", f);
@@ -208,77 +322,132 @@ static void html_escape(FILE *f, const char *s) {
   }
 }
 
-static void html_table(FILE *f, const report *r) {
+static void html_table(FILE *f, report *r) {
+  char lab[64];
   fputs("<table><tr><th></th><th>Text indicating classes</th><th colspan=4>No augmentation</th>"
         "<th colspan=4>Augmentation by paraphrasing</th></tr>"
         "<tr><th></th><th></th><th>WA</th><th>UA</th><th>No</th><th>Yes</th><th>WA</th>"
         "<th>UA</th><th>No</th><th>Yes</th></tr>\n",
         f);
   fprintf(f, "<tr><td>Random</td><td>-</td>");
-  cells(f, &r->pooled[0], "<td>", "");
+  cells(f, &r->random, "<td>", "");
   cells(f, NULL, "<td>", "</tr>\n");
   fprintf(f, "<tr><td>Supervised [Baseline]</td><td>-</td>");
-  cells(f, &r->pooled[1], "<td>", "");
+  cells(f, &r->baseline, "<td>", "");
   cells(f, NULL, "<td>", "</tr>\n");
-  for (int s = 1; s <= 3; s++) {
-    fprintf(f, "<tr><td>%s</td><td>(%d) ", s == 1 ? "Zero-shot [Ours]" : "", s);
-    html_escape(f, r->prompt[s]);
+  for (int k = 0; k < r->nsets; k++) {
+    fprintf(f, "<tr><td>%s</td><td>(%d) ", k == 0 ? "Zero-shot [Ours]" : "", r->sets[k].ps);
+    esc(f, r->sets[k].label);
     fputs("</td>", f);
-    cells(f, &r->pooled[1 + s], "<td>", "");
-    cells(f, &r->pooled[4 + s], "<td>", "</tr>\n");
+    cells(f, &r->sets[k].c[0], "<td>", "");
+    cells(f, &r->sets[k].c[1], "<td>", "</tr>\n");
   }
   fputs("</table>\n<p class=src>Pooled rows (evaluations.id): ", f);
-  for (int a = 0; a < NARMS; a++)
-    fprintf(f, "%s #%d%s", arm_label(a), r->pooled[a].id, a + 1 < NARMS ? "; " : ".");
+  for (int a = 0; a < r->ncols; a++) {
+    col_label(r, a, lab, sizeof lab);
+    fprintf(f, "%s #%d%s", lab, cell_at(r, a)->id, a + 1 < r->ncols ? "; " : ".");
+  }
   fputs(" Two-tailed exact sign test against the baseline: ", f);
-  for (int a = 2; a < NARMS; a++)
-    fprintf(f, "%s p = %.3g%s", arm_label(a), r->pooled[a].p, a + 1 < NARMS ? "; " : ".");
+  for (int a = 2; a < r->ncols; a++) {
+    col_label(r, a, lab, sizeof lab);
+    fprintf(f, "%s p = %.3g%s", lab, cell_at(r, a)->p, a + 1 < r->ncols ? "; " : ".");
+  }
   fputs("</p>\n", f);
 }
 
-#define W 640
-#define H 300
-#define M 40
+/* Chart geometry (SVG user units; the SVG scales to the page width). */
+#define W 880
+#define H 340
+#define ML 64 /* left margin: tick labels and the axis title */
+#define MR 16
+#define MT 16
+#define MB 64 /* bottom: arm labels and the axis title */
+#define FONT 14
 
-static void svg_ua(FILE *f, const report *r) {
-  fprintf(f, "<h2>UA per arm (bar: pooled; dots: folds)</h2>\n<svg width=%d height=%d "
-          "viewBox='0 0 %d %d' xmlns='http://www.w3.org/2000/svg'>\n", W, H, W, H);
-  double bw = (W - 2.0 * M) / NARMS;
+static const char *col_colour(int a) {
+  return a == 0 ? "#999999" : a == 1 ? "#e08a3c" : (a - 2) % 2 ? "#54a24b" : "#4c78a8";
+}
+
+static void legend_item(FILE *f, double x, double y, const char *colour, const char *text) {
+  fprintf(f, "<rect x=%.1f y=%.1f width=12 height=12 fill='%s'/><text x=%.1f y=%.1f>", x, y - 11,
+          colour, x + 16, y);
+  esc(f, text);
+  fputs("</text>\n", f);
+}
+
+static void svg_ua(FILE *f, report *r) {
+  char lab[64];
+  fputs("<h2>UA per arm</h2>\n", f);
+  fprintf(f, "<svg viewBox='0 0 %d %d' width='100%%' role='img' font-size=%d "
+          "xmlns='http://www.w3.org/2000/svg'>\n", W, H + 24, FONT);
+  double ph = H - MT - MB, bw = (W - ML - MR) / (double)r->ncols;
   for (int t = 0; t <= 4; t++) {
-    double y = H - M - t * (H - 2.0 * M) / 4;
-    fprintf(f, "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke='#ddd'/><text x=%d y=%.1f font-size=10 "
-            "text-anchor=end>%d%%</text>\n", M, y, W - M, y, M - 4, y + 3, t * 25);
+    double y = H - MB - t * ph / 4;
+    fprintf(f, "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke='#ddd'/><text x=%d y=%.1f "
+            "text-anchor=end>%d</text>\n", ML, y, W - MR, y, ML - 6, y + 5, t * 25);
   }
-  for (int a = 0; a < NARMS; a++) {
-    double x = M + a * bw, ua = r->pooled[a].ua;
+  fprintf(f, "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke='#888' stroke-dasharray='6 4'/>\n", ML,
+          H - MB - ph / 2, W - MR, H - MB - ph / 2);
+  fprintf(f, "<text x=16 y=%.1f transform='rotate(-90 16 %.1f)' text-anchor=middle>UA (%%), "
+          "chance = 50</text>\n", MT + ph / 2, MT + ph / 2);
+  for (int a = 0; a < r->ncols; a++) {
+    double x = ML + a * bw, ua = cell_at(r, a)->ua;
+    col_label(r, a, lab, sizeof lab);
     if (isfinite(ua)) {
-      double h = ua * (H - 2.0 * M);
-      fprintf(f, "<rect x=%.1f y=%.1f width=%.1f height=%.1f fill='%s'><title>%s pooled UA "
-              "%.1f%% (evaluations #%d)</title></rect>\n", x + 6, H - M - h, bw - 12, h,
-              a == 0 ? "#bbb" : a == 1 ? "#e08a3c" : a < 5 ? "#4c78a8" : "#72b7b2", arm_label(a),
-              100 * ua, r->pooled[a].id);
+      double h = ua * ph;
+      fprintf(f, "<rect x=%.1f y=%.1f width=%.1f height=%.1f fill='%s'><title>", x + 4,
+              H - MB - h, bw - 8, h, col_colour(a));
+      esc(f, lab);
+      fprintf(f, " pooled UA %.1f%% (evaluations #%d)</title></rect>\n", 100 * ua, cell_at(r, a)->id);
     }
     double lo = 2, hi = -1;
     for (int i = 0; i < r->nfolds; i++) {
-      double v = r->fold_ua[i * NARMS + a];
+      double v = r->fold_ua[i * r->ncols + a];
       if (!isfinite(v)) continue;
       lo = v < lo ? v : lo, hi = v > hi ? v : hi;
-      fprintf(f, "<circle cx=%.1f cy=%.1f r=3 fill='#222'><title>fold %s: %.1f%% (evaluations "
-              "#%d)</title></circle>\n", x + bw / 2, H - M - v * (H - 2.0 * M), r->folds[i],
-              100 * v, r->fold_id[i * NARMS + a]);
+      fprintf(f, "<circle cx=%.1f cy=%.1f r=3.5 fill='#222'><title>fold ", x + bw / 2,
+              H - MB - v * ph);
+      esc(f, r->folds[i]);
+      fprintf(f, ": %.1f%% (evaluations #%d)</title></circle>\n", 100 * v, r->fold_id[i * r->ncols + a]);
     }
     if (hi >= lo)
       fprintf(f, "<line x1=%.1f x2=%.1f y1=%.1f y2=%.1f stroke='#222'/>\n", x + bw / 2, x + bw / 2,
-              H - M - lo * (H - 2.0 * M), H - M - hi * (H - 2.0 * M));
-    fprintf(f, "<text x=%.1f y=%d font-size=10 text-anchor=middle>%s</text>\n", x + bw / 2,
-            H - M + 14, arm_label(a));
+              H - MB - lo * ph, H - MB - hi * ph);
+    fprintf(f, "<text x=%.1f y=%d text-anchor=middle font-size=%d>", x + bw / 2, H - MB + 18,
+            r->ncols > 12 ? FONT - 3 : FONT - 1);
+    esc(f, lab);
+    fputs("</text>\n", f);
   }
-  fputs("</svg>\n", f);
+  fprintf(f, "<text x=%.1f y=%d text-anchor=middle>arm (ZS(k): zero-shot with prompt set k)</text>\n",
+          ML + (W - ML - MR) / 2.0, H - MB + 40);
+  double lx = ML;
+  legend_item(f, lx, H + 18, col_colour(0), "random"), lx += 110;
+  legend_item(f, lx, H + 18, col_colour(1), "supervised baseline"), lx += 190;
+  legend_item(f, lx, H + 18, col_colour(2), "zero-shot, no augmentation"), lx += 250;
+  legend_item(f, lx, H + 18, col_colour(3), "zero-shot, paraphrase aug.");
+  fputs("</svg>\n<p class=src>Bars: UA pooled over the folds; dots and whisker: each fold's UA. "
+        "The values (%):</p>\n<table class=num><tr><th>arm</th>", f);
+  for (int i = 0; i < r->nfolds; i++) fputs("<th>", f), esc(f, r->folds[i]), fputs("</th>", f);
+  fputs("<th>pooled</th></tr>\n<tr><td>held out: n (No / Yes)</td>", f);
+  for (int i = 0; i < r->nfolds; i++) {
+    int no = r->fold_cnt[2 * i], yes = r->fold_cnt[2 * i + 1];
+    if (no >= 0) fprintf(f, "<td>%d (%d / %d)%s</td>", no + yes, no, yes, no && yes ? "" : "<br>one class");
+    else fputs("<td>-</td>", f);
+  }
+  fprintf(f, "<td>%d</td></tr>\n", pooled_n(r));
+  for (int a = 0; a < r->ncols; a++) {
+    col_label(r, a, lab, sizeof lab);
+    fputs("<tr><td>", f), esc(f, lab), fputs("</td>", f);
+    for (int i = 0; i < r->nfolds; i++)
+      fputs("<td>", f), pct(f, r->fold_ua[i * r->ncols + a]), fputs("</td>", f);
+    fputs("<td>", f), pct(f, cell_at(r, a)->ua), fputs("</td></tr>\n", f);
+  }
+  fputs("</table>\n", f);
 }
 
 static void svg_roc(FILE *f, const report *r) {
   fputs("<h2>Baseline ROC on the held-out utterances (pooled)</h2>\n", f);
-  cJSON *d = cJSON_Parse(r->pooled[1].details ? r->pooled[1].details : "");
+  cJSON *d = cJSON_Parse(r->baseline.details ? r->baseline.details : "");
   cJSON *sc = cJSON_GetObjectItem(d, "score"), *tr = cJSON_GetObjectItem(d, "truth");
   int n = cJSON_GetArraySize(sc);
   double *s = malloc((size_t)(n ? n : 1) * sizeof *s);
@@ -295,34 +464,50 @@ static void svg_roc(FILE *f, const report *r) {
   if (!ok) {
     fputs("<p>No ROC: the held-out utterances need both classes and baseline scores.</p>\n", f);
   } else {
-    int S = H - 2 * M;
-    fprintf(f, "<svg width=%d height=%d xmlns='http://www.w3.org/2000/svg'>\n<rect x=%d y=%d "
-            "width=%d height=%d fill='none' stroke='#999'/><line x1=%d y1=%d x2=%d y2=%d "
-            "stroke='#ccc' stroke-dasharray='4'/>\n<polyline fill='none' stroke='#e08a3c' "
-            "stroke-width=2 points='", S + 2 * M, H, M, M, S, S, M, M + S, M + S, M);
+    const int S = 300, L = 64, T = 16, WW = 640;
+    fprintf(f, "<svg viewBox='0 0 %d %d' width='100%%' style='max-width:%dpx' role='img' "
+            "font-size=%d xmlns='http://www.w3.org/2000/svg'>\n<rect x=%d y=%d width=%d "
+            "height=%d fill='none' stroke='#999'/><line x1=%d y1=%d x2=%d y2=%d stroke='#ccc' "
+            "stroke-dasharray='4'/>\n<polyline fill='none' stroke='#e08a3c' stroke-width=2.5 "
+            "points='", WW, S + T + 56, WW, FONT, L, T, S, S, L, T + S, L + S, T);
     for (int i = 0; i < np; i++)
-      fprintf(f, "%.1f,%.1f ", M + pts[i].fpr * S, M + S - pts[i].tpr * S);
+      fprintf(f, "%.1f,%.1f ", L + pts[i].fpr * S, T + S - pts[i].tpr * S);
     fputs("'/>\n", f);
-    static const char *const tick[3] = {"0", "0.5", "1"};
-    for (int k = 0; k < 3; k++)
-      fprintf(f, "<text x=%d y=%d font-size=10 text-anchor=middle>%s</text><text x=%d y=%d "
-              "font-size=10 text-anchor=end>%s</text>\n", M + k * S / 2, M + S + 12, tick[k],
-              M - 4, M + S - k * S / 2 + 3, tick[k]);
+    static const char *const tick[5] = {"0", "0.25", "0.5", "0.75", "1"};
+    for (int k = 0; k < 5; k++)
+      fprintf(f, "<text x=%d y=%d text-anchor=middle>%s</text><text x=%d y=%d text-anchor=end>"
+              "%s</text>\n", L + k * S / 4, T + S + 18, tick[k], L - 6, T + S - k * S / 4 + 5,
+              tick[k]);
     for (int i = 0; i < np; i++)
-      if (pts[i].threshold == thr)
-        fprintf(f, "<circle cx=%.1f cy=%.1f r=5 fill='#c00'><title>Youden point: threshold "
-                "%.4g, J = %.3f</title></circle>\n", M + pts[i].fpr * S, M + S - pts[i].tpr * S,
+      if (pts[i].threshold == thr) {
+        fprintf(f, "<circle cx=%.1f cy=%.1f r=6 fill='#c00'><title>Youden point: threshold "
+                "%.4g, J = %.3f</title></circle>\n", L + pts[i].fpr * S, T + S - pts[i].tpr * S,
                 thr, j);
-    const cell *b = &r->pooled[1];
+        break;
+      }
+    const cell *b = &r->baseline;
     if (isfinite(b->rno) && isfinite(b->ryes))
-      fprintf(f, "<rect x=%.1f y=%.1f width=8 height=8 fill='#222'><title>operating point (the "
-              "folds' training thresholds): recall No %.1f%%, Yes %.1f%%</title></rect>\n",
-              M + (1 - b->rno) * S - 4, M + S - b->ryes * S - 4, 100 * b->rno, 100 * b->ryes);
-    fprintf(f, "<text x=%d y=%d font-size=10 text-anchor=middle>false positive rate</text>"
-            "<text x=12 y=%d font-size=10 transform='rotate(-90 12 %d)' text-anchor=middle>true "
-            "positive rate</text></svg>\n<p>AUC %.3f (evaluations #%d). Red: Youden point of this "
-            "curve; black: the operating point of the per-fold thresholds.</p>\n",
-            M + S / 2, H - 8, M + S / 2, M + S / 2, auc, b->id);
+      fprintf(f, "<rect x=%.1f y=%.1f width=10 height=10 fill='#222'/>\n", L + (1 - b->rno) * S - 5,
+              T + S - b->ryes * S - 5);
+    fprintf(f, "<text x=%d y=%d text-anchor=middle>false positive rate (1 − recall No)</text>"
+            "<text x=16 y=%d transform='rotate(-90 16 %d)' text-anchor=middle>true positive "
+            "rate (recall Yes)</text>\n", L + S / 2, T + S + 40, T + S / 2, T + S / 2);
+    int lx = L + S + 24;
+    legend_item(f, lx, T + 20, "#e08a3c", "ROC of the pooled scores");
+    fprintf(f, "<circle cx=%d cy=%d r=6 fill='#c00'/><text x=%d y=%d>Youden point</text>\n",
+            lx + 6, T + 40, lx + 16, T + 45);
+    fprintf(f, "<rect x=%d y=%d width=10 height=10 fill='#222'/><text x=%d y=%d>per-fold "
+            "thresholds</text>\n<line x1=%d y1=%d x2=%d y2=%d stroke='#ccc' stroke-dasharray='4'/>"
+            "<text x=%d y=%d>chance</text></svg>\n", lx + 1, T + 60, lx + 16, T + 70, lx, T + 90,
+            lx + 12, T + 90, lx + 16, T + 95);
+    fprintf(f, "<table class=num><tr><th>AUC</th><th>Youden threshold</th><th>J</th>"
+            "<th>recall No at the folds' thresholds</th><th>recall Yes</th><th>n</th>"
+            "<th>evaluations row</th></tr><tr><td>%.3f</td><td>%.4g</td><td>%.3f</td><td>",
+            auc, thr, j);
+    pct(f, b->rno);
+    fputs("</td><td>", f);
+    pct(f, b->ryes);
+    fprintf(f, "</td><td>%d</td><td>#%d</td></tr></table>\n", n, b->id);
   }
   free(pts);
   free(s);
@@ -378,75 +563,232 @@ static void svg_balance(FILE *f, sqlite3 *db) {
     int tot = row[i].cnt[0] + row[i].cnt[1] + row[i].cnt[2];
     mx = tot > mx ? tot : mx;
   }
-  static const char *const color[3] = {"#4c78a8", "#e45756", "#ccc"};
-  static const char *const what[3] = {"no", "yes", "excluded (= threshold)"};
-  fprintf(f, "<svg width=%d height=%d xmlns='http://www.w3.org/2000/svg'>\n", W, 40 + 22 * n);
+  static const char *const color[3] = {"#4c78a8", "#e45756", "#cccccc"};
+  static const char *const what[3] = {"No", "Yes", "excluded (= threshold)"};
+  const int L = 90, top = 30, row_h = 26, plot = W - L - MR;
+  int h = top + row_h * n + 50;
+  fprintf(f, "<svg viewBox='0 0 %d %d' width='100%%' role='img' font-size=%d "
+          "xmlns='http://www.w3.org/2000/svg'>\n", W, h, FONT);
+  for (int k = 0; k < 3; k++) legend_item(f, L + 200 * k, 16, color[k], what[k]);
   for (int i = 0; i < n; i++) {
-    double x = 60;
-    fprintf(f, "<text x=54 y=%d font-size=11 text-anchor=end>", 34 + 22 * i);
-    html_escape(f, row[i].session);
+    double x = L;
+    int y = top + row_h * i;
+    fprintf(f, "<text x=4 y=%d>", y + 16);
+    esc(f, row[i].session);
     fputs("</text>\n", f);
     for (int k = 0; k < 3; k++) {
-      double w = (double)row[i].cnt[k] / mx * (W - 100);
-      fprintf(f, "<rect x=%.1f y=%d width=%.1f height=16 fill='%s'><title>", x, 22 + 22 * i, w,
-              color[k]);
-      html_escape(f, row[i].session);
-      fprintf(f, ": %d %s</title></rect>\n", row[i].cnt[k], what[k]);
+      double w = (double)row[i].cnt[k] / mx * plot;
+      fprintf(f, "<rect x=%.1f y=%d width=%.1f height=20 fill='%s'/>", x, y, w, color[k]);
+      if (row[i].cnt[k] && w >= 24)
+        fprintf(f, "<text x=%.1f y=%d text-anchor=middle fill='%s'>%d</text>", x + w / 2, y + 15,
+                k == 2 ? "#222" : "#fff", row[i].cnt[k]);
+      fputs("\n", f);
       x += w;
     }
+  }
+  for (int t = 0; t <= 4; t++) {
+    double x = L + t * plot / 4.0;
+    fprintf(f, "<line x1=%.1f x2=%.1f y1=%d y2=%d stroke='#999'/><text x=%.1f y=%d "
+            "text-anchor=middle>%.0f</text>\n", x, x, top + row_h * n, top + row_h * n + 5, x,
+            top + row_h * n + 20, mx * t / 4.0);
+  }
+  fprintf(f, "<text x=%.1f y=%d text-anchor=middle>customer utterances</text></svg>\n",
+          L + plot / 2.0, top + row_h * n + 42);
+  fputs("<table class=num><tr><th>session</th><th>No</th><th>Yes</th><th>excluded</th>"
+        "<th>labelled</th></tr>\n", f);
+  for (int i = 0; i < n; i++) {
+    fputs("<tr><td>", f), esc(f, row[i].session);
+    fprintf(f, "</td><td>%d</td><td>%d</td><td>%d</td><td>%d%s</td></tr>\n", row[i].cnt[0],
+            row[i].cnt[1], row[i].cnt[2], row[i].cnt[0] + row[i].cnt[1],
+            row[i].cnt[0] && row[i].cnt[1] ? "" : " (one class)");
     free(row[i].session);
   }
+  fputs("</table>\n", f);
   free(row);
-  for (int k = 0; k < 3; k++)
-    fprintf(f, "<rect x=%d y=4 width=10 height=10 fill='%s'/><text x=%d y=13 font-size=11>%s"
-            "</text>\n", 60 + 150 * k, color[k], 74 + 150 * k, what[k]);
-  fputs("</svg>\n", f);
 }
 
-static int write_html(const report *r, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clap report: cannot write %s\n", path);
+/* Provenance: when, with what, from where. */
+static void provenance(FILE *f, const report *r) {
+  char now[32];
+  time_t t = time(NULL);
+  struct tm tm;
+  strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+  fputs("<table class=prov>\n<tr><td>database</td><td><code>", f);
+  esc(f, r->path);
+  fputs("</code></td></tr>\n<tr><td>run</td><td><code>", f);
+  esc(f, r->run);
+  fputs("</code>, evaluated ", f);
+  esc(f, r->evaluated ? r->evaluated : "?");
+  fprintf(f, "; page written %s by clap %s</td></tr>\n", now, CLAP_VERSION);
+  cJSON *k = cJSON_Parse(r->config_key ? r->config_key : "");
+  static const char *const enc[2][2] = {{"audio_encoder", "audio"}, {"text_encoder", "text"}};
+  for (int e = 0; e < 2; e++) {
+    const cJSON *name = cJSON_GetObjectItem(k, enc[e][0]);
+    fprintf(f, "<tr><td>%s encoder</td><td>", enc[e][1]);
+    if (!cJSON_IsString(name)) {
+      fputs("?</td></tr>\n", f);
+      continue;
+    }
+    fputs("<code>", f), esc(f, name->valuestring), fputs("</code>", f);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, "SELECT DISTINCT coalesce(encoder_id, 'unknown') FROM features "
+                           "WHERE encoder=? AND modality=? ORDER BY 1 LIMIT 4",
+                           -1, &st, NULL) == SQLITE_OK) {
+      sqlite3_bind_text(st, 1, name->valuestring, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, enc[e][1], -1, SQLITE_STATIC);
+      const char *sep = ", identity ";
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        fputs(sep, f), fputs("<code>", f), esc(f, (const char *)sqlite3_column_text(st, 0));
+        fputs("</code>", f), sep = "; ";
+      }
+    }
+    sqlite3_finalize(st);
+    fputs("</td></tr>\n", f);
+  }
+  fputs("<tr><td>training</td><td>", f);
+  static const char *const keys[] = {"epochs", "lr", "batch", "seed", "dim", "head", "random_runs"};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+    const cJSON *v = cJSON_GetObjectItem(k, keys[i]);
+    fprintf(f, "%s%s ", i ? ", " : "", keys[i]);
+    if (cJSON_IsNumber(v)) fprintf(f, "%g", v->valuedouble);
+    else if (cJSON_IsString(v)) esc(f, v->valuestring);
+    else fputs("?", f);
+  }
+  if (r->nkeys > 1)
+    fprintf(f, "; <b>the fold rows were made with %d different settings</b> (details.config_key)",
+            r->nkeys);
+  fputs("</td></tr>\n</table>\n", f);
+  cJSON_Delete(k);
+}
+
+/* The figures of tests/bench/quality.py --json: one small table. */
+static int quality_table(FILE *f, const char *path) {
+  unsigned char *buf = NULL;
+  clap_error err;
+  if (fileio_read(path, 1u << 20, &buf, NULL, &err) != CLAP_OK) {
+    fprintf(stderr, "clap report: --quality: %s\n", err.msg);
     return -1;
   }
-  fputs("<!doctype html><html><head><meta charset='utf-8'><title>sqlite-clap: Table III</title>"
-        "<style>body{font-family:sans-serif;max-width:900px;margin:2em auto}table{border-collapse:"
-        "collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:nth-child(2)"
-        "{text-align:left}.src{font-size:small;color:#555}</style></head><body>\n",
-        f);
+  cJSON *q = cJSON_Parse((const char *)buf);
+  free(buf);
+  const cJSON *lat = cJSON_GetObjectItem(q, "latents"), *emo = cJSON_GetObjectItem(q, "emotions");
+  if (!cJSON_IsArray(lat) || !cJSON_IsArray(emo)) {
+    fprintf(stderr, "clap report: --quality: %s: expected JSON with arrays \"latents\" and "
+            "\"emotions\" (tests/bench/quality.py --json)\n", path);
+    cJSON_Delete(q);
+    return -1;
+  }
+  const cJSON *corpus = cJSON_GetObjectItem(q, "corpus");
+  fputs("<h2>What the audio carries (leave one session out)</h2>\n<p>", f);
+  if (cJSON_IsString(corpus)) fputs("Corpus <code>", f), esc(f, corpus->valuestring), fputs("</code>. ", f);
+  fputs("Latent recovery: r of a ridge regression from the cached audio features to each latent "
+        "of the generator; supervised UA: a logistic probe per emotion. 95% bootstrap intervals "
+        "over utterances.</p>\n<table class='num q'><tr><th>latent</th><th>r</th><th>95% CI</th>"
+        "<th></th><th>emotion</th><th>UA %</th><th>95% CI</th></tr>\n", f);
+  int n = cJSON_GetArraySize(lat) > cJSON_GetArraySize(emo) ? cJSON_GetArraySize(lat)
+                                                             : cJSON_GetArraySize(emo);
+  for (int i = 0; i < n; i++) {
+    const cJSON *rows[2] = {cJSON_GetArrayItem(lat, i), cJSON_GetArrayItem(emo, i)};
+    fputs("<tr>", f);
+    for (int k = 0; k < 2; k++) {
+      const cJSON *nm = cJSON_GetObjectItem(rows[k], "name"), *v = cJSON_GetObjectItem(rows[k], "value");
+      const cJSON *lo = cJSON_GetObjectItem(rows[k], "lo"), *hi = cJSON_GetObjectItem(rows[k], "hi");
+      double s = k ? 100 : 1;
+      if (k) fputs("<td></td>", f);
+      if (cJSON_IsString(nm) && cJSON_IsNumber(v) && cJSON_IsNumber(lo) && cJSON_IsNumber(hi)) {
+        fputs("<td>", f), esc(f, nm->valuestring);
+        fprintf(f, k ? "</td><td>%.1f</td><td>%.1f–%.1f</td>" : "</td><td>%.2f</td><td>%.2f–%.2f</td>",
+                s * v->valuedouble, s * lo->valuedouble, s * hi->valuedouble);
+      } else {
+        fputs("<td></td><td></td><td></td>", f);
+      }
+    }
+    fputs("</tr>\n", f);
+  }
+  fputs("</table>\n", f);
+  cJSON_Delete(q);
+  return 0;
+}
+
+static const char style[] =
+    "<style>body{font-family:'Noto Sans CJK JP','Noto Sans JP','Hiragino Sans',"
+    "'Hiragino Kaku Gothic ProN','Yu Gothic','Meiryo','Source Han Sans JP','IPAexGothic',"
+    "'IPAGothic','Droid Sans Fallback',sans-serif;max-width:960px;margin:2em auto;padding:0 1em;"
+    "color:#222}svg{display:block;margin:0.5em 0}svg text{font-family:inherit;fill:#222}"
+    "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
+    "text-align:right}td:first-child,th:first-child,td:nth-child(2),th:nth-child(2){text-align:left}"
+    "table.num td:nth-child(2),table.num th:nth-child(2){text-align:right}table.q td:nth-child(5),table.q th:nth-child(5){text-align:left}table.num td,table.num th{white-space:nowrap}table.prov td{text-align:left}"
+    ".src{font-size:small;color:#555}</style>";
+
+static int write_html(report *r, const char *path, const char *quality) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "clap report: cannot write %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  fprintf(f, "<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>sqlite-clap: "
+          "Table III</title>%s</head><body>\n", style);
   fputs("<h1>Purchase intention: Table III</h1>\n<p>Run <code>", f);
-  html_escape(f, r->run);
-  fprintf(f, "</code>, leave one session out, pooled over %d folds, n = %d. Percentages; "
-          "hover a bar or dot for its evaluations row.</p>\n", r->nfolds, pooled_n(r));
+  esc(f, r->run);
+  fprintf(f, "</code>, leave one session out, pooled over %d folds, n = %d held-out customer "
+          "utterances. Percentages.</p>\n", r->nfolds, pooled_n(r));
+  provenance(f, r);
   html_table(f, r);
+  int rc = quality ? quality_table(f, quality) : 0;
   svg_ua(f, r);
   svg_roc(f, r);
   svg_balance(f, r->db);
   fputs("</body></html>\n", f);
-  return fclose(f) == 0 ? 0 : -1;
+  if (fclose(f) != 0 && rc == 0) {
+    fprintf(stderr, "clap report: cannot write %s: %s\n", path, strerror(errno));
+    rc = -1;
+  }
+  if (rc) remove(path);
+  return rc;
 }
 
-enum { OPT_RUN = CLI_OPT, OPT_HTML };
+static void report_free(report *r) {
+  free(r->random.details);
+  free(r->baseline.details);
+  for (int k = 0; k < r->nsets; k++) {
+    free(r->sets[k].label);
+    free(r->sets[k].c[0].details);
+    free(r->sets[k].c[1].details);
+  }
+  free(r->sets);
+  for (int i = 0; i < r->nfolds; i++) free(r->folds[i]);
+  free(r->folds);
+  free(r->fold_ua);
+  free(r->fold_id);
+  free(r->fold_cnt);
+  free(r->config_key);
+  free(r->evaluated);
+}
+
+enum { OPT_RUN = CLI_OPT, OPT_HTML, OPT_QUALITY };
 static const struct option report_opts[] = {
     CLI_HELP_OPTION,
     {"run", required_argument, NULL, OPT_RUN},
     {"html", required_argument, NULL, OPT_HTML},
+    {"quality", required_argument, NULL, OPT_QUALITY},
     {0}};
 
 int cmd_report(int argc, char **argv) {
-  const char *path = NULL, *run = NULL, *html = NULL;
+  const char *run = NULL, *html = NULL, *quality = NULL;
   cli c = {.cmd = "clap report", .help = report_usage};
   for (int o; (o = cli_next(&c, argc, argv, "", report_opts)) != CLI_END;)
     if (o == CLI_EXIT) return c.status;
     else if (o == OPT_RUN) run = optarg;
+    else if (o == OPT_QUALITY) quality = optarg;
     else html = optarg;
   static const char *const operands[] = {"database", NULL};
   if (cli_operands(&c, argc, argv, operands, 1, 1)) return 2;
-  path = argv[optind];
+  if (quality && !html) return cli_usage(&c, "--quality needs --html");
   report r;
   memset(&r, 0, sizeof r);
+  r.path = argv[optind];
   clap_error err;
-  if (db_open(path, 0, &r.db, &err) != CLAP_OK) {
+  if (db_open(r.path, 0, &r.db, &err) != CLAP_OK) {
     fprintf(stderr, "clap report: %s\n", err.msg);
     return 1;
   }
@@ -457,16 +799,11 @@ int cmd_report(int argc, char **argv) {
   } else {
     markdown(stdout, &r);
     if (html) {
-      if (write_html(&r, html)) status = 1;
+      if (write_html(&r, html, quality)) status = 1;
       else printf("\nHTML report: %s\n", html);
     }
   }
-  for (int i = 0; i < NARMS; i++) free(r.pooled[i].details);
-  for (int i = 0; i < 4; i++) free(r.prompt[i]);
-  for (int i = 0; i < r.nfolds; i++) free(r.folds[i]);
-  free(r.folds);
-  free(r.fold_ua);
-  free(r.fold_id);
+  report_free(&r);
   db_close(r.db);
   return status;
 }

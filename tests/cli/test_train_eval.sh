@@ -149,29 +149,36 @@ check_output_contains "so does the baseline" "stale hb audio features" \
 # ---- eval
 out=$("$CLAP" eval "$DB" --epochs 3 --dim 16 --random-runs 50 2>&1); rc=$?
 check_equal "eval succeeds" "$rc" "0"
-check_equal "eval rows: 8 per fold and 8 pooled" \
+check_equal "eval rows: 10 per fold and 10 pooled" \
   "$(q "$DB" "SELECT fold, count(*) FROM evaluations WHERE run='default' GROUP BY fold ORDER BY fold" | tr '\n' ' ')" \
-  "pooled|8 t1|8 t2|8 t3|8 "
+  "pooled|10 t1|10 t2|10 t3|10 "
 check_equal "every metric in [0,1], n = 4 per fold and 12 pooled" \
-  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE run='default' AND wa BETWEEN 0 AND 1 AND ua BETWEEN 0 AND 1 AND recall_no BETWEEN 0 AND 1 AND recall_yes BETWEEN 0 AND 1 AND n = CASE fold WHEN 'pooled' THEN 12 ELSE 4 END")" "32"
-check_equal "arms: random, baseline, 3 prompts x 2 augmentations" \
+  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE run='default' AND wa BETWEEN 0 AND 1 AND ua BETWEEN 0 AND 1 AND recall_no BETWEEN 0 AND 1 AND recall_yes BETWEEN 0 AND 1 AND n = CASE fold WHEN 'pooled' THEN 12 ELSE 4 END")" "40"
+check_equal "arms: random, baseline, 3 prompts and their ensemble x 2 augmentations" \
   "$(q "$DB" "SELECT group_concat(a, ' ') FROM (SELECT DISTINCT arm || coalesce(prompt_set,'') || coalesce(augment,'') a FROM evaluations WHERE fold='pooled' ORDER BY a)")" \
-  "baseline random zero-shot10 zero-shot11 zero-shot20 zero-shot21 zero-shot30 zero-shot31"
+  "baseline random zero-shot10 zero-shot11 zero-shot20 zero-shot21 zero-shot30 zero-shot31 zero-shot40 zero-shot41"
 check_equal "fold rows name their models" \
   "$(q "$DB" "SELECT group_concat(DISTINCT model) FROM evaluations WHERE fold='t2' AND model IS NOT NULL")" \
   "fold-t2-base,fold-t2-none,fold-t2-para"
 check_equal "fold models are stored" "$(q "$DB" "SELECT count(*) FROM clap_models WHERE name LIKE 'fold-%'")" "9"
 check_equal "zero-shot rows carry a sign test p in [0,1] and the counts" \
-  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE arm='zero-shot' AND json_extract(details,'$.sign_test.p') BETWEEN 0 AND 1 AND json_extract(details,'$.counts.n') = n AND json_extract(details,'$.counts.tp') + json_extract(details,'$.counts.tn') = json_extract(details,'$.counts.correct')")" "24"
+  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE arm='zero-shot' AND json_extract(details,'$.sign_test.p') BETWEEN 0 AND 1 AND json_extract(details,'$.counts.n') = n AND json_extract(details,'$.counts.tp') + json_extract(details,'$.counts.tn') = json_extract(details,'$.counts.correct')")" "32"
 check_equal "WA = correct / n in every fold row" \
-  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE arm<>'random' AND abs(wa - 1.0 * json_extract(details,'$.counts.correct') / n) < 1e-12")" "28"
+  "$(q "$DB" "SELECT count(*) FROM evaluations WHERE arm<>'random' AND abs(wa - 1.0 * json_extract(details,'$.counts.correct') / n) < 1e-12")" "36"
 check_equal "pooled WA = the pooled counts of the fold rows" \
-  "$(q "$DB" "SELECT count(*) FROM evaluations p WHERE fold='pooled' AND arm<>'random' AND abs(p.wa - (SELECT 1.0 * sum(json_extract(details,'$.counts.correct')) / sum(n) FROM evaluations f WHERE f.fold<>'pooled' AND f.run=p.run AND f.arm=p.arm AND f.prompt_set IS p.prompt_set AND f.augment IS p.augment)) < 1e-12")" "7"
+  "$(q "$DB" "SELECT count(*) FROM evaluations p WHERE fold='pooled' AND arm<>'random' AND abs(p.wa - (SELECT 1.0 * sum(json_extract(details,'$.counts.correct')) / sum(n) FROM evaluations f WHERE f.fold<>'pooled' AND f.run=p.run AND f.arm=p.arm AND f.prompt_set IS p.prompt_set AND f.augment IS p.augment)) < 1e-12")" "9"
 check_equal "random predictor near chance" \
   "$(q "$DB" "SELECT ua BETWEEN 0.35 AND 0.65 FROM evaluations WHERE fold='pooled' AND arm='random'")" "1"
 zs=$(q "$DB" "SELECT json_extract(details,'$.score[0]') FROM evaluations WHERE fold='t1' AND arm='zero-shot' AND prompt_set=3 AND augment=0")
 ref=$(qx "$DB" "SELECT clap_zero_shot(clap_embed_audio(audio, 'fold-t1-none'), (SELECT text FROM descriptions WHERE source='prompt' AND prompt_set=3 AND pole=0), (SELECT text FROM descriptions WHERE source='prompt' AND prompt_set=3 AND pole=1), 'fold-t1-none') FROM utterances WHERE id='t1-u1'")
 check "zero-shot score equals clap_zero_shot in SQL" /usr/bin/python3 -c "import sys; a, b = float('$zs'), float('$ref'); sys.exit(0 if a == b else 1)"
+# The ensemble (prompt set 4): each pole the array of the three Table III sentences.
+zs=$(q "$DB" "SELECT json_extract(details,'$.score[0]') FROM evaluations WHERE fold='t1' AND arm='zero-shot' AND prompt_set=4 AND augment=1")
+ref=$(qx "$DB" "SELECT clap_zero_shot(clap_embed_audio(audio, 'fold-t1-para'), (SELECT json_group_array(text) FROM (SELECT text FROM descriptions WHERE source='prompt' AND pole=0 ORDER BY prompt_set)), (SELECT json_group_array(text) FROM (SELECT text FROM descriptions WHERE source='prompt' AND pole=1 ORDER BY prompt_set)), 'fold-t1-para') FROM utterances WHERE id='t1-u1'")
+check "ensemble score equals clap_zero_shot with the three sentences per pole" /usr/bin/python3 -c "import sys; a, b = float('$zs'), float('$ref'); sys.exit(0 if a == b else 1)"
+check_equal "ensemble rows record their prompts" \
+  "$(q "$DB" "SELECT DISTINCT json_extract(details,'$.prompts.label') || ' | ' || json_array_length(json_extract(details,'$.prompts.yes')) FROM evaluations WHERE arm='zero-shot' AND prompt_set=4 AND fold<>'pooled'")" \
+  "ensemble of (1)-(3) | 3"
 n_before=$(q "$DB" "SELECT count(*), max(id) FROM evaluations")
 check_output_contains "a re-run skips done folds" "already evaluated" "$CLAP" eval "$DB" --epochs 3 --dim 16 --random-runs 50 --folds t1
 check_equal "... and keeps the rows" "$(q "$DB" "SELECT count(*), max(id) FROM evaluations")" "$n_before"
@@ -210,7 +217,7 @@ q "$T/many.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHE
     SELECT id, 'purchase_intention', 0, 1 FROM utterances WHERE id LIKE 'u-m%';"
 check "report with 73 sessions" "$CLAP" report "$T/many.db" --run default --html "$T/many.html"
 check_equal "HTML: one labelled bar group per session (73)" \
-  "$(grep -c '^<text x=54 ' "$T/many.html")" "73"
+  "$(grep -c '^<text x=4 ' "$T/many.html")" "73"
 check_output_contains "HTML: session ids escaped" "m70&lt;&amp;&#39;&gt;" cat "$T/many.html"
 check_equal "HTML: no raw markup from session ids" "$(grep -c "m70<&'>" "$T/many.html")" "0"
 finish
