@@ -7,8 +7,10 @@
 ** Hugging Face pytorch_model.bin). Only tensors in a dict are read; a pickle
 ** that names anything else (os.system, a class) is refused without running
 ** anything (see ext/ckpt/torchbin.h). OUT gets every tensor under its name, same
-** dtype, C order, bit for bit; it is written to OUT.tmp and renamed, so a
-** failure leaves no partial file. Prints "OUT: N tensors, B bytes".
+** dtype, C order, bit for bit; it is written beside OUT and renamed over it
+** (ext/core/fileio.h), so a failure leaves no partial file; a symlink at OUT
+** is followed, a replaced file keeps its mode, and an OUT that is not a
+** regular file (/dev/full, a FIFO) is refused. Prints "OUT: N tensors, B bytes".
 ** Exit 0 ok, 1 failure, 2 usage.
 */
 #include <errno.h>
@@ -18,32 +20,11 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "fileio.h"
 #include "safetensors.h"
 #include "torchbin.h"
 
 static const char convert_usage[] = "usage: clap convert-checkpoint IN.bin OUT.safetensors\n";
-
-static int write_all(const char *path, const void *buf, size_t n, clap_error *err) {
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 5);
-  if (!tmp) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  memcpy(tmp, path, pl);
-  memcpy(tmp + pl, ".tmp", 5);
-  FILE *f = fopen(tmp, "wb");
-  clap_status rc = CLAP_OK;
-  if (!f) {
-    rc = clap_error_set(err, CLAP_ERR_IO, "%s: %s", tmp, strerror(errno));
-  } else {
-    int ok = fwrite(buf, 1, n, f) == n;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-      rc = clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
-      remove(tmp);
-    }
-  }
-  free(tmp);
-  return rc;
-}
 
 int cmd_convert_checkpoint(int argc, char **argv) {
   static const struct option opts[] = {CLI_HELP_OPTION, {0}};
@@ -62,7 +43,7 @@ int cmd_convert_checkpoint(int argc, char **argv) {
   if (rc == CLAP_OK) rc = st_open_memory(buf, n, 0, argv[2], &check, &err);
   int count = st_count(check);
   st_close(check);
-  if (rc == CLAP_OK) rc = write_all(argv[2], buf, n, &err);
+  if (rc == CLAP_OK) rc = fileio_write_replace(argv[2], buf, n, &err);
   free(buf);
   if (rc != CLAP_OK) {
     fprintf(stderr, "clap convert-checkpoint: %s\n", err.msg);

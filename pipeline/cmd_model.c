@@ -7,7 +7,8 @@
 **       Defaults: acoustic, ngram, 512, linear, hidden 512, seed 1.
 **   clap model list DB                       name, encoders, dim, size, created
 **   clap model show DB NAME                  the model card as JSON (schemas/model_card.schema.json)
-**   clap model export DB NAME FILE           the blob, byte for byte
+**   clap model export DB NAME FILE           the blob, byte for byte, whole or not
+**                                            at all (as ext/core/fileio.h writes)
 **   clap model import DB NAME FILE [--replace]
 **   clap model delete DB NAME
 **
@@ -177,14 +178,9 @@ static int model_export_cmd(sqlite3 *db, const char *name, const char *path) {
   size_t n = 0;
   if (model_store_get(db, name, &m, &blob, &n, &err)) return fail(&err);
   model_free(m);
-  FILE *f = fopen(path, "wb");
-  int ok = f && fwrite(blob, 1, n, f) == n;
-  if (f && fclose(f) != 0) ok = 0;
+  clap_status rc = fileio_write_replace(path, blob, n, &err);
   free(blob);
-  if (!ok) {
-    fprintf(stderr, "clap model: cannot write %s\n", path);
-    return 1;
-  }
+  if (rc != CLAP_OK) return fail(&err);
   printf("exported model '%s' to %s (%zu bytes)\n", name, path, n);
   return 0;
 }

@@ -47,7 +47,9 @@
 ** in one transaction, keeping the file's source (default 'manual') and
 ** status; originals and prompts already in the database are never changed.
 ** --export FILE writes every description that is not an original or a
-** prompt, rejected ones included, in the same format ("-" is stdout).
+** prompt, rejected ones included, in the same format ("-" is stdout), whole
+** or not at all (ext/core/fileio.h: a symlink is followed, a replaced file
+** keeps its mode, a FILE that is a device or a FIFO is refused).
 */
 #include <errno.h>
 #include <math.h>
@@ -732,19 +734,19 @@ static cJSON *export_row(sqlite3_stmt *st) {
   return o;
 }
 
-static int write_text(const char *path, const char *text) {
-  if (!strcmp(path, "-")) return fputs(text, stdout) >= 0 && fputc('\n', stdout) != EOF;
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  if (!tmp) return 0;
-  snprintf(tmp, n, "%s.tmp%d", path, (int)getpid());
-  FILE *f = fopen(tmp, "wb");
-  int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-  if (f && fclose(f) != 0) ok = 0;
-  if (ok) ok = rename(tmp, path) == 0;
-  if (!ok) unlink(tmp);
-  free(tmp);
-  return ok;
+static clap_status write_text(const char *path, const char *text, clap_error *err) {
+  if (!strcmp(path, "-"))
+    return fputs(text, stdout) >= 0 && fputc('\n', stdout) != EOF
+               ? CLAP_OK
+               : clap_error_set(err, CLAP_ERR_IO, "-: cannot write: %s", strerror(errno));
+  size_t n = strlen(text);
+  char *line = malloc(n + 2);
+  if (!line) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  memcpy(line, text, n);
+  line[n] = '\n';
+  clap_status rc = fileio_write_replace(path, line, n + 1, err);
+  free(line);
+  return rc;
 }
 
 static int do_export(sqlite3 *db, const char *path) {
@@ -761,11 +763,13 @@ static int do_export(sqlite3 *db, const char *path) {
   sqlite3_finalize(st);
   char *text = rc == SQLITE_DONE ? cJSON_Print(root) : NULL;
   cJSON_Delete(root);
-  int ok = text && write_text(path, text);
+  clap_error err;
+  if (rc != SQLITE_DONE) clap_error_set(&err, CLAP_ERR_IO, "%s", sqlite3_errmsg(db));
+  else if (!text) clap_error_set(&err, CLAP_ERR_NOMEM, "out of memory");
+  int ok = text && write_text(path, text, &err) == CLAP_OK;
   free(text);
   if (!ok) {
-    fprintf(stderr, "clap paraphrase: cannot export to %s: %s\n", path,
-            rc != SQLITE_DONE ? sqlite3_errmsg(db) : strerror(errno));
+    fprintf(stderr, "clap paraphrase: cannot export to %s: %s\n", path, err.msg);
     return 1;
   }
   fprintf(strcmp(path, "-") ? stdout : stderr, "export: %d descriptions to %s\n", n, path);

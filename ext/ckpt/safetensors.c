@@ -7,6 +7,8 @@
 */
 #include "safetensors.h"
 
+#include "fileio.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -489,26 +491,7 @@ clap_status st_write_file(const char *path, const st_write_tensor *t, int n, cla
   size_t len;
   clap_status rc = st_write_memory(t, n, &buf, &len, err);
   if (rc != CLAP_OK) return rc;
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 5);
-  if (!tmp) {
-    free(buf);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  }
-  memcpy(tmp, path, pl);
-  memcpy(tmp + pl, ".tmp", 5);
-  FILE *fp = fopen(tmp, "wb");
-  if (!fp) {
-    rc = clap_error_set(err, CLAP_ERR_IO, "%s: %s", tmp, strerror(errno));
-  } else {
-    int ok = fwrite(buf, 1, len, fp) == len;
-    ok = (fclose(fp) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-      rc = clap_error_set(err, CLAP_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-      remove(tmp);
-    }
-  }
-  free(tmp);
+  rc = fileio_write_replace(path, buf, len, err);
   free(buf);
   return rc;
 }

@@ -103,7 +103,7 @@ typedef struct st_write_tensor {
 ** unknown dtypes or bad shapes -> CLAP_ERR_ARG. */
 clap_status st_write_memory(const st_write_tensor *t, int n, void **out, size_t *outlen,
                             clap_error *err);
-/* To `path`, via path.tmp + rename so a failure leaves no partial file. */
+/* To `path`, whole or not at all, by fileio_write_replace (ext/core/fileio.h). */
 clap_status st_write_file(const char *path, const st_write_tensor *t, int n, clap_error *err);
 
 /* Half-precision widening, exposed for tests and the benchmark. */

@@ -1,5 +1,6 @@
 /*
-** fileio — read a whole file into memory, with a size cap.
+** fileio — read a whole file into memory, with a size cap; write one whole or
+** not at all.
 **
 ** fileio_read(path, max_bytes, &buf, &n, err) reads every byte of path into
 ** one malloc'd buffer that the caller frees. The buffer holds n bytes plus a
@@ -28,5 +29,27 @@
 
 clap_status fileio_read(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
                         clap_error *err);
+
+/*
+** fileio_write_replace(path, buf, n, err) puts exactly the n bytes of buf at
+** path, whole or not at all: they go to a new file beside the destination
+** (DEST.tmpPID-K), which is flushed to disk and renamed over it; on any
+** failure that file is removed and the destination is as it was.
+**   - a symlink at path is followed (to the end of its chain, even when the
+**     last link dangles): the link stays, its target gets the bytes;
+**   - a destination that exists and is not a regular file (a character
+**     device such as /dev/full, a FIFO, a directory, a socket) is refused
+**     before anything is written: CLAP_ERR_IO "PATH: is a character device,
+**     not a regular file; not replaced";
+**   - a regular file replaced keeps its permission bits (and, when we may,
+**     its owner); a new file gets 0666 less the umask, as fopen would.
+** Other errors: CLAP_ERR_IO "PATH: cannot write: <strerror>" (a full disk, a
+** read-only or missing directory), CLAP_ERR_NOMEM. Messages are cut to 300
+** bytes of path.
+*/
+clap_status fileio_write_replace(const char *path, const void *buf, size_t n, clap_error *err);
+
+/* What kind of file a st_mode is, for messages: "a FIFO", "a directory", ... */
+const char *fileio_kind(unsigned mode);
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -87,11 +88,42 @@ static void test_errors(void) {
   CHECK_CONTAINS(e.msg, ": cannot open: ");
 }
 
+static void test_write_replace(void) {
+  clap_error e = {0};
+  unsigned char *b = NULL;
+  size_t n = 0;
+  CHECK(chmod(path, 0604) == 0);
+  CHECK_INT(fileio_write_replace(path, "hello", 5, &e), CLAP_OK);
+  CHECK_INT(fileio_read(path, 100, &b, &n, &e), CLAP_OK);
+  CHECK(n == 5 && b && !memcmp(b, "hello", 5));
+  free(b);
+  struct stat sb;
+  CHECK(stat(path, &sb) == 0 && (sb.st_mode & 07777) == 0604);
+  /* Through a symlink: the link stays. */
+  char link[80];
+  snprintf(link, sizeof link, "%s-link", path);
+  unlink(link);
+  CHECK(symlink(path, link) == 0);
+  CHECK_INT(fileio_write_replace(link, "x", 1, &e), CLAP_OK);
+  CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode));
+  CHECK(stat(path, &sb) == 0 && sb.st_size == 1);
+  unlink(link);
+  /* A FIFO is refused, and stays. */
+  CHECK(mkfifo(link, 0600) == 0);
+  CHECK_INT(fileio_write_replace(link, "x", 1, &e), CLAP_ERR_IO);
+  CHECK_CONTAINS(e.msg, ": is a FIFO (named pipe), not a regular file; not replaced");
+  CHECK(lstat(link, &sb) == 0 && S_ISFIFO(sb.st_mode));
+  unlink(link);
+  CHECK_INT(fileio_write_replace("/nonexistent/dir/f", "x", 1, &e), CLAP_ERR_IO);
+  CHECK(!strcmp(e.msg, "/nonexistent/dir/f: cannot write: No such file or directory"));
+}
+
 int main(void) {
   setup();
   RUN(test_whole_file);
   RUN(test_grows_past_first_buffer);
   RUN(test_errors);
+  RUN(test_write_replace);
   unlink(path);
   return harness_report();
 }
