@@ -72,7 +72,9 @@ clap_status manifest_parse(const char *json, size_t n, const char *name, const c
 /* Read and parse the file at path; audio is resolved against its directory
 ** and the SHA-256 of its bytes is kept (manifest_sha256). A file that cannot
 ** be opened or read -> CLAP_ERR_IO "PATH: cannot open: ..." / "PATH: cannot
-** read: ..."; one over 64 MiB -> CLAP_ERR_RANGE (fileio.h). */
+** read: ..."; one that is not a regular file (a FIFO, a directory) -> CLAP_ERR_IO
+** "PATH: is a FIFO (named pipe), not a regular file"; one over 64 MiB ->
+** CLAP_ERR_RANGE (fileio.h). */
 clap_status manifest_load(const char *path, manifest **out, clap_error *err);
 
 void manifest_free(manifest *m);

@@ -1,6 +1,8 @@
 /* audio — see audio.h. */
 #include "audio.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -427,14 +429,12 @@ clap_status audio_decode_file(const char *path, const audio_options *opts, audio
   if (rc) return rc;
   /* Open the file ourselves so a missing file is an I/O error, not a
   ** misleading "unrecognised format". */
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return clap_error_set(err, CLAP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  int fd;
   struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    close(fd);
-    return clap_error_set(err, CLAP_ERR_IO, "%s: is a directory", path);
-  }
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+  rc = fileio_open_regular(path, &fd, &st, err);
+  if (rc == CLAP_ERR_NOTFOUND) rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+  if (rc) return rc;
+  if (st.st_size == 0) {
     close(fd);
     return clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", path);
   }

@@ -22,6 +22,8 @@
 **   "<name>: sample K is not a finite number"  (float files; CLAP_ERR_FORMAT)
 **   "<name>: cut [a s, b s) is outside the signal (D s long)" (CLAP_ERR_RANGE)
 **   "<name>: cannot open: <strerror>"         (audio_decode_file; CLAP_ERR_IO)
+**   "<name>: is a FIFO (named pipe), not a regular file" (audio_decode_file;
+**                                             CLAP_ERR_IO; checked before a byte is read)
 ** - Length: the header's frame count is checked against max_seconds before
 **   anything is read; memory then grows only with frames actually decoded,
 **   never from a header number, and decoding stops as soon as the limit is

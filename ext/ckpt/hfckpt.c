@@ -62,7 +62,7 @@ clap_status hfckpt_bool(const cJSON *root, const char *key, int def, int *out, c
 
 int hfckpt_file_exists(const char *path) {
   struct stat sb;
-  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+  return stat(path, &sb) == 0;
 }
 
 static clap_status open_named(const char *path, int safetensors, st_file **st,

@@ -39,7 +39,9 @@
 
 clap_status hfckpt_load_json(const char *path, cJSON **out, clap_error *err);
 
-/* 1 if path names a regular file (a checkpoint's optional files). */
+/* 1 if something is at path (a checkpoint's optional files): a FIFO or a
+** directory there counts, so that opening it refuses it by name
+** (fileio_open_regular) rather than the file being taken for absent. */
 int hfckpt_file_exists(const char *path);
 
 /* An integral JSON number in lo..hi (1.0 counts, 1.5 does not). */

@@ -290,13 +290,11 @@ clap_status st_open_memory(const void *data, size_t n, int owned, const char *la
 clap_status st_open(const char *path, st_file **out, clap_error *err) {
   if (!out || !path) return clap_error_set(err, CLAP_ERR_ARG, "st_open: NULL argument");
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
+  int fd;
   struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    return clap_error_set(err, CLAP_ERR_IO, "%s: not a regular file", path);
-  }
+  clap_status orc = fileio_open_regular(path, &fd, &sb, err);
+  if (orc == CLAP_ERR_NOTFOUND) orc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+  if (orc) return orc;
   st_file *f = calloc(1, sizeof *f);
   if (!f || !(f->label = strdup(path))) {
     free(f);

@@ -11,6 +11,7 @@
 #include "torchbin.h"
 
 #include "safetensors.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -690,12 +691,14 @@ clap_status torchbin_convert_memory(const void *zipdata, size_t n, const char *l
 
 clap_status torchbin_convert_file(const char *path, void **out, size_t *outlen, clap_error *err) {
   if (!path) return clap_error_set(err, CLAP_ERR_ARG, "torchbin_convert_file: path is NULL");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
+  int fd;
   struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
+  clap_status orc = fileio_open_regular(path, &fd, &sb, err);
+  if (orc == CLAP_ERR_NOTFOUND) orc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+  if (orc) return orc;
+  if (sb.st_size == 0) {
     close(fd);
-    return clap_error_set(err, CLAP_ERR_IO, "%s: not a regular, non-empty file", path);
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", path);
   }
   void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);

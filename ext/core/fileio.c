@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -19,18 +20,28 @@ static clap_status too_large(const char *path, size_t max, clap_error *err) {
   return clap_error_set(err, CLAP_ERR_RANGE, "%.300s: larger than %zu bytes", path, max);
 }
 
-/* The first buffer: the whole file plus one byte for the NUL (and the read
-** that finds EOF) when its size is known, else 64 KiB; never more than the
-** cap plus one, the byte that proves a stream is too long. */
-static size_t first_capacity(FILE *f, size_t max, int *too_big) {
-  struct stat sb;
-  size_t cap = (size_t)1 << 16;
-  *too_big = 0;
-  if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
-    if ((uintmax_t)sb.st_size > (uintmax_t)max) *too_big = 1;
-    cap = (size_t)sb.st_size + 1;
+clap_status fileio_open_regular(const char *path, int *fd, struct stat *sb, clap_error *err) {
+  struct stat own;
+  if (!sb) sb = &own;
+  *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (*fd < 0)
+    return clap_error_set(err, errno == ENOENT ? CLAP_ERR_NOTFOUND : CLAP_ERR_IO,
+                          "%.300s: cannot open: %s", path, strerror(errno));
+  int flags = -1, stat_rc = fstat(*fd, sb);
+  if (stat_rc == 0 && !S_ISREG(sb->st_mode)) {
+    close(*fd);
+    *fd = -1;
+    return clap_error_set(err, CLAP_ERR_IO, "%.300s: is %s, not a regular file", path,
+                          fileio_kind(sb->st_mode));
   }
-  return cap > max + 1 ? max + 1 : cap;
+  if (stat_rc != 0 || (flags = fcntl(*fd, F_GETFL)) < 0 ||
+      fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+    int saved = errno;
+    close(*fd);
+    *fd = -1;
+    return clap_error_set(err, CLAP_ERR_IO, "%.300s: cannot open: %s", path, strerror(saved));
+  }
+  return CLAP_OK;
 }
 
 clap_status fileio_read(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
@@ -38,28 +49,31 @@ clap_status fileio_read(const char *path, size_t max_bytes, unsigned char **out,
   *out = NULL;
   if (n) *n = 0;
   if (max_bytes > SIZE_MAX / 2) max_bytes = SIZE_MAX / 2;
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return clap_error_set(err, errno == ENOENT ? CLAP_ERR_NOTFOUND : CLAP_ERR_IO,
-                          "%.300s: cannot open: %s", path, strerror(errno));
-  int too_big;
-  size_t cap = first_capacity(f, max_bytes, &too_big), len = 0;
-  if (too_big) {
-    fclose(f);
+  int fd;
+  struct stat sb;
+  clap_status rc = fileio_open_regular(path, &fd, &sb, err);
+  if (rc) return rc;
+  if ((uintmax_t)sb.st_size > (uintmax_t)max_bytes) {
+    close(fd);
     return too_large(path, max_bytes, err);
   }
+  /* The size plus one byte: the NUL, and the read that proves the end (a
+  ** file may grow while we read it; then it is too large or read again). */
+  size_t cap = (size_t)sb.st_size + 1, len = 0;
   unsigned char *buf = malloc(cap);
   int read_errno = 0;
   while (buf) {
-    errno = 0;
-    size_t got = fread(buf + len, 1, cap - len, f);
-    len += got;
-    if (len < cap) {
-      if (ferror(f)) read_errno = errno ? errno : EIO;
+    ssize_t got = read(fd, buf + len, cap - len);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      read_errno = errno;
       break;
     }
+    len += (size_t)got;
+    if (got == 0) break;
+    if (len < cap) continue;
     if (len > max_bytes) {
-      fclose(f);
+      close(fd);
       free(buf);
       return too_large(path, max_bytes, err);
     }
@@ -69,7 +83,7 @@ clap_status fileio_read(const char *path, size_t max_bytes, unsigned char **out,
     buf = nb;
     cap = grown;
   }
-  fclose(f);
+  close(fd);
   if (!buf) return clap_error_set(err, CLAP_ERR_NOMEM, "%.300s: out of memory", path);
   if (read_errno) {
     free(buf);

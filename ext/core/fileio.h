@@ -11,14 +11,16 @@
 ** Errors (clap_error, message starting with the path, cut to 300 bytes):
 **   no such file                  -> CLAP_ERR_NOTFOUND "PATH: cannot open: <strerror>"
 **   any other open failure        -> CLAP_ERR_IO       "PATH: cannot open: <strerror>"
-**   a read failure (a directory)  -> CLAP_ERR_IO       "PATH: cannot read: <strerror>"
+**   not a regular file            -> CLAP_ERR_IO       "PATH: is a FIFO (named pipe), not a
+**                                    regular file" (a directory, a character device, ...)
+**   a read failure                -> CLAP_ERR_IO       "PATH: cannot read: <strerror>"
 **   more than max_bytes bytes     -> CLAP_ERR_RANGE    "PATH: larger than N MiB" (or GiB,
 **                                    or bytes when the cap is not a whole MiB)
 **   allocation failure            -> CLAP_ERR_NOMEM    "PATH: out of memory"
-** On any error *out is NULL and n (if given) is 0. A regular file larger than
-** the cap is refused from its size, before anything is allocated; pipes and
-** other streams are read until the cap is passed. max_bytes is clamped to
-** SIZE_MAX / 2.
+** On any error *out is NULL and n (if given) is 0. The file is opened by
+** fileio_open_regular, so a FIFO never blocks and a device is never read; a
+** file larger than the cap is refused from its size, before anything is
+** allocated. max_bytes is clamped to SIZE_MAX / 2.
 */
 #ifndef CLAP_FILEIO_H
 #define CLAP_FILEIO_H
@@ -27,8 +29,21 @@
 
 #include <stddef.h>
 
+struct stat;
+
 clap_status fileio_read(const char *path, size_t max_bytes, unsigned char **out, size_t *n,
                         clap_error *err);
+
+/*
+** fileio_open_regular(path, &fd, &sb, err) opens path for reading only when
+** it is a regular file (after symlinks): it is opened with O_NONBLOCK, so a
+** FIFO without a writer cannot block, and checked with fstat before a byte is
+** read; the descriptor returned is blocking again. The caller closes *fd; sb
+** (may be NULL) gets the fstat. Every reader of a user's path opens it here.
+** Errors as fileio_read's: NOTFOUND/IO "cannot open", IO "is a ..., not a
+** regular file". On error *fd is -1.
+*/
+clap_status fileio_open_regular(const char *path, int *fd, struct stat *sb, clap_error *err);
 
 /*
 ** fileio_write_replace(path, buf, n, err) puts exactly the n bytes of buf at

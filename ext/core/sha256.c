@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include "sha256.h"
 
+#include "fileio.h"
+
 #include <string.h>
 #include <sys/stat.h>
 
@@ -123,7 +125,8 @@ clap_status sha256_file(const char *path, char hex[SHA256_HEX_SIZE], clap_error 
   struct stat sb;
   /* checked before fopen: opening a FIFO blocks, and a device never ends */
   if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: not a regular file", path);
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: is %s, not a regular file", path,
+                          fileio_kind(sb.st_mode));
   FILE *f = fopen(path, "rb");
   if (!f) return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
   unsigned char *buf = malloc(1 << 16);

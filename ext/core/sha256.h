@@ -33,7 +33,8 @@ void sha256_final_hex(sha256_ctx *c, char hex[SHA256_HEX_SIZE]);
 /* Hex digest of a whole file, read in 64 KiB pieces. The only function here
 ** that can fail: CLAP_ERR_IO naming the path; a path that is not a regular
 ** file (a FIFO would block, a device never end) -> CLAP_ERR_FORMAT
-** "PATH: not a regular file", before anything is opened. */
+** "PATH: is a FIFO (named pipe), not a regular file", before anything is
+** opened. */
 #include "clap_error.h"
 clap_status sha256_file(const char *path, char hex[SHA256_HEX_SIZE], clap_error *err);
 

@@ -5,7 +5,9 @@
 /* clap_error.h is plain C without linkage guards. */
 extern "C" {
 #include "clap_error.h"
+#include "fileio.h"
 }
+#include <unistd.h>
 #include "spm_wrap.h"
 
 #include <sentencepiece_processor.h>
@@ -39,6 +41,12 @@ extern "C" clap_status spm_load_file(const char *path, spm_model **out, clap_err
   if (!out) return clap_error_set(err, CLAP_ERR_ARG, "spm_load_file: out is NULL");
   *out = nullptr;
   if (!path) return clap_error_set(err, CLAP_ERR_ARG, "spm_load_file: path is NULL");
+  /* SentencePiece opens the path itself: refuse a FIFO or a device first. */
+  int fd;
+  clap_status rc = fileio_open_regular(path, &fd, nullptr, err);
+  if (rc == CLAP_ERR_NOTFOUND) rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+  if (rc) return rc;
+  close(fd);
   try {
     auto m = std::make_unique<spm_model>(); /* freed if Load throws */
     auto st = m->sp.Load(path);

@@ -232,7 +232,7 @@ static void test_files(void) {
   CHECK_CONTAINS(err.msg, path);
   remove(path);
   CHECK_INT(st_open("/nonexistent/x.safetensors", &f, &err), CLAP_ERR_IO);
-  CHECK_CONTAINS(err.msg, "/nonexistent/x.safetensors: No such file");
+  CHECK_CONTAINS(err.msg, "/nonexistent/x.safetensors: cannot open: No such file");
   CHECK_INT(st_open("/tmp", &f, &err), CLAP_ERR_IO);
   CHECK_CONTAINS(err.msg, "not a regular file");
 }

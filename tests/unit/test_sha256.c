@@ -83,7 +83,7 @@ static void test_file_not_regular(void) {
   snprintf(plain, sizeof plain, "%s/abc", dir);
   CHECK(mkfifo(fifo, 0600) == 0);
   CHECK_INT(sha256_file(fifo, hex, &e), CLAP_ERR_FORMAT);
-  CHECK_CONTAINS(e.msg, "fifo: not a regular file");
+  CHECK_CONTAINS(e.msg, "fifo: is a FIFO (named pipe), not a regular file");
   CHECK_INT(sha256_file("/dev/zero", hex, &e), CLAP_ERR_FORMAT);
   FILE *f = fopen(plain, "wb");
   CHECK(f != NULL && fwrite("abc", 1, 3, f) == 3);
