@@ -264,7 +264,14 @@ static double promised_frames(SNDFILE *sf, const SF_INFO *info) {
 ** promises is an error; MPEG counts are estimates and exempt. */
 static clap_status check_complete(SNDFILE *sf, const char *name, const SF_INFO *info, long n,
                                   clap_error *err) {
-  if (n == 0) return clap_error_set(err, CLAP_ERR_FORMAT, "%s: contains no samples", name);
+  if (n == 0 && (frames_are_estimates(info) || info->frames == SF_COUNT_MAX))
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s: no audio frame could be decoded (the audio data is damaged)", name);
+  if (n == 0)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s: damaged audio data: the header promises %lld frames, none could "
+                          "be decoded",
+                          name, (long long)info->frames);
   if (frames_are_estimates(info) || info->frames == SF_COUNT_MAX) return CLAP_OK;
   double promised = promised_frames(sf, info);
   if ((double)n < 0.99 * promised)
@@ -342,6 +349,26 @@ static void clip(float *x, long n) {
   for (long i = 0; i < n; i++) x[i] = x[i] > 1.0f ? 1.0f : x[i] < -1.0f ? -1.0f : x[i];
 }
 
+/* Why sf_open failed, said of the file: libsndfile's own wording for a broken
+** header names its internals ("SF_INFO struct incomplete") or blames the
+** caller ("not a regular file (possibly a pipe?)"). */
+static clap_status open_failed(const char *name, clap_error *err) {
+  const char *why = sf_strerror(NULL);
+  if (sf_error(NULL) == SF_ERR_UNRECOGNISED_FORMAT || strstr(why, "ormat not recognised"))
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s: not an audio format libsndfile recognises: %s", name, why);
+  if (strstr(why, "SF_INFO struct incomplete"))
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s: damaged header: it declares a sample rate of 0 Hz or 0 channels",
+                          name);
+  if (strstr(why, "possibly a pipe"))
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s: damaged or not audio: it starts like an audio stream (an MPEG "
+                          "frame or a container header) but no valid audio follows",
+                          name);
+  return clap_error_set(err, CLAP_ERR_FORMAT, "%s: damaged audio header: %s", name, why);
+}
+
 /* Everything after a successful open; closes nothing (the caller owns sf). */
 static clap_status decode_open(SNDFILE *sf, const SF_INFO *info, const char *name,
                                const decode_limits *l, audio_pcm **out, clap_error *err) {
@@ -410,10 +437,7 @@ clap_status audio_decode_memory(const void *bytes, size_t nbytes, const char *na
   SF_INFO info;
   memset(&info, 0, sizeof info);
   SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, &info, &m);
-  if (!sf)
-    return clap_error_set(err, CLAP_ERR_FORMAT,
-                          "%s: not an audio format libsndfile recognises: %s", name,
-                          sf_strerror(NULL));
+  if (!sf) return open_failed(name, err);
   rc = decode_open(sf, &info, name, &l, out, err);
   sf_close(sf);
   return rc;
@@ -443,9 +467,7 @@ clap_status audio_decode_file(const char *path, const audio_options *opts, audio
   SNDFILE *sf = sf_open_fd(fd, SFM_READ, &info, SF_FALSE);
   if (!sf) {
     close(fd);
-    return clap_error_set(err, CLAP_ERR_FORMAT,
-                          "%s: not an audio format libsndfile recognises: %s", path,
-                          sf_strerror(NULL));
+    return open_failed(path, err);
   }
   rc = decode_open(sf, &info, path, &l, out, err);
   sf_close(sf);

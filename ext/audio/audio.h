@@ -15,6 +15,10 @@
 **   "<name>: not an audio format libsndfile recognises: <libsndfile's reason>"
 **   "<name>: empty (0 bytes)"                               (CLAP_ERR_FORMAT)
 **   "<name>: contains no samples"                           (CLAP_ERR_FORMAT)
+**   "<name>: damaged audio data: the header promises N frames, none could be decoded"
+**   "<name>: damaged header: it declares a sample rate of 0 Hz or 0 channels"
+**   "<name>: damaged or not audio: it starts like an audio stream (...) but no
+**    valid audio follows"                                   (all CLAP_ERR_FORMAT)
 **   "<name>: 100 channels, outside [1, 64]"                 (CLAP_ERR_RANGE)
 **   "<name>: sample rate 5 Hz, outside [1000, 384000]"      (CLAP_ERR_RANGE)
 **   "<name>: 12.0 s long, over the limit of 10 s"           (CLAP_ERR_RANGE)
