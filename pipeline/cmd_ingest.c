@@ -7,7 +7,10 @@
 ** DB is created (with the schema) if it does not exist. Each MANIFEST is one
 ** session (DATA_SPEC.md; validated by pipeline/manifest.h: audio paths are
 ** relative to the manifest's directory, absolute ones are refused). For each
-** utterance the source file's bytes are read once per session (several
+** utterance the source file is first checked from its header (a regular file
+** holding audio libsndfile recognises: a FIFO, a device or a large file of
+** something else is refused before its body is read), then its bytes are
+** read once per session (several
 ** utterances may cut one long recording), hashed (utterances.source_sha256),
 ** decoded, cut to [start, end) when given, downmixed and resampled to 16 kHz
 ** mono and stored as FLAC with its duration, source rate and channels, and
@@ -186,9 +189,12 @@ static int parse_args(int argc, char **argv, ingest *g, const char **db, const c
 
 /* ---- reading and decoding (worker threads) ------------------------------ */
 
+/* The header first: a file that is not audio is refused before its body is
+** read into memory (a 3 GB file of something else costs nothing). */
 static void read_source(const char *path, source *s) {
   clap_error e;
-  if (fileio_read(path, MAX_SOURCE_BYTES, &s->bytes, &s->n, &e) != CLAP_OK) {
+  if (audio_probe_file(path, &e) != CLAP_OK ||
+      fileio_read(path, MAX_SOURCE_BYTES, &s->bytes, &s->n, &e) != CLAP_OK) {
     memcpy(s->err, e.msg, sizeof s->err);
     s->failed = 1;
     return;

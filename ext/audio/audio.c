@@ -475,6 +475,27 @@ clap_status audio_decode_file(const char *path, const audio_options *opts, audio
   return rc;
 }
 
+clap_status audio_probe_file(const char *path, clap_error *err) {
+  if (!path) return clap_error_set(err, CLAP_ERR_ARG, "audio_probe_file: NULL path");
+  int fd;
+  struct stat st;
+  clap_status rc = fileio_open_regular(path, &fd, &st, err);
+  if (rc == CLAP_ERR_NOTFOUND) rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+  if (rc) return rc;
+  if (st.st_size == 0) {
+    close(fd);
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", path);
+  }
+  SF_INFO info;
+  memset(&info, 0, sizeof info);
+  SNDFILE *sf = sf_open_fd(fd, SFM_READ, &info, SF_FALSE);
+  if (!sf) rc = open_failed(path, err);
+  else rc = check_header(path, &info, INFINITY, err);
+  if (sf) sf_close(sf);
+  close(fd);
+  return rc;
+}
+
 void audio_pcm_free(audio_pcm *pcm) {
   if (!pcm) return;
   free(pcm->samples);

@@ -99,6 +99,14 @@ clap_status audio_decode_file(const char *path, const audio_options *opts, audio
                               clap_error *err);
 void audio_pcm_free(audio_pcm *pcm);
 
+/* Whether path holds audio we would decode, from its header alone: a regular
+** file (fileio_open_regular), a format libsndfile recognises, a channel count
+** and rate in range, at least one frame. Reads only what libsndfile needs to
+** parse the header, so a caller that must have every byte in memory (to hash
+** it) can refuse a 3 GB file of something else before reading it. Errors as
+** audio_decode_file's. */
+clap_status audio_probe_file(const char *path, clap_error *err);
+
 /* Resample n samples from rate_in to rate_out (libsoxr, HQ). *out is malloc'd
 ** (a copy when the rates are equal); *nout = round(n * rate_out / rate_in).
 ** n <= 0 or a rate outside [AUDIO_MIN_RATE, AUDIO_MAX_RATE] is CLAP_ERR_ARG. */

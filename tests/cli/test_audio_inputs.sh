@@ -36,4 +36,21 @@ expect "WAV with rate 0" rate0.wav "damaged header: it declares a sample rate of
 expect "FLAC with damaged frames" frames.flac "damaged audio data: the header promises 16000 frames, none could be decoded"
 expect "MP3 of random bytes" noise.mp3 "damaged or not audio: it starts like an audio stream"
 check_fails "no libsndfile internals" bash -c "'$CLAP' ingest '$db' '$C/m.json' 2>&1 | grep -E 'SF_INFO|possibly a pipe|contains no samples'"
+
+# A 3 GB sparse file that is not audio: refused from its header, before its
+# body is read into memory (it used to cost 3.1 GB and 21 s). The bound is
+# generous (the CLI itself needs tens of MB) and far below the file.
+truncate -s 3G "$C/huge.wav"
+manifest huge.json huge.wav
+out=$( /usr/bin/time -f "maxrss_kb=%M" timeout 60 "$CLAP" ingest "$db" "$C/huge.json" 2>&1 )
+check_equal "3 GB non-audio: refused by format" \
+  "$(grep -c "huge.wav: not an audio format libsndfile recognises" <<<"$out")" 1
+rss=$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' <<<"$out")
+check "3 GB non-audio: peak RSS ${rss:-?} KB under 300 MB" test "${rss:-999999999}" -lt 307200
+rm -f "$C/huge.wav"
+# An audio path that is a symlink to /dev/zero: refused as a device at once.
+ln -s /dev/zero "$C/zero.wav"
+manifest zero.json zero.wav
+check_output_contains "/dev/zero behind a symlink" "zero.wav: is a character device, not a regular file" \
+  timeout 20 "$CLAP" ingest "$db" "$C/zero.json"
 finish
