@@ -509,11 +509,17 @@ clap_status ann_parse(const char *name, const char *data, size_t len, ann_format
     return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
   }
   if (!data) data = "";
-  if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) data += 3, len -= 3;
+  /* Offsets in messages count from the file's first byte, BOM included. */
+  size_t line, bad_at = fileio_utf8_invalid_at(data, len, &line);
+  size_t bom = len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3) ? 3 : 0;
+  data += bom, len -= bom;
   f->format = format == ANN_AUTO ? sniff(name, data, len) : format;
   const char *nul = memchr(data, 0, len);
   if (len >= 2 && (!memcmp(data, "\xFF\xFE", 2) || !memcmp(data, "\xFE\xFF", 2)))
     add_error(f, 0, "the file is UTF-16; save it as UTF-8");
+  else if (bad_at < len + bom)
+    add_error(f, (int)line, "invalid UTF-8 at byte offset %zu (byte 0x%02x); save the file as UTF-8",
+              bad_at, (unsigned char)data[bad_at - bom]);
   else if (nul)
     add_error(f, line_at(data, nul), "NUL byte in the text (is this a text file?)");
   else if (f->format == ANN_JSON) parse_json(f, data, len, cols);

@@ -34,7 +34,9 @@
 **   - file errors (parsing stops): `no column "score" in the header (columns:
 **     utt, rater, ...); name it with --score-col`, a column named twice,
 **     an unterminated quoted field, a character after a closing quote, a NUL
-**     byte, UTF-16 text, JSON syntax errors, no "annotations" array.
+**     byte, UTF-16 text, bytes that are not UTF-8 (`invalid UTF-8 at byte offset
+**     B (byte 0x93); save the file as UTF-8`, on the line it is on: a Latin-1
+**     or Shift-JIS file), JSON syntax errors, no "annotations" array.
 ** Both kinds are collected in the ann_file; ann_parse still succeeds.
 */
 #ifndef CLAP_ANNOTATIONS_H

@@ -83,47 +83,35 @@ static void line_col(const char *s, size_t off, int *line, int *col) {
   }
 }
 
-/* Length of the UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static int utf8_len(const unsigned char *s, size_t n) {
-  if (s[0] < 0x80) return 1;
-  int len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-  if (len == 0 || s[0] > 0xf4 || (size_t)len > n) return 0;
-  for (int i = 1; i < len; i++)
-    if ((s[i] & 0xc0) != 0x80) return 0;
-  if (len == 3 && s[0] == 0xe0 && s[1] < 0xa0) return 0;   /* overlong */
-  if (len == 3 && s[0] == 0xed && s[1] >= 0xa0) return 0;  /* surrogate */
-  if (len == 4 && s[0] == 0xf0 && s[1] < 0x90) return 0;   /* overlong */
-  if (len == 4 && s[0] == 0xf4 && s[1] >= 0x90) return 0;  /* > U+10FFFF */
-  return len;
-}
-
-/* JSON must be UTF-8 and no string may hold NUL (raw or \u0000): cJSON would
-** silently cut the string there. */
+/* JSON must be UTF-8 (fileio_utf8_invalid_at, the one validator) and no
+** string may hold NUL (raw or \u0000): cJSON would silently cut the string
+** there. */
 static clap_status check_bytes(const char *json, size_t n, const char *name, clap_error *err) {
   const unsigned char *s = (const unsigned char *)json;
-  int in_string = 0;
-  for (size_t i = 0; i < n;) {
-    int line, col;
-    if (s[i] == 0) {
+  int in_string = 0, line, col;
+  size_t bad_at = fileio_utf8_invalid_at(json, n, NULL);
+  const unsigned char *nul = memchr(s, 0, bad_at);
+  size_t end = nul ? (size_t)(nul - s) : bad_at; /* the first NUL or invalid byte */
+  for (size_t i = 0; i < end; i++) {
+    if (in_string && s[i] == '\\' && i + 6 <= end && s[i + 1] == 'u' &&
+        !memcmp(s + i + 2, "0000", 4)) {
       line_col(json, i, &line, &col);
-      return bad(err, name, NULL, "line %d, column %d: NUL byte", line, col);
+      return bad(err, name, NULL, "line %d, column %d: \\u0000 in a string", line, col);
     }
-    int len = utf8_len(s + i, n - i);
-    if (len == 0) {
-      line_col(json, i, &line, &col);
-      return bad(err, name, NULL, "line %d, column %d: invalid UTF-8 (byte offset %zu)", line, col,
-                 i);
-    }
-    if (in_string && s[i] == '\\' && i + 1 < n) {
-      if (s[i + 1] == 'u' && i + 6 <= n && !memcmp(s + i + 2, "0000", 4)) {
-        line_col(json, i, &line, &col);
-        return bad(err, name, NULL, "line %d, column %d: \\u0000 in a string", line, col);
-      }
-      i += 2;
+    if (in_string && s[i] == '\\') {
+      i++;
       continue;
     }
     if (s[i] == '"') in_string = !in_string;
-    i += (size_t)len;
+  }
+  if (nul) {
+    line_col(json, (size_t)(nul - s), &line, &col);
+    return bad(err, name, NULL, "line %d, column %d: NUL byte", line, col);
+  }
+  if (bad_at < n) {
+    line_col(json, bad_at, &line, &col);
+    return bad(err, name, NULL, "line %d, column %d: invalid UTF-8 at byte offset %zu (byte 0x%02x)",
+               line, col, bad_at, s[bad_at]);
   }
   return CLAP_OK;
 }

@@ -1,6 +1,8 @@
 /* paraphrase — see paraphrase.h. */
 #include "paraphrase.h"
 
+#include "fileio.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -535,6 +537,7 @@ clap_status paraphrase_file_parse(const char *json, size_t n, const char *name, 
   *count = 0;
   if (!name) name = "descriptions";
   if (!json || n == 0) return BAD("%s: empty file", name);
+  if (fileio_check_utf8(name, json, n, err)) return CLAP_ERR_FORMAT;
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, n, &end, 0);
   if (!root) {

@@ -84,7 +84,9 @@ typedef struct paraphrase_entry {
 ** prompt_set needs source "prompt" and the other way round; an entry whose
 ** status is not "rejected" and whose source is not original/prompt must not
 ** contain its prohibited word. Errors (CLAP_ERR_FORMAT) read
-** "NAME: descriptions[3].pole: must be 0 or 1". *out: paraphrase_entries_free. */
+** "NAME: descriptions[3].pole: must be 0 or 1"; bytes that are not UTF-8:
+** "NAME: line 2: invalid UTF-8 at byte offset 67 (byte 0xe9)" (fileio_check_utf8).
+** *out: paraphrase_entries_free. */
 clap_status paraphrase_file_parse(const char *json, size_t n, const char *name, paraphrase_entry **out, int *count,
                                   clap_error *err);
 void paraphrase_entries_free(paraphrase_entry *e, int count);

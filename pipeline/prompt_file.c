@@ -138,6 +138,7 @@ clap_status prompt_file_load(const char *path, prompt_file_pair **pairs, int *np
   unsigned char *buf = NULL;
   size_t n = 0;
   clap_status rc = fileio_read(path, MAX_BYTES, &buf, &n, err);
+  if (rc == CLAP_OK) rc = fileio_check_utf8(path, buf, n, err);
   if (rc == CLAP_OK) rc = parse(path, (const char *)buf, n, pairs, npairs, err);
   free(buf);
   return rc;

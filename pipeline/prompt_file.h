@@ -15,7 +15,8 @@
 ** '[' is wrapped in a one-element array, so it is not read as JSON). A pair
 ** without a label is labelled "no / yes" from its texts. Errors
 ** (CLAP_ERR_FORMAT / CLAP_ERR_ARG / fileio's) name the file and the element:
-**   "p.json: pairs[1].yes[0]: not a string"
+**   "p.json: pairs[1].yes[0]: not a string"; bytes that are not UTF-8 name
+** the line and byte offset (fileio_check_utf8).
 ** The caller frees the result with prompt_file_free.
 */
 #ifndef CLAP_PROMPT_FILE_H

@@ -14,8 +14,13 @@
 clap_status hfckpt_load_json(const char *path, cJSON **out, clap_error *err) {
   *out = NULL;
   unsigned char *text;
-  clap_status rc = fileio_read(path, HFCKPT_MAX_JSON_BYTES, &text, NULL, err);
-  if (rc) return rc;
+  size_t n;
+  clap_status rc = fileio_read(path, HFCKPT_MAX_JSON_BYTES, &text, &n, err);
+  if (rc == CLAP_OK) rc = fileio_check_utf8(path, text, n, err);
+  if (rc) {
+    free(text);
+    return rc;
+  }
   cJSON *root = cJSON_Parse((const char *)text);
   free(text);
   if (!cJSON_IsObject(root)) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <utf8proc.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,32 @@ static clap_status too_large(const char *path, size_t max, clap_error *err) {
   if (max >= ((size_t)1 << 20) && max % ((size_t)1 << 20) == 0)
     return clap_error_set(err, CLAP_ERR_RANGE, "%.300s: larger than %zu MiB", path, max >> 20);
   return clap_error_set(err, CLAP_ERR_RANGE, "%.300s: larger than %zu bytes", path, max);
+}
+
+size_t fileio_utf8_invalid_at(const void *bytes, size_t n, size_t *line) {
+  const utf8proc_uint8_t *s = bytes;
+  size_t ln = 1, i = 0;
+  while (i < n) {
+    if (s[i] < 0x80) { /* ASCII: the common case, one byte at a time */
+      ln += s[i++] == '\n';
+      continue;
+    }
+    utf8proc_int32_t cp;
+    size_t left = n - i > 4 ? 4 : n - i;
+    utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)left, &cp);
+    if (k <= 0) break;
+    i += (size_t)k;
+  }
+  if (line) *line = ln;
+  return i;
+}
+
+clap_status fileio_check_utf8(const char *name, const void *bytes, size_t n, clap_error *err) {
+  size_t line, at = fileio_utf8_invalid_at(bytes, n, &line);
+  if (at == n) return CLAP_OK;
+  return clap_error_set(err, CLAP_ERR_FORMAT,
+                        "%.300s: line %zu: invalid UTF-8 at byte offset %zu (byte 0x%02x)", name,
+                        line, at, ((const unsigned char *)bytes)[at]);
 }
 
 clap_status fileio_open_regular(const char *path, int *fd, struct stat *sb, clap_error *err) {

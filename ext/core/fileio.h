@@ -35,6 +35,22 @@ clap_status fileio_read(const char *path, size_t max_bytes, unsigned char **out,
                         clap_error *err);
 
 /*
+** fileio_check_utf8(name, bytes, n, err): the one check every reader of a
+** text file (manifests, annotation CSV/TSV/JSON, paraphrase imports,
+** checkpoint JSON) makes before parsing: n bytes of well-formed UTF-8 (no
+** overlong forms, no surrogates, nothing above U+10FFFF), else CLAP_ERR_FORMAT
+** "NAME: line L: invalid UTF-8 at byte offset B (byte 0xNN)" with L counted
+** from 1 and B from 0, so a Latin-1 or Shift-JIS file is named, not stored.
+*/
+clap_status fileio_check_utf8(const char *name, const void *bytes, size_t n, clap_error *err);
+
+/* The validator under fileio_check_utf8, for readers that word their own
+** messages ("FILE:LINE: ..."): the byte offset of the first byte that does not
+** start a valid UTF-8 sequence, or n when all is valid; *line (may be NULL)
+** gets its line, counted from 1. */
+size_t fileio_utf8_invalid_at(const void *bytes, size_t n, size_t *line);
+
+/*
 ** fileio_open_regular(path, &fd, &sb, err) opens path for reading only when
 ** it is a regular file (after symlinks): it is opened with O_NONBLOCK, so a
 ** FIFO without a writer cannot block, and checked with fstat before a byte is

@@ -69,6 +69,7 @@ bad "a missing pole" '{"pairs": [{"no": "a"}]}' "pairs[0].yes: missing"
 bad "an unknown key" '{"pairs": [{"no": "a", "yes": "b", "lable": "x"}]}' "pairs[0]: unknown key 'lable'"
 bad "an empty sentence" '{"pairs": [{"no": "", "yes": "b"}]}' "pairs[0].no:"
 bad "a pair that is not an object" '{"pairs": ["a"]}' "pairs[0]: expected an object"
+bad "a Latin-1 byte" $'{"pairs": [{"no": "caf\xe9", "yes": "b"}]}' "bad.json: line 1: invalid UTF-8 at byte offset 22 (byte 0xe9)"
 check_output_contains "--prompts names a missing file" "nope.json" "$CLAP" eval "$DB" --prompts "$T/nope.json"
 for f in tests/fixtures/schemas/invalid/prompts-*.json; do
   check_fails "refused like the schema: $(basename "$f")" "$CLAP" eval "$DB" --folds t1 "${E[@]}" --prompts "$f"

@@ -126,12 +126,33 @@ static void test_write_replace(void) {
   CHECK(!strcmp(e.msg, "/nonexistent/dir/f: cannot write: No such file or directory"));
 }
 
+static void test_utf8(void) {
+  size_t line = 0;
+  CHECK_INT(fileio_utf8_invalid_at("a\nb\xc3\xa9\xe7\x94\xb0\xf0\x9f\x98\x80", 12, &line), 12);
+  CHECK_INT((int)line, 2);
+  static const struct { const char *s; size_t at; } bad[] = {
+      {"ab\n\xe9t\xe9", 3},      /* Latin-1 */
+      {"\x93\x63", 0},            /* Shift-JIS */
+      {"x\xc0\xaf", 1},           /* overlong '/' */
+      {"x\xed\xa0\x80", 1},       /* a surrogate */
+      {"x\xf4\x90\x80\x80", 1},   /* above U+10FFFF */
+      {"xy\xe7\x94", 2},          /* cut off at the end */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_INT(fileio_utf8_invalid_at(bad[i].s, strlen(bad[i].s), NULL), bad[i].at);
+  clap_error e = {0};
+  CHECK_INT(fileio_check_utf8("f.csv", "a\nb\n\xe9", 5, &e), CLAP_ERR_FORMAT);
+  CHECK(!strcmp(e.msg, "f.csv: line 3: invalid UTF-8 at byte offset 4 (byte 0xe9)"));
+  CHECK_INT(fileio_check_utf8("f.csv", "", 0, &e), CLAP_OK);
+}
+
 int main(void) {
   setup();
   RUN(test_whole_file);
   RUN(test_grows_past_first_buffer);
   RUN(test_errors);
   RUN(test_write_replace);
+  RUN(test_utf8);
   unlink(path);
   return harness_report();
 }

@@ -226,7 +226,7 @@ static void test_file_invalid(void) {
   expect_bad("{\"descriptions\": [{\"dimension\": \"aroused\", \"pole\": 1, \"text\": \"覚醒した\", \"prohibited\": "
              "\"覚醒\"}]}",
              "descriptions[0].text: contains the prohibited word 覚醒");
-  expect_bad("{\"descriptions\": [{\"dimension\": \"aroused\", \"pole\": 1, \"text\": \"\xff\"}]}", "not valid UTF-8");
+  expect_bad("{\"descriptions\": [{\"dimension\": \"aroused\", \"pole\": 1, \"text\": \"\xff\"}]}", "f.json: line 1: invalid UTF-8 at byte offset 63 (byte 0xff)");
 }
 
 static void test_request_json(void) {
