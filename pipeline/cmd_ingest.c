@@ -31,7 +31,11 @@
 **     changed, is replaced atomically: the old session row is deleted, which
 **     deletes its utterances and their scores, normalized_scores and labels
 **     (ON DELETE CASCADE), and the new one is written. Unchanged audio is
-**     carried over without decoding again;
+**     carried over without decoding again, its cached features with it; an
+**     utterance whose audio or cut changed (or any utterance written with
+**     newly decoded audio) loses its cached audio features (every encoder),
+**     so `clap embed` computes them from the new audio and train/eval never
+**     see the old vector;
 **   - an utterance id that belongs to another session is always an error.
 ** A session fails, with a message naming the manifest and the audio file,
 ** when its manifest is invalid, a source file is missing, unreadable, empty,
@@ -389,7 +393,7 @@ static void free_job_results(session_job *j) {
 typedef struct writer {
   sqlite3 *db;
   sqlite3_stmt *q_session, *q_utt, *q_ids, *keep, *del, *ins_session, *ins_speaker, *ins_utt,
-      *ins_kept, *clear_keep, *q_hours;
+      *ins_kept, *clear_keep, *q_hours, *drop_features;
   long sessions_ok, skipped, failed, utterances;
   double seconds;
 } writer;
@@ -413,6 +417,7 @@ static const char *const writer_sql[] = {
     "FROM temp.ingest_keep WHERE id = ?1 AND sha = ?6 AND start_seconds IS ?7 AND end_seconds IS ?8",
     "DELETE FROM temp.ingest_keep",
     "SELECT count(*), total(duration) FROM utterances WHERE session_id = ?1",
+    "DELETE FROM features WHERE modality = 'audio' AND key = ?1",
 };
 
 static clap_status writer_open(writer *w, sqlite3 *db, clap_error *err) {
@@ -425,7 +430,7 @@ static clap_status writer_open(writer *w, sqlite3 *db, clap_error *err) {
                            err);
   sqlite3_stmt **st[] = {&w->q_session, &w->q_utt,       &w->q_ids,   &w->keep,
                          &w->del,       &w->ins_session, &w->ins_speaker, &w->ins_utt,
-                         &w->ins_kept,  &w->clear_keep,  &w->q_hours};
+                         &w->ins_kept,  &w->clear_keep,  &w->q_hours, &w->drop_features};
   for (size_t i = 0; rc == CLAP_OK && i < sizeof st / sizeof st[0]; i++)
     if (sqlite3_prepare_v2(db, writer_sql[i], -1, st[i], NULL) != SQLITE_OK)
       rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s (in SQL: %.60s)", sqlite3_errmsg(db),
@@ -436,7 +441,7 @@ static clap_status writer_open(writer *w, sqlite3 *db, clap_error *err) {
 static void writer_close(writer *w) {
   sqlite3_stmt *st[] = {w->q_session, w->q_utt,       w->q_ids,   w->keep,
                         w->del,       w->ins_session, w->ins_speaker, w->ins_utt,
-                        w->ins_kept,  w->clear_keep,  w->q_hours};
+                        w->ins_kept,  w->clear_keep,  w->q_hours, w->drop_features};
   for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) sqlite3_finalize(st[i]);
 }
 
@@ -583,6 +588,12 @@ static int insert_utterance(writer *w, session_job *j, int k, int *missing) {
   }
   int rc = run(st);
   if (rc == SQLITE_OK && kept && sqlite3_changes(w->db) != 1) *missing = 1;
+  /* New audio under this id: a cached vector of the old audio (any encoder)
+  ** would be taken for it, so it goes in the same transaction. */
+  if (rc == SQLITE_OK && !kept) {
+    sqlite3_bind_text(w->drop_features, 1, u->id, -1, SQLITE_STATIC);
+    rc = run(w->drop_features);
+  }
   return rc;
 }
 
