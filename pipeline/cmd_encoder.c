@@ -3,7 +3,9 @@
 **
 **   clap encoder add DB --name NAME --kind hubert|distilbert --path DIR [--replace]
 **       Loads the checkpoint once (so a broken or mismatched one is refused
-**       here, not at the first embed), learns its output dimension and
+**       here, not at the first embed), scans its weights once (a NaN or an
+**       infinity is refused, naming the tensor and element), learns its
+**       output dimension and
 **       stores (name, kind, absolute path, sha256 of the weights file, dim,
 **       config). The weights file is DIR/model.safetensors, else
 **       DIR/pytorch_model.bin. config is JSON: {"weights": FILE,
@@ -141,6 +143,18 @@ static int store_row(sqlite3 *db, const char *name, const char *kind, const char
   return rc;
 }
 
+/* One pass over the weights before anything computes with them: a NaN or an
+** infinity would make every vector NaN. */
+static clap_status check_weights_finite(const char *dir, clap_error *err) {
+  st_file *st = NULL;
+  char *wpath = NULL;
+  clap_status rc = hfckpt_open_weights(dir, &st, &wpath, err);
+  if (rc == CLAP_OK) rc = st_check_finite(st, err);
+  st_close(st);
+  free(wpath);
+  return rc;
+}
+
 static int add_checkpoint(sqlite3 *db, const char *name, const char *kind, const char *path,
                           int replace) {
   clap_error err;
@@ -150,7 +164,10 @@ static int add_checkpoint(sqlite3 *db, const char *name, const char *kind, const
     return fail(&err);
   }
   encoder *e = NULL;
-  if (encoder_create(name, kind, abs, &e, &err) != CLAP_OK) return fail(&err);
+  if (encoder_create(name, kind, abs, &e, &err) != CLAP_OK || check_weights_finite(abs, &err) != CLAP_OK) {
+    encoder_free(e);
+    return fail(&err);
+  }
   int dim = encoder_dim(e);
   encoder_free(e);
   char weights[PATH_MAX + 32], hex[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];

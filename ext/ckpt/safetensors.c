@@ -318,6 +318,41 @@ clap_status st_open(const char *path, st_file **out, clap_error *err) {
 
 int st_count(const st_file *f) { return f ? f->n : 0; }
 
+/* 0 finite, 1 NaN, 2 infinite: element i of a float tensor, from its bits. */
+static int nonfinite_at(const char *dtype, const uint8_t *p, size_t i) {
+  if (!strcmp(dtype, "F32")) {
+    uint32_t b = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+                 (uint32_t)p[4 * i + 3] << 24;
+    return (b & 0x7f800000u) != 0x7f800000u ? 0 : (b & 0x007fffffu) ? 1 : 2;
+  }
+  if (!strcmp(dtype, "F16") || !strcmp(dtype, "BF16")) {
+    uint16_t b = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+    uint16_t exp = dtype[0] == 'F' ? 0x7c00 : 0x7f80;
+    return (b & exp) != exp ? 0 : (b & (uint16_t)~(exp | 0x8000)) ? 1 : 2;
+  }
+  uint64_t b = 0; /* F64 */
+  for (int k = 7; k >= 0; k--) b = b << 8 | p[8 * i + (size_t)k];
+  const uint64_t exp = 0x7ff0000000000000ull;
+  return (b & exp) != exp ? 0 : (b & 0x000fffffffffffffull) ? 1 : 2;
+}
+
+clap_status st_check_finite(const st_file *f, clap_error *err) {
+  for (int t = 0; f && t < f->n; t++) {
+    const st_tensor_info *in = &f->t[t].info;
+    if (strcmp(in->dtype, "F32") && strcmp(in->dtype, "F16") && strcmp(in->dtype, "BF16") &&
+        strcmp(in->dtype, "F64"))
+      continue;
+    size_t n = in->nbytes / (size_t)st_dtype_size(in->dtype);
+    for (size_t i = 0; i < n; i++) {
+      int bad = nonfinite_at(in->dtype, in->data, i);
+      if (bad)
+        return clap_error_set(err, CLAP_ERR_FORMAT, "%s: tensor %s: element %zu is %s", f->label,
+                              in->name, i, bad == 1 ? "NaN" : "infinite");
+    }
+  }
+  return CLAP_OK;
+}
+
 const st_tensor_info *st_tensor_at(const st_file *f, int i) {
   return f && i >= 0 && i < f->n ? &f->t[i].info : NULL;
 }

@@ -86,6 +86,13 @@ clap_status st_get_f32(st_file *f, const char *name, int ndim, const int64_t *sh
 ** names are ignored. Not thread-safe, like st_get_f32. */
 void st_release(st_file *f, const char *name);
 
+/* One pass over every floating-point tensor (F64, F32, F16, BF16; the F8
+** kinds and integers have nothing to check): the first element that is NaN or
+** infinite is CLAP_ERR_FORMAT "FILE: tensor NAME: element K is NaN" (or
+** "infinite"). Reads the data as it lies in the file (bit patterns, no
+** conversion), so a checkpoint is refused before anything computes with it. */
+clap_status st_check_finite(const st_file *f, clap_error *err);
+
 /* Element size of a safetensors dtype name, 0 if unknown. */
 int st_dtype_size(const char *dtype);
 

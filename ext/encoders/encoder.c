@@ -14,6 +14,7 @@
 #include "ngram.h"
 #include "openai_embed.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,18 +173,30 @@ static clap_status check_modality(const encoder *e, encoder_modality want, const
   return CLAP_OK;
 }
 
+/* A vector with a NaN or an infinity is never returned: it would be cached,
+** compared and trained on as if it meant something. */
+static clap_status check_output(const encoder *e, const float *out, clap_error *err) {
+  for (int i = 0; i < e->dim; i++)
+    if (!isfinite(out[i]))
+      return clap_error_set(err, CLAP_ERR_FORMAT,
+                            "encoder '%s' computed a non-finite vector (element %d is %s) for "
+                            "this input; its weights or the input overflow",
+                            e->name, i, isnan(out[i]) ? "NaN" : "infinite");
+  return CLAP_OK;
+}
+
 clap_status encoder_encode_audio(const encoder *e, const float *pcm16k, long n, float *out,
                                  clap_error *err) {
   clap_status rc = check_modality(e, ENCODER_AUDIO, pcm16k, out, err);
-  if (rc != CLAP_OK) return rc;
-  return e->ops->encode_audio(e->state, pcm16k, n, out, err);
+  if (rc == CLAP_OK) rc = e->ops->encode_audio(e->state, pcm16k, n, out, err);
+  return rc == CLAP_OK ? check_output(e, out, err) : rc;
 }
 
 clap_status encoder_encode_text(const encoder *e, const char *text, int nbytes, float *out,
                                 clap_error *err) {
   clap_status rc = check_modality(e, ENCODER_TEXT, text, out, err);
-  if (rc != CLAP_OK) return rc;
-  return e->ops->encode_text(e->state, text, nbytes, out, err);
+  if (rc == CLAP_OK) rc = e->ops->encode_text(e->state, text, nbytes, out, err);
+  return rc == CLAP_OK ? check_output(e, out, err) : rc;
 }
 
 clap_status encoder_encode_text_batch(const encoder *e, const char *const *texts, int n,

@@ -72,7 +72,9 @@ encoder_modality encoder_modality_of(const encoder *e);
 int encoder_dim(const encoder *e);
 
 /* out must hold encoder_dim(e) floats. Wrong modality -> CLAP_ERR_ARG.
-** nbytes < 0: text is NUL-terminated. */
+** nbytes < 0: text is NUL-terminated. A result with a NaN or an infinity in
+** it is CLAP_ERR_FORMAT "encoder 'NAME' computed a non-finite vector
+** (element K is NaN) for this input; ..." (callers prefix the input). */
 clap_status encoder_encode_audio(const encoder *e, const float *pcm16k, long n, float *out,
                                  clap_error *err);
 clap_status encoder_encode_text(const encoder *e, const char *text, int nbytes, float *out,

@@ -384,7 +384,8 @@ static clap_status encode_audio_bytes(const encoder *enc, const void *p, int n, 
   if (rc != CLAP_OK) return rc;
   float *v = sqlite3_malloc(encoder_dim(enc) * (int)sizeof(float));
   if (!v) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  else rc = encoder_encode_audio(enc, pcm->samples, pcm->n, v, err);
+  else if ((rc = encoder_encode_audio(enc, pcm->samples, pcm->n, v, err)) != CLAP_OK)
+    clap_error_prefix(err, "%s: ", name);
   audio_pcm_free(pcm);
   if (rc != CLAP_OK) sqlite3_free(v);
   else *out = v;

@@ -296,7 +296,39 @@ static void test_release(void) {
   remove(path);
 }
 
+/* Finite-ness from the bit patterns of each float dtype. */
+static void test_check_finite(void) {
+  static const uint16_t half_ok[3] = {0x3c00, 0xfbff, 0x0001}, half_nan[2] = {0x3c00, 0x7e00};
+  static const uint16_t bf_inf[2] = {0x0000, 0xff80};
+  static const uint32_t f32_ok[2] = {0x7f7fffffu, 0x00000001u}, f32_nan[3] = {0, 0, 0xffc00000u};
+  static const uint64_t f64_inf[1] = {0x7ff0000000000000ull};
+  static const int32_t ints[1] = {0x7f800000};
+  struct { const char *dtype; int n; const void *data; const char *msg; } c[] = {
+      {"F16", 3, half_ok, NULL},
+      {"F32", 2, f32_ok, NULL},
+      {"I32", 1, ints, NULL},
+      {"F16", 2, half_nan, "mem: tensor t: element 1 is NaN"},
+      {"BF16", 2, bf_inf, "mem: tensor t: element 1 is infinite"},
+      {"F32", 3, f32_nan, "mem: tensor t: element 2 is NaN"},
+      {"F64", 1, f64_inf, "mem: tensor t: element 0 is infinite"},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    st_write_tensor t[] = {{"t", c[i].dtype, 1, {c[i].n}, c[i].data}};
+    void *buf = NULL;
+    size_t n = 0;
+    clap_error err;
+    CHECK_INT(st_write_memory(t, 1, &buf, &n, &err), CLAP_OK);
+    st_file *f = NULL;
+    CHECK_INT(st_open_memory(buf, n, 1, "mem", &f, &err), CLAP_OK);
+    clap_error_clear(&err);
+    CHECK_INT(st_check_finite(f, &err), c[i].msg ? CLAP_ERR_FORMAT : CLAP_OK);
+    if (c[i].msg) CHECK(!strcmp(err.msg, c[i].msg));
+    st_close(f);
+  }
+}
+
 int main(void) {
+  RUN(test_check_finite);
   RUN(test_valid_minimal);
   RUN(test_bad_length);
   RUN(test_bad_json);
