@@ -14,8 +14,12 @@
 ** differs from the identity DB's encoder of that name has now (`clap
 ** encoder add --replace` since, or another clap for a built-in; the message
 ** names the file and the encoder), a features table with other columns, a
-** row of another encoder or identity than the shard records: refused, with
-** the shard's file name. Then, in one transaction per shard, its feature
+** row of another encoder or identity than the shard records, a row whose
+** values DB would never have written (vec not a BLOB of 4 x dim bytes, dim
+** not the encoder's dimension here, an audio key with no utterance in DB, a
+** text key that is not a SHA-256): refused, with the shard's file name, the
+** table and the key ("S.db: table features, encoder 'hb', audio key 's1-u1':
+** vec is 8 bytes, 50 dims need 200"). Then, in one transaction per shard, its feature
 ** rows are inserted by content key (the features primary key: encoder,
 ** modality, utterance id or text SHA-256). A key DB already has with the
 ** same encoder_id and the same bytes is counted as present; with the same

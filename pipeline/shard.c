@@ -494,6 +494,60 @@ static clap_status check_rows(sqlite3 *db, clap_error *err) {
   return CLAP_OK;
 }
 
+/* Every row's value as the database would have written it: a BLOB of 4 x dim
+** bytes, dim (an integer) the encoder's dimension here, an audio key naming
+** one of DB's utterances, a text key a lowercase SHA-256. The first row that
+** is not is named by its key. */
+static const char *const BAD_ROW_SQL =
+    "SELECT f.encoder, f.modality, CAST(f.key AS TEXT), typeof(f.dim), f.dim, typeof(f.vec), "
+    "length(CAST(f.vec AS BLOB)), "
+    "f.modality = 'audio' AND NOT EXISTS (SELECT 1 FROM main.utterances u WHERE u.id = f.key) "
+    "FROM " SCHEMA ".features f WHERE typeof(f.key) != 'text' OR typeof(f.vec) != 'blob' "
+    "OR typeof(f.dim) != 'integer' OR f.dim != iif(f.modality = 'audio', ?1, ?2) "
+    "OR length(f.vec) != 4 * f.dim "
+    "OR (f.modality = 'audio' AND NOT EXISTS (SELECT 1 FROM main.utterances u WHERE u.id = f.key)) "
+    "OR (f.modality = 'text' AND (length(f.key) != 64 OR f.key GLOB '*[^0-9a-f]*')) "
+    "ORDER BY f.modality, f.key LIMIT 1";
+
+static clap_status bad_row(sqlite3_stmt *st, int want, clap_error *err) {
+  const char *enc = col_text(st, 0), *mod = col_text(st, 1), *key = col_text(st, 2);
+  const char *dim_type = col_text(st, 3), *vec_type = col_text(st, 5);
+  long long dim = sqlite3_column_int64(st, 4), bytes = sqlite3_column_int64(st, 6);
+  char what[200];
+  snprintf(what, sizeof what, "table features, encoder '%.40s', %s key '%.80s'", enc, mod, key);
+  if (strcmp(vec_type, "blob"))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: vec is %s, not a BLOB", what, vec_type);
+  if (strcmp(dim_type, "integer") || dim != want)
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: dim is %s %lld, encoder '%s' has %d dims",
+                          what, dim_type, dim, enc, want);
+  if (bytes != 4 * dim)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "%s: vec is %lld bytes, %lld dims need %lld", what, bytes, dim, 4 * dim);
+  if (sqlite3_column_int(st, 7))
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: no such utterance in the database", what);
+  return clap_error_set(err, CLAP_ERR_FORMAT, "%s: not a text key (64 lowercase hex digits)", what);
+}
+
+static clap_status check_values(sqlite3 *db, const char *audio, const char *text, clap_error *err) {
+  int adim = 0, tdim = 0;
+  char sha[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
+  clap_status s = features_encoder_info(db, audio, ENCODER_AUDIO, &adim, sha, id, err);
+  if (s == CLAP_OK) s = features_encoder_info(db, text, ENCODER_TEXT, &tdim, sha, id, err);
+  if (s != CLAP_OK) return s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, BAD_ROW_SQL, -1, &st, NULL) != SQLITE_OK)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "checking its features: %s", sqlite3_errmsg(db));
+  sqlite3_bind_int(st, 1, adim);
+  sqlite3_bind_int(st, 2, tdim);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    s = bad_row(st, strcmp(col_text(st, 1), "audio") ? tdim : adim, err);
+  else if (rc != SQLITE_DONE)
+    s = clap_error_set(err, CLAP_ERR_FORMAT, "reading its features: %s", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return s;
+}
+
 /* Everything that decides whether the attached shard may be merged. */
 static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c,
                                clap_error *err) {
@@ -540,6 +594,9 @@ static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c
   }
   if (s == CLAP_OK) s = check_encoder(db, col_text(st, 4), col_text(st, 5), col_text(st, 8), err);
   if (s == CLAP_OK) s = check_encoder(db, col_text(st, 6), col_text(st, 7), col_text(st, 9), err);
+  char *audio = s == CLAP_OK ? strdup(col_text(st, 4)) : NULL;
+  char *text = s == CLAP_OK ? strdup(col_text(st, 6)) : NULL;
+  if (s == CLAP_OK && (!audio || !text)) s = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   sqlite3_finalize(st);
   columns other = {0};
   if (s == CLAP_OK) s = read_columns(db, "main", cols, err);
@@ -555,6 +612,9 @@ static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c
                          other.name[i]);
   columns_free(&other);
   if (s == CLAP_OK) s = check_rows(db, err);
+  if (s == CLAP_OK) s = check_values(db, audio, text, err);
+  free(audio);
+  free(text);
   return s;
 }
 

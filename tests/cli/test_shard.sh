@@ -147,9 +147,12 @@ check_equal "the refusals left DB as it was" "$(dump "$DB")" "$before"
 # row, which must not land either.
 cp "$T/s2.db" "$T/conflict.db"
 ckey=$(q "$T/conflict.db" "SELECT key FROM features WHERE modality='audio' ORDER BY key LIMIT 1")
+nkey=$(q "$T/s3.db" "SELECT key FROM features WHERE modality='audio' ORDER BY key LIMIT 1")
+q "$DB" "DELETE FROM features WHERE modality='audio' AND key='$nkey'"
+before=$(dump "$DB")
 q "$T/conflict.db" "UPDATE features SET vec = zeroblob(length(vec)) WHERE modality='audio' AND key='$ckey';
   INSERT INTO features(encoder, modality, key, dim, vec, encoder_id)
-    SELECT 'acoustic', 'audio', 'zz-new', 1, x'00000000', audio_encoder_id FROM clap_shard"
+    SELECT 'acoustic', 'audio', '$nkey', dim, vec, encoder_id FROM features WHERE key='$ckey'"
 check_output_contains "a conflicting vector is refused, naming the key" "key '$ckey'" "$CLAP" merge "$DB" "$T/conflict.db"
 check_output_contains "...and the shard file" "conflict.db: 1 feature row conflict" "$CLAP" merge "$DB" "$T/conflict.db"
 check_fails "...with exit status 1" "$CLAP" merge "$DB" "$T/conflict.db"

@@ -122,6 +122,17 @@ static void test_default_path(void) {
   CHECK_CONTAINS(e.msg, "too long");
 }
 
+/* v(dim, x): a vector as the cache stores it, dim float32 (x, then zeros):
+** merge checks each row's size against the encoder's dimension. */
+static void vec_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  int dim = sqlite3_value_int(argv[0]);
+  float *v = sqlite3_malloc(dim * (int)sizeof(float));
+  if (!v) return sqlite3_result_error_nomem(ctx);
+  memset(v, 0, (size_t)dim * sizeof(float));
+  v[0] = (float)sqlite3_value_double(argv[1]);
+  sqlite3_result_blob(ctx, v, dim * (int)sizeof(float), sqlite3_free);
+}
+
 static sqlite3 *open_db(const char *name) {
   sqlite3 *db = NULL;
   clap_error e;
@@ -129,13 +140,36 @@ static sqlite3 *open_db(const char *name) {
     fprintf(stderr, "%s\n", e.msg);
     harness_current_failed++;
   }
+  if (db) sqlite3_create_function(db, "v", 2, SQLITE_UTF8, NULL, vec_fn, NULL, NULL);
   return db;
+}
+
+/* The utterances u1..u9 a merge target holds: merge refuses audio rows of
+** utterances the database lacks. */
+static void add_utterances(sqlite3 *db) {
+  char *e = NULL;
+  if (sqlite3_exec(db,
+                   "INSERT INTO sessions(id) VALUES ('s');"
+                   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 9) "
+                   "INSERT INTO utterances(id, session_id, role, source_path, source_sha256, "
+                   "source_rate, source_channels, duration, audio) "
+                   "SELECT 'u' || i, 's', 'customer', 'a.wav', 'aa', 16000, 1, 1, x'' FROM n",
+                   NULL, NULL, &e) != SQLITE_OK) {
+    fprintf(stderr, "add_utterances: %s\n", e);
+    harness_current_failed++;
+  }
+  sqlite3_free(e);
 }
 
 /* The built-ins' identities now (features_identity). */
 #define AID "builtin:acoustic:clap-" CLAP_VERSION
 #define TID "builtin:ngram:clap-" CLAP_VERSION
 #define COLS "(encoder, modality, key, dim, vec, encoder_id, weights_id)"
+/* Vectors of the built-ins' sizes, and a text key (a SHA-256). */
+#define A1 "50,v(50,1)"
+#define A0 "50,v(50,0)"
+#define T2 "1024,v(1024,2)"
+#define TK "'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'"
 
 static shard_info info_of(sqlite3 *src, int k, int n) {
   shard_info i = {.k = k, .n = n, .source = "src.db", .audio_encoder = "acoustic",
@@ -214,14 +248,15 @@ static void test_record(void) {
 ** merge copies it without knowing it, and compares it for conflicts. */
 static void test_merge_unknown_column(void) {
   sqlite3 *db = open_db("m.db"), *s = open_db("m1.db");
+  add_utterances(db);
   clap_error e;
   const char *add = "ALTER TABLE features ADD COLUMN weights_id TEXT";
   exec(db, add);
   exec(s, add);
   shard_info i = info_of(db, 1, 2);
   CHECK_INT(shard_record(s, "m1.db", &i, &e), CLAP_OK);
-  exec(s, "INSERT INTO features" COLS " VALUES ('acoustic','audio','u1',1,x'0000803f','" AID "','w-1'),"
-          "('ngram','text','abc',1,x'00000040','" TID "','w-2')");
+  exec(s, "INSERT INTO features" COLS " VALUES ('acoustic','audio','u1'," A1 ",'" AID "','w-1'),"
+          "('ngram','text'," TK "," T2 ",'" TID "','w-2')");
   db_close(s);
   shard_merge_counts c;
   CHECK_INT(shard_merge(db, tmp_path("m1.db"), &c, &e), CLAP_OK);
@@ -230,7 +265,7 @@ static void test_merge_unknown_column(void) {
   CHECK_INT(c.rows, 2);
   CHECK_INT(c.added, 2);
   CHECK_INT(c.present, 0);
-  CHECK_INT(int_of(db, "SELECT count(*) FROM features WHERE weights_id = 'w-' || (dim + (key = 'abc'))"), 2);
+  CHECK_INT(int_of(db, "SELECT count(*) FROM features WHERE weights_id = iif(modality = 'text', 'w-2', 'w-1')"), 2);
   CHECK_INT(shard_merge(db, tmp_path("m1.db"), &c, &e), CLAP_OK);
   CHECK_INT(c.added, 0);
   CHECK_INT(c.present, 2);
@@ -240,8 +275,8 @@ static void test_merge_unknown_column(void) {
   s = open_db("m2.db");
   exec(s, add);
   CHECK_INT(shard_record(s, "m2.db", &i, &e), CLAP_OK);
-  exec(s, "INSERT INTO features" COLS " VALUES ('acoustic','audio','u1',1,x'0000803f','" AID "','w-other'),"
-          "('acoustic','audio','u2',1,x'0000803f','" AID "','w-1')");
+  exec(s, "INSERT INTO features" COLS " VALUES ('acoustic','audio','u1'," A1 ",'" AID "','w-other'),"
+          "('acoustic','audio','u2'," A1 ",'" AID "','w-1')");
   db_close(s);
   CHECK_INT(shard_merge(db, tmp_path("m2.db"), &c, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "m2.db: 1 feature row conflict");
@@ -263,8 +298,8 @@ static void test_merge_unknown_column(void) {
   exec(s, add);
   CHECK_INT(shard_record(s, "m4.db", &i, &e), CLAP_OK);
   exec(s, "PRAGMA ignore_check_constraints = 1;"
-          "INSERT INTO features" COLS " VALUES ('acoustic','sound','u9',1,x'0000803f','" AID "','w-1'),"
-          "('acoustic','audio','u8',1,x'0000803f','" AID "','w-1')");
+          "INSERT INTO features" COLS " VALUES ('acoustic','sound','u9'," A1 ",'" AID "','w-1'),"
+          "('acoustic','audio','u8'," A1 ",'" AID "','w-1')");
   db_close(s);
   CHECK_INT(shard_merge(db, tmp_path("m4.db"), &c, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "m4.db: fails PRAGMA quick_check: CHECK constraint failed in features");
@@ -277,16 +312,17 @@ static void test_merge_unknown_column(void) {
 ** of another identity than it records, is refused. */
 static void test_merge_stale(void) {
   sqlite3 *db = open_db("st.db"), *s = open_db("st1.db");
+  add_utterances(db);
   clap_error e;
   shard_info i = info_of(db, 1, 2);
-  exec(db, "INSERT INTO features VALUES ('acoustic','audio','u1',1,x'00000000','builtin:acoustic:clap-0.0.1'),"
-           "('acoustic','audio','u2',1,x'00000000',NULL),"
-           "('ngram','text','abc',1,x'00000040','" TID "')");
+  exec(db, "INSERT INTO features VALUES ('acoustic','audio','u1'," A0 ",'builtin:acoustic:clap-0.0.1'),"
+           "('acoustic','audio','u2'," A0 ",NULL),"
+           "('ngram','text'," TK "," T2 ",'" TID "')");
   CHECK_INT(shard_record(s, "st1.db", &i, &e), CLAP_OK);
-  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u1',1,x'0000803f','" AID "'),"
-          "('acoustic','audio','u2',1,x'0000803f','" AID "'),"
-          "('acoustic','audio','u3',1,x'0000803f','" AID "'),"
-          "('ngram','text','abc',1,x'00000040','" TID "')");
+  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u1'," A1 ",'" AID "'),"
+          "('acoustic','audio','u2'," A1 ",'" AID "'),"
+          "('acoustic','audio','u3'," A1 ",'" AID "'),"
+          "('ngram','text'," TK "," T2 ",'" TID "')");
   db_close(s);
   shard_merge_counts c;
   CHECK_INT(shard_merge(db, tmp_path("st1.db"), &c, &e), CLAP_OK);
@@ -295,13 +331,13 @@ static void test_merge_stale(void) {
   CHECK_INT(c.present, 1);
   CHECK_INT(c.replaced, 2);
   CHECK_INT(int_of(db, "SELECT count(*) FROM features WHERE modality = 'audio' AND "
-                       "vec = x'0000803f' AND encoder_id = '" AID "'"), 3);
+                       "vec = v(50,1) AND encoder_id = '" AID "'"), 3);
   CHECK_INT(shard_merge(db, tmp_path("st1.db"), &c, &e), CLAP_OK);
   CHECK_INT(c.present, 4);
   CHECK_INT(c.replaced, 0);
 
   /* The same identity with other bytes is still a conflict. */
-  exec(db, "UPDATE features SET vec = x'00000000' WHERE key = 'u3'");
+  exec(db, "UPDATE features SET vec = v(50,0) WHERE key = 'u3'");
   CHECK_INT(shard_merge(db, tmp_path("st1.db"), &c, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "st1.db: 1 feature row conflict");
   CHECK_CONTAINS(e.msg, "key 'u3'");
@@ -319,9 +355,9 @@ static void test_merge_stale(void) {
   /* A row whose identity is not the recorded one (an interrupted re-run). */
   s = open_db("st3.db");
   CHECK_INT(shard_record(s, "st3.db", &i, &e), CLAP_OK);
-  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u7',1,x'0000803f','" AID "'),"
-          "('acoustic','audio','u8',1,x'0000803f','builtin:acoustic:clap-0.0.1'),"
-          "('hb','audio','u9',1,x'0000803f','" AID "')");
+  exec(s, "INSERT INTO features VALUES ('acoustic','audio','u7'," A1 ",'" AID "'),"
+          "('acoustic','audio','u8'," A1 ",'builtin:acoustic:clap-0.0.1'),"
+          "('hb','audio','u9'," A1 ",'" AID "')");
   db_close(s);
   CHECK_INT(shard_merge(db, tmp_path("st3.db"), &c, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "st3.db: 2 feature rows of another encoder or encoder identity than the shard records");
