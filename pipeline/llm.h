@@ -9,7 +9,8 @@
 ** key, retries, backoff, timeouts and error messages are the engine's
 ** request engine's (ext/net/httpc.h), shared with the embeddings client of
 ** encoder kind "openai": the headers, the key (config.api_key, else
-** CLAP_API_KEY, else OPENAI_API_KEY; never stored, printed or in an error),
+** CLAP_API_KEY, else OPENAI_API_KEY; never stored, printed or in an error,
+** and "***" in a reply that echoes it, as is a base URL's password),
 ** http(s) base URLs only, no redirects, retries on network errors and HTTP
 ** 408/409/429/5xx honouring Retry-After, and "HTTP 401 from URL: server's
 ** message" errors are described there. A 2xx reply that is not a chat

@@ -23,8 +23,10 @@
 #define POLL_MS 200
 
 struct httpc_client {
-  char *endpoint;
+  char *endpoint;          /* the URL without user:password@: messages and callers see this */
+  char *url;               /* what is contacted, credentials of the base URL kept; wiped */
   char *key;               /* wiped on free */
+  char *password;          /* the base URL's password (or lone user name); wiped on free */
   struct curl_slist *headers;
   CURLM *multi;
   httpc_config cfg;
@@ -50,6 +52,32 @@ static void redact(char *msg, const char *key) {
     memcpy(p, "***", 3);
     memmove(p + 3, p + k, strlen(p + k) + 1);
   }
+}
+
+/* redact over n bytes that may hold NULs (a reply body); *n shrinks. */
+static void redact_n(char *buf, size_t *n, const char *key) {
+  size_t k = key ? strlen(key) : 0;
+  if (k < 4 || !buf) return;
+  char *p = buf;
+  while ((p = memmem(p, *n - (size_t)(p - buf), key, k)) != NULL) {
+    memcpy(p, "***", 3);
+    memmove(p + 3, p + k, *n - (size_t)(p + k - buf) + 1); /* the NUL after the bytes too */
+    *n -= k - 3;
+    p += 3;
+  }
+}
+
+/* The length of "user:password@" after "scheme://" (0 if none): the
+** authority ends at the first '/', '?' or '#'. */
+static size_t userinfo_len(const char *url) {
+  const char *a = strstr(url, "://");
+  if (!a) return 0;
+  a += 3;
+  size_t end = strcspn(a, "/?#");
+  const char *at = NULL;
+  for (size_t i = 0; i < end; i++)
+    if (a[i] == '@') at = a + i;
+  return at ? (size_t)(at - a) + 1 : 0;
 }
 
 static void wipe_free(char *s) {
@@ -147,12 +175,26 @@ clap_status httpc_client_create(const httpc_config *config, httpc_client **out, 
   c->cfg = cfg;
   c->cfg.api_key = NULL; /* the caller's pointers are not kept */
   c->cfg.base_url = c->cfg.path = NULL;
-  c->endpoint = make_endpoint(cfg.base_url, cfg.path);
+  c->url = make_endpoint(cfg.base_url, cfg.path);
+  /* Credentials in the base URL are for the request only: the endpoint,
+  ** which messages and caches (llm_cache.endpoint) show, goes without. */
+  size_t ui = c->url ? userinfo_len(c->url) : 0;
+  size_t scheme = c->url ? (size_t)(strstr(c->url, "://") - c->url) + 3 : 0; /* checked: http(s) */
+  c->endpoint = c->url ? malloc(strlen(c->url) + 1) : NULL;
+  if (c->endpoint) {
+    memcpy(c->endpoint, c->url, scheme);
+    strcpy(c->endpoint + scheme, c->url + scheme + ui);
+  }
+  if (c->url && ui > 1) { /* the password, or a lone user name (often a token itself) */
+    const char *info = c->url + scheme, *colon = memchr(info, ':', ui - 1);
+    size_t off = colon ? (size_t)(colon + 1 - info) : 0;
+    c->password = strndup(info + off, ui - 1 - off);
+  }
   const char *key = config->api_key ? config->api_key : env_key();
   if (key && *key) c->key = strdup(key);
   c->multi = curl_multi_init();
   c->rng = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16) ^ (unsigned)(uintptr_t)c;
-  if (!c->endpoint || (key && *key && !c->key) || !c->multi) {
+  if (!c->endpoint || (ui > 1 && !c->password) || (key && *key && !c->key) || !c->multi) {
     httpc_client_free(c);
     return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory starting the HTTP client");
   }
@@ -175,6 +217,8 @@ void httpc_client_free(httpc_client *c) {
   }
   curl_slist_free_all(c->headers);
   wipe_free(c->key);
+  wipe_free(c->password);
+  wipe_free(c->url);
   free(c->endpoint);
   free(c);
 }
@@ -361,7 +405,7 @@ static clap_status start_attempt(httpc_client *c, slot *s, httpc_call *call, cal
   long connect_ms = c->cfg.connect_timeout_ms < s->attempt_ms ? c->cfg.connect_timeout_ms : s->attempt_ms;
   CURL *e = s->easy;
   curl_easy_reset(e);
-  curl_easy_setopt(e, CURLOPT_URL, c->endpoint);
+  curl_easy_setopt(e, CURLOPT_URL, c->url);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -429,6 +473,10 @@ static int judge_failure(httpc_client *c, slot *s, httpc_call *call, CURLcode rc
 
 /* A 2xx reply: kept when the caller's accept callback takes it. */
 static void take_reply(httpc_client *c, slot *s, httpc_call *call) {
+  /* A reply that quotes a secret is taken (and stored by callers: the
+  ** paraphrases, llm_cache) without it, as errors are shown without it. */
+  redact_n(s->buf, &s->len, c->key);
+  redact_n(s->buf, &s->len, c->password);
   const char *body = s->buf ? s->buf : "";
   call->status = call->accept ? call->accept(call, body, s->len, &call->err) : CLAP_OK;
   if (call->status == CLAP_OK) {
@@ -477,6 +525,7 @@ static void finish_attempt(httpc_client *c, slot *s, httpc_call *call, call_stat
   }
   if (st->state == CALL_DONE) {
     redact(call->err.msg, c->key);
+    redact(call->err.msg, c->password);
     if (call->status != CLAP_OK) c->stats.failed++;
   }
 }

@@ -13,8 +13,12 @@
 ** a key is known, "Authorization: Bearer KEY". The key is config.api_key,
 ** else the environment's CLAP_API_KEY, else OPENAI_API_KEY, else none
 ** (local servers need none). It lives only in this client's memory (wiped
-** on free): it is never written anywhere, and removed from every error
-** message even if a server echoes it back.
+** on free): it is never written anywhere, and replaced by "***" in every
+** error message and in every reply body (before the accept callback sees
+** it, so nothing a caller stores holds it) even if a server echoes it back.
+** Credentials in the base URL (http://user:password@host/v1) are used for
+** the request and treated like the key: httpc_endpoint is the URL without
+** them, and the password is redacted from errors and replies.
 **
 ** What is contacted: the endpoint above only. Base URLs must start with
 ** http:// or https:// (anything else, including other curl schemes such as
@@ -108,7 +112,7 @@ struct httpc_call {
 clap_status httpc_client_create(const httpc_config *config, httpc_client **out, clap_error *err);
 void httpc_client_free(httpc_client *c);
 
-/* "{base_url}/{path}"; valid until free. */
+/* "{base_url}/{path}" without the base URL's user:password@; valid until free. */
 const char *httpc_endpoint(const httpc_client *c);
 /* Whether a key was found (never the key itself). */
 int httpc_has_key(const httpc_client *c);
