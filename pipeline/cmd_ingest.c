@@ -229,7 +229,8 @@ static void decode_utterance(const ingest *g, const manifest_utterance *u, const
     ** recording: a long one may hold many short cuts. Checked below. */
     o.max_seconds = 0;
     if (u->has_start && u->has_end && u->end - u->start > g->max_seconds) {
-      snprintf(r->err, sizeof r->err, "%s: cut [%g s, %g s) is %.1f s long, over the limit of %g s",
+      /* %g: a manifest may say 1e300, and %f would print every digit. */
+      snprintf(r->err, sizeof r->err, "%s: cut [%g s, %g s) is %.6g s long, over the limit of %g s",
                u->path, u->start, u->end, u->end - u->start, g->max_seconds);
       r->failed = 1;
       return;
@@ -238,7 +239,7 @@ static void decode_utterance(const ingest *g, const manifest_utterance *u, const
   audio_pcm *pcm = NULL;
   clap_status rc = audio_decode_memory(s->bytes, s->n, u->path, &o, &pcm, &err);
   if (rc == CLAP_OK && (double)pcm->n / pcm->rate > g->max_seconds)
-    rc = clap_error_set(&err, CLAP_ERR_RANGE, "%s: cut is %.1f s long, over the limit of %g s",
+    rc = clap_error_set(&err, CLAP_ERR_RANGE, "%s: cut is %.6g s long, over the limit of %g s",
                         u->path, (double)pcm->n / pcm->rate, g->max_seconds);
   if (rc == CLAP_OK) {
     r->duration = (double)pcm->n / pcm->rate;

@@ -124,7 +124,7 @@ bad "missing file" bad_missing "missing.wav: cannot open"
 bad "corrupt file" bad_corrupt "corrupt.wav"
 bad "empty file" bad_empty "empty.wav: empty"
 bad "too long" bad_long "five.wav: 5.0 s long, over the limit of 2 s" --max-seconds 2
-check_output_contains "too long cut" "s2-u2: $C/audio/long.wav: cut [3 s, 9 s) is 6.0 s long, over the limit of 2 s" \
+check_output_contains "too long cut" "s2-u2: $C/audio/long.wav: cut [3 s, 9 s) is 6 s long, over the limit of 2 s" \
   "$CLAP" ingest "$T/cut.db" "$C/s2.json" --max-seconds 2
 printf '{"session": "s6", "utterances": [{"id": "s6-u1", "audio": "audio/long.wav", "role": "customer", "start": 8},
   {"id": "s6-u2", "audio": "audio/long.wav", "role": "customer", "end": 0.5}]}' > "$C/s6.json"
@@ -133,8 +133,15 @@ check_equal "open-ended cuts: durations and NULL ends" \
   "$(q "$T/open.db" "SELECT group_concat(printf('%.3f', duration) || ' ' || ifnull(start_seconds, '-') || ' ' || ifnull(end_seconds, '-'), ';') FROM (SELECT * FROM utterances ORDER BY id)")" \
   "2.000 8.0 -;0.500 - 0.5"
 sed 's/"start": 8/"start": 1/' "$C/s6.json" > "$C/s6b.json"
-check_output_contains "open-ended cut over the limit" "s6-u1: $C/audio/long.wav: cut is 9.0 s long, over the limit of 2 s" \
+check_output_contains "open-ended cut over the limit" "s6-u1: $C/audio/long.wav: cut is 9 s long, over the limit of 2 s" \
   "$CLAP" ingest "$T/open3.db" "$C/s6b.json" --max-seconds 2
+# A cut of absurd size gets a short message (%g, not 300 digits of %f).
+cat > "$C/huge_cut.json" <<'EOF'
+{"session": "s9", "utterances": [{"id": "s9-u1", "audio": "audio/long.wav", "role": "customer",
+  "start": 1e300, "end": 3e300}]}
+EOF
+out=$("$CLAP" ingest "$db" "$C/huge_cut.json" 2>&1)
+check_equal "a 1e300 cut: short message" "$(grep -c 'cut \[1e+300 s, 3e+300 s) is 2e+300 s long, over the limit of 600 s' <<<"$out") $(wc -c <<<"$out" | awk '$1 < 400 {print "short"}')" "1 short"
 printf '{"session": "s8", "utterances": [{"id": "s8-u1", "audio": "audio/a.wav", "role": "buyer"}]}' > "$C/s8.json"
 check_output_contains "invalid manifest" "$C/s8.json: utterances[0].role: must be \"salesperson\" or \"customer\", got \"buyer\"" \
   "$CLAP" ingest "$db" "$C/s8.json"
