@@ -95,8 +95,14 @@ static clap_status fit_start(sqlite3 *db, const fit_options *o, clap_model **out
                              char id[SHA256_HEX_SIZE], clap_error *err) {
   *out = NULL;
   memset(cfg, 0, sizeof *cfg);
-  if (o->epochs < 0 || o->batch < 1 || !(o->lr > 0))
-    return clap_error_set(err, CLAP_ERR_RANGE, "epochs >= 0, batch >= 1 and lr > 0 are needed");
+  /* 0 epochs would store the random initial weights as a trained model. */
+  if (o->epochs < 1)
+    return clap_error_set(err, CLAP_ERR_RANGE,
+                          "--epochs %d: at least 1 epoch is needed (0 would store an untrained "
+                          "model as trained; `clap model create` makes an untrained one)",
+                          o->epochs);
+  if (o->batch < 1 || !(o->lr > 0))
+    return clap_error_set(err, CLAP_ERR_RANGE, "batch >= 1 and lr > 0 are needed");
   snprintf(cfg->audio_encoder, sizeof cfg->audio_encoder, "%s", o->audio_encoder);
   cfg->dim = o->dim;
   return features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg->audio_in, sha, id,

@@ -87,6 +87,11 @@ check "same seed: identical blobs" cmp -s "$T/a.bin" "$T/b.bin"
 check_fails "another seed: different blobs" cmp -s "$T/a.bin" "$T/c.bin"
 check_output_contains "an existing name needs --replace" "exists (use --replace)" "$CLAP" train "$DB" --name a --epochs 1
 check "--replace overwrites" "$CLAP" train "$DB" --name a --seed 7 --epochs 4 --dim 32 --replace
+check_output_contains "--epochs 0 is refused" "--epochs 0: at least 1 epoch is needed" \
+  "$CLAP" train "$DB" --name zero --epochs 0 --dim 32
+check_equal "...and stores no model" "$("$SQLITE3" "$DB" "SELECT count(*) FROM clap_models WHERE name = 'zero'")" 0
+check_output_contains "baseline --epochs 0 is refused" "--epochs 0: at least 1 epoch is needed" \
+  "$CLAP" baseline "$DB" --name zb --epochs 0
 meta=$("$CLAP" model show "$DB" a)
 check_equal "metadata: kind, encoders, epochs, loss curve, provenance" \
   "$(printf '%s' "$meta" | /usr/bin/python3 -c '

@@ -201,15 +201,17 @@ static void test_bad_options(void) {
   clap_status (*fits[2])(sqlite3 *, const fit_options *, clap_model **, clap_error *) = {
       fit_clap, fit_baseline};
   for (int f = 0; f < 2; f++) {
-    for (int bad = 0; bad < 3; bad++) {
+    for (int bad = 0; bad < 4; bad++) {
       fit_options o;
       fit_defaults(&o);
       if (bad == 0) o.epochs = -1;
       if (bad == 1) o.batch = 0;
       if (bad == 2) o.lr = 0;
+      if (bad == 3) o.epochs = 0; /* would store the initial weights as trained */
       clap_model *m = NULL;
       CHECK_INT(fits[f](db, &o, &m, &err), CLAP_ERR_RANGE);
-      CHECK_CONTAINS(err.msg, "epochs >= 0, batch >= 1 and lr > 0 are needed");
+      CHECK_CONTAINS(err.msg, bad == 0 || bad == 3 ? "at least 1 epoch is needed"
+                                                   : "batch >= 1 and lr > 0 are needed");
       CHECK(m == NULL);
     }
     fit_options o;
