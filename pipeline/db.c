@@ -4,8 +4,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* sql/schema.sql, NUL-terminated (pipeline/schema_sql.S). */
 extern const char clap_schema_sql[];
@@ -314,6 +316,22 @@ static clap_status set_wal(sqlite3 *db, const char *path, clap_error *err) {
   return s;
 }
 
+/* A database this call created and could not finish (a full disk, say) is
+** removed with its WAL and shared-memory files: no 0-byte or schema-less
+** file is left for the next command to mistake for a database. */
+static void remove_created(const char *path) {
+  static const char *const ext[] = {"-wal", "-shm", "-journal"};
+  size_t n = strlen(path);
+  char *p = malloc(n + 9);
+  for (int i = 0; p && i < 3; i++) {
+    memcpy(p, path, n);
+    strcpy(p + n, ext[i]);
+    unlink(p);
+  }
+  free(p);
+  unlink(path);
+}
+
 clap_status db_open_ex(const char *path, int flags, sqlite3 **out, int *old, clap_error *err) {
   if (out) *out = NULL;
   if (old) *old = 0;
@@ -324,12 +342,15 @@ clap_status db_open_ex(const char *path, int flags, sqlite3 **out, int *old, cla
   if (s != CLAP_OK) return s;
 
   sqlite3 *db = NULL;
+  struct stat before;
+  int created = !memory && (flags & DB_CREATE) && lstat(path, &before) != 0 && errno == ENOENT;
   int oflags = SQLITE_OPEN_READWRITE | ((flags & DB_CREATE) ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path, &db, oflags, NULL);
   if (rc != SQLITE_OK) {
     s = clap_error_set(err, status_of(rc), "cannot open database %s: %s", path,
                        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);
+    if (created) remove_created(path);
     return s;
   }
   sqlite3_extended_result_codes(db, 1);
@@ -344,6 +365,7 @@ clap_status db_open_ex(const char *path, int flags, sqlite3 **out, int *old, cla
   if (s == CLAP_OK && version < DB_SCHEMA_VERSION) s = upgrade(db, path, err);
   if (s != CLAP_OK) {
     sqlite3_close_v2(db);
+    if (created) remove_created(path);
     return s;
   }
   if (old) *old = version;

@@ -12,7 +12,9 @@
 **   - a directory, a file that is not SQLite, an unreadable or read-only
 **     file: an error naming PATH, the file left as it was;
 **   - user_version 0 and an empty schema (a new or empty file): the schema is
-**     applied in one transaction;
+**     applied in one transaction; a file this call created is removed again
+**     (with its -wal and -shm) when that fails (a full disk), so no 0-byte
+**     file is left behind;
 **   - user_version 0 but tables already there (somebody else's database):
 **     refused (CLAP_ERR_FORMAT), nothing added;
 **   - 1 <= user_version < DB_SCHEMA_VERSION: migrated forward, all steps in
