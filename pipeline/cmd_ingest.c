@@ -19,7 +19,12 @@
 **
 ** One transaction per session: a session is in the database whole or not at
 ** all, also after a crash or kill -9. Sessions are written in the order
-** given. Re-running is safe:
+** given. A session not yet in DB is streamed: its transaction opens when
+** its turn comes and each utterance is inserted (and its FLAC freed) as soon
+** as it is decoded, so memory does not grow with the session's length (a
+** 20,000-utterance session: tests/bench/NOTES.md); the write lock is held
+** while the rest of it decodes. A session DB already has is compared whole
+** first (below). Re-running is safe:
 **   - a session already in DB whose utterances are all there with the same
 **     source SHA-256 and cut (and no others) is "skipped" — nothing is
 **     written, even if only transcripts or speakers changed in the manifest;
@@ -291,7 +296,8 @@ static void process_utterance(ingest *g, session_job *j, int k) {
     free(s->bytes);
     s->bytes = NULL;
   }
-  if (--j->left == 0) pthread_cond_broadcast(&g->cv);
+  --j->left;
+  pthread_cond_broadcast(&g->cv); /* the writer streams a new session utterance by utterance */
 }
 
 /* Under g->mu: the next utterance within the window, or 0 when there is none yet. */
@@ -616,6 +622,17 @@ static int insert_speakers(writer *w, session_job *j) {
   return rc;
 }
 
+/* The session row and its speakers, inside the open transaction. */
+static int insert_session_row(writer *w, session_job *j) {
+  sqlite3_stmt *st = w->ins_session;
+  sqlite3_bind_text(st, 1, manifest_session(j->m), -1, SQLITE_STATIC);
+  bind_opt_text(st, 2, manifest_scenario(j->m));
+  sqlite3_bind_text(st, 3, j->path, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, manifest_sha256(j->m), -1, SQLITE_STATIC);
+  int rc = run(st);
+  return rc == SQLITE_OK ? insert_speakers(w, j) : rc;
+}
+
 /* The session's rows, inside the open transaction. */
 static int write_session(writer *w, session_job *j, int exists, int *missing) {
   const char *sid = manifest_session(j->m);
@@ -626,14 +643,7 @@ static int write_session(writer *w, session_job *j, int exists, int *missing) {
     sqlite3_bind_text(w->del, 1, sid, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = run(w->del);
   }
-  sqlite3_stmt *st = w->ins_session;
-  sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-  bind_opt_text(st, 2, manifest_scenario(j->m));
-  sqlite3_bind_text(st, 3, j->path, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 4, manifest_sha256(j->m), -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = run(st);
-  else sqlite3_clear_bindings(st);
-  if (rc == SQLITE_OK) rc = insert_speakers(w, j);
+  if (rc == SQLITE_OK) rc = insert_session_row(w, j);
   for (int k = 0; rc == SQLITE_OK && !*missing && k < manifest_n_utterances(j->m); k++)
     rc = insert_utterance(w, j, k, missing);
   if (rc == SQLITE_OK) rc = run(w->clear_keep);
@@ -694,6 +704,73 @@ static outcome commit_session(writer *w, ingest *g, session_job *j) {
   return OUT_INGESTED;
 }
 
+static void wait_done(ingest *g, const utt_job *r) {
+  pthread_mutex_lock(&g->mu);
+  while (!r->done) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void wait_all(ingest *g, const session_job *j) {
+  pthread_mutex_lock(&g->mu);
+  while (j->left > 0) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+/* "ID: utterance id already belongs to session S", S read from DB. */
+static void owner_conflict(writer *w, const char *id, char *msg, size_t cap) {
+  sqlite3_bind_text(w->q_utt, 1, id, -1, SQLITE_STATIC);
+  const char *sid = sqlite3_step(w->q_utt) == SQLITE_ROW ? (const char *)sqlite3_column_text(w->q_utt, 0) : NULL;
+  snprintf(msg, cap, "%s: utterance id already belongs to session %s", id, sid ? sid : "?");
+  sqlite3_reset(w->q_utt);
+}
+
+/* Whether session j has a row in DB, inside the open transaction. */
+static int session_exists(writer *w, session_job *j, int *exists) {
+  sqlite3_bind_text(w->q_session, 1, manifest_session(j->m), -1, SQLITE_STATIC);
+  int rc = sqlite3_step(w->q_session);
+  *exists = rc == SQLITE_ROW;
+  sqlite3_reset(w->q_session);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* A session not in DB yet, written as its utterances finish decoding, each
+** one's FLAC freed once inserted: memory stays at what the workers have in
+** flight, not the whole session. The transaction is the session's one; any
+** failed utterance (or one whose id another session holds) rolls it all
+** back. Returns -1 when the session turned out to exist (nothing done, the
+** transaction closed): the caller compares it whole. */
+static int stream_session(writer *w, ingest *g, session_job *j, outcome *o) {
+  if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    wait_all(g, j);
+    return *o = sql_failure(w, j), 0;
+  }
+  int exists = 0, rc = session_exists(w, j, &exists);
+  if (rc == SQLITE_OK && exists) {
+    db_rollback(w->db);
+    return -1;
+  }
+  int missing = 0, nfail = 0;
+  char conflict[CLAP_ERROR_MSG_MAX] = "";
+  if (rc == SQLITE_OK) rc = insert_session_row(w, j);
+  for (int k = 0; k < manifest_n_utterances(j->m); k++) {
+    utt_job *r = &j->utts[k];
+    wait_done(g, r);
+    if (r->failed) nfail++;
+    else if (r->known && !conflict[0])
+      owner_conflict(w, manifest_utterance_at(j->m, k)->id, conflict, sizeof conflict);
+    if (rc == SQLITE_OK && !nfail && !conflict[0]) rc = insert_utterance(w, j, k, &missing);
+    free(r->flac);
+    r->flac = NULL;
+  }
+  if (nfail) report_utterance_errors(j);
+  if (rc != SQLITE_OK) *o = sql_failure(w, j);
+  else if (nfail) db_rollback(w->db), *o = OUT_FAILED;
+  else if (conflict[0]) *o = rollback_with(w, j, conflict);
+  else if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) *o = sql_failure(w, j);
+  else count_written(w, manifest_session(j->m)), *o = OUT_INGESTED;
+  return 0;
+}
+
 static outcome write_job(writer *w, ingest *g, session_job *j) {
   if (!j->m) {
     fprintf(stderr, "clap ingest: %s\n", j->err);
@@ -705,6 +782,10 @@ static outcome write_job(writer *w, ingest *g, session_job *j) {
              g->jobs[j->dup_of].path);
     return fail_session(j, msg);
   }
+  outcome o;
+  if (stream_session(w, g, j, &o) == 0) return o;
+  /* A session DB already has: compared whole, so every utterance is done. */
+  wait_all(g, j);
   if (report_utterance_errors(j) > 0) return OUT_FAILED;
   return commit_session(w, g, j);
 }
@@ -724,10 +805,8 @@ static void write_all(ingest *g, writer *w) {
   long done = 0;
   for (int i = 0; i < g->njobs; i++) {
     session_job *j = &g->jobs[i];
-    pthread_mutex_lock(&g->mu);
-    while (j->left > 0) pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
     outcome o = write_job(w, g, j);
+    wait_all(g, j); /* a failed session may return before its last utterances */
     if (o == OUT_INGESTED) w->sessions_ok++;
     else if (o == OUT_SKIPPED) w->skipped++;
     else w->failed++;
