@@ -720,8 +720,13 @@ static const char style[] =
     "table.num td:nth-child(2),table.num th:nth-child(2){text-align:right}table.q td:nth-child(5),table.q th:nth-child(5){text-align:left}table.num td,table.num th{white-space:nowrap}table.prov td{text-align:left}"
     ".src{font-size:small;color:#555}</style>";
 
+/* The page is built in memory and written whole or not at all by
+** fileio_write_replace: a symlink at path is followed, a replaced file keeps
+** its mode, a device or FIFO there is refused and never removed. */
 static int write_html(report *r, const char *path, const char *quality) {
-  FILE *f = fopen(path, "w");
+  char *page = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&page, &len);
   if (!f) {
     fprintf(stderr, "clap report: cannot write %s: %s\n", path, strerror(errno));
     return -1;
@@ -740,10 +745,15 @@ static int write_html(report *r, const char *path, const char *quality) {
   svg_balance(f, r->db);
   fputs("</body></html>\n", f);
   if (fclose(f) != 0 && rc == 0) {
-    fprintf(stderr, "clap report: cannot write %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "clap report: cannot write %s: out of memory\n", path);
     rc = -1;
   }
-  if (rc) remove(path);
+  clap_error err;
+  if (rc == 0 && fileio_write_replace(path, page, len, &err) != CLAP_OK) {
+    fprintf(stderr, "clap report: %s\n", err.msg);
+    rc = -1;
+  }
+  free(page);
   return rc;
 }
 

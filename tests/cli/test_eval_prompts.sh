@@ -129,8 +129,24 @@ echo '{"latents": 1}' > "$T/badq.json"
 check_output_contains "--quality: a bad file is named" "badq.json: expected JSON" \
   "$CLAP" report "$DB" --html "$T/r2.html" --quality "$T/badq.json"
 check_fails "--quality: no page written from a bad file" test -e "$T/r2.html"
-check_output_contains "--html: says why it cannot write" "cannot write /nonexistent/x.html" \
+check_output_contains "--html: says why it cannot write" "cannot write: No such file or directory" \
   "$CLAP" report "$DB" --html /nonexistent/x.html
+# The page is written as every output is (fileio_write_replace): through a
+# symlink, keeping a replaced file's mode, never over (or removing) a FIFO or
+# a device.
+mkfifo "$T/pipe.html"
+check_output_contains "--html: a FIFO is refused" "pipe.html: is a FIFO (named pipe), not a regular file" \
+  timeout 20 "$CLAP" report "$DB" --html "$T/pipe.html"
+check "--html: the FIFO is still there" test -p "$T/pipe.html"
+if [ "$(id -u)" = 0 ] && mknod "$T/full" c 1 7 2>/dev/null; then
+  check_output_contains "--html: a device is refused" "full: is a character device" "$CLAP" report "$DB" --html "$T/full"
+  check "--html: and not removed" test -c "$T/full"
+fi
+echo old > "$T/page.html"; chmod 0600 "$T/page.html"; ln -s page.html "$T/link.html"
+check "--html through a symlink" "$CLAP" report "$DB" --html "$T/link.html"
+check "--html: the link stays a link" test -L "$T/link.html"
+check_equal "--html: the target got the page, its mode kept" \
+  "$(grep -c "<html lang='ja'>" "$T/page.html") $(stat -c %a "$T/page.html")" "1 600"
 
 # ---- the page in a browser (a test artefact to look at)
 if command -v chromium >/dev/null; then
