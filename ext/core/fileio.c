@@ -2,16 +2,16 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <fcntl.h>
-#include <utf8proc.h>
-#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <utf8proc.h>
 
 static clap_status too_large(const char *path, size_t max, clap_error *err) {
   if (max >= ((size_t)1 << 30) && max % ((size_t)1 << 30) == 0)
@@ -190,7 +190,8 @@ static int create_temp(const char *target, char **tmp) {
   *tmp = malloc(n);
   if (!*tmp) return -1;
   for (int tries = 0; tries < 100; tries++) {
-    snprintf(*tmp, n, "%s.tmp%ld-%d", target, (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    int k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    snprintf(*tmp, n, "%s.tmp%ld-%d", target, (long)getpid(), k);
     int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0 || errno != EEXIST) return fd;
   }
