@@ -3,15 +3,18 @@
 
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct prompt_set {
-  int classes, sentences;
+  int classes;
   int *first;            /* classes + 1 offsets into texts: class k is first[k]..first[k+1]-1 */
-  char **texts;          /* NUL-terminated copies */
+  char **texts;          /* NUL-terminated copies, in arena */
+  char *arena;           /* every sentence, back to back */
+  size_t used;
   int *lens;             /* their byte counts */
   unsigned char *array;  /* class k was written as an array of sentences */
   int classes_form;      /* parsed by prompt_parse_classes */
@@ -134,7 +137,7 @@ clap_status prompt_set_embed_features(const prompt_set *p, const clap_model *m, 
   return set_embed(p, m, (feature_source){.feats = x}, out, err);
 }
 
-int prompt_set_sentences(const prompt_set *p) { return p ? p->sentences : 0; }
+int prompt_set_sentences(const prompt_set *p) { return p ? p->first[p->classes] : 0; }
 
 /* ------------------------------------------------------------- parsing */
 
@@ -168,17 +171,23 @@ static cJSON *parse_json(const char *s, size_t n, clap_error *err) {
   return root;
 }
 
-static prompt_set *set_alloc(int classes, int sentences, int classes_form) {
+/* Sizes counted by the check pass, so the set is allocated once. */
+typedef struct set_size {
+  int classes, sentences;
+  size_t bytes; /* of the sentences, NULs included */
+} set_size;
+
+static prompt_set *set_alloc(const set_size *z, int classes_form) {
   prompt_set *p = calloc(1, sizeof *p);
   if (!p) return NULL;
-  p->classes = classes;
-  p->sentences = sentences;
+  p->classes = z->classes;
   p->classes_form = classes_form;
-  p->first = calloc((size_t)classes + 1, sizeof *p->first);
-  p->texts = calloc((size_t)sentences, sizeof *p->texts);
-  p->lens = calloc((size_t)sentences, sizeof *p->lens);
-  p->array = calloc((size_t)classes, 1);
-  if (!p->first || !p->texts || !p->lens || !p->array) {
+  p->first = calloc((size_t)z->classes + 1, sizeof *p->first);
+  p->texts = malloc((size_t)z->sentences * sizeof *p->texts);
+  p->lens = malloc((size_t)z->sentences * sizeof *p->lens);
+  p->array = calloc((size_t)z->classes, 1);
+  p->arena = malloc(z->bytes);
+  if (!p->first || !p->texts || !p->lens || !p->array || !p->arena) {
     prompt_set_free(p);
     return NULL;
   }
@@ -187,53 +196,66 @@ static prompt_set *set_alloc(int classes, int sentences, int classes_form) {
 
 void prompt_set_free(prompt_set *p) {
   if (!p) return;
-  if (p->texts) /* calloc'd: entries not yet copied are NULL */
-    for (int i = 0; i < p->sentences; i++) free(p->texts[i]);
   free(p->first);
   free(p->texts);
   free(p->lens);
   free(p->array);
+  free(p->arena);
   free(p);
 }
 
-/* Append sentence i (n bytes) to the set; 0 on out of memory. */
-static int add_text(prompt_set *p, int i, const char *s, size_t n) {
-  char *c = malloc(n + 1);
-  if (!c) return 0;
+/* Copy sentence i (n bytes) into the arena, which the check pass sized. */
+static void add_text(prompt_set *p, int i, const char *s, size_t n) {
+  char *c = p->arena + p->used;
   memcpy(c, s, n);
   c[n] = 0;
+  p->used += n + 1;
   p->texts[i] = c;
   p->lens[i] = (int)n;
-  return 1;
 }
 
-/* A sentence element: a non-empty string. `where` is "element 2" or
-** "element 2[0]"; the message says what the element is instead. */
-static clap_status check_sentence(const cJSON *v, const char *where, int in_ensemble,
+/* An element's address in messages: "element 2" (j < 0) or "element 2[0]". */
+static const char *where(int k, int j, char buf[48]) {
+  if (j < 0) snprintf(buf, 48, "element %d", k);
+  else snprintf(buf, 48, "element %d[%d]", k, j);
+  return buf;
+}
+
+/* A sentence element: a non-empty string, its size added to *z. Element k
+** (j < 0) or k[j]; the message says what the element is instead. */
+static clap_status check_sentence(const cJSON *v, int k, int j, int in_ensemble, set_size *z,
                                   clap_error *err) {
-  if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) return CLAP_OK;
-  if (cJSON_IsString(v)) return clap_error_set(err, CLAP_ERR_ARG, "%s is an empty string", where);
+  char at[48];
+  if (cJSON_IsString(v) && v->valuestring && v->valuestring[0]) {
+    size_t n = strlen(v->valuestring);
+    if (n > INT_MAX || z->sentences == INT_MAX || z->bytes > SIZE_MAX - n - 1)
+      return clap_error_set(err, CLAP_ERR_RANGE, "%s: too long", where(k, j, at));
+    z->sentences++;
+    z->bytes += n + 1;
+    return CLAP_OK;
+  }
+  if (cJSON_IsString(v))
+    return clap_error_set(err, CLAP_ERR_ARG, "%s is an empty string", where(k, j, at));
   if (cJSON_IsArray(v) && in_ensemble)
-    return clap_error_set(err, CLAP_ERR_ARG, "%s is an array; ensembles do not nest", where);
-  return clap_error_set(err, CLAP_ERR_ARG, "%s is %s; expected a sentence (a string)%s", where,
-                        json_kind(v), in_ensemble ? "" : " or an array of sentences");
+    return clap_error_set(err, CLAP_ERR_ARG, "%s is an array; ensembles do not nest",
+                          where(k, j, at));
+  return clap_error_set(err, CLAP_ERR_ARG, "%s is %s; expected a sentence (a string)%s",
+                        where(k, j, at), json_kind(v),
+                        in_ensemble ? "" : " or an array of sentences");
 }
 
-/* The sentences of an ensemble array: each checked, counted into *n. */
-static clap_status check_ensemble(const cJSON *a, const char *where, int *n, clap_error *err) {
-  *n = 0;
-  for (const cJSON *v = a->child; v; v = v->next, ++*n) {
-    char at[48];
-    if (where) snprintf(at, sizeof at, "%s[%d]", where, *n);
-    else snprintf(at, sizeof at, "element %d", *n);
-    clap_status rc = check_sentence(v, at, 1, err);
+/* The sentences of an ensemble array, each checked. k < 0: the array is the
+** whole class (its sentences are "element j"); otherwise element k. */
+static clap_status check_ensemble(const cJSON *a, int k, set_size *z, clap_error *err) {
+  int j = 0;
+  for (const cJSON *v = a->child; v; v = v->next, j++) {
+    clap_status rc = k < 0 ? check_sentence(v, j, -1, 1, z, err) : check_sentence(v, k, j, 1, z, err);
     if (rc) return rc;
   }
-  if (*n == 0) {
-    if (where) return clap_error_set(err, CLAP_ERR_ARG, "%s is an empty array", where);
-    return clap_error_set(err, CLAP_ERR_ARG, "an empty array: expected at least one sentence");
-  }
-  return CLAP_OK;
+  if (j > 0) return CLAP_OK;
+  char at[48];
+  if (k >= 0) return clap_error_set(err, CLAP_ERR_ARG, "%s is an empty array", where(k, -1, at));
+  return clap_error_set(err, CLAP_ERR_ARG, "an empty array: expected at least one sentence");
 }
 
 clap_status prompt_parse_sentence(const char *text, size_t nbytes, prompt_set **out,
@@ -242,11 +264,10 @@ clap_status prompt_parse_sentence(const char *text, size_t nbytes, prompt_set **
   *out = NULL;
   if (!text || nbytes == 0) return clap_error_set(err, CLAP_ERR_ARG, "empty text");
   if (nbytes > INT_MAX) return clap_error_set(err, CLAP_ERR_RANGE, "text too long");
-  prompt_set *p = set_alloc(1, 1, 0);
-  if (!p || !add_text(p, 0, text, nbytes)) {
-    prompt_set_free(p);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  }
+  set_size z = {1, 1, nbytes + 1};
+  prompt_set *p = set_alloc(&z, 0);
+  if (!p) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  add_text(p, 0, text, nbytes);
   p->first[1] = 1;
   *out = p;
   return CLAP_OK;
@@ -266,45 +287,35 @@ clap_status prompt_parse_class(const char *text, size_t nbytes, prompt_set **out
               sizeof err->msg - strlen(err->msg) - 1);
     return err ? err->code : CLAP_ERR_FORMAT;
   }
-  int n = 0;
-  clap_status rc = check_ensemble(root, NULL, &n, err);
-  prompt_set *p = rc ? NULL : set_alloc(1, n, 0);
+  set_size z = {1, 0, 0};
+  clap_status rc = check_ensemble(root, -1, &z, err);
+  prompt_set *p = rc ? NULL : set_alloc(&z, 0);
   if (!rc && !p) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   int j = 0;
-  for (const cJSON *v = p ? root->child : NULL; v && !rc; v = v->next, j++)
-    if (!add_text(p, j, v->valuestring, strlen(v->valuestring)))
-      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  for (const cJSON *v = rc ? NULL : root->child; v; v = v->next)
+    add_text(p, j++, v->valuestring, strlen(v->valuestring));
   cJSON_Delete(root);
-  if (rc) {
-    prompt_set_free(p);
-    return rc;
-  }
-  p->first[1] = n;
+  if (rc) return rc;
+  p->first[1] = z.sentences;
   p->array[0] = 1;
   *out = p;
   return CLAP_OK;
 }
 
-/* Check every element of a classes array; count classes and sentences. */
-static clap_status check_classes(const cJSON *root, int *classes, int *sentences,
-                                 clap_error *err) {
+/* Check every element of a classes array and size the set. */
+static clap_status check_classes(const cJSON *root, set_size *z, clap_error *err) {
   if (!cJSON_IsArray(root))
     return clap_error_set(err, CLAP_ERR_ARG,
                           "expected a JSON array of classes (sentences or arrays of sentences), "
                           "got %s",
                           json_kind(root));
-  *classes = *sentences = 0;
-  for (const cJSON *v = root->child; v; v = v->next, ++*classes) {
-    char at[32];
-    snprintf(at, sizeof at, "element %d", *classes);
-    int n = 1;
-    clap_status rc = cJSON_IsArray(v) ? check_ensemble(v, at, &n, err)
-                                      : check_sentence(v, at, 0, err);
+  *z = (set_size){0, 0, 0};
+  for (const cJSON *v = root->child; v; v = v->next, z->classes++) {
+    clap_status rc = cJSON_IsArray(v) ? check_ensemble(v, z->classes, z, err)
+                                      : check_sentence(v, z->classes, -1, 0, z, err);
     if (rc) return rc;
-    if (*sentences > INT_MAX - n) return clap_error_set(err, CLAP_ERR_RANGE, "too many sentences");
-    *sentences += n;
   }
-  if (*classes == 0)
+  if (z->classes == 0)
     return clap_error_set(err, CLAP_ERR_ARG, "an empty array: expected at least one class");
   return CLAP_OK;
 }
@@ -316,25 +327,21 @@ clap_status prompt_parse_classes(const char *json, size_t nbytes, prompt_set **o
   if (!json || nbytes == 0) return clap_error_set(err, CLAP_ERR_ARG, "empty text");
   cJSON *root = parse_json(json, nbytes, err);
   if (!root) return err ? err->code : CLAP_ERR_FORMAT;
-  int classes = 0, sentences = 0;
-  clap_status rc = check_classes(root, &classes, &sentences, err);
-  prompt_set *p = rc ? NULL : set_alloc(classes, sentences, 1);
+  set_size z;
+  clap_status rc = check_classes(root, &z, err);
+  prompt_set *p = rc ? NULL : set_alloc(&z, 1);
   if (!rc && !p) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   int k = 0, i = 0;
   /* One walk over the array (cJSON_GetArrayItem would make it quadratic). */
-  for (const cJSON *v = p ? root->child : NULL; v && !rc; v = v->next, k++) {
+  for (const cJSON *v = rc ? NULL : root->child; v; v = v->next, k++) {
     p->first[k] = i;
     p->array[k] = cJSON_IsArray(v);
-    for (const cJSON *s = p->array[k] ? v->child : v; s && !rc; s = p->array[k] ? s->next : NULL)
-      if (!add_text(p, i++, s->valuestring, strlen(s->valuestring)))
-        rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    for (const cJSON *s = p->array[k] ? v->child : v; s; s = p->array[k] ? s->next : NULL)
+      add_text(p, i++, s->valuestring, strlen(s->valuestring));
   }
   cJSON_Delete(root);
-  if (rc) {
-    prompt_set_free(p);
-    return rc;
-  }
-  p->first[classes] = sentences;
+  if (rc) return rc;
+  p->first[z.classes] = z.sentences;
   *out = p;
   return CLAP_OK;
 }

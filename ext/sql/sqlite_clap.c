@@ -10,7 +10,8 @@
 **   clap_embed_audio(audio [, model])               -> unit vector in the joint space
 **   clap_embed_text(text [, model])                 -> unit vector in the joint space
 **   clap_zero_shot(audio_vec, neg_class, pos_class [, model]) -> P(positive)
-**   clap_classify(audio_vec, json_array_of_classes [, model]) -> 0-based index of the best class
+**   clap_classify(audio_vec, json_array_of_classes [, model]) -> 0-based index of the class
+**                                                   at the highest cosine
 **   clap_threads([n])                               -> OpenBLAS threads (sets them to n, 1..256)
 **
 ** Arguments:
@@ -1029,6 +1030,26 @@ static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, cons
   return aux;
 }
 
+/* A unit-length copy of an audio vector argument (argument 1), for
+** similarities by cosine; sqlite3_malloc'd. A zero vector has no direction:
+** NULL with the error set. */
+static float *arg_unit(sqlite3_context *ctx, const char *fn, const vec_view *a) {
+  float *u = sqlite3_malloc64((sqlite3_uint64)a->dim * sizeof(float));
+  if (!u) {
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
+  }
+  memcpy(u, a->data, (size_t)a->dim * sizeof(float));
+  clap_error err;
+  if (vec_normalize(u, a->dim, &err) != CLAP_OK) {
+    clap_error_prefix(&err, "argument 1: ");
+    result_clap_error(ctx, fn, &err);
+    sqlite3_free(u);
+    return NULL;
+  }
+  return u;
+}
+
 static void fn_classify(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *fn = "clap_classify";
   model_ref *hold;
@@ -1045,16 +1066,21 @@ static void fn_classify(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       aux = embed_classes(ctx, argv[1], hold, fn);
       owned = 1;
     }
-    if (aux) {
+    float *u = aux ? arg_unit(ctx, fn, &a) : NULL;
+    if (u) {
+      /* The classes are unit vectors, so the dot product with the unit
+      ** argument is the cosine: the class picked does not depend on the
+      ** argument's length, and agrees with clap_zero_shot. */
       int best = 0;
-      double best_s = -2;
+      double best_s = -INFINITY;
       for (int i = 0; i < aux->k; i++) {
-        double s = vec_dot(a.data, aux->v + (size_t)i * aux->dim, aux->dim);
+        double s = vec_dot(u, aux->v + (size_t)i * aux->dim, aux->dim);
         if (s > best_s) best_s = s, best = i;
       }
+      sqlite3_free(u);
       sqlite3_result_int(ctx, best);
-      if (owned) sqlite3_set_auxdata(ctx, 1, aux, sqlite3_free);
     }
+    if (aux && owned) sqlite3_set_auxdata(ctx, 1, aux, sqlite3_free);
   }
   vec_clear(&a);
   model_ref_release(hold);

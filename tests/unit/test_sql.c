@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "audio.h"
@@ -217,6 +218,92 @@ static void test_zero_shot_ensemble_by_hand(void) {
   sqlite3_close(db);
 }
 
+/* A vector as a blob parameter and one int/double/error result. */
+static int classify_scaled(sqlite3 *db, const float *e, int dim, float scale, double *p,
+                           char *msg, size_t cap) {
+  float v[64];
+  for (int d = 0; d < dim; d++) v[d] = scale * e[d];
+  sqlite3_stmt *st;
+  int k = -1;
+  sqlite3_prepare_v2(db,
+                     "select clap_classify(?1, '[\"あ\", \"ああい\"]'), clap_zero_shot(?1, 'あ', 'ああい')",
+                     -1, &st, NULL);
+  sqlite3_bind_blob(st, 1, v, dim * 4, SQLITE_TRANSIENT);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    k = sqlite3_column_int(st, 0);
+    *p = sqlite3_column_double(st, 1);
+  } else {
+    snprintf(msg, cap, "%s", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(st);
+  return k;
+}
+
+/* clap_classify compares cosines: scaling the vector, by a negative factor
+** too, picks the class clap_zero_shot favours; a zero vector is an error. */
+static void test_classify_by_cosine(void) {
+  enum { D = 32 };
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  float e[D], f[D];
+  CHECK(query_vec(db, "select clap_embed_text('あ')", e, D));
+  /* Classes at a positive cosine: raw dot products of a vector scaled by
+  ** -10 are then both below -2, where a search starting at -2 finds none. */
+  CHECK(query_vec(db, "select clap_embed_text('ああい')", f, D));
+  double ef = 0;
+  for (int d = 0; d < D; d++) ef += (double)e[d] * f[d];
+  CHECK(ef > 0.2);
+  static const float scales[] = {1, 0.1f, 10, 1e6f, -1, -0.1f, -10, -1e6f};
+  for (size_t i = 0; i < sizeof scales / sizeof scales[0]; i++) {
+    double p = -1;
+    char msg[256] = "";
+    int k = classify_scaled(db, e, D, scales[i], &p, msg, sizeof msg);
+    CHECK_INT(k, scales[i] > 0 ? 0 : 1);
+    CHECK_INT(k, p > 0.5);
+  }
+  double p;
+  char msg[256] = "";
+  CHECK_INT(classify_scaled(db, e, D, 0, &p, msg, sizeof msg), -1);
+  CHECK_CONTAINS(msg, "clap_classify(): argument 1: zero vector has no direction");
+  sqlite3_close(db);
+}
+
+/* The work cJSON_GetArrayItem does, counted: this definition takes the
+** place of libcjson's for the engine linked into this test, with the same
+** result. Finding element i walks i list links, so a loop over it is
+** quadratic in the array's length. */
+static long long array_item_steps;
+cJSON *cJSON_GetArrayItem(const cJSON *array, int index) {
+  cJSON *c = array && index >= 0 ? array->child : NULL;
+  for (; c && index > 0; index--, array_item_steps++) c = c->next;
+  return c;
+}
+
+/* 50,000 classes in one call: the class picked for a sentence's own
+** embedding is that sentence, and the JSON array is walked once (no
+** element is found by counting from the start). */
+static void test_classify_many_classes(void) {
+  enum { K = 50000 };
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  size_t cap = (size_t)K * 12 + 16, len = 0;
+  char *json = malloc(cap);
+  json[len++] = '[';
+  for (int i = 0; i < K; i++) len += (size_t)snprintf(json + len, cap - len, "%s\"t%d\"", i ? "," : "", i);
+  json[len++] = ']';
+  sqlite3_stmt *st;
+  CHECK(sqlite3_prepare_v2(db, "select clap_classify(clap_embed_text('t31337'), ?1)", -1, &st,
+                           NULL) == SQLITE_OK);
+  sqlite3_bind_text(st, 1, json, (int)len, SQLITE_STATIC);
+  array_item_steps = 0;
+  CHECK(sqlite3_step(st) == SQLITE_ROW);
+  CHECK_INT(sqlite3_column_int(st, 0), 31337);
+  CHECK(array_item_steps <= 2 * K);
+  sqlite3_finalize(st);
+  free(json);
+  sqlite3_close(db);
+}
+
 int main(void) {
   snprintf(db_path, sizeof db_path, "/tmp/clap-test-sql-%d.db", (int)getpid());
   unlink(db_path);
@@ -235,6 +322,8 @@ int main(void) {
   RUN(test_cache_notices_changed_row);
   RUN(test_zero_shot_is_a_probability);
   RUN(test_zero_shot_ensemble_by_hand);
+  RUN(test_classify_by_cosine);
+  RUN(test_classify_many_classes);
   free(reference);
   free(audio_bytes);
   unlink(db_path);
