@@ -38,6 +38,9 @@ CXX ?= g++
 CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -pthread $(WARN) $(SAN) -MMD -MP $(EXT_INC) $(PKG_CFLAGS) $(CXXFLAGS)
 
 ENGINE_SRC = $(filter-out ext/sql/%,$(wildcard ext/*/*.c))
+SQL_SRC = $(wildcard ext/sql/*.c)
+SQL_EXT_OBJ = $(patsubst %.c,$(BUILD)/%_ext.o,$(SQL_SRC))
+SQL_CORE_OBJ = $(patsubst %.c,$(BUILD)/%_core.o,$(SQL_SRC))
 ENGINE_CXX_SRC = $(wildcard ext/*/*.cc)
 ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC)) $(patsubst %.cc,$(BUILD)/%.o,$(ENGINE_CXX_SRC))
 # The extension links the runtime only: ext/train (the CLAP loss, the trainer,
@@ -78,20 +81,21 @@ $(BUILD)/%.o: %.S
 # .incbin is invisible to -MMD: rebuild the embedded schema when it changes.
 $(BUILD)/pipeline/schema_sql.o: sql/schema.sql
 
-# The SQL binding is compiled twice: as a loadable extension (sqlite3ext.h
-# routines) for clap0.so, and with SQLITE_CORE for static use in the CLI.
-$(BUILD)/ext/sql/sqlite_clap_ext.o: ext/sql/sqlite_clap.c
+# The SQL binding (ext/sql) is compiled twice: as a loadable extension
+# (sqlite3ext.h routines) for clap0.so, and with SQLITE_CORE for static use in
+# the CLI.
+$(BUILD)/ext/sql/%_ext.o: ext/sql/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
-$(BUILD)/ext/sql/sqlite_clap_core.o: ext/sql/sqlite_clap.c
+$(BUILD)/ext/sql/%_core.o: ext/sql/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
-$(BUILD)/libclap.a: $(ENGINE_OBJ) $(BUILD)/ext/sql/sqlite_clap_core.o
+$(BUILD)/libclap.a: $(ENGINE_OBJ) $(SQL_CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/clap0.so: $(RUNTIME_OBJ) $(BUILD)/ext/sql/sqlite_clap_ext.o
+$(BUILD)/clap0.so: $(RUNTIME_OBJ) $(SQL_EXT_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 # The pipeline's modules (all but main.o) as a library, so unit tests can link them.
@@ -146,11 +150,14 @@ sanitize: deps
 # Ogg (xiph/vorbis#125), not in our code.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c11 -D_GNU_SOURCE -pthread \
               -MMD -MP $(EXT_INC) -Ipipeline $(PKG_CFLAGS)
-FUZZ_LIB_OBJ = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(ENGINE_SRC) $(filter-out pipeline/main.c,$(PIPE_SRC))) \
+FUZZ_LIB_OBJ = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(ENGINE_SRC) $(SQL_SRC) $(filter-out pipeline/main.c,$(PIPE_SRC))) \
                $(patsubst %.S,$(BUILD)/fuzz/%.o,$(PIPE_ASM)) $(patsubst %.cc,$(BUILD)/fuzz/%.o,$(ENGINE_CXX_SRC))
 $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/ext/sql/%.o: ext/sql/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -DSQLITE_CORE -c $< -o $@
 $(BUILD)/fuzz/%.o: %.S
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@

@@ -7,6 +7,7 @@
 #include "audio.h"
 #include "clap_version.h"
 #include "hfckpt.h"
+#include "registry.h"
 
 void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
   sha256_hex(text, strlen(text), key);
@@ -14,62 +15,14 @@ void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
 
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
 
-/* The clap_encoders row of a checkpoint encoder, stepped onto: columns 0..4
-** are kind, path, config, sha256, dim. The caller finalizes *st on CLAP_OK. */
-static clap_status encoder_row(sqlite3 *db, const char *name, sqlite3_stmt **st,
-                               clap_error *err) {
-  if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256, dim FROM clap_encoders WHERE name=?",
-                         -1, st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
-  sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
-  if (sqlite3_step(*st) == SQLITE_ROW) return CLAP_OK;
-  sqlite3_finalize(*st);
-  *st = NULL;
-  return clap_error_set(err, CLAP_ERR_NOTFOUND,
-                        "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)",
-                        name);
-}
-
-static clap_status wrong_modality(const char *name, encoder_modality want, clap_error *err) {
-  return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", name,
-                        modality_name(want == ENCODER_AUDIO ? ENCODER_TEXT : ENCODER_AUDIO),
-                        modality_name(want));
-}
-
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
                              const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
                              clap_error *err) {
-  *enc = NULL;
-  *owned = NULL;
-  if (sha) sha[0] = 0;
-  const encoder *e = encoder_builtin(name, NULL);
-  if (!e) {
-    sqlite3_stmt *st;
-    clap_status rc = encoder_row(db, name, &st, err);
-    if (rc != CLAP_OK) return rc;
-    const char *h = (const char *)sqlite3_column_text(st, 3);
-    if (sha) snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
-    rc = hfckpt_verify_weights(name, (const char *)sqlite3_column_text(st, 1),
-                               (const char *)sqlite3_column_text(st, 2), h, err);
-    if (rc == CLAP_OK)
-      rc = encoder_create_config(name, (const char *)sqlite3_column_text(st, 0),
-                                 (const char *)sqlite3_column_text(st, 1),
-                                 (const char *)sqlite3_column_text(st, 2), owned, err);
-    sqlite3_finalize(st);
-    if (rc != CLAP_OK) return rc;
-    e = *owned;
-  }
-  if (encoder_modality_of(e) != want) {
-    encoder_free(*owned);
-    *owned = NULL;
-    return wrong_modality(name, want, err);
-  }
-  *enc = e;
-  return CLAP_OK;
+  return registry_resolve(NULL, db, name, want, enc, owned, sha, NULL, err);
 }
 
-/* The old way, for a row that cannot tell its dim or modality: create the
-** encoder (verifying its files) and ask it. */
+/* For a row that cannot tell its dim or modality: create the encoder
+** (verifying its files) and ask it. */
 static clap_status info_by_creating(sqlite3 *db, const char *name, encoder_modality want,
                                     int *dim, char sha[SHA256_HEX_SIZE], clap_error *err) {
   const encoder *e;
@@ -87,21 +40,19 @@ clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modalit
   sha[0] = id[0] = 0;
   const encoder *b = encoder_builtin(name, NULL);
   if (b) {
-    if (encoder_modality_of(b) != want) return wrong_modality(name, want, err);
-    *dim = encoder_dim(b);
-    return CLAP_OK;
+    clap_status rc = encoder_check_modality(name, encoder_modality_of(b), want, err);
+    if (rc == CLAP_OK) *dim = encoder_dim(b);
+    return rc;
   }
-  sqlite3_stmt *st;
-  clap_status rc = encoder_row(db, name, &st, err);
+  registry_row row;
+  clap_status rc = registry_row_read(db, name, &row, err);
   if (rc != CLAP_OK) return rc;
-  const encoder_ops *ops = encoder_find_kind((const char *)sqlite3_column_text(st, 0));
-  int recorded = sqlite3_column_type(st, 4) == SQLITE_INTEGER ? sqlite3_column_int(st, 4) : 0;
-  if (ops && ops->modality != want) rc = wrong_modality(name, want, err);
-  else if (ops && recorded > 0) *dim = recorded;
-  const char *h = (const char *)sqlite3_column_text(st, 3);
-  snprintf(sha, SHA256_HEX_SIZE, "%s", h ? h : "");
-  hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 2), NULL, id);
-  sqlite3_finalize(st);
+  const encoder_ops *ops = encoder_find_kind(row.kind);
+  if (ops) rc = encoder_check_modality(name, ops->modality, want, err);
+  if (rc == CLAP_OK && ops && row.dim > 0) *dim = row.dim;
+  snprintf(sha, SHA256_HEX_SIZE, "%s", row.sha256);
+  hfckpt_recorded_identity(row.config, NULL, id);
+  registry_row_clear(&row);
   if (rc == CLAP_OK && *dim == 0) rc = info_by_creating(db, name, want, dim, sha, err);
   return rc;
 }
@@ -113,14 +64,13 @@ clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID
     snprintf(id, FEATURES_ID_SIZE, "builtin:%.32s:clap-%s", name, CLAP_VERSION);
     return CLAP_OK;
   }
-  sqlite3_stmt *st;
-  clap_status rc = encoder_row(db, name, &st, err);
+  registry_row row;
+  clap_status rc = registry_row_read(db, name, &row, err);
   if (rc != CLAP_OK) return rc;
   char hex[SHA256_HEX_SIZE];
-  hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 2),
-                           (const char *)sqlite3_column_text(st, 3), hex);
+  hfckpt_recorded_identity(row.config, row.sha256, hex);
   snprintf(id, FEATURES_ID_SIZE, "%s", hex[0] ? hex : "unrecorded");
-  sqlite3_finalize(st);
+  registry_row_clear(&row);
   return CLAP_OK;
 }
 
@@ -128,11 +78,11 @@ clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA25
                                     clap_error *err) {
   id[0] = 0;
   if (encoder_builtin(name, NULL)) return CLAP_OK;
-  sqlite3_stmt *st;
-  clap_status rc = encoder_row(db, name, &st, err);
+  registry_row row;
+  clap_status rc = registry_row_read(db, name, &row, err);
   if (rc != CLAP_OK) return rc;
-  hfckpt_recorded_identity((const char *)sqlite3_column_text(st, 2), NULL, id);
-  sqlite3_finalize(st);
+  hfckpt_recorded_identity(row.config, NULL, id);
+  registry_row_clear(&row);
   return CLAP_OK;
 }
 

@@ -7,16 +7,15 @@
 ** lowercase hex digits) of the text's UTF-8 bytes. A vector is dim float32
 ** little-endian, as the SQL functions return them.
 **
-** features_encoder: a built-in kind ("acoustic", "ngram") or a clap_encoders
-** row (created from its kind and path, or for a configured kind such as
-** "openai" from its config, which contacts no server; *owned receives it and the caller
-** frees it with encoder_free; NULL for built-ins). sha (may be NULL)
+** features_encoder: the encoder called name, resolved as the SQL functions
+** resolve it (registry_resolve, ext/sql/registry.h: a built-in kind, else a
+** clap_encoders row whose files are verified, then created from its kind and
+** path, or for a configured kind such as "openai" from its config, which
+** contacts no server; the messages
+** are registry.h's). *owned receives an encoder made from a row, which the
+** caller frees with encoder_free (NULL for built-ins). sha (may be NULL)
 ** receives the row's weights sha256 ("" for built-ins), which models record
-** so the SQL functions can refuse other weights; as there, a row whose
-** config names a weights file that no longer hashes to it is CLAP_ERR_FORMAT.
-** Unknown name:
-** CLAP_ERR_NOTFOUND naming it; wrong modality: CLAP_ERR_ARG "encoder 'ngram'
-** encodes text, not audio".
+** so the SQL functions can refuse other weights.
 **
 ** features_encode_audio: decodes the bytes with audio_decode_memory (any
 ** format libsndfile reads, resampled to 16 kHz mono, at most an hour - the

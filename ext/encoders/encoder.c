@@ -162,12 +162,18 @@ static const char *modality_word(encoder_modality m) {
   return m == ENCODER_AUDIO ? "audio" : m == ENCODER_TEXT ? "text" : "nothing";
 }
 
+clap_status encoder_check_modality(const char *name, encoder_modality have,
+                                   encoder_modality want, clap_error *err) {
+  if (!want || have == want) return CLAP_OK;
+  return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", name,
+                        modality_word(have), modality_word(want));
+}
+
 static clap_status check_modality(const encoder *e, encoder_modality want, const void *in,
                                   const float *out, clap_error *err) {
   if (!e) return clap_error_set(err, CLAP_ERR_ARG, "encoder is NULL");
-  if (e->ops->modality != want)
-    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes %s, not %s", e->name,
-                          modality_word(e->ops->modality), modality_word(want));
+  clap_status rc = encoder_check_modality(e->name, e->ops->modality, want, err);
+  if (rc) return rc;
   if (!in) return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s': input is NULL", e->name);
   if (!out) return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s': output is NULL", e->name);
   return CLAP_OK;

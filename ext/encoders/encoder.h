@@ -71,6 +71,11 @@ const char *encoder_kind(const encoder *e);
 encoder_modality encoder_modality_of(const encoder *e);
 int encoder_dim(const encoder *e);
 
+/* CLAP_OK when an encoder called name that encodes `have` may serve `want`
+** (0 = either); else CLAP_ERR_ARG "encoder 'ngram' encodes text, not audio". */
+clap_status encoder_check_modality(const char *name, encoder_modality have,
+                                   encoder_modality want, clap_error *err);
+
 /* out must hold encoder_dim(e) floats. Wrong modality -> CLAP_ERR_ARG.
 ** nbytes < 0: text is NUL-terminated. A result with a NaN or an infinity in
 ** it is CLAP_ERR_FORMAT "encoder 'NAME' computed a non-finite vector

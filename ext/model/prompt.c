@@ -24,9 +24,9 @@ struct prompt_set {
 
 static clap_status check_encoder(const clap_model *m, const encoder *enc, clap_error *err) {
   if (!m || !enc) return clap_error_set(err, CLAP_ERR_ARG, "prompt: model or encoder is NULL");
-  if (encoder_modality_of(enc) != ENCODER_TEXT)
-    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes audio, not text",
-                          encoder_name(enc));
+  clap_status rc = encoder_check_modality(encoder_name(enc), encoder_modality_of(enc),
+                                          ENCODER_TEXT, err);
+  if (rc) return rc;
   int want = model_get_config(m)->text_in;
   if (encoder_dim(enc) != want)
     return clap_error_set(err, CLAP_ERR_RANGE,

@@ -29,7 +29,8 @@
 **           clap_classify's classes are a JSON array of such elements.
 **           Errors name the argument and the element ("element 1[0] ...").
 **   encoder the name of a built-in encoder ('acoustic', 'ngram') or of a row
-**           in clap_encoders(name, kind, path). A row's checkpoint is checked
+**           in clap_encoders(name, kind, path), resolved by registry.h (the
+**           resolver the CLI shares). A row's checkpoint is checked
 **           against what `clap encoder add` recorded (hfckpt_verify_weights:
 **           every file the encoder reads, or the weights alone for rows
 **           added before schema version 3) when the connection first builds
@@ -78,10 +79,10 @@ SQLITE_EXTENSION_INIT1
 #include "clap_error.h"
 #include "clap_version.h"
 #include "encoder.h"
-#include "hfckpt.h"
 #include "model.h"
 #include "nn.h"
 #include "prompt.h"
+#include "registry.h"
 #include "sha256.h"
 #include "vec.h"
 
@@ -114,23 +115,11 @@ typedef struct model_ref {
   struct model_ref *next;
 } model_ref;
 
-/* An encoder made from a clap_encoders row (checkpoint kinds). */
-typedef struct encoder_entry {
-  char *name;
-  char *path;
-  char *sha256; /* of the weights file, as clap_encoders recorded it */
-  char *config; /* clap_encoders.config: its "files" are what was verified */
-  char identity[SHA256_HEX_SIZE]; /* of those files; "" for rows without */
-  char cache_id[SHA256_HEX_SIZE]; /* what features.encoder_id holds for its vectors */
-  encoder *enc;
-  struct encoder_entry *next;
-} encoder_entry;
-
 /* Per-connection state; every function of one connection shares it. */
 typedef struct clap_conn {
   int refs;  /* one per registered function, released by xDestroy */
   model_ref *models;
-  encoder_entry *encoders;
+  registry_cache *encoders; /* made from clap_encoders rows */
 } clap_conn;
 
 static void model_ref_release(model_ref *r) {
@@ -142,15 +131,6 @@ static void model_ref_release(model_ref *r) {
 
 static void model_ref_release_void(void *p) { model_ref_release(p); }
 
-static void encoder_entry_free(encoder_entry *e) {
-  encoder_free(e->enc);
-  sqlite3_free(e->name);
-  sqlite3_free(e->path);
-  sqlite3_free(e->sha256);
-  sqlite3_free(e->config);
-  sqlite3_free(e);
-}
-
 static void conn_release(void *p) {
   clap_conn *c = p;
   if (--c->refs > 0) return;
@@ -159,11 +139,7 @@ static void conn_release(void *p) {
     c->models = r->next;
     model_ref_release(r);
   }
-  while (c->encoders) {
-    encoder_entry *e = c->encoders;
-    c->encoders = e->next;
-    encoder_entry_free(e);
-  }
+  registry_cache_free(c->encoders);
   sqlite3_free(c);
 }
 
@@ -266,7 +242,7 @@ static void result_vector(sqlite3_context *ctx, float *v, int dim) {
 /* ---------------------------------------------------------------- encoders */
 
 /* 1 when the table exists, 0 when not, -1 when SQLite could not say (out
-** of memory, I/O): the caller reports that (lookup_failed), not absence. */
+** of memory, I/O): the caller reports that (registry_lookup_failed), not absence. */
 static int table_exists(sqlite3 *db, const char *name) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?", -1, &st,
@@ -278,95 +254,16 @@ static int table_exists(sqlite3 *db, const char *name) {
   return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
 }
 
-/* The error for a lookup in `table` that SQLite could not complete. */
-static clap_status lookup_failed(sqlite3 *db, const char *table, clap_error *err) {
-  if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOMEM) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  return clap_error_set(err, CLAP_ERR_IO, "reading %s: %s", table, sqlite3_errmsg(db));
-}
-
-static encoder_entry *encoder_entry_create(const char *name, const char *kind, const char *path,
-                                           const char *config, const char *sha,
-                                           clap_error *err) {
-  encoder *enc = NULL;
-  if (hfckpt_verify_weights(name, path, config, sha, err) != CLAP_OK ||
-      encoder_create_config(name, kind ? kind : "", path, config, &enc, err) != CLAP_OK)
-    return NULL;
-  encoder_entry *e = sqlite3_malloc(sizeof *e);
-  if (!e) {
-    encoder_free(enc);
-    clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    return NULL;
-  }
-  e->name = sqlite3_mprintf("%s", name);
-  e->path = sqlite3_mprintf("%s", path ? path : "");
-  e->sha256 = sqlite3_mprintf("%s", sha ? sha : "");
-  e->config = sqlite3_mprintf("%s", config ? config : "");
-  hfckpt_recorded_identity(config, NULL, e->identity);
-  hfckpt_recorded_identity(config, sha, e->cache_id);
-  e->enc = enc;
-  e->next = NULL;
-  if (!e->name || !e->path || !e->sha256 || !e->config) { /* the cache compares all four */
-    encoder_entry_free(e);
-    clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    return NULL;
-  }
-  return e;
-}
-
-/* Resolve an encoder name: built-in kinds first, then clap_encoders rows,
-** whose encoders are created (and their files verified, which hashes them)
-** once per connection and row and kept: a row re-added with other files
-** (another digest or config, e.g. only spiece.model changed) builds and
-** verifies a new one. *sha256 is the weights' digest, *identity the files'
-** identity (hfckpt.h), each "" for built-ins and when not recorded. */
+/* An encoder by name (registry.h: built-in, else a clap_encoders row,
+** verified and built once per connection and row). sha256 and identity
+** receive what registry_resolve records of it. */
 static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
-                                   const char **sha256, const char **identity, clap_error *err) {
-  encoder *b = encoder_builtin(name, NULL);
-  *sha256 = "";
-  *identity = "";
-  if (b) return b;
-  int have = table_exists(db, "clap_encoders");
-  if (have < 0) return lookup_failed(db, "clap_encoders", err), NULL;
-  if (!have)
-    return clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "unknown encoder '%s' (built in: acoustic, ngram; no clap_encoders table)",
-                          name),
-           NULL;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT kind, path, config, sha256 FROM clap_encoders WHERE name=?",
-                         -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db)),
-           NULL;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  encoder_entry *found = NULL;
-  int step = sqlite3_step(st);
-  if (step != SQLITE_ROW && step != SQLITE_DONE) {
-    lookup_failed(db, "clap_encoders", err);
-  } else if (step != SQLITE_ROW) {
-    clap_error_set(err, CLAP_ERR_NOTFOUND,
-                   "unknown encoder '%s' (built in: acoustic, ngram; not in clap_encoders)", name);
-  } else {
-    const char *path = (const char *)sqlite3_column_text(st, 1);
-    const char *sha = (const char *)sqlite3_column_text(st, 3);
-    const char *config = (const char *)sqlite3_column_text(st, 2);
-    for (encoder_entry *e = c->encoders; e && !found; e = e->next)
-      if (!strcmp(e->name, name) && !strcmp(e->path, path ? path : "") &&
-          !strcmp(e->sha256, sha ? sha : "") && !strcmp(e->config, config ? config : ""))
-        found = e;
-    if (!found) {
-      found = encoder_entry_create(name, (const char *)sqlite3_column_text(st, 0), path, config,
-                                   sha, err);
-      if (found) {
-        found->next = c->encoders;
-        c->encoders = found;
-      }
-    }
-  }
-  sqlite3_finalize(st);
-  if (!found) return NULL;
-  *sha256 = found->sha256;
-  *identity = found->identity;
-  return found->enc;
+                                   encoder_modality want, char sha256[SHA256_HEX_SIZE],
+                                   char identity[SHA256_HEX_SIZE], clap_error *err) {
+  const encoder *enc = NULL;
+  if (registry_resolve(c->encoders, db, name, want, &enc, NULL, sha256, identity, err) != CLAP_OK)
+    return NULL;
+  return enc;
 }
 
 /* Decode audio bytes and run an audio encoder; *out is sqlite3_malloc'd. */
@@ -374,9 +271,6 @@ static clap_status encode_audio_bytes(const encoder *enc, const void *p, int n, 
                                       float **out, clap_error *err) {
   char name[32];
   snprintf(name, sizeof name, "argument %d", argi);
-  if (encoder_modality_of(enc) != ENCODER_AUDIO)
-    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes text, not audio",
-                          encoder_name(enc));
   /* An hour bounds what one SQL call may decode (about 230 MB of floats at
   ** 16 kHz); longer recordings belong in `clap ingest` with start/end cuts. */
   audio_options opts = {.max_seconds = SQL_AUDIO_MAX_SECONDS};
@@ -399,9 +293,7 @@ static clap_status encode_audio_bytes(const encoder *enc, const void *p, int n, 
 ** table). What a server was already asked is not asked again. */
 static int cached_text(clap_conn *c, sqlite3 *db, const encoder *enc, const char *p, int n,
                        float *out) {
-  const char *id = NULL;
-  for (encoder_entry *e = c->encoders; e && !id; e = e->next)
-    if (e->enc == enc) id = e->cache_id;
+  const char *id = registry_cache_id(c->encoders, enc);
   sqlite3_stmt *st;
   if (!id || !id[0] ||
       sqlite3_prepare_v2(db,
@@ -426,9 +318,6 @@ static int cached_text(clap_conn *c, sqlite3 *db, const encoder *enc, const char
 
 static clap_status encode_text_bytes(clap_conn *c, sqlite3 *db, const encoder *enc, const char *p,
                                      int n, float **out, clap_error *err) {
-  if (encoder_modality_of(enc) != ENCODER_TEXT)
-    return clap_error_set(err, CLAP_ERR_ARG, "encoder '%s' encodes audio, not text",
-                          encoder_name(enc));
   float *v = sqlite3_malloc(encoder_dim(enc) * (int)sizeof(float));
   if (!v) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   if (encoder_is_remote(enc) && cached_text(c, db, enc, p, n, v)) {
@@ -465,7 +354,7 @@ static sqlite3_uint64 change_stamp(sqlite3 *db) {
 static clap_status model_missing(sqlite3 *db, int step, const char *name, clap_error *err) {
   if (step == SQLITE_DONE)
     return clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
-  return lookup_failed(db, "clap_models", err);
+  return registry_lookup_failed(db, "clap_models", err);
 }
 
 /* The identity of a model row without reading the (possibly megabytes of)
@@ -473,7 +362,7 @@ static clap_status model_missing(sqlite3 *db, int step, const char *name, clap_e
 static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int64 *rowid, int *n,
                                       uint32_t *tail, clap_error *err) {
   int have = table_exists(db, "clap_models");
-  if (have < 0) return lookup_failed(db, "clap_models", err);
+  if (have < 0) return registry_lookup_failed(db, "clap_models", err);
   if (!have)
     return clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "no model '%s': this database has no clap_models table "
@@ -656,8 +545,10 @@ static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *
   const char *encname = side == MODEL_AUDIO ? cfg->audio_encoder : cfg->text_encoder;
   const char *want = side == MODEL_AUDIO ? r->audio_sha : r->text_sha;
   const char *want_id = side == MODEL_AUDIO ? r->audio_id : r->text_id;
-  const char *have, *have_id;
-  const encoder *enc = conn_encoder(c, db, encname, &have, &have_id, err);
+  char have[SHA256_HEX_SIZE], have_id[SHA256_HEX_SIZE];
+  const encoder *enc = conn_encoder(c, db, encname,
+                                    side == MODEL_AUDIO ? ENCODER_AUDIO : ENCODER_TEXT, have,
+                                    have_id, err);
   if (enc && want[0] && strcmp(want, have)) {
     clap_error_set(err, CLAP_ERR_FORMAT,
                    "model '%s' was trained on encoder '%s' with weights sha256 %.12s…, but "
@@ -851,10 +742,10 @@ static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_tex
   const char *name = arg_name(ctx, argv[1], fn, 2, "an encoder");
   if (!name) return;
   clap_error err;
-  const char *sha, *id;
   clap_conn *c = sqlite3_user_data(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
-  const encoder *enc = conn_encoder(c, db, name, &sha, &id, &err);
+  const encoder *enc =
+      conn_encoder(c, db, name, is_text ? ENCODER_TEXT : ENCODER_AUDIO, NULL, NULL, &err);
   encoded_aux *aux = enc && is_text ? sqlite3_get_auxdata(ctx, 0) : NULL;
   if (aux && aux->enc == enc) {
     sqlite3_result_blob(ctx, aux->v, aux->dim * (int)sizeof(float), SQLITE_TRANSIENT);
@@ -1131,6 +1022,11 @@ int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *
   clap_conn *c = sqlite3_malloc(sizeof *c);
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof *c);
+  c->encoders = registry_cache_create();
+  if (!c->encoders) {
+    sqlite3_free(c);
+    return SQLITE_NOMEM;
+  }
   c->refs = 1; /* held until every function is registered */
   int rc = SQLITE_OK;
   for (size_t i = 0; i < sizeof functions / sizeof functions[0] && rc == SQLITE_OK; i++) {
