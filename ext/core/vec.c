@@ -136,6 +136,21 @@ static clap_status parse_blob(const unsigned char *p, size_t nbytes, const char 
   return CLAP_OK;
 }
 
+/* int8 elements (sqlite-vec's vec_int8): each byte a signed value, as a float. */
+static clap_status parse_int8(const unsigned char *p, size_t nbytes, const char *what,
+                              vec_view *out, clap_error *err) {
+  if (nbytes > VEC_MAX_DIM)
+    return clap_error_set(err, CLAP_ERR_RANGE, "%s: %zu elements exceeds the maximum of %d", what,
+                          nbytes, VEC_MAX_DIM);
+  float *v = malloc(nbytes * sizeof *v);
+  if (!v) return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory converting %zu int8", what, nbytes);
+  for (size_t i = 0; i < nbytes; i++) v[i] = (float)(int8_t)p[i];
+  out->data = v;
+  out->dim = (int)nbytes;
+  out->owned = v;
+  return CLAP_OK;
+}
+
 /* ---- JSON ---- */
 
 typedef struct json_cursor {
@@ -301,6 +316,11 @@ static clap_status parse_json(const char *s, size_t n, const char *what, vec_vie
 
 clap_status vec_parse(const void *bytes, size_t nbytes, int is_text, const char *what, vec_view *out,
                       clap_error *err) {
+  return vec_parse_subtype(bytes, nbytes, is_text, 0, what, out, err);
+}
+
+clap_status vec_parse_subtype(const void *bytes, size_t nbytes, int is_text, unsigned subtype,
+                              const char *what, vec_view *out, clap_error *err) {
   what = what_or_default(what);
   if (!out) return clap_error_set(err, CLAP_ERR_ARG, "%s: no output vector", what);
   out->data = NULL;
@@ -309,6 +329,12 @@ clap_status vec_parse(const void *bytes, size_t nbytes, int is_text, const char 
   if (!bytes && nbytes) return clap_error_set(err, CLAP_ERR_ARG, "%s: NULL pointer to %zu bytes", what, nbytes);
   if (!is_text && nbytes == 0) return clap_error_set(err, CLAP_ERR_RANGE, "%s: empty vector", what);
   if (is_text) return parse_json(bytes ? bytes : "", nbytes, what, out, err);
+  if (subtype == VEC_SUBTYPE_BIT)
+    return clap_error_set(err, CLAP_ERR_UNSUPPORTED,
+                          "%s: a sqlite-vec bit vector (subtype %d) has no float values to "
+                          "compare; give the float32 vector (or int8, subtype %d)",
+                          what, VEC_SUBTYPE_BIT, VEC_SUBTYPE_INT8);
+  if (subtype == VEC_SUBTYPE_INT8) return parse_int8(bytes, nbytes, what, out, err);
   return parse_blob(bytes, nbytes, what, out, err);
 }
 

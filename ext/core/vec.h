@@ -13,6 +13,14 @@
 **     (numbers that overflow float32 are rejected; underflow rounds to 0)
 ** Dimension mismatches are reported by the caller with both sizes
 ** (vec_check_same_dim).
+**
+** A blob may carry an SQL subtype, sqlite-vec's tag of its element type
+** (vec_parse_subtype): 0 (none) or VEC_SUBTYPE is float32 as above;
+** VEC_SUBTYPE_INT8 (vec_int8) is D signed bytes, each converted to the float
+** of the same value; VEC_SUBTYPE_BIT (vec_bit) is refused with
+** CLAP_ERR_UNSUPPORTED naming the subtype, since one bit per element keeps
+** no magnitudes to compare. Other subtypes are read as float32 (the JSON
+** functions' subtype 'J' applies to text, which is parsed as JSON).
 */
 #ifndef CLAP_VEC_H
 #define CLAP_VEC_H
@@ -21,7 +29,9 @@
 
 #include "clap_error.h"
 
-#define VEC_SUBTYPE 223
+#define VEC_SUBTYPE 223      /* sqlite-vec float32 */
+#define VEC_SUBTYPE_BIT 224  /* sqlite-vec bit (vec_bit) */
+#define VEC_SUBTYPE_INT8 225 /* sqlite-vec int8 (vec_int8) */
 #define VEC_MAX_DIM 65536
 
 /* A parsed vector. data points either into the caller's blob (when it was
@@ -38,6 +48,10 @@ typedef struct vec_view {
 ** vec_clear. `what` names the argument in messages ("cosine() argument 2"). */
 clap_status vec_parse(const void *bytes, size_t nbytes, int is_text, const char *what,
                       vec_view *out, clap_error *err);
+/* vec_parse for a value that carries an SQL subtype (sqlite3_value_subtype):
+** the one rule for sqlite-vec's element types, above. */
+clap_status vec_parse_subtype(const void *bytes, size_t nbytes, int is_text, unsigned subtype,
+                              const char *what, vec_view *out, clap_error *err);
 void vec_clear(vec_view *v);
 
 /* Error (naming `what` and both sizes) unless a and b have the same dimension. */

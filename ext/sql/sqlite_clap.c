@@ -17,7 +17,9 @@
 ** Arguments:
 **   vector  a BLOB of little-endian float32 (sqlite-vec's format) or JSON text
 **           '[0.1, ...]'; every function parses vectors with arg_vector(), so
-**           all accept and reject the same things (see ext/vec.h). Returned
+**           all accept and reject the same things (see ext/core/vec.h:
+**           sqlite-vec's int8 blobs, subtype 225, are read as their values;
+**           its bit blobs, subtype 224, are refused). Returned
 **           vectors are BLOBs with subtype 223 and can go into a vec0 table.
 **   audio   a BLOB holding the bytes of any file libsndfile reads (WAV, FLAC,
 **           OGG, MP3, ...), any rate and channel count; it is decoded,
@@ -196,7 +198,8 @@ static int arg_vector(sqlite3_context *ctx, sqlite3_value *v, const char *what, 
   const void *p = t == SQLITE_BLOB ? sqlite3_value_blob(v) : (const void *)sqlite3_value_text(v);
   int n = sqlite3_value_bytes(v);
   clap_error err;
-  if (vec_parse(p, (size_t)n, t == SQLITE_TEXT, what, out, &err) != CLAP_OK) {
+  if (vec_parse_subtype(p, (size_t)n, t == SQLITE_TEXT, sqlite3_value_subtype(v), what, out,
+                        &err) != CLAP_OK) {
     sqlite3_result_error(ctx, err.msg, -1);
     return -1;
   }
@@ -992,10 +995,13 @@ typedef struct fn_spec {
 #define PURE (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define READS (SQLITE_UTF8)
 #define VEC_OUT SQLITE_RESULT_SUBTYPE
+/* Functions that read a vector argument's subtype (sqlite-vec's int8 and bit
+** tags, vec.h) say so, or SQLite may not keep it for them. */
+#define VEC_IN SQLITE_SUBTYPE
 
 static const fn_spec functions[] = {
     {"clap_version", 0, PURE, fn_version},
-    {"cosine", 2, PURE, fn_cosine},
+    {"cosine", 2, PURE | VEC_IN, fn_cosine},
     {"clap_threads", 0, SQLITE_UTF8, fn_threads},
     {"clap_threads", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_threads},
     {"clap_encode_audio", 2, READS | VEC_OUT, fn_encode_audio},
@@ -1004,10 +1010,10 @@ static const fn_spec functions[] = {
     {"clap_embed_audio", 2, READS | VEC_OUT, fn_embed_audio},
     {"clap_embed_text", 1, READS | VEC_OUT, fn_embed_text},
     {"clap_embed_text", 2, READS | VEC_OUT, fn_embed_text},
-    {"clap_zero_shot", 3, READS, fn_zero_shot},
-    {"clap_zero_shot", 4, READS, fn_zero_shot},
-    {"clap_classify", 2, READS, fn_classify},
-    {"clap_classify", 3, READS, fn_classify},
+    {"clap_zero_shot", 3, READS | VEC_IN, fn_zero_shot},
+    {"clap_zero_shot", 4, READS | VEC_IN, fn_zero_shot},
+    {"clap_classify", 2, READS | VEC_IN, fn_classify},
+    {"clap_classify", 3, READS | VEC_IN, fn_classify},
 };
 
 #ifdef _WIN32

@@ -1,6 +1,7 @@
 -- needs: sqlite-vec
 -- Our cosine equals sqlite-vec's 1 - vec_distance_cosine on random vectors,
 -- and our vectors go through a vec0 table unchanged.
+.shell $BUILD/clap model create $CLAP_TEST_DB --name default --dim 16 --seed 1 > /dev/null
 create table r(id integer primary key, a blob, b blob);
 with recursive
   i(n) as (select 1 union all select n + 1 from i where n < 200),
@@ -19,3 +20,13 @@ insert into v(rowid, e) values (1, clap_encode_text('私は欲しいです', 'ng
 select 'vec0 round trip bitwise', count(*) from v
   where e = clap_encode_text(case rowid when 1 then '私は欲しいです' else '私は欲しくないです' end, 'ngram');
 select 'vec0 knn finds itself', rowid from v where e match clap_encode_text('私は欲しいです', 'ngram') and k = 1;
+-- sqlite-vec's int8 vectors (subtype 225) are read as their values, its bit
+-- vectors (subtype 224) are refused; float32 ones as always.
+select 'int8 cosine = float cosine', abs(cosine(vec_int8('[1,2,3,4,5,6,7,8]'), vec_int8('[1,2,3,4,5,6,7,9]'))
+  - cosine('[1,2,3,4,5,6,7,8]', '[1,2,3,4,5,6,7,9]')) < 1e-9;
+select 'int8 = its float values', cosine(vec_int8('[-128, 0, 127]'), '[-128, 0, 127]');
+select 'int8 with negatives', cosine(vec_int8('[1, -1]'), vec_f32('[-1, 1]'));
+select cosine(vec_bit(X'F0'), vec_bit(X'0F'));
+select 'int8 of the model dim', clap_zero_shot(vec_int8('[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]'), 'a', 'b') between 0 and 1;
+select clap_zero_shot(vec_int8((select json_group_array(value % 100) from generate_series(1, 64))), 'a', 'b');
+select clap_classify(vec_bit(X'F0F0'), '["a", "b"]');

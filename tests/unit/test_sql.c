@@ -304,6 +304,58 @@ static void test_classify_many_classes(void) {
   sqlite3_close(db);
 }
 
+/* with_subtype(blob, n): the blob tagged with SQL subtype n, as sqlite-vec's
+** vec_int8 (225) and vec_bit (224) tag theirs. */
+static void fn_with_subtype(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  sqlite3_result_value(ctx, argv[0]);
+  sqlite3_result_subtype(ctx, (unsigned)sqlite3_value_int(argv[1]));
+}
+
+static double query_double(sqlite3 *db, const char *sql, char *msg, size_t cap) {
+  sqlite3_stmt *st;
+  double r = NAN;
+  msg[0] = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(msg, cap, "%s", sqlite3_errmsg(db));
+    return r;
+  }
+  if (sqlite3_step(st) == SQLITE_ROW) r = sqlite3_column_double(st, 0);
+  else snprintf(msg, cap, "%s", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return r;
+}
+
+/* int8 blobs (subtype 225) are read as their values, bit blobs (224)
+** refused; without the tag the same bytes are float32 (4 per element). */
+static void test_vector_subtypes(void) {
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  CHECK(sqlite3_create_function(db, "with_subtype", 2, SQLITE_UTF8, NULL, fn_with_subtype, NULL,
+                                NULL) == SQLITE_OK);
+  char msg[512];
+  /* x'01FF0203' as int8 is [1, -1, 2, 3]. */
+  CHECK_NEAR(query_double(db, "select cosine(with_subtype(x'01FF0203', 225), '[1, -1, 2, 3]')",
+                          msg, sizeof msg),
+             1.0, 1e-12);
+  CHECK_NEAR(query_double(db, "select cosine(with_subtype(x'01FF0203', 225), '[-1, 1, -2, -3]')",
+                          msg, sizeof msg),
+             -1.0, 1e-12);
+  /* untagged, the 4 bytes are one float32 */
+  query_double(db, "select cosine(x'01FF0203', '[1, -1, 2, 3]')", msg, sizeof msg);
+  CHECK_CONTAINS(msg, "dimension mismatch: 1 vs 4");
+  query_double(db, "select cosine('[1]', with_subtype(x'0F', 224))", msg, sizeof msg);
+  CHECK_CONTAINS(msg, "cosine() argument 2: a sqlite-vec bit vector (subtype 224)");
+  /* 32 int8 values for the 32-d model: accepted, and 128 are 128 dims. */
+  char sql[600];
+  snprintf(sql, sizeof sql, "select clap_zero_shot(with_subtype(randomblob(%d), 225), 'a', 'b')", 32);
+  double p = query_double(db, sql, msg, sizeof msg);
+  CHECK(p > 0 && p < 1);
+  snprintf(sql, sizeof sql, "select clap_classify(with_subtype(randomblob(%d), 225), '[\"a\"]')", 128);
+  query_double(db, sql, msg, sizeof msg);
+  CHECK_CONTAINS(msg, "dimension mismatch: 128 vs 32");
+  sqlite3_close(db);
+}
+
 int main(void) {
   snprintf(db_path, sizeof db_path, "/tmp/clap-test-sql-%d.db", (int)getpid());
   unlink(db_path);
@@ -324,6 +376,7 @@ int main(void) {
   RUN(test_zero_shot_ensemble_by_hand);
   RUN(test_classify_by_cosine);
   RUN(test_classify_many_classes);
+  RUN(test_vector_subtypes);
   free(reference);
   free(audio_bytes);
   unlink(db_path);

@@ -476,6 +476,40 @@ static void test_json_round_trip(void) {
   round_trip(special, (int)(sizeof special / sizeof *special));
 }
 
+/* sqlite-vec's element types by subtype: int8 converted, bit refused, and
+** float32 (tagged, untagged or any other subtype) read as before. */
+static void test_subtypes(void) {
+  const unsigned char i8[] = {0x01, 0xff, 0x7f, 0x80, 0x00};
+  vec_view v = {0};
+  clap_error e;
+  CHECK_INT(vec_parse_subtype(i8, sizeof i8, 0, VEC_SUBTYPE_INT8, "x", &v, &e), CLAP_OK);
+  CHECK_INT(v.dim, 5);
+  if (v.dim == 5) {
+    CHECK(v.data[0] == 1 && v.data[1] == -1 && v.data[2] == 127 && v.data[3] == -128 &&
+          v.data[4] == 0);
+  }
+  vec_clear(&v);
+  CHECK_INT(vec_parse_subtype(i8, sizeof i8, 0, VEC_SUBTYPE_BIT, "f() argument 1", &v, &e),
+            CLAP_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(e.msg, "f() argument 1: a sqlite-vec bit vector (subtype 224) has no float values");
+  CHECK(v.data == NULL);
+  unsigned char big[VEC_MAX_DIM + 1] = {0};
+  CHECK_INT(vec_parse_subtype(big, sizeof big, 0, VEC_SUBTYPE_INT8, "x", &v, &e), CLAP_ERR_RANGE);
+  CHECK_INT(vec_parse_subtype(i8, 0, 0, VEC_SUBTYPE_INT8, "x", &v, &e), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(e.msg, "empty vector");
+  float f[2] = {0.5f, -2};
+  unsigned subtypes[] = {0, VEC_SUBTYPE, 74};
+  for (int i = 0; i < 3; i++) {
+    CHECK_INT(vec_parse_subtype(f, sizeof f, 0, subtypes[i], "x", &v, &e), CLAP_OK);
+    CHECK(v.dim == 2 && v.data[0] == 0.5f && v.data[1] == -2);
+    vec_clear(&v);
+  }
+  /* Text is JSON whatever the subtype. */
+  CHECK_INT(vec_parse_subtype("[1, 2]", 6, 1, VEC_SUBTYPE_BIT, "x", &v, &e), CLAP_OK);
+  CHECK_INT(v.dim, 2);
+  vec_clear(&v);
+}
+
 int main(void) {
   RUN(test_blob_aligned_is_a_view);
   RUN(test_blob_unaligned_is_copied);
@@ -495,5 +529,6 @@ int main(void) {
   RUN(test_normalize);
   RUN(test_to_json_format);
   RUN(test_json_round_trip);
+  RUN(test_subtypes);
   return harness_report();
 }
