@@ -12,6 +12,9 @@
 **   clap_zero_shot(audio_vec, neg_class, pos_class [, model]) -> P(positive)
 **   clap_classify(audio_vec, json_array_of_classes [, model]) -> 0-based index of the class
 **                                                   at the highest cosine
+**   clap_classify_probs(audio_vec, json_array_of_classes [, model])
+**                                                   -> JSON array of P(class): softmax over
+**                                                      the model's scale x cosine
 **   clap_threads([n])                               -> OpenBLAS threads (sets them to n, 1..256)
 **
 ** Arguments:
@@ -944,11 +947,18 @@ static float *arg_unit(sqlite3_context *ctx, const char *fn, const vec_view *a) 
   return u;
 }
 
-static void fn_classify(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  const char *fn = "clap_classify";
+/* What clap_classify and clap_classify_probs share: the model (argument 3
+** or 'default'), the classes of argument 2 (auxdata, or embedded now and
+** kept for the statement) and the audio vector of argument 1, normalised.
+** Returns the cosine of the vector with each class (*k entries,
+** sqlite3_malloc'd) and the model's similarity scale; NULL when the result
+** is set (an error, or NULL for a NULL argument). */
+static double *class_cosines(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                             const char *fn, int *k, double *scale) {
   model_ref *hold;
   const clap_model *m = arg_model(ctx, argc, argv, 2, fn, &hold);
-  if (!m) return;
+  if (!m) return NULL;
+  double *cos = NULL;
   vec_view a = {0};
   int r = arg_model_vector(ctx, argv[0], fn, m, &a);
   if (r == 0 && sqlite3_value_type(argv[1]) == SQLITE_NULL) r = 1;
@@ -961,23 +971,64 @@ static void fn_classify(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       owned = 1;
     }
     float *u = aux ? arg_unit(ctx, fn, &a) : NULL;
-    if (u) {
-      /* The classes are unit vectors, so the dot product with the unit
-      ** argument is the cosine: the class picked does not depend on the
-      ** argument's length, and agrees with clap_zero_shot. */
-      int best = 0;
-      double best_s = -INFINITY;
-      for (int i = 0; i < aux->k; i++) {
-        double s = vec_dot(u, aux->v + (size_t)i * aux->dim, aux->dim);
-        if (s > best_s) best_s = s, best = i;
-      }
-      sqlite3_free(u);
-      sqlite3_result_int(ctx, best);
+    if (u && !(cos = sqlite3_malloc64((sqlite3_uint64)aux->k * sizeof *cos)))
+      sqlite3_result_error_nomem(ctx);
+    /* The classes are unit vectors, so the dot product with the unit
+    ** argument is the cosine, whatever the argument's length. */
+    for (int i = 0; cos && i < aux->k; i++)
+      cos[i] = vec_dot(u, aux->v + (size_t)i * aux->dim, aux->dim);
+    if (cos) {
+      *k = aux->k;
+      *scale = exp(model_log_scale(m));
     }
+    sqlite3_free(u);
     if (aux && owned) sqlite3_set_auxdata(ctx, 1, aux, sqlite3_free);
   }
   vec_clear(&a);
   model_ref_release(hold);
+  return cos;
+}
+
+static void fn_classify(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  int k;
+  double scale;
+  double *cos = class_cosines(ctx, argc, argv, "clap_classify", &k, &scale);
+  if (!cos) return;
+  int best = 0;
+  double best_s = -INFINITY;
+  for (int i = 0; i < k; i++)
+    if (cos[i] > best_s) best_s = cos[i], best = i;
+  sqlite3_free(cos);
+  sqlite3_result_int(ctx, best);
+}
+
+/* softmax over scale x cosine, as clap_zero_shot's two-class case, written
+** as a JSON array of probabilities summing to 1. */
+static void fn_classify_probs(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  int k;
+  double scale;
+  double *cos = class_cosines(ctx, argc, argv, "clap_classify_probs", &k, &scale);
+  if (!cos) return;
+  double top = -INFINITY, sum = 0;
+  for (int i = 0; i < k; i++)
+    if (cos[i] > top) top = cos[i];
+  for (int i = 0; i < k; i++) sum += cos[i] = exp(scale * (cos[i] - top));
+  /* SQLite's printf writes '.' whatever the process locale. */
+  sqlite3_str *out = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+  sqlite3_str_appendchar(out, 1, '[');
+  for (int i = 0; i < k; i++) sqlite3_str_appendf(out, i ? ",%!.17g" : "%!.17g", cos[i] / sum);
+  sqlite3_str_appendchar(out, 1, ']');
+  sqlite3_free(cos);
+  int rc = sqlite3_str_errcode(out), n = sqlite3_str_length(out);
+  char *json = sqlite3_str_finish(out);
+  if (rc != SQLITE_OK || !json) {
+    sqlite3_free(json);
+    if (rc == SQLITE_TOOBIG) sqlite3_result_error_toobig(ctx);
+    else sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text(ctx, json, n, sqlite3_free);
+  sqlite3_result_subtype(ctx, 'J'); /* JSON, as SQLite's own json functions mark it */
 }
 
 /* ---------------------------------------------------------------- registration */
@@ -994,26 +1045,28 @@ typedef struct fn_spec {
 ** row may change) nor INNOCUOUS. */
 #define PURE (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
 #define READS (SQLITE_UTF8)
-#define VEC_OUT SQLITE_RESULT_SUBTYPE
+#define SUBTYPE_OUT SQLITE_RESULT_SUBTYPE
 /* Functions that read a vector argument's subtype (sqlite-vec's int8 and bit
 ** tags, vec.h) say so, or SQLite may not keep it for them. */
-#define VEC_IN SQLITE_SUBTYPE
+#define SUBTYPE_IN SQLITE_SUBTYPE
 
 static const fn_spec functions[] = {
     {"clap_version", 0, PURE, fn_version},
-    {"cosine", 2, PURE | VEC_IN, fn_cosine},
+    {"cosine", 2, PURE | SUBTYPE_IN, fn_cosine},
     {"clap_threads", 0, SQLITE_UTF8, fn_threads},
     {"clap_threads", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_threads},
-    {"clap_encode_audio", 2, READS | VEC_OUT, fn_encode_audio},
-    {"clap_encode_text", 2, READS | VEC_OUT, fn_encode_text},
-    {"clap_embed_audio", 1, READS | VEC_OUT, fn_embed_audio},
-    {"clap_embed_audio", 2, READS | VEC_OUT, fn_embed_audio},
-    {"clap_embed_text", 1, READS | VEC_OUT, fn_embed_text},
-    {"clap_embed_text", 2, READS | VEC_OUT, fn_embed_text},
-    {"clap_zero_shot", 3, READS | VEC_IN, fn_zero_shot},
-    {"clap_zero_shot", 4, READS | VEC_IN, fn_zero_shot},
-    {"clap_classify", 2, READS | VEC_IN, fn_classify},
-    {"clap_classify", 3, READS | VEC_IN, fn_classify},
+    {"clap_encode_audio", 2, READS | SUBTYPE_OUT, fn_encode_audio},
+    {"clap_encode_text", 2, READS | SUBTYPE_OUT, fn_encode_text},
+    {"clap_embed_audio", 1, READS | SUBTYPE_OUT, fn_embed_audio},
+    {"clap_embed_audio", 2, READS | SUBTYPE_OUT, fn_embed_audio},
+    {"clap_embed_text", 1, READS | SUBTYPE_OUT, fn_embed_text},
+    {"clap_embed_text", 2, READS | SUBTYPE_OUT, fn_embed_text},
+    {"clap_zero_shot", 3, READS | SUBTYPE_IN, fn_zero_shot},
+    {"clap_zero_shot", 4, READS | SUBTYPE_IN, fn_zero_shot},
+    {"clap_classify", 2, READS | SUBTYPE_IN, fn_classify},
+    {"clap_classify", 3, READS | SUBTYPE_IN, fn_classify},
+    {"clap_classify_probs", 2, READS | SUBTYPE_IN | SUBTYPE_OUT, fn_classify_probs},
+    {"clap_classify_probs", 3, READS | SUBTYPE_IN | SUBTYPE_OUT, fn_classify_probs},
 };
 
 #ifdef _WIN32
@@ -1041,9 +1094,9 @@ int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *
     c->refs++;
     rc = sqlite3_create_function_v2(db, f->name, f->nargs, f->flags, c, f->fn, NULL, NULL,
                                     conn_release);
-    if (rc != SQLITE_OK && (f->flags & VEC_OUT)) {
+    if (rc != SQLITE_OK && (f->flags & SUBTYPE_OUT)) {
       c->refs++; /* the failed call released its reference */
-      rc = sqlite3_create_function_v2(db, f->name, f->nargs, f->flags & ~VEC_OUT, c, f->fn, NULL,
+      rc = sqlite3_create_function_v2(db, f->name, f->nargs, f->flags & ~SUBTYPE_OUT, c, f->fn, NULL,
                                       NULL, conn_release);
     }
   }
