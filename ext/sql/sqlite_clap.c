@@ -15,6 +15,8 @@
 **   clap_classify_probs(audio_vec, json_array_of_classes [, model])
 **                                                   -> JSON array of P(class): softmax over
 **                                                      the model's scale x cosine
+**   clap_model_from_file(path [, name])            -> name: registers the model file
+**                                                      (`clap model export`) for this connection
 **   clap_threads([n])                               -> OpenBLAS threads (sets them to n, 1..256)
 **
 ** Arguments:
@@ -48,8 +50,10 @@
 **           429 after the retries, 5xx, a bad reply, a model swapped under
 **           the name) is an SQL error naming the encoder, the HTTP status
 **           and the server's message; no row gets a partial result.
-**   model   the name of a row in clap_models(name, model) of the database the
-**           function runs in; default 'default'.
+**   model   default 'default': a model registered from a file by
+**           clap_model_from_file, else 'SCHEMA.NAME' for the row NAME of an
+**           attached database's clap_models ('aux.default'), else the row of
+**           main.clap_models (ext/sql/models.h).
 **
 ** NULL in any vector, audio or text argument gives NULL. Every misuse is an
 ** SQL error whose message names the function, the argument and the problem:
@@ -78,13 +82,13 @@ SQLITE_EXTENSION_INIT1
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 
 #include "audio.h"
 #include "clap_error.h"
 #include "clap_version.h"
 #include "encoder.h"
 #include "model.h"
+#include "models.h"
 #include "nn.h"
 #include "prompt.h"
 #include "registry.h"
@@ -103,47 +107,19 @@ SQLITE_EXTENSION_INIT1
 
 /* ---------------------------------------------------------------- state */
 
-/* A model loaded from clap_models, shared by the connection cache and by
-** statements' auxdata; freed when the last reference goes. */
-typedef struct model_ref {
-  int refs;
-  char *name;
-  sqlite3_int64 rowid;
-  int nbytes;
-  uint32_t tail;  /* the blob's trailing CRC: changes when any byte does */
-  sqlite3_uint64 stamp; /* change_stamp() when last validated */
-  char audio_sha[SHA256_HEX_SIZE]; /* the encoders' weights it was built on, */
-  char text_sha[SHA256_HEX_SIZE];  /* from its metadata; "" = not recorded */
-  char audio_id[SHA256_HEX_SIZE];  /* the encoders' files identity, likewise */
-  char text_id[SHA256_HEX_SIZE];   /* (models made since schema version 3) */
-  clap_model *model;
-  struct model_ref *next;
-} model_ref;
-
 /* Per-connection state; every function of one connection shares it. */
 typedef struct clap_conn {
   int refs;  /* one per registered function, released by xDestroy */
-  model_ref *models;
+  models *models;            /* from clap_models rows and from files */
   registry_cache *encoders; /* made from clap_encoders rows */
 } clap_conn;
 
-static void model_ref_release(model_ref *r) {
-  if (!r || --r->refs > 0) return;
-  model_free(r->model);
-  sqlite3_free(r->name);
-  sqlite3_free(r);
-}
-
-static void model_ref_release_void(void *p) { model_ref_release(p); }
+static void model_ref_release_void(void *p) { models_release(p); }
 
 static void conn_release(void *p) {
   clap_conn *c = p;
   if (--c->refs > 0) return;
-  while (c->models) {
-    model_ref *r = c->models;
-    c->models = r->next;
-    model_ref_release(r);
-  }
+  models_free(c->models);
   registry_cache_free(c->encoders);
   sqlite3_free(c);
 }
@@ -247,19 +223,6 @@ static void result_vector(sqlite3_context *ctx, float *v, int dim) {
 
 /* ---------------------------------------------------------------- encoders */
 
-/* 1 when the table exists, 0 when not, -1 when SQLite could not say (out
-** of memory, I/O): the caller reports that (registry_lookup_failed), not absence. */
-static int table_exists(sqlite3 *db, const char *name) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?", -1, &st,
-                         NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int step = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
-}
-
 /* An encoder by name (registry.h: built-in, else a clap_encoders row,
 ** verified and built once per connection and row). sha256 and identity
 ** receive what registry_resolve records of it. */
@@ -338,161 +301,9 @@ static clap_status encode_text_bytes(clap_conn *c, sqlite3 *db, const encoder *e
 
 /* ---------------------------------------------------------------- models */
 
-static uint32_t blob_tail(const unsigned char *p, int n) {
-  if (n < 4) return 0;
-  return (uint32_t)p[n - 4] | (uint32_t)p[n - 3] << 8 | (uint32_t)p[n - 2] << 16 |
-         (uint32_t)p[n - 1] << 24;
-}
-
-/* What proves a cached model is still what its row holds, without reading
-** the row: the pager's data version (changes on every commit, by this
-** connection or another) together with this connection's change counter
-** (changes at once, inside an open transaction too). An in-memory database
-** has no data version, but only this connection can change it. */
-static sqlite3_uint64 change_stamp(sqlite3 *db) {
-  unsigned int v = 0;
-  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK) v = 0;
-  return (sqlite3_uint64)v << 40 ^ (sqlite3_uint64)sqlite3_total_changes64(db);
-}
-
-/* The error for a clap_models lookup whose step gave `step`, not a row:
-** no such row, or the failure (out of memory, I/O) that kept it from us. */
-static clap_status model_missing(sqlite3 *db, int step, const char *name, clap_error *err) {
-  if (step == SQLITE_DONE)
-    return clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s' in clap_models", name);
-  return registry_lookup_failed(db, "clap_models", err);
-}
-
-/* The identity of a model row without reading the (possibly megabytes of)
-** blob: rowid, length and the trailing CRC through incremental blob I/O. */
-static clap_status model_row_identity(sqlite3 *db, const char *name, sqlite3_int64 *rowid, int *n,
-                                      uint32_t *tail, clap_error *err) {
-  int have = table_exists(db, "clap_models");
-  if (have < 0) return registry_lookup_failed(db, "clap_models", err);
-  if (!have)
-    return clap_error_set(err, CLAP_ERR_NOTFOUND,
-                          "no model '%s': this database has no clap_models table "
-                          "(create one with `clap model create`)",
-                          name);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT rowid, length(model) FROM clap_models WHERE name=?", -1, &st,
-                         NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_models: %s", sqlite3_errmsg(db));
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  int step = sqlite3_step(st);
-  if (step != SQLITE_ROW) {
-    rc = model_missing(db, step, name, err);
-  } else {
-    *rowid = sqlite3_column_int64(st, 0);
-    *n = sqlite3_column_int(st, 1);
-    *tail = 0;
-    sqlite3_blob *b;
-    unsigned char t[4];
-    if (*n >= 4 && sqlite3_blob_open(db, "main", "clap_models", "model", *rowid, 0, &b) == SQLITE_OK) {
-      if (sqlite3_blob_read(b, t, 4, *n - 4) == SQLITE_OK) *tail = blob_tail(t, 4);
-      sqlite3_blob_close(b);
-    }
-  }
-  sqlite3_finalize(st);
-  return rc;
-}
-
-/* metadata.encoders.<side>.<key> of the parsed metadata; "" when absent. */
-static void recorded_string(const cJSON *encoders, const char *side, const char *key,
-                            char out[SHA256_HEX_SIZE]) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(encoders, side), key);
-  snprintf(out, SHA256_HEX_SIZE, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
-/* What the model records of the encoders it was built on, as `clap model
-** create` and `clap train` write it for checkpoint encoders:
-** metadata.encoders.<side>.sha256 (the weights) and .identity (all files,
-** since schema version 3). The metadata is parsed once per load. */
-static void recorded_encoders(model_ref *r) {
-  cJSON *meta = cJSON_Parse(model_metadata(r->model));
-  const cJSON *encoders = cJSON_GetObjectItemCaseSensitive(meta, "encoders");
-  recorded_string(encoders, "audio", "sha256", r->audio_sha);
-  recorded_string(encoders, "text", "sha256", r->text_sha);
-  recorded_string(encoders, "audio", "identity", r->audio_id);
-  recorded_string(encoders, "text", "identity", r->text_id);
-  cJSON_Delete(meta);
-}
-
-static model_ref *model_ref_load(sqlite3 *db, const char *name, clap_error *err) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT rowid, model FROM clap_models WHERE name=?", -1, &st, NULL) !=
-      SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_models: %s", sqlite3_errmsg(db)),
-           NULL;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  model_ref *r = NULL;
-  clap_model *m = NULL;
-  int step = sqlite3_step(st);
-  if (step != SQLITE_ROW) {
-    model_missing(db, step, name, err);
-  } else {
-    const unsigned char *blob = sqlite3_column_blob(st, 1);
-    int n = sqlite3_column_bytes(st, 1);
-    if (model_load(blob, (size_t)n, &m, err) != CLAP_OK) {
-      clap_error_prefix(err, "model '%s': ", name);
-    } else if (!(r = sqlite3_malloc(sizeof *r))) {
-      model_free(m);
-      clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-    } else {
-      *r = (model_ref){.refs = 1, .name = sqlite3_mprintf("%s", name),
-                       .rowid = sqlite3_column_int64(st, 0), .nbytes = n,
-                       .tail = blob_tail(blob, n), .model = m};
-      if (!r->name) { /* the cache finds models by name: never keep a nameless one */
-        model_ref_release(r);
-        r = NULL;
-        clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-      } else {
-        recorded_encoders(r);
-      }
-    }
-  }
-  sqlite3_finalize(st);
-  return r;
-}
-
-/* The model called `name`, loading or reloading it when its row changed.
-** Returns a new reference (release with model_ref_release) or NULL + err. */
-static model_ref *conn_model(clap_conn *c, sqlite3 *db, const char *name, clap_error *err) {
-  sqlite3_uint64 stamp = change_stamp(db);
-  model_ref **pp = &c->models;
-  while (*pp && strcmp((*pp)->name, name)) pp = &(*pp)->next;
-  model_ref *r = *pp;
-  if (r && r->stamp == stamp) {
-    r->refs++;
-    return r;
-  }
-  sqlite3_int64 rowid = 0;
-  int n = 0;
-  uint32_t tail = 0;
-  if (model_row_identity(db, name, &rowid, &n, &tail, err) != CLAP_OK) return NULL;
-  if (r && r->rowid == rowid && r->nbytes == n && r->tail == tail) {
-    r->stamp = stamp;
-    r->refs++;
-    return r;
-  }
-  if (r) { /* the row changed: drop the cache's reference */
-    *pp = r->next;
-    model_ref_release(r);
-  }
-  r = model_ref_load(db, name, err);
-  if (!r) return NULL;
-  r->stamp = stamp;
-  r->next = c->models;
-  c->models = r;
-  r->refs++; /* one for the cache, one for the caller */
-  return r;
-}
-
 /* The model named by argument argi (or 'default' when argc <= argi), kept in
 ** that argument's auxdata for the rest of the statement. Returns a borrowed
-** pointer valid until *hold is released (model_ref_release(*hold)). */
+** pointer valid until *hold is released (models_release(*hold)). */
 static const clap_model *arg_model(sqlite3_context *ctx, int argc, sqlite3_value **argv, int argi,
                                    const char *fn, model_ref **hold) {
   clap_conn *c = sqlite3_user_data(ctx);
@@ -509,8 +320,8 @@ static const clap_model *arg_model(sqlite3_context *ctx, int argc, sqlite3_value
     }
   }
   clap_error err;
-  model_ref *r = conn_model(c, sqlite3_context_db_handle(ctx), name, &err);
-  if (!r) {
+  model_ref *r;
+  if (models_get(c->models, sqlite3_context_db_handle(ctx), name, &r, &err) != CLAP_OK) {
     result_clap_error(ctx, fn, &err);
     return NULL;
   }
@@ -801,7 +612,7 @@ static void fn_embed_audio(sqlite3_context *ctx, int argc, sqlite3_value **argv)
   else
     result_clap_error(ctx, fn, &err);
   sqlite3_free(x);
-  model_ref_release(hold);
+  models_release(hold);
 }
 
 static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -835,7 +646,7 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
       sqlite3_result_subtype(ctx, VEC_SUBTYPE);
     }
   }
-  model_ref_release(hold);
+  models_release(hold);
 }
 
 /* An audio embedding argument (argument 1) checked against the model's dimension. */
@@ -883,7 +694,7 @@ static void fn_zero_shot(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   vec_clear(&a);
   sqlite3_free(fresh[0]);
   sqlite3_free(fresh[1]);
-  model_ref_release(hold);
+  models_release(hold);
 }
 
 /* The embeddings of a JSON array of class texts, cached per statement. */
@@ -947,6 +758,26 @@ static float *arg_unit(sqlite3_context *ctx, const char *fn, const vec_view *a) 
   return u;
 }
 
+/* clap_model_from_file(path [, name]): registers the model blob in file
+** path (what `clap model export` writes) for this connection under name
+** (default 'default'), shadowing a clap_models row of that name; returns
+** the name. */
+static void fn_model_from_file(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *fn = "clap_model_from_file";
+  const char *path = arg_name(ctx, argv[0], fn, 1, "a file");
+  if (!path) return;
+  const char *name = argc > 1 ? arg_name(ctx, argv[1], fn, 2, "a model") : DEFAULT_MODEL;
+  if (!name) return;
+  clap_conn *c = sqlite3_user_data(ctx);
+  clap_error err;
+  if (models_add_file(c->models, name, path, &err) != CLAP_OK) {
+    clap_error_prefix(&err, "argument 1: ");
+    result_clap_error(ctx, fn, &err);
+    return;
+  }
+  sqlite3_result_text(ctx, name, -1, SQLITE_TRANSIENT);
+}
+
 /* What clap_classify and clap_classify_probs share: the model (argument 3
 ** or 'default'), the classes of argument 2 (auxdata, or embedded now and
 ** kept for the statement) and the audio vector of argument 1, normalised.
@@ -985,7 +816,7 @@ static double *class_cosines(sqlite3_context *ctx, int argc, sqlite3_value **arg
     if (aux && owned) sqlite3_set_auxdata(ctx, 1, aux, sqlite3_free);
   }
   vec_clear(&a);
-  model_ref_release(hold);
+  models_release(hold);
   return cos;
 }
 
@@ -1065,6 +896,9 @@ static const fn_spec functions[] = {
     {"clap_zero_shot", 4, READS | SUBTYPE_IN, fn_zero_shot},
     {"clap_classify", 2, READS | SUBTYPE_IN, fn_classify},
     {"clap_classify", 3, READS | SUBTYPE_IN, fn_classify},
+    /* Reads a file the statement names: not from triggers, views or schema. */
+    {"clap_model_from_file", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_model_from_file},
+    {"clap_model_from_file", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_model_from_file},
     {"clap_classify_probs", 2, READS | SUBTYPE_IN | SUBTYPE_OUT, fn_classify_probs},
     {"clap_classify_probs", 3, READS | SUBTYPE_IN | SUBTYPE_OUT, fn_classify_probs},
 };
@@ -1082,7 +916,10 @@ int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof *c);
   c->encoders = registry_cache_create();
-  if (!c->encoders) {
+  c->models = models_create();
+  if (!c->encoders || !c->models) {
+    registry_cache_free(c->encoders);
+    models_free(c->models);
     sqlite3_free(c);
     return SQLITE_NOMEM;
   }

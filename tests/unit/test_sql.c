@@ -356,6 +356,150 @@ static void test_vector_subtypes(void) {
   sqlite3_close(db);
 }
 
+/* One text result (or the error message) of a query. */
+static void query_text(sqlite3 *db, const char *sql, char *out, size_t cap) {
+  sqlite3_stmt *st;
+  out[0] = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(out, cap, "error: %s", sqlite3_errmsg(db));
+    return;
+  }
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  else snprintf(out, cap, "error: %s", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+}
+
+/* A model blob of dimension dim (fresh, seeded) as clap model export writes it. */
+static unsigned char *model_blob(sqlite3 *db, int dim, uint64_t seed, size_t *n) {
+  model_config cfg = {.audio_encoder = "acoustic", .text_encoder = "ngram", .dim = dim};
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db,
+                     "select length(clap_encode_audio(?1,'acoustic'))/4, "
+                     "length(clap_encode_text('x','ngram'))/4",
+                     -1, &st, NULL);
+  sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    cfg.audio_in = sqlite3_column_int(st, 0);
+    cfg.text_in = sqlite3_column_int(st, 1);
+  }
+  sqlite3_finalize(st);
+  clap_model *m = NULL;
+  unsigned char *blob = NULL;
+  clap_error err;
+  if (model_create(&cfg, seed, &m, &err) || model_save(m, &blob, n, &err)) blob = NULL;
+  model_free(m);
+  return blob;
+}
+
+static int put_blob(sqlite3 *db, const char *table, const char *name, const unsigned char *b,
+                    size_t n) {
+  char *sql = sqlite3_mprintf("insert or replace into %s(name, model) values (?, ?)", table);
+  sqlite3_stmt *st;
+  int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, b, (int)n, SQLITE_STATIC);
+    ok = sqlite3_step(st) == SQLITE_DONE;
+  }
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  return ok;
+}
+
+/* 'aux.default' reads aux.clap_models; a prefix that is no database is part
+** of the name; the cache notices a changed row in the attached database. */
+static void test_models_from_attached(void) {
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  char aux_path[300], sql[700], out[512];
+  snprintf(aux_path, sizeof aux_path, "%s-aux", db_path);
+  unlink(aux_path);
+  snprintf(sql, sizeof sql, "attach '%s' as aux; attach ':memory:' as empty", aux_path);
+  CHECK(sqlite3_exec(db, sql, 0, 0, 0) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "create table aux.clap_models(name text primary key, model blob not null)",
+                     0, 0, 0) == SQLITE_OK);
+  size_t n;
+  unsigned char *b16 = model_blob(db, 16, 5, &n);
+  CHECK(b16 && put_blob(db, "aux.clap_models", "default", b16, n));
+  free(b16);
+  query_text(db, "select length(clap_embed_text('x', 'aux.default')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "16"));
+  query_text(db, "select length(clap_embed_text('x', 'main.default')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "32"));
+  query_text(db, "select length(clap_embed_text('x')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "32"));
+  unsigned char *b8 = model_blob(db, 8, 6, &n);
+  CHECK(b8 && put_blob(db, "aux.clap_models", "default", b8, n));
+  free(b8);
+  query_text(db, "select length(clap_embed_text('x', 'aux.default')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "8"));
+  query_text(db, "select clap_embed_text('x', 'aux.nope')", out, sizeof out);
+  CHECK_CONTAINS(out, "clap_embed_text(): no model named 'nope' in aux.clap_models");
+  query_text(db, "select clap_embed_text('x', 'empty.default')", out, sizeof out);
+  CHECK_CONTAINS(out, "no model 'empty.default': database 'empty' has no clap_models table");
+  query_text(db, "select clap_embed_text('x', 'v1.2')", out, sizeof out);
+  CHECK_CONTAINS(out, "no model named 'v1.2' in clap_models");
+  sqlite3_close(db);
+  unlink(aux_path);
+}
+
+/* clap_model_from_file registers an exported blob for the connection,
+** shadowing the row of the same name; errors name the file. */
+static void test_model_from_file(void) {
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  char path[300], sql[700], out[512];
+  snprintf(path, sizeof path, "%s-model", db_path);
+  size_t n;
+  unsigned char *b = model_blob(db, 8, 9, &n);
+  FILE *f = fopen(path, "wb");
+  CHECK(f && b && fwrite(b, 1, n, f) == n);
+  if (f) fclose(f);
+  snprintf(sql, sizeof sql, "select clap_model_from_file('%s', 'f')", path);
+  query_text(db, sql, out, sizeof out);
+  CHECK(!strcmp(out, "f"));
+  query_text(db, "select length(clap_embed_text('x', 'f')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "8"));
+  query_text(db, "select length(clap_embed_text('x')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "32"));
+  snprintf(sql, sizeof sql, "select clap_model_from_file('%s')", path);
+  query_text(db, sql, out, sizeof out);
+  CHECK(!strcmp(out, "default"));
+  query_text(db, "select length(clap_embed_text('x')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "8"));
+  /* another connection does not see it */
+  sqlite3 *db2;
+  CHECK(sqlite3_open(db_path, &db2) == SQLITE_OK);
+  query_text(db2, "select length(clap_embed_text('x', 'f')) / 4", out, sizeof out);
+  CHECK_CONTAINS(out, "no model named 'f' in clap_models");
+  sqlite3_close(db2);
+  /* a corrupt file: refused, naming it; the registered model stays */
+  b[n - 1] ^= 1;
+  f = fopen(path, "wb");
+  CHECK(f && fwrite(b, 1, n, f) == n);
+  if (f) fclose(f);
+  snprintf(sql, sizeof sql, "select clap_model_from_file('%s', 'f')", path);
+  query_text(db, sql, out, sizeof out);
+  CHECK_CONTAINS(out, "clap_model_from_file(): argument 1: ");
+  CHECK_CONTAINS(out, "-model: checksum mismatch: blob is corrupt");
+  query_text(db, "select length(clap_embed_text('x', 'f')) / 4", out, sizeof out);
+  CHECK(!strcmp(out, "8"));
+  query_text(db, "select clap_model_from_file('/nonexistent/m.clap')", out, sizeof out);
+  CHECK_CONTAINS(out, "clap_model_from_file(): argument 1: /nonexistent/m.clap: cannot open");
+  query_text(db, "select clap_model_from_file('x', '')", out, sizeof out);
+  CHECK_CONTAINS(out, "clap_model_from_file() argument 2: expected a model name");
+  /* not from a view of the database: it reads a file */
+  snprintf(sql, sizeof sql, "create view v as select clap_model_from_file('%s', 'g')", path);
+  CHECK(sqlite3_exec(db, sql, 0, 0, 0) == SQLITE_OK);
+  query_text(db, "select * from v", out, sizeof out);
+  CHECK_CONTAINS(out, "unsafe use of clap_model_from_file()");
+  sqlite3_exec(db, "drop view v", 0, 0, 0);
+  free(b);
+  unlink(path);
+  sqlite3_close(db);
+}
+
 int main(void) {
   snprintf(db_path, sizeof db_path, "/tmp/clap-test-sql-%d.db", (int)getpid());
   unlink(db_path);
@@ -377,6 +521,8 @@ int main(void) {
   RUN(test_classify_by_cosine);
   RUN(test_classify_many_classes);
   RUN(test_vector_subtypes);
+  RUN(test_models_from_attached);
+  RUN(test_model_from_file);
   free(reference);
   free(audio_bytes);
   unlink(db_path);
