@@ -157,7 +157,8 @@ static void recorded_string(const cJSON *encoders, const char *side, const char 
 /* What the model records of the encoders it was built on, as `clap model
 ** create` and `clap train` write it for checkpoint encoders:
 ** metadata.encoders.<side>.sha256 (the weights) and .identity (all files,
-** since schema version 3). The metadata is parsed once per load. */
+** since schema version 3), and whether it is a supervised baseline
+** (`clap baseline`). The metadata is parsed once per load. */
 static clap_status recorded_encoders(model_ref *r, clap_error *err) {
   /* model_load checked the metadata, so only memory can fail here; a
   ** record lost that way would skip the encoder checks. */
@@ -168,6 +169,9 @@ static clap_status recorded_encoders(model_ref *r, clap_error *err) {
   recorded_string(encoders, "text", "sha256", r->text_sha);
   recorded_string(encoders, "audio", "identity", r->audio_id);
   recorded_string(encoders, "text", "identity", r->text_id);
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(meta, "kind");
+  r->baseline = (cJSON_IsString(kind) && !strcmp(kind->valuestring, "baseline")) ||
+                !strcmp(model_get_config(r->model)->text_encoder, "none");
   cJSON_Delete(meta);
   return CLAP_OK;
 }

@@ -56,6 +56,8 @@ typedef struct model_ref {
   char text_sha[SHA256_HEX_SIZE];  /* from its metadata; "" = not recorded */
   char audio_id[SHA256_HEX_SIZE];  /* the encoders' files identity, likewise */
   char text_id[SHA256_HEX_SIZE];   /* (models made since schema version 3) */
+  int baseline;                    /* a supervised baseline (metadata kind "baseline",
+                                   ** or text encoder "none"): no text side */
   clap_model *model;
   struct model_ref *next;
 } model_ref;

@@ -333,6 +333,21 @@ static const clap_model *arg_model(sqlite3_context *ctx, int argc, sqlite3_value
   return r->model;
 }
 
+/* arg_model for the functions that embed text: a supervised baseline has no
+** text side and is refused before the other arguments are looked at. */
+static const clap_model *arg_text_model(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+                                        int argi, const char *fn, model_ref **hold) {
+  const clap_model *m = arg_model(ctx, argc, argv, argi, fn, hold);
+  if (m && (*hold)->baseline) {
+    result_errorf(ctx, "%s(): model '%s' is a supervised baseline; it has no text side", fn,
+                  (*hold)->name);
+    models_release(*hold);
+    *hold = NULL;
+    return NULL;
+  }
+  return m;
+}
+
 /* Raw features -> joint space for one side of a model; *out sqlite3_malloc'd. */
 static clap_status model_embed_features(const clap_model *m, model_side side, const float *x,
                                         int xdim, const char *encname, float **out,
@@ -632,7 +647,7 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
     return;
   }
   model_ref *hold;
-  const clap_model *m = arg_model(ctx, argc, argv, 1, fn, &hold);
+  const clap_model *m = arg_text_model(ctx, argc, argv, 1, fn, &hold);
   if (!m) return;
   float *fresh;
   int is_null;
@@ -649,17 +664,22 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   models_release(hold);
 }
 
-/* An audio embedding argument (argument 1) checked against the model's dimension. */
+/* An audio embedding argument (argument 1) checked against model r. A
+** vector carries no tag of the model that made it, so only its dimension
+** can be compared. */
 static int arg_model_vector(sqlite3_context *ctx, sqlite3_value *v, const char *fn,
-                            const clap_model *m, vec_view *out) {
+                            const model_ref *r, vec_view *out) {
   char what[64];
   snprintf(what, sizeof what, "%s() argument 1", fn);
-  int r = arg_vector(ctx, v, what, out);
-  if (r) return r;
-  clap_error err;
-  strcat(what, " vs the model");
-  if (vec_check_same_dim(out->dim, model_get_config(m)->dim, what, &err) != CLAP_OK) {
-    sqlite3_result_error(ctx, err.msg, -1);
+  int rc = arg_vector(ctx, v, what, out);
+  if (rc) return rc;
+  int dim = model_get_config(r->model)->dim;
+  if (out->dim != dim) {
+    result_errorf(ctx,
+                  "%s: a %d-dimensional vector, but model '%s' embeds in %d dimensions "
+                  "(vectors carry no model tag, only the dimension is checked: make it with "
+                  "clap_embed_audio(audio, '%s'))",
+                  what, out->dim, r->name, dim, r->name);
     vec_clear(out);
     return -1;
   }
@@ -669,12 +689,12 @@ static int arg_model_vector(sqlite3_context *ctx, sqlite3_value *v, const char *
 static void fn_zero_shot(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *fn = "clap_zero_shot";
   model_ref *hold;
-  const clap_model *m = arg_model(ctx, argc, argv, 3, fn, &hold);
+  const clap_model *m = arg_text_model(ctx, argc, argv, 3, fn, &hold);
   if (!m) return;
   vec_view a = {0};
   float *fresh[2] = {NULL, NULL};
   const float *t[2] = {NULL, NULL};
-  int is_null = 0, r = arg_model_vector(ctx, argv[0], fn, m, &a);
+  int is_null = 0, r = arg_model_vector(ctx, argv[0], fn, hold, &a);
   for (int i = 0; i < 2 && r == 0; i++) {
     t[i] = arg_text_embedding(ctx, argv, i + 1, hold, fn, 1, &fresh[i], &is_null);
     if (!t[i]) r = is_null ? 1 : -1;
@@ -787,11 +807,11 @@ static void fn_model_from_file(sqlite3_context *ctx, int argc, sqlite3_value **a
 static double *class_cosines(sqlite3_context *ctx, int argc, sqlite3_value **argv,
                              const char *fn, int *k, double *scale) {
   model_ref *hold;
-  const clap_model *m = arg_model(ctx, argc, argv, 2, fn, &hold);
+  const clap_model *m = arg_text_model(ctx, argc, argv, 2, fn, &hold);
   if (!m) return NULL;
   double *cos = NULL;
   vec_view a = {0};
-  int r = arg_model_vector(ctx, argv[0], fn, m, &a);
+  int r = arg_model_vector(ctx, argv[0], fn, hold, &a);
   if (r == 0 && sqlite3_value_type(argv[1]) == SQLITE_NULL) r = 1;
   if (r == 1) sqlite3_result_null(ctx);
   if (r == 0) {

@@ -352,7 +352,7 @@ static void test_vector_subtypes(void) {
   CHECK(p > 0 && p < 1);
   snprintf(sql, sizeof sql, "select clap_classify(with_subtype(randomblob(%d), 225), '[\"a\"]')", 128);
   query_double(db, sql, msg, sizeof msg);
-  CHECK_CONTAINS(msg, "dimension mismatch: 128 vs 32");
+  CHECK_CONTAINS(msg, "argument 1: a 128-dimensional vector, but model 'default' embeds in 32 dimensions");
   sqlite3_close(db);
 }
 
@@ -500,6 +500,47 @@ static void test_model_from_file(void) {
   sqlite3_close(db);
 }
 
+/* A supervised baseline (what `clap baseline` stores: text encoder "none",
+** metadata kind "baseline") embeds audio but refuses every text function
+** by name, before looking at the vector. */
+static void test_baseline_has_no_text_side(void) {
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  char out[512];
+  model_config cfg = {.audio_encoder = "acoustic", .text_encoder = "none", .text_in = 1, .dim = 1};
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "select length(clap_encode_audio(?1,'acoustic'))/4", -1, &st, NULL);
+  sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) cfg.audio_in = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  clap_model *m = NULL;
+  unsigned char *blob = NULL;
+  size_t n = 0;
+  clap_error err;
+  CHECK(model_create(&cfg, 3, &m, &err) == CLAP_OK &&
+        model_set_metadata(m, "{\"kind\":\"baseline\"}", &err) == CLAP_OK &&
+        model_save(m, &blob, &n, &err) == CLAP_OK);
+  model_free(m);
+  CHECK(blob && put_blob(db, "clap_models", "base", blob, n));
+  free(blob);
+  static const char *queries[] = {
+      "select clap_embed_text('x', 'base')",
+      "select clap_zero_shot('[1,2,3]', 'a', 'b', 'base')",
+      "select clap_classify('[1]', '[\"a\"]', 'base')",
+      "select clap_classify_probs('[1]', '[\"a\"]', 'base')",
+  };
+  for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+    query_text(db, queries[i], out, sizeof out);
+    CHECK_CONTAINS(out, "(): model 'base' is a supervised baseline; it has no text side");
+  }
+  sqlite3_prepare_v2(db, "select length(clap_embed_audio(?1, 'base')) / 4", -1, &st, NULL);
+  sqlite3_bind_blob(st, 1, audio_bytes, (int)audio_n, SQLITE_STATIC);
+  CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1);
+  sqlite3_finalize(st);
+  sqlite3_exec(db, "delete from clap_models where name = 'base'", 0, 0, 0);
+  sqlite3_close(db);
+}
+
 int main(void) {
   snprintf(db_path, sizeof db_path, "/tmp/clap-test-sql-%d.db", (int)getpid());
   unlink(db_path);
@@ -523,6 +564,7 @@ int main(void) {
   RUN(test_vector_subtypes);
   RUN(test_models_from_attached);
   RUN(test_model_from_file);
+  RUN(test_baseline_has_no_text_side);
   free(reference);
   free(audio_bytes);
   unlink(db_path);
