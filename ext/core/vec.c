@@ -43,9 +43,13 @@
 ** results are bitwise identical whichever runs. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define VEC_CLONES __attribute__((target_clones("avx2", "default")))
+#define VEC_KERNEL_NAME() (__builtin_cpu_supports("avx2") ? "avx2" : "sse2")
 #else
 #define VEC_CLONES
+#define VEC_KERNEL_NAME() "portable"
 #endif
+
+const char *vec_kernel_name(void) { return VEC_KERNEL_NAME(); }
 
 static const char *what_or_default(const char *what) { return what && *what ? what : "vector"; }
 

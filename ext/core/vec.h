@@ -69,6 +69,11 @@ float vec_dot(const float *a, const float *b, int dim);
 /* Scale v to unit L2 norm in place; CLAP_ERR_RANGE for a zero vector. */
 clap_status vec_normalize(float *v, int dim, clap_error *err);
 
+/* The instruction set the hot kernels (cosine, dot, the non-finite scan)
+** run with on this CPU: "avx2" or "sse2" where gcc builds an AVX2 clone
+** chosen at load time, else "portable". For clap_debug(). */
+const char *vec_kernel_name(void);
+
 /* JSON text "[...]" with the fewest digits that round-trip float32 bitwise
 ** ("[0.5,-1,0.1]"); a non-finite element is written as null. malloc'd, the
 ** caller frees. NULL on out-of-memory. */

@@ -4,6 +4,8 @@
 ** connection it opens.
 **
 **   clap_version()                                  -> text
+**   clap_debug()                                    -> text: version, compiler, build, the CPU
+**                                                      kernels in use, library versions (debug.h)
 **   cosine(a, b)                                    -> real in [-1, 1]
 **   clap_encode_audio(audio, encoder)               -> vector (raw encoder features)
 **   clap_encode_text(text, encoder)                 -> vector (raw encoder features)
@@ -86,6 +88,7 @@ SQLITE_EXTENSION_INIT1
 #include "audio.h"
 #include "clap_error.h"
 #include "clap_version.h"
+#include "debug.h"
 #include "encoder.h"
 #include "model.h"
 #include "models.h"
@@ -508,6 +511,13 @@ static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_text(ctx, CLAP_VERSION, -1, SQLITE_STATIC);
 }
 
+/* clap_debug(): the build and the libraries it runs with (debug.h). */
+static void fn_debug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  char *s = debug_report();
+  if (!s) sqlite3_result_error_nomem(ctx);
+  else sqlite3_result_text(ctx, s, -1, sqlite3_free);
+}
+
 /* clap_threads() reports, clap_threads(n) sets the size of OpenBLAS's
 ** process-wide pool, which the checkpoint encoders use; 1..256. */
 static void fn_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -903,6 +913,7 @@ typedef struct fn_spec {
 
 static const fn_spec functions[] = {
     {"clap_version", 0, PURE, fn_version},
+    {"clap_debug", 0, SQLITE_UTF8, fn_debug},
     {"cosine", 2, PURE | SUBTYPE_IN, fn_cosine},
     {"clap_threads", 0, SQLITE_UTF8, fn_threads},
     {"clap_threads", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_threads},
