@@ -561,15 +561,23 @@ char *model_describe_json(const clap_model *m) {
 
 /* ----------------------------------------------------------------- save */
 
-/* Every value a blob may hold: finite, and std > 0 so standardising is defined. */
+/* Every value a blob may hold: finite, std > 0 so standardising is defined,
+** and log_scale in 0..MODEL_LOG_SCALE_MAX (compared as the float the trainer
+** clamps to), so the similarity scale stays finite and meaningful. */
 static clap_status tensors_check(const clap_model *m, clap_error *err) {
   for (int i = 0; i < m->plan.n; i++) {
     const tensor_slot *t = &m->plan.t[i];
     const float *d = slot_data(m, i);
     int is_std = strstr(t->name, ".std") != NULL;
+    int is_scale = !strcmp(t->name, "log_scale");
     for (size_t k = 0; k < slot_len(t); k++) {
       if (!isfinite(d[k]))
         return clap_error_set(err, CLAP_ERR_RANGE, "tensor %s[%zu] is not finite", t->name, k);
+      if (is_scale && !(d[k] >= 0 && d[k] <= (float)MODEL_LOG_SCALE_MAX))
+        return clap_error_set(err, CLAP_ERR_RANGE,
+                              "tensor log_scale = %g is outside 0..%.6g (the similarity scale "
+                              "exp(log_scale) is at most 100)",
+                              (double)d[k], MODEL_LOG_SCALE_MAX);
       if (is_std && !(d[k] > 0))
         return clap_error_set(err, CLAP_ERR_RANGE, "tensor %s[%zu] = %g is not positive",
                               t->name, k, (double)d[k]);

@@ -21,8 +21,9 @@
 **   "checksum mismatch: blob is corrupt"), the header length, the header JSON,
 **   every config field (present, integral, in range; names as for
 **   model_create), the tensor table (every tensor, in order, with the shape
-**   the config implies), tensor bytes == the bytes left, every float finite
-**   and every std > 0 (CLAP_ERR_RANGE), and finally that the header is byte
+**   the config implies), tensor bytes == the bytes left, every float finite,
+**   every std > 0 and log_scale in 0..MODEL_LOG_SCALE_MAX (CLAP_ERR_RANGE),
+**   and finally that the header is byte
 **   for byte the one model_save writes for that model (FORMAT). Hence a blob
 **   that loads saves back bitwise identical.
 **
@@ -53,6 +54,7 @@
 
 #define MODEL_BLOB_VERSION 1
 #define MODEL_MAX_DIM 16384
+#define MODEL_LOG_SCALE_MAX 4.605170185988091 /* log(100): CLIP's cap on the scale */
 
 typedef enum model_head_kind { MODEL_HEAD_LINEAR = 0, MODEL_HEAD_MLP = 1 } model_head_kind;
 
@@ -81,9 +83,10 @@ void model_free(clap_model *m);
 /* On success *out is a new model the caller frees with model_free; on error
 ** *out is NULL. The blob is only read and may be freed afterwards. */
 clap_status model_load(const void *blob, size_t nbytes, clap_model **out, clap_error *err);
-/* *blob is malloc'd, the caller frees. A model holding a non-finite value or
-** a std <= 0 (reachable through model_tensor or model_set_log_scale) is
-** CLAP_ERR_RANGE naming the tensor and index: model_load would reject it. */
+/* *blob is malloc'd, the caller frees. A model holding a non-finite value, a
+** std <= 0 or a log_scale outside 0..MODEL_LOG_SCALE_MAX (reachable through
+** model_tensor or model_set_log_scale) is CLAP_ERR_RANGE naming the tensor
+** and index: model_load would reject it. */
 clap_status model_save(const clap_model *m, unsigned char **blob, size_t *nbytes,
                        clap_error *err);
 

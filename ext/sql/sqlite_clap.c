@@ -207,12 +207,17 @@ static int arg_bytes(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int
   return 0;
 }
 
-/* A name argument (encoder, model): NULL or empty is an error. */
+/* A name argument (what: "model", "encoder", "file"): text, not empty. */
 static const char *arg_name(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int argi,
                             const char *what) {
-  if (sqlite3_value_type(v) != SQLITE_TEXT || sqlite3_value_bytes(v) == 0) {
-    result_errorf(ctx, "%s() argument %d: expected %s name (text), got %s", fn, argi, what,
-                  type_name(sqlite3_value_type(v)));
+  int t = sqlite3_value_type(v);
+  if (t != SQLITE_TEXT) {
+    result_errorf(ctx, "%s() argument %d: expected %s %s name (text), got %s", fn, argi,
+                  strchr("aeiou", what[0]) ? "an" : "a", what, type_name(t));
+    return NULL;
+  }
+  if (sqlite3_value_bytes(v) == 0) {
+    result_errorf(ctx, "%s() argument %d: %s name is empty", fn, argi, what);
     return NULL;
   }
   return (const char *)sqlite3_value_text(v);
@@ -314,7 +319,7 @@ static const clap_model *arg_model(sqlite3_context *ctx, int argc, sqlite3_value
   *hold = NULL;
   if (argc > argi) {
     model_ref *aux = sqlite3_get_auxdata(ctx, argi);
-    name = arg_name(ctx, argv[argi], fn, argi + 1, "a model");
+    name = arg_name(ctx, argv[argi], fn, argi + 1, "model");
     if (!name) return NULL;
     if (aux && !strcmp(aux->name, name)) {
       aux->refs++;
@@ -581,7 +586,7 @@ static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_tex
     if (a == 1) sqlite3_result_null(ctx);
     return;
   }
-  const char *name = arg_name(ctx, argv[1], fn, 2, "an encoder");
+  const char *name = arg_name(ctx, argv[1], fn, 2, "encoder");
   if (!name) return;
   clap_error err;
   clap_conn *c = sqlite3_user_data(ctx);
@@ -716,9 +721,12 @@ static void fn_zero_shot(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     if (vec_cosine(a.data, t[0], a.dim, &cn, &err) || vec_cosine(a.data, t[1], a.dim, &cp, &err)) {
       result_clap_error(ctx, fn, &err);
     } else {
-      /* softmax over the two scaled similarities, written to avoid overflow */
-      double s = exp(model_log_scale(m));
-      sqlite3_result_double(ctx, 1.0 / (1.0 + exp(s * (cn - cp))));
+      /* softmax over the two scaled similarities, written to avoid overflow;
+      ** model_load bounds the scale, so p is a number (NULL means NULL in). */
+      double s = exp(model_log_scale(m)), p = 1.0 / (1.0 + exp(s * (cn - cp)));
+      if (isnan(p)) result_errorf(ctx, "%s(): model '%s' gives no probability (scale %g)", fn,
+                                  hold->name, s);
+      else sqlite3_result_double(ctx, p);
     }
   }
   vec_clear(&a);
@@ -794,9 +802,9 @@ static float *arg_unit(sqlite3_context *ctx, const char *fn, const vec_view *a) 
 ** the name. */
 static void fn_model_from_file(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *fn = "clap_model_from_file";
-  const char *path = arg_name(ctx, argv[0], fn, 1, "a file");
+  const char *path = arg_name(ctx, argv[0], fn, 1, "file");
   if (!path) return;
-  const char *name = argc > 1 ? arg_name(ctx, argv[1], fn, 2, "a model") : DEFAULT_MODEL;
+  const char *name = argc > 1 ? arg_name(ctx, argv[1], fn, 2, "model") : DEFAULT_MODEL;
   if (!name) return;
   clap_conn *c = sqlite3_user_data(ctx);
   clap_error err;

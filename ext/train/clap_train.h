@@ -49,7 +49,7 @@
 #include "model.h"
 
 #define CLAP_TRAIN_BATCH 64              /* the paper's batch size */
-#define CLAP_LOG_SCALE_MAX 4.605170185988091 /* log(100) */
+#define CLAP_LOG_SCALE_MAX MODEL_LOG_SCALE_MAX /* log(100), what a model may hold */
 
 /* ------------------------------------------------------ standardisation */
 

@@ -28,6 +28,7 @@ select clap_embed_text('x', 'nope');
 select clap_embed_audio(readfile('tests/fixtures/audio/tone220_16k.flac'), 'nope');
 select clap_embed_audio(readfile('tests/fixtures/audio/not_audio.bin'));
 select clap_embed_text('x', 42);
+select clap_embed_text('x', '');
 select clap_zero_shot('[1,2,3]', 'a', 'b');
 select clap_zero_shot(v, 'a', 'b', 'm8') from e limit 1;
 select clap_classify(v, 'not json') from e limit 1;

@@ -702,6 +702,44 @@ static void test_save_refuses_unloadable(void) {
   model_free(m);
 }
 
+/* A blob whose log_scale is out of range but whose CRC is right (as a
+** hand-edited export would be): refused on load, naming the value; the
+** trainer's clamp value itself loads; model_save refuses to write one. */
+static void test_log_scale_range(void) {
+  clap_model *m = make(MODEL_HEAD_LINEAR, 1);
+  size_t n;
+  unsigned char *b = save(m, &n);
+  static const float bad[] = {1e30f, -1.0f, 4.61f};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    uint32_t u;
+    memcpy(&u, &bad[i], 4);
+    wr32(b + n - 8, u); /* log_scale is the last float before the CRC */
+    fix_crc(b, n);
+    clap_model *l = NULL;
+    clap_error e;
+    CHECK_INT(model_load(b, n, &l, &e), CLAP_ERR_RANGE);
+    CHECK_CONTAINS(e.msg, "tensor log_scale = ");
+    CHECK_CONTAINS(e.msg, "is outside 0..4.60517");
+    CHECK(l == NULL);
+  }
+  float edge = (float)MODEL_LOG_SCALE_MAX;
+  uint32_t u;
+  memcpy(&u, &edge, 4);
+  wr32(b + n - 8, u);
+  fix_crc(b, n);
+  clap_model *l = NULL;
+  clap_error e;
+  CHECK_INT(model_load(b, n, &l, &e), CLAP_OK);
+  CHECK(l && model_log_scale(l) == edge);
+  model_free(l);
+  free(b);
+  model_set_log_scale(m, 1e30f);
+  unsigned char *out = NULL;
+  CHECK_INT(model_save(m, &out, &n, &e), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(e.msg, "cannot save the model: tensor log_scale = 1e+30");
+  model_free(m);
+}
+
 int main(void) {
   RUN(test_crc32_known_values);
   RUN(test_create_is_deterministic);
@@ -727,5 +765,6 @@ int main(void) {
   RUN(test_tensor_table);
   RUN(test_describe_json);
   RUN(test_save_refuses_unloadable);
+  RUN(test_log_scale_range);
   return harness_report();
 }

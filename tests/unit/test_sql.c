@@ -488,7 +488,7 @@ static void test_model_from_file(void) {
   query_text(db, "select clap_model_from_file('/nonexistent/m.clap')", out, sizeof out);
   CHECK_CONTAINS(out, "clap_model_from_file(): argument 1: /nonexistent/m.clap: cannot open");
   query_text(db, "select clap_model_from_file('x', '')", out, sizeof out);
-  CHECK_CONTAINS(out, "clap_model_from_file() argument 2: expected a model name");
+  CHECK_CONTAINS(out, "clap_model_from_file() argument 2: model name is empty");
   /* not from a view of the database: it reads a file */
   snprintf(sql, sizeof sql, "create view v as select clap_model_from_file('%s', 'g')", path);
   CHECK(sqlite3_exec(db, sql, 0, 0, 0) == SQLITE_OK);
@@ -541,6 +541,30 @@ static void test_baseline_has_no_text_side(void) {
   sqlite3_close(db);
 }
 
+/* A model row whose log_scale is 1e30 with a valid CRC: every function
+** refuses it naming the value, never a NULL probability. */
+static void test_log_scale_out_of_range(void) {
+  sqlite3 *db;
+  CHECK(sqlite3_open(db_path, &db) == SQLITE_OK);
+  size_t n;
+  unsigned char *b = model_blob(db, 32, 4, &n);
+  CHECK(b != NULL);
+  if (!b) return;
+  float big = 1e30f;
+  memcpy(b + n - 8, &big, 4); /* log_scale: the last float before the CRC */
+  uint32_t crc = model_crc32(b, n - 4);
+  for (int i = 0; i < 4; i++) b[n - 4 + i] = (unsigned char)(crc >> (8 * i));
+  CHECK(put_blob(db, "clap_models", "hot", b, n));
+  free(b);
+  char out[512];
+  query_text(db, "select clap_zero_shot(clap_embed_text('あ'), 'あ', 'い', 'hot')", out, sizeof out);
+  CHECK_CONTAINS(out, "clap_zero_shot(): model 'hot': tensor log_scale = 1e+30 is outside 0..4.60517");
+  query_text(db, "select clap_embed_text('x', '')", out, sizeof out);
+  CHECK_CONTAINS(out, "clap_embed_text() argument 2: model name is empty");
+  sqlite3_exec(db, "delete from clap_models where name = 'hot'", 0, 0, 0);
+  sqlite3_close(db);
+}
+
 int main(void) {
   snprintf(db_path, sizeof db_path, "/tmp/clap-test-sql-%d.db", (int)getpid());
   unlink(db_path);
@@ -565,6 +589,7 @@ int main(void) {
   RUN(test_models_from_attached);
   RUN(test_model_from_file);
   RUN(test_baseline_has_no_text_side);
+  RUN(test_log_scale_out_of_range);
   free(reference);
   free(audio_bytes);
   unlink(db_path);
