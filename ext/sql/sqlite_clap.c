@@ -58,7 +58,9 @@
 **           main.clap_models (ext/sql/models.h).
 **
 ** NULL in any vector, audio or text argument gives NULL. Every misuse is an
-** SQL error whose message names the function, the argument and the problem:
+** SQL error whose message names the function, the argument and the problem,
+** in one form, "fn(): argument N: what is wrong" ("fn(): ..." when no one
+** argument is at fault):
 ** wrong type, empty or non-finite vector, dimension mismatch (both sizes),
 ** zero vector, bytes that are not audio, unknown encoder or model, a corrupt
 ** model blob, a model whose encoder does not match. Nothing here crashes or
@@ -166,7 +168,7 @@ static const char *type_name(int t) {
 /* ---------------------------------------------------------------- arguments */
 
 /* The one vector parser of the SQL surface. `what` names the argument in
-** messages ("cosine() argument 2"); it is a literal so that the hot path
+** messages ("cosine(): argument 2"); it is a literal so that the hot path
 ** (cosine over many rows) formats nothing. Returns 0 on success, 1 when the
 ** argument is NULL (the caller returns NULL), -1 after setting an error. */
 static int arg_vector(sqlite3_context *ctx, sqlite3_value *v, const char *what, vec_view *out) {
@@ -194,14 +196,14 @@ static int arg_bytes(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int
   int t = sqlite3_value_type(v);
   if (t == SQLITE_NULL) return 1;
   if (want_text ? t != SQLITE_TEXT : t != SQLITE_BLOB) {
-    result_errorf(ctx, "%s() argument %d: expected %s, got %s", fn, argi,
+    result_errorf(ctx, "%s(): argument %d: expected %s, got %s", fn, argi,
                   want_text ? "text" : "audio file bytes (a blob)", type_name(t));
     return -1;
   }
   *p = want_text ? (const void *)sqlite3_value_text(v) : sqlite3_value_blob(v);
   *n = sqlite3_value_bytes(v);
   if (*n == 0) {
-    result_errorf(ctx, "%s() argument %d: empty %s", fn, argi, want_text ? "text" : "audio");
+    result_errorf(ctx, "%s(): argument %d: empty %s", fn, argi, want_text ? "text" : "audio");
     return -1;
   }
   return 0;
@@ -212,12 +214,12 @@ static const char *arg_name(sqlite3_context *ctx, sqlite3_value *v, const char *
                             const char *what) {
   int t = sqlite3_value_type(v);
   if (t != SQLITE_TEXT) {
-    result_errorf(ctx, "%s() argument %d: expected %s %s name (text), got %s", fn, argi,
+    result_errorf(ctx, "%s(): argument %d: expected %s %s name (text), got %s", fn, argi,
                   strchr("aeiou", what[0]) ? "an" : "a", what, type_name(t));
     return NULL;
   }
   if (sqlite3_value_bytes(v) == 0) {
-    result_errorf(ctx, "%s() argument %d: %s name is empty", fn, argi, what);
+    result_errorf(ctx, "%s(): argument %d: %s name is empty", fn, argi, what);
     return NULL;
   }
   return (const char *)sqlite3_value_text(v);
@@ -487,7 +489,7 @@ static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **arg
   clap_status rc = ensemble ? prompt_parse_class(p, (size_t)n, &set, &err)
                             : prompt_parse_sentence(p, (size_t)n, &set, &err);
   if (rc) {
-    result_errorf(ctx, "%s() argument %d: %s", fn, argi + 1, err.msg);
+    result_errorf(ctx, "%s(): argument %d: %s", fn, argi + 1, err.msg);
   } else if (embed_prompts(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r, set, v,
                            &err)) {
     clap_error_prefix(&err, "argument %d: ", argi + 1);
@@ -529,7 +531,7 @@ static void fn_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc == 1) {
     if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER || sqlite3_value_int64(argv[0]) < 1 ||
         sqlite3_value_int64(argv[0]) > 256) {
-      result_errorf(ctx, "clap_threads() argument 1: expected an integer in 1..256");
+      result_errorf(ctx, "clap_threads(): argument 1: expected an integer in 1..256");
       return;
     }
     nn_set_threads(sqlite3_value_int(argv[0]));
@@ -539,9 +541,9 @@ static void fn_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 static void fn_cosine(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   vec_view a = {0}, b = {0};
-  int ra = arg_vector(ctx, argv[0], "cosine() argument 1", &a);
+  int ra = arg_vector(ctx, argv[0], "cosine(): argument 1", &a);
   if (ra < 0) return;
-  int rb = arg_vector(ctx, argv[1], "cosine() argument 2", &b);
+  int rb = arg_vector(ctx, argv[1], "cosine(): argument 2", &b);
   if (rb >= 0 && (ra == 1 || rb == 1)) {
     sqlite3_result_null(ctx);
   } else if (rb == 0) {
@@ -685,7 +687,7 @@ static void fn_embed_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 static int arg_model_vector(sqlite3_context *ctx, sqlite3_value *v, const char *fn,
                             const model_ref *r, vec_view *out) {
   char what[64];
-  snprintf(what, sizeof what, "%s() argument 1", fn);
+  snprintf(what, sizeof what, "%s(): argument 1", fn);
   int rc = arg_vector(ctx, v, what, out);
   if (rc) return rc;
   int dim = model_get_config(r->model)->dim;
@@ -747,7 +749,7 @@ static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, cons
   const clap_model *m = r->model;
   int t = sqlite3_value_type(arg);
   if (t != SQLITE_TEXT) {
-    result_errorf(ctx, "%s() argument 2: expected a JSON array of classes (text), got %s", fn,
+    result_errorf(ctx, "%s(): argument 2: expected a JSON array of classes (text), got %s", fn,
                   type_name(t));
     return NULL;
   }
@@ -755,7 +757,7 @@ static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, cons
   prompt_set *set = NULL;
   if (prompt_parse_classes((const char *)sqlite3_value_text(arg),
                            (size_t)sqlite3_value_bytes(arg), &set, &err)) {
-    result_errorf(ctx, "%s() argument 2: %s", fn, err.msg);
+    result_errorf(ctx, "%s(): argument 2: %s", fn, err.msg);
     return NULL;
   }
   int k = prompt_set_count(set), dim = model_get_config(m)->dim;

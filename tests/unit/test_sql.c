@@ -344,7 +344,7 @@ static void test_vector_subtypes(void) {
   query_double(db, "select cosine(x'01FF0203', '[1, -1, 2, 3]')", msg, sizeof msg);
   CHECK_CONTAINS(msg, "dimension mismatch: 1 vs 4");
   query_double(db, "select cosine('[1]', with_subtype(x'0F', 224))", msg, sizeof msg);
-  CHECK_CONTAINS(msg, "cosine() argument 2: a sqlite-vec bit vector (subtype 224)");
+  CHECK_CONTAINS(msg, "cosine(): argument 2: a sqlite-vec bit vector (subtype 224)");
   /* 32 int8 values for the 32-d model: accepted, and 128 are 128 dims. */
   char sql[600];
   snprintf(sql, sizeof sql, "select clap_zero_shot(with_subtype(randomblob(%d), 225), 'a', 'b')", 32);
@@ -488,7 +488,7 @@ static void test_model_from_file(void) {
   query_text(db, "select clap_model_from_file('/nonexistent/m.clap')", out, sizeof out);
   CHECK_CONTAINS(out, "clap_model_from_file(): argument 1: /nonexistent/m.clap: cannot open");
   query_text(db, "select clap_model_from_file('x', '')", out, sizeof out);
-  CHECK_CONTAINS(out, "clap_model_from_file() argument 2: model name is empty");
+  CHECK_CONTAINS(out, "clap_model_from_file(): argument 2: model name is empty");
   /* not from a view of the database: it reads a file */
   snprintf(sql, sizeof sql, "create view v as select clap_model_from_file('%s', 'g')", path);
   CHECK(sqlite3_exec(db, sql, 0, 0, 0) == SQLITE_OK);
@@ -560,7 +560,7 @@ static void test_log_scale_out_of_range(void) {
   query_text(db, "select clap_zero_shot(clap_embed_text('あ'), 'あ', 'い', 'hot')", out, sizeof out);
   CHECK_CONTAINS(out, "clap_zero_shot(): model 'hot': tensor log_scale = 1e+30 is outside 0..4.60517");
   query_text(db, "select clap_embed_text('x', '')", out, sizeof out);
-  CHECK_CONTAINS(out, "clap_embed_text() argument 2: model name is empty");
+  CHECK_CONTAINS(out, "clap_embed_text(): argument 2: model name is empty");
   sqlite3_exec(db, "delete from clap_models where name = 'hot'", 0, 0, 0);
   sqlite3_close(db);
 }
