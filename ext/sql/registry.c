@@ -167,6 +167,23 @@ static entry *cached(registry_cache *c, const char *name, registry_row *row, cla
   return e;
 }
 
+/* A row's encoder, from the cache or made for the caller (*owned); takes
+** the row's strings over. */
+static clap_status from_row(registry_cache *cache, const char *name, registry_row *row,
+                            const encoder **enc, encoder **owned, clap_error *err) {
+  if (cache) {
+    entry *e = cached(cache, name, row, err);
+    if (!e) return err ? err->code : CLAP_ERR_INTERNAL;
+    *enc = e->enc;
+    return CLAP_OK;
+  }
+  clap_status rc = owned ? create_from_row(name, row, owned, err)
+                         : clap_error_set(err, CLAP_ERR_ARG, "registry_resolve: no cache, no owned");
+  registry_row_clear(row);
+  if (rc == CLAP_OK) *enc = *owned;
+  return rc;
+}
+
 clap_status registry_resolve(registry_cache *cache, sqlite3 *db, const char *name,
                              encoder_modality want, const encoder **enc, encoder **owned,
                              char sha256[SHA256_HEX_SIZE], char identity[SHA256_HEX_SIZE],
@@ -192,23 +209,8 @@ clap_status registry_resolve(registry_cache *cache, sqlite3 *db, const char *nam
   }
   copy_hex(sha256, row.sha256);
   if (identity) hfckpt_recorded_identity(row.config, NULL, identity);
-  if (cache) {
-    entry *e = cached(cache, name, &row, err);
-    if (!e) return err ? err->code : CLAP_ERR_INTERNAL;
-    *enc = e->enc;
-  } else {
-    encoder *made = NULL;
-    rc = create_from_row(name, &row, &made, err);
-    registry_row_clear(&row);
-    if (rc != CLAP_OK) return rc;
-    if (!owned) {
-      encoder_free(made);
-      return clap_error_set(err, CLAP_ERR_ARG, "registry_resolve: no cache and no owned");
-    }
-    *owned = made;
-    *enc = made;
-  }
-  rc = encoder_check_modality(name, encoder_modality_of(*enc), want, err);
+  rc = from_row(cache, name, &row, enc, owned, err);
+  if (rc == CLAP_OK) rc = encoder_check_modality(name, encoder_modality_of(*enc), want, err);
   if (rc != CLAP_OK) {
     if (owned) {
       encoder_free(*owned);
