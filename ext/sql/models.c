@@ -225,13 +225,15 @@ static clap_status load_row(sqlite3 *db, model_ref *r, clap_error *err) {
   return rc;
 }
 
-/* Split name into schema and row (models.h, 2 and 3); sqlite3_malloc'd. */
+/* Split name into schema and row (models.h, 2 and 3); sqlite3_malloc'd,
+** NULL when out of memory. */
 static char *schema_of(sqlite3 *db, const char *name, const char **row) {
   const char *dot = strchr(name, '.');
   *row = name;
   if (dot && dot > name && dot[1]) {
     char *schema = sqlite3_mprintf("%.*s", (int)(dot - name), name);
-    if (schema && sqlite3_db_filename(db, schema)) {
+    if (!schema) return NULL; /* out of memory, not a name without a schema */
+    if (sqlite3_db_filename(db, schema)) {
       *row = dot + 1;
       return schema;
     }

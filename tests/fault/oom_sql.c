@@ -203,6 +203,11 @@ static const oom_case CASES[] = {
     {"clap_classify ensembles", "SELECT clap_classify(clap_embed_audio(audio), "
                                 "'[[\"いいえ\", \"違う\"], \"はい\", [\"たぶん\"]]') FROM clips"},
     {"clap_classify bad ensemble", "SELECT clap_classify(clap_embed_audio(audio), '[[], \"x\"]') FROM clips"},
+    {"clap_classify_probs", "SELECT clap_classify_probs(clap_embed_audio(audio), "
+                            "'[\"いいえ\", [\"はい\", \"うん\"]]') FROM clips"},
+    {"clap_embed_text schema", "SELECT clap_embed_text('x', 'main.default')"},
+    {"clap_model_from_file missing", "SELECT clap_model_from_file('/nonexistent/m.clap')"},
+    {"clap_debug", "SELECT length(clap_debug()) > 0"},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
