@@ -114,6 +114,7 @@ static sf_count_t mw_tell(void *u) { return (sf_count_t)((mem_writer *)u)->pos; 
 typedef struct decode_limits {
   int target_rate;
   double start, end, max_seconds;
+  int channel; /* -1 = mix, else the 0-based channel */
 } decode_limits;
 
 static clap_status check_options(const char *name, const audio_options *o, decode_limits *l,
@@ -122,6 +123,10 @@ static clap_status check_options(const char *name, const audio_options *o, decod
   l->start = o ? o->start_seconds : 0;
   l->end = o ? o->end_seconds : 0;
   l->max_seconds = o && o->max_seconds != 0 ? o->max_seconds : DEFAULT_MAX_SECONDS;
+  l->channel = o ? o->channel - 1 : -1;
+  if (l->channel < -1 || l->channel >= AUDIO_MAX_CHANNELS)
+    return clap_error_set(err, CLAP_ERR_ARG, "%s: channel %d is outside [0, %d]", name,
+                          l->channel, AUDIO_MAX_CHANNELS - 1);
   if (l->target_rate < AUDIO_MIN_RATE || l->target_rate > AUDIO_MAX_RATE)
     return clap_error_set(err, CLAP_ERR_ARG, "%s: target rate %d Hz is outside [%d, %d]", name,
                           l->target_rate, AUDIO_MIN_RATE, AUDIO_MAX_RATE);
@@ -144,6 +149,14 @@ static int frames_are_estimates(const SF_INFO *info) {
   return (info->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG;
 }
 
+static clap_status check_channel(const char *name, const SF_INFO *info, int channel,
+                                 clap_error *err) {
+  if (channel < info->channels) return CLAP_OK;
+  return clap_error_set(err, CLAP_ERR_RANGE, "%s: channel %d requested, but it has %d channel%s (0..%d)",
+                        name, channel, info->channels, info->channels == 1 ? "" : "s",
+                        info->channels - 1);
+}
+
 static clap_status check_header(const char *name, const SF_INFO *info, double max_seconds,
                                 clap_error *err) {
   if (info->channels < 1 || info->channels > AUDIO_MAX_CHANNELS)
@@ -164,7 +177,7 @@ static clap_status check_header(const char *name, const SF_INFO *info, double ma
 /* Reads every frame, averaging channels into a mono buffer that grows as
 ** frames actually arrive, so a lying header cannot make us allocate. */
 static clap_status read_mono(SNDFILE *sf, const SF_INFO *info, const char *name,
-                             double max_seconds, long want, float **out, long *nout,
+                             double max_seconds, int channel, long want, float **out, long *nout,
                              clap_error *err) {
   int ch = info->channels;
   double lim = floor(max_seconds * info->samplerate);
@@ -198,10 +211,14 @@ static clap_status read_mono(SNDFILE *sf, const SF_INFO *info, const char *name,
       mono = p;
       cap = ncap;
     }
-    for (sf_count_t i = 0; i < got; i++) {
-      double s = 0;
-      for (int c = 0; c < ch; c++) s += chunk[i * ch + c];
-      mono[n + i] = (float)(s / ch);
+    if (channel >= 0) {
+      for (sf_count_t i = 0; i < got; i++) mono[n + i] = chunk[i * ch + channel];
+    } else {
+      for (sf_count_t i = 0; i < got; i++) {
+        double s = 0;
+        for (int c = 0; c < ch; c++) s += chunk[i * ch + c];
+        mono[n + i] = (float)(s / ch);
+      }
     }
     n += (long)got;
   }
@@ -334,7 +351,7 @@ static clap_status read_cut(SNDFILE *sf, const SF_INFO *info, const char *name,
     return clap_error_set(err, CLAP_ERR_FORMAT, "%s: cannot seek to %g s: %s", name, l->start,
                           sf_strerror(sf));
   long want = (long)(s1 - s0);
-  clap_status rc = read_mono(sf, info, name, l->max_seconds, want, out, n, err);
+  clap_status rc = read_mono(sf, info, name, l->max_seconds, l->channel, want, out, n, err);
   if (rc == CLAP_OK && *n < want) {
     free(*out);
     *out = NULL;
@@ -373,6 +390,7 @@ static clap_status open_failed(const char *name, clap_error *err) {
 static clap_status decode_open(SNDFILE *sf, const SF_INFO *info, const char *name,
                                const decode_limits *l, audio_pcm **out, clap_error *err) {
   clap_status rc = check_header(name, info, l->max_seconds, err);
+  if (!rc) rc = check_channel(name, info, l->channel, err);
   if (rc) return rc;
   float *mono = NULL;
   long n = 0;
@@ -383,7 +401,7 @@ static clap_status decode_open(SNDFILE *sf, const SF_INFO *info, const char *nam
       return rc;
     }
   } else {
-    if ((rc = read_mono(sf, info, name, l->max_seconds, -1, &mono, &n, err))) return rc;
+    if ((rc = read_mono(sf, info, name, l->max_seconds, l->channel, -1, &mono, &n, err))) return rc;
     if ((rc = check_complete(sf, name, info, n, err)) ||
         (rc = check_finite(name, mono, n, err)) ||
         (rc = apply_cut(name, l, info->samplerate, mono, &n, err))) {
@@ -603,4 +621,177 @@ clap_status audio_encode_flac(const float *samples, long n, int rate, unsigned c
   *out = m.p;
   *nout = m.len;
   return CLAP_OK;
+}
+
+/* ---- streaming ----------------------------------------------------------- */
+
+struct audio_stream {
+  char *name;
+  mem_reader mem;
+  int fd; /* -1 for memory */
+  SNDFILE *sf;
+  SF_INFO info;
+  int rate;
+  double max_seconds;
+  long limit;          /* source frames allowed */
+  long frames;         /* source frames read */
+  soxr_t soxr;         /* NULL when the source is at `rate` */
+  float *in;           /* READ_CHUNK_FRAMES frames of input */
+  long in_n, in_pos;   /* frames in `in`, frames soxr has taken */
+  int eof, done;
+};
+
+static clap_status stream_start(audio_stream *s, clap_error *err) {
+  clap_status rc = check_header(s->name, &s->info, s->max_seconds, err);
+  if (rc) return rc;
+  double lim = floor(s->max_seconds * s->info.samplerate);
+  s->limit = lim >= (double)LONG_MAX ? LONG_MAX : (long)lim;
+  s->in = malloc(sizeof(float) * READ_CHUNK_FRAMES * (size_t)s->info.channels);
+  if (!s->in) return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", s->name);
+  if (s->info.samplerate == s->rate) return CLAP_OK;
+  soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+  soxr_runtime_spec_t rt = soxr_runtime_spec(1);
+  soxr_error_t e = NULL;
+  s->soxr = soxr_create(s->info.samplerate, s->rate, (unsigned)s->info.channels, &e, &io, &q, &rt);
+  if (!s->soxr)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s: resample %d -> %d Hz: libsoxr: %s", s->name,
+                          s->info.samplerate, s->rate, e ? e : "cannot start");
+  return CLAP_OK;
+}
+
+static clap_status stream_open(audio_stream *s, const char *name, int rate, double max_seconds,
+                               clap_error *err) {
+  decode_limits l;
+  audio_options o = {.target_rate = rate, .max_seconds = max_seconds};
+  clap_status rc = check_options(name, &o, &l, err);
+  if (rc) return rc;
+  s->rate = l.target_rate;
+  s->max_seconds = l.max_seconds;
+  s->name = strdup(name);
+  if (!s->name) return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
+  return CLAP_OK;
+}
+
+clap_status audio_stream_open_memory(const void *bytes, size_t nbytes, const char *name,
+                                     int rate, double max_seconds, audio_stream **out,
+                                     clap_error *err) {
+  if (!name) name = "audio";
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "%s: no output pointer", name);
+  *out = NULL;
+  if (!bytes && nbytes) return clap_error_set(err, CLAP_ERR_ARG, "%s: NULL bytes", name);
+  if (nbytes == 0) return clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", name);
+  if (nbytes > (size_t)INT64_MAX) return clap_error_set(err, CLAP_ERR_RANGE, "%s: too large", name);
+  audio_stream *s = calloc(1, sizeof *s);
+  if (!s) return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
+  s->fd = -1;
+  clap_status rc = stream_open(s, name, rate, max_seconds, err);
+  if (!rc) {
+    s->mem = (mem_reader){bytes, (sf_count_t)nbytes, 0};
+    SF_VIRTUAL_IO vio = {mr_len, mr_seek, mr_read, mr_write, mr_tell};
+    s->sf = sf_open_virtual(&vio, SFM_READ, &s->info, &s->mem);
+    if (!s->sf) rc = open_failed(name, err);
+  }
+  if (!rc) rc = stream_start(s, err);
+  if (rc) {
+    audio_stream_free(s);
+    return rc;
+  }
+  *out = s;
+  return CLAP_OK;
+}
+
+clap_status audio_stream_open_file(const char *path, int rate, double max_seconds,
+                                   audio_stream **out, clap_error *err) {
+  if (!path) return clap_error_set(err, CLAP_ERR_ARG, "audio_stream_open_file: NULL path");
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "%s: no output pointer", path);
+  *out = NULL;
+  audio_stream *s = calloc(1, sizeof *s);
+  if (!s) return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", path);
+  s->fd = -1;
+  clap_status rc = stream_open(s, path, rate, max_seconds, err);
+  struct stat st;
+  /* As audio_decode_file: a regular file only (a FIFO never blocks). */
+  if (!rc) {
+    rc = fileio_open_regular(path, &s->fd, &st, err);
+    if (rc == CLAP_ERR_NOTFOUND) rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+    if (rc) s->fd = -1;
+  }
+  if (!rc && st.st_size == 0) rc = clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", path);
+  if (!rc && !(s->sf = sf_open_fd(s->fd, SFM_READ, &s->info, SF_FALSE))) rc = open_failed(path, err);
+  if (!rc) rc = stream_start(s, err);
+  if (rc) {
+    audio_stream_free(s);
+    return rc;
+  }
+  *out = s;
+  return CLAP_OK;
+}
+
+int audio_stream_channels(const audio_stream *s) { return s ? s->info.channels : 0; }
+int audio_stream_source_rate(const audio_stream *s) { return s ? s->info.samplerate : 0; }
+
+/* Source frames into dst (up to max); 0 at the end, after the truncation check. */
+static clap_status stream_source(audio_stream *s, float *dst, long max, long *got,
+                                 clap_error *err) {
+  sf_count_t k = sf_readf_float(s->sf, dst, max);
+  *got = k > 0 ? (long)k : 0;
+  if (*got == 0) return check_complete(s->sf, s->name, &s->info, s->frames, err);
+  if (*got > s->limit - s->frames)
+    return clap_error_set(err, CLAP_ERR_RANGE, "%s: longer than the limit of %g s", s->name,
+                          s->max_seconds);
+  long ns = *got * s->info.channels;
+  for (long i = 0; i < ns; i++)
+    if (!isfinite(dst[i]))
+      return clap_error_set(err, CLAP_ERR_FORMAT, "%s: sample %ld is not a finite number", s->name,
+                            s->frames * s->info.channels + i);
+  s->frames += *got;
+  return CLAP_OK;
+}
+
+clap_status audio_stream_read(audio_stream *s, float *buf, long max_frames, long *got,
+                              clap_error *err) {
+  if (!s || !buf || !got || max_frames <= 0)
+    return clap_error_set(err, CLAP_ERR_ARG, "audio_stream_read: bad arguments");
+  *got = 0;
+  if (s->done) return CLAP_OK;
+  int ch = s->info.channels;
+  clap_status rc = CLAP_OK;
+  if (!s->soxr) {
+    rc = stream_source(s, buf, max_frames, got, err);
+    s->done = rc == CLAP_OK && *got == 0;
+  }
+  while (s->soxr && *got == 0 && !s->done && rc == CLAP_OK) {
+    if (s->in_pos == s->in_n && !s->eof) {
+      rc = stream_source(s, s->in, READ_CHUNK_FRAMES, &s->in_n, err);
+      s->in_pos = 0;
+      s->eof = s->in_n == 0;
+      if (rc) break;
+    }
+    size_t idone = 0, odone = 0;
+    soxr_error_t e = soxr_process(s->soxr, s->eof ? NULL : s->in + s->in_pos * ch,
+                                  s->eof ? 0 : (size_t)(s->in_n - s->in_pos), &idone, buf,
+                                  (size_t)max_frames, &odone);
+    if (e)
+      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s: resample: libsoxr: %s", s->name, e);
+    s->in_pos += (long)idone;
+    *got = (long)odone;
+    s->done = s->eof && odone == 0;
+  }
+  if (rc) {
+    *got = 0;
+    return rc;
+  }
+  clip(buf, *got * ch);
+  return CLAP_OK;
+}
+
+void audio_stream_free(audio_stream *s) {
+  if (!s) return;
+  if (s->soxr) soxr_delete(s->soxr);
+  if (s->sf) sf_close(s->sf);
+  if (s->fd >= 0) close(s->fd);
+  free(s->in);
+  free(s->name);
+  free(s);
 }

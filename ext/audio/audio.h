@@ -4,8 +4,9 @@
 **
 ** What is accepted: anything libsndfile reads (WAV, FLAC, OGG/Vorbis, MP3 on
 ** libsndfile >= 1.1, AIFF, ...), 1..AUDIO_MAX_CHANNELS channels, rates in
-** [AUDIO_MIN_RATE, AUDIO_MAX_RATE]. Channels are averaged to mono; the
-** signal is resampled with libsoxr (high quality) when the rate differs.
+** [AUDIO_MIN_RATE, AUDIO_MAX_RATE]. Channels are averaged to mono, or one
+** channel is taken alone (audio_options.channel); the signal is resampled
+** with libsoxr (high quality) when the rate differs.
 ** What is refused, with a message naming the source: bytes libsndfile does
 ** not recognise, zero samples, absurd rate or channel count, a file whose
 ** header promises more frames than it holds (truncated), a decoded duration
@@ -28,6 +29,7 @@
 **   "<name>: cannot open: <strerror>"         (audio_decode_file; CLAP_ERR_IO)
 **   "<name>: is a FIFO (named pipe), not a regular file" (audio_decode_file;
 **                                             CLAP_ERR_IO; checked before a byte is read)
+**   "<name>: channel 2 requested, but it has 2 channels (0..1)" (CLAP_ERR_RANGE)
 ** - Length: the header's frame count is checked against max_seconds before
 **   anything is read; memory then grows only with frames actually decoded,
 **   never from a header number, and decoding stops as soon as the limit is
@@ -48,7 +50,11 @@
 **   cut from one long recording costs each utterance its own length; the
 **   truncation rule then applies to the cut's frames only ("<name>:
 **   truncated: the cut [a s, b s) needs N frames, read M", or "cannot seek").
-** - Output: averaged channels, resampled (soxr HQ, delay-compensated, so n is
+** - Channel: AUDIO_MIX (0, what a zeroed audio_options holds) averages every
+**   channel, sample by sample; AUDIO_CHANNEL(i) takes 0-based channel i alone
+**   (i >= the file's channel count is the CLAP_ERR_RANGE above, checked from
+**   the header before anything is read; channel 0 of a mono file is the file).
+** - Output: averaged (or the one selected) channels, resampled (soxr HQ, delay-compensated, so n is
 **   round(source_frames * rate / source_rate); when that is 0 the input is
 **   refused as "too short to resample"), then clipped to [-1, 1]
 **   (float sources may exceed full scale; resampling overshoots slightly).
@@ -84,11 +90,16 @@ typedef struct audio_pcm {
   int source_format;  /* libsndfile SF_FORMAT_* of the input */
 } audio_pcm;
 
+/* audio_options.channel: every channel averaged, or 0-based channel i alone. */
+#define AUDIO_MIX 0
+#define AUDIO_CHANNEL(i) ((i) + 1)
+
 typedef struct audio_options {
   int target_rate;       /* 0 = AUDIO_TARGET_RATE */
   double start_seconds;  /* cut start, 0 = from the beginning */
   double end_seconds;    /* cut end, 0 = to the end */
   double max_seconds;    /* refuse longer input; 0 = 4 hours */
+  int channel;           /* AUDIO_MIX (default) or AUDIO_CHANNEL(i) */
 } audio_options;
 
 /* opts may be NULL for the defaults. `name` labels the source in messages
@@ -106,6 +117,33 @@ void audio_pcm_free(audio_pcm *pcm);
 ** it) can refuse a 3 GB file of something else before reading it. Errors as
 ** audio_decode_file's. */
 clap_status audio_probe_file(const char *path, clap_error *err);
+
+/* ---- streaming: long recordings in bounded memory ----------------------
+** An audio_stream reads a source chunk by chunk and hands out every channel,
+** interleaved, resampled to `rate` (libsoxr streaming, HQ; exactly the
+** samples audio_decode would give for one channel, within the resampler's
+** filter settling at the ends), so an hour-long file costs a few buffers,
+** not the hour. The same refusals as audio_decode_* apply, with the same
+** messages: format, channel count, rate, max_seconds (from the header, then
+** while reading), non-finite samples, and truncation (< 99% of the promised
+** frames) when the end is reached. Samples are clipped to [-1, 1].
+** The memory variant borrows `bytes`: keep them alive until the stream is
+** freed. */
+typedef struct audio_stream audio_stream;
+
+clap_status audio_stream_open_memory(const void *bytes, size_t nbytes, const char *name,
+                                     int rate, double max_seconds, audio_stream **out,
+                                     clap_error *err);
+clap_status audio_stream_open_file(const char *path, int rate, double max_seconds,
+                                   audio_stream **out, clap_error *err);
+int audio_stream_channels(const audio_stream *s);
+int audio_stream_source_rate(const audio_stream *s);
+/* Up to max_frames frames of audio_stream_channels() interleaved samples
+** into buf; *got = 0 at the end of the stream (then and only then the
+** truncation rule is checked). */
+clap_status audio_stream_read(audio_stream *s, float *buf, long max_frames, long *got,
+                              clap_error *err);
+void audio_stream_free(audio_stream *s);
 
 /* Resample n samples from rate_in to rate_out (libsoxr, HQ). *out is malloc'd
 ** (a copy when the rates are equal); *nout = round(n * rate_out / rate_in).

@@ -1,0 +1,488 @@
+/* vad — see vad.h. */
+#include "vad.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "audio.h"
+
+#define FRAME 400       /* 25 ms: the acoustic encoder's frame */
+#define HOP 160         /* 10 ms */
+#define VWIN 640        /* 40 ms for voicing */
+#define DEC 4           /* voicing at 4 kHz */
+#define VN (VWIN / DEC) /* 160 decimated samples */
+#define LAG_MIN 10      /* 400 Hz at 4 kHz */
+#define LAG_MAX 66      /* 60.6 Hz */
+#define SMOOTH 3        /* es: frames each side */
+#define BIN_DB 0.25
+#define HIST_LO (-130.0)
+#define NBINS 600       /* -130 .. +20 dB */
+#define EPS 1e-13
+#define STREAM_CHUNK 4096
+
+struct vad {
+  vad_options o;
+  int channel;
+  float pend[VWIN];
+  int npend;
+  long nframes, cap;
+  float *e, *v; /* per frame: energy dB, voicing */
+};
+
+void vad_options_default(vad_options *o) {
+  *o = (vad_options){.min_speech = 0.25,
+                     .min_silence = 0.30,
+                     .onset_db = 2,
+                     .offset_db = 1,
+                     .onset_spread = 2.5,
+                     .offset_spread = 2,
+                     .floor_window = 30,
+                     .floor_percentile = 10,
+                     .min_level_db = -55,
+                     .voicing = 0.3,
+                     .min_voiced = 0.05};
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+typedef struct opt_field {
+  const char *key;
+  size_t off;
+  double lo, hi;
+  int lo_open; /* (lo, hi] instead of [lo, hi] */
+} opt_field;
+
+static const opt_field fields[] = {
+    {"min_speech", offsetof(vad_options, min_speech), 0, 60, 1},
+    {"min_silence", offsetof(vad_options, min_silence), 0, 60, 1},
+    {"onset_db", offsetof(vad_options, onset_db), 0, 60, 1},
+    {"offset_db", offsetof(vad_options, offset_db), 0, 60, 1},
+    {"onset_spread", offsetof(vad_options, onset_spread), 0, 20, 0},
+    {"offset_spread", offsetof(vad_options, offset_spread), 0, 20, 0},
+    {"floor_window", offsetof(vad_options, floor_window), 1, 600, 0},
+    {"floor_percentile", offsetof(vad_options, floor_percentile), 1, 50, 0},
+    {"min_level_db", offsetof(vad_options, min_level_db), -120, 0, 0},
+    {"voicing", offsetof(vad_options, voicing), 0, 1, 0},
+    {"min_voiced", offsetof(vad_options, min_voiced), 0, 10, 0},
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+static double *field_of(vad_options *o, const opt_field *f) {
+  return (double *)((char *)o + f->off);
+}
+
+static int in_range(const opt_field *f, double x) {
+  return isfinite(x) && (f->lo_open ? x > f->lo : x >= f->lo) && x <= f->hi;
+}
+
+static clap_status range_error(const opt_field *f, const char *got, clap_error *err) {
+  return clap_error_set(err, CLAP_ERR_ARG, "options: %s: must be a number in %c%g, %g], got %s",
+                        f->key, f->lo_open ? '(' : '[', f->lo, f->hi, got);
+}
+
+clap_status vad_options_check(const vad_options *o, clap_error *err) {
+  if (!o) return clap_error_set(err, CLAP_ERR_ARG, "options: NULL");
+  vad_options c = *o;
+  for (size_t i = 0; i < NFIELDS; i++) {
+    double x = *field_of(&c, &fields[i]);
+    if (!in_range(&fields[i], x)) {
+      char got[32];
+      snprintf(got, sizeof got, "%g", x);
+      return range_error(&fields[i], got, err);
+    }
+  }
+  if (o->offset_db > o->onset_db || o->offset_spread > o->onset_spread)
+    return clap_error_set(err, CLAP_ERR_ARG,
+                          "options: the offset threshold (offset_db %g, offset_spread %g) must not "
+                          "exceed the onset one (onset_db %g, onset_spread %g)",
+                          o->offset_db, o->offset_spread, o->onset_db, o->onset_spread);
+  return CLAP_OK;
+}
+
+static const opt_field *find_field(const char *key) {
+  for (size_t i = 0; i < NFIELDS; i++)
+    if (!strcmp(fields[i].key, key)) return &fields[i];
+  return NULL;
+}
+
+clap_status vad_options_from_json(const char *json, size_t n, vad_options *o, clap_error *err) {
+  if (!json || !o) return clap_error_set(err, CLAP_ERR_ARG, "options: NULL");
+  cJSON *root = cJSON_ParseWithLength(json, n);
+  if (!root || !cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return clap_error_set(err, CLAP_ERR_ARG,
+                          "options: not a JSON object (e.g. {\"min_silence\": 0.5})");
+  }
+  vad_options c = *o;
+  clap_status rc = CLAP_OK;
+  for (cJSON *it = root->child; it && !rc; it = it->next) {
+    const opt_field *f = it->string ? find_field(it->string) : NULL;
+    if (!f) {
+      rc = clap_error_set(err, CLAP_ERR_ARG,
+                          "options: unknown key '%.64s' (known: min_speech, min_silence, onset_db, "
+                          "offset_db, onset_spread, offset_spread, floor_window, floor_percentile, min_level_db, voicing, "
+                          "min_voiced)",
+                          it->string ? it->string : "");
+    } else if (!cJSON_IsNumber(it) || !in_range(f, it->valuedouble)) {
+      char *got = cJSON_PrintUnformatted(it);
+      if (got && strlen(got) > 40) strcpy(got + 37, "...");
+      rc = range_error(f, got ? got : "?", err);
+      cJSON_free(got);
+    } else {
+      *field_of(&c, f) = it->valuedouble;
+    }
+  }
+  cJSON_Delete(root);
+  if (!rc) rc = vad_options_check(&c, err);
+  if (!rc) *o = c;
+  return rc;
+}
+
+/* ---- features ------------------------------------------------------------ */
+
+clap_status vad_create(const vad_options *o, int channel, vad **out, clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "vad_create: no output pointer");
+  *out = NULL;
+  vad_options d;
+  if (!o) {
+    vad_options_default(&d);
+    o = &d;
+  }
+  clap_status rc = vad_options_check(o, err);
+  if (rc) return rc;
+  vad *v = calloc(1, sizeof *v);
+  if (!v) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  v->o = *o;
+  v->channel = channel;
+  *out = v;
+  return CLAP_OK;
+}
+
+/* Highest normalised autocorrelation of the decimated window over the pitch
+** lags; the energies of the two overlapping parts come from prefix sums. */
+static float voicing_of(const float *x) {
+  float d[VN];
+  double pre[VN + 1];
+  pre[0] = 0;
+  double mean = 0;
+  for (int i = 0; i < VN; i++) {
+    const float *p = x + i * DEC;
+    d[i] = 0.25f * (p[0] + p[1] + p[2] + p[3]);
+    mean += d[i];
+  }
+  mean /= VN;
+  for (int i = 0; i < VN; i++) {
+    d[i] -= (float)mean;
+    pre[i + 1] = pre[i] + (double)d[i] * d[i];
+  }
+  float best = 0;
+  for (int lag = LAG_MIN; lag <= LAG_MAX; lag++) {
+    int m = VN - lag;
+    float s = 0;
+    for (int i = 0; i < m; i++) s += d[i] * d[i + lag];
+    double a = pre[m], b = pre[VN] - pre[lag];
+    if (s > 0 && a > EPS && b > EPS) {
+      float r = (float)(s / sqrt(a * b));
+      if (r > best) best = r;
+    }
+  }
+  return best > 1 ? 1 : best;
+}
+
+static clap_status add_frame(vad *v, clap_error *err) {
+  if (v->nframes == v->cap) {
+    long cap = v->cap ? v->cap * 2 : 4096;
+    float *e = realloc(v->e, sizeof(float) * (size_t)cap);
+    if (e) v->e = e;
+    float *vv = e ? realloc(v->v, sizeof(float) * (size_t)cap) : NULL;
+    if (!e || !vv) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+    v->v = vv;
+    v->cap = cap;
+  }
+  double s = 0;
+  for (int i = 0; i < FRAME; i++) s += (double)v->pend[i] * v->pend[i];
+  float e = (float)(10 * log10(s / FRAME + EPS));
+  v->e[v->nframes] = e;
+  v->v[v->nframes] = e > v->o.min_level_db ? voicing_of(v->pend) : 0;
+  v->nframes++;
+  return CLAP_OK;
+}
+
+clap_status vad_feed(vad *v, const float *x, long n, int stride, clap_error *err) {
+  if (!v || (!x && n > 0) || stride < 1) return clap_error_set(err, CLAP_ERR_ARG, "vad_feed: bad arguments");
+  for (long i = 0; i < n; i++) {
+    v->pend[v->npend++] = x[i * stride];
+    if (v->npend == VWIN) {
+      clap_status rc = add_frame(v, err);
+      if (rc) return rc;
+      memmove(v->pend, v->pend + HOP, sizeof(float) * (VWIN - HOP));
+      v->npend = VWIN - HOP;
+    }
+  }
+  return CLAP_OK;
+}
+
+/* ---- decision ------------------------------------------------------------ */
+
+static int bin_of(float db) {
+  int b = (int)floor((db - HIST_LO) / BIN_DB);
+  return b < 0 ? 0 : b >= NBINS ? NBINS - 1 : b;
+}
+
+/* floor[t]: the percentile of es over the centred window, by a sliding
+** histogram; spread[t]: how far the percentile twice as high lies above it
+** (a noise's own ups and downs: ~0.3 dB for white noise, several dB for
+** babble). */
+static float percentile_of(const int *hist, long count, double pct) {
+  long rank = (long)ceil(count * pct / 100.0), seen = 0;
+  if (rank < 1) rank = 1;
+  int b = 0;
+  for (; b < NBINS - 1; b++)
+    if ((seen += hist[b]) >= rank) break;
+  return (float)(HIST_LO + (b + 0.5) * BIN_DB);
+}
+
+static void noise_floor(const vad_options *o, const float *es, long n, float *floor_db,
+                        float *spread) {
+  int hist[NBINS] = {0};
+  long half = (long)(o->floor_window * 100 / 2);
+  long lo = 0, hi = 0, count = 0; /* the histogram holds es[lo, hi) */
+  for (long t = 0; t < n; t++) {
+    long want_hi = t + half + 1 < n ? t + half + 1 : n, want_lo = t - half > 0 ? t - half : 0;
+    for (; hi < want_hi; hi++, count++) hist[bin_of(es[hi])]++;
+    for (; lo < want_lo; lo++, count--) hist[bin_of(es[lo])]--;
+    floor_db[t] = percentile_of(hist, count, o->floor_percentile);
+    spread[t] = percentile_of(hist, count, 3 * o->floor_percentile) - floor_db[t];
+  }
+}
+
+static void smooth_lin(const float *v, long n, float *vs) {
+  for (long t = 0; t < n; t++) {
+    double s = 0;
+    int k = 0;
+    for (long j = t - SMOOTH; j <= t + SMOOTH; j++)
+      if (j >= 0 && j < n) s += v[j], k++;
+    vs[t] = (float)(s / k);
+  }
+}
+
+static void smooth(const float *e, long n, float *es) {
+  for (long t = 0; t < n; t++) {
+    double s = 0;
+    int k = 0;
+    for (long j = t - SMOOTH; j <= t + SMOOTH; j++)
+      if (j >= 0 && j < n) s += pow(10, e[j] / 10), k++;
+    es[t] = (float)(10 * log10(s / k));
+  }
+}
+
+/* Marks speech frames in `on` (0/1): a voiced frame above the onset
+** threshold starts a run, which grows both ways while above the offset
+** threshold. th holds the onset thresholds, then the offset ones. */
+static void hysteresis(const vad_options *o, const float *es, const float *vs, const float *th,
+                       long n, unsigned char *on) {
+  const float *off = th + n;
+  memset(on, 0, (size_t)n);
+  for (long t = 0; t < n; t++) {
+    if (on[t] || es[t] <= th[t] || es[t] <= o->min_level_db || vs[t] < o->voicing) continue;
+    long a = t, b = t;
+    while (a > 0 && !on[a - 1] && es[a - 1] > off[a - 1] && es[a - 1] > o->min_level_db) a--;
+    while (b + 1 < n && es[b + 1] > off[b + 1] && es[b + 1] > o->min_level_db) b++;
+    memset(on + a, 1, (size_t)(b - a + 1));
+    t = b;
+  }
+}
+
+/* Onset and offset thresholds: the floor, plus a fixed rise, plus a
+** multiple of the noise's spread. */
+static void thresholds(const vad_options *o, const float *fl, const float *spread, long n,
+                       float *th) {
+  for (long t = 0; t < n; t++) {
+    th[t] = fl[t] + (float)(o->onset_db + o->onset_spread * spread[t]);
+    th[n + t] = fl[t] + (float)(o->offset_db + o->offset_spread * spread[t]);
+  }
+}
+
+/* Frame t's centre is t*HOP + FRAME/2 samples. */
+static double frame_time(long t, int edge) {
+  return ((double)t * HOP + FRAME / 2.0 + edge * HOP / 2.0) / VAD_RATE;
+}
+
+static clap_status collect(const vad *v, const unsigned char *on, vad_segment **segs, long *nsegs,
+                           clap_error *err) {
+  const vad_options *o = &v->o;
+  long n = v->nframes, k = 0, cap = 0, gap = (long)ceil(o->min_silence * 100);
+  vad_segment *out = NULL;
+  for (long t = 0; t < n;) {
+    if (!on[t]) {
+      t++;
+      continue;
+    }
+    long a = t, b = t;
+    /* Extend over gaps shorter than min_silence. */
+    for (;;) {
+      while (b + 1 < n && on[b + 1]) b++;
+      long c = b + 1;
+      while (c < n && !on[c]) c++;
+      if (c < n && c - b - 1 < gap) b = c;
+      else break;
+    }
+    t = b + 1;
+    double voiced = 0, energy = 0;
+    for (long j = a; j <= b; j++) {
+      voiced += v->v[j] >= o->voicing ? 0.01 : 0;
+      energy += pow(10, v->e[j] / 10);
+    }
+    double start = frame_time(a, -1), end = frame_time(b, 1);
+    if (start < 0) start = 0;
+    if (end - start < o->min_speech || voiced < o->min_voiced - 1e-9) continue;
+    if (k == cap) {
+      cap = cap ? cap * 2 : 64;
+      vad_segment *p = realloc(out, sizeof *out * (size_t)cap);
+      if (!p) {
+        free(out);
+        return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+      }
+      out = p;
+    }
+    out[k++] = (vad_segment){start, end, v->channel, 10 * log10(energy / (double)(b - a + 1) + EPS)};
+  }
+  *segs = out;
+  *nsegs = k;
+  return CLAP_OK;
+}
+
+clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err) {
+  if (!v || !segs || !nsegs) return clap_error_set(err, CLAP_ERR_ARG, "vad_finish: bad arguments");
+  *segs = NULL;
+  *nsegs = 0;
+  /* A tail shorter than a voicing window still counts as one frame. */
+  if (v->npend >= FRAME || (v->nframes == 0 && v->npend > 0)) {
+    for (int i = v->npend; i < VWIN; i++) v->pend[i] = 0;
+    clap_status rc = add_frame(v, err);
+    if (rc) return rc;
+  }
+  long n = v->nframes;
+  if (n == 0) return CLAP_OK;
+  float *es = malloc(sizeof(float) * (size_t)n * 6);
+  unsigned char *on = malloc((size_t)n);
+  clap_status rc = CLAP_OK;
+  if (!es || !on) {
+    rc = clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  } else {
+    float *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n, *th = es + 4 * n;
+    smooth(v->e, n, es);
+    smooth_lin(v->v, n, vs);
+    noise_floor(&v->o, es, n, fl, spread);
+    thresholds(&v->o, fl, spread, n, th);
+    hysteresis(&v->o, es, vs, th, n, on);
+    rc = collect(v, on, segs, nsegs, err);
+  }
+  free(es);
+  free(on);
+  return rc;
+}
+
+void vad_free(vad *v) {
+  if (!v) return;
+  free(v->e);
+  free(v->v);
+  free(v);
+}
+
+/* ---- whole recordings ---------------------------------------------------- */
+
+static int by_start(const void *a, const void *b) {
+  const vad_segment *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return (x->channel > y->channel) - (x->channel < y->channel);
+}
+
+/* Runs the detectors of the chosen channels over the stream, then merges. */
+static clap_status segment_stream(audio_stream *s, const char *name, int channel,
+                                  const vad_options *o, vad_segment **segs, long *nsegs,
+                                  clap_error *err) {
+  int ch = audio_stream_channels(s);
+  if (channel != VAD_ALL_CHANNELS && (channel < 0 || channel >= ch))
+    return clap_error_set(err, CLAP_ERR_RANGE,
+                          "%s: channel %d requested, but it has %d channel%s (0..%d)", name,
+                          channel, ch, ch == 1 ? "" : "s", ch - 1);
+  int first = channel == VAD_ALL_CHANNELS ? 0 : channel;
+  int nv = channel == VAD_ALL_CHANNELS ? ch : 1;
+  vad **det = calloc((size_t)nv, sizeof *det);
+  float *buf = malloc(sizeof(float) * STREAM_CHUNK * (size_t)ch);
+  clap_status rc = det && buf ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
+  for (int i = 0; !rc && i < nv; i++) rc = vad_create(o, first + i, &det[i], err);
+  for (long got = 1; !rc && got > 0;) {
+    rc = audio_stream_read(s, buf, STREAM_CHUNK, &got, err);
+    for (int i = 0; !rc && i < nv; i++) rc = vad_feed(det[i], buf + first + i, got, ch, err);
+  }
+  vad_segment *all = NULL;
+  long nall = 0;
+  for (int i = 0; !rc && i < nv; i++) {
+    vad_segment *one = NULL;
+    long k = 0;
+    rc = vad_finish(det[i], &one, &k, err);
+    vad_segment *p = !rc && k ? realloc(all, sizeof *all * (size_t)(nall + k)) : all;
+    if (!rc && k && !p) rc = clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
+    if (!rc && k) {
+      all = p;
+      memcpy(all + nall, one, sizeof *one * (size_t)k);
+      nall += k;
+    }
+    free(one);
+  }
+  for (int i = 0; det && i < nv; i++) vad_free(det[i]);
+  free(det);
+  free(buf);
+  if (rc) {
+    free(all);
+    return rc;
+  }
+  if (nall > 1) qsort(all, (size_t)nall, sizeof *all, by_start);
+  *segs = all;
+  *nsegs = nall;
+  return CLAP_OK;
+}
+
+static clap_status segment_checked(audio_stream *s, const char *name, int channel,
+                                   const vad_options *o, vad_segment **segs, long *nsegs,
+                                   int *nchannels, clap_error *err) {
+  if (nchannels) *nchannels = audio_stream_channels(s);
+  clap_status rc = segment_stream(s, name, channel, o, segs, nsegs, err);
+  audio_stream_free(s);
+  return rc;
+}
+
+static clap_status check_args(const char *name, const vad_options *o, vad_segment **segs,
+                              long *nsegs, clap_error *err) {
+  if (!segs || !nsegs) return clap_error_set(err, CLAP_ERR_ARG, "%s: no output pointer", name);
+  *segs = NULL;
+  *nsegs = 0;
+  return o ? vad_options_check(o, err) : CLAP_OK;
+}
+
+clap_status vad_segment_memory(const void *bytes, size_t nbytes, const char *name, int channel,
+                               const vad_options *o, double max_seconds, vad_segment **segs,
+                               long *nsegs, int *nchannels, clap_error *err) {
+  if (!name) name = "audio";
+  clap_status rc = check_args(name, o, segs, nsegs, err);
+  audio_stream *s = NULL;
+  if (!rc) rc = audio_stream_open_memory(bytes, nbytes, name, VAD_RATE, max_seconds, &s, err);
+  return rc ? rc : segment_checked(s, name, channel, o, segs, nsegs, nchannels, err);
+}
+
+clap_status vad_segment_file(const char *path, int channel, const vad_options *o,
+                             double max_seconds, vad_segment **segs, long *nsegs, int *nchannels,
+                             clap_error *err) {
+  if (!path) return clap_error_set(err, CLAP_ERR_ARG, "vad_segment_file: NULL path");
+  clap_status rc = check_args(path, o, segs, nsegs, err);
+  audio_stream *s = NULL;
+  if (!rc) rc = audio_stream_open_file(path, VAD_RATE, max_seconds, &s, err);
+  return rc ? rc : segment_checked(s, path, channel, o, segs, nsegs, nchannels, err);
+}

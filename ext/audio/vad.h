@@ -1,0 +1,106 @@
+/*
+** vad — voice-activity segmentation of long recordings, channel by channel.
+**
+** Why our own detector: Debian 12's libwebrtc-audio-processing-dev (0.3-1)
+** installs no webrtc_vad.h; WebRTC's VAD is reachable there only through the
+** C++ AudioProcessing object (voice_detection(): a 10 ms yes/no after the
+** whole capture pipeline, four fixed aggressiveness modes, no level, no
+** segment boundaries), so it cannot be given the parameters below nor
+** called from C. This detector uses the acoustic encoder's framing (16 kHz,
+** 25 ms Hann-free frames every 10 ms) and two features per frame:
+**   energy   e(t) = 10 log10(mean of x^2 over the 25 ms frame), dBFS;
+**   voicing  v(t) = the highest normalised autocorrelation over lags of
+**            60..400 Hz, of the 40 ms from the frame's start decimated to
+**            4 kHz (4-sample means), in [0, 1]; periodic speech is near 1,
+**            white noise near 0.2.
+** Decision, per channel, over the whole recording's frame features (8 bytes
+** per 10 ms are kept, never the audio, so an hour costs ~3 MB per channel):
+**  1. es(t): e smoothed over 5 frames (50 ms, mean of the linear energies);
+**  2. floor(t): the floor_percentile-th percentile of es over floor_window
+**     seconds centred on t (0.5 dB bins) — the local noise level. In a call
+**     the other party's turns give every channel silence to measure it on;
+**     a channel that is speech for more than 90% of a window sees its floor
+**     rise towards its quietest speech;
+**  3. a frame is "onset" when es > floor + onset_db and es > min_level_db;
+**     a run of onset frames grows both ways while es > floor + offset_db
+**     (hysteresis: loud parts find speech, the lower threshold finds its
+**     edges);
+**  4. runs closer than min_silence are joined; a run with fewer than
+**     min_voiced seconds of frames with v >= voicing is dropped (noise
+**     bursts, clicks, hum); runs shorter than min_speech are dropped.
+** A segment runs from the middle of the hop before its first frame's centre
+** to the middle of the hop after its last one; level_db is 10 log10 of the
+** mean energy of its frames (dBFS).
+**
+** Parameters (vad_options; vad_options_default gives the defaults, the JSON
+** keys are the field names):
+**   min_speech        0.25 s   shortest segment kept           (0..60]
+**   min_silence       0.30 s   shortest gap that splits two    (0..60]
+**   onset_db          6 dB     rise over the floor that starts  (0..60]
+**   offset_db         3 dB     rise over the floor that continues (0..onset_db]
+**   floor_window      30 s     window of the noise-floor percentile [1, 600]
+**   floor_percentile  10       which percentile is the floor  [1, 50]
+**   min_level_db      -55 dBFS quieter than this is never speech [-120, 0]
+**   voicing           0.5      v at which a frame counts as voiced [0, 1]
+**   min_voiced        0.05 s   voiced time a segment needs     [0, 10]
+** Out-of-range values, a non-number, an unknown key or text that is not a
+** JSON object are refused by vad_options_from_json with a message naming
+** the key ("options: min_speech: must be a number in (0, 60], got -1").
+**
+** Thread safety: none shared; one vad per thread.
+*/
+#ifndef CLAP_VAD_H
+#define CLAP_VAD_H
+
+#include <stddef.h>
+
+#include "clap_error.h"
+
+#define VAD_RATE 16000
+#define VAD_ALL_CHANNELS (-1)
+
+typedef struct vad_options {
+  double min_speech, min_silence;
+  double onset_db, offset_db;
+  double onset_spread, offset_spread;
+  double floor_window, floor_percentile;
+  double min_level_db;
+  double voicing, min_voiced;
+} vad_options;
+
+typedef struct vad_segment {
+  double start, end; /* seconds of the recording */
+  int channel;       /* 0-based */
+  double level_db;   /* mean energy of the segment, dBFS */
+} vad_segment;
+
+void vad_options_default(vad_options *o);
+/* Overrides the fields of *o named in the JSON object (n bytes; NUL not
+** needed). *o is left as it was on error. */
+clap_status vad_options_from_json(const char *json, size_t n, vad_options *o, clap_error *err);
+/* Checks every field against the ranges above. */
+clap_status vad_options_check(const vad_options *o, clap_error *err);
+
+/* One channel's detector at VAD_RATE. Feed samples (every stride-th float
+** of x, n of them), then finish once to get its segments. */
+typedef struct vad vad;
+clap_status vad_create(const vad_options *o, int channel, vad **out, clap_error *err);
+clap_status vad_feed(vad *v, const float *x, long n, int stride, clap_error *err);
+/* *segs is malloc'd (caller frees; NULL when *nsegs == 0). */
+clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err);
+void vad_free(vad *v);
+
+/* Segment a recording (any format audio.h reads, streamed through
+** audio_stream at VAD_RATE): channel is a 0-based index or VAD_ALL_CHANNELS.
+** Segments are sorted by start, then channel. *nchannels (may be NULL)
+** gets the source's channel count. Errors name `name` (or the path): the
+** audio's own (audio.h), "NAME: channel 2 requested, but it has 2 channels
+** (0..1)". Finding no speech is not an error here (*nsegs = 0). */
+clap_status vad_segment_memory(const void *bytes, size_t nbytes, const char *name, int channel,
+                               const vad_options *o, double max_seconds, vad_segment **segs,
+                               long *nsegs, int *nchannels, clap_error *err);
+clap_status vad_segment_file(const char *path, int channel, const vad_options *o,
+                             double max_seconds, vad_segment **segs, long *nsegs, int *nchannels,
+                             clap_error *err);
+
+#endif

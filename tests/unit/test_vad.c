@@ -1,0 +1,255 @@
+/* vad: options, the detector on synthetic calls (boundary F1 asserted),
+** the streaming whole-file path, bad input. */
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "synth_call.h"
+#include "vad.h"
+
+static sc_pool turns_pool, babble_pool;
+
+/* Runs both channels' detectors over the call; returns the score. */
+static sc_score detect(const sc_call *c, const vad_options *o, int verbose) {
+  vad_segment *all = NULL;
+  long nall = 0;
+  for (int ch = 0; ch < 2; ch++) {
+    vad *v = NULL;
+    clap_error e;
+    vad_segment *s = NULL;
+    long n = 0;
+    if (vad_create(o, ch, &v, &e) || vad_feed(v, c->x + ch, c->n, 2, &e) || vad_finish(v, &s, &n, &e)) {
+      fprintf(stderr, "vad: %s\n", e.msg);
+      CHECK(0);
+    }
+    all = realloc(all, sizeof *all * (size_t)(nall + n + 1));
+    if (n) memcpy(all + nall, s, sizeof *s * (size_t)n);
+    nall += n;
+    free(s);
+    vad_free(v);
+  }
+  double *st = malloc(sizeof(double) * (size_t)(nall + 1)), *en = malloc(sizeof(double) * (size_t)(nall + 1));
+  int *chn = malloc(sizeof(int) * (size_t)(nall + 1));
+  for (long i = 0; i < nall; i++) st[i] = all[i].start, en[i] = all[i].end, chn[i] = all[i].channel;
+  sc_score sc = sc_evaluate(c, st, en, chn, (int)nall, 0.1);
+  if (verbose > 1)
+    for (long i = 0; i < nall; i++) fprintf(stderr, "  found ch%d %.3f-%.3f %.1f dB\n", chn[i], st[i], en[i], all[i].level_db);
+  if (verbose > 1)
+    for (int t = 0; t < c->nturns; t++) fprintf(stderr, "  truth ch%d %.3f-%.3f\n", c->turns[t].channel, c->turns[t].start, c->turns[t].end);
+  free(st), free(en), free(chn), free(all);
+  return sc;
+}
+
+typedef struct condition {
+  const char *name;
+  sc_noise noise;
+  double snr, min_f1;
+} condition;
+
+static const condition conditions[] = {
+    {"clean", SC_CLEAN, 0, 0.95},       {"white 20 dB", SC_WHITE, 20, 0.95},
+    {"babble 20 dB", SC_BABBLE, 20, 0.95}, {"white 5 dB", SC_WHITE, 5, 0.85},
+    {"babble 5 dB", SC_BABBLE, 5, 0.85},
+};
+
+/* Five calls of 40 turns per condition: the pooled F1. The defaults of
+** vad.h were chosen on seeds 1..5; these are seeds 6..10, never tuned on. */
+static void test_boundary_f1(void) {
+  vad_options o;
+  vad_options_default(&o);
+  int verbose = getenv("VAD_VERBOSE") ? atoi(getenv("VAD_VERBOSE")) : 0;
+  for (size_t k = 0; k < sizeof conditions / sizeof *conditions; k++) {
+    const condition *cd = &conditions[k];
+    sc_score tot = {0};
+    for (uint64_t seed = 6; seed <= 10; seed++) {
+      sc_call c;
+      CHECK(sc_build(&c, &turns_pool, &babble_pool, 40, cd->noise, cd->snr, seed));
+      sc_score s = detect(&c, &o, verbose);
+      tot.truth += s.truth, tot.found += s.found, tot.matched += s.matched;
+      tot.wrong_channel += s.wrong_channel, tot.false_alarm += s.false_alarm;
+      sc_free(&c);
+    }
+    double p = (double)tot.matched / tot.found, r = (double)tot.matched / tot.truth;
+    double f1 = 2 * p * r / (p + r);
+    printf("boundary F1 %-13s %.3f (precision %.3f, recall %.3f, %d boundaries; %d segments on "
+           "the wrong channel, %d false alarms)\n",
+           cd->name, f1, p, r, tot.truth, tot.wrong_channel, tot.false_alarm);
+    CHECK(f1 >= cd->min_f1);
+    CHECK_INT(tot.wrong_channel, 0);
+  }
+}
+
+
+static void test_options(void) {
+  vad_options o, d;
+  vad_options_default(&o);
+  d = o;
+  clap_error e;
+  CHECK_INT(vad_options_check(&o, &e), CLAP_OK);
+  const char *ok = "{\"min_silence\": 0.5, \"min_speech\": 0.1}";
+  CHECK_INT(vad_options_from_json(ok, strlen(ok), &o, &e), CLAP_OK);
+  CHECK_NEAR(o.min_silence, 0.5, 0);
+  CHECK_NEAR(o.min_speech, 0.1, 0);
+  CHECK_NEAR(o.onset_db, d.onset_db, 0);
+  vad_options before = o;
+  const char *bad[][2] = {
+      {"{\"min_silense\": 1}", "unknown key 'min_silense'"},
+      {"{\"min_speech\": -1}", "min_speech: must be a number in (0, 60], got -1"},
+      {"{\"voicing\": \"high\"}", "voicing: must be a number in [0, 1], got \"high\""},
+      {"[1, 2]", "not a JSON object"},
+      {"{\"min_speech\": 1", "not a JSON object"},
+      {"{\"offset_db\": 9}", "must not exceed the onset one"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    CHECK_INT(vad_options_from_json(bad[i][0], strlen(bad[i][0]), &o, &e), CLAP_ERR_ARG);
+    CHECK_CONTAINS(e.msg, bad[i][1]);
+    CHECK(!memcmp(&o, &before, sizeof o));
+  }
+}
+
+/* A call written as a 16-bit stereo WAV (libsndfile) and segmented from the
+** file must give the detectors' segments, on the right channels. */
+static char wav_path[64];
+
+static int write_wav(const char *path, const float *x, long n, int channels, int rate) {
+  SF_INFO info = {.samplerate = rate, .channels = channels, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+  SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+  if (!f) return 0;
+  sf_command(f, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  int ok = sf_writef_float(f, x, n) == n;
+  return sf_close(f) == 0 && ok;
+}
+
+static void test_file(void) {
+  sc_call c;
+  CHECK(sc_build(&c, &turns_pool, &babble_pool, 12, SC_WHITE, 20, 11));
+  CHECK(write_wav(wav_path, c.x, c.n, 2, SC_RATE));
+  vad_segment *s = NULL;
+  long n = 0;
+  int nch = 0;
+  clap_error e;
+  CHECK_INT(vad_segment_file(wav_path, VAD_ALL_CHANNELS, NULL, 0, &s, &n, &nch, &e), CLAP_OK);
+  CHECK_INT(nch, 2);
+  CHECK_INT(n, 12);
+  double st[32], en[32];
+  int ch[32];
+  for (long i = 0; i < n && i < 32; i++) {
+    st[i] = s[i].start, en[i] = s[i].end, ch[i] = s[i].channel;
+    if (i) CHECK(s[i].start >= s[i - 1].start);
+    CHECK(s[i].level_db < 0 && s[i].level_db > -60);
+  }
+  sc_score sc = sc_evaluate(&c, st, en, ch, (int)(n < 32 ? n : 32), 0.1);
+  CHECK(sc.f1 >= 0.95);
+  CHECK_INT(sc.wrong_channel, 0);
+  free(s);
+  /* One channel only. */
+  CHECK_INT(vad_segment_file(wav_path, 1, NULL, 0, &s, &n, &nch, &e), CLAP_OK);
+  CHECK_INT(n, 6);
+  for (long i = 0; i < n; i++) CHECK_INT(s[i].channel, 1);
+  free(s);
+  CHECK_INT(vad_segment_file(wav_path, 2, NULL, 0, &s, &n, &nch, &e), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(e.msg, "channel 2 requested, but it has 2 channels (0..1)");
+  CHECK_CONTAINS(e.msg, wav_path);
+  sc_free(&c);
+}
+
+static void test_bad_input(void) {
+  vad_segment *s = NULL;
+  long n = -1;
+  clap_error e;
+  CHECK_INT(vad_segment_memory("", 0, "empty.wav", VAD_ALL_CHANNELS, NULL, 0, &s, &n, NULL, &e),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(e.msg, "empty.wav: empty (0 bytes)");
+  CHECK_INT(vad_segment_memory("RIFFxxxxjunk", 12, "junk.wav", 0, NULL, 0, &s, &n, NULL, &e),
+            CLAP_ERR_FORMAT);
+  CHECK_CONTAINS(e.msg, "junk.wav: not an audio format");
+  /* All silent: no speech, no error; a mono file has no channel 1. */
+  float *z = calloc(SC_RATE * 3, sizeof(float));
+  CHECK(write_wav(wav_path, z, SC_RATE * 3, 1, SC_RATE));
+  CHECK_INT(vad_segment_file(wav_path, VAD_ALL_CHANNELS, NULL, 0, &s, &n, NULL, &e), CLAP_OK);
+  CHECK_INT(n, 0);
+  CHECK(s == NULL);
+  CHECK_INT(vad_segment_file(wav_path, 1, NULL, 0, &s, &n, NULL, &e), CLAP_ERR_RANGE);
+  CHECK_CONTAINS(e.msg, "channel 1 requested, but it has 1 channel (0..0)");
+  /* Quiet noise below min_level_db is not speech either. */
+  clap_rng r;
+  clap_rng_seed(&r, 3);
+  for (long i = 0; i < SC_RATE * 3; i++) z[i] = (float)(0.0005 * sc_gauss(&r)) * (i > SC_RATE ? 1.0f : 0.1f);
+  CHECK(write_wav(wav_path, z, SC_RATE * 3, 1, SC_RATE));
+  CHECK_INT(vad_segment_file(wav_path, 0, NULL, 0, &s, &n, NULL, &e), CLAP_OK);
+  CHECK_INT(n, 0);
+  free(z);
+  vad_options o;
+  vad_options_default(&o);
+  o.min_speech = 0;
+  CHECK_INT(vad_segment_file(wav_path, 0, &o, 0, &s, &n, NULL, &e), CLAP_ERR_ARG);
+  CHECK_CONTAINS(e.msg, "min_speech");
+}
+
+/* The stream gives what audio_decode gives, channel by channel, at another
+** rate too (resampled: the same soxr filter, so equal within settling). */
+static void test_stream_matches_decode(void) {
+  sc_call c;
+  CHECK(sc_build(&c, &turns_pool, &babble_pool, 4, SC_WHITE, 20, 12));
+  for (int rate = SC_RATE; rate; rate = rate == SC_RATE ? 44100 : 0) {
+    long n = c.n;
+    float *x = c.x;
+    float *y = NULL;
+    if (rate != SC_RATE) {
+      /* Upsample both channels to make a 44.1 kHz stereo source. */
+      float *l = malloc(sizeof(float) * (size_t)n), *rr = malloc(sizeof(float) * (size_t)n), *lo, *ro;
+      long nl, nr;
+      clap_error e;
+      for (long i = 0; i < n; i++) l[i] = c.x[2 * i], rr[i] = c.x[2 * i + 1];
+      CHECK_INT(audio_resample(l, n, SC_RATE, rate, &lo, &nl, &e), CLAP_OK);
+      CHECK_INT(audio_resample(rr, n, SC_RATE, rate, &ro, &nr, &e), CLAP_OK);
+      n = nl;
+      y = malloc(sizeof(float) * 2 * (size_t)n);
+      for (long i = 0; i < n; i++) y[2 * i] = lo[i] * 0.9f, y[2 * i + 1] = ro[i] * 0.9f;
+      free(l), free(rr), free(lo), free(ro);
+      x = y;
+    }
+    CHECK(write_wav(wav_path, x, n, 2, rate));
+    for (int ch = 0; ch < 2; ch++) {
+      audio_options o = {.channel = AUDIO_CHANNEL(ch)};
+      audio_pcm *p = NULL;
+      clap_error e;
+      CHECK_INT(audio_decode_file(wav_path, &o, &p, &e), CLAP_OK);
+      audio_stream *s = NULL;
+      CHECK_INT(audio_stream_open_file(wav_path, SC_RATE, 0, &s, &e), CLAP_OK);
+      CHECK_INT(audio_stream_channels(s), 2);
+      float buf[2 * 1000];
+      long got, k = 0;
+      double maxd = 0;
+      while (audio_stream_read(s, buf, 1000, &got, &e) == CLAP_OK && got > 0)
+        for (long i = 0; i < got; i++, k++)
+          if (p && k < p->n) {
+            double d = fabs(buf[2 * i + ch] - p->samples[k]);
+            if (d > maxd) maxd = d;
+          }
+      CHECK(p && labs(k - p->n) <= 1);
+      CHECK(maxd < (rate == SC_RATE ? 1e-7 : 2e-3));
+      audio_stream_free(s);
+      audio_pcm_free(p);
+    }
+    free(y);
+  }
+  sc_free(&c);
+}
+
+int main(void) {
+  CHECK(sc_pool_load(&turns_pool, "samples/audio/s[1-3]/*.flac", 400) > 100);
+  CHECK(sc_pool_load(&babble_pool, "samples/audio/s[45]/*.flac", 400) > 50);
+  snprintf(wav_path, sizeof wav_path, "/tmp/clap-test-vad-%d.wav", (int)getpid());
+  RUN(test_options);
+  RUN(test_boundary_f1);
+  RUN(test_file);
+  RUN(test_bad_input);
+  RUN(test_stream_matches_decode);
+  unlink(wav_path);
+  sc_pool_free(&turns_pool);
+  sc_pool_free(&babble_pool);
+  return harness_report();
+}
