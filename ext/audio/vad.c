@@ -20,6 +20,7 @@
 #define LAG_MAX 66      /* 60.6 Hz */
 #define SMOOTH 3        /* es: frames each side */
 #define BIN_DB 0.25
+#define SPREAD_MAX_DB 4.0
 #define HIST_LO (-130.0)
 #define NBINS 600       /* -130 .. +20 dB */
 #define EPS 1e-13
@@ -258,6 +259,9 @@ static void noise_floor(const vad_options *o, const float *es, long n, float *fl
     for (; lo < want_lo; lo++, count--) hist[bin_of(es[lo])]--;
     floor_db[t] = percentile_of(hist, count, o->floor_percentile);
     spread[t] = percentile_of(hist, count, 3 * o->floor_percentile) - floor_db[t];
+    /* Past SPREAD_MAX_DB the higher percentile is speech, not noise (digital
+    ** silence between turns, or a window that is mostly speech). */
+    if (spread[t] > SPREAD_MAX_DB) spread[t] = SPREAD_MAX_DB;
   }
 }
 

@@ -7,7 +7,7 @@
 ** whole capture pipeline, four fixed aggressiveness modes, no level, no
 ** segment boundaries), so it cannot be given the parameters below nor
 ** called from C. This detector uses the acoustic encoder's framing (16 kHz,
-** 25 ms Hann-free frames every 10 ms) and two features per frame:
+** 25 ms frames every 10 ms) and two features per frame:
 **   energy   e(t) = 10 log10(mean of x^2 over the 25 ms frame), dBFS;
 **   voicing  v(t) = the highest normalised autocorrelation over lags of
 **            60..400 Hz, of the 40 ms from the frame's start decimated to
@@ -15,37 +15,47 @@
 **            white noise near 0.2.
 ** Decision, per channel, over the whole recording's frame features (8 bytes
 ** per 10 ms are kept, never the audio, so an hour costs ~3 MB per channel):
-**  1. es(t): e smoothed over 5 frames (50 ms, mean of the linear energies);
+**  1. es(t), vs(t): e and v smoothed over 7 frames (70 ms; e as the mean
+**     of the linear energies);
 **  2. floor(t): the floor_percentile-th percentile of es over floor_window
-**     seconds centred on t (0.5 dB bins) — the local noise level. In a call
-**     the other party's turns give every channel silence to measure it on;
-**     a channel that is speech for more than 90% of a window sees its floor
-**     rise towards its quietest speech;
-**  3. a frame is "onset" when es > floor + onset_db and es > min_level_db;
-**     a run of onset frames grows both ways while es > floor + offset_db
-**     (hysteresis: loud parts find speech, the lower threshold finds its
-**     edges);
-**  4. runs closer than min_silence are joined; a run with fewer than
+**     seconds centred on t (0.25 dB bins) — the local noise level — and
+**     spread(t): the percentile three times as high minus the floor, capped
+**     at 4 dB — how much the noise itself moves (~0.3 dB for white noise,
+**     1-2 dB for babble; past 4 dB that percentile is speech, not noise).
+**     In a call the other party's turns give every channel silence to
+**     measure on; a channel that is speech for more than 90% of a window
+**     sees its floor rise towards its quietest speech;
+**  3. onset(t) = floor + onset_db + onset_spread * spread, offset(t) the
+**     same with offset_db, offset_spread. A frame with es > onset,
+**     es > min_level_db and vs >= voicing starts a run, which grows both
+**     ways while es > offset (hysteresis: loud voiced parts find speech,
+**     the lower threshold finds its edges);
+**  4. runs closer than min_silence are joined; a run with less than
 **     min_voiced seconds of frames with v >= voicing is dropped (noise
-**     bursts, clicks, hum); runs shorter than min_speech are dropped.
-** A segment runs from the middle of the hop before its first frame's centre
-** to the middle of the hop after its last one; level_db is 10 log10 of the
-** mean energy of its frames (dBFS).
+**     bursts, clicks), and so is one shorter than min_speech.
+** A segment runs from half a hop before its first frame's centre to half a
+** hop after its last one's; level_db is 10 log10 of the mean energy of its
+** frames (dBFS).
 **
 ** Parameters (vad_options; vad_options_default gives the defaults, the JSON
 ** keys are the field names):
-**   min_speech        0.25 s   shortest segment kept           (0..60]
-**   min_silence       0.30 s   shortest gap that splits two    (0..60]
-**   onset_db          6 dB     rise over the floor that starts  (0..60]
-**   offset_db         3 dB     rise over the floor that continues (0..onset_db]
+**   min_speech        0.25 s   shortest segment kept              (0, 60]
+**   min_silence       0.30 s   shortest gap that splits two       (0, 60]
+**   onset_db          2 dB     fixed rise over the floor to start (0, 60]
+**   offset_db         1 dB     ... to continue               (0, onset_db]
+**   onset_spread      2.5      spreads over the floor to start    [0, 20]
+**   offset_spread     2        ... to continue          [0, onset_spread]
 **   floor_window      30 s     window of the noise-floor percentile [1, 600]
-**   floor_percentile  10       which percentile is the floor  [1, 50]
+**   floor_percentile  10       which percentile is the floor      [1, 50]
 **   min_level_db      -55 dBFS quieter than this is never speech [-120, 0]
-**   voicing           0.5      v at which a frame counts as voiced [0, 1]
-**   min_voiced        0.05 s   voiced time a segment needs     [0, 10]
+**   voicing           0.3      v at which a frame counts as voiced [0, 1]
+**   min_voiced        0.05 s   voiced time a segment needs        [0, 10]
+** The defaults were chosen on synthetic calls (tests/unit/synth_call.h,
+** seeds 1..5); tests/unit/test_vad.c asserts the boundary F1 on others.
 ** Out-of-range values, a non-number, an unknown key or text that is not a
 ** JSON object are refused by vad_options_from_json with a message naming
-** the key ("options: min_speech: must be a number in (0, 60], got -1").
+** the key ("options: min_speech: must be a number in (0, 60], got -1"), and
+** so is an offset threshold above the onset one.
 **
 ** Thread safety: none shared; one vad per thread.
 */

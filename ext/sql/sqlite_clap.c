@@ -20,6 +20,9 @@
 **   clap_model_from_file(path [, name])            -> name: registers the model file
 **                                                      (`clap model export`) for this connection
 **   clap_threads([n])                               -> OpenBLAS threads (sets them to n, 1..256)
+**   clap_audio_channel(audio, n)                    -> 16 kHz mono FLAC of channel n alone
+**   clap_segments(audio [, channel [, options]])    -> table (start, end, channel, level_db)
+**                                                      (see "calls" below)
 **
 ** Arguments:
 **   vector  a BLOB of little-endian float32 (sqlite-vec's format) or JSON text
@@ -98,6 +101,7 @@ SQLITE_EXTENSION_INIT1
 #include "prompt.h"
 #include "registry.h"
 #include "sha256.h"
+#include "vad.h"
 #include "vec.h"
 
 #ifndef SQLITE_SUBTYPE
@@ -902,6 +906,251 @@ static void fn_classify_probs(sqlite3_context *ctx, int argc, sqlite3_value **ar
   sqlite3_result_subtype(ctx, 'J'); /* JSON, as SQLite's own json functions mark it */
 }
 
+/* ---------------------------------------------------------------- calls: channels, segments
+**
+**   clap_audio_channel(audio, n)  -> 16 kHz mono FLAC of channel n (0-based) alone
+**   SELECT start, end, channel, level_db
+**     FROM clap_segments(audio [, channel [, options_json]])
+**                               -> the speech segments of a recording (ext/audio/vad.h)
+**
+** clap_segments is an eponymous table-valued function: channel is a 0-based
+** index, or 'all' / NULL / absent for every channel; options_json overrides
+** the detector's parameters by name (vad.h), e.g. '{"min_silence": 0.5}'.
+** Rows come sorted by start, then channel; a recording with no speech gives
+** no rows. The audio is streamed (an hour of stereo costs a few MB), up to
+** SQL_SEGMENTS_MAX_SECONDS. Errors name the function and the argument:
+** "clap_segments(): argument 1: channel 2 requested, but it has 2 channels
+** (0..1)", "clap_segments(): argument 3: options: unknown key 'x' ...". */
+
+#define SQL_SEGMENTS_MAX_SECONDS (4 * 3600.0)
+
+/* A channel argument: a non-negative integer (or integral real). -1 on error. */
+static int arg_channel(sqlite3_value *v, const char *fn, int argi, char **msg) {
+  int t = sqlite3_value_type(v);
+  double d = sqlite3_value_double(v);
+  if ((t == SQLITE_INTEGER || t == SQLITE_FLOAT) && d >= 0 && d < AUDIO_MAX_CHANNELS && d == floor(d))
+    return (int)d;
+  *msg = sqlite3_mprintf("%s(): argument %d: expected a channel index in [0, %d], got %s%s%s", fn,
+                         argi, AUDIO_MAX_CHANNELS - 1,
+                         t == SQLITE_TEXT ? "'" : "",
+                         t == SQLITE_TEXT || t == SQLITE_INTEGER || t == SQLITE_FLOAT
+                             ? (const char *)sqlite3_value_text(v)
+                             : type_name(t),
+                         t == SQLITE_TEXT ? "'" : "");
+  return -1;
+}
+
+static void fn_audio_channel(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *fn = "clap_audio_channel";
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+    result_errorf(ctx, "%s(): argument 1: expected audio bytes (a blob), got %s", fn,
+                  type_name(sqlite3_value_type(argv[0])));
+    return;
+  }
+  char *msg = NULL;
+  int ch = arg_channel(argv[1], fn, 2, &msg);
+  if (ch < 0) {
+    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+    sqlite3_free(msg);
+    return;
+  }
+  audio_options opts = {.max_seconds = SQL_AUDIO_MAX_SECONDS, .channel = AUDIO_CHANNEL(ch)};
+  audio_pcm *pcm = NULL;
+  clap_error err;
+  unsigned char *flac = NULL;
+  size_t nflac = 0;
+  clap_status rc = audio_decode_memory(sqlite3_value_blob(argv[0]),
+                                       (size_t)sqlite3_value_bytes(argv[0]), "argument 1", &opts,
+                                       &pcm, &err);
+  if (rc == CLAP_OK) rc = audio_encode_flac(pcm->samples, pcm->n, pcm->rate, &flac, &nflac, &err);
+  audio_pcm_free(pcm);
+  if (rc != CLAP_OK) result_clap_error(ctx, fn, &err);
+  else sqlite3_result_blob64(ctx, flac, nflac, free);
+}
+
+enum { SEG_START, SEG_END, SEG_CHANNEL, SEG_LEVEL, SEG_AUDIO, SEG_WANT, SEG_OPTIONS };
+
+typedef struct seg_cursor {
+  sqlite3_vtab_cursor base;
+  vad_segment *segs;
+  long n, i;
+} seg_cursor;
+
+static int seg_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                       sqlite3_vtab **out, char **err) {
+  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(start REAL, \"end\" REAL, channel INTEGER, "
+                                    "level_db REAL, audio HIDDEN, want_channel HIDDEN, "
+                                    "options HIDDEN)");
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_vtab *t = sqlite3_malloc(sizeof *t);
+  if (!t) return SQLITE_NOMEM;
+  memset(t, 0, sizeof *t);
+  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  *out = t;
+  return SQLITE_OK;
+}
+
+static int seg_disconnect(sqlite3_vtab *t) {
+  sqlite3_free(t);
+  return SQLITE_OK;
+}
+
+/* The hidden columns are the arguments: audio is required, the others
+** optional; each equality constraint is passed to xFilter in column order
+** (idxNum's bits say which are there). */
+static int seg_best_index(sqlite3_vtab *t, sqlite3_index_info *info) {
+  int where[3] = {-1, -1, -1};
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (c->iColumn < SEG_AUDIO || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (!c->usable) return SQLITE_CONSTRAINT;
+    where[c->iColumn - SEG_AUDIO] = i;
+  }
+  if (where[0] < 0) {
+    sqlite3_free(t->zErrMsg);
+    t->zErrMsg = sqlite3_mprintf("clap_segments(): argument 1 (the audio) is required");
+    return SQLITE_ERROR;
+  }
+  int argi = 0;
+  for (int k = 0; k < 3; k++) {
+    if (where[k] < 0) continue;
+    info->aConstraintUsage[where[k]].argvIndex = ++argi;
+    info->aConstraintUsage[where[k]].omit = 1;
+    info->idxNum |= 1 << k;
+  }
+  info->estimatedCost = 1000;
+  info->estimatedRows = 100;
+  return SQLITE_OK;
+}
+
+static int seg_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out) {
+  seg_cursor *c = sqlite3_malloc(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+static int seg_close(sqlite3_vtab_cursor *cur) {
+  seg_cursor *c = (seg_cursor *)cur;
+  free(c->segs);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static int seg_fail(sqlite3_vtab_cursor *cur, int code, char *msg) {
+  sqlite3_free(cur->pVtab->zErrMsg);
+  cur->pVtab->zErrMsg = msg;
+  return msg ? code : SQLITE_NOMEM;
+}
+
+/* Channel argument of clap_segments: an index, or 'all' / NULL. */
+static int seg_channel(sqlite3_value *v, int *ch, char **msg) {
+  int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL ||
+      (t == SQLITE_TEXT && !sqlite3_stricmp((const char *)sqlite3_value_text(v), "all"))) {
+    *ch = VAD_ALL_CHANNELS;
+    return 1;
+  }
+  *ch = arg_channel(v, "clap_segments", 2, msg);
+  if (*ch < 0 && *msg) {
+    char *m = sqlite3_mprintf("%s or 'all'", *msg);
+    sqlite3_free(*msg);
+    *msg = m;
+  }
+  return *ch >= 0;
+}
+
+static int seg_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
+                      sqlite3_value **argv) {
+  seg_cursor *c = (seg_cursor *)cur;
+  free(c->segs);
+  c->segs = NULL;
+  c->n = c->i = 0;
+  sqlite3_value *audio = argv[0], *want = idxNum & 2 ? argv[1] : NULL;
+  sqlite3_value *options = idxNum & 4 ? argv[argc - 1] : NULL;
+  if (sqlite3_value_type(audio) == SQLITE_NULL) return SQLITE_OK;
+  if (sqlite3_value_type(audio) != SQLITE_BLOB)
+    return seg_fail(cur, SQLITE_ERROR,
+                    sqlite3_mprintf("clap_segments(): argument 1: expected audio bytes (a blob), got %s",
+                                    type_name(sqlite3_value_type(audio))));
+  int ch = VAD_ALL_CHANNELS;
+  char *msg = NULL;
+  if (want && !seg_channel(want, &ch, &msg)) return seg_fail(cur, SQLITE_ERROR, msg);
+  vad_options o;
+  vad_options_default(&o);
+  clap_error err;
+  if (options && sqlite3_value_type(options) != SQLITE_NULL) {
+    const char *j = (const char *)sqlite3_value_text(options);
+    if (!j || vad_options_from_json(j, (size_t)sqlite3_value_bytes(options), &o, &err) != CLAP_OK)
+      return seg_fail(cur, SQLITE_ERROR,
+                      sqlite3_mprintf("clap_segments(): argument 3: %s", j ? err.msg : "out of memory"));
+  }
+  clap_status rc = vad_segment_memory(sqlite3_value_blob(audio), (size_t)sqlite3_value_bytes(audio),
+                                      "argument 1", ch, &o, SQL_SEGMENTS_MAX_SECONDS, &c->segs,
+                                      &c->n, NULL, &err);
+  if (rc == CLAP_ERR_NOMEM) return SQLITE_NOMEM;
+  if (rc != CLAP_OK)
+    return seg_fail(cur, SQLITE_ERROR, sqlite3_mprintf("clap_segments(): %s", err.msg));
+  return SQLITE_OK;
+}
+
+static int seg_next(sqlite3_vtab_cursor *cur) {
+  ((seg_cursor *)cur)->i++;
+  return SQLITE_OK;
+}
+
+static int seg_eof(sqlite3_vtab_cursor *cur) {
+  seg_cursor *c = (seg_cursor *)cur;
+  return c->i >= c->n;
+}
+
+static int seg_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+  seg_cursor *c = (seg_cursor *)cur;
+  const vad_segment *s = &c->segs[c->i];
+  switch (col) {
+    case SEG_START: sqlite3_result_double(ctx, s->start); break;
+    case SEG_END: sqlite3_result_double(ctx, s->end); break;
+    case SEG_CHANNEL: sqlite3_result_int(ctx, s->channel); break;
+    case SEG_LEVEL: sqlite3_result_double(ctx, s->level_db); break;
+    default: sqlite3_result_null(ctx); break;
+  }
+  return SQLITE_OK;
+}
+
+static int seg_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+  *rowid = ((seg_cursor *)cur)->i + 1;
+  return SQLITE_OK;
+}
+
+static const sqlite3_module segments_module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous only: no CREATE VIRTUAL TABLE */
+    .xConnect = seg_connect,
+    .xBestIndex = seg_best_index,
+    .xDisconnect = seg_disconnect,
+    .xOpen = seg_open,
+    .xClose = seg_close,
+    .xFilter = seg_filter,
+    .xNext = seg_next,
+    .xEof = seg_eof,
+    .xColumn = seg_column,
+    .xRowid = seg_rowid,
+};
+
+/* Registers clap_audio_channel and clap_segments on db. */
+static int register_calls(sqlite3 *db) {
+  int rc = sqlite3_create_function_v2(db, "clap_audio_channel", 2,
+                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                      fn_audio_channel, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_create_module(db, "clap_segments", &segments_module, NULL);
+  return rc;
+}
+
 /* ---------------------------------------------------------------- registration */
 
 typedef struct fn_spec {
@@ -979,6 +1228,7 @@ int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *
     }
   }
   conn_release(c);
+  if (rc == SQLITE_OK) rc = register_calls(db);
   if (rc != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("clap: registering SQL functions: %s", sqlite3_errmsg(db));
   return rc;
