@@ -3,6 +3,7 @@
 **
 **   clap ingest DB MANIFEST... [--replace] [--keep-going] [--workers N]
 **                              [--max-seconds S]
+**   clap ingest DB --segment RECORDING... [segment options] [the options above]
 **
 ** DB is created (with the schema) if it does not exist. Each MANIFEST is one
 ** session (DATA_SPEC.md; validated by pipeline/manifest.h: audio paths are
@@ -12,9 +13,12 @@
 ** something else is refused before its body is read), then its bytes are
 ** read once per session (several
 ** utterances may cut one long recording), hashed (utterances.source_sha256),
-** decoded, cut to [start, end) when given, downmixed and resampled to 16 kHz
-** mono and stored as FLAC with its duration, source rate and channels, and
-** the audio path as written in the manifest. Speakers are upserted; the
+** decoded, cut to [start, end) when given, downmixed (or, with "channel",
+** that channel taken alone) and resampled to 16 kHz mono and stored as FLAC
+** with its duration, source rate, channel count and channel (NULL for the
+** mix), and the audio path as written in the manifest. A channel index past
+** the file's channels fails the session ("call.wav: channel 1 requested,
+** but it has 1 channel (0..0)"). Speakers are upserted; the
 ** session row keeps the manifest's path and SHA-256.
 **
 ** One transaction per session: a session is in the database whole or not at
@@ -52,6 +56,13 @@
 ** before it stay committed); with it the run goes on. The exit status is 1
 ** when any session failed, 2 on a usage error, 0 otherwise.
 **
+** With --segment the arguments are recordings, not manifests: each is
+** segmented and turned into a session manifest exactly as `clap segment`
+** does (pipeline/segment.h; it takes the same --channel, --min-speech,
+** --min-silence, --roles and --options), then ingested as above; the
+** session row's manifest_path is the recording's path. A recording with no
+** speech fails its session ("no speech found"), and nothing is stored.
+**
 ** Decoding runs on N worker threads (--workers, default: the number of
 ** cores); the main thread does every SQLite write, in order. Progress is
 ** drawn on stderr when it is a terminal. The last line on stdout is the
@@ -74,6 +85,7 @@
 #include "fileio.h"
 #include "manifest.h"
 #include "progress.h"
+#include "segment.h"
 #include "sha256.h"
 
 #define DEFAULT_MAX_SECONDS 600.0
@@ -100,6 +112,7 @@ typedef struct utt_job {
   char db_sha[SHA256_HEX_SIZE];
   int db_has_start, db_has_end;
   double db_start, db_end;
+  int db_channel;          /* MANIFEST_MIX for NULL */
   /* The worker's result. */
   int done, unchanged, failed;
   char err[CLAP_ERROR_MSG_MAX];
@@ -123,6 +136,8 @@ typedef struct ingest {
   /* options */
   int replace, keep_going, workers;
   double max_seconds;
+  int segment;             /* --segment: the arguments are recordings */
+  segment_request seg;
   /* jobs */
   session_job *jobs;
   int njobs;
@@ -141,6 +156,9 @@ static void ingest_usage(FILE *f) {
   fprintf(f,
           "usage: clap ingest DB MANIFEST... [--replace] [--keep-going] [--workers N]\n"
           "                                  [--max-seconds S]\n"
+          "       clap ingest DB --segment RECORDING... [--channel N|all] [--min-speech S]\n"
+          "                  [--min-silence S] [--roles 0=salesperson,1=customer] [--options JSON]\n"
+          "                  [same options as above]\n"
           "\n"
           "Ingest session manifests and their audio (16 kHz mono FLAC, one transaction\n"
           "per session). Sessions already ingested with the same audio are skipped.\n"
@@ -148,7 +166,9 @@ static void ingest_usage(FILE *f) {
           "                   (its scores and labels are deleted with it)\n"
           "  --keep-going     go on after a failed session (exit status stays 1)\n"
           "  --workers N      decoding threads (default: the number of cores)\n"
-          "  --max-seconds S  longest utterance accepted (default %g)\n",
+          "  --max-seconds S  longest utterance accepted (default %g)\n"
+          "  --segment        the arguments are recordings: each is segmented as by\n"
+          "                   `clap segment` (whose options it takes) and ingested\n",
           DEFAULT_MAX_SECONDS);
 }
 
@@ -157,13 +177,15 @@ static int default_workers(void) {
   return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
-enum { OPT_REPLACE = CLI_OPT, OPT_KEEP_GOING, OPT_WORKERS, OPT_MAX_SECONDS };
+enum { OPT_REPLACE = CLI_OPT, OPT_KEEP_GOING, OPT_WORKERS, OPT_MAX_SECONDS, OPT_SEGMENT };
 static const struct option ingest_opts[] = {
     CLI_HELP_OPTION,
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
+    {"segment", no_argument, NULL, OPT_SEGMENT},
+    SEGMENT_LONG_OPTIONS,
     {0}};
 
 /* One option into g; 0, or 2 after a usage error. */
@@ -177,8 +199,9 @@ static int ingest_option(ingest *g, const cli *c, int opt) {
     g->workers = (int)w;
     return 0;
   case OPT_MAX_SECONDS: return cli_number(c, 0.001, 14400, &g->max_seconds);
+  case OPT_SEGMENT: g->segment = 1; return 0;
   }
-  return 0;
+  return segment_option(c, opt, &g->seg);
 }
 
 /* Fills g's options, *db and the manifests; returns -1 to go on, else an exit status. */
@@ -189,7 +212,8 @@ static int parse_args(int argc, char **argv, ingest *g, const char **db, const c
     if (o == CLI_EXIT) return c.status;
     else if (ingest_option(g, &c, o)) return 2;
   static const char *const operands[] = {"database", "manifest", NULL};
-  if (cli_operands(&c, argc, argv, operands, 2, -1)) return 2;
+  static const char *const recordings[] = {"database", "recording", NULL};
+  if (cli_operands(&c, argc, argv, g->segment ? recordings : operands, 2, -1)) return 2;
   *db = argv[optind];
   *paths = (const char **)argv + optind + 1;
   *npaths = argc - optind - 1;
@@ -211,24 +235,29 @@ static void read_source(const char *path, source *s) {
   sha256_hex(s->bytes, s->n, s->sha);
 }
 
+/* The same span of the same channel of the source. */
 static int same_cut(const utt_job *r, const manifest_utterance *u) {
   return r->db_has_start == u->has_start && r->db_has_end == u->has_end &&
-         (!u->has_start || r->db_start == u->start) && (!u->has_end || r->db_end == u->end);
+         (!u->has_start || r->db_start == u->start) && (!u->has_end || r->db_end == u->end) &&
+         r->db_channel == u->channel;
 }
 
-/* The cut columns of a row at column i (start) and i + 1 (end). */
+/* The cut columns of a row at column i (start), i + 1 (end), i + 2 (channel). */
 static void read_cut(sqlite3_stmt *st, int i, utt_job *r) {
   r->db_has_start = sqlite3_column_type(st, i) != SQLITE_NULL;
   r->db_has_end = sqlite3_column_type(st, i + 1) != SQLITE_NULL;
   r->db_start = sqlite3_column_double(st, i);
   r->db_end = sqlite3_column_double(st, i + 1);
+  r->db_channel = sqlite3_column_type(st, i + 2) == SQLITE_NULL ? MANIFEST_MIX
+                                                                 : sqlite3_column_int(st, i + 2);
 }
 
 static void decode_utterance(const ingest *g, const manifest_utterance *u, const source *s,
                              utt_job *r) {
   clap_error err;
   clap_error_clear(&err);
-  audio_options o = {AUDIO_TARGET_RATE, u->start, u->has_end ? u->end : 0, g->max_seconds};
+  audio_options o = {AUDIO_TARGET_RATE, u->start, u->has_end ? u->end : 0, g->max_seconds,
+                     u->channel == MANIFEST_MIX ? AUDIO_MIX : AUDIO_CHANNEL(u->channel)};
   if (u->has_start || u->has_end) {
     /* The limit is per utterance, and audio.h applies it to the whole
     ** recording: a long one may hold many short cuts. Checked below. */
@@ -339,7 +368,7 @@ static void *worker_main(void *arg) {
 static clap_status snapshot(sqlite3 *db, session_job *j, clap_error *err) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db,
-                              "SELECT session_id, source_sha256, start_seconds, end_seconds "
+                              "SELECT session_id, source_sha256, start_seconds, end_seconds, channel "
                               "FROM utterances WHERE id = ?1",
                               -1, &st, NULL);
   for (int k = 0; rc == SQLITE_OK && k < manifest_n_utterances(j->m); k++) {
@@ -362,12 +391,25 @@ static clap_status snapshot(sqlite3 *db, session_job *j, clap_error *err) {
   return rc == SQLITE_OK ? CLAP_OK : CLAP_ERR_IO;
 }
 
+/* --segment: the recording's manifest (segment.h), its audio beside it. */
+static clap_status load_segmented(const ingest *g, const char *path, manifest **m, clap_error *err) {
+  const char *slash = strrchr(path, '/');
+  char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("");
+  char *json = NULL;
+  clap_status rc = dir ? segment_manifest(path, slash ? slash + 1 : path, &g->seg, &json, err)
+                       : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (!rc) rc = manifest_parse(json, strlen(json), path, dir, m, err);
+  free(json);
+  free(dir);
+  return rc;
+}
+
 static clap_status setup_job(sqlite3 *db, ingest *g, int i, const char *path, clap_error *err) {
   session_job *j = &g->jobs[i];
   clap_error e;
   j->path = path;
   j->dup_of = -1;
-  if (manifest_load(path, &j->m, &e) != CLAP_OK) {
+  if ((g->segment ? load_segmented(g, path, &j->m, &e) : manifest_load(path, &j->m, &e)) != CLAP_OK) {
     snprintf(j->err, sizeof j->err, "%s", e.msg);
     return CLAP_OK;  /* the session fails when its turn comes */
   }
@@ -407,21 +449,22 @@ typedef struct writer {
 
 static const char *const writer_sql[] = {
     "SELECT manifest_sha256 FROM sessions WHERE id = ?1",
-    "SELECT session_id, source_sha256, start_seconds, end_seconds FROM utterances WHERE id = ?1",
+    "SELECT session_id, source_sha256, start_seconds, end_seconds, channel FROM utterances WHERE id = ?1",
     "SELECT id FROM utterances WHERE session_id = ?1 ORDER BY id",
     "INSERT INTO temp.ingest_keep SELECT id, source_sha256, start_seconds, end_seconds, "
-    "source_rate, source_channels, duration, audio FROM utterances WHERE session_id = ?1",
+    "source_rate, source_channels, duration, audio, channel FROM utterances WHERE session_id = ?1",
     "DELETE FROM sessions WHERE id = ?1",
     "INSERT INTO sessions(id, scenario, manifest_path, manifest_sha256) VALUES (?1, ?2, ?3, ?4)",
     "INSERT INTO speakers(id, gender, name) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
     "gender = coalesce(excluded.gender, gender), name = coalesce(excluded.name, name)",
     "INSERT INTO utterances(id, session_id, speaker_id, role, source_path, source_sha256, "
-    "start_seconds, end_seconds, text, source_rate, source_channels, duration, audio) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    "start_seconds, end_seconds, text, source_rate, source_channels, duration, audio, channel) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     "INSERT INTO utterances(id, session_id, speaker_id, role, source_path, source_sha256, "
-    "start_seconds, end_seconds, text, source_rate, source_channels, duration, audio) "
-    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, source_rate, source_channels, duration, audio "
-    "FROM temp.ingest_keep WHERE id = ?1 AND sha = ?6 AND start_seconds IS ?7 AND end_seconds IS ?8",
+    "start_seconds, end_seconds, text, source_rate, source_channels, duration, audio, channel) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, source_rate, source_channels, duration, audio, ?14 "
+    "FROM temp.ingest_keep WHERE id = ?1 AND sha = ?6 AND start_seconds IS ?7 AND end_seconds IS ?8 "
+    "AND channel IS ?14",
     "DELETE FROM temp.ingest_keep",
     "SELECT count(*), total(duration) FROM utterances WHERE session_id = ?1",
     "DELETE FROM features WHERE modality = 'audio' AND key = ?1",
@@ -433,7 +476,7 @@ static clap_status writer_open(writer *w, sqlite3 *db, clap_error *err) {
   clap_status rc = db_exec(db,
                            "CREATE TEMP TABLE IF NOT EXISTS ingest_keep(id TEXT PRIMARY KEY, sha TEXT, "
                            "start_seconds REAL, end_seconds REAL, source_rate INTEGER, "
-                           "source_channels INTEGER, duration REAL, audio BLOB)",
+                           "source_channels INTEGER, duration REAL, audio BLOB, channel INTEGER)",
                            err);
   sqlite3_stmt **st[] = {&w->q_session, &w->q_utt,       &w->q_ids,   &w->keep,
                          &w->del,       &w->ins_session, &w->ins_speaker, &w->ins_utt,
@@ -529,7 +572,7 @@ static int compare_utterance(writer *w, session_job *j, int k, compare *c) {
                  u->id, a, b);
     } else if (!same_cut(&r, u)) {
       if (!c->msg[0])
-        snprintf(c->msg, sizeof c->msg, "%s: cut changed; use --replace", u->id);
+        snprintf(c->msg, sizeof c->msg, "%s: cut or channel changed; use --replace", u->id);
     } else {
       c->n_same++;
     }
@@ -587,6 +630,7 @@ static int insert_utterance(writer *w, session_job *j, int k, int *missing) {
   if (u->has_start) sqlite3_bind_double(st, 7, u->start);
   if (u->has_end) sqlite3_bind_double(st, 8, u->end);
   bind_opt_text(st, 9, u->text);
+  if (u->channel != MANIFEST_MIX) sqlite3_bind_int(st, 14, u->channel);
   if (!kept) {
     sqlite3_bind_int(st, 10, r->rate);
     sqlite3_bind_int(st, 11, r->channels);
@@ -865,6 +909,7 @@ int cmd_ingest(int argc, char **argv) {
   memset(&g, 0, sizeof g);
   g.workers = default_workers();
   g.max_seconds = DEFAULT_MAX_SECONDS;
+  segment_request_init(&g.seg);
   const char *dbpath = NULL, **paths = NULL;
   int npaths = 0;
   int status = parse_args(argc, argv, &g, &dbpath, &paths, &npaths);

@@ -21,5 +21,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_convert_checkpoint(int argc, char **argv);
 int cmd_encoder(int argc, char **argv);
+int cmd_segment(int argc, char **argv);
 
 #endif

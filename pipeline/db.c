@@ -24,6 +24,18 @@ static const db_migration builtin_migrations[] = {
     /* Cached vectors record what computed them; rows cached before get
     ** NULL, which `clap embed` treats as stale (sql/schema.sql). */
     {3, "ALTER TABLE features ADD COLUMN encoder_id TEXT;"},
+    /* Utterances record their channel (NULL: mixed, as every row before);
+    ** per-call timelines (sql/schema.sql). */
+    {4, "ALTER TABLE utterances ADD COLUMN channel INTEGER CHECK (channel IS NULL OR channel >= 0);"
+        "CREATE TABLE IF NOT EXISTS timelines (name TEXT PRIMARY KEY, model TEXT NOT NULL DEFAULT 'default',"
+        " negative_text TEXT NOT NULL, positive_text TEXT NOT NULL);"
+        "CREATE VIEW IF NOT EXISTS call_timeline AS SELECT t.name AS timeline, u.session_id AS session_id,"
+        " u.channel AS channel, u.role AS role, u.id AS utterance_id,"
+        " coalesce(u.start_seconds, 0) AS start_seconds, coalesce(u.start_seconds, 0) + u.duration AS end_seconds,"
+        " clap_zero_shot(clap_embed_audio(u.audio, t.model), t.negative_text, t.positive_text, t.model) AS p_positive"
+        " FROM timelines t CROSS JOIN utterances u;"
+        "INSERT OR IGNORE INTO timelines (name, model, negative_text, positive_text) VALUES"
+        " ('purchase_intention', 'default', '私は欲しくないです', '私は欲しいです');"},
     {0, NULL} /* end */
 };
 #define N_BUILTIN_MIGRATIONS ((int)(sizeof builtin_migrations / sizeof builtin_migrations[0]) - 1)

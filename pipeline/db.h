@@ -35,7 +35,7 @@
 
 /* The user_version this build writes: sql/schema.sql's, which must equal
 ** the last migration's. */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 /* *out is owned by the caller: db_close it. On error *out is NULL. */
 clap_status db_open(const char *path, int flags, sqlite3 **out, clap_error *err);

@@ -28,6 +28,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"init", cmd_init, "create or upgrade a clap database"},
+    {"segment", cmd_segment, "find the speech in call recordings and write session manifests"},
     {"ingest", cmd_ingest, "ingest session manifests and their audio"},
     {"import-annotations", cmd_import_annotations, "import annotator scores (CSV, TSV, JSON)"},
     {"labels", cmd_labels, "normalise annotator scores and binarise labels"},

@@ -18,6 +18,7 @@ struct manifest {
   char *name;
   cJSON *root;
   const char *session, *scenario;
+  int channel; /* the session's "channel": MANIFEST_MIX when absent */
   char sha256[SHA256_HEX_SIZE];
   manifest_speaker *speakers;
   int n_speakers;
@@ -221,6 +222,26 @@ static clap_status get_number(const cJSON *obj, const char *key, const char *nam
   return CLAP_OK;
 }
 
+/* Optional "channel": a 0-based index below MANIFEST_MAX_CHANNELS or "mix";
+** absent leaves *out as it is (the session's, or MANIFEST_MIX). */
+static clap_status get_channel(const cJSON *obj, const char *name, const char *path, int *out,
+                               clap_error *err) {
+  const cJSON *v = member(obj, "channel");
+  char p[256], got[64];
+  snprintf(p, sizeof p, "%s%schannel", path, *path ? "." : "");
+  if (!v) return CLAP_OK;
+  if (cJSON_IsString(v) && !strcmp(v->valuestring, "mix")) {
+    *out = MANIFEST_MIX;
+    return CLAP_OK;
+  }
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble >= MANIFEST_MAX_CHANNELS ||
+      v->valuedouble != floor(v->valuedouble))
+    return bad(err, name, p, "must be a channel index in [0, %d] or \"mix\", got %s",
+               MANIFEST_MAX_CHANNELS - 1, describe(v, got, sizeof got));
+  *out = (int)v->valuedouble;
+  return CLAP_OK;
+}
+
 /* ---- sorting for duplicate detection ------------------------------------ */
 
 typedef struct keyed {
@@ -341,7 +362,8 @@ static clap_status parse_cut(manifest *m, const cJSON *u, const char *p, manifes
 
 static clap_status parse_utterance(manifest *m, const cJSON *u, int i, const char *base_dir,
                                    clap_error *err) {
-  static const char *const keys[] = {"id", "audio", "speaker", "role", "start", "end", "text", NULL};
+  static const char *const keys[] = {"id", "audio", "speaker", "role", "start", "end", "text",
+                                     "channel", NULL};
   char p[64], q[96], got[64];
   snprintf(p, sizeof p, "utterances[%d]", i);
   if (!cJSON_IsObject(u)) return bad(err, m->name, p, "must be an object, got %s", describe(u, got, sizeof got));
@@ -353,6 +375,8 @@ static clap_status parse_utterance(manifest *m, const cJSON *u, int i, const cha
   if (!rc) rc = get_string(u, "role", 1, m->name, p, &ut->role, err);
   if (!rc) rc = get_string(u, "text", 0, m->name, p, &ut->text, err);
   if (!rc) rc = parse_cut(m, u, p, ut, err);
+  ut->channel = m->channel;
+  if (!rc) rc = get_channel(u, m->name, p, &ut->channel, err);
   if (rc) return rc;
   snprintf(q, sizeof q, "%s.audio", p);
   if (!ut->audio[0]) return bad(err, m->name, q, "must not be empty");
@@ -442,13 +466,16 @@ static clap_status parse_utterances(manifest *m, const cJSON *arr, const char *b
 }
 
 static clap_status parse_root(manifest *m, const char *base_dir, clap_error *err) {
-  static const char *const keys[] = {"session", "scenario", "speakers", "utterances", NULL};
+  static const char *const keys[] = {"session", "scenario", "channel", "speakers", "utterances",
+                                     NULL};
   char got[64];
   if (!cJSON_IsObject(m->root))
     return bad(err, m->name, NULL, "must be a JSON object, got %s", describe(m->root, got, sizeof got));
   clap_status rc = check_keys(m->root, keys, m->name, "", err);
   if (!rc) rc = get_id(m->root, "session", 1, m->name, "", &m->session, err);
   if (!rc) rc = get_string(m->root, "scenario", 0, m->name, "", &m->scenario, err);
+  m->channel = MANIFEST_MIX;
+  if (!rc) rc = get_channel(m->root, m->name, "", &m->channel, err);
   if (!rc) rc = parse_speakers(m, member(m->root, "speakers"), err);
   if (!rc) rc = parse_utterances(m, member(m->root, "utterances"), base_dir, err);
   return rc;

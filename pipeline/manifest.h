@@ -5,6 +5,8 @@
 ** Accepted: a JSON object (UTF-8) with
 **   "session"    required, [A-Za-z0-9_.-]{1,64}
 **   "scenario"   optional string
+**   "channel"    optional: the channel every utterance decodes, a 0-based
+**                index in [0, 63] or "mix" (the default: channels averaged)
 **   "speakers"   optional array of {"id" (same pattern, unique), "gender", "name"}
 **                (gender and name optional strings)
 **   "utterances" required, non-empty array of
@@ -17,7 +19,10 @@
 **        "start", "end"  optional seconds (a cut of a longer recording):
 **                  start >= 0, end > 0, start < end when both are given;
 **                  start alone = to the end, end alone = from the beginning
-**        "text"    optional string}
+**        "text"    optional string
+**        "channel" optional, as the session's, which it overrides}
+** A channel past the audio file's channels is found at ingest, where the
+** file is read.
 ** Keys starting with "x-" are the user's own notes and are ignored anywhere
 ** (as in the schema); null is not a valid value for any member (as in the
 ** schema). Refused, with a message
@@ -39,6 +44,8 @@
 #include "clap_error.h"
 
 #define MANIFEST_ID_MAX 64
+#define MANIFEST_MIX (-1)          /* manifest_utterance.channel: channels averaged */
+#define MANIFEST_MAX_CHANNELS 64
 
 typedef struct manifest manifest;
 
@@ -60,6 +67,7 @@ typedef struct manifest_utterance {
   int has_start, has_end; /* which of start/end were given */
   double start, end;      /* seconds; 0 when not given */
   const char *text;
+  int channel;            /* 0-based, or MANIFEST_MIX */
 } manifest_utterance;
 
 /* Parse n bytes of JSON. name labels messages (usually the manifest path);

@@ -1,4 +1,4 @@
--- sqlite-clap database schema, version 3 (PRAGMA user_version = 3).
+-- sqlite-clap database schema, version 4 (PRAGMA user_version = 4).
 --
 -- The one definition of every table of a clap database (DATA_SPEC.md). It is
 -- built into the clap binary (pipeline/schema_sql.S) and applied by
@@ -14,7 +14,7 @@
 -- user_version below, and add the step from the previous version to the
 -- migration list in pipeline/db.c.
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- ---------------------------------------------------------------- corpus
 
@@ -45,7 +45,10 @@ CREATE TABLE IF NOT EXISTS utterances (
   source_channels INTEGER NOT NULL,
   duration        REAL NOT NULL,
   audio           BLOB NOT NULL,     -- 16 kHz mono FLAC
-  text            TEXT
+  text            TEXT,
+  -- The source channel audio holds (0-based), NULL when every channel was
+  -- averaged (the manifest's "mix", the default). Added in version 4.
+  channel         INTEGER CHECK (channel IS NULL OR channel >= 0)
 );
 CREATE INDEX IF NOT EXISTS utterances_session ON utterances(session_id);
 CREATE INDEX IF NOT EXISTS utterances_speaker ON utterances(speaker_id);
@@ -207,6 +210,29 @@ CREATE TABLE IF NOT EXISTS llm_cache (
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
 );
 
+-- ------------------------------------------------------------- timelines
+
+-- Per-call timelines (version 4). A timeline is a named zero-shot question:
+-- a model of clap_models and a pair of class sentences (pole 0, pole 1).
+-- The view call_timeline answers every timeline for every utterance, so it
+-- is parametrised by filtering it:
+--
+--   SELECT start_seconds, channel, p_positive FROM call_timeline
+--   WHERE timeline = 'purchase_intention' AND session_id = 'call1'
+--   ORDER BY start_seconds;
+--
+-- and a new question is a new row here. Its p_positive is computed when the
+-- view is read (clap_zero_shot(clap_embed_audio(audio, model), ...): the
+-- extension must be loaded), so it always reflects the model's current row;
+-- a filter on timeline and session_id limits the work to those rows.
+-- The seed row is the paper's prompt pair (3) under the model 'default'.
+CREATE TABLE IF NOT EXISTS timelines (
+  name          TEXT PRIMARY KEY,
+  model         TEXT NOT NULL DEFAULT 'default',
+  negative_text TEXT NOT NULL,
+  positive_text TEXT NOT NULL
+);
+
 -- ----------------------------------------------------------------- views
 
 -- One row per utterance, one column per dimension: 0, 1, or NULL (no label
@@ -241,7 +267,26 @@ FROM labels l
 JOIN utterances u ON u.id = l.utterance_id
 GROUP BY u.session_id, l.dimension;
 
+-- One row per timeline and utterance: when the utterance starts in its
+-- recording (0 when not a cut), on which channel (NULL = mixed), and P(the
+-- timeline's positive sentence) for it.
+CREATE VIEW IF NOT EXISTS call_timeline AS
+SELECT t.name                          AS timeline,
+       u.session_id                    AS session_id,
+       u.channel                       AS channel,
+       u.role                          AS role,
+       u.id                            AS utterance_id,
+       coalesce(u.start_seconds, 0)    AS start_seconds,
+       coalesce(u.start_seconds, 0) + u.duration AS end_seconds,
+       clap_zero_shot(clap_embed_audio(u.audio, t.model), t.negative_text, t.positive_text,
+                      t.model)         AS p_positive
+FROM timelines t
+CROSS JOIN utterances u;
+
 -- ------------------------------------------------------------- seed rows
+
+INSERT OR IGNORE INTO timelines (name, model, negative_text, positive_text) VALUES
+  ('purchase_intention', 'default', '私は欲しくないです', '私は欲しいです');
 
 INSERT OR IGNORE INTO dimensions (name, negative_gloss, positive_gloss, customer_only, training) VALUES
   ('pleasant',           'unpleasant',                'pleasant',           0, 1),

@@ -31,6 +31,7 @@ struct vad {
   int channel;
   float pend[VWIN];
   int npend;
+  long nsamples; /* fed so far */
   long nframes, cap;
   float *e, *v; /* per frame: energy dB, voicing */
 };
@@ -216,6 +217,7 @@ static clap_status add_frame(vad *v, clap_error *err) {
 
 clap_status vad_feed(vad *v, const float *x, long n, int stride, clap_error *err) {
   if (!v || (!x && n > 0) || stride < 1) return clap_error_set(err, CLAP_ERR_ARG, "vad_feed: bad arguments");
+  v->nsamples += n;
   for (long i = 0; i < n; i++) {
     v->pend[v->npend++] = x[i * stride];
     if (v->npend == VWIN) {
@@ -342,8 +344,10 @@ static clap_status collect(const vad *v, const unsigned char *on, vad_segment **
       voiced += v->v[j] >= o->voicing ? 0.01 : 0;
       energy += pow(10, v->e[j] / 10);
     }
-    double start = frame_time(a, -1), end = frame_time(b, 1);
+    /* Within the signal: its last sample starts at (nsamples - 1) / rate. */
+    double start = frame_time(a, -1), end = frame_time(b, 1), last = (v->nsamples - 1.0) / VAD_RATE;
     if (start < 0) start = 0;
+    if (end > last) end = last;
     if (end - start < o->min_speech || voiced < o->min_voiced - 1e-9) continue;
     if (k == cap) {
       cap = cap ? cap * 2 : 64;

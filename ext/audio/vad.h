@@ -34,7 +34,7 @@
 **     min_voiced seconds of frames with v >= voicing is dropped (noise
 **     bursts, clicks), and so is one shorter than min_speech.
 ** A segment runs from half a hop before its first frame's centre to half a
-** hop after its last one's; level_db is 10 log10 of the mean energy of its
+** hop after its last one's, within the signal; level_db is 10 log10 of the mean energy of its
 ** frames (dBFS).
 **
 ** Parameters (vad_options; vad_options_default gives the defaults, the JSON

@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # clap init: creates every table of DATA_SPEC.md with its seed rows, in WAL
-# mode, at schema version 3; is idempotent; refuses files it must not touch.
+# mode, at schema version 4; is idempotent; refuses files it must not touch.
 . "$(dirname "$0")/lib.sh"
 
 q() { "$SQLITE3" "$@"; }
 db="$T/clap.db"
 
 check_output_contains "init creates a database" "created" "$CLAP" init "$db"
-check_output_contains "init prints the schema version" "schema version 3" "$CLAP" init "$T/other.db"
+check_output_contains "init prints the schema version" "schema version 4" "$CLAP" init "$T/other.db"
 
 check_equal "all tables" \
   "$(q "$db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name)")" \
-  "annotators clap_encoders clap_models descriptions dimensions evaluations features label_thresholds labels llm_cache normalized_scores scores sessions speakers utterances"
+  "annotators clap_encoders clap_models descriptions dimensions evaluations features label_thresholds labels llm_cache normalized_scores scores sessions speakers timelines utterances"
 check_equal "views" \
   "$(q "$db" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type='view' ORDER BY name)")" \
-  "label_balance utterance_labels"
+  "call_timeline label_balance utterance_labels"
 check_equal "lookup indexes" \
   "$(q "$db" "SELECT count(*) FROM sqlite_schema WHERE type='index' AND name IN ('utterances_session','scores_dimension')")" "2"
-check_equal "user_version" "$(q "$db" 'PRAGMA user_version')" "3"
+check_equal "user_version" "$(q "$db" 'PRAGMA user_version')" "4"
 check_equal "WAL" "$(q "$db" 'PRAGMA journal_mode')" "wal"
 check_equal "7 dimensions" "$(q "$db" 'SELECT count(*) FROM dimensions')" "7"
 check_equal "purchase intention is customer-only, not training" \

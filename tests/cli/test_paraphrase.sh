@@ -286,11 +286,13 @@ check_output_contains "import: not JSON" "bad4.json: not valid JSON" "$CLAP" par
 check_fails "import: a bad file fails" "$CLAP" paraphrase "$db3" --import "$T/bad.json"
 check_equal "import: a bad file writes nothing" "$(q "$db3" .dump)" "$before"
 
-# ------------------------------------------------- schema migration 1 -> 3
-# (version 1 had neither llm_cache nor features.encoder_id)
-q "$db3" "DROP TABLE llm_cache; ALTER TABLE features DROP COLUMN encoder_id; PRAGMA user_version = 1"
+# ------------------------------------------------- schema migration 1 -> 4
+# (version 1 had neither llm_cache nor features.encoder_id, nor
+# utterances.channel and the timelines)
+q "$db3" "DROP VIEW call_timeline; DROP TABLE timelines; ALTER TABLE utterances DROP COLUMN channel;
+          DROP TABLE llm_cache; ALTER TABLE features DROP COLUMN encoder_id; PRAGMA user_version = 1"
 check "a version-1 database opens" "$CLAP" paraphrase "$db3" --dry-run
-check_equal "migrated to version 3 with llm_cache" \
-  "$(q "$db3" "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || count(*) FROM sqlite_schema WHERE name='llm_cache'")" "3 1"
+check_equal "migrated to version 4 with llm_cache" \
+  "$(q "$db3" "SELECT (SELECT user_version FROM pragma_user_version) || ' ' || count(*) FROM sqlite_schema WHERE name='llm_cache'")" "4 1"
 
 finish
