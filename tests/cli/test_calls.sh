@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Calls: channels in manifests and SQL, clap segment, clap ingest --segment,
+# clap_segments, the call_timeline view and clap report --calls, on a
+# stereo call made from the bundled samples with sox (agent on channel 0,
+# customer on channel 1, 0.7 s between turns).
+. "$(dirname "$0")/lib.sh"
+q() { "$SQLITE3" "$@"; }
+ql() { "$SQLITE3" -cmd ".load $PWD/$BUILD/clap0" "$@"; }
+
+# ---- a stereo call, its turns known
+S=samples/audio/s1
+i=0
+for u in 0002 0003 0004 0005 0006 0007; do
+  i=$((i + 1))
+  sox $S/s1-u$u.* -r 16000 -c 1 -b 16 "$T/u$i.wav"
+  sox "$T/u$i.wav" "$T/z$i.wav" vol 0
+done
+sox -n -r 16000 -c 1 -b 16 "$T/gap.wav" trim 0 0.7
+sox "$T"/{u1,gap,z2,gap,u3,gap,z4,gap,u5,gap,z6}.wav "$T/left.wav"
+sox "$T"/{z1,gap,u2,gap,z3,gap,u4,gap,z5,gap,u6}.wav "$T/right.wav"
+sox -M "$T/left.wav" "$T/right.wav" "$T/call.wav"
+mkdir -p "$T/m"
+
+# ---- clap segment
+check "segment writes a manifest" "$CLAP" segment "$T/call.wav" --out "$T/m/call.json"
+/usr/bin/python3 tests/cli/validate_schemas.py "session=$T/m/call.json" > "$T/v.out" 2>&1
+check_equal "the manifest is valid against session.schema.json" "$(tail -1 "$T/v.out" | grep -c ' 0 failed')" "1"
+check_equal "audio relative to the manifest" "$(grep -c '"audio":.*"../call.wav"' "$T/m/call.json")" "6"
+check_equal "six turns, alternating channels" \
+  "$(/usr/bin/python3 -c 'import json,sys; print(" ".join(str(u["channel"]) + u["role"][0] for u in json.load(open(sys.argv[1]))["utterances"]))' "$T/m/call.json")" \
+  "0s 1c 0s 1c 0s 1c"
+# Every turn's start and end within 100 ms of where sox put it.
+/usr/bin/python3 - "$T" > "$T/bounds.out" <<'PY'
+import json, subprocess, sys
+T = sys.argv[1]
+dur = lambda f: float(subprocess.check_output(["soxi", "-D", f]))
+t, truth = 0.0, []
+for i in range(1, 7):
+    d = dur(f"{T}/u{i}.wav"); truth.append((t, t + d)); t += d + 0.7
+found = [(u["start"], u["end"]) for u in json.load(open(f"{T}/m/call.json"))["utterances"]]
+bad = [(a, b) for a, b in zip(truth, found) if abs(a[0] - b[0]) > 0.1 or abs(a[1] - b[1]) > 0.1]
+print("ok" if len(found) == 6 and not bad else f"truth {truth} found {found}")
+PY
+check_equal "boundaries within 100 ms" "$(cat "$T/bounds.out")" "ok"
+check_output_contains "--channel 1 --roles" '"role":	"customer"' "$CLAP" segment "$T/call.wav" --channel 1 --roles 1=customer
+check_equal "--channel 1: only channel 1" \
+  "$("$CLAP" segment "$T/call.wav" --channel 1 | grep -c '"channel":	1')" "3"
+check_output_contains "channel out of range" "call.wav: channel 2 requested, but it has 2 channels (0..1)" \
+  "$CLAP" segment "$T/call.wav" --channel 2
+check_output_contains "bad --roles" "--roles: channel 1: role must be salesperson or customer, got 'buyer'" \
+  "$CLAP" segment "$T/call.wav" --roles 0=salesperson,1=buyer
+check_output_contains "bad --options" "options: unknown key 'onset'" \
+  "$CLAP" segment "$T/call.wav" --options '{"onset": 1}'
+check_output_contains "bad --min-silence" "--min-silence needs seconds in (0, 60], got '-1'" \
+  "$CLAP" segment "$T/call.wav" --min-silence -1
+sox -n -r 16000 -c 2 -b 16 "$T/silent.wav" trim 0 3
+check_output_contains "all-silent recording" "silent.wav: no speech found on any of its 2 channels" \
+  "$CLAP" segment "$T/silent.wav" --out "$T/m/silent.json"
+check_equal "no manifest for it" "$(ls "$T/m")" "call.json"
+: > "$T/empty.wav"
+check_output_contains "zero-length recording" "empty.wav: empty (0 bytes)" "$CLAP" segment "$T/empty.wav"
+check_output_contains "several files need a directory" "several files need --out DIR" \
+  "$CLAP" segment "$T/call.wav" "$T/left.wav"
+check "several files into a directory" "$CLAP" segment "$T/call.wav" "$T/left.wav" --out "$T/m"
+check_equal "one manifest each" "$(ls "$T/m" | tr '\n' ' ')" "call.json left.json "
+
+# ---- ingest: the manifest, and --segment
+db="$T/c.db"
+check "ingest the segmented manifest" "$CLAP" ingest "$db" "$T/m/call.json"
+check_equal "utterances keep channel and channel count" \
+  "$(q "$db" "SELECT group_concat(channel || '/' || source_channels || '/' || role, ' ') FROM (SELECT * FROM utterances ORDER BY start_seconds)")" \
+  "0/2/salesperson 1/2/customer 0/2/salesperson 1/2/customer 0/2/salesperson 1/2/customer"
+# The same utterance on channel 0 or 1 of a stereo file gives the vector of
+# the mono original, at 16 kHz and through the resampler at 44.1 kHz.
+sox "$T/u1.wav" -r 44100 "$T/u1_44.wav"
+sox "$T/z1.wav" -r 44100 "$T/z1_44.wav"
+sox -M "$T/u1.wav" "$T/z1.wav" "$T/st0.wav"
+sox -M "$T/z1_44.wav" "$T/u1_44.wav" "$T/st1_44.wav"
+check_equal "channel 0 or 1 = the mono original" \
+  "$(ql "$db" "SELECT cosine(clap_encode_audio(clap_audio_channel(readfile('$T/st0.wav'), 0), 'acoustic'), clap_encode_audio(readfile('$T/u1.wav'), 'acoustic')) > 0.999999, cosine(clap_encode_audio(clap_audio_channel(readfile('$T/st1_44.wav'), 1), 'acoustic'), clap_encode_audio(readfile('$T/u1_44.wav'), 'acoustic')) > 0.999999, cosine(clap_encode_audio(clap_audio_channel(readfile('$T/st1_44.wav'), 1), 'acoustic'), clap_encode_audio(readfile('$T/u1.wav'), 'acoustic')) > 0.999")" \
+  "1|1|1"
+db2="$T/c2.db"
+check "ingest --segment" "$CLAP" ingest "$db2" --segment "$T/call.wav" --roles 0=salesperson,1=customer
+check_equal "the same rows as segment + ingest" \
+  "$(q "$db2" "SELECT group_concat(id || start_seconds || end_seconds || channel || length(audio), ',') FROM utterances")" \
+  "$(q "$db" "SELECT group_concat(id || start_seconds || end_seconds || channel || length(audio), ',') FROM utterances")"
+check_output_contains "ingest --segment of a silent recording fails" "no speech found" \
+  "$CLAP" ingest "$db2" --segment "$T/silent.wav"
+check_equal "and stores no session" "$(q "$db2" "SELECT count(*) FROM sessions")" "1"
+
+# ---- manifests with channels
+cat > "$T/mono.json" <<'J'
+{"session": "m1", "utterances": [{"id": "m1-1", "audio": "u1.wav", "role": "customer", "channel": 1}]}
+J
+check_output_contains "a channel past a mono file's" "u1.wav: channel 1 requested, but it has 1 channel (0..0)" \
+  "$CLAP" ingest "$db" "$T/mono.json"
+check_equal "nothing stored" "$(q "$db" "SELECT count(*) FROM sessions WHERE id = 'm1'")" "0"
+cat > "$T/chan.json" <<'J'
+{"session": "m2", "channel": 1, "utterances": [
+  {"id": "m2-plain", "audio": "call.wav", "role": "customer", "start": 1.5, "end": 3.5, "channel": "mix"},
+  {"id": "m2-left", "audio": "call.wav", "role": "customer", "start": 1.5, "end": 3.5, "channel": 0},
+  {"id": "m2-right", "audio": "call.wav", "role": "customer", "start": 1.5, "end": 3.5}]}
+J
+cat > "$T/nochan.json" <<'J'
+{"session": "m3", "utterances": [{"id": "m3-plain", "audio": "call.wav", "role": "customer", "start": 1.5, "end": 3.5}]}
+J
+check "ingest channels per session and utterance" "$CLAP" ingest "$db" "$T/chan.json" "$T/nochan.json"
+check_equal "session channel, utterance override, mix = NULL" \
+  "$(q "$db" "SELECT group_concat(id || ':' || ifnull(channel, 'mix'), ' ') FROM (SELECT * FROM utterances WHERE session_id = 'm2' ORDER BY id)")" \
+  "m2-left:0 m2-plain:mix m2-right:1"
+check_equal "\"mix\" gives the bytes a manifest without channels gives" \
+  "$(q "$db" "SELECT (SELECT audio FROM utterances WHERE id = 'm2-plain') = (SELECT audio FROM utterances WHERE id = 'm3-plain')")" "1"
+check_equal "clap_audio_channel gives the ingested channel's bytes" \
+  "$(ql "$db" "SELECT clap_audio_channel(readfile('$T/right.wav'), 0) = clap_audio_channel(readfile('$T/call.wav'), 1)")" "1"
+sed 's/"channel": 1,/"channel": 0,/' "$T/chan.json" > "$T/chan2.json"
+check_output_contains "a changed channel needs --replace" "m2-right: cut or channel changed; use --replace" \
+  "$CLAP" ingest "$db" "$T/chan2.json"
+check "--replace" "$CLAP" ingest "$db" "$T/chan2.json" --replace
+check_equal "replaced" "$(q "$db" "SELECT channel FROM utterances WHERE id = 'm2-right'")" "0"
+
+# ---- SQL: clap_segments
+check_equal "clap_segments rows" \
+  "$(ql "$db" "SELECT count(*), sum(channel), min(level_db) < max(level_db) FROM clap_segments(readfile('$T/call.wav'))")" "6|3|1"
+check_equal "clap_segments on one channel, with options" \
+  "$(ql "$db" "SELECT count(*) FROM clap_segments(readfile('$T/call.wav'), 0, '{\"min_speech\": 0.5}')")" "3"
+check_equal "cut and score a call in one query" \
+  "$(ql "$db" "SELECT count(*) FROM clap_segments(readfile('$T/call.wav'), 'all') s WHERE clap_encode_audio(clap_audio_channel(readfile('$T/call.wav'), s.channel), 'acoustic') IS NOT NULL")" "6"
+check_output_contains "clap_segments: channel out of range" \
+  "clap_segments(): argument 1: channel 5 requested, but it has 2 channels (0..1)" \
+  ql "$db" "SELECT * FROM clap_segments(readfile('$T/call.wav'), 5)"
+check_output_contains "clap_segments: bad options" "clap_segments(): argument 3: options: voicing: must be a number in [0, 1], got 2" \
+  ql "$db" "SELECT * FROM clap_segments(readfile('$T/call.wav'), 'all', '{\"voicing\": 2}')"
+check_output_contains "clap_segments: no audio" "clap_segments(): argument 1 (the audio) is required" \
+  ql "$db" "SELECT * FROM clap_segments"
+check_output_contains "clap_audio_channel: out of range" \
+  "clap_audio_channel(): argument 1: channel 3 requested, but it has 2 channels (0..1)" \
+  ql "$db" "SELECT clap_audio_channel(readfile('$T/call.wav'), 3)"
+check_output_contains "clap_audio_channel: not an index" "clap_audio_channel(): argument 2: expected a channel index in [0, 63], got 'x'" \
+  ql "$db" "SELECT clap_audio_channel(readfile('$T/call.wav'), 'x')"
+finish
