@@ -2,6 +2,7 @@
 ** clap report — the paper's Table III from the evaluations table.
 **
 **   clap report DB [--run R] [--html FILE] [--quality FILE.json]
+**   clap report DB --calls [--timeline NAME] [--session S]... [--html FILE]
 **
 ** Markdown on stdout: Table III laid out as in the paper (Random,
 ** Supervised [Baseline], one Zero-shot row per prompt set x no augmentation /
@@ -19,6 +20,11 @@
 ** into the page is escaped. --quality FILE adds the figures of
 ** tests/bench/quality.py --json (latent recovery r, supervised UA per
 ** emotion) as a small table. The run defaults to the latest one.
+** With --calls the report is per call instead (pipeline/report_calls.h):
+** each session's utterances scored by the timeline NAME (default
+** purchase_intention, a row of the timelines table) over time, one line per
+** channel, as Markdown and, with --html, as SVG charts; no evaluation run is
+** needed.
 ** Exit 0 ok, 1 failure (no such run, no pooled rows, unreadable --quality or
 ** unwritable --html), 2 usage.
 */
@@ -37,15 +43,20 @@
 #include "db.h"
 #include "fileio.h"
 #include "metrics.h"
+#include "report_calls.h"
 
 static const char report_usage[] =
     "usage: clap report DB [--run R] [--html FILE] [--quality FILE.json]\n"
+    "       clap report DB --calls [--timeline NAME] [--session S]... [--html FILE]\n"
     "\n"
     "Print Table III (Markdown) of an evaluation run (default: the latest) and\n"
     "optionally write an HTML page with charts.\n"
     "  --run R            the run (default: the latest)\n"
     "  --html FILE        also write the HTML page to FILE\n"
-    "  --quality FILE     add the figures of tests/bench/quality.py --json to the page\n";
+    "  --quality FILE     add the figures of tests/bench/quality.py --json to the page\n"
+    "  --calls            per-call timelines of P(positive) instead of Table III\n"
+    "  --timeline NAME    the timeline (a row of timelines; default purchase_intention)\n"
+    "  --session S        only session S (repeatable; default: every session)\n";
 
 typedef struct cell {
   int id; /* evaluations row id, 0 = none */
@@ -775,24 +786,57 @@ static void report_free(report *r) {
   free(r->evaluated);
 }
 
-enum { OPT_RUN = CLI_OPT, OPT_HTML, OPT_QUALITY };
+/* clap report DB --calls ... */
+static int run_calls(const char *path, const char *timeline, const char *const *sessions, int ns,
+                     const char *html) {
+  sqlite3 *db = NULL;
+  clap_error err;
+  clap_status rc = db_open(path, 0, &db, &err);
+  if (!rc) rc = report_calls(db, timeline ? timeline : "purchase_intention", sessions, ns, stdout,
+                             html, &err);
+  db_close(db);
+  if (rc) {
+    fprintf(stderr, "clap report: %s\n", err.msg);
+    return 1;
+  }
+  if (html) printf("\nHTML report: %s\n", html);
+  return 0;
+}
+
+enum { OPT_RUN = CLI_OPT, OPT_HTML, OPT_QUALITY, OPT_CALLS, OPT_TIMELINE, OPT_SESSION };
 static const struct option report_opts[] = {
     CLI_HELP_OPTION,
     {"run", required_argument, NULL, OPT_RUN},
     {"html", required_argument, NULL, OPT_HTML},
     {"quality", required_argument, NULL, OPT_QUALITY},
+    {"calls", no_argument, NULL, OPT_CALLS},
+    {"timeline", required_argument, NULL, OPT_TIMELINE},
+    {"session", required_argument, NULL, OPT_SESSION},
     {0}};
 
 int cmd_report(int argc, char **argv) {
-  const char *run = NULL, *html = NULL, *quality = NULL;
+  const char *run = NULL, *html = NULL, *quality = NULL, *timeline = NULL;
+  const char **sessions = calloc((size_t)argc, sizeof *sessions);
+  int calls = 0, ns = 0;
+  if (!sessions) return fprintf(stderr, "clap report: out of memory\n"), 1;
   cli c = {.cmd = "clap report", .help = report_usage};
-  for (int o; (o = cli_next(&c, argc, argv, "", report_opts)) != CLI_END;)
-    if (o == CLI_EXIT) return c.status;
-    else if (o == OPT_RUN) run = optarg;
+  for (int o; (o = cli_next(&c, argc, argv, "", report_opts)) != CLI_END;) {
+    if (o == CLI_EXIT) return free(sessions), c.status;
+    if (o == OPT_RUN) run = optarg;
     else if (o == OPT_QUALITY) quality = optarg;
-    else html = optarg;
+    else if (o == OPT_HTML) html = optarg;
+    else if (o == OPT_CALLS) calls = 1;
+    else if (o == OPT_TIMELINE) timeline = optarg;
+    else sessions[ns++] = optarg;
+  }
   static const char *const operands[] = {"database", NULL};
-  if (cli_operands(&c, argc, argv, operands, 1, 1)) return 2;
+  if (cli_operands(&c, argc, argv, operands, 1, 1)) return free(sessions), 2;
+  int st = -1;
+  if (!calls && (timeline || ns)) st = cli_usage(&c, "--timeline and --session need --calls");
+  else if (calls && quality) st = cli_usage(&c, "--quality goes with Table III, not --calls");
+  else if (calls) st = run_calls(argv[optind], timeline, sessions, ns, html);
+  free(sessions);
+  if (st >= 0) return st;
   if (quality && !html) return cli_usage(&c, "--quality needs --html");
   report r;
   memset(&r, 0, sizeof r);
