@@ -908,7 +908,9 @@ static void fn_classify_probs(sqlite3_context *ctx, int argc, sqlite3_value **ar
 
 /* ---------------------------------------------------------------- calls: channels, segments
 **
-**   clap_audio_channel(audio, n)  -> 16 kHz mono FLAC of channel n (0-based) alone
+**   clap_audio_channel(audio, n [, start, end])
+**                                 -> 16 kHz mono FLAC of channel n (0-based) alone,
+**                                    cut to [start, end) seconds when given
 **   SELECT start, end, channel, level_db
 **     FROM clap_segments(audio [, channel [, options_json]])
 **                               -> the speech segments of a recording (ext/audio/vad.h)
@@ -959,6 +961,25 @@ static void fn_audio_channel(sqlite3_context *ctx, int argc, sqlite3_value **arg
     return;
   }
   audio_options opts = {.max_seconds = SQL_AUDIO_MAX_SECONDS, .channel = AUDIO_CHANNEL(ch)};
+  if (argc == 4) {
+    for (int i = 2; i < 4; i++) {
+      int t = sqlite3_value_type(argv[i]);
+      if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) {
+        result_errorf(ctx, "%s(): argument %d: expected seconds (a number), got %s", fn, i + 1,
+                      type_name(t));
+        return;
+      }
+    }
+    opts.start_seconds = sqlite3_value_double(argv[2]);
+    opts.end_seconds = sqlite3_value_double(argv[3]);
+    /* A cut is bounded by its own length, not the recording's. */
+    opts.max_seconds = 0;
+    if (opts.end_seconds - opts.start_seconds > SQL_AUDIO_MAX_SECONDS) {
+      result_errorf(ctx, "%s(): the cut [%g s, %g s) is longer than %g s", fn, opts.start_seconds,
+                    opts.end_seconds, SQL_AUDIO_MAX_SECONDS);
+      return;
+    }
+  }
   audio_pcm *pcm = NULL;
   clap_error err;
   unsigned char *flac = NULL;
@@ -1144,9 +1165,11 @@ static const sqlite3_module segments_module = {
 
 /* Registers clap_audio_channel and clap_segments on db. */
 static int register_calls(sqlite3 *db) {
-  int rc = sqlite3_create_function_v2(db, "clap_audio_channel", 2,
-                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                      fn_audio_channel, NULL, NULL, NULL);
+  int rc = SQLITE_OK;
+  for (int nargs = 2; nargs <= 4 && rc == SQLITE_OK; nargs += 2)
+    rc = sqlite3_create_function_v2(db, "clap_audio_channel", nargs,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                    fn_audio_channel, NULL, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_module(db, "clap_segments", &segments_module, NULL);
   return rc;
 }
