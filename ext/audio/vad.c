@@ -184,9 +184,17 @@ static float voicing_of(const float *x) {
   }
   float best = 0;
   for (int lag = LAG_MIN; lag <= LAG_MAX; lag++) {
-    int m = VN - lag;
-    float s = 0;
-    for (int i = 0; i < m; i++) s += d[i] * d[i + lag];
+    int m = VN - lag, i = 0;
+    /* Four partial sums: independent chains the compiler can keep in flight. */
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (; i + 4 <= m; i += 4) {
+      s0 += d[i] * d[i + lag];
+      s1 += d[i + 1] * d[i + 1 + lag];
+      s2 += d[i + 2] * d[i + 2 + lag];
+      s3 += d[i + 3] * d[i + 3 + lag];
+    }
+    for (; i < m; i++) s0 += d[i] * d[i + lag];
+    float s = (s0 + s1) + (s2 + s3);
     double a = pre[m], b = pre[VN] - pre[lag];
     if (s > 0 && a > EPS && b > EPS) {
       float r = (float)(s / sqrt(a * b));
