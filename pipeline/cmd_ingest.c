@@ -572,7 +572,8 @@ static int compare_utterance(writer *w, session_job *j, int k, compare *c) {
                  u->id, a, b);
     } else if (!same_cut(&r, u)) {
       if (!c->msg[0])
-        snprintf(c->msg, sizeof c->msg, "%s: cut or channel changed; use --replace", u->id);
+        snprintf(c->msg, sizeof c->msg, "%s: %s changed; use --replace", u->id,
+                 r.db_channel != u->channel ? "channel" : "cut");
     } else {
       c->n_same++;
     }

@@ -113,7 +113,7 @@ check_equal "\"mix\" gives the bytes a manifest without channels gives" \
 check_equal "clap_audio_channel gives the ingested channel's bytes" \
   "$(ql "$db" "SELECT clap_audio_channel(readfile('$T/right.wav'), 0) = clap_audio_channel(readfile('$T/call.wav'), 1)")" "1"
 sed 's/"channel": 1,/"channel": 0,/' "$T/chan.json" > "$T/chan2.json"
-check_output_contains "a changed channel needs --replace" "m2-right: cut or channel changed; use --replace" \
+check_output_contains "a changed channel needs --replace" "m2-right: channel changed; use --replace" \
   "$CLAP" ingest "$db" "$T/chan2.json"
 check "--replace" "$CLAP" ingest "$db" "$T/chan2.json" --replace
 check_equal "replaced" "$(q "$db" "SELECT channel FROM utterances WHERE id = 'm2-right'")" "0"

@@ -150,9 +150,9 @@ check_equal "the fixture is at version 2" "$(q "$v2" "PRAGMA user_version")" "2"
 check_output_contains "embed on a v2 database: the old row is stale, the rest new" \
   "embed: 1 audio vectors (acoustic), $ntext text vectors (ngram) added; 1 audio, 0 text stale vectors recomputed" \
   "$CLAP" embed "$v2"
-check_equal "migrated to 3, rows kept" \
-  "$(q "$v2" "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM utterances), (SELECT count(*) FROM llm_cache), (SELECT count(*) FROM clap_encoders), (SELECT count(*) FROM features WHERE encoder='acoustic' AND modality='audio' AND dim > 1)")" \
-  "3|2|1|1|2"
+check_equal "migrated to 4, rows kept, their utterances mixed" \
+  "$(q "$v2" "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM utterances WHERE channel IS NULL), (SELECT count(*) FROM llm_cache), (SELECT count(*) FROM clap_encoders), (SELECT count(*) FROM features WHERE encoder='acoustic' AND modality='audio' AND dim > 1)")" \
+  "4|2|1|1|2"
 # An encoder row from before (weights sha256 only): it still works, verified
 # by its weights, and its cache identity is the weights' digest.
 check_output_contains "an old encoder row embeds" "2 audio vectors (old)" \
