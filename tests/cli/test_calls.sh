@@ -51,7 +51,7 @@ check_output_contains "bad --roles" "--roles: channel 1: role must be salesperso
   "$CLAP" segment "$T/call.wav" --roles 0=salesperson,1=buyer
 check_output_contains "bad --options" "options: unknown key 'onset'" \
   "$CLAP" segment "$T/call.wav" --options '{"onset": 1}'
-check_output_contains "bad --min-silence" "--min-silence needs seconds in (0, 60], got '-1'" \
+check_output_contains "bad --min-silence" "--min-silence: expected a number from 0.001 to 60, got '-1'" \
   "$CLAP" segment "$T/call.wav" --min-silence -1
 sox -n -r 16000 -c 2 -b 16 "$T/silent.wav" trim 0 3
 check_output_contains "all-silent recording" "silent.wav: no speech found on any of its 2 channels" \

@@ -7,7 +7,7 @@
 
 commands=$("$CLAP" help | awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {print $1}')
 check_equal "the command list" "$(echo $commands)" \
-  "init ingest import-annotations labels paraphrase embed merge train baseline eval report model encoder convert-checkpoint"
+  "init segment ingest import-annotations labels paraphrase embed merge train baseline eval report model encoder convert-checkpoint"
 
 for cmd in $commands; do
   a=$("$CLAP" help "$cmd" 2>&1); ra=$?
