@@ -216,6 +216,9 @@ static clap_status add_frame(vad *v, clap_error *err) {
   }
   double s = 0;
   for (int i = 0; i < FRAME; i++) s += (double)v->pend[i] * v->pend[i];
+  if (!isfinite(s))
+    return clap_error_set(err, CLAP_ERR_ARG, "vad: channel %d: a sample near %.2f s is not finite",
+                          v->channel, (double)v->nframes * HOP / VAD_RATE);
   float e = (float)(10 * log10(s / FRAME + EPS));
   v->e[v->nframes] = e;
   v->v[v->nframes] = e > v->o.min_level_db ? voicing_of(v->pend) : 0;
@@ -241,8 +244,8 @@ clap_status vad_feed(vad *v, const float *x, long n, int stride, clap_error *err
 /* ---- decision ------------------------------------------------------------ */
 
 static int bin_of(float db) {
-  int b = (int)floor((db - HIST_LO) / BIN_DB);
-  return b < 0 ? 0 : b >= NBINS ? NBINS - 1 : b;
+  double x = (db - HIST_LO) / BIN_DB;
+  return !(x >= 0) ? 0 : x >= NBINS ? NBINS - 1 : (int)x;
 }
 
 /* floor[t]: the percentile of es over the centred window, by a sliding

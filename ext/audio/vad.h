@@ -92,7 +92,8 @@ clap_status vad_options_from_json(const char *json, size_t n, vad_options *o, cl
 clap_status vad_options_check(const vad_options *o, clap_error *err);
 
 /* One channel's detector at VAD_RATE. Feed samples (every stride-th float
-** of x, n of them), then finish once to get its segments. */
+** of x, n of them; a non-finite one is CLAP_ERR_ARG), then finish once to
+** get its segments. */
 typedef struct vad vad;
 clap_status vad_create(const vad_options *o, int channel, vad **out, clap_error *err);
 clap_status vad_feed(vad *v, const float *x, long n, int stride, clap_error *err);

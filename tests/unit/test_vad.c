@@ -181,6 +181,14 @@ static void test_bad_input(void) {
   CHECK_INT(vad_segment_file(wav_path, 0, NULL, 0, &s, &n, NULL, &e), CLAP_OK);
   CHECK_INT(n, 0);
   free(z);
+  /* The engine API refuses a non-finite sample (decoders never give one). */
+  float nan_block[1000];
+  for (int i = 0; i < 1000; i++) nan_block[i] = i == 500 ? NAN : 0.1f;
+  vad *v = NULL;
+  CHECK_INT(vad_create(NULL, 1, &v, &e), CLAP_OK);
+  CHECK_INT(vad_feed(v, nan_block, 1000, 1, &e), CLAP_ERR_ARG);
+  CHECK_CONTAINS(e.msg, "vad: channel 1: a sample near 0.");
+  vad_free(v);
   vad_options o;
   vad_options_default(&o);
   o.min_speech = 0;
