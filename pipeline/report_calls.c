@@ -37,7 +37,7 @@ static clap_status check_timeline(sqlite3 *db, const char *name, clap_error *err
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db,
                               "SELECT (SELECT count(*) FROM timelines WHERE name = ?1), "
-                              "(SELECT group_concat(name, ', ') FROM timelines)",
+                              "(SELECT group_concat(name, ', ') FROM (SELECT name FROM timelines ORDER BY name))",
                               -1, &st, NULL);
   if (rc == SQLITE_OK) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) rc = sqlite3_step(st);

@@ -213,7 +213,9 @@ CREATE TABLE IF NOT EXISTS llm_cache (
 -- ------------------------------------------------------------- timelines
 
 -- Per-call timelines (version 4). A timeline is a named zero-shot question:
--- a model of clap_models and a pair of class sentences (pole 0, pole 1).
+-- a model of clap_models and its two classes (pole 0, pole 1), each a
+-- sentence or a JSON array of sentences (a prompt ensemble, as
+-- clap_zero_shot takes them).
 -- The view call_timeline answers every timeline for every utterance, so it
 -- is parametrised by filtering it:
 --

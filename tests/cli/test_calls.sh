@@ -146,6 +146,9 @@ check_equal "call_timeline: one row per utterance, P in [0, 1], in time order" \
   "6|1|010101"
 check_equal "P is clap_zero_shot of the utterance" \
   "$(ql "$db2" "SELECT count(*) FROM call_timeline t JOIN utterances u ON u.id = t.utterance_id WHERE t.timeline = 'purchase_intention' AND abs(t.p_positive - clap_zero_shot(clap_embed_audio(u.audio), '私は欲しくないです', '私は欲しいです')) < 1e-9")" "6"
+q "$db2" "INSERT INTO timelines VALUES ('ensemble', 'default', '[\"私は買う気なしです\", \"私は購買意欲なし\"]', '[\"私は買う気ありです\", \"私は購買意欲あり\"]')"
+check_equal "a timeline of prompt ensembles" \
+  "$(ql "$db2" "SELECT count(*), min(p_positive) >= 0 AND max(p_positive) <= 1 FROM call_timeline WHERE timeline = 'ensemble' AND session_id = 'call'")" "6|1"
 q "$db2" "INSERT INTO timelines VALUES ('<b>\"x\"</b>', 'default', '私は否定的です', '私は肯定的です')"
 check_output_contains "report --calls prints a row per channel" "| call | channel 1 | customer | 3 |" \
   "$CLAP" report "$db2" --calls --html "$T/calls.html"
@@ -154,7 +157,7 @@ check_equal "one dot per utterance, one line per channel" \
 check "another timeline, escaped" "$CLAP" report "$db2" --calls --timeline '<b>"x"</b>' --html "$T/calls2.html"
 check_equal "its name is escaped in the page" \
   "$(grep -c '&lt;b&gt;&quot;x&quot;&lt;/b&gt;' "$T/calls2.html") $(grep -c '<b>' "$T/calls2.html")" "1 0"
-check_output_contains "an unknown timeline" "no timeline named 'nope' in the timelines table (there: <b>\"x\"</b>, purchase_intention)" \
+check_output_contains "an unknown timeline" "no timeline named 'nope' in the timelines table (there: <b>\"x\"</b>, ensemble, purchase_intention)" \
   "$CLAP" report "$db2" --calls --timeline nope
 check_output_contains "an unknown session" "no utterances in the sessions given" \
   "$CLAP" report "$db2" --calls --session nope
