@@ -310,7 +310,7 @@ static void hysteresis(const vad_options *o, const float *es, const float *vs, c
     long a = t, b = t;
     while (a > 0 && !on[a - 1] && es[a - 1] > off[a - 1] && es[a - 1] > o->min_level_db) a--;
     while (b + 1 < n && es[b + 1] > off[b + 1] && es[b + 1] > o->min_level_db) b++;
-    memset(on + a, 1, (size_t)(b - a + 1));
+    for (long k = a; k <= b; k++) on[k] = 1;
     t = b;
   }
 }
@@ -387,7 +387,7 @@ clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err)
     if (rc) return rc;
   }
   long n = v->nframes;
-  if (n == 0) return CLAP_OK;
+  if (n <= 0) return CLAP_OK;
   float *es = malloc(sizeof(float) * (size_t)n * 6);
   unsigned char *on = malloc((size_t)n);
   clap_status rc = CLAP_OK;
