@@ -12,7 +12,7 @@
 ** channel, one utterance per segment with its channel, start and end)
 ** that `clap ingest` reads as it reads any other. --min-speech and
 ** --min-silence set the detector's shortest segment and shortest splitting
-** gap in seconds (defaults 0.25 and 0.3); --options sets any of its
+** gap in seconds (defaults 0.25 and 0.5); --options sets any of its
 ** parameters as JSON ('{"onset_db": 3}', vad.h). --roles maps channels to
 ** roles (default 0=salesperson,1=customer).
 ** Output: with one FILE, the manifest goes to --out (written to a temporary
@@ -47,7 +47,7 @@ static void segment_usage(FILE *f) {
           "write one session manifest per FILE for `clap ingest`.\n"
           "  --channel N|all  segment channel N only, or every channel (default all)\n"
           "  --min-speech S   shortest segment kept, seconds (default 0.25)\n"
-          "  --min-silence S  shortest pause that splits two segments (default 0.3)\n"
+          "  --min-silence S  shortest pause that splits two segments (default 0.5)\n"
           "  --roles SPEC     role of each channel (default 0=salesperson,1=customer)\n"
           "  --options JSON   any detector parameter (see ext/audio/vad.h)\n"
           "  --out PATH       the manifest file (one FILE) or a directory (default stdout)\n");

@@ -38,11 +38,11 @@ struct vad {
 
 void vad_options_default(vad_options *o) {
   *o = (vad_options){.min_speech = 0.25,
-                     .min_silence = 0.30,
-                     .onset_db = 2,
-                     .offset_db = 1,
-                     .onset_spread = 2.5,
-                     .offset_spread = 2,
+                     .min_silence = 0.50,
+                     .onset_db = 1.5,
+                     .offset_db = 0.5,
+                     .onset_spread = 3,
+                     .offset_spread = 2.5,
                      .floor_window = 30,
                      .floor_percentile = 10,
                      .min_level_db = -55,

@@ -33,7 +33,7 @@ average at the start: ${load} on $(nproc) cores.
 Boundary F1 (a start or end within 100 ms of the truth; 5 calls × 40 turns, seeds 6..10):
 clean $(get f1_clean), white noise 20 dB $(get f1_white20), babble 20 dB $(get f1_babble20),
 white noise 5 dB $(get f1_white5), babble 5 dB $(get f1_babble5) (targets: ≥ 0.95 at 20 dB,
-≥ 0.85 at 5 dB; asserted by tests/unit/test_vad.c).
+≥ 0.85 at 5 dB; checked by tests/unit/test_vad.c, where babble at 5 dB is a known shortfall).
 EOT
 met() { awk -v a="$1" -v t="$2" 'BEGIN { print (a >= t) ? "met" : "not met" }'; }
 worst() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b) ? a : b }'; }
