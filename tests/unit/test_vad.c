@@ -3,6 +3,7 @@
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -195,6 +196,14 @@ static void test_bad_input(void) {
   CHECK_INT(vad_segment_file(wav_path, 0, NULL, 0, &s, &n, NULL, &e), CLAP_OK);
   CHECK_INT(n, 0);
   free(z);
+  /* A FIFO is refused before a byte is read (it would block). */
+  char fifo[64];
+  snprintf(fifo, sizeof fifo, "/tmp/clap-test-vad-fifo-%d", (int)getpid());
+  unlink(fifo);
+  CHECK(mkfifo(fifo, 0600) == 0);
+  CHECK_INT(vad_segment_file(fifo, VAD_ALL_CHANNELS, NULL, 0, &s, &n, NULL, &e), CLAP_ERR_IO);
+  CHECK_CONTAINS(e.msg, "FIFO");
+  unlink(fifo);
   /* The engine API refuses a non-finite sample (decoders never give one). */
   float nan_block[1000];
   for (int i = 0; i < 1000; i++) nan_block[i] = i == 500 ? NAN : 0.1f;
