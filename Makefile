@@ -21,7 +21,9 @@ PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `deps` has had its chance to install the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lstdc++ -lm -lpthread
+# oneDNN (libdnnl-dev) ships no pkg-config file: its header and -ldnnl are
+# checked by `deps` directly.
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -ldnnl -lgomp -lstdc++ -lm -lpthread
 
 # ext/ is one folder per layer (core, audio, text, nn, ckpt, net, encoders,
 # model, train, sql); every layer's headers are on the engine's include path, and
@@ -207,6 +209,7 @@ deps:
 	  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || \
 	  missing="$$missing libclang-rt-14-dev"; \
 	dpkg -s libsox-fmt-all >/dev/null 2>&1 || missing="$$missing libsox-fmt-all"; \
+	[ -e /usr/include/oneapi/dnnl/dnnl.h ] || missing="$$missing libdnnl-dev"; \
 	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || missing="$$missing python3-jsonschema"; \
 	/usr/bin/python3 -c 'import numpy' 2>/dev/null || missing="$$missing python3-numpy"; \
 	if [ -n "$$missing" ]; then \

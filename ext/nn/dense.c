@@ -1,0 +1,299 @@
+/*
+** dense — see dense.h.
+**
+** One CPU engine for the process (created once). Primitives are cached by
+** shape in a small process-wide table, because one encoder has dozens of
+** layers of a few shapes and an utterance length is a new row count: the
+** layers share the cached primitive of their shape. The weights' layout is
+** fixed per (in, out, precision) when the first dense of that shape is made
+** (oneDNN's choice for DENSE_REF_ROWS rows); later primitives are asked for
+** that exact layout, so no dense is ever reordered again.
+*/
+#include "dense.h"
+#include "nn.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DENSE_REF_ROWS 256
+#define DENSE_CACHE 64
+
+struct nn_dense {
+  int in, out;
+  nn_precision prec;
+  const float *w, *b; /* the caller's, for the fallback path */
+  dnnl_memory_desc_t wmd;
+  void *wbuf; /* W in wmd's layout */
+};
+
+typedef struct dense_prim {
+  int rows, in, out, bias;
+  nn_precision prec;
+  dnnl_memory_desc_t wmd;
+  dnnl_primitive_t prim;
+  size_t scratch; /* bytes of user scratchpad */
+  unsigned long used;
+  int refs; /* runs using prim now: never evicted while > 0 */
+} dense_prim;
+
+static dnnl_engine_t g_engine;
+static int g_engine_ok;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static dense_prim g_cache[DENSE_CACHE];
+static unsigned long g_tick;
+
+static void engine_init(void) {
+  g_engine_ok = dnnl_engine_create(&g_engine, dnnl_cpu, 0) == dnnl_success;
+}
+
+const char *nn_precision_name(nn_precision p) { return p == NN_BF16 ? "bf16" : "f32"; }
+
+int nn_bf16_native(void) {
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+}
+
+nn_precision nn_precision_auto(void) { return nn_bf16_native() ? NN_BF16 : NN_F32; }
+
+clap_status nn_precision_parse(const char *text, nn_precision *out, clap_error *err) {
+  if (text && !strcmp(text, "f32")) *out = NN_F32;
+  else if (text && !strcmp(text, "bf16")) *out = NN_BF16;
+  else if (text && !strcmp(text, "auto")) *out = nn_precision_auto();
+  else
+    return clap_error_set(err, CLAP_ERR_ARG, "precision '%s': expected f32, bf16 or auto",
+                          text ? text : "(null)");
+  return CLAP_OK;
+}
+
+const char *nn_dense_isa(void) {
+  switch (dnnl_get_effective_cpu_isa()) {
+  case dnnl_cpu_isa_sse41: return "sse41";
+  case dnnl_cpu_isa_avx: return "avx";
+  case dnnl_cpu_isa_avx2: return "avx2";
+  case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+  case dnnl_cpu_isa_avx512_core: return "avx512_core";
+  case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+  case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+  case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+  default: return "other";
+  }
+}
+
+/* Branch-free so the compiler vectorises it: it runs on every input of a
+** bf16 layer (rows·in values per call). */
+void nn_to_bf16(const float *x, unsigned short *y, long n) {
+  for (long i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &x[i], 4);
+    uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    uint32_t nan = ((u & 0x7fffffffu) > 0x7f800000u) ? ((u >> 16) | 0x40u) : rounded;
+    y[i] = (unsigned short)nan;
+  }
+}
+
+static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 : dnnl_f32; }
+
+/* A matmul primitive for the shape; wmd NULL lets oneDNN choose the weights'
+** layout (returned in *chosen). NULL when oneDNN cannot make one. */
+static dnnl_primitive_t make_prim(int rows, int in, int out, int bias, nn_precision p,
+                                  const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen,
+                                  size_t *scratch) {
+  dnnl_memory_desc_t a, w, c, bmd;
+  dnnl_dims_t da = {rows, in}, dw = {in, out}, dc = {rows, out}, db = {1, out};
+  if (dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(p), dnnl_ab) ||
+      dnnl_memory_desc_init_by_tag(&c, 2, dc, dnnl_f32, dnnl_ab) ||
+      dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab))
+    return NULL;
+  if (wmd) w = *wmd;
+  else if (dnnl_memory_desc_init_by_tag(&w, 2, dw, dtype(p), dnnl_format_tag_any))
+    return NULL;
+  dnnl_matmul_desc_t md;
+  if (dnnl_matmul_desc_init(&md, &a, &w, bias ? &bmd : NULL, &c)) return NULL;
+  dnnl_primitive_attr_t attr;
+  if (dnnl_primitive_attr_create(&attr)) return NULL;
+  dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s = dnnl_primitive_desc_create(&pd, &md, attr, g_engine, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  if (s) return NULL;
+  const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  if (chosen) *chosen = *q;
+  *scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
+  dnnl_primitive_t prim = NULL;
+  if (dnnl_primitive_create(&prim, pd)) prim = NULL;
+  dnnl_primitive_desc_destroy(pd);
+  return prim;
+}
+
+/* The primitive for the shape, from the cache (made on a miss into the
+** least recently used slot that no run is using). *slot is its index with
+** a reference taken, or -1 when every slot is busy: the primitive is then
+** the caller's to destroy. NULL when oneDNN cannot make one. */
+static dnnl_primitive_t prim_get(const nn_dense *d, int rows, size_t *scratch, int *slot) {
+  int bias = d->b != NULL, victim = -1;
+  *slot = -1;
+  pthread_mutex_lock(&g_mu);
+  for (int i = 0; i < DENSE_CACHE; i++) {
+    dense_prim *e = &g_cache[i];
+    if (e->prim && e->rows == rows && e->in == d->in && e->out == d->out && e->bias == bias &&
+        e->prec == d->prec && dnnl_memory_desc_equal(&e->wmd, &d->wmd)) {
+      e->used = ++g_tick;
+      e->refs++;
+      *scratch = e->scratch;
+      *slot = i;
+      pthread_mutex_unlock(&g_mu);
+      return e->prim;
+    }
+    if (e->refs == 0 && (victim < 0 || !e->prim || (g_cache[victim].prim && e->used < g_cache[victim].used)))
+      victim = i;
+  }
+  dnnl_primitive_t prim = make_prim(rows, d->in, d->out, bias, d->prec, &d->wmd, NULL, scratch);
+  if (prim && victim >= 0) {
+    dense_prim *e = &g_cache[victim];
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    *e = (dense_prim){rows, d->in, d->out, bias, d->prec, d->wmd, prim, *scratch, ++g_tick, 1};
+    *slot = victim;
+  }
+  pthread_mutex_unlock(&g_mu);
+  return prim;
+}
+
+static void prim_put(dnnl_primitive_t prim, int slot) {
+  if (slot < 0) {
+    dnnl_primitive_destroy(prim);
+    return;
+  }
+  pthread_mutex_lock(&g_mu);
+  g_cache[slot].refs--;
+  pthread_mutex_unlock(&g_mu);
+}
+
+/* W [out,in] row-major is the [in,out] matrix in "ba" order: reorder it
+** (and convert it, for bf16) into the layout the primitive chose. */
+static int reorder_weights(nn_dense *d) {
+  dnnl_memory_desc_t src;
+  dnnl_dims_t dw = {d->in, d->out};
+  if (dnnl_memory_desc_init_by_tag(&src, 2, dw, dnnl_f32, dnnl_ba)) return 0;
+  size_t size = dnnl_memory_desc_get_size(&d->wmd);
+  d->wbuf = aligned_alloc(64, (size + 63) & ~(size_t)63);
+  if (!d->wbuf) return 0;
+  dnnl_memory_t from = NULL, to = NULL;
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t r = NULL;
+  dnnl_stream_t st = NULL;
+  int ok = !dnnl_memory_create(&from, &src, g_engine, (void *)d->w) &&
+           !dnnl_memory_create(&to, &d->wmd, g_engine, d->wbuf) &&
+           !dnnl_reorder_primitive_desc_create(&rpd, &src, g_engine, &d->wmd, g_engine, NULL) &&
+           !dnnl_primitive_create(&r, rpd) &&
+           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+  if (ok) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    ok = !dnnl_primitive_execute(r, st, 2, args) && !dnnl_stream_wait(st);
+  }
+  if (st) dnnl_stream_destroy(st);
+  if (r) dnnl_primitive_destroy(r);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  if (from) dnnl_memory_destroy(from);
+  if (to) dnnl_memory_destroy(to);
+  return ok;
+}
+
+clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_precision p,
+                            nn_dense **out_dense, clap_error *err) {
+  *out_dense = NULL;
+  if (!w || in < 1 || out < 1)
+    return clap_error_set(err, CLAP_ERR_ARG, "dense layer: bad shape %d x %d", out, in);
+  pthread_once(&g_once, engine_init);
+  if (!g_engine_ok) return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN: no CPU engine");
+  nn_dense *d = calloc(1, sizeof *d);
+  if (!d) return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer: out of memory");
+  *d = (nn_dense){.in = in, .out = out, .prec = p, .w = w, .b = b};
+  size_t scratch;
+  dnnl_primitive_t ref = make_prim(DENSE_REF_ROWS, in, out, b != NULL, p, NULL, &d->wmd, &scratch);
+  if (!ref) {
+    free(d);
+    return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no %s matmul for %d x %d",
+                          nn_precision_name(p), out, in);
+  }
+  dnnl_primitive_destroy(ref);
+  if (!reorder_weights(d)) {
+    nn_dense_free(d);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer %d x %d: cannot reorder weights",
+                          out, in);
+  }
+  *out_dense = d;
+  return CLAP_OK;
+}
+
+void nn_dense_free(nn_dense *d) {
+  if (!d) return;
+  free(d->wbuf);
+  free(d);
+}
+
+int nn_dense_in(const nn_dense *d) { return d->in; }
+int nn_dense_out(const nn_dense *d) { return d->out; }
+nn_precision nn_dense_precision(const nn_dense *d) { return d->prec; }
+
+/* Run primitive `prim` on this call's memory objects. 0 on failure. */
+static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, const void *x,
+                   int rows, float *y) {
+  dnnl_memory_desc_t a, c, bmd, smd;
+  dnnl_dims_t da = {rows, d->in}, dc = {rows, d->out}, db = {1, d->out};
+  dnnl_dims_t ds = {(dnnl_dim_t)scratch};
+  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
+  dnnl_memory_t ma = NULL, mw = NULL, mc = NULL, mb = NULL, ms = NULL;
+  dnnl_stream_t st = NULL;
+  int ok = (!scratch || sbuf) &&
+           !dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(d->prec), dnnl_ab) &&
+           !dnnl_memory_desc_init_by_tag(&c, 2, dc, dnnl_f32, dnnl_ab) &&
+           !dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab) &&
+           !dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_u8, dnnl_a) &&
+           !dnnl_memory_create(&ma, &a, g_engine, (void *)x) &&
+           !dnnl_memory_create(&mw, &d->wmd, g_engine, d->wbuf) &&
+           !dnnl_memory_create(&mc, &c, g_engine, y) &&
+           (!d->b || !dnnl_memory_create(&mb, &bmd, g_engine, (void *)d->b)) &&
+           (!scratch || !dnnl_memory_create(&ms, &smd, g_engine, sbuf)) &&
+           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+  if (ok) {
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mc}};
+    int n = 3;
+    if (mb) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
+    if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
+    omp_set_num_threads(nn_get_threads());
+    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
+  }
+  if (st) dnnl_stream_destroy(st);
+  dnnl_memory_t all[5] = {ma, mw, mc, mb, ms};
+  for (int i = 0; i < 5; i++)
+    if (all[i]) dnnl_memory_destroy(all[i]);
+  free(sbuf);
+  return ok;
+}
+
+void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
+  if (rows < 1) return;
+  size_t scratch = 0;
+  int slot, ok = 0;
+  dnnl_primitive_t prim = prim_get(d, rows, &scratch, &slot);
+  if (prim) {
+    if (d->prec == NN_BF16) {
+      unsigned short *xb = malloc(sizeof *xb * (size_t)rows * d->in);
+      if (xb) {
+        nn_to_bf16(x, xb, (long)rows * d->in);
+        ok = execute(d, prim, scratch, xb, rows, y);
+      }
+      free(xb);
+    } else {
+      ok = execute(d, prim, scratch, x, rows, y);
+    }
+    prim_put(prim, slot);
+  }
+  if (!ok) nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
+}

@@ -1,0 +1,79 @@
+/*
+** dense — a linear layer y[rows,out] = x[rows,in] · Wᵀ + b on oneDNN's
+** matmul primitive (Debian's libdnnl, run-time ISA dispatch: AVX2, AVX-512,
+** AVX512-BF16, AMX), in float32 or bfloat16.
+**
+** Why oneDNN: it is the library PyTorch's CPU matmuls run on, it picks the
+** best kernel this CPU has at run time, and it is the only packaged library
+** here with bfloat16 kernels (AMX tiles reach ~5x the float32 FMA rate).
+** tests/bench/RESULTS.md has the measured rates against OpenBLAS and ext/nn/gemm.
+**
+** Contract:
+**   - W is PyTorch's [out, in] row-major float32, b [out] float32 or NULL.
+**     nn_dense_create reorders W once into the layout the primitive prefers
+**     (in bfloat16 for NN_BF16) and owns that copy; it also keeps pointers
+**     to W and b for its fallback path, so both must outlive the dense.
+**   - NN_F32: float32 products and sums (no reduced-precision math mode).
+**     NN_BF16: x and W rounded to bfloat16 (nearest even), products summed
+**     in float32, bias added in float32, y float32.
+**   - nn_dense_run needs rows >= 1 and x, y dense row-major, y not
+**     overlapping x. It never fails: a primitive for a new row count is
+**     created on first use and kept in a process-wide cache keyed by
+**     (rows, in, out, precision, bias); if oneDNN cannot create one (out of
+**     memory), the product is computed by nn_linear from the float32 W.
+**   - Threads: the run uses nn_get_threads() OpenMP threads (oneDNN's
+**     runtime in Debian's build). oneDNN splits a matmul by blocks of rows
+**     and columns of y, never along `in`, for the encoders' shapes, so the
+**     float32 bits do not depend on the thread count (tests/unit/test_dense.c
+**     checks 1 vs 2 threads bit for bit).
+**   - Thread safety: a dense is read-only after create; any number of runs
+**     may use it at once (each run gets its own scratchpad and memory objects).
+*/
+#ifndef CLAP_DENSE_H
+#define CLAP_DENSE_H
+
+#include "clap_error.h"
+
+typedef enum nn_precision {
+  NN_F32 = 0, /* float32 everywhere */
+  NN_BF16 = 1 /* bfloat16 operands, float32 accumulation */
+} nn_precision;
+
+/* "f32" / "bf16" (static text). */
+const char *nn_precision_name(nn_precision p);
+
+/* Parses "f32", "bf16" or "auto" ("auto" -> nn_precision_auto()). Anything
+** else -> CLAP_ERR_ARG naming the text and the choices. */
+clap_status nn_precision_parse(const char *text, nn_precision *out, clap_error *err);
+
+/* 1 if this CPU has bfloat16 matmul hardware oneDNN uses (AMX or
+** AVX512-BF16), else 0. */
+int nn_bf16_native(void);
+
+/* NN_BF16 where nn_bf16_native(), else NN_F32. */
+nn_precision nn_precision_auto(void);
+
+/* The ISA oneDNN dispatches to on this CPU, e.g. "avx512_core_amx" (static text). */
+const char *nn_dense_isa(void);
+
+typedef struct nn_dense nn_dense;
+
+/* Build the layer (the reordered copy of W, and b). in, out >= 1.
+** CLAP_ERR_NOMEM or CLAP_ERR_UNSUPPORTED (oneDNN has no matmul for the
+** shape and precision) with a message; *out is NULL then. The caller owns
+** *out and frees it with nn_dense_free. */
+clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_precision p,
+                            nn_dense **out_dense, clap_error *err);
+void nn_dense_free(nn_dense *d);
+
+int nn_dense_in(const nn_dense *d);
+int nn_dense_out(const nn_dense *d);
+nn_precision nn_dense_precision(const nn_dense *d);
+
+/* y[rows,out] = x[rows,in] · Wᵀ + b. */
+void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y);
+
+/* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
+void nn_to_bf16(const float *x, unsigned short *y, long n);
+
+#endif

@@ -1,0 +1,156 @@
+/* Unit tests for ext/nn/dense: float32 and bfloat16 matmuls against a double
+** reference at the encoders' kinds of shapes (few rows, many rows, odd
+** sizes), float32 bits independent of the thread count, the bf16 rounding,
+** and precision parsing. */
+#include "dense.h"
+#include "harness.h"
+#include "nn.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float frand(unsigned *s) {
+  *s = *s * 1664525u + 1013904223u;
+  return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *rnd(long n, unsigned seed) {
+  float *v = malloc(sizeof *v * (size_t)n);
+  for (long i = 0; i < n; i++) v[i] = frand(&seed);
+  return v;
+}
+
+/* max |y - ref| / (Σ|x·w| of that output): the error relative to the
+** magnitude the sum passed through. */
+static double rel_err(const float *x, const float *w, const float *b, const float *y, int rows,
+                      int in, int out, int bf16) {
+  double worst = 0;
+  for (int r = 0; r < rows; r++)
+    for (int o = 0; o < out; o++) {
+      double s = b ? b[o] : 0, mag = b ? fabs(b[o]) : 0;
+      for (int k = 0; k < in; k++) {
+        float xv = x[(size_t)r * in + k], wv = w[(size_t)o * in + k];
+        if (bf16) {
+          unsigned short xb, wb;
+          nn_to_bf16(&xv, &xb, 1);
+          nn_to_bf16(&wv, &wb, 1);
+          uint32_t u = (uint32_t)xb << 16, v = (uint32_t)wb << 16;
+          memcpy(&xv, &u, 4);
+          memcpy(&wv, &v, 4);
+        }
+        s += (double)xv * wv;
+        mag += fabs((double)xv * wv);
+      }
+      double e = fabs(y[(size_t)r * out + o] - s) / (mag > 0 ? mag : 1);
+      if (e > worst) worst = e;
+    }
+  return worst;
+}
+
+static void check_shape(int rows, int in, int out, int bias, nn_precision p) {
+  float *x = rnd((long)rows * in, 1 + rows), *w = rnd((long)out * in, 2 + in);
+  float *b = bias ? rnd(out, 3 + out) : NULL, *y = calloc((size_t)rows * out, sizeof *y);
+  nn_dense *d = NULL;
+  clap_error err = {0};
+  CHECK_INT(nn_dense_create(w, b, in, out, p, &d, &err), CLAP_OK);
+  if (d) {
+    nn_dense_run(d, x, rows, y);
+    /* bf16 products are exact in float32; what remains is float32 summation */
+    double e = rel_err(x, w, b, y, rows, in, out, p == NN_BF16);
+    if (!(e < 1e-5)) fprintf(stderr, "shape %dx%dx%d %s: rel err %g\n", rows, in, out,
+                             nn_precision_name(p), e);
+    CHECK(e < 1e-5);
+    nn_dense_free(d);
+  }
+  free(x), free(w), free(b), free(y);
+}
+
+static void test_f32_shapes(void) {
+  int shapes[][3] = {{1, 768, 768}, {7, 33, 37}, {32, 768, 3072}, {256, 64, 48}, {499, 96, 80},
+                     {3, 5, 1}};
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+    for (int bias = 0; bias < 2; bias++)
+      check_shape(shapes[i][0], shapes[i][1], shapes[i][2], bias, NN_F32);
+}
+
+static void test_bf16_shapes(void) {
+  int shapes[][3] = {{1, 64, 64}, {7, 33, 37}, {32, 768, 768}, {499, 96, 80}};
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+    check_shape(shapes[i][0], shapes[i][1], shapes[i][2], 1, NN_BF16);
+}
+
+/* The same dense on 1 and 2 threads gives the same float32 bits. */
+static void test_threads_same_bits(void) {
+  int rows = 499, in = 768, out = 768;
+  float *x = rnd((long)rows * in, 7), *w = rnd((long)out * in, 8), *b = rnd(out, 9);
+  float *y1 = malloc(sizeof *y1 * (size_t)rows * out), *y2 = malloc(sizeof *y2 * (size_t)rows * out);
+  nn_dense *d = NULL;
+  clap_error err = {0};
+  CHECK_INT(nn_dense_create(w, b, in, out, NN_F32, &d, &err), CLAP_OK);
+  int before = nn_get_threads();
+  nn_set_threads(1);
+  nn_dense_run(d, x, rows, y1);
+  nn_set_threads(2);
+  nn_dense_run(d, x, rows, y2);
+  nn_set_threads(before);
+  CHECK(memcmp(y1, y2, sizeof *y1 * (size_t)rows * out) == 0);
+  nn_dense_free(d);
+  free(x), free(w), free(b), free(y1), free(y2);
+}
+
+/* Many row counts through one dense: each a new primitive (the cache
+** evicts), results still right. */
+static void test_many_row_counts(void) {
+  int in = 16, out = 24;
+  float *w = rnd((long)out * in, 11), *b = rnd(out, 12);
+  nn_dense *d = NULL;
+  clap_error err = {0};
+  CHECK_INT(nn_dense_create(w, b, in, out, NN_F32, &d, &err), CLAP_OK);
+  for (int rows = 1; rows <= 90; rows++) {
+    float *x = rnd((long)rows * in, 100 + rows), *y = malloc(sizeof *y * (size_t)rows * out);
+    nn_dense_run(d, x, rows, y);
+    CHECK(rel_err(x, w, b, y, rows, in, out, 0) < 1e-5);
+    free(x), free(y);
+  }
+  nn_dense_free(d);
+  free(w), free(b);
+}
+
+static void test_bf16_rounding(void) {
+  float v[] = {1.0f, 1.00390625f /* halfway, even stays */, 1.01171875f /* halfway, odd rounds up */,
+               -2.5f, 0.0f, INFINITY, NAN};
+  unsigned short o[7];
+  nn_to_bf16(v, o, 7);
+  CHECK_INT(o[0], 0x3f80);
+  CHECK_INT(o[1], 0x3f80);
+  CHECK_INT(o[2], 0x3f82);
+  CHECK_INT(o[3], 0xc020);
+  CHECK_INT(o[4], 0x0000);
+  CHECK_INT(o[5], 0x7f80);
+  CHECK((o[6] & 0x7f80) == 0x7f80 && (o[6] & 0x7f) != 0);
+}
+
+static void test_precision_parse(void) {
+  nn_precision p;
+  clap_error err = {0};
+  CHECK_INT(nn_precision_parse("f32", &p, &err), CLAP_OK);
+  CHECK_INT(p, NN_F32);
+  CHECK_INT(nn_precision_parse("bf16", &p, &err), CLAP_OK);
+  CHECK_INT(p, NN_BF16);
+  CHECK_INT(nn_precision_parse("auto", &p, &err), CLAP_OK);
+  CHECK_INT(p, nn_bf16_native() ? NN_BF16 : NN_F32);
+  CHECK_INT(nn_precision_parse("fp16", &p, &err), CLAP_ERR_ARG);
+  CHECK_CONTAINS(err.msg, "precision 'fp16': expected f32, bf16 or auto");
+  CHECK(strlen(nn_dense_isa()) > 0);
+}
+
+int main(void) {
+  RUN(test_f32_shapes);
+  RUN(test_bf16_shapes);
+  RUN(test_threads_same_bits);
+  RUN(test_many_row_counts);
+  RUN(test_bf16_rounding);
+  RUN(test_precision_parse);
+  return harness_report();
+}
