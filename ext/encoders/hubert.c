@@ -32,9 +32,13 @@
 #define POS_ROWS 128
 #define HUBERT_WS_CACHE_BYTES (64u << 20)
 
+/* A layer's linears, in the order of hubert_layer's weight pairs. */
+enum { L_Q, L_K, L_V, L_O, L_FF1, L_FF2, L_DENSES };
+
 typedef struct hubert_layer {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
   const float *ln_w, *ln_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b, *fln_w, *fln_b;
+  nn_dense *d[L_DENSES]; /* owned: the linears at the model's precision */
 } hubert_layer;
 
 struct hubert {
@@ -44,6 +48,8 @@ struct hubert {
   char prefix[16];
   hconv conv;
   const float *fp_ln_w, *fp_ln_b, *fp_w, *fp_b;
+  nn_dense *fp; /* owned: the feature projection */
+  nn_precision prec;
   float *pos_w; /* owned: weight-normed, per group [C/groups][k][C/groups] */
   const float *pos_b;
   const float *enc_ln_w, *enc_ln_b;
@@ -316,6 +322,7 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
   if (!rc) rc = parse_preprocessor(dir, &m->cfg, err);
   if (!rc) rc = hfckpt_open_weights(dir, &m->st, &m->weights_path, err);
   if (!rc) rc = load_weights(m, err);
+  if (!rc) rc = hubert_set_precision(m, NN_F32, err);
   if (rc) {
     hubert_free(m);
     return rc;
@@ -324,8 +331,42 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
   return CLAP_OK;
 }
 
+static void free_denses(hubert *m) {
+  nn_dense_free(m->fp);
+  m->fp = NULL;
+  for (int l = 0; m->layer && l < m->cfg.layers; l++)
+    for (int i = 0; i < L_DENSES; i++) {
+      nn_dense_free(m->layer[l].d[i]);
+      m->layer[l].d[i] = NULL;
+    }
+}
+
+clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
+  if (!m) return clap_error_set(err, CLAP_ERR_ARG, "hubert_set_precision: NULL model");
+  free_denses(m);
+  int H = m->cfg.hidden, F = m->cfg.intermediate, C = m->cfg.conv_dim[m->cfg.n_conv - 1];
+  clap_status rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
+  for (int l = 0; l < m->cfg.layers && !rc; l++) {
+    hubert_layer *L = &m->layer[l];
+    const float *w[L_DENSES] = {L->q_w, L->k_w, L->v_w, L->o_w, L->ff1_w, L->ff2_w};
+    const float *b[L_DENSES] = {L->q_b, L->k_b, L->v_b, L->o_b, L->ff1_b, L->ff2_b};
+    int in[L_DENSES] = {H, H, H, H, H, F}, out[L_DENSES] = {H, H, H, H, F, H};
+    for (int i = 0; i < L_DENSES && !rc; i++)
+      rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+  }
+  if (rc) {
+    free_denses(m);
+    return rc;
+  }
+  m->prec = p;
+  return CLAP_OK;
+}
+
+nn_precision hubert_precision(const hubert *m) { return m->prec; }
+
 void hubert_free(hubert *m) {
   if (!m) return;
+  free_denses(m);
   st_close(m->st);
   hconv_free(&m->conv);
   pthread_mutex_destroy(&m->ws_mu);
@@ -476,16 +517,16 @@ static void encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
   float scale = 1.0f / sqrtf((float)hd);
   for (int l = 0; l < c->layers; l++) {
     const hubert_layer *L = &m->layer[l];
-    nn_linear(h, T, H, L->q_w, L->q_b, H, q);
-    nn_linear(h, T, H, L->k_w, L->k_b, H, k);
-    nn_linear(h, T, H, L->v_w, L->v_b, H, v);
+    nn_dense_run(L->d[L_Q], h, T, q);
+    nn_dense_run(L->d[L_K], h, T, k);
+    nn_dense_run(L->d[L_V], h, T, v);
     nn_attention(q, k, v, T, T, c->heads, hd, scale, NULL, W, sc, a);
-    nn_linear(a, T, H, L->o_w, L->o_b, H, q);
+    nn_dense_run(L->d[L_O], a, T, q);
     nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
-    nn_linear(h, T, H, L->ff1_w, L->ff1_b, F, f);
+    nn_dense_run(L->d[L_FF1], h, T, f);
     nn_gelu(f, (size_t)T * F);
-    nn_linear(f, T, F, L->ff2_w, L->ff2_b, H, q);
+    nn_dense_run(L->d[L_FF2], f, T, q);
     nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->fln_w, L->fln_b, c->layer_norm_eps, h);
   }
@@ -536,12 +577,12 @@ static clap_status check_input(const hubert *m, const float *pcm, long n, double
 static void forward(const hubert *m, const float *pcm, long n, double mean, double inv, int T,
                     int W, float *phase, float *h) {
   const hubert_config *c = &m->cfg;
-  int C = c->conv_dim[c->n_conv - 1], H = c->hidden;
+  int C = c->conv_dim[c->n_conv - 1];
   float *feat = phase + hconv_scratch(&m->conv, W);
   hconv_forward(&m->conv, pcm, n, mean, inv, W, phase, feat);
   if (c->feat_proj_layer_norm)
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
-  nn_linear(feat, T, C, m->fp_w, m->fp_b, H, h);
+  nn_dense_run(m->fp, feat, T, h);
   pos_embed(m, h, T, W, phase);
   encoder_layers(m, h, T, W, phase);
 }

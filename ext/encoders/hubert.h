@@ -51,6 +51,7 @@
 #define CLAP_HUBERT_H
 
 #include "clap_error.h"
+#include "dense.h"
 #include "encoder.h"
 
 #define HUBERT_MAX_CONV 16
@@ -91,6 +92,14 @@ void hubert_set_conv_chunk(hubert *m, int frames);
 ** the caller frees it. */
 clap_status hubert_forward(const hubert *m, const float *pcm, long n, float **states, int *frames,
                            clap_error *err);
+
+/* The precision of the linear layers (dense.h): NN_F32 after hubert_load.
+** Rebuilds every linear (a reordered copy of the weights each); on failure
+** the model is left with no linears and must not encode until a call
+** succeeds. Set it before the model is shared between threads. The conv
+** feature encoder, the positional conv and attention stay float32. */
+clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err);
+nn_precision hubert_precision(const hubert *m);
 
 /* Mean over time of the last layer: out holds hidden floats. */
 clap_status hubert_encode(const hubert *m, const float *pcm, long n, float *out, clap_error *err);

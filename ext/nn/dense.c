@@ -10,6 +10,7 @@
 ** that exact layout, so no dense is ever reordered again.
 */
 #include "dense.h"
+#include "gemm.h"
 #include "nn.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -279,6 +280,12 @@ static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, con
 
 void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
   if (rows < 1) return;
+  /* float32 with few rows: ext/nn/gemm's kernels, which read W in place,
+  ** beat oneDNN's (tests/bench/RESULTS.md, bench_gemm); nn_linear takes them. */
+  if (d->prec == NN_F32 && rows <= gemm_small_rows()) {
+    nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
+    return;
+  }
   size_t scratch = 0;
   int slot, ok = 0;
   dnnl_primitive_t prim = prim_get(d, rows, &scratch, &slot);

@@ -14,6 +14,8 @@
 **     (in bfloat16 for NN_BF16) and owns that copy; it also keeps pointers
 **     to W and b for its fallback path, so both must outlive the dense.
 **   - NN_F32: float32 products and sums (no reduced-precision math mode).
+**     Up to gemm_small_rows() rows the product is nn_linear's (ext/nn/gemm's
+**     kernels reading W in place win there); above, oneDNN's.
 **     NN_BF16: x and W rounded to bfloat16 (nearest even), products summed
 **     in float32, bias added in float32, y float32.
 **   - nn_dense_run needs rows >= 1 and x, y dense row-major, y not
