@@ -26,9 +26,13 @@
 #define DB_LN_EPS 1e-12f
 #define DB_PATH_MAX 4096
 
+/* A layer's linears, in the order of db_layer's weight pairs. */
+enum { L_Q, L_K, L_V, L_O, L_FF1, L_FF2, L_DENSES };
+
 typedef struct db_layer {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
   const float *sa_ln_w, *sa_ln_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b, *out_ln_w, *out_ln_b;
+  nn_dense *d[L_DENSES]; /* owned: the linears at the model's precision */
 } db_layer;
 
 struct distilbert {
@@ -40,6 +44,7 @@ struct distilbert {
   const float *word, *pos, *emb_ln_w, *emb_ln_b;
   db_layer *layer;
   int max_tokens;
+  nn_precision prec;
 };
 
 /* ---- files ---- */
@@ -171,6 +176,7 @@ clap_status distilbert_load(const char *dir, distilbert **out, clap_error *err) 
   if (!rc) rc = load_tokenizer(m, dir, err);
   if (!rc) rc = hfckpt_open_weights(dir, &m->st, &m->weights_path, err);
   if (!rc) rc = load_weights(m, err);
+  if (!rc) rc = distilbert_set_precision(m, NN_F32, err);
   if (rc) {
     distilbert_free(m);
     return rc;
@@ -179,8 +185,40 @@ clap_status distilbert_load(const char *dir, distilbert **out, clap_error *err) 
   return CLAP_OK;
 }
 
+static void free_denses(distilbert *m) {
+  for (int l = 0; m->layer && l < m->cfg.layers; l++)
+    for (int i = 0; i < L_DENSES; i++) {
+      nn_dense_free(m->layer[l].d[i]);
+      m->layer[l].d[i] = NULL;
+    }
+}
+
+clap_status distilbert_set_precision(distilbert *m, nn_precision p, clap_error *err) {
+  if (!m) return clap_error_set(err, CLAP_ERR_ARG, "distilbert_set_precision: NULL model");
+  free_denses(m);
+  int D = m->cfg.dim, H = m->cfg.hidden_dim;
+  clap_status rc = CLAP_OK;
+  for (int l = 0; l < m->cfg.layers && !rc; l++) {
+    db_layer *L = &m->layer[l];
+    const float *w[L_DENSES] = {L->q_w, L->k_w, L->v_w, L->o_w, L->ff1_w, L->ff2_w};
+    const float *b[L_DENSES] = {L->q_b, L->k_b, L->v_b, L->o_b, L->ff1_b, L->ff2_b};
+    int in[L_DENSES] = {D, D, D, D, D, H}, out[L_DENSES] = {D, D, D, D, H, D};
+    for (int i = 0; i < L_DENSES && !rc; i++)
+      rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+  }
+  if (rc) {
+    free_denses(m);
+    return rc;
+  }
+  m->prec = p;
+  return CLAP_OK;
+}
+
+nn_precision distilbert_precision(const distilbert *m) { return m->prec; }
+
 void distilbert_free(distilbert *m) {
   if (!m) return;
+  free_denses(m);
   tokenizer_free(m->tok);
   st_close(m->st);
   free(m->layer);
@@ -226,14 +264,16 @@ static size_t scratch_floats(const distilbert_config *c, int n) {
   return 6 * (size_t)n * c->dim + (size_t)n * c->hidden_dim + (size_t)n * n;
 }
 
-/* q, k, v = x·Wᵀ + b. With few rows, one gemm_linear_multi call: x is
-** prepared once and the threads share the three projections' columns (each
-** alone is too small to be worth a thread); the same bits as nn_linear. */
-static void qkv(const float *x, int T, int D, const db_layer *L, float *q, float *k, float *v) {
-  if (T > gemm_small_rows()) {
-    nn_linear(x, T, D, L->q_w, L->q_b, D, q);
-    nn_linear(x, T, D, L->k_w, L->k_b, D, k);
-    nn_linear(x, T, D, L->v_w, L->v_b, D, v);
+/* q, k, v = x·Wᵀ + b. float32 with few rows: one gemm_linear_multi call:
+** x is prepared once and the threads share the three projections' columns
+** (each alone is too small to be worth a thread); the same bits as
+** nn_dense_run, which takes nn_linear's path there. */
+static void qkv(const distilbert *m, const float *x, int T, int D, const db_layer *L, float *q,
+                float *k, float *v) {
+  if (m->prec != NN_F32 || T > gemm_small_rows()) {
+    nn_dense_run(L->d[L_Q], x, T, q);
+    nn_dense_run(L->d[L_K], x, T, k);
+    nn_dense_run(L->d[L_V], x, T, v);
     return;
   }
   const gemm_out o[3] = {{L->q_w, L->q_b, D, q}, {L->k_w, L->k_b, D, k}, {L->v_w, L->v_b, D, v}};
@@ -247,17 +287,17 @@ static void block(const distilbert *m, const db_layer *L, float *x, int T, float
   size_t td = (size_t)T * D;
   float *q = s, *k = q + td, *v = k + td, *ctx = v + td, *sa = ctx + td, *vt = sa + td;
   float *ff = vt + td, *att = ff + (size_t)T * H;
-  qkv(x, T, D, L, q, k, v);
+  qkv(m, x, T, D, L, q, k, v);
   attention(q, k, v, T, c->heads, hd, att, vt, ctx);
-  nn_linear(ctx, T, D, L->o_w, L->o_b, D, sa);
+  nn_dense_run(L->d[L_O], ctx, T, sa);
   nn_add(sa, x, td);
   nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
-  nn_linear(sa, T, D, L->ff1_w, L->ff1_b, H, ff);
+  nn_dense_run(L->d[L_FF1], sa, T, ff);
   if (c->relu)
     relu(ff, (size_t)T * H);
   else
     nn_gelu(ff, (size_t)T * H);
-  nn_linear(ff, T, H, L->ff2_w, L->ff2_b, D, x);
+  nn_dense_run(L->d[L_FF2], ff, T, x);
   nn_add(x, sa, td);
   nn_layer_norm(x, T, D, L->out_ln_w, L->out_ln_b, DB_LN_EPS, x);
 }

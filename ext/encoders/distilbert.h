@@ -47,6 +47,7 @@
 #define CLAP_DISTILBERT_H
 
 #include "clap_error.h"
+#include "dense.h"
 #include "encoder.h"
 #include "tokenizer.h"
 
@@ -60,6 +61,13 @@ typedef struct distilbert distilbert;
 /* Load the checkpoint directory `dir`. *out is the caller's: distilbert_free it. */
 clap_status distilbert_load(const char *dir, distilbert **out, clap_error *err);
 void distilbert_free(distilbert *m);
+
+/* The precision of the linear layers (dense.h): NN_F32 after load. Rebuilds
+** every linear; on failure the model has no linears and must not encode
+** until a call succeeds. Set it before the model is shared between threads.
+** Attention's small products stay float32. */
+clap_status distilbert_set_precision(distilbert *m, nn_precision p, clap_error *err);
+nn_precision distilbert_precision(const distilbert *m);
 
 const distilbert_config *distilbert_get_config(const distilbert *m);
 /* The weights file actually read (model.safetensors or pytorch_model.bin). */

@@ -173,6 +173,35 @@ static void test_reference(void) {
   distilbert_free(m);
 }
 
+/* bf16 linears against float32 on the fixture's sentences: [CLS] vectors
+** keep cosine >= 0.999; the worst max abs difference is printed. */
+static void test_bf16_precision(void) {
+  distilbert *m = NULL;
+  clap_error err = {0};
+  CHECK_INT(distilbert_load(FIX, &m, &err), CLAP_OK);
+  if (!m) return;
+  double worst_cos = 1, worst_abs = 0;
+  for (int i = 0; i < n_refs; i++) {
+    float a[64], b[64];
+    CHECK_INT(distilbert_set_precision(m, NN_F32, &err), CLAP_OK);
+    CHECK_INT(distilbert_encode(m, refs[i].text, -1, a, &err), CLAP_OK);
+    CHECK_INT(distilbert_set_precision(m, NN_BF16, &err), CLAP_OK);
+    CHECK_INT(distilbert_precision(m), NN_BF16);
+    CHECK_INT(distilbert_encode(m, refs[i].text, -1, b, &err), CLAP_OK);
+    double dot = 0, na = 0, nb = 0;
+    for (int j = 0; j < ref_dim; j++) {
+      dot += (double)a[j] * b[j], na += (double)a[j] * a[j], nb += (double)b[j] * b[j];
+      if (fabs(a[j] - b[j]) > worst_abs) worst_abs = fabs(a[j] - b[j]);
+    }
+    double cos = dot / sqrt(na * nb);
+    if (cos < worst_cos) worst_cos = cos;
+    CHECK(cos >= 0.999);
+  }
+  printf("distilbert bf16 vs f32 on the fixture: min cosine %.6f, max abs diff %.3g\n", worst_cos,
+         worst_abs);
+  distilbert_free(m);
+}
+
 static void test_prefixed_keys(void) {
   char dir[512];
   make_ckpt("prefixed", dir, sizeof dir, 1, 1);
@@ -330,6 +359,7 @@ int main(void) {
   if (!mkdtemp(tmpdir)) return 1;
   load_refs();
   RUN(test_reference);
+  RUN(test_bf16_precision);
   RUN(test_prefixed_keys);
   RUN(test_encoder_registry);
   RUN(test_forward_ids_range);
