@@ -67,6 +67,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# Parallel regions run on OpenMP, oneDNN's runtime in Debian's build (nn_threads.h).
+$(BUILD)/ext/nn/nn_threads.o: CFLAGS += -fopenmp
+
 # The CLI, the tests and the benchmarks see the engine's headers and pipeline/.
 $(BUILD)/pipeline/%.o: pipeline/%.c
 	@mkdir -p $(dir $@)

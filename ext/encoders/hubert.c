@@ -332,6 +332,8 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
 }
 
 static void free_denses(hubert *m) {
+  clap_error ignored;
+  hconv_set_precision(&m->conv, NN_F32, &ignored); /* frees its denses; cannot fail */
   nn_dense_free(m->fp);
   m->fp = NULL;
   for (int l = 0; m->layer && l < m->cfg.layers; l++)
@@ -345,7 +347,8 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   if (!m) return clap_error_set(err, CLAP_ERR_ARG, "hubert_set_precision: NULL model");
   free_denses(m);
   int H = m->cfg.hidden, F = m->cfg.intermediate, C = m->cfg.conv_dim[m->cfg.n_conv - 1];
-  clap_status rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
+  clap_status rc = hconv_set_precision(&m->conv, p, err);
+  if (!rc) rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
   for (int l = 0; l < m->cfg.layers && !rc; l++) {
     hubert_layer *L = &m->layer[l];
     const float *w[L_DENSES] = {L->q_w, L->k_w, L->v_w, L->o_w, L->ff1_w, L->ff2_w};

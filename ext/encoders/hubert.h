@@ -93,11 +93,12 @@ void hubert_set_conv_chunk(hubert *m, int frames);
 clap_status hubert_forward(const hubert *m, const float *pcm, long n, float **states, int *frames,
                            clap_error *err);
 
-/* The precision of the linear layers (dense.h): NN_F32 after hubert_load.
-** Rebuilds every linear (a reordered copy of the weights each); on failure
-** the model is left with no linears and must not encode until a call
-** succeeds. Set it before the model is shared between threads. The conv
-** feature encoder, the positional conv and attention stay float32. */
+/* The precision of the linear layers and of conv layers >= 1 (dense.h,
+** hubert_conv.h): NN_F32 after hubert_load. Rebuilds each of them (a
+** reordered copy of the weights each); on failure the model is left with
+** no linears and must not encode until a call succeeds. Set it before the
+** model is shared between threads. Conv layer 0, the positional conv,
+** attention and the norms stay float32. */
 clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err);
 nn_precision hubert_precision(const hubert *m);
 

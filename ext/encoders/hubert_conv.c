@@ -31,7 +31,23 @@ clap_status hconv_set_weight(hconv *c, int i, int cin, const float *w_pt, clap_e
 }
 
 void hconv_free(hconv *c) {
-  for (int i = 0; c && i < HUBERT_MAX_CONV; i++) free(c->w[i]), c->w[i] = NULL;
+  for (int i = 0; c && i < HUBERT_MAX_CONV; i++) {
+    free(c->w[i]), c->w[i] = NULL;
+    nn_dense_free(c->d[i]), c->d[i] = NULL;
+  }
+}
+
+clap_status hconv_set_precision(hconv *c, nn_precision p, clap_error *err) {
+  for (int i = 0; i < HUBERT_MAX_CONV; i++) nn_dense_free(c->d[i]), c->d[i] = NULL;
+  if (p != NN_BF16) return CLAP_OK;
+  clap_status rc = CLAP_OK;
+  /* tap-major [dim][kernel][cin] is one window row of kernel·cin per channel */
+  for (int i = 1; i < c->n && !rc; i++)
+    rc = nn_dense_create(c->w[i], c->b[i], c->kernel[i] * c->dim[i - 1], c->dim[i], NN_BF16,
+                         &c->d[i], err);
+  if (rc)
+    for (int i = 0; i < HUBERT_MAX_CONV; i++) nn_dense_free(c->d[i]), c->d[i] = NULL;
+  return rc;
 }
 
 long hconv_frames(const hconv *c, long n) {
@@ -54,18 +70,24 @@ static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
 /* Offsets in floats; col, a and b are within a worker's block, which
 ** starts at worker + w·per. */
 typedef struct layout {
-  size_t mu, d, cov, w0s, worker, col, a, b, per, total;
+  size_t mu, d, cov, w0s, worker, col, a, b, col16, per, total;
 } layout;
 
 static layout plan(const hconv *c, int workers) {
   long rows[HUBERT_MAX_CONV];
   chunk_rows(c, c->chunk > 0 ? c->chunk : 1, rows);
-  size_t k0 = (size_t)c->kernel[0], c0 = (size_t)c->dim[0], a = 0, b = 0;
+  size_t k0 = (size_t)c->kernel[0], c0 = (size_t)c->dim[0], a = 0, b = 0, w16 = 0;
   for (int i = 0; i < c->n - 1; i++) {
     size_t need = (size_t)rows[i] * (size_t)c->dim[i];
     size_t *slot = (i % 2 == 0) ? &a : &b;
     if (need > *slot) *slot = need;
   }
+  /* bf16 layers' windows: rows·kernel·cin halves, in floats */
+  for (int i = 1; i < c->n; i++)
+    if (c->d[i]) {
+      size_t need = ((size_t)rows[i] * c->kernel[i] * c->dim[i - 1] + 1) / 2;
+      if (need > w16) w16 = need;
+    }
   layout l;
   l.mu = 0;
   l.d = l.mu + up16(2 * k0);
@@ -75,7 +97,8 @@ static layout plan(const hconv *c, int workers) {
   l.col = 0;
   l.a = l.col + up16((size_t)rows[0] * (k0 + 1));
   l.b = l.a + up16(a);
-  l.per = l.b + up16(b);
+  l.col16 = l.b + up16(b);
+  l.per = l.col16 + up16(w16);
   l.total = l.worker + (size_t)(workers < 1 ? 1 : workers) * l.per;
   return l;
 }
@@ -143,9 +166,19 @@ static void layer0(const hconv *c, const float *x, long lo, long rows, double me
   nn_gelu(out, (size_t)rows * co);
 }
 
-/* Layer i >= 1: rows output frames from in [(rows-1)·s+k, cin]. */
-static void layer_n(const hconv *c, int i, const float *in, long rows, float *out) {
+/* Layer i >= 1: rows output frames from in [(rows-1)·s+k, cin]. A bf16
+** layer writes each output frame's window (k·cin values, contiguous in the
+** time-major input) as one bfloat16 row of col16 and runs one product. */
+static void layer_n(const hconv *c, int i, const float *in, long rows, unsigned short *col16,
+                    float *out) {
   int k = c->kernel[i], s = c->stride[i], co = c->dim[i], cin = c->dim[i - 1];
+  if (c->d[i]) {
+    size_t kc = (size_t)k * cin;
+    for (long r = 0; r < rows; r++) nn_to_bf16(in + (size_t)r * s * cin, col16 + r * kc, (long)kc);
+    nn_dense_run_bf16(c->d[i], col16, (int)rows, out);
+    nn_gelu(out, (size_t)rows * co);
+    return;
+  }
   float beta = 0.0f;
   if (c->b[i]) {
     nn_fill_rows(out, rows, co, c->b[i]);
@@ -185,7 +218,7 @@ static void chunk_task(void *arg, int task, int worker) {
   layer0(c, j->x, lo[0], rows[0], j->mean, j->inv, j->scratch + j->l.w0s, blk + j->l.col, prev);
   for (int i = 1; i <= last; i++) {
     float *out = i == last ? j->feat + (size_t)f0 * c->dim[last] : blk + (i % 2 ? j->l.b : j->l.a);
-    layer_n(c, i, prev, rows[i], out);
+    layer_n(c, i, prev, rows[i], (unsigned short *)(blk + j->l.col16), out);
     prev = out;
   }
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "clap_error.h"
+#include "dense.h"
 #include "hubert.h"
 
 #define HCONV_DEFAULT_CHUNK 64
@@ -37,11 +38,18 @@ typedef struct hconv {
   float *w[HUBERT_MAX_CONV];       /* owned: [dim][kernel][C_in] */
   const float *b[HUBERT_MAX_CONV]; /* conv bias, or NULL */
   const float *gn_w, *gn_b;        /* layer-0 group norm, [dim[0]] */
+  nn_dense *d[HUBERT_MAX_CONV];    /* owned: layers >= 1 in bf16, or NULL (float32) */
 } hconv;
 
 /* Permute layer i's PyTorch weight [dim[i]][cin][kernel[i]] into c->w[i]. */
 clap_status hconv_set_weight(hconv *c, int i, int cin, const float *w_pt, clap_error *err);
 void hconv_free(hconv *c); /* the owned weights; c itself is the caller's */
+
+/* NN_BF16: layers >= 1 multiply bfloat16 windows by bfloat16 weights
+** (float32 sums) on oneDNN; NN_F32 (the default): float32 sgemm. Layer 0
+** (one input channel, its group norm folded per call) stays float32. Call
+** after every hconv_set_weight; the weights must outlive c. */
+clap_status hconv_set_precision(hconv *c, nn_precision p, clap_error *err);
 
 /* Output frames for n samples (0 if too short). */
 long hconv_frames(const hconv *c, long n);

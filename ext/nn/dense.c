@@ -16,6 +16,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,16 +86,58 @@ const char *nn_dense_isa(void) {
   }
 }
 
-/* Branch-free so the compiler vectorises it: it runs on every input of a
-** bf16 layer (rows·in values per call). */
-void nn_to_bf16(const float *x, unsigned short *y, long n) {
-  for (long i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &x[i], 4);
-    uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    uint32_t nan = ((u & 0x7fffffffu) > 0x7f800000u) ? ((u >> 16) | 0x40u) : rounded;
-    y[i] = (unsigned short)nan;
+/* One value; the rule every variant below computes, bit for bit. */
+static unsigned short to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u); /* quiet NaN */
+  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* It runs on every input of a bf16 layer (rows·in values per call), so an
+** AVX-512 variant does 16 at a time with integer operations (the same
+** rounding as to_bf16; AVX512-BF16's conversion instruction would flush
+** denormals instead). Chosen once from the CPU. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx512f,avx512bw"))) static void to_bf16_avx512(const float *x,
+                                                                         unsigned short *y,
+                                                                         long n) {
+  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
+  const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  const __m512i quiet = _mm512_set1_epi32(0x40);
+  long i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512i u = _mm512_loadu_si512((const void *)(x + i));
+    __m512i hi = _mm512_srli_epi32(u, 16);
+    __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(hi, one))), 16);
+    __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs), inf);
+    r = _mm512_mask_or_epi32(r, nan, hi, quiet);
+    _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtepi32_epi16(r));
   }
+  for (; i < n; i++) y[i] = to_bf16(x[i]);
+}
+
+static int have_avx512bw(void) {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+}
+#else
+static void to_bf16_avx512(const float *x, unsigned short *y, long n) {
+  for (long i = 0; i < n; i++) y[i] = to_bf16(x[i]);
+}
+static int have_avx512bw(void) { return 0; }
+#endif
+
+void nn_to_bf16(const float *x, unsigned short *y, long n) {
+  static atomic_int variant = -1;
+  int v = atomic_load_explicit(&variant, memory_order_relaxed);
+  if (v < 0) atomic_store_explicit(&variant, v = have_avx512bw(), memory_order_relaxed);
+  if (v) {
+    to_bf16_avx512(x, y, n);
+    return;
+  }
+  for (long i = 0; i < n; i++) y[i] = to_bf16(x[i]);
 }
 
 static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 : dnnl_f32; }
@@ -278,29 +321,54 @@ static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, con
   return ok;
 }
 
-void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
-  if (rows < 1) return;
-  /* float32 with few rows: ext/nn/gemm's kernels, which read W in place,
-  ** beat oneDNN's (tests/bench/RESULTS.md, bench_gemm); nn_linear takes them. */
-  if (d->prec == NN_F32 && rows <= gemm_small_rows()) {
-    nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
-    return;
-  }
+/* The oneDNN product on x (float32 or bfloat16 as the dense's precision).
+** 0 when no primitive could be made or run. */
+static int run_prim(const nn_dense *d, const void *x, int rows, float *y) {
   size_t scratch = 0;
   int slot, ok = 0;
   dnnl_primitive_t prim = prim_get(d, rows, &scratch, &slot);
   if (prim) {
-    if (d->prec == NN_BF16) {
-      unsigned short *xb = malloc(sizeof *xb * (size_t)rows * d->in);
-      if (xb) {
-        nn_to_bf16(x, xb, (long)rows * d->in);
-        ok = execute(d, prim, scratch, xb, rows, y);
-      }
-      free(xb);
-    } else {
-      ok = execute(d, prim, scratch, x, rows, y);
-    }
+    ok = execute(d, prim, scratch, x, rows, y);
     prim_put(prim, slot);
   }
+  return ok;
+}
+
+void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
+  if (rows < 1) return;
+  /* float32 with few rows: ext/nn/gemm's kernels, which read W in place,
+  ** beat oneDNN's (tests/bench/RESULTS.md, bench_gemm); nn_linear takes them. */
+  if (d->prec == NN_F32) {
+    if (rows <= gemm_small_rows() || !run_prim(d, x, rows, y))
+      nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
+    return;
+  }
+  unsigned short *xb = malloc(sizeof *xb * (size_t)rows * d->in);
+  int ok = xb != NULL;
+  if (ok) {
+    nn_to_bf16(x, xb, (long)rows * d->in);
+    ok = run_prim(d, xb, rows, y);
+  }
+  free(xb);
   if (!ok) nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
+}
+
+static float widen(unsigned short h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+void nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y) {
+  if (rows < 1 || d->prec != NN_BF16 || run_prim(d, x, rows, y)) return;
+  /* No primitive (out of memory): plain loops that need no memory. */
+  for (int r = 0; r < rows; r++)
+    for (int o = 0; o < d->out; o++) {
+      const unsigned short *xr = x + (size_t)r * d->in;
+      const float *wo = d->w + (size_t)o * d->in;
+      float s = 0;
+      for (int k = 0; k < d->in; k++) s += widen(xr[k]) * wo[k];
+      y[(size_t)r * d->out + o] = s + (d->b ? d->b[o] : 0.0f);
+    }
 }

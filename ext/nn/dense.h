@@ -75,6 +75,11 @@ nn_precision nn_dense_precision(const nn_dense *d);
 /* y[rows,out] = x[rows,in] · Wᵀ + b. */
 void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y);
 
+/* The same on an input already in bfloat16 (a NN_BF16 dense only; a
+** float32 one does nothing): callers that build their rows anyway (a
+** convolution's windows) write them as bfloat16 straight away. */
+void nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y);
+
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);
 

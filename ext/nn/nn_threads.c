@@ -10,6 +10,9 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdatomic.h>
 
 #define NN_MAX_WORKERS 64
@@ -69,22 +72,11 @@ typedef struct region {
   atomic_int next;
 } region;
 
-typedef struct worker {
-  region *r;
-  int id;
-} worker;
-
 static void run_tasks(region *r, int id) {
   int outer = nn_in_task;
   nn_in_task = 1;
   for (int t; (t = atomic_fetch_add(&r->next, 1)) < r->tasks;) r->fn(r->arg, t, id);
   nn_in_task = outer;
-}
-
-static void *worker_main(void *p) {
-  worker *w = p;
-  run_tasks(w->r, w->id);
-  return NULL;
 }
 
 /* Every task's sgemm calls run single-threaded, so OpenBLAS is held at one
@@ -98,16 +90,15 @@ void nn_parallel(int tasks, int workers, nn_task_fn fn, void *arg) {
     return;
   }
   int n = nn_parallel_workers(tasks, workers), hold = nn_get_threads() > 1;
-  pthread_t tid[NN_MAX_WORKERS];
-  worker w[NN_MAX_WORKERS];
-  int started[NN_MAX_WORKERS] = {0};
   if (hold) blas_hold();
-  for (int i = 1; i < n; i++) {
-    w[i] = (worker){&r, i};
-    started[i] = pthread_create(&tid[i], NULL, worker_main, &w[i]) == 0;
-  }
+#ifdef _OPENMP
+  /* The region's threads are OpenMP's: the same pool oneDNN's primitives
+  ** run on (dense.h), so the two never hold more threads than the count
+  ** between them. OpenMP may give fewer than n; ids stay in [0, n). */
+#pragma omp parallel num_threads(n)
+  run_tasks(&r, omp_get_thread_num());
+#else
   run_tasks(&r, 0);
-  for (int i = 1; i < n; i++)
-    if (started[i]) pthread_join(tid[i], NULL);
+#endif
   if (hold) blas_release();
 }

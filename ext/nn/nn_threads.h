@@ -6,8 +6,10 @@
 ** big products but not on the many small independent ones an encoder also
 ** has (HuBERT's attention heads, positional-conv groups, conv-stack
 ** chunks): threaded one after another, each leaves a core waiting on
-** packing and joins. A region instead runs independent tasks on our own
-** threads, each task's sgemm calls single-threaded.
+** packing and joins. A region instead runs independent tasks on OpenMP's
+** threads — the pool oneDNN's primitives (dense.h) run on too, so regions
+** and primitives never hold more threads than the count between them —
+** each task's sgemm calls and primitives single-threaded.
 **
 ** Contract:
 **   - nn_set_threads(n): n < 1 means 1. Sets OpenBLAS's pool and the count
@@ -18,10 +20,9 @@
 **   - nn_get_threads(): that count, except 1 on a thread while it runs a
 **     region's task (so work inside a task never splits again).
 **   - nn_parallel(tasks, workers, fn, arg) runs fn(arg, task, worker) once
-**     for every task in [0, tasks), on at most `workers` threads (the
-**     caller is one of them; the others are started for the call and joined
-**     before it returns; one that cannot start leaves its share to the
-**     caller). Tasks are handed out one at a time, in increasing order, to
+**     for every task in [0, tasks), on at most `workers` threads (an
+**     OpenMP parallel region: the caller is one of them, and OpenMP may
+**     give fewer; those it gives leave no task undone). Tasks are handed out one at a time, in increasing order, to
 **     whichever worker is free; `worker` in [0, workers) names the scratch a
 **     task may use, so the caller sizes scratch for nn_parallel_workers().
 **     A task must not depend on which worker runs it or in what order.

@@ -24,6 +24,7 @@
 #include <cblas.h>
 
 #include "gemm.h"
+#include "dense.h"
 #include "hubert.h"
 #include "nn.h"
 #include "safetensors.h"
@@ -165,19 +166,52 @@ static double sgemm_peak(void) {
   return 2.0 * n * n * n / best / 1e9;
 }
 
+/* oneDNN's own matmul rate at the precision, through nn_dense: the best of
+** three 1024x1024x1024 products, the same thread count, this process. */
+static double dense_peak(nn_precision p) {
+  int n = 1024;
+  float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n),
+        *c = malloc(sizeof(float) * n * n);
+  for (int i = 0; i < n * n; i++) a[i] = frand(1), b[i] = frand(1);
+  nn_dense *d = NULL;
+  clap_error err;
+  double best = 1e30;
+  if (nn_dense_create(b, NULL, n, n, p, &d, &err) == CLAP_OK) {
+    for (int r = 0; r < 4; r++) {
+      double t0 = now();
+      nn_dense_run(d, a, n, c);
+      double dt = now() - t0;
+      if (r && dt < best) best = dt;
+    }
+  }
+  nn_dense_free(d);
+  free(a), free(b), free(c);
+  return 2.0 * n * n * n / best / 1e9;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: bench_hubert DIR THREADS [SECONDS]\n");
+    fprintf(stderr, "usage: bench_hubert DIR THREADS [SECONDS [f32|bf16|auto]]\n");
     return 2;
   }
   int threads = atoi(argv[2]);
   double seconds = argc > 3 ? atof(argv[3]) : 10;
+  nn_precision prec = NN_F32;
+  clap_error perr;
+  if (argc > 4 && nn_precision_parse(argv[4], &prec, &perr) != CLAP_OK) {
+    fprintf(stderr, "bench_hubert: %s\n", perr.msg);
+    return 2;
+  }
   nn_set_threads(threads);
   if (write_checkpoint(argv[1])) return 1;
   double t0 = now();
   hubert *m;
   clap_error err;
   if (hubert_load(argv[1], &m, &err) != CLAP_OK) {
+    fprintf(stderr, "bench_hubert: %s\n", err.msg);
+    return 1;
+  }
+  if (hubert_set_precision(m, prec, &err) != CLAP_OK) {
     fprintf(stderr, "bench_hubert: %s\n", err.msg);
     return 1;
   }
@@ -223,10 +257,12 @@ int main(int argc, char **argv) {
   printf("threads=%d\nseconds_audio=%.1f\nframes=%ld\nencode_seconds=%.3f\n"
          "encode_cpu_seconds=%.3f\ngflop=%.2f\n"
          "gflops=%.1f\nsgemm_peak_gflops=%.1f\nload_seconds=%.3f\nf16_widen_seconds=%.3f\n"
-         "weights_mb=%.0f\npeak_rss_mb=%.0f\nblas_core=%s\ngemm_kernel=%s\n",
+         "weights_mb=%.0f\npeak_rss_mb=%.0f\nblas_core=%s\ngemm_kernel=%s\n"
+         "precision=%s\ndnnl_isa=%s\ndense_peak_gflops=%.1f\n",
          nn_get_threads(), seconds, hubert_frames(m, n), best, best_cpu, gflop, gflop / best, sgemm_peak(),
          load, widen, sb.st_size / 1048576.0, ru.ru_maxrss / 1024.0, openblas_get_corename(),
-         gemm_kernel_name(gemm_kernel_auto()));
+         gemm_kernel_name(gemm_kernel_auto()), nn_precision_name(prec), nn_dense_isa(),
+         dense_peak(prec));
   free(x), free(hbuf), free(fbuf);
   hubert_free(m);
   return 0;

@@ -131,6 +131,33 @@ static void test_bf16_rounding(void) {
   CHECK((o[6] & 0x7f80) == 0x7f80 && (o[6] & 0x7f) != 0);
 }
 
+/* Every variant (16 at a time, and the scalar tail) rounds as the rule
+** says, on random bit patterns: normals, denormals, infinities, NaNs. */
+static void test_bf16_bulk_matches_rule(void) {
+  enum { N = 4099 };
+  static float x[N];
+  static unsigned short y[N];
+  unsigned s = 5;
+  for (int i = 0; i < N; i++) {
+    s = s * 1664525u + 1013904223u;
+    uint32_t u = s ^ (s << 7);
+    if (i % 97 == 0) u = (u & 0x807fffffu) | 0x7f800000u; /* inf or NaN */
+    if (i % 89 == 0) u &= 0x807fffffu;                    /* denormal */
+    memcpy(&x[i], &u, 4);
+  }
+  nn_to_bf16(x, y, N);
+  int bad = 0;
+  for (int i = 0; i < N; i++) {
+    uint32_t u;
+    memcpy(&u, &x[i], 4);
+    unsigned short want = (u & 0x7fffffffu) > 0x7f800000u
+                              ? (unsigned short)((u >> 16) | 0x40u)
+                              : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    bad += y[i] != want;
+  }
+  CHECK_INT(bad, 0);
+}
+
 static void test_precision_parse(void) {
   nn_precision p;
   clap_error err = {0};
@@ -151,6 +178,7 @@ int main(void) {
   RUN(test_threads_same_bits);
   RUN(test_many_row_counts);
   RUN(test_bf16_rounding);
+  RUN(test_bf16_bulk_matches_rule);
   RUN(test_precision_parse);
   return harness_report();
 }
