@@ -268,38 +268,38 @@ static size_t scratch_floats(const distilbert_config *c, int n) {
 ** x is prepared once and the threads share the three projections' columns
 ** (each alone is too small to be worth a thread); the same bits as
 ** nn_dense_run, which takes nn_linear's path there. */
-static void qkv(const distilbert *m, const float *x, int T, int D, const db_layer *L, float *q,
-                float *k, float *v) {
-  if (m->prec != NN_F32 || T > gemm_small_rows()) {
-    nn_dense_run(L->d[L_Q], x, T, q);
-    nn_dense_run(L->d[L_K], x, T, k);
-    nn_dense_run(L->d[L_V], x, T, v);
-    return;
-  }
+static int qkv(const distilbert *m, const float *x, int T, int D, const db_layer *L, float *q,
+               float *k, float *v) {
+  if (m->prec != NN_F32 || T > gemm_small_rows())
+    return nn_dense_run(L->d[L_Q], x, T, q) && nn_dense_run(L->d[L_K], x, T, k) &&
+           nn_dense_run(L->d[L_V], x, T, v);
   const gemm_out o[3] = {{L->q_w, L->q_b, D, q}, {L->k_w, L->k_b, D, k}, {L->v_w, L->v_b, D, v}};
   gemm_linear_multi(x, T, D, o, 3, nn_get_threads(), GEMM_AUTO);
+  return 1;
 }
 
-/* One post-LN block on x [T, D], in place. s: scratch_floats(T) floats. */
-static void block(const distilbert *m, const db_layer *L, float *x, int T, float *s) {
+/* One post-LN block on x [T, D], in place. s: scratch_floats(T) floats.
+** 0 when a bf16 linear could not run (dense.h). */
+static int block(const distilbert *m, const db_layer *L, float *x, int T, float *s) {
   const distilbert_config *c = &m->cfg;
   int D = c->dim, H = c->hidden_dim, hd = D / c->heads;
   size_t td = (size_t)T * D;
   float *q = s, *k = q + td, *v = k + td, *ctx = v + td, *sa = ctx + td, *vt = sa + td;
   float *ff = vt + td, *att = ff + (size_t)T * H;
-  qkv(m, x, T, D, L, q, k, v);
+  if (!qkv(m, x, T, D, L, q, k, v)) return 0;
   attention(q, k, v, T, c->heads, hd, att, vt, ctx);
-  nn_dense_run(L->d[L_O], ctx, T, sa);
+  if (!nn_dense_run(L->d[L_O], ctx, T, sa)) return 0;
   nn_add(sa, x, td);
   nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
-  nn_dense_run(L->d[L_FF1], sa, T, ff);
+  if (!nn_dense_run(L->d[L_FF1], sa, T, ff)) return 0;
   if (c->relu)
     relu(ff, (size_t)T * H);
   else
     nn_gelu(ff, (size_t)T * H);
-  nn_dense_run(L->d[L_FF2], ff, T, x);
+  if (!nn_dense_run(L->d[L_FF2], ff, T, x)) return 0;
   nn_add(x, sa, td);
   nn_layer_norm(x, T, D, L->out_ln_w, L->out_ln_b, DB_LN_EPS, x);
+  return 1;
 }
 
 static clap_status check_ids(const distilbert_config *c, const int *ids, int n, clap_error *err) {
@@ -313,8 +313,9 @@ static clap_status check_ids(const distilbert_config *c, const int *ids, int n, 
   return CLAP_OK;
 }
 
-/* The forward pass proper on checked ids, with the caller's scratch. */
-static void forward(const distilbert *m, const int *ids, int n, float *states, float *s) {
+/* The forward pass proper on checked ids, with the caller's scratch; 0 when
+** a bf16 linear could not run. */
+static int forward(const distilbert *m, const int *ids, int n, float *states, float *s) {
   const distilbert_config *c = &m->cfg;
   size_t D = (size_t)c->dim;
   for (int i = 0; i < n; i++) {
@@ -323,7 +324,15 @@ static void forward(const distilbert *m, const int *ids, int n, float *states, f
     for (size_t j = 0; j < D; j++) row[j] = w[j] + p[j];
   }
   nn_layer_norm(states, n, c->dim, m->emb_ln_w, m->emb_ln_b, DB_LN_EPS, states);
-  for (int l = 0; l < c->layers; l++) block(m, &m->layer[l], states, n, s);
+  for (int l = 0; l < c->layers; l++)
+    if (!block(m, &m->layer[l], states, n, s)) return 0;
+  return 1;
+}
+
+static clap_status oom(const distilbert *m, int n, clap_error *err) {
+  return clap_error_set(err, CLAP_ERR_NOMEM,
+                        "distilbert: out of memory for the %s layers' products on %d tokens",
+                        nn_precision_name(m->prec), n);
 }
 
 clap_status distilbert_forward_ids(const distilbert *m, const int *ids, int n, float *states,
@@ -333,9 +342,9 @@ clap_status distilbert_forward_ids(const distilbert *m, const int *ids, int n, f
   if (rc) return rc;
   float *s = malloc(scratch_floats(&m->cfg, n) * sizeof *s);
   if (!s) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT on %d tokens", n);
-  forward(m, ids, n, states, s);
+  int ok = forward(m, ids, n, states, s);
   free(s);
-  return CLAP_OK;
+  return ok ? CLAP_OK : oom(m, n, err);
 }
 
 clap_status distilbert_forward(const distilbert *m, const char *text, int nbytes, float **states,
@@ -354,9 +363,9 @@ clap_status distilbert_forward(const distilbert *m, const char *text, int nbytes
   float *h = NULL;
   if (!rc) {
     h = malloc((nd + scratch_floats(&m->cfg, n)) * sizeof *h);
-    if (h)
-      forward(m, ids, n, h, h + nd);
-    else
+    if (h && !forward(m, ids, n, h, h + nd))
+      rc = oom(m, n, err);
+    else if (!h)
       rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory running DistilBERT on %d tokens", n);
   }
   free(ids);

@@ -343,11 +343,29 @@ static void free_denses(hubert *m) {
     }
 }
 
+/* The checkpoint tensors behind a layer's linears (their memory is handed
+** back once bf16 copies exist). */
+static void release_linears(hubert *m, int l) {
+  static const char *names[] = {
+      "attention.q_proj.weight", "attention.k_proj.weight", "attention.v_proj.weight",
+      "attention.out_proj.weight", "feed_forward.intermediate_dense.weight",
+      "feed_forward.output_dense.weight"};
+  char n[160];
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    snprintf(n, sizeof n, "encoder.layers.%d.%s", l, names[i]);
+    release(m, n);
+  }
+}
+
 clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   if (!m) return clap_error_set(err, CLAP_ERR_ARG, "hubert_set_precision: NULL model");
   free_denses(m);
   int H = m->cfg.hidden, F = m->cfg.intermediate, C = m->cfg.conv_dim[m->cfg.n_conv - 1];
-  clap_status rc = hconv_set_precision(&m->conv, p, err);
+  /* float32 reads the checkpoint's tensors: fetch them again, as a bf16
+  ** setting before may have released them */
+  clap_status rc = get(m, "feature_projection.projection.weight", 2, H, C, 0, &m->fp_w, err);
+  for (int l = 0; l < m->cfg.layers && !rc; l++) rc = load_layer(m, l, err);
+  if (!rc) rc = hconv_set_precision(&m->conv, p, err);
   if (!rc) rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
   for (int l = 0; l < m->cfg.layers && !rc; l++) {
     hubert_layer *L = &m->layer[l];
@@ -360,6 +378,10 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   if (rc) {
     free_denses(m);
     return rc;
+  }
+  if (p == NN_BF16) {
+    release(m, "feature_projection.projection.weight");
+    for (int l = 0; l < m->cfg.layers; l++) release_linears(m, l);
   }
   m->prec = p;
   return CLAP_OK;
@@ -511,7 +533,8 @@ static void pos_embed(const hubert *m, float *h, int T, int W, float *ws) {
   nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
 }
 
-static void encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
+/* 0 when a bf16 linear could not run (dense.h). */
+static int encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
   const hubert_config *c = &m->cfg;
   int H = c->hidden, F = c->intermediate, hd = H / c->heads;
   size_t th = (size_t)T * H;
@@ -520,19 +543,20 @@ static void encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
   float scale = 1.0f / sqrtf((float)hd);
   for (int l = 0; l < c->layers; l++) {
     const hubert_layer *L = &m->layer[l];
-    nn_dense_run(L->d[L_Q], h, T, q);
-    nn_dense_run(L->d[L_K], h, T, k);
-    nn_dense_run(L->d[L_V], h, T, v);
+    if (!nn_dense_run(L->d[L_Q], h, T, q) || !nn_dense_run(L->d[L_K], h, T, k) ||
+        !nn_dense_run(L->d[L_V], h, T, v))
+      return 0;
     nn_attention(q, k, v, T, T, c->heads, hd, scale, NULL, W, sc, a);
-    nn_dense_run(L->d[L_O], a, T, q);
+    if (!nn_dense_run(L->d[L_O], a, T, q)) return 0;
     nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
-    nn_dense_run(L->d[L_FF1], h, T, f);
+    if (!nn_dense_run(L->d[L_FF1], h, T, f)) return 0;
     nn_gelu(f, (size_t)T * F);
-    nn_dense_run(L->d[L_FF2], f, T, q);
+    if (!nn_dense_run(L->d[L_FF2], f, T, q)) return 0;
     nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->fln_w, L->fln_b, c->layer_norm_eps, h);
   }
+  return 1;
 }
 
 /* Too short for one frame, or too long for the attention scratch. */
@@ -577,17 +601,17 @@ static clap_status check_input(const hubert *m, const float *pcm, long n, double
 
 /* The whole forward into h [T, hidden]; h may be the workspace's region.
 ** phase: the workspace's scratch part (plan_ws), shared by the three phases. */
-static void forward(const hubert *m, const float *pcm, long n, double mean, double inv, int T,
-                    int W, float *phase, float *h) {
+static int forward(const hubert *m, const float *pcm, long n, double mean, double inv, int T,
+                   int W, float *phase, float *h) {
   const hubert_config *c = &m->cfg;
   int C = c->conv_dim[c->n_conv - 1];
   float *feat = phase + hconv_scratch(&m->conv, W);
-  hconv_forward(&m->conv, pcm, n, mean, inv, W, phase, feat);
+  if (!hconv_forward(&m->conv, pcm, n, mean, inv, W, phase, feat)) return 0;
   if (c->feat_proj_layer_norm)
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
-  nn_dense_run(m->fp, feat, T, h);
+  if (!nn_dense_run(m->fp, feat, T, h)) return 0;
   pos_embed(m, h, T, W, phase);
-  encoder_layers(m, h, T, W, phase);
+  return encoder_layers(m, h, T, W, phase);
 }
 
 /* Checks, workspace, forward; h NULL means into the workspace's own region
@@ -608,9 +632,13 @@ static clap_status run(const hubert *m, const float *pcm, long n, float *h, int 
                           "hubert: out of memory for %d frames (%zu MB of workspace)", *T,
                           p.total * sizeof(float) >> 20);
   float *out = h ? h : ws + p.h;
-  forward(m, pcm, n, mean, inv, *T, W, ws + p.phase, out);
-  if (use) use(out, *T, m->cfg.hidden, arg);
+  int ok = forward(m, pcm, n, mean, inv, *T, W, ws + p.phase, out);
+  if (ok && use) use(out, *T, m->cfg.hidden, arg);
   ws_put(m, ws, cached);
+  if (!ok)
+    return clap_error_set(err, CLAP_ERR_NOMEM,
+                          "hubert: out of memory for the %s layers' products on %d frames",
+                          nn_precision_name(m->prec), *T);
   return CLAP_OK;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,15 +170,15 @@ static void layer0(const hconv *c, const float *x, long lo, long rows, double me
 /* Layer i >= 1: rows output frames from in [(rows-1)·s+k, cin]. A bf16
 ** layer writes each output frame's window (k·cin values, contiguous in the
 ** time-major input) as one bfloat16 row of col16 and runs one product. */
-static void layer_n(const hconv *c, int i, const float *in, long rows, unsigned short *col16,
-                    float *out) {
+static int layer_n(const hconv *c, int i, const float *in, long rows, unsigned short *col16,
+                   float *out) {
   int k = c->kernel[i], s = c->stride[i], co = c->dim[i], cin = c->dim[i - 1];
   if (c->d[i]) {
     size_t kc = (size_t)k * cin;
     for (long r = 0; r < rows; r++) nn_to_bf16(in + (size_t)r * s * cin, col16 + r * kc, (long)kc);
-    nn_dense_run_bf16(c->d[i], col16, (int)rows, out);
+    if (!nn_dense_run_bf16(c->d[i], col16, (int)rows, out)) return 0;
     nn_gelu(out, (size_t)rows * co);
-    return;
+    return 1;
   }
   float beta = 0.0f;
   if (c->b[i]) {
@@ -192,6 +193,7 @@ static void layer_n(const hconv *c, int i, const float *in, long rows, unsigned 
     beta = 1.0f;
   }
   nn_gelu(out, (size_t)rows * co);
+  return 1;
 }
 
 typedef struct chunk_job {
@@ -201,11 +203,12 @@ typedef struct chunk_job {
   long T;
   layout l;
   float *scratch, *feat;
+  atomic_int failed; /* a bf16 product could not run */
 } chunk_job;
 
 /* Task = output frames [f0, f0 + chunk): every layer, on the worker's block. */
 static void chunk_task(void *arg, int task, int worker) {
-  const chunk_job *j = arg;
+  chunk_job *j = arg;
   const hconv *c = j->c;
   int last = c->n - 1;
   long chunk = c->chunk > 0 ? c->chunk : 1, f0 = (long)task * chunk;
@@ -218,17 +221,21 @@ static void chunk_task(void *arg, int task, int worker) {
   layer0(c, j->x, lo[0], rows[0], j->mean, j->inv, j->scratch + j->l.w0s, blk + j->l.col, prev);
   for (int i = 1; i <= last; i++) {
     float *out = i == last ? j->feat + (size_t)f0 * c->dim[last] : blk + (i % 2 ? j->l.b : j->l.a);
-    layer_n(c, i, prev, rows[i], (unsigned short *)(blk + j->l.col16), out);
+    if (!layer_n(c, i, prev, rows[i], (unsigned short *)(blk + j->l.col16), out)) {
+      atomic_store(&j->failed, 1);
+      return;
+    }
     prev = out;
   }
 }
 
-void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv, int workers,
-                   float *scratch, float *feat) {
-  chunk_job j = {c, x, mean, inv, hconv_frames(c, n), plan(c, workers), scratch, feat};
+int hconv_forward(const hconv *c, const float *x, long n, double mean, double inv, int workers,
+                  float *scratch, float *feat) {
+  chunk_job j = {c, x, mean, inv, hconv_frames(c, n), plan(c, workers), scratch, feat, 0};
   long L0 = (n - c->kernel[0]) / c->stride[0] + 1, chunk = c->chunk > 0 ? c->chunk : 1;
   double *dd = (double *)scratch;
   window_stats(c, x, L0, mean, inv, dd + j.l.mu / 2, dd + j.l.d / 2, dd + j.l.cov / 2);
   fold_group_norm(c, dd + j.l.mu / 2, dd + j.l.cov / 2, scratch + j.l.w0s);
   nn_parallel((int)((j.T + chunk - 1) / chunk), workers, chunk_task, &j);
+  return !atomic_load(&j.failed);
 }

@@ -62,8 +62,9 @@ size_t hconv_scratch(const hconv *c, int workers);
 ** as they are) -> feat [hconv_frames(n), dim[n-1]]. n >= one frame's worth.
 ** Chunks run as tasks of one region (nn_threads.h) on up to `workers`
 ** threads, each chunk's sgemm calls single-threaded, so the result does not
-** depend on the thread count. scratch: hconv_scratch(c, workers) floats. */
-void hconv_forward(const hconv *c, const float *x, long n, double mean, double inv, int workers,
+** depend on the thread count. scratch: hconv_scratch(c, workers) floats.
+** 1 on success; 0 when a bf16 product could not run (out of memory). */
+int hconv_forward(const hconv *c, const float *x, long n, double mean, double inv, int workers,
                    float *scratch, float *feat);
 
 #endif

@@ -29,7 +29,8 @@ struct nn_dense {
   nn_precision prec;
   const float *w, *b; /* the caller's, for the fallback path */
   dnnl_memory_desc_t wmd;
-  void *wbuf; /* W in wmd's layout */
+  void *wbuf;    /* W in wmd's layout */
+  int owns_wbuf; /* bf16: our reordered copy; f32: the caller's W itself */
 };
 
 typedef struct dense_prim {
@@ -227,6 +228,7 @@ static int reorder_weights(nn_dense *d) {
   size_t size = dnnl_memory_desc_get_size(&d->wmd);
   d->wbuf = aligned_alloc(64, (size + 63) & ~(size_t)63);
   if (!d->wbuf) return 0;
+  d->owns_wbuf = 1;
   dnnl_memory_t from = NULL, to = NULL;
   dnnl_primitive_desc_t rpd = NULL;
   dnnl_primitive_t r = NULL;
@@ -259,14 +261,26 @@ clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_
   if (!d) return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer: out of memory");
   *d = (nn_dense){.in = in, .out = out, .prec = p, .w = w, .b = b};
   size_t scratch;
-  dnnl_primitive_t ref = make_prim(DENSE_REF_ROWS, in, out, b != NULL, p, NULL, &d->wmd, &scratch);
+  /* float32 reads W where it is, as [in, out] in "ba" order (no copy: the
+  ** resident size stays the checkpoint's; oneDNN packs blocks per call, which
+  ** measured no slower than a pre-blocked copy at the encoders' shapes).
+  ** bf16 needs a converted copy, in the layout oneDNN prefers. */
+  dnnl_dims_t dw = {in, out};
+  if (p == NN_F32 && dnnl_memory_desc_init_by_tag(&d->wmd, 2, dw, dnnl_f32, dnnl_ba)) {
+    free(d);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer: out of memory");
+  }
+  dnnl_primitive_t ref = make_prim(DENSE_REF_ROWS, in, out, b != NULL, p,
+                                   p == NN_F32 ? &d->wmd : NULL, &d->wmd, &scratch);
   if (!ref) {
     free(d);
     return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no %s matmul for %d x %d",
                           nn_precision_name(p), out, in);
   }
   dnnl_primitive_destroy(ref);
-  if (!reorder_weights(d)) {
+  if (p == NN_F32) {
+    d->wbuf = (void *)w;
+  } else if (!reorder_weights(d)) {
     nn_dense_free(d);
     return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer %d x %d: cannot reorder weights",
                           out, in);
@@ -277,7 +291,7 @@ clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_
 
 void nn_dense_free(nn_dense *d) {
   if (!d) return;
-  free(d->wbuf);
+  if (d->owns_wbuf) free(d->wbuf);
   free(d);
 }
 
@@ -334,14 +348,15 @@ static int run_prim(const nn_dense *d, const void *x, int rows, float *y) {
   return ok;
 }
 
-void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
-  if (rows < 1) return;
+int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
+  if (rows < 1) return 1;
   /* float32 with few rows: ext/nn/gemm's kernels, which read W in place,
-  ** beat oneDNN's (tests/bench/RESULTS.md, bench_gemm); nn_linear takes them. */
+  ** beat oneDNN's (tests/bench/RESULTS.md, bench_gemm); nn_linear takes them,
+  ** and any row count oneDNN cannot serve. */
   if (d->prec == NN_F32) {
     if (rows <= gemm_small_rows() || !run_prim(d, x, rows, y))
       nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
-    return;
+    return 1;
   }
   unsigned short *xb = malloc(sizeof *xb * (size_t)rows * d->in);
   int ok = xb != NULL;
@@ -350,25 +365,10 @@ void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
     ok = run_prim(d, xb, rows, y);
   }
   free(xb);
-  if (!ok) nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
+  return ok;
 }
 
-static float widen(unsigned short h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-void nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y) {
-  if (rows < 1 || d->prec != NN_BF16 || run_prim(d, x, rows, y)) return;
-  /* No primitive (out of memory): plain loops that need no memory. */
-  for (int r = 0; r < rows; r++)
-    for (int o = 0; o < d->out; o++) {
-      const unsigned short *xr = x + (size_t)r * d->in;
-      const float *wo = d->w + (size_t)o * d->in;
-      float s = 0;
-      for (int k = 0; k < d->in; k++) s += widen(xr[k]) * wo[k];
-      y[(size_t)r * d->out + o] = s + (d->b ? d->b[o] : 0.0f);
-    }
+int nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y) {
+  if (rows < 1) return 1;
+  return d->prec == NN_BF16 && run_prim(d, x, rows, y);
 }

@@ -10,24 +10,28 @@
 **
 ** Contract:
 **   - W is PyTorch's [out, in] row-major float32, b [out] float32 or NULL.
-**     nn_dense_create reorders W once into the layout the primitive prefers
-**     (in bfloat16 for NN_BF16) and owns that copy; it also keeps pointers
-**     to W and b for its fallback path, so both must outlive the dense.
+**     NN_F32 multiplies W where it is (oneDNN reads [out, in] as the
+**     transposed [in, out]; no copy), so W and b must outlive the dense.
+**     NN_BF16 converts W once into a bfloat16 copy in the layout oneDNN's
+**     kernel prefers and owns it: after create it reads only b, and the
+**     caller may release W's memory (st_release).
 **   - NN_F32: float32 products and sums (no reduced-precision math mode).
 **     Up to gemm_small_rows() rows the product is nn_linear's (ext/nn/gemm's
 **     kernels reading W in place win there); above, oneDNN's.
-**     NN_BF16: x and W rounded to bfloat16 (nearest even), products summed
-**     in float32, bias added in float32, y float32.
-**   - nn_dense_run needs rows >= 1 and x, y dense row-major, y not
-**     overlapping x. It never fails: a primitive for a new row count is
-**     created on first use and kept in a process-wide cache keyed by
-**     (rows, in, out, precision, bias); if oneDNN cannot create one (out of
-**     memory), the product is computed by nn_linear from the float32 W.
+**     NN_BF16: x and W rounded to bfloat16 (nearest even, nn_to_bf16),
+**     products summed in float32, bias added in float32, y float32.
+**   - nn_dense_run needs x, y dense row-major, y not overlapping x. A
+**     primitive for a new row count is made on first use and kept in a
+**     process-wide cache keyed by (rows, in, out, precision, bias, layout).
+**     NN_F32 never fails (a shape oneDNN cannot serve goes to nn_linear).
+**     NN_BF16 returns 0 when oneDNN cannot make or run the primitive (out
+**     of memory): y is then unspecified and the caller reports the failure.
 **   - Threads: the run uses nn_get_threads() OpenMP threads (oneDNN's
-**     runtime in Debian's build). oneDNN splits a matmul by blocks of rows
-**     and columns of y, never along `in`, for the encoders' shapes, so the
-**     float32 bits do not depend on the thread count (tests/unit/test_dense.c
-**     checks 1 vs 2 threads bit for bit).
+**     runtime in Debian's build; nn_threads.h runs its regions on the same
+**     pool). oneDNN splits a matmul by blocks of rows and columns of y,
+**     never along `in`, for the encoders' shapes, so the float32 bits do
+**     not depend on the thread count (tests/unit/test_dense.c checks 1 vs 2
+**     threads bit for bit).
 **   - Thread safety: a dense is read-only after create; any number of runs
 **     may use it at once (each run gets its own scratchpad and memory objects).
 */
@@ -72,13 +76,14 @@ int nn_dense_in(const nn_dense *d);
 int nn_dense_out(const nn_dense *d);
 nn_precision nn_dense_precision(const nn_dense *d);
 
-/* y[rows,out] = x[rows,in] · Wᵀ + b. */
-void nn_dense_run(const nn_dense *d, const float *x, int rows, float *y);
+/* y[rows,out] = x[rows,in] · Wᵀ + b. 1 on success, 0 (bf16 only) when
+** oneDNN could not run it. */
+int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y);
 
 /* The same on an input already in bfloat16 (a NN_BF16 dense only; a
-** float32 one does nothing): callers that build their rows anyway (a
+** float32 one returns 0): callers that build their rows anyway (a
 ** convolution's windows) write them as bfloat16 straight away. */
-void nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y);
+int nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y);
 
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);

@@ -4,6 +4,7 @@
 ** and precision parsing. */
 #include "dense.h"
 #include "harness.h"
+#include "gemm.h"
 #include "nn.h"
 
 #include <stdint.h>
@@ -67,8 +68,9 @@ static void check_shape(int rows, int in, int out, int bias, nn_precision p) {
 }
 
 static void test_f32_shapes(void) {
+  int big = gemm_small_rows() + 37; /* past nn_linear's rows: oneDNN's product */
   int shapes[][3] = {{1, 768, 768}, {7, 33, 37}, {32, 768, 3072}, {256, 64, 48}, {499, 96, 80},
-                     {3, 5, 1}};
+                     {3, 5, 1}, {big, 96, 80}, {big, 33, 1}};
   for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
     for (int bias = 0; bias < 2; bias++)
       check_shape(shapes[i][0], shapes[i][1], shapes[i][2], bias, NN_F32);
@@ -82,7 +84,7 @@ static void test_bf16_shapes(void) {
 
 /* The same dense on 1 and 2 threads gives the same float32 bits. */
 static void test_threads_same_bits(void) {
-  int rows = 499, in = 768, out = 768;
+  int rows = gemm_small_rows() + 499, in = 768, out = 768;
   float *x = rnd((long)rows * in, 7), *w = rnd((long)out * in, 8), *b = rnd(out, 9);
   float *y1 = malloc(sizeof *y1 * (size_t)rows * out), *y2 = malloc(sizeof *y2 * (size_t)rows * out);
   nn_dense *d = NULL;
@@ -107,7 +109,7 @@ static void test_many_row_counts(void) {
   nn_dense *d = NULL;
   clap_error err = {0};
   CHECK_INT(nn_dense_create(w, b, in, out, NN_F32, &d, &err), CLAP_OK);
-  for (int rows = 1; rows <= 90; rows++) {
+  for (int rows = gemm_small_rows() + 1; rows <= gemm_small_rows() + 90; rows++) {
     float *x = rnd((long)rows * in, 100 + rows), *y = malloc(sizeof *y * (size_t)rows * out);
     nn_dense_run(d, x, rows, y);
     CHECK(rel_err(x, w, b, y, rows, in, out, 0) < 1e-5);
