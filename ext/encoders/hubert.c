@@ -374,15 +374,14 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     int in[L_DENSES] = {H, H, H, H, H, F}, out[L_DENSES] = {H, H, H, H, F, H};
     for (int i = 0; i < L_DENSES && !rc; i++)
       rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+    /* layer by layer, so the float32 pages never all come in at once */
+    if (!rc && p == NN_BF16) release_linears(m, l);
   }
   if (rc) {
     free_denses(m);
     return rc;
   }
-  if (p == NN_BF16) {
-    release(m, "feature_projection.projection.weight");
-    for (int l = 0; l < m->cfg.layers; l++) release_linears(m, l);
-  }
+  if (p == NN_BF16) release(m, "feature_projection.projection.weight");
   m->prec = p;
   return CLAP_OK;
 }
