@@ -6,6 +6,7 @@
 ** time of the best run, the figure to compare at one thread on a busy
 ** machine; gemm_kernel: the small-row kernel nn_linear uses here). The checkpoint (~270 MB)
 ** is written to a temporary directory and removed afterwards. */
+#include "dense.h"
 #include "distilbert.h"
 #include "gemm.h"
 #include "nn.h"
@@ -124,6 +125,12 @@ static int write_checkpoint(const char *dir) {
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   int sentences = argc > 2 ? atoi(argv[2]) : 50;
+  nn_precision prec = NN_F32;
+  clap_error perr;
+  if (argc > 3 && nn_precision_parse(argv[3], &prec, &perr) != CLAP_OK) {
+    fprintf(stderr, "bench_distilbert: %s\n", perr.msg);
+    return 2;
+  }
   char dir[] = "/tmp/clap-bench-distilbert.XXXXXX";
   if (!mkdtemp(dir)) return 1;
   int rc = write_checkpoint(dir);
@@ -131,6 +138,10 @@ int main(int argc, char **argv) {
   clap_error err;
   double t0 = now();
   if (!rc && distilbert_load(dir, &m, &err) != CLAP_OK) {
+    fprintf(stderr, "bench_distilbert: %s\n", err.msg);
+    rc = 1;
+  }
+  if (!rc && distilbert_set_precision(m, prec, &err) != CLAP_OK) {
     fprintf(stderr, "bench_distilbert: %s\n", err.msg);
     rc = 1;
   }
@@ -158,10 +169,10 @@ int main(int argc, char **argv) {
       if (dc < best_cpu) best_cpu = dc;
     }
     printf("threads=%d\nsentences=%d\ntokens=%d\nload_seconds=%.3f\nseconds=%.4f\nsentences_per_second=%.2f\n"
-           "cpu_seconds=%.4f\ngemm_kernel=%s\nblas_core=%s\n",
+           "cpu_seconds=%.4f\ngemm_kernel=%s\nblas_core=%s\nprecision=%s\ndnnl_isa=%s\n",
            nn_get_threads(), sentences, T, load_s, best, sentences / best, best_cpu,
            gemm_kernel_name(gemm_kernel_auto()),
-           openblas_get_corename());
+           openblas_get_corename(), nn_precision_name(prec), nn_dense_isa());
     free(h);
   }
   distilbert_free(m);
