@@ -408,6 +408,10 @@ static clap_status enc_text(void *state, const char *text, int nbytes, float *ou
 
 static void enc_destroy(void *state) { distilbert_free(state); }
 
+static clap_status enc_precision(void *state, nn_precision p, clap_error *err) {
+  return distilbert_set_precision(state, p, err);
+}
+
 const encoder_ops distilbert_encoder_ops = {
     .kind = "distilbert",
     .modality = ENCODER_TEXT,
@@ -415,4 +419,5 @@ const encoder_ops distilbert_encoder_ops = {
     .encode_audio = NULL,
     .encode_text = enc_text,
     .destroy = enc_destroy,
+    .set_precision = enc_precision,
 };

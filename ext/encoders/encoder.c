@@ -25,6 +25,7 @@ struct encoder {
   const encoder_ops *ops;
   void *state;
   int dim;
+  nn_precision prec;
 };
 
 /* Every kind the engine knows. Checkpoint kinds ("hubert", "distilbert") are
@@ -154,6 +155,20 @@ encoder *encoder_builtin(const char *kind, clap_error *err) {
 }
 
 const char *encoder_name(const encoder *e) { return e ? e->name : NULL; }
+clap_status encoder_set_precision(encoder *e, nn_precision p, clap_error *err) {
+  if (!e) return clap_error_set(err, CLAP_ERR_ARG, "encoder_set_precision: encoder is NULL");
+  if (!e->ops->set_precision) {
+    if (p == NN_F32) return CLAP_OK;
+    return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "encoder '%s' has no %s mode", e->name,
+                          nn_precision_name(p));
+  }
+  clap_status rc = e->ops->set_precision(e->state, p, err);
+  if (!rc) e->prec = p;
+  return rc;
+}
+
+nn_precision encoder_precision(const encoder *e) { return e ? e->prec : NN_F32; }
+
 const char *encoder_kind(const encoder *e) { return e ? e->ops->kind : NULL; }
 encoder_modality encoder_modality_of(const encoder *e) { return e ? e->ops->modality : 0; }
 int encoder_dim(const encoder *e) { return e ? e->dim : 0; }

@@ -21,6 +21,7 @@
 #define CLAP_ENCODER_H
 
 #include "clap_error.h"
+#include "dense.h"
 
 typedef enum encoder_modality { ENCODER_AUDIO = 1, ENCODER_TEXT = 2 } encoder_modality;
 
@@ -43,6 +44,9 @@ typedef struct encoder_ops {
   clap_status (*encode_text_batch)(void *state, const char *const *texts, int n, int concurrency,
                                    float *out, clap_error *err);
   int remote;
+  /* Checkpoint kinds only (NULL for the built-ins, which compute in float
+  ** and double throughout): the precision of their products (dense.h). */
+  clap_status (*set_precision)(void *state, nn_precision p, clap_error *err);
 } encoder_ops;
 
 typedef struct encoder encoder;
@@ -75,6 +79,13 @@ int encoder_dim(const encoder *e);
 ** (0 = either); else CLAP_ERR_ARG "encoder 'ngram' encodes text, not audio". */
 clap_status encoder_check_modality(const char *name, encoder_modality have,
                                    encoder_modality want, clap_error *err);
+
+/* The precision of a checkpoint encoder's products (dense.h): NN_F32 when
+** created. Setting it is part of making the encoder (before it is shared
+** between threads). A built-in kind accepts NN_F32 and refuses NN_BF16 with
+** CLAP_ERR_UNSUPPORTED ("encoder 'acoustic' has no bf16 mode"). */
+clap_status encoder_set_precision(encoder *e, nn_precision p, clap_error *err);
+nn_precision encoder_precision(const encoder *e);
 
 /* out must hold encoder_dim(e) floats. Wrong modality -> CLAP_ERR_ARG.
 ** nbytes < 0: text is NUL-terminated. A result with a NaN or an infinity in

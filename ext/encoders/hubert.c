@@ -696,6 +696,15 @@ static clap_status enc_audio(void *state, const float *pcm, long n, float *out, 
 
 static void enc_destroy(void *state) { hubert_free(state); }
 
+static clap_status enc_precision(void *state, nn_precision p, clap_error *err) {
+  return hubert_set_precision(state, p, err);
+}
+
 const encoder_ops hubert_encoder_ops = {
-    "hubert", ENCODER_AUDIO, enc_create, enc_audio, NULL, enc_destroy,
+    .kind = "hubert",
+    .modality = ENCODER_AUDIO,
+    .create = enc_create,
+    .encode_audio = enc_audio,
+    .destroy = enc_destroy,
+    .set_precision = enc_precision,
 };

@@ -24,6 +24,11 @@ static void test_create_and_accessors(void) {
   CHECK(strcmp(encoder_kind(e), "acoustic") == 0);
   CHECK_INT(encoder_modality_of(e), ENCODER_AUDIO);
   CHECK_INT(encoder_dim(e), ACOUSTIC_DIM);
+  CHECK_INT(encoder_precision(e), NN_F32);
+  CHECK_INT(encoder_set_precision(e, NN_F32, &err), CLAP_OK);
+  CHECK_INT(encoder_set_precision(e, NN_BF16, &err), CLAP_ERR_UNSUPPORTED);
+  CHECK_CONTAINS(err.msg, "encoder 'prosody' has no bf16 mode");
+  CHECK_INT(encoder_precision(e), NN_F32);
   encoder_free(e);
   CHECK_INT(encoder_create(NULL, "ngram", "", &e, &err), CLAP_OK);
   CHECK(strcmp(encoder_name(e), "ngram") == 0); /* no name: named after its kind */

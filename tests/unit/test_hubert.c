@@ -189,6 +189,16 @@ static void test_encoder_registry(void) {
   size_t at = (1 + 1 + 3) * HID + 3 * HID + 12 * HID;
   for (int j = 0; j < HID; j++) CHECK_NEAR(out[j], ref[at + j], 1e-4);
   CHECK_INT(encoder_encode_text(e, "x", 1, out, &err), CLAP_ERR_ARG);
+  /* the precision through the interface: bf16 close to f32, back to f32 exact */
+  float b16[HID], f32[HID];
+  CHECK_INT(encoder_precision(e), NN_F32);
+  CHECK_INT(encoder_set_precision(e, NN_BF16, &err), CLAP_OK);
+  CHECK_INT(encoder_precision(e), NN_BF16);
+  CHECK_INT(encoder_encode_audio(e, x, 4000, b16, &err), CLAP_OK);
+  CHECK_INT(encoder_set_precision(e, NN_F32, &err), CLAP_OK);
+  CHECK_INT(encoder_encode_audio(e, x, 4000, f32, &err), CLAP_OK);
+  CHECK(memcmp(f32, out, sizeof out) == 0);
+  for (int j = 0; j < HID; j++) CHECK_NEAR(b16[j], out[j], 0.05);
   free(x), free(ref);
   encoder_free(e);
   CHECK_INT(encoder_create("hb", "hubert", NULL, &e, &err), CLAP_ERR_ARG);
