@@ -219,6 +219,12 @@ void hfckpt_recorded_identity(const char *config_json, const char *sha,
   const cJSON *files = recorded_files(cfg);
   if (files) hfckpt_identity(files, out);
   else snprintf(out, SHA256_HEX_SIZE, "%s", sha ? sha : "");
+  const cJSON *prec = cJSON_GetObjectItemCaseSensitive(cfg, "precision");
+  if (*out && cJSON_IsString(prec) && strcmp(prec->valuestring, "f32") != 0) {
+    char line[SHA256_HEX_SIZE + 32];
+    int n = snprintf(line, sizeof line, "%s %.16s", out, prec->valuestring);
+    sha256_hex(line, (size_t)n, out);
+  }
   cJSON_Delete(cfg);
 }
 

@@ -90,7 +90,10 @@ void hfckpt_identity(const cJSON *files, char out[SHA256_HEX_SIZE]);
 
 /* The identity a clap_encoders row records: hfckpt_identity of its config's
 ** "files" when present, else (rows added before schema version 3) its
-** weights sha256, else "" (a row made by hand with neither). */
+** weights sha256, else "" (a row made by hand with neither). A config whose
+** "precision" is not "f32" (dense.h) folds it in: the sha256 of that
+** identity, one space and the precision's name ("HEX bf16"), so vectors
+** and models of one precision are never taken for another's. */
 void hfckpt_recorded_identity(const char *config_json, const char *sha,
                               char out[SHA256_HEX_SIZE]);
 

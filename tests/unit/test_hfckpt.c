@@ -182,6 +182,15 @@ static void test_identity(void) {
   CHECK(!strcmp(id2, SHA_W));
   hfckpt_recorded_identity(NULL, NULL, id2);
   CHECK(!strcmp(id2, ""));
+  /* A precision other than f32 is folded in: sha256("ID bf16"); f32 is not. */
+  hfckpt_recorded_identity("{\"weights\": \"w\", \"precision\": \"f32\"}", SHA_W, id2);
+  CHECK(!strcmp(id2, SHA_W));
+  hfckpt_recorded_identity("{\"weights\": \"w\", \"precision\": \"bf16\"}", SHA_W, id2);
+  char folded[SHA256_HEX_SIZE], line[SHA256_HEX_SIZE + 8];
+  snprintf(line, sizeof line, "%s bf16", SHA_W);
+  sha256_hex(line, strlen(line), folded);
+  CHECK(!strcmp(id2, folded));
+  CHECK(strcmp(id2, SHA_W) != 0);
 
   /* Verification: as recorded, fine; each kind of change names the file. */
   CHECK_INT(hfckpt_verify_weights("dt", dir, cfg_json, SHA_W, &e), CLAP_OK);
