@@ -213,6 +213,21 @@ static const cJSON *recorded_files(const cJSON *cfg) {
   return cJSON_IsObject(f) ? f : NULL;
 }
 
+clap_status hfckpt_recorded_precision(const char *name, const char *config_json, nn_precision *p,
+                                      clap_error *err) {
+  *p = NN_F32;
+  cJSON *cfg = config_json ? cJSON_Parse(config_json) : NULL;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "precision");
+  clap_status rc = CLAP_OK;
+  if (v && !(cJSON_IsString(v) && (!strcmp(v->valuestring, "f32") || !strcmp(v->valuestring, "bf16"))))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                        "encoder '%s': recorded precision is not \"f32\" or \"bf16\"", name);
+  else if (v && !strcmp(v->valuestring, "bf16"))
+    *p = NN_BF16;
+  cJSON_Delete(cfg);
+  return rc;
+}
+
 void hfckpt_recorded_identity(const char *config_json, const char *sha,
                               char out[SHA256_HEX_SIZE]) {
   cJSON *cfg = config_json ? cJSON_Parse(config_json) : NULL;

@@ -30,6 +30,7 @@
 #define CLAP_HFCKPT_H
 
 #include "clap_error.h"
+#include "dense.h"
 #include "safetensors.h"
 #include "sha256.h"
 
@@ -94,6 +95,12 @@ void hfckpt_identity(const cJSON *files, char out[SHA256_HEX_SIZE]);
 ** "precision" is not "f32" (dense.h) folds it in: the sha256 of that
 ** identity, one space and the precision's name ("HEX bf16"), so vectors
 ** and models of one precision are never taken for another's. */
+/* The precision a clap_encoders row records in its config's "precision"
+** ("f32" or "bf16"; absent: f32). Any other value -> CLAP_ERR_FORMAT naming
+** the encoder. */
+clap_status hfckpt_recorded_precision(const char *name, const char *config_json, nn_precision *p,
+                                      clap_error *err);
+
 void hfckpt_recorded_identity(const char *config_json, const char *sha,
                               char out[SHA256_HEX_SIZE]);
 

@@ -129,8 +129,15 @@ static int same_row(const registry_row *a, const registry_row *b) {
 /* Verify a row's files and create its encoder. */
 static clap_status create_from_row(const char *name, const registry_row *row, encoder **out,
                                    clap_error *err) {
-  clap_status rc = hfckpt_verify_weights(name, row->path, row->config, row->sha256, err);
+  nn_precision p;
+  clap_status rc = hfckpt_recorded_precision(name, row->config, &p, err);
+  if (rc == CLAP_OK) rc = hfckpt_verify_weights(name, row->path, row->config, row->sha256, err);
   if (rc == CLAP_OK) rc = encoder_create_config(name, row->kind, row->path, row->config, out, err);
+  if (rc == CLAP_OK && p != NN_F32 && (rc = encoder_set_precision(*out, p, err)) != CLAP_OK) {
+    clap_error_prefix(err, "encoder '%s': ", name);
+    encoder_free(*out);
+    *out = NULL;
+  }
   return rc;
 }
 
