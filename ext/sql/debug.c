@@ -5,12 +5,14 @@ SQLITE_EXTENSION_INIT3
 #include "debug.h"
 
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <cjson/cJSON.h>
 #include <sndfile.h>
 #include <soxr.h>
 #include <utf8proc.h>
 
 #include "clap_version.h"
+#include "dense.h"
 #include "gemm.h"
 #include "nn_threads.h"
 #include "vec.h"
@@ -67,6 +69,7 @@ char *debug_report(void) {
       "CPU kernels: vec %s, gemm %s, vmath %s\n"
       "SQLite: %s (built with %s)\n"
       "OpenBLAS: %s; core %s; %d threads\n"
+      "oneDNN: %d.%d.%d; ISA %s; bf16 hardware %s\n"
       "libsndfile: %s\n"
       "libsoxr: %s\n"
       "cJSON: %s\n"
@@ -85,6 +88,7 @@ char *debug_report(void) {
 #endif
       sanitizers(), vec_kernel_name(), gemm_kernel_name(gemm_kernel_auto()),
       vm ? vm->name : "?", sqlite3_libversion(), SQLITE_VERSION, openblas_get_config(),
-      core ? core : "?", nn_get_threads(), sf_version_string(), soxr_version(), cJSON_Version(),
+      core ? core : "?", nn_get_threads(), dnnl_version()->major, dnnl_version()->minor,
+      dnnl_version()->patch, nn_dense_isa(), nn_bf16_native() ? "yes" : "no", sf_version_string(), soxr_version(), cJSON_Version(),
       utf8proc_version());
 }

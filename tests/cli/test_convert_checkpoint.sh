@@ -25,7 +25,7 @@ check_output_contains "refuses compressed entries" "is compressed (method 8)" \
 check_output_contains "usage" "no output file given" "$CLAP" convert-checkpoint onlyone
 
 db="$T/e.db"
-check_output_contains "encoder add" "encoder hb: hubert, 32 dims, sha256" \
+check_output_contains "encoder add" "encoder hb: hubert, 32 dims, f32, sha256" \
   "$CLAP" encoder add "$db" --name hb --kind hubert --path $fx/f32
 check_output_contains "encoder add from .bin" "encoder hbbin: hubert, 32 dims" \
   "$CLAP" encoder add "$db" --name hbbin --kind hubert --path $fx/bin
