@@ -374,6 +374,7 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     int in[L_DENSES] = {H, H, H, H, H, F}, out[L_DENSES] = {H, H, H, H, F, H};
     for (int i = 0; i < L_DENSES && !rc; i++)
       rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+    if (!rc) nn_dense_fuse_gelu(L->d[L_FF1]);
     /* layer by layer, so the float32 pages never all come in at once */
     if (!rc && p == NN_BF16) release_linears(m, l);
   }
@@ -549,8 +550,7 @@ static int encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
     if (!nn_dense_run(L->d[L_O], a, T, q)) return 0;
     nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
-    if (!nn_dense_run(L->d[L_FF1], h, T, f)) return 0;
-    nn_gelu(f, (size_t)T * F);
+    if (!nn_dense_run(L->d[L_FF1], h, T, f)) return 0; /* GELU fused */
     if (!nn_dense_run(L->d[L_FF2], f, T, q)) return 0;
     nn_add(h, q, th);
     nn_layer_norm(h, T, H, L->fln_w, L->fln_b, c->layer_norm_eps, h);

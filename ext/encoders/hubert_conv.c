@@ -44,8 +44,9 @@ clap_status hconv_set_precision(hconv *c, nn_precision p, clap_error *err) {
   clap_status rc = CLAP_OK;
   /* tap-major [dim][kernel][cin] is one window row of kernel·cin per channel */
   for (int i = 1; i < c->n && !rc; i++)
-    rc = nn_dense_create(c->w[i], c->b[i], c->kernel[i] * c->dim[i - 1], c->dim[i], NN_BF16,
-                         &c->d[i], err);
+    if (!(rc = nn_dense_create(c->w[i], c->b[i], c->kernel[i] * c->dim[i - 1], c->dim[i], NN_BF16,
+                               &c->d[i], err)))
+      nn_dense_fuse_gelu(c->d[i]);
   if (rc)
     for (int i = 0; i < HUBERT_MAX_CONV; i++) nn_dense_free(c->d[i]), c->d[i] = NULL;
   return rc;
@@ -176,9 +177,7 @@ static int layer_n(const hconv *c, int i, const float *in, long rows, unsigned s
   if (c->d[i]) {
     size_t kc = (size_t)k * cin;
     for (long r = 0; r < rows; r++) nn_to_bf16(in + (size_t)r * s * cin, col16 + r * kc, (long)kc);
-    if (!nn_dense_run_bf16(c->d[i], col16, (int)rows, out)) return 0;
-    nn_gelu(out, (size_t)rows * co);
-    return 1;
+    return nn_dense_run_bf16(c->d[i], col16, (int)rows, out); /* GELU fused */
   }
   float beta = 0.0f;
   if (c->b[i]) {

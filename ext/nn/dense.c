@@ -30,11 +30,15 @@ struct nn_dense {
   const float *w, *b; /* the caller's, for the fallback path */
   dnnl_memory_desc_t wmd;
   void *wbuf;    /* W in wmd's layout */
+  int gelu;      /* exact GELU on y (nn_dense_fuse_gelu) */
   int owns_wbuf; /* bf16: our reordered copy; f32: the caller's W itself */
 };
 
+/* What a primitive computes besides the product. */
+enum { DENSE_BIAS = 1, DENSE_GELU = 2 };
+
 typedef struct dense_prim {
-  int rows, in, out, bias;
+  int rows, in, out, flags;
   nn_precision prec;
   dnnl_memory_desc_t wmd;
   dnnl_primitive_t prim;
@@ -145,7 +149,7 @@ static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 
 
 /* A matmul primitive for the shape; wmd NULL lets oneDNN choose the weights'
 ** layout (returned in *chosen). NULL when oneDNN cannot make one. */
-static dnnl_primitive_t make_prim(int rows, int in, int out, int bias, nn_precision p,
+static dnnl_primitive_t make_prim(int rows, int in, int out, int flags, nn_precision p,
                                   const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen,
                                   size_t *scratch) {
   dnnl_memory_desc_t a, w, c, bmd;
@@ -158,10 +162,21 @@ static dnnl_primitive_t make_prim(int rows, int in, int out, int bias, nn_precis
   else if (dnnl_memory_desc_init_by_tag(&w, 2, dw, dtype(p), dnnl_format_tag_any))
     return NULL;
   dnnl_matmul_desc_t md;
-  if (dnnl_matmul_desc_init(&md, &a, &w, bias ? &bmd : NULL, &c)) return NULL;
+  if (dnnl_matmul_desc_init(&md, &a, &w, (flags & DENSE_BIAS) ? &bmd : NULL, &c)) return NULL;
   dnnl_primitive_attr_t attr;
   if (dnnl_primitive_attr_create(&attr)) return NULL;
   dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (flags & DENSE_GELU) { /* fused into the kernel's output stage */
+    dnnl_post_ops_t po;
+    int ok = !dnnl_post_ops_create(&po);
+    ok = ok && !dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f) &&
+         !dnnl_primitive_attr_set_post_ops(attr, po);
+    if (ok || po) dnnl_post_ops_destroy(po);
+    if (!ok) {
+      dnnl_primitive_attr_destroy(attr);
+      return NULL;
+    }
+  }
   dnnl_primitive_desc_t pd = NULL;
   dnnl_status_t s = dnnl_primitive_desc_create(&pd, &md, attr, g_engine, NULL);
   dnnl_primitive_attr_destroy(attr);
@@ -176,17 +191,23 @@ static dnnl_primitive_t make_prim(int rows, int in, int out, int bias, nn_precis
   return prim;
 }
 
+/* GELU is fused only in bf16: float32 applies nn_gelu after the product,
+** the same bits as the layers computed before dense existed. */
+static int dense_flags(const nn_dense *d) {
+  return (d->b ? DENSE_BIAS : 0) | (d->gelu && d->prec == NN_BF16 ? DENSE_GELU : 0);
+}
+
 /* The primitive for the shape, from the cache (made on a miss into the
 ** least recently used slot that no run is using). *slot is its index with
 ** a reference taken, or -1 when every slot is busy: the primitive is then
 ** the caller's to destroy. NULL when oneDNN cannot make one. */
 static dnnl_primitive_t prim_get(const nn_dense *d, int rows, size_t *scratch, int *slot) {
-  int bias = d->b != NULL, victim = -1;
+  int flags = dense_flags(d), victim = -1;
   *slot = -1;
   pthread_mutex_lock(&g_mu);
   for (int i = 0; i < DENSE_CACHE; i++) {
     dense_prim *e = &g_cache[i];
-    if (e->prim && e->rows == rows && e->in == d->in && e->out == d->out && e->bias == bias &&
+    if (e->prim && e->rows == rows && e->in == d->in && e->out == d->out && e->flags == flags &&
         e->prec == d->prec && dnnl_memory_desc_equal(&e->wmd, &d->wmd)) {
       e->used = ++g_tick;
       e->refs++;
@@ -198,11 +219,11 @@ static dnnl_primitive_t prim_get(const nn_dense *d, int rows, size_t *scratch, i
     if (e->refs == 0 && (victim < 0 || !e->prim || (g_cache[victim].prim && e->used < g_cache[victim].used)))
       victim = i;
   }
-  dnnl_primitive_t prim = make_prim(rows, d->in, d->out, bias, d->prec, &d->wmd, NULL, scratch);
+  dnnl_primitive_t prim = make_prim(rows, d->in, d->out, flags, d->prec, &d->wmd, NULL, scratch);
   if (prim && victim >= 0) {
     dense_prim *e = &g_cache[victim];
     if (e->prim) dnnl_primitive_destroy(e->prim);
-    *e = (dense_prim){rows, d->in, d->out, bias, d->prec, d->wmd, prim, *scratch, ++g_tick, 1};
+    *e = (dense_prim){rows, d->in, d->out, flags, d->prec, d->wmd, prim, *scratch, ++g_tick, 1};
     *slot = victim;
   }
   pthread_mutex_unlock(&g_mu);
@@ -270,7 +291,7 @@ clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_
     free(d);
     return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer: out of memory");
   }
-  dnnl_primitive_t ref = make_prim(DENSE_REF_ROWS, in, out, b != NULL, p,
+  dnnl_primitive_t ref = make_prim(DENSE_REF_ROWS, in, out, b ? DENSE_BIAS : 0, p,
                                    p == NN_F32 ? &d->wmd : NULL, &d->wmd, &scratch);
   if (!ref) {
     free(d);
@@ -298,6 +319,8 @@ void nn_dense_free(nn_dense *d) {
 int nn_dense_in(const nn_dense *d) { return d->in; }
 int nn_dense_out(const nn_dense *d) { return d->out; }
 nn_precision nn_dense_precision(const nn_dense *d) { return d->prec; }
+
+void nn_dense_fuse_gelu(nn_dense *d) { d->gelu = 1; }
 
 /* Run primitive `prim` on this call's memory objects. 0 on failure. */
 static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, const void *x,
@@ -356,6 +379,7 @@ int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
   if (d->prec == NN_F32) {
     if (rows <= gemm_small_rows() || !run_prim(d, x, rows, y))
       nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
+    if (d->gelu) nn_gelu(y, (size_t)rows * d->out);
     return 1;
   }
   unsigned short *xb = malloc(sizeof *xb * (size_t)rows * d->in);

@@ -76,6 +76,12 @@ int nn_dense_in(const nn_dense *d);
 int nn_dense_out(const nn_dense *d);
 nn_precision nn_dense_precision(const nn_dense *d);
 
+/* From now on a run also applies exact GELU (nn_gelu's function) to y: in
+** bf16 fused into the product's output stage by oneDNN (a post-op, in
+** float32 on the accumulator); in float32 by nn_gelu after the product, the
+** same bits as calling it separately. Call before sharing the dense. */
+void nn_dense_fuse_gelu(nn_dense *d);
+
 /* y[rows,out] = x[rows,in] · Wᵀ + b. 1 on success, 0 (bf16 only) when
 ** oneDNN could not run it. */
 int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y);

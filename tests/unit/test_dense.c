@@ -160,6 +160,33 @@ static void test_bf16_bulk_matches_rule(void) {
   CHECK_INT(bad, 0);
 }
 
+/* A fused GELU: float32 equals the product then nn_gelu bit for bit; bf16
+** (oneDNN's post-op) within 1e-5 of nn_gelu on the same product. */
+static void test_fused_gelu(void) {
+  int rows = gemm_small_rows() + 40, in = 96, out = 80;
+  float *x = rnd((long)rows * in, 21), *w = rnd((long)out * in, 22), *b = rnd(out, 23);
+  size_t n = (size_t)rows * out;
+  float *plain = malloc(sizeof *plain * n), *fused = malloc(sizeof *fused * n);
+  for (int p = NN_F32; p <= NN_BF16; p++) {
+    nn_dense *d = NULL, *g = NULL;
+    clap_error err;
+    CHECK_INT(nn_dense_create(w, b, in, out, (nn_precision)p, &d, &err), CLAP_OK);
+    CHECK_INT(nn_dense_create(w, b, in, out, (nn_precision)p, &g, &err), CLAP_OK);
+    if (!d || !g) continue;
+    nn_dense_fuse_gelu(g);
+    CHECK(nn_dense_run(d, x, rows, plain));
+    nn_gelu(plain, n);
+    CHECK(nn_dense_run(g, x, rows, fused));
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+      if (fabs(plain[i] - fused[i]) > worst) worst = fabs(plain[i] - fused[i]);
+    if (p == NN_F32) CHECK(memcmp(plain, fused, sizeof *plain * n) == 0);
+    else CHECK(worst < 1e-5);
+    nn_dense_free(d), nn_dense_free(g);
+  }
+  free(x), free(w), free(b), free(plain), free(fused);
+}
+
 static void test_precision_parse(void) {
   nn_precision p;
   clap_error err = {0};
@@ -181,6 +208,7 @@ int main(void) {
   RUN(test_many_row_counts);
   RUN(test_bf16_rounding);
   RUN(test_bf16_bulk_matches_rule);
+  RUN(test_fused_gelu);
   RUN(test_precision_parse);
   return harness_report();
 }
