@@ -21,20 +21,7 @@ get() { sed -n "s/^$1=//p" <<<"$2"; }
 
 torch_ok=0
 /usr/bin/python3 -c 'import torch, torchaudio' 2>/dev/null && torch_ok=1
-# The peer's best over the BLAS configurations of blas_configs.sh: "machine"
-# and, where this machine pins OpenBLAS (OPENBLAS_CORETYPE), "avx512".
-configs="machine"
-[ -n "${OPENBLAS_CORETYPE:-}" ] && configs="machine avx512"
-torch_time() { # mode threads -> "wall cpu" (the best wall of the configurations), or "n/a n/a"
-  [ $torch_ok = 1 ] || { echo n/a n/a; return; }
-  local best="n/a n/a" cfg r
-  for cfg in $configs; do
-    r=$($(cfg_env $cfg) OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE} OMP_NUM_THREADS=$2 \
-      /usr/bin/python3 tests/bench/torch_encoders.py hubert "$1" "$2" 2>/dev/null) || continue
-    [ "${best% *}" = n/a ] || [ "$(minof "${best% *}" "${r% *}")" = "${r% *}" ] && best=$r
-  done
-  echo "$best"
-}
+torch_time() { [ $torch_ok = 1 ] && torch_encoder_time hubert "$1" "$2" || echo n/a n/a; } # mode threads -> "wall cpu"
 
 precs="f32"
 bf16_native=$("$bin" "$dir" 1 0.5 auto | sed -n 's/^precision=//p')

@@ -15,3 +15,17 @@ cfg_env() {
 }
 minof() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a") print a; else print (a + 0 < b + 0) ? a : b }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a") print "n/a"; else printf "%.2f", a / b }'; }
+
+# PyTorch's time for one encoder mode (tests/bench/torch_encoders.py ARGS...):
+# "wall cpu" of its best wall over the configurations (machine, and avx512
+# where this machine pins OpenBLAS with OPENBLAS_CORETYPE), "n/a n/a" if none ran.
+torch_encoder_time() {
+  local configs="machine" best="n/a n/a" cfg r threads=$3
+  [ -n "${OPENBLAS_CORETYPE:-}" ] && configs="machine avx512"
+  for cfg in $configs; do
+    r=$($(cfg_env $cfg) OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE} OMP_NUM_THREADS=$threads \
+      /usr/bin/python3 tests/bench/torch_encoders.py "$@" 2>/dev/null) || continue
+    if [ "${best% *}" = n/a ] || [ "$(minof "${best% *}" "${r% *}")" = "${r% *}" ]; then best=$r; fi
+  done
+  echo "$best"
+}
