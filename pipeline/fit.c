@@ -56,19 +56,16 @@ static int strlist_add(strlist *l, const char *s) {
   return l->v[l->n] ? (l->n++, 0) : -1;
 }
 
-static clap_status sql_fail(sqlite3 *db, clap_error *err) {
-  return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
-}
-
 clap_status fit_sessions(sqlite3 *db, char ***ids, int *n, clap_error *err) {
   sqlite3_stmt *st;
   strlist l = {0};
-  if (sqlite3_prepare_v2(db, "SELECT id FROM sessions ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(db, err);
-  clap_status rc = CLAP_OK;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW)
+  clap_status rc = db_prepare(db, "SELECT id FROM sessions ORDER BY id", &st, err);
+  if (rc != CLAP_OK) return rc;
+  int r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW)
     if (strlist_add(&l, (const char *)sqlite3_column_text(st, 0)))
       rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   if (rc != CLAP_OK) fit_free_strings(l.v, l.n), l.v = NULL, l.n = 0;
   *ids = l.v;
@@ -140,15 +137,26 @@ static void clap_data_free(clap_data *d) {
 
 static clap_status load_tasks(sqlite3 *db, clap_data *d, clap_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT name FROM dimensions WHERE training=1 AND customer_only=0 AND "
-                         "name<>'purchase_intention' ORDER BY rowid",
-                         -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(db, err);
+  clap_status rc = db_prepare(db,
+                              "SELECT name FROM dimensions WHERE training=1 AND customer_only=0 AND "
+                              "name<>'purchase_intention' ORDER BY rowid",
+                              &st, err);
+  if (rc != CLAP_OK) return rc;
   d->k = 0;
-  while (sqlite3_step(st) == SQLITE_ROW && d->k < MAX_TASKS)
-    snprintf(d->task[d->k++], 64, "%s", (const char *)sqlite3_column_text(st, 0));
+  int r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    if (d->k == MAX_TASKS || strlen(name) >= sizeof d->task[0])
+      rc = clap_error_set(err, CLAP_ERR_RANGE,
+                          "table dimensions: training dimension '%.80s' is one too many or too long "
+                          "(at most %d dimensions of %zu bytes)",
+                          name, MAX_TASKS, sizeof d->task[0] - 1);
+    else
+      snprintf(d->task[d->k++], sizeof d->task[0], "%s", name);
+  }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
+  if (rc != CLAP_OK) return rc;
   if (d->k == 0)
     return clap_error_set(err, CLAP_ERR_NOTFOUND, "no training dimensions in table dimensions");
   return CLAP_OK;
@@ -165,7 +173,7 @@ static clap_status load_clap_rows(sqlite3 *db, const fit_options *o, clap_data *
   char *hold = holdout_json(o);
   if (!hold) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   sqlite3_stmt *st;
-  int prc = sqlite3_prepare_v2(
+  clap_status rc = db_prepare(
       db,
       "SELECT l.utterance_id, u.session_id, l.dimension, l.label FROM labels l "
       "JOIN utterances u ON u.id = l.utterance_id "
@@ -175,15 +183,14 @@ static clap_status load_clap_rows(sqlite3 *db, const fit_options *o, clap_data *
       "AND l.utterance_id IN (SELECT utterance_id FROM labels WHERE label IS NOT NULL "
       "AND dimension<>'purchase_intention') "
       "ORDER BY l.utterance_id",
-      -1, &st, NULL);
-  if (prc != SQLITE_OK) {
+      &st, err);
+  if (rc != CLAP_OK) {
     free(hold);
-    return sql_fail(db, err);
+    return rc;
   }
   sqlite3_bind_text(st, 1, hold, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  int cap = 0;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     const char *id = (const char *)sqlite3_column_text(st, 0);
     if (d->rows.n == 0 || strcmp(d->rows.v[d->rows.n - 1], id)) {
       if (strlist_add(&d->rows, id) ||
@@ -209,6 +216,7 @@ static clap_status load_clap_rows(sqlite3 *db, const fit_options *o, clap_data *
       d->counts[t][c]++;
     }
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   free(hold);
   if (rc == CLAP_OK && d->rows.n == 0)
@@ -223,18 +231,14 @@ static const char *const augment_sources[] = {"original", "paraphrase", "bundled
 static clap_status load_pool(sqlite3 *db, const fit_options *o, int text_in, clap_data *d,
                              clap_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(
-          db,
-          "SELECT dimension, pole, text, source FROM descriptions WHERE status='ok' AND "
+  clap_status rc = db_prepare(db, "SELECT dimension, pole, text, source FROM descriptions WHERE status='ok' AND "
           "(source='original' OR (?1 AND source IN ('paraphrase','bundled','manual'))) "
-          "ORDER BY dimension, pole, source<>'original', id",
-          -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(db, err);
+          "ORDER BY dimension, pole, source<>'original', id", &st, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_bind_int(st, 1, o->augment ? 1 : 0);
   strlist texts = {0}, keys = {0};
-  clap_status rc = CLAP_OK;
-  int cap = 0;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     int t = task_index(d, (const char *)sqlite3_column_text(st, 0));
     if (t < 0) continue;
     const char *text = (const char *)sqlite3_column_text(st, 2);
@@ -265,6 +269,7 @@ static clap_status load_pool(sqlite3 *db, const fit_options *o, int text_in, cla
       if (!strcmp(src, augment_sources[s])) d->sources[s]++;
     d->npool++;
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   if (rc == CLAP_OK && d->npool == 0)
     rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no original descriptions (run `clap init`)");
@@ -464,19 +469,17 @@ static clap_status load_baseline_rows(sqlite3 *db, const fit_options *o, int aud
   char *hold = holdout_json(o);
   if (!hold) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT u.id, u.session_id, l.label FROM labels l JOIN utterances u ON "
+  clap_status rc = db_prepare(db, "SELECT u.id, u.session_id, l.label FROM labels l JOIN utterances u ON "
                          "u.id = l.utterance_id WHERE l.dimension='purchase_intention' AND "
                          "l.label IS NOT NULL AND u.role='customer' AND u.session_id NOT IN "
-                         "(SELECT value FROM json_each(?1)) ORDER BY u.id",
-                         -1, &st, NULL) != SQLITE_OK) {
+                         "(SELECT value FROM json_each(?1)) ORDER BY u.id", &st, err);
+  if (rc != CLAP_OK) {
     free(hold);
-    return sql_fail(db, err);
+    return rc;
   }
   sqlite3_bind_text(st, 1, hold, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  int cap = 0;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     if (strlist_add(&d->rows, (const char *)sqlite3_column_text(st, 0)) ||
         strlist_add(&d->row_session, (const char *)sqlite3_column_text(st, 1))) {
       rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
@@ -495,6 +498,7 @@ static clap_status load_baseline_rows(sqlite3 *db, const fit_options *o, int aud
     d->y[d->rows.n - 1] = c;
     d->counts[c]++;
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   free(hold);
   if (rc == CLAP_OK && (d->counts[0] == 0 || d->counts[1] == 0))
@@ -885,7 +889,9 @@ static clap_status run_parsed(fit_command *c, fit_arm arm, clap_model **m, doubl
   sqlite3 *db;
   clap_status rc = db_open(c->path, 0, &db, err);
   if (rc != CLAP_OK) return rc;
-  if (!c->replace && model_store_exists(db, c->name))
+  int exists = 0;
+  if (!c->replace) rc = model_store_exists(db, c->name, &exists, err);
+  if (rc == CLAP_OK && exists)
     rc = clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", c->name);
   if (rc == CLAP_OK) {
     char label[128];
