@@ -101,6 +101,66 @@ clap_status eval_insert_row(sqlite3 *db, const char *run, const char *fold, cons
   return rc;
 }
 
+/* ---------------------------------------------------------------- digest */
+
+/* One column, typed and length-prefixed so no two rows hash alike by
+** moving bytes between columns. */
+static void hash_column(sha256_ctx *c, sqlite3_stmt *st, int i) {
+  unsigned char tag = (unsigned char)sqlite3_column_type(st, i);
+  sha256_update(c, &tag, 1);
+  if (tag == SQLITE_INTEGER) {
+    int64_t v = sqlite3_column_int64(st, i);
+    sha256_update(c, &v, sizeof v);
+  } else if (tag == SQLITE_FLOAT) {
+    double v = sqlite3_column_double(st, i);
+    sha256_update(c, &v, sizeof v);
+  } else if (tag != SQLITE_NULL) {
+    const void *p = tag == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, i) : sqlite3_column_blob(st, i);
+    uint64_t n = (uint64_t)sqlite3_column_bytes(st, i);
+    sha256_update(c, &n, sizeof n);
+    if (n) sha256_update(c, p, (size_t)n);
+  }
+}
+
+static clap_status hash_query(sqlite3 *db, sha256_ctx *c, const char *sql, const char *a, const char *b,
+                              clap_error *err) {
+  sqlite3_stmt *st;
+  clap_status rc = db_prepare(db, sql, &st, err);
+  if (rc != CLAP_OK) return rc;
+  if (sqlite3_bind_parameter_count(st) >= 2) {
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+  }
+  sha256_update(c, sql, strlen(sql) + 1);
+  int r, ncol = sqlite3_column_count(st);
+  while ((r = db_step(st, err)) == DB_ROW)
+    for (int i = 0; i < ncol; i++) hash_column(c, st, i);
+  sqlite3_finalize(st);
+  return DB_STATUS(r);
+}
+
+clap_status eval_data_digest(sqlite3 *db, const char *audio_encoder, const char *text_encoder,
+                             char hex[SHA256_HEX_SIZE], clap_error *err) {
+  static const char *const sql[] = {
+      "SELECT id, session_id, role FROM utterances ORDER BY id",
+      "SELECT name, training, customer_only FROM dimensions ORDER BY name",
+      "SELECT utterance_id, dimension, value, label FROM labels ORDER BY utterance_id, dimension",
+      "SELECT id, dimension, pole, text, source, status, prompt_set FROM descriptions ORDER BY id",
+      "SELECT encoder, modality, key, dim, encoder_id, vec FROM features WHERE encoder IN (?1, ?2) "
+      "ORDER BY encoder, modality, key"};
+  sha256_ctx c;
+  sha256_init(&c);
+  clap_status rc = CLAP_OK;
+  for (size_t i = 0; i < sizeof sql / sizeof *sql && rc == CLAP_OK; i++)
+    rc = hash_query(db, &c, sql[i], audio_encoder, text_encoder, err);
+  sha256_final_hex(&c, hex);
+  if (rc != CLAP_OK) {
+    hex[0] = 0;
+    clap_error_prefix(err, "digest of the evaluation's inputs: ");
+  }
+  return rc;
+}
+
 /* ---------------------------------------------------------------- pooled */
 
 /* One arm's utterances over the folds, in fold order; folds is the
@@ -115,10 +175,35 @@ typedef struct pool_arm {
   size_t folds_len, folds_cap;
 } pool_arm;
 
+/* Folds named in a message: at most LIST_MAX, then "and N more". */
+#define LIST_MAX 8
+typedef struct fold_list {
+  char text[LIST_MAX * 80];
+  int n;
+} fold_list;
+
+static void list_add(fold_list *l, const char *fold, const char *note) {
+  size_t len = strlen(l->text);
+  if (l->n < LIST_MAX)
+    snprintf(l->text + len, sizeof l->text - len, "%s%s%s", l->n ? ", " : "", fold, note ? note : "");
+  l->n++;
+}
+
+static const char *list_more(const fold_list *l, char *buf, size_t cap) {
+  if (l->n > LIST_MAX) snprintf(buf, cap, " and %d more", l->n - LIST_MAX);
+  else buf[0] = 0;
+  return buf;
+}
+
 typedef struct pool {
   pool_arm *arms;
   int narms, cap;
   int nfolds;
+  const eval_config *want;
+  fold_list other_settings, other_data; /* folds that do not match want */
+  char *first_other;                    /* config_key of the first in other_settings */
+  char *one_class;                      /* "s4 (no), s5 (yes)", grown */
+  size_t one_class_len;
 } pool;
 
 static void pool_free(pool *p) {
@@ -133,7 +218,41 @@ static void pool_free(pool *p) {
     free(a->folds);
   }
   free(p->arms);
+  free(p->first_other);
+  free(p->one_class);
   memset(p, 0, sizeof *p);
+}
+
+static int add_one_class(pool *p, const char *fold, const char *cls) {
+  size_t need = p->one_class_len + strlen(fold) + strlen(cls) + 8;
+  char *g = realloc(p->one_class, need);
+  if (!g) return -1;
+  p->one_class = g;
+  p->one_class_len += (size_t)sprintf(g + p->one_class_len, "%s%s (%s)", p->one_class_len ? ", " : "", fold, cls);
+  return 0;
+}
+
+/* The first row of a fold: does it match the configuration wanted, and
+** does it hold one class only? */
+static const char *string_item(const cJSON *d, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, name);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static clap_status fold_check(pool *p, const cJSON *d, const char *fold, clap_error *err) {
+  const char *key = string_item(d, "config_key");
+  const char *digest = string_item(d, "data_digest");
+  const char *cls = string_item(d, "one_class");
+  if (cls && add_one_class(p, fold, cls)) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (!p->want) return CLAP_OK;
+  if (!key || strcmp(key, p->want->config_key)) {
+    if (!p->first_other && key && !(p->first_other = strdup(key)))
+      return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    list_add(&p->other_settings, fold, NULL);
+  } else if (!digest || strcmp(digest, p->want->data_digest)) {
+    list_add(&p->other_data, fold, NULL);
+  }
+  return CLAP_OK;
 }
 
 static pool_arm *find_arm(pool *p, const char *arm, int ps, int aug) {
@@ -231,15 +350,20 @@ static clap_status pool_read(sqlite3 *db, const char *run, pool *p, clap_error *
   while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     const char *fold = (const char *)sqlite3_column_text(st, 0);
     const char *arm = (const char *)sqlite3_column_text(st, 1);
-    if (!last || strcmp(last, fold)) {
+    cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+    if (d && (!last || strcmp(last, fold))) {
       free(last);
       if (!(last = strdup(fold))) {
         rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+        cJSON_Delete(d);
         break;
       }
       p->nfolds++;
+      if ((rc = fold_check(p, d, fold, err)) != CLAP_OK) {
+        cJSON_Delete(d);
+        break;
+      }
     }
-    cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
     pool_arm *a = d ? find_arm(p, arm, sqlite3_column_int(st, 2), sqlite3_column_int(st, 3)) : NULL;
     if (!d)
       rc = clap_error_set(err, CLAP_ERR_FORMAT, "evaluations: details of fold %s, arm %s are not JSON", fold, arm);
@@ -291,9 +415,49 @@ static clap_status pooled_arm(const pool_arm *a, const pool_arm *base, cJSON *d,
   return rc;
 }
 
-/* The pooled rows of p, inside the caller's transaction. */
-static clap_status pool_write(sqlite3 *db, const char *run, const pool *p, uint64_t seed, int random_runs,
-                              clap_error *err) {
+/* "epochs 200 (this run 100), lr ..." for the settings where theirs and
+** ours (config_key JSON objects) differ. */
+static void describe_diff(const char *theirs, const char *ours, char *buf, size_t cap) {
+  cJSON *t = cJSON_Parse(theirs), *o = cJSON_Parse(ours);
+  size_t len = 0;
+  buf[0] = 0;
+  for (const cJSON *it = o ? o->child : NULL; it && len + 1 < cap; it = it->next) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, it->string);
+    char *a = v ? cJSON_PrintUnformatted(v) : NULL, *b = cJSON_PrintUnformatted(it);
+    if (b && (!a || strcmp(a, b))) {
+      int w = snprintf(buf + len, cap - len, "%s%s %s (this run %s)", len ? ", " : "", it->string,
+                       a ? a : "unset", b);
+      if (w > 0) len += (size_t)w < cap - len ? (size_t)w : cap - len - 1;
+    }
+    cJSON_free(a);
+    cJSON_free(b);
+  }
+  if (!len) snprintf(buf, cap, "other settings");
+  cJSON_Delete(t);
+  cJSON_Delete(o);
+}
+
+/* The message for a run whose folds do not share one configuration. */
+static clap_status refuse_mixed(const pool *p, const char *run, clap_error *err) {
+  char more1[32], more2[32], diff[200] = "";
+  char a[sizeof p->other_settings.text + 200] = "", b[sizeof p->other_data.text + 120] = "";
+  if (p->other_settings.n) {
+    if (p->first_other) describe_diff(p->first_other, p->want->config_key, diff, sizeof diff);
+    snprintf(a, sizeof a, "%s %s%s evaluated with %s", p->other_settings.n > 1 ? "folds" : "fold",
+             p->other_settings.text, list_more(&p->other_settings, more1, sizeof more1),
+             p->first_other ? diff : "no recorded settings");
+  }
+  if (p->other_data.n)
+    snprintf(b, sizeof b, "%s%s %s%s evaluated on other labels, descriptions or cached features",
+             a[0] ? "; " : "", p->other_data.n > 1 ? "folds" : "fold", p->other_data.text,
+             list_more(&p->other_data, more2, sizeof more2));
+  return clap_error_set(err, CLAP_ERR_ARG,
+                        "run '%s' mixes configurations, so it was not pooled (its old pooled rows are removed): "
+                        "%s%s; evaluate those folds again with this run's settings (--folds) or use another --run",
+                        run, a, b);
+}
+
+static clap_status delete_pooled(sqlite3 *db, const char *run, clap_error *err) {
   sqlite3_stmt *del;
   clap_status rc = db_prepare(db, "DELETE FROM evaluations WHERE run=? AND fold='pooled'", &del, err);
   if (rc == CLAP_OK) {
@@ -301,6 +465,13 @@ static clap_status pool_write(sqlite3 *db, const char *run, const pool *p, uint6
     rc = db_step_done(del, err);
   }
   sqlite3_finalize(del);
+  return rc;
+}
+
+/* The pooled rows of p, inside the caller's transaction. */
+static clap_status pool_write(sqlite3 *db, const char *run, const pool *p, uint64_t seed, int random_runs,
+                              clap_error *err) {
+  clap_status rc = delete_pooled(db, run, err);
   const pool_arm *base = NULL;
   for (int i = 0; i < p->narms; i++)
     if (!strcmp(p->arms[i].arm, "baseline")) base = &p->arms[i];
@@ -309,6 +480,12 @@ static clap_status pool_write(sqlite3 *db, const char *run, const pool *p, uint6
     cJSON *d = cJSON_CreateObject();
     if (!d) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
     cJSON_AddStringToObject(d, "folds", a->folds ? a->folds : "");
+    if (p->want) {
+      cJSON_AddStringToObject(d, "config_key", p->want->config_key);
+      cJSON_AddItemToObject(d, "config", cJSON_Parse(p->want->config_key));
+      cJSON_AddStringToObject(d, "data_digest", p->want->data_digest);
+    }
+    if (p->one_class) cJSON_AddStringToObject(d, "one_class_folds", p->one_class);
     double m[4] = {NAN, NAN, NAN, NAN};
     rc = !strcmp(a->arm, "random") ? pooled_random(a, seed, random_runs, d, m, err)
                                    : pooled_arm(a, base, d, m, err);
@@ -320,15 +497,30 @@ static clap_status pool_write(sqlite3 *db, const char *run, const pool *p, uint6
   return rc;
 }
 
-clap_status eval_pool(sqlite3 *db, const char *run, uint64_t seed, int random_runs, int *nfolds, clap_error *err) {
+void eval_pool_info_free(eval_pool_info *info) {
+  if (!info) return;
+  free(info->one_class);
+  memset(info, 0, sizeof *info);
+}
+
+clap_status eval_pool(sqlite3 *db, const char *run, const eval_config *want, uint64_t seed, int random_runs,
+                      eval_pool_info *info, clap_error *err) {
   pool p = {0};
+  p.want = want && want->config_key && want->data_digest ? want : NULL;
+  if (info) memset(info, 0, sizeof *info);
   clap_status rc = db_exec(db, "BEGIN IMMEDIATE", err);
   if (rc != CLAP_OK) return rc;
   rc = pool_read(db, run, &p, err);
-  if (rc == CLAP_OK) rc = pool_write(db, run, &p, seed, random_runs, err);
+  int mixed = rc == CLAP_OK && (p.other_settings.n || p.other_data.n);
+  if (rc == CLAP_OK) rc = mixed ? delete_pooled(db, run, err) : pool_write(db, run, &p, seed, random_runs, err);
   if (rc == CLAP_OK) rc = db_exec(db, "COMMIT", err);
   if (rc != CLAP_OK) db_rollback(db);
-  if (rc == CLAP_OK && nfolds) *nfolds = p.nfolds;
+  if (rc == CLAP_OK && mixed) rc = refuse_mixed(&p, run, err);
+  if (rc == CLAP_OK && info) {
+    info->nfolds = p.nfolds;
+    info->one_class = p.one_class;
+    p.one_class = NULL;
+  }
   pool_free(&p);
   return rc;
 }

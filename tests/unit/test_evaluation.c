@@ -85,9 +85,11 @@ static void test_pool_many_folds(void) {
     }
   }
   CHECK_INT(db_exec(db, "COMMIT", &e), CLAP_OK);
-  int pooled = 0;
-  CHECK_INT(eval_pool(db, "r", 7, 20, &pooled, &e), CLAP_OK);
-  CHECK_INT(pooled, nfolds);
+  eval_pool_info info;
+  CHECK_INT(eval_pool(db, "r", NULL, 7, 20, &info, &e), CLAP_OK);
+  CHECK_INT(info.nfolds, nfolds);
+  CHECK(info.one_class == NULL);
+  eval_pool_info_free(&info);
   CHECK_INT(int_of(db, "SELECT count(*) FROM evaluations WHERE fold='pooled'"), 3);
   CHECK_INT(int_of(db, "SELECT min(n) FROM evaluations WHERE fold='pooled'"), nfolds * n);
   CHECK_INT(int_of(db, "SELECT max(n) FROM evaluations WHERE fold='pooled'"), nfolds * n);
@@ -109,7 +111,7 @@ static void test_pool_many_folds(void) {
                        "FROM evaluations WHERE fold='pooled' AND arm='baseline'"),
             1);
   /* recomputing replaces the pooled rows */
-  CHECK_INT(eval_pool(db, "r", 7, 20, NULL, &e), CLAP_OK);
+  CHECK_INT(eval_pool(db, "r", NULL, 7, 20, NULL, &e), CLAP_OK);
   CHECK_INT(int_of(db, "SELECT count(*) FROM evaluations WHERE fold='pooled'"), 3);
   db_close(db);
 }
@@ -122,16 +124,16 @@ static void test_pool_malformed(void) {
   CHECK_INT(db_open(":memory:", DB_CREATE, &db, &e), CLAP_OK);
   if (!db) return;
   CHECK_INT(add_fold(db, "r", "s1", 4, &e), CLAP_OK);
-  CHECK_INT(eval_pool(db, "r", 1, 10, NULL, &e), CLAP_OK);
+  CHECK_INT(eval_pool(db, "r", NULL, 1, 10, NULL, &e), CLAP_OK);
   CHECK_INT(db_exec(db, "INSERT INTO evaluations(run, fold, arm, details) VALUES ('r', 's2', 'baseline', "
                         "'{\"utterances\":[\"a\"],\"truth\":[2]}')",
                     &e),
             CLAP_OK);
-  CHECK_INT(eval_pool(db, "r", 1, 10, NULL, &e), CLAP_ERR_FORMAT);
+  CHECK_INT(eval_pool(db, "r", NULL, 1, 10, NULL, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "fold s2, arm baseline");
   CHECK_INT(int_of(db, "SELECT count(*) FROM evaluations WHERE fold='pooled'"), 3);
   CHECK_INT(db_exec(db, "UPDATE evaluations SET details='not json' WHERE fold='s2'", &e), CLAP_OK);
-  CHECK_INT(eval_pool(db, "r", 1, 10, NULL, &e), CLAP_ERR_FORMAT);
+  CHECK_INT(eval_pool(db, "r", NULL, 1, 10, NULL, &e), CLAP_ERR_FORMAT);
   CHECK_CONTAINS(e.msg, "are not JSON");
   db_close(db);
 }
@@ -153,10 +155,10 @@ static void test_pool_locked(void) {
     CHECK_INT(add_fold(a, "r", "s1", 4, &e), CLAP_OK);
     CHECK_INT(db_exec(a, "BEGIN IMMEDIATE", &e), CLAP_OK);
     clap_error le = {0};
-    CHECK_INT(eval_pool(b, "r", 1, 10, NULL, &le), CLAP_ERR_IO);
+    CHECK_INT(eval_pool(b, "r", NULL, 1, 10, NULL, &le), CLAP_ERR_IO);
     CHECK_CONTAINS(le.msg, "database is locked");
     CHECK_INT(db_exec(a, "COMMIT", &e), CLAP_OK);
-    CHECK_INT(eval_pool(b, "r", 1, 10, NULL, &e), CLAP_OK);
+    CHECK_INT(eval_pool(b, "r", NULL, 1, 10, NULL, &e), CLAP_OK);
   }
   db_close(a);
   db_close(b);
@@ -168,9 +170,87 @@ static void test_pool_locked(void) {
   unlink(side);
 }
 
+static void set_config(sqlite3 *db, const char *fold, const char *key, const char *digest) {
+  char *sql = sqlite3_mprintf("UPDATE evaluations SET details = json_set(details, '$.config_key', %Q, "
+                              "'$.data_digest', %Q) WHERE fold = %Q",
+                              key, digest, fold);
+  clap_error e;
+  CHECK_INT(db_exec(db, sql, &e), CLAP_OK);
+  sqlite3_free(sql);
+}
+
+/* A run's pooled rows come from one configuration: folds evaluated with
+** other settings or on other data are named, with the settings that
+** differ, and the run's stale pooled rows go. */
+static void test_pool_one_configuration(void) {
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  CHECK_INT(db_open(":memory:", DB_CREATE, &db, &e), CLAP_OK);
+  if (!db) return;
+  const char *k40 = "{\"epochs\":40,\"lr\":0.001,\"seed\":1}";
+  const char *k200 = "{\"epochs\":200,\"lr\":0.001,\"seed\":1}";
+  for (int i = 1; i <= 4; i++) {
+    char fold[8];
+    snprintf(fold, sizeof fold, "s%d", i);
+    CHECK_INT(add_fold(db, "r", fold, 4, &e), CLAP_OK);
+    set_config(db, fold, k40, "d1");
+  }
+  eval_config want = {k40, "d1"};
+  eval_pool_info info;
+  CHECK_INT(eval_pool(db, "r", &want, 1, 10, &info, &e), CLAP_OK);
+  CHECK_INT(info.nfolds, 4);
+  eval_pool_info_free(&info);
+  CHECK_INT(int_of(db, "SELECT count(*) FROM evaluations WHERE fold='pooled' AND "
+                       "json_extract(details, '$.config.epochs') = 40 AND json_extract(details, '$.data_digest') = 'd1'"),
+            3);
+  set_config(db, "s2", k200, "d1");
+  set_config(db, "s4", k40, "d2");
+  CHECK_INT(eval_pool(db, "r", &want, 1, 10, NULL, &e), CLAP_ERR_ARG);
+  CHECK_CONTAINS(e.msg, "run 'r' mixes configurations");
+  CHECK_CONTAINS(e.msg, "fold s2 evaluated with epochs 200 (this run 40)");
+  CHECK_CONTAINS(e.msg, "fold s4 evaluated on other labels, descriptions or cached features");
+  CHECK(strstr(e.msg, "s1") == NULL && strstr(e.msg, "s3") == NULL);
+  CHECK_INT(int_of(db, "SELECT count(*) FROM evaluations WHERE fold='pooled'"), 0);
+  CHECK_INT(int_of(db, "SELECT count(*) FROM evaluations WHERE fold<>'pooled'"), 12);
+  /* many folds: the message stays readable */
+  for (int i = 5; i <= 30; i++) {
+    char fold[8];
+    snprintf(fold, sizeof fold, "s%d", i);
+    CHECK_INT(add_fold(db, "r", fold, 2, &e), CLAP_OK);
+    set_config(db, fold, k200, "d1");
+  }
+  CHECK_INT(eval_pool(db, "r", &want, 1, 10, NULL, &e), CLAP_ERR_ARG);
+  CHECK_CONTAINS(e.msg, "and 19 more evaluated with epochs 200");
+  db_close(db);
+}
+
+/* A fold whose held-out utterances have one class is pooled like any
+** other and listed. */
+static void test_pool_one_class(void) {
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  CHECK_INT(db_open(":memory:", DB_CREATE, &db, &e), CLAP_OK);
+  if (!db) return;
+  CHECK_INT(add_fold(db, "r", "s1", 4, &e), CLAP_OK);
+  CHECK_INT(add_fold(db, "r", "s2", 1, &e), CLAP_OK); /* truth [0] */
+  CHECK_INT(db_exec(db, "UPDATE evaluations SET details = json_set(details, '$.one_class', 'no') WHERE fold='s2'",
+                    &e),
+            CLAP_OK);
+  eval_pool_info info;
+  CHECK_INT(eval_pool(db, "r", NULL, 1, 10, &info, &e), CLAP_OK);
+  CHECK(info.one_class && !strcmp(info.one_class, "s2 (no)"));
+  eval_pool_info_free(&info);
+  CHECK_INT(int_of(db, "SELECT count(*) FROM evaluations WHERE fold='pooled' AND n = 5 AND "
+                       "json_extract(details, '$.one_class_folds') = 's2 (no)'"),
+            3);
+  db_close(db);
+}
+
 int main(void) {
   RUN(test_pool_many_folds);
   RUN(test_pool_malformed);
   RUN(test_pool_locked);
+  RUN(test_pool_one_configuration);
+  RUN(test_pool_one_class);
   return harness_report();
 }
