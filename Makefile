@@ -17,7 +17,7 @@ CC ?= cc
 SAN ?=
 FUZZ_SECONDS ?= 60
 
-PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl sentencepiece
+PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl sentencepiece libcrypto zlib
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `deps` has had its chance to install the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -200,7 +200,8 @@ demo: all
 # Library -> Debian package. Tools the tests call are checked by name.
 DEB_LIBS = sqlite3:libsqlite3-dev openblas:libopenblas-dev sndfile:libsndfile1-dev \
            soxr:libsoxr-dev kissfft-float:libkissfft-dev libutf8proc:libutf8proc-dev \
-           libcjson:libcjson-dev libcurl:libcurl4-openssl-dev sentencepiece:libsentencepiece-dev
+           libcjson:libcjson-dev libcurl:libcurl4-openssl-dev sentencepiece:libsentencepiece-dev \
+           libcrypto:libssl-dev zlib:zlib1g-dev
 DEB_TOOLS = sqlite3:sqlite3 pkg-config:pkg-config clang:clang flac:flac sox:sox \
             espeak-ng:espeak-ng npm:npm chromium:chromium openssl:openssl
 deps:

@@ -239,7 +239,11 @@ static void planner_close(planner *p) {
 /* Queue item (an utterance id or a text) if its key needs computing. */
 static clap_status planner_consider(planner *p, const char *key, const char *item, todo *w,
                                     clap_error *err) {
-  if (p->t->n > 1 && shard_of(key, p->t->n) != p->t->k) return CLAP_OK;
+  if (p->t->n > 1) {
+    int owner = shard_of(key, p->t->n);
+    if (owner == 0) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory hashing a feature key");
+    if (owner != p->t->k) return CLAP_OK;
+  }
   int in_src = CACHE_NONE, in_dst = CACHE_NONE;
   clap_status rc = cached(p->have[0], p->name, key, p->id, &in_src, err);
   if (rc != CLAP_OK || in_src == CACHE_FRESH) return rc;
@@ -277,8 +281,8 @@ static clap_status plan_text(const target *t, const char *name, const char *id, 
   while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     const char *text = (const char *)sqlite3_column_text(st, 0);
     char key[SHA256_HEX_SIZE];
-    features_text_key(text, key);
-    rc = planner_consider(&p, key, text, w, err);
+    rc = features_text_key(text, key, err);
+    if (rc == CLAP_OK) rc = planner_consider(&p, key, text, w, err);
   }
   if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
@@ -421,8 +425,8 @@ static clap_status embed_text_local(const target *t, side *sd, clap_error *err) 
   for (int i = 0; rc == CLAP_OK && i < sd->work.n; i++) {
     const char *text = sd->work.v[i];
     char key[SHA256_HEX_SIZE];
-    features_text_key(text, key);
-    rc = encoder_encode_text(sd->enc, text, -1, v, err);
+    rc = features_text_key(text, key, err);
+    if (rc == CLAP_OK) rc = encoder_encode_text(sd->enc, text, -1, v, err);
     if (rc != CLAP_OK) clap_error_prefix(err, "description '%s': ", text);
     if (rc == CLAP_OK) rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v, dim, sd->id, err);
   }

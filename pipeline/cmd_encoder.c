@@ -244,6 +244,11 @@ static int add_checkpoint(sqlite3 *db, const char *name, const char *kind, const
   }
   snprintf(hex, sizeof hex, "%s", wsha->valuestring);
   hfckpt_identity(files, id);
+  if (!id[0]) {
+    cJSON_Delete(files);
+    clap_error_set(&err, CLAP_ERR_NOMEM, "%s: out of memory hashing the checkpoint's files", abs);
+    return fail(&err);
+  }
   int nfiles = cJSON_GetArraySize(files);
   char *cfg = config_json(abs, weights, files, id, prec);
   hfckpt_recorded_identity(cfg, hex, id);

@@ -232,7 +232,10 @@ static void read_source(const char *path, source *s) {
     s->failed = 1;
     return;
   }
-  sha256_hex(s->bytes, s->n, s->sha);
+  if (sha256_hex(s->bytes, s->n, s->sha)) {
+    snprintf(s->err, sizeof s->err, "%s: out of memory hashing it", path);
+    s->failed = 1;
+  }
 }
 
 /* The same span of the same channel of the source. */

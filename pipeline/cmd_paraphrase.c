@@ -336,7 +336,7 @@ static clap_status load_targets(run *r, clap_error *err) {
 
 /* ---- one round ----------------------------------------------------------- */
 
-static void cache_key(const run *r, const target *t, int round, char out[SHA256_HEX_SIZE]) {
+static int cache_key(const run *r, const target *t, int round, char out[SHA256_HEX_SIZE]) {
   char num[64];
   sha256_ctx c;
   sha256_init(&c);
@@ -347,7 +347,7 @@ static void cache_key(const run *r, const target *t, int round, char out[SHA256_
   sha256_update(&c, num, (size_t)n + 1);
   n = snprintf(num, sizeof num, "%d", round);
   sha256_update(&c, num, (size_t)n);
-  sha256_final_hex(&c, out);
+  return sha256_final_hex(&c, out);
 }
 
 static int prepare(run *r, target *t, int round) {
@@ -355,9 +355,7 @@ static int prepare(run *r, target *t, int round) {
   t->prompt = paraphrase_prompt(t->text, t->gloss, t->prohibited, t->prohibited_gloss, t->missing);
   t->body = t->prompt ? llm_request_json(r->o.model, t->prompt, r->o.temperature) : NULL;
   if (!t->body) return 0;
-  sha256_hex(t->prompt, strlen(t->prompt), t->prompt_sha);
-  cache_key(r, t, round, t->key);
-  return 1;
+  return !sha256_hex(t->prompt, strlen(t->prompt), t->prompt_sha) && !cache_key(r, t, round, t->key);
 }
 
 /* The cached response for t's current key into *out (malloc'd), NULL when

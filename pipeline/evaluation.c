@@ -153,7 +153,7 @@ clap_status eval_data_digest(sqlite3 *db, const char *audio_encoder, const char 
   clap_status rc = CLAP_OK;
   for (size_t i = 0; i < sizeof sql / sizeof *sql && rc == CLAP_OK; i++)
     rc = hash_query(db, &c, sql[i], audio_encoder, text_encoder, err);
-  sha256_final_hex(&c, hex);
+  if (sha256_final_hex(&c, hex) && rc == CLAP_OK) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   if (rc != CLAP_OK) {
     hex[0] = 0;
     clap_error_prefix(err, "digest of the evaluation's inputs: ");

@@ -10,8 +10,9 @@
 #include "hfckpt.h"
 #include "registry.h"
 
-void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
-  sha256_hex(text, strlen(text), key);
+clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_error *err) {
+  if (sha256_hex(text, strlen(text), key)) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory hashing a text");
+  return CLAP_OK;
 }
 
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }

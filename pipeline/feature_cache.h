@@ -54,7 +54,7 @@
 #define FEATURES_AUDIO_MAX_SECONDS 3600.0
 #define FEATURES_ID_SIZE 96 /* an identity and its NUL */
 
-void features_text_key(const char *text, char key[SHA256_HEX_SIZE]);
+clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_error *err);
 
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
                              const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],

@@ -244,7 +244,7 @@ static clap_status load_pool(sqlite3 *db, const fit_options *o, int text_in, cla
     const char *text = (const char *)sqlite3_column_text(st, 2);
     const char *src = (const char *)sqlite3_column_text(st, 3);
     char key[SHA256_HEX_SIZE];
-    features_text_key(text, key);
+    if ((rc = features_text_key(text, key, err)) != CLAP_OK) break;
     if (d->npool == cap) {
       cap = cap ? 2 * cap : 64;
       int *a = realloc(d->ptask, (size_t)cap * sizeof *a);

@@ -52,7 +52,7 @@ int shard_of(const char *key, int n) {
   sha256_ctx c;
   sha256_init(&c);
   sha256_update(&c, key, strlen(key));
-  sha256_final(&c, d);
+  if (sha256_final(&c, d)) return 0;
   uint64_t h = 0;
   for (int i = 0; i < 8; i++) h = h << 8 | d[i];
   return 1 + (int)(h % (uint64_t)n);
@@ -90,10 +90,12 @@ clap_status shard_fingerprint(sqlite3 *db, char hex[SHA256_HEX_SIZE], clap_error
     }
   }
   clap_status s = CLAP_OK;
-  if (rc != SQLITE_DONE)
+  if (rc != SQLITE_DONE) {
+    sha256_discard(&c);
     s = clap_error_set(err, CLAP_ERR_IO, "reading utterances: %s", sqlite3_errmsg(db));
-  else
-    sha256_final_hex(&c, hex);
+  } else if (sha256_final_hex(&c, hex)) {
+    s = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory hashing the utterances");
+  }
   sqlite3_finalize(st);
   return s;
 }

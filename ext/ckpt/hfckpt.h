@@ -86,7 +86,8 @@ clap_status hfckpt_file_hashes(const char *dir, cJSON **files, clap_error *err);
 ** of the lines "HEX  NAME\n" in byte order of NAME, which is what
 **   cd DIR && sha256sum NAME... | sha256sum
 ** prints when the names are given sorted (LC_ALL=C). Members that are not
-** strings are skipped; no members gives the sha256 of nothing. */
+** strings are skipped; no members gives the sha256 of nothing. out is ""
+** when hashing ran out of memory (an identity no checkpoint has). */
 void hfckpt_identity(const cJSON *files, char out[SHA256_HEX_SIZE]);
 
 /* The identity a clap_encoders row records: hfckpt_identity of its config's
