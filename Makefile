@@ -112,9 +112,11 @@ $(BUILD)/clap: $(PIPE_OBJ) $(BUILD)/libclap.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(PIPE_OBJ) $(BUILD)/libclap.a $(PKG_LIBS)
 
 TEST_LIBS = $(BUILD)/libclap_pipeline.a $(BUILD)/libclap.a
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(TEST_LIBS)
+# Reference implementations the unit tests compare against (not in the engine).
+UNIT_ORACLE = $(wildcard tests/unit/oracle_*.c)
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(UNIT_ORACLE) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Ipipeline -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Ipipeline -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(UNIT_ORACLE) $(TEST_LIBS) $(PKG_LIBS)
 
 $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)

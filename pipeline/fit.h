@@ -46,7 +46,7 @@
 ** `clap encoder add` still trains from its cached vectors; the model
 ** records the registered identity, and the SQL functions hash the files
 ** when the model runs and refuse it then. (A row made by
-** hand without a dim, or of an unknown kind, is created as before.)
+** hand without a dim, or of an unknown kind, is created, its files verified.)
 **
 ** Errors: no training rows, a task or class with no text, a missing
 ** feature vector, a baseline with only one class among its training

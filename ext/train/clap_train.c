@@ -138,8 +138,8 @@ clap_status clap_text_pool_create(const float *features, int n, int text_in, con
   return CLAP_OK;
 }
 
-int clap_text_pool_size(const clap_text_pool *p) { return p ? p->n : 0; }
-int clap_text_pool_dim(const clap_text_pool *p) { return p ? p->dim : 0; }
+static int clap_text_pool_size(const clap_text_pool *p) { return p ? p->n : 0; }
+static int clap_text_pool_dim(const clap_text_pool *p) { return p ? p->dim : 0; }
 
 const float *clap_text_pool_row(const clap_text_pool *p, int row) {
   if (!p || row < 0 || row >= p->n) return NULL;
@@ -726,7 +726,7 @@ int clap_sampler_next(clap_sampler *s, const int **idx, int *count) {
   return 1;
 }
 
-int clap_sampler_size(const clap_sampler *s) { return s ? s->n : 0; }
+static int clap_sampler_size(const clap_sampler *s) { return s ? s->n : 0; }
 int clap_sampler_epoch(const clap_sampler *s) { return s ? s->epoch : 0; }
 
 /* ---------------------------------------------------------------- epoch */

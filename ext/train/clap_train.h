@@ -76,8 +76,6 @@ clap_status clap_text_pool_create(const float *features, int n, int text_in, con
                                   const int *cls, const unsigned char *original,
                                   clap_text_pool **out, clap_error *err);
 void clap_text_pool_free(clap_text_pool *p);
-int clap_text_pool_size(const clap_text_pool *p);
-int clap_text_pool_dim(const clap_text_pool *p);
 const float *clap_text_pool_row(const clap_text_pool *p, int row); /* NULL out of range */
 /* How many rows describe (task, cls) - 0 when none. */
 int clap_text_pool_count(const clap_text_pool *p, int task, int cls);
@@ -158,7 +156,6 @@ void clap_sampler_free(clap_sampler *s);
 ** until the next call) holds *count row indices; returns 1. At the end of an
 ** epoch returns 0 (count 0); the call after that begins the next epoch. */
 int clap_sampler_next(clap_sampler *s, const int **idx, int *count);
-int clap_sampler_size(const clap_sampler *s);
 int clap_sampler_epoch(const clap_sampler *s);   /* epochs begun so far */
 
 /* ---------------------------------------------------------------- epoch */
