@@ -32,12 +32,15 @@ EXT_DIRS = $(sort $(dir $(wildcard ext/*/*.h)))
 EXT_INC = $(patsubst %/,-I%,$(EXT_DIRS))
 
 WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-CFLAGS_ALL = -std=c11 -O2 -g -fPIC -pthread -D_GNU_SOURCE $(WARN) $(SAN) -MMD -MP \
+# -fvisibility=hidden: clap0.so exports sqlite3_clap_init alone (it says so
+# itself); the static library and the CLI link as before.
+CFLAGS_ALL = -std=c11 -O2 -g -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) $(SAN) -MMD -MP \
              $(EXT_INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 # ext/*.cc: C++ only where a library has no C API (spm_wrap.cc, SentencePiece).
 CXX ?= g++
-CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -pthread $(WARN) $(SAN) -MMD -MP $(EXT_INC) $(PKG_CFLAGS) $(CXXFLAGS)
+CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -pthread $(WARN) $(SAN) -MMD -MP \
+               $(EXT_INC) $(PKG_CFLAGS) $(CXXFLAGS)
 
 ENGINE_SRC = $(filter-out ext/sql/%,$(wildcard ext/*/*.c))
 SQL_SRC = $(wildcard ext/sql/*.c)
@@ -100,8 +103,10 @@ $(BUILD)/libclap.a: $(ENGINE_OBJ) $(SQL_CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/clap0.so: $(RUNTIME_OBJ) $(SQL_EXT_OBJ)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+# The version script keeps the C++ standard library's template instances
+# (default visibility in libstdc++'s headers) out of the dynamic symbols too.
+$(BUILD)/clap0.so: $(RUNTIME_OBJ) $(SQL_EXT_OBJ) ext/sql/clap0.map
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,--version-script=ext/sql/clap0.map -o $@ $(filter %.o,$^) $(PKG_LIBS)
 
 # The pipeline's modules (all but main.o) as a library, so unit tests can link them.
 $(BUILD)/libclap_pipeline.a: $(PIPE_LIB_OBJ)
