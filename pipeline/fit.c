@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clap_bce.h"
 #include "clap_rng.h"
 #include "clap_train.h"
 #include "db.h"
@@ -530,77 +531,43 @@ static void baseline_project(clap_model *m, const float *x, int n, float *s, flo
               dim);
 }
 
-static double logit_of(const float *z, const float *w, double b, int dim) {
-  double a = b;
-  for (int j = 0; j < dim; j++) a += (double)z[j] * w[j];
-  return a;
-}
-
-static double sigmoid(double a) { return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)); }
-
-/* Adam on the fully connected unit: the same update clap_adam_step does. */
-typedef struct fc_adam {
-  float *m, *v; /* dim + 1: w then b */
-  long t;
-} fc_adam;
-
-static void fc_adam_step(fc_adam *a, float *w, float *b, const double *g, int dim, double lr) {
-  a->t++;
-  double c1 = 1 - pow(0.9, (double)a->t), c2 = 1 - pow(0.999, (double)a->t);
-  for (int j = 0; j <= dim; j++) {
-    a->m[j] = (float)(0.9 * a->m[j] + 0.1 * g[j]);
-    a->v[j] = (float)(0.999 * a->v[j] + 0.001 * g[j] * g[j]);
-    double step = lr * (a->m[j] / c1) / (sqrt(a->v[j] / c2) + 1e-8);
-    if (j < dim) w[j] = (float)(w[j] - step);
-    else *b = (float)(*b - step);
-  }
-}
-
 typedef struct bl_state {
   clap_model *m;
   clap_grads *g;
-  clap_adam *opt;
-  fc_adam fa;
-  float *w, b;
-  float *s, *z;
-  double *gfc;
+  clap_adam *opt;        /* the layers in the model: audio.w1, audio.b1 */
+  clap_adam_vec *fopt;   /* the output unit: w [dim] then b */
+  float *wb;             /* dim + 1: the output unit's w, then b */
+  float *gwb;            /* its gradient */
+  float *s, *z, *dz;
+  int *y;                /* a batch's labels */
   int in, dim;
   char audio_sha[SHA256_HEX_SIZE], audio_id[SHA256_HEX_SIZE];
 } bl_state;
 
-/* One batch: forward, BCE, gradients, both Adam steps; returns the loss sum. */
+/* One batch: forward, BCE and its gradients (clap_bce), then the one Adam of
+** ext/train on both the layers in the model and the output unit. */
 static clap_status baseline_batch(bl_state *st, const bl_data *d, const int *idx, int n,
-                                  double lr, double *loss_sum, clap_error *err) {
+                                  double *loss_sum, clap_error *err) {
   int in = st->in, dim = st->dim;
   float *x = st->s + (size_t)n * in; /* gathered rows after the standardised ones */
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
     memcpy(x + (size_t)i * in, d->audio + (size_t)idx[i] * in, (size_t)in * sizeof(float));
+    st->y[i] = d->y[idx[i]];
+  }
   baseline_project(st->m, x, n, st->s, st->z);
   clap_grads_zero(st->g);
   int r, c;
   float *gw1 = clap_grads_tensor(st->g, "audio.w1", &r, &c);
   float *gb1 = clap_grads_tensor(st->g, "audio.b1", &r, &c);
-  memset(st->gfc, 0, (size_t)(dim + 1) * sizeof *st->gfc);
-  float *dz = malloc((size_t)n * dim * sizeof(float));
-  if (!dz) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  for (int i = 0; i < n; i++) {
-    const float *zi = st->z + (size_t)i * dim;
-    double a = logit_of(zi, st->w, st->b, dim);
-    int y = d->y[idx[i]];
-    *loss_sum += (a > 0 ? a : 0) - a * y + log1p(exp(-fabs(a)));
-    double gi = (sigmoid(a) - y) / n;
-    for (int j = 0; j < dim; j++) {
-      st->gfc[j] += gi * zi[j];
-      dz[(size_t)i * dim + j] = (float)(gi * st->w[j]);
-      gb1[j] += dz[(size_t)i * dim + j];
-    }
-    st->gfc[dim] += gi;
-  }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, in, n, 1.0f, dz, dim, st->s, in, 0.0f,
+  clap_status rc = clap_bce_grad(st->z, n, dim, st->wb, st->wb[dim], st->y, st->gwb, &st->gwb[dim], st->dz,
+                                 loss_sum, err);
+  if (rc != CLAP_OK) return rc;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < dim; j++) gb1[j] += st->dz[(size_t)i * dim + j];
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, in, n, 1.0f, st->dz, dim, st->s, in, 0.0f,
               gw1, in);
-  free(dz);
-  clap_status rc = clap_adam_step(st->opt, st->m, st->g, err);
-  if (rc == CLAP_OK) fc_adam_step(&st->fa, st->w, &st->b, st->gfc, dim, lr);
+  rc = clap_adam_step(st->opt, st->m, st->g, err);
+  if (rc == CLAP_OK) rc = clap_adam_vec_step(st->fopt, st->wb, st->gwb, dim + 1, "the output unit", err);
   return rc;
 }
 
@@ -613,7 +580,7 @@ static clap_status baseline_train(bl_state *st, const fit_options *o, const bl_d
     int n;
     double sum = 0;
     while (rc == CLAP_OK && clap_sampler_next(s, &idx, &n))
-      rc = baseline_batch(st, d, idx, n, o->lr, &sum, err);
+      rc = baseline_batch(st, d, idx, n, &sum, err);
     loss[ep] = sum / d->rows.n;
     if (rc != CLAP_OK) clap_error_prefix(err, "epoch %d: ", ep + 1);
     else if (o->on_epoch) o->on_epoch(o->ctx, ep + 1, o->epochs, loss[ep]);
@@ -631,8 +598,8 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
   cJSON_AddStringToObject(meta, "kind", "baseline");
   cJSON *fc = cJSON_AddObjectToObject(meta, "fc");
   cJSON *w = cJSON_AddArrayToObject(fc, "w");
-  for (int j = 0; j < st->dim; j++) cJSON_AddItemToArray(w, cJSON_CreateNumber(st->w[j]));
-  cJSON_AddNumberToObject(fc, "b", st->b);
+  for (int j = 0; j < st->dim; j++) cJSON_AddItemToArray(w, cJSON_CreateNumber(st->wb[j]));
+  cJSON_AddNumberToObject(fc, "b", st->wb[st->dim]);
   clap_status rc = set_metadata(st->m, meta, err);
   double thr = 0.5, j = 0, auc = 0.5;
   if (rc == CLAP_OK) rc = fit_baseline_predict(st->m, d->audio, d->rows.n, p, NULL, err);
@@ -670,24 +637,26 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);
   if (rc == CLAP_OK) rc = clap_grads_create(st.m, &st.g, err);
   if (rc == CLAP_OK) rc = clap_adam_create(st.m, o->lr, &st.opt, err);
+  if (rc == CLAP_OK) rc = clap_adam_vec_create(cfg.dim + 1, o->lr, &st.fopt, err);
   st.in = cfg.audio_in;
   st.dim = cfg.dim;
   int bmax = o->batch < d.rows.n ? o->batch : d.rows.n;
+  size_t rows = (size_t)(bmax > 0 ? bmax : 1);
   double *loss = calloc((size_t)o->epochs + 1, sizeof *loss);
-  st.w = calloc((size_t)cfg.dim, sizeof *st.w);
-  st.fa.m = calloc((size_t)cfg.dim + 1, sizeof(float));
-  st.fa.v = calloc((size_t)cfg.dim + 1, sizeof(float));
-  st.gfc = calloc((size_t)cfg.dim + 1, sizeof *st.gfc);
-  st.s = malloc(2 * (size_t)(bmax > 0 ? bmax : 1) * cfg.audio_in * sizeof(float));
-  st.z = malloc((size_t)(bmax > 0 ? bmax : 1) * cfg.dim * sizeof(float));
-  if (rc == CLAP_OK && (!loss || !st.w || !st.fa.m || !st.fa.v || !st.gfc || !st.s || !st.z))
+  st.wb = calloc((size_t)cfg.dim + 1, sizeof *st.wb);
+  st.gwb = calloc((size_t)cfg.dim + 1, sizeof *st.gwb);
+  st.s = malloc(2 * rows * cfg.audio_in * sizeof(float));
+  st.z = malloc(rows * cfg.dim * sizeof(float));
+  st.dz = malloc(rows * cfg.dim * sizeof(float));
+  st.y = malloc(rows * sizeof *st.y);
+  if (rc == CLAP_OK && (!loss || !st.wb || !st.gwb || !st.s || !st.z || !st.dz || !st.y))
     rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   if (rc == CLAP_OK) {
     /* Xavier-uniform like model_create, from a stream of its own */
     clap_rng r;
     clap_rng_seed(&r, o->seed ^ 0x6261736531ULL);
     double a = sqrt(6.0 / (cfg.dim + 1));
-    for (int j = 0; j < cfg.dim; j++) st.w[j] = (float)((2 * clap_rng_uniform(&r) - 1) * a);
+    for (int j = 0; j < cfg.dim; j++) st.wb[j] = (float)((2 * clap_rng_uniform(&r) - 1) * a);
     rc = baseline_train(&st, o, &d, loss, err);
   }
   if (rc == CLAP_OK) rc = baseline_metadata(&st, o, &d, loss, err);
@@ -695,12 +664,13 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   model_free(st.m);
   clap_grads_free(st.g);
   clap_adam_free(st.opt);
-  free(st.w);
-  free(st.fa.m);
-  free(st.fa.v);
-  free(st.gfc);
+  clap_adam_vec_free(st.fopt);
+  free(st.wb);
+  free(st.gwb);
   free(st.s);
   free(st.z);
+  free(st.dz);
+  free(st.y);
   free(loss);
   fit_free_strings(d.rows.v, d.rows.n);
   fit_free_strings(d.row_session.v, d.row_session.n);
@@ -746,7 +716,7 @@ clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, dou
     int k = n - i0 < chunk ? n - i0 : chunk;
     baseline_project((clap_model *)m, x + (size_t)i0 * cfg->audio_in, k, s, z);
     for (int i = 0; i < k; i++)
-      p[i0 + i] = sigmoid(logit_of(z + (size_t)i * cfg->dim, wv, (float)b->valuedouble, cfg->dim));
+      p[i0 + i] = clap_bce_sigmoid(clap_bce_logit(z + (size_t)i * cfg->dim, wv, (float)b->valuedouble, cfg->dim));
   }
   if (rc == CLAP_OK && threshold) *threshold = t->valuedouble;
   free(wv);

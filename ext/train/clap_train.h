@@ -140,6 +140,17 @@ void clap_adam_free(clap_adam *a);
 clap_status clap_adam_step(clap_adam *a, clap_model *m, clap_grads *g, clap_error *err);
 long clap_adam_steps(const clap_adam *a);
 
+/* The same Adam, the same update, for n parameters outside a model (the
+** baseline's output unit, clap_bce.h): clap_adam_vec_step updates p [n] from
+** g [n]. A non-finite gradient is CLAP_ERR_RANGE "gradient of WHAT[j] is not
+** finite" with p and the state unchanged; n other than the state's is
+** CLAP_ERR_ARG. */
+typedef struct clap_adam_vec clap_adam_vec;
+clap_status clap_adam_vec_create(int n, double lr, clap_adam_vec **out, clap_error *err);
+void clap_adam_vec_free(clap_adam_vec *a);
+clap_status clap_adam_vec_step(clap_adam_vec *a, float *p, const float *g, int n, const char *what,
+                               clap_error *err);
+
 /* -------------------------------------------------------------- sampler */
 
 typedef struct clap_sampler clap_sampler;
