@@ -447,8 +447,8 @@ static clap_status text_chunk(const target *t, side *sd, int first, int n, int c
   if (rc == CLAP_OK) rc = db_exec(t->dst, "BEGIN IMMEDIATE", err);
   for (int i = 0; rc == CLAP_OK && i < n; i++) {
     char key[SHA256_HEX_SIZE];
-    features_text_key(texts[i], key);
-    rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v + (size_t)i * dim, dim, sd->id, err);
+    rc = features_text_key(texts[i], key, err);
+    if (rc == CLAP_OK) rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v + (size_t)i * dim, dim, sd->id, err);
   }
   char what[160];
   snprintf(what, sizeof what, "%d text vectors of encoder '%s'", n, sd->name);
