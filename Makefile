@@ -17,7 +17,7 @@ CC ?= cc
 SAN ?=
 FUZZ_SECONDS ?= 60
 
-PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl sentencepiece
+PKGS = sqlite3 openblas sndfile soxr kissfft-float libutf8proc libcjson libcurl sentencepiece libcrypto zlib
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `deps` has had its chance to install the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -32,12 +32,15 @@ EXT_DIRS = $(sort $(dir $(wildcard ext/*/*.h)))
 EXT_INC = $(patsubst %/,-I%,$(EXT_DIRS))
 
 WARN = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-CFLAGS_ALL = -std=c11 -O2 -g -fPIC -pthread -D_GNU_SOURCE $(WARN) $(SAN) -MMD -MP \
+# -fvisibility=hidden: clap0.so exports sqlite3_clap_init alone (it says so
+# itself); the static library and the CLI link as before.
+CFLAGS_ALL = -std=c11 -O2 -g -fPIC -fvisibility=hidden -pthread -D_GNU_SOURCE $(WARN) $(SAN) -MMD -MP \
              $(EXT_INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 # ext/*.cc: C++ only where a library has no C API (spm_wrap.cc, SentencePiece).
 CXX ?= g++
-CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -pthread $(WARN) $(SAN) -MMD -MP $(EXT_INC) $(PKG_CFLAGS) $(CXXFLAGS)
+CXXFLAGS_ALL = -std=c++17 -O2 -g -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -pthread $(WARN) $(SAN) -MMD -MP \
+               $(EXT_INC) $(PKG_CFLAGS) $(CXXFLAGS)
 
 ENGINE_SRC = $(filter-out ext/sql/%,$(wildcard ext/*/*.c))
 SQL_SRC = $(wildcard ext/sql/*.c)
@@ -100,8 +103,10 @@ $(BUILD)/libclap.a: $(ENGINE_OBJ) $(SQL_CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/clap0.so: $(RUNTIME_OBJ) $(SQL_EXT_OBJ)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+# The version script keeps the C++ standard library's template instances
+# (default visibility in libstdc++'s headers) out of the dynamic symbols too.
+$(BUILD)/clap0.so: $(RUNTIME_OBJ) $(SQL_EXT_OBJ) ext/sql/clap0.map
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,--version-script=ext/sql/clap0.map -o $@ $(filter %.o,$^) $(PKG_LIBS)
 
 # The pipeline's modules (all but main.o) as a library, so unit tests can link them.
 $(BUILD)/libclap_pipeline.a: $(PIPE_LIB_OBJ)
@@ -112,9 +117,11 @@ $(BUILD)/clap: $(PIPE_OBJ) $(BUILD)/libclap.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(PIPE_OBJ) $(BUILD)/libclap.a $(PKG_LIBS)
 
 TEST_LIBS = $(BUILD)/libclap_pipeline.a $(BUILD)/libclap.a
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(TEST_LIBS)
+# Reference implementations the unit tests compare against (not in the engine).
+UNIT_ORACLE = $(wildcard tests/unit/oracle_*.c)
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(UNIT_ORACLE) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Ipipeline -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_LIBS) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Ipipeline -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(UNIT_ORACLE) $(TEST_LIBS) $(PKG_LIBS)
 
 $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
@@ -200,9 +207,10 @@ demo: all
 # Library -> Debian package. Tools the tests call are checked by name.
 DEB_LIBS = sqlite3:libsqlite3-dev openblas:libopenblas-dev sndfile:libsndfile1-dev \
            soxr:libsoxr-dev kissfft-float:libkissfft-dev libutf8proc:libutf8proc-dev \
-           libcjson:libcjson-dev libcurl:libcurl4-openssl-dev sentencepiece:libsentencepiece-dev
+           libcjson:libcjson-dev libcurl:libcurl4-openssl-dev sentencepiece:libsentencepiece-dev \
+           libcrypto:libssl-dev zlib:zlib1g-dev
 DEB_TOOLS = sqlite3:sqlite3 pkg-config:pkg-config clang:clang flac:flac sox:sox \
-            espeak-ng:espeak-ng npm:npm chromium:chromium
+            espeak-ng:espeak-ng npm:npm chromium:chromium openssl:openssl
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \

@@ -192,14 +192,17 @@ static void todo_free(todo *t) {
 enum { CACHE_NONE, CACHE_FRESH, CACHE_STALE };
 
 /* What one database holds for a key: nothing, a row computed by the
-** encoder's identity now, or a row computed by another (stale). */
-static int cached(sqlite3_stmt *have, const char *name, const char *key, const char *id) {
+** encoder's identity now, or a row computed by another (stale); a failed
+** read is an error. */
+static clap_status cached(sqlite3_stmt *have, const char *name, const char *key, const char *id, int *state,
+                          clap_error *err) {
   sqlite3_reset(have);
   sqlite3_bind_text(have, 1, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(have, 2, key, -1, SQLITE_STATIC);
   sqlite3_bind_text(have, 3, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(have) != SQLITE_ROW) return CACHE_NONE;
-  return sqlite3_column_int(have, 0) ? CACHE_FRESH : CACHE_STALE;
+  int r = db_step(have, err);
+  *state = r != DB_ROW ? CACHE_NONE : sqlite3_column_int(have, 0) ? CACHE_FRESH : CACHE_STALE;
+  return DB_STATUS(r);
 }
 
 /* The keys a run must compute: the ones this shard owns (all of them
@@ -219,8 +222,8 @@ static clap_status planner_open(planner *p, const target *t, const char *name, c
   /* No shard database yet (a first run) has nothing cached. */
   sqlite3 *db[2] = {t->src, t->dst && t->dst != t->src ? t->dst : NULL};
   for (int i = 0; i < 2 && db[i]; i++) {
-    if (sqlite3_prepare_v2(db[i], sql, -1, &p->have[i], NULL) != SQLITE_OK)
-      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db[i]));
+    clap_status rc = db_prepare(db[i], sql, &p->have[i], err);
+    if (rc != CLAP_OK) return rc;
     /* cached() rebinds the others per key; a binding outlives sqlite3_reset. */
     sqlite3_bind_text(p->have[i], 4, modality, -1, SQLITE_STATIC);
   }
@@ -236,10 +239,15 @@ static void planner_close(planner *p) {
 /* Queue item (an utterance id or a text) if its key needs computing. */
 static clap_status planner_consider(planner *p, const char *key, const char *item, todo *w,
                                     clap_error *err) {
-  if (p->t->n > 1 && shard_of(key, p->t->n) != p->t->k) return CLAP_OK;
-  int in_src = cached(p->have[0], p->name, key, p->id);
-  if (in_src == CACHE_FRESH) return CLAP_OK;
-  int in_dst = p->have[1] ? cached(p->have[1], p->name, key, p->id) : CACHE_NONE;
+  if (p->t->n > 1) {
+    int owner = shard_of(key, p->t->n);
+    if (owner == 0) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory hashing a feature key");
+    if (owner != p->t->k) return CLAP_OK;
+  }
+  int in_src = CACHE_NONE, in_dst = CACHE_NONE;
+  clap_status rc = cached(p->have[0], p->name, key, p->id, &in_src, err);
+  if (rc != CLAP_OK || in_src == CACHE_FRESH) return rc;
+  if (p->have[1] && (rc = cached(p->have[1], p->name, key, p->id, &in_dst, err)) != CLAP_OK) return rc;
   if (in_dst == CACHE_FRESH) return CLAP_OK;
   return todo_add(w, item, in_src == CACHE_STALE || in_dst == CACHE_STALE, err);
 }
@@ -250,13 +258,13 @@ static clap_status plan_audio(const target *t, const char *name, const char *id,
   planner p;
   sqlite3_stmt *st = NULL;
   clap_status rc = planner_open(&p, t, name, id, "audio", err);
-  if (rc == CLAP_OK &&
-      sqlite3_prepare_v2(t->src, "SELECT id FROM utterances ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  if (rc == CLAP_OK) rc = db_prepare(t->src, "SELECT id FROM utterances ORDER BY id", &st, err);
+  int r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     const char *uid = (const char *)sqlite3_column_text(st, 0);
     rc = planner_consider(&p, uid, uid, w, err);
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   planner_close(&p);
   return rc;
@@ -268,15 +276,15 @@ static clap_status plan_text(const target *t, const char *name, const char *id, 
   planner p;
   sqlite3_stmt *st = NULL;
   clap_status rc = planner_open(&p, t, name, id, "text", err);
-  if (rc == CLAP_OK && sqlite3_prepare_v2(t->src, "SELECT DISTINCT text FROM descriptions ORDER BY text",
-                                          -1, &st, NULL) != SQLITE_OK)
-    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(t->src));
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  if (rc == CLAP_OK) rc = db_prepare(t->src, "SELECT DISTINCT text FROM descriptions ORDER BY text", &st, err);
+  int r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     const char *text = (const char *)sqlite3_column_text(st, 0);
     char key[SHA256_HEX_SIZE];
-    features_text_key(text, key);
-    rc = planner_consider(&p, key, text, w, err);
+    rc = features_text_key(text, key, err);
+    if (rc == CLAP_OK) rc = planner_consider(&p, key, text, w, err);
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   planner_close(&p);
   return rc;
@@ -296,11 +304,13 @@ static clap_status unit_end(sqlite3 *db, clap_status rc, const char *what, clap_
 
 static clap_status read_audio(sqlite3 *db, job *j, clap_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT audio FROM utterances WHERE id=?", -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+  clap_status rc = db_prepare(db, "SELECT audio FROM utterances WHERE id=?", &st, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  if (sqlite3_step(st) != SQLITE_ROW) {
+  int r = db_step(st, err);
+  if (r < 0) {
+    rc = DB_STATUS(r);
+  } else if (r == DB_DONE) {
     rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "utterance '%s' vanished", j->id);
   } else {
     j->nbytes = sqlite3_column_bytes(st, 0);
@@ -415,8 +425,8 @@ static clap_status embed_text_local(const target *t, side *sd, clap_error *err) 
   for (int i = 0; rc == CLAP_OK && i < sd->work.n; i++) {
     const char *text = sd->work.v[i];
     char key[SHA256_HEX_SIZE];
-    features_text_key(text, key);
-    rc = encoder_encode_text(sd->enc, text, -1, v, err);
+    rc = features_text_key(text, key, err);
+    if (rc == CLAP_OK) rc = encoder_encode_text(sd->enc, text, -1, v, err);
     if (rc != CLAP_OK) clap_error_prefix(err, "description '%s': ", text);
     if (rc == CLAP_OK) rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v, dim, sd->id, err);
   }
@@ -437,8 +447,8 @@ static clap_status text_chunk(const target *t, side *sd, int first, int n, int c
   if (rc == CLAP_OK) rc = db_exec(t->dst, "BEGIN IMMEDIATE", err);
   for (int i = 0; rc == CLAP_OK && i < n; i++) {
     char key[SHA256_HEX_SIZE];
-    features_text_key(texts[i], key);
-    rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v + (size_t)i * dim, dim, sd->id, err);
+    rc = features_text_key(texts[i], key, err);
+    if (rc == CLAP_OK) rc = features_put(t->dst, sd->name, ENCODER_TEXT, key, v + (size_t)i * dim, dim, sd->id, err);
   }
   char what[160];
   snprintf(what, sizeof what, "%d text vectors of encoder '%s'", n, sd->name);

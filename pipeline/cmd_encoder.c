@@ -244,6 +244,11 @@ static int add_checkpoint(sqlite3 *db, const char *name, const char *kind, const
   }
   snprintf(hex, sizeof hex, "%s", wsha->valuestring);
   hfckpt_identity(files, id);
+  if (!id[0]) {
+    cJSON_Delete(files);
+    clap_error_set(&err, CLAP_ERR_NOMEM, "%s: out of memory hashing the checkpoint's files", abs);
+    return fail(&err);
+  }
   int nfiles = cJSON_GetArraySize(files);
   char *cfg = config_json(abs, weights, files, id, prec);
   hfckpt_recorded_identity(cfg, hex, id);
@@ -284,17 +289,19 @@ static int encoder_add(sqlite3 *db, const encoder_args *a) {
 
 static int encoder_list(sqlite3 *db) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT name, kind, dim, sha256, path, config, "
-                         "coalesce(json_extract(config, '$.precision'), 'f32') "
-                         "FROM clap_encoders ORDER BY name",
-                         -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "clap encoder: %s\n", sqlite3_errmsg(db));
+  clap_error err;
+  if (db_prepare(db,
+                 "SELECT name, kind, dim, sha256, path, config, "
+                 "coalesce(json_extract(config, '$.precision'), 'f32') "
+                 "FROM clap_encoders ORDER BY name",
+                 &st, &err) != CLAP_OK) {
+    fprintf(stderr, "clap encoder: %s\n", err.msg);
     return 1;
   }
   printf("%-16s %-10s %5s %-4s %-12s %-12s %s\n", "name", "kind", "dim", "prec", "sha256",
          "identity", "path");
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int r;
+  while ((r = db_step(st, &err)) == DB_ROW) {
     const char *sha = (const char *)sqlite3_column_text(st, 3);
     const char *cfg = (const char *)sqlite3_column_text(st, 5);
     char id[SHA256_HEX_SIZE] = "";
@@ -306,7 +313,8 @@ static int encoder_list(sqlite3 *db) {
            sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "-");
   }
   sqlite3_finalize(st);
-  return 0;
+  if (r < 0) fprintf(stderr, "clap encoder: listing encoders: %s\n", err.msg);
+  return r < 0;
 }
 
 enum { OPT_NAME = CLI_OPT, OPT_KIND, OPT_PATH, OPT_REPLACE, OPT_BASE_URL, OPT_MODEL, OPT_DIM,

@@ -5,11 +5,14 @@
 **   clap eval DB [--run R] [--folds all|s1,s3] [--random-runs N] [--force]
 **                [training flags of `clap train`: --epochs --lr --batch --seed ...]
 **
-** For every fold (a held-out session S) and in one transaction:
+** For every fold (a held-out session S):
 **   - trains the CLAP model on the other sessions without and with paraphrase
 **     augmentation (models fold-S-none, fold-S-para) and the supervised
-**     baseline (fold-S-base), stored in clap_models (names prefixed "R:" when
-**     the run is not "default");
+**     baseline (fold-S-base), named with the prefix "R:" when the run is not
+**     "default". Training reads one snapshot and holds no write lock, so a
+**     `clap train` or another eval meanwhile is not locked out;
+**   - then, in one short write transaction: stores the three models in
+**     clap_models and writes the fold's rows;
 **   - test rows: the customer utterances of S with a purchase_intention label;
 **   - zero-shot arms: each prompt pair x {none, para}: P(yes) =
 **     clap_zero_shot(audio embedding, "no" text, "yes" text, model) - the SQL
@@ -25,14 +28,24 @@
 **   - the baseline: P(yes) >= its Youden threshold from the training ROC;
 **   - the random predictor: means over N seeded runs (metrics.h);
 **   - one evaluations row per arm: WA, UA, recall No/Yes, and details JSON
-**     with the counts, the per-utterance ids/truth/scores/predictions and,
-**     for zero-shot arms, the two-tailed exact sign test against the
-**     baseline on per-utterance correctness.
+**     with the counts, the per-utterance ids/truth/scores/predictions, the
+**     settings (config_key), the inputs' digest (data_digest,
+**     eval_data_digest: labels, descriptions, cached features) and, for
+**     zero-shot arms, the two-tailed exact sign test against the baseline on
+**     per-utterance correctness. A fold whose test rows have one class only
+**     is marked (details.one_class "no"/"yes", and on its output line): its
+**     UA is the recall of that class alone.
 ** A fold that fails leaves nothing: no model, no row. A fold already
-** evaluated in this run with the same settings is skipped (--force redoes it).
+** evaluated in this run with the same settings on the same inputs is
+** skipped (--force redoes it); changed labels, descriptions or cached
+** vectors re-run it. Inputs that change while eval runs fail the fold.
 ** Then the pooled rows (fold 'pooled') are recomputed from every fold row of
-** the run: metrics over the concatenated utterances, sign tests on the pooled
-** correctness. A recall of a class absent from a fold is NULL.
+** the run (evaluation.h): metrics over the concatenated utterances (a
+** one-class fold's count like any other's), sign tests on the pooled
+** correctness. Every fold must match this invocation's settings and inputs;
+** otherwise eval fails naming the folds that differ and how, and the run's
+** stale pooled rows are removed. A recall of a class absent from a fold is
+** NULL.
 ** Exit 0 ok, 1 failure, 2 usage.
 */
 #include <math.h>
@@ -45,6 +58,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "db.h"
+#include "evaluation.h"
 #include "feature_cache.h"
 #include "fit.h"
 #include "metrics.h"
@@ -70,7 +84,7 @@ static const char eval_usage[] =
     "  --run R            run name (default 'default')\n"
     "  --folds F          all (default) or a comma-separated list of sessions\n"
     "  --random-runs N    seeded runs of the random predictor (default 1000)\n"
-    "  --force            re-evaluate folds already done with these settings\n"
+    "  --force            re-evaluate folds already done with these settings and inputs\n"
     "  --prompts FILE     also evaluate these prompt pairs (schemas/prompts.schema.json);\n"
     "                     the Table III pairs and their ensemble are always evaluated\n";
 
@@ -84,19 +98,9 @@ typedef struct eval_ctx {
   prompt_pair *sets; /* sets[k] is prompt_set k + 1 */
   int nsets;
   const char *prompts_path; /* --prompts, or NULL */
-  char *config_key;
+  char *config_key;              /* the settings, JSON */
+  char digest[SHA256_HEX_SIZE];  /* eval_data_digest of the inputs when the run began */
 } eval_ctx;
-
-/* One arm's per-utterance results on a fold (or pooled). */
-typedef struct arm_result {
-  const char *arm;    /* random | baseline | zero-shot */
-  int prompt_set;     /* 0 = none */
-  int augment;        /* -1 = not applicable */
-  char model[160];
-  double *score;      /* P(yes); NULL for random */
-  int *pred;
-  double threshold;
-} arm_result;
 
 /* ----------------------------------------------------------------- setup */
 
@@ -132,19 +136,23 @@ static clap_status load_prompts(eval_ctx *c, clap_error *err) {
   if (nextra) memcpy(c->sets + ENSEMBLE, extra, (size_t)nextra * sizeof *extra);
   free(extra); /* the strings now belong to c->sets */
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT prompt_set, pole, text FROM descriptions WHERE source='prompt' "
-                         "AND dimension='purchase_intention' AND status='ok' AND prompt_set "
-                         "BETWEEN 1 AND 3 ORDER BY prompt_set, pole, id",
-                         -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(c->db));
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  clap_status rc = db_prepare(c->db,
+                              "SELECT prompt_set, pole, text FROM descriptions WHERE source='prompt' "
+                              "AND dimension='purchase_intention' AND status='ok' AND prompt_set "
+                              "BETWEEN 1 AND 3 ORDER BY prompt_set, pole, id",
+                              &st, err);
+  if (rc != CLAP_OK) return rc;
+  int r;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     prompt_pair *p = &c->sets[sqlite3_column_int(st, 0) - 1];
     if (!p->label) p->label = strdup("");
     int pole = sqlite3_column_int(st, 1) ? 1 : 0;
-    if (!p->text[pole]) p->text[pole] = strdup((const char *)sqlite3_column_text(st, 2));
+    if (!p->text[pole] && !(p->text[pole] = strdup((const char *)sqlite3_column_text(st, 2))))
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
+  if (rc != CLAP_OK) return rc;
   for (int s = 0; s < NTABLE; s++) {
     for (int pole = 0; pole < 2; pole++)
       if (!c->sets[s].text[pole])
@@ -206,16 +214,15 @@ static clap_status load_test_rows(sqlite3 *db, const char *session, char ***ids,
   *ids = NULL;
   *truth = NULL;
   *n = 0;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT u.id, l.label FROM utterances u JOIN labels l ON "
-                         "l.utterance_id=u.id WHERE u.session_id=? AND u.role='customer' AND "
-                         "l.dimension='purchase_intention' AND l.label IS NOT NULL ORDER BY u.id",
-                         -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+  clap_status rc = db_prepare(db,
+                              "SELECT u.id, l.label FROM utterances u JOIN labels l ON "
+                              "l.utterance_id=u.id WHERE u.session_id=? AND u.role='customer' AND "
+                              "l.dimension='purchase_intention' AND l.label IS NOT NULL ORDER BY u.id",
+                              &st, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
-  int cap = 0;
-  clap_status rc = CLAP_OK;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     if (*n == cap) {
       cap = cap ? 2 * cap : 64;
       char **a = realloc(*ids, (size_t)cap * sizeof *a);
@@ -227,111 +234,14 @@ static clap_status load_test_rows(sqlite3 *db, const char *session, char ***ids,
         break;
       }
     }
-    (*ids)[*n] = strdup((const char *)sqlite3_column_text(st, 0));
+    if (!((*ids)[*n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      break;
+    }
     (*truth)[(*n)++] = sqlite3_column_int(st, 1) ? 1 : 0;
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
-  return rc;
-}
-
-/* --------------------------------------------------------------- metrics */
-
-typedef struct summary {
-  double wa, ua, recall[2];
-  int n, correct, tn, fp, fn, tp;
-} summary;
-
-static clap_status summarise(const int *truth, const int *pred, int n, summary *s,
-                             clap_error *err) {
-  memset(s, 0, sizeof *s);
-  s->n = n;
-  for (int i = 0; i < n; i++) {
-    if (truth[i]) pred[i] ? s->tp++ : s->fn++;
-    else pred[i] ? s->fp++ : s->tn++;
-  }
-  s->correct = s->tp + s->tn;
-  return metrics_classification(truth, pred, n, 2, &s->wa, &s->ua, s->recall, err);
-}
-
-static cJSON *int_array(const int *v, int n) {
-  cJSON *a = cJSON_CreateArray();
-  for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
-  return a;
-}
-
-static cJSON *counts_json(const summary *s) {
-  cJSON *c = cJSON_CreateObject();
-  cJSON_AddNumberToObject(c, "n", s->n);
-  cJSON_AddNumberToObject(c, "no", s->tn + s->fp);
-  cJSON_AddNumberToObject(c, "yes", s->tp + s->fn);
-  cJSON_AddNumberToObject(c, "correct", s->correct);
-  cJSON_AddNumberToObject(c, "tn", s->tn);
-  cJSON_AddNumberToObject(c, "fp", s->fp);
-  cJSON_AddNumberToObject(c, "fn", s->fn);
-  cJSON_AddNumberToObject(c, "tp", s->tp);
-  return c;
-}
-
-static void bind_metric(sqlite3_stmt *st, int i, double v) {
-  if (isfinite(v)) sqlite3_bind_double(st, i, v);
-  else sqlite3_bind_null(st, i);
-}
-
-static clap_status insert_row(sqlite3 *db, const char *run, const char *fold, const char *arm,
-                              const char *model, int prompt_set, int augment, int n,
-                              double wa, double ua, double rno, double ryes, cJSON *details,
-                              clap_error *err) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO evaluations(run, fold, arm, model, prompt_set, augment, n, "
-                         "wa, ua, recall_no, recall_yes, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                         -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
-  char *d = cJSON_PrintUnformatted(details);
-  sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, fold, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, arm, -1, SQLITE_STATIC);
-  if (model && *model) sqlite3_bind_text(st, 4, model, -1, SQLITE_STATIC);
-  if (prompt_set > 0) sqlite3_bind_int(st, 5, prompt_set);
-  if (augment >= 0) sqlite3_bind_int(st, 6, augment);
-  sqlite3_bind_int(st, 7, n);
-  bind_metric(st, 8, wa);
-  bind_metric(st, 9, ua);
-  bind_metric(st, 10, rno);
-  bind_metric(st, 11, ryes);
-  sqlite3_bind_text(st, 12, d ? d : "{}", -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  if (sqlite3_step(st) != SQLITE_DONE)
-    rc = clap_error_set(err, CLAP_ERR_IO, "writing evaluations (%s, %s, %s): %s", run, fold, arm,
-                        sqlite3_errmsg(db));
-  sqlite3_finalize(st);
-  free(d);
-  return rc;
-}
-
-/* Per-utterance correctness, for the sign test. */
-static unsigned char *correctness(const int *truth, const int *pred, int n) {
-  unsigned char *c = malloc((size_t)(n ? n : 1));
-  for (int i = 0; c && i < n; i++) c[i] = truth[i] == pred[i];
-  return c;
-}
-
-static clap_status sign_test_json(const int *truth, const int *base, const int *pred, int n,
-                                  cJSON *details, clap_error *err) {
-  unsigned char *a = correctness(truth, base, n), *b = correctness(truth, pred, n);
-  int nb = 0, nc = 0;
-  double p = 1;
-  clap_status rc = a && b ? metrics_sign_test_paired(a, b, n, &nb, &nc, &p, err)
-                          : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  if (rc == CLAP_OK) {
-    cJSON *s = cJSON_AddObjectToObject(details, "sign_test");
-    cJSON_AddStringToObject(s, "versus", "baseline");
-    cJSON_AddNumberToObject(s, "baseline_only_correct", nb);
-    cJSON_AddNumberToObject(s, "arm_only_correct", nc);
-    cJSON_AddNumberToObject(s, "p", p);
-  }
-  free(a);
-  free(b);
   return rc;
 }
 
@@ -344,90 +254,116 @@ static void on_epoch(void *ctx, int epoch, int epochs, double loss) {
   (void)epochs;
 }
 
-static clap_status train_and_store(eval_ctx *c, const char *fold, const char *what, int kind,
-                                   clap_model **out, clap_error *err) {
+enum { M_NONE, M_PARA, M_BASE, NMODELS };
+static const char *const model_what[NMODELS] = {"none", "para", "base"};
+
+/* A fold's test rows and what is computed for them before anything is
+** written: the three models, the audio embeddings of the two CLAP models,
+** the baseline's scores and threshold. */
+typedef struct fold_data {
+  const char *fold;
+  char **ids;
+  int *truth;
+  int n;
+  const char *one_class; /* "no" / "yes" when the test rows have one class, else NULL */
+  float *x;              /* n x audio_in cached features */
+  float *emb[2];         /* n x dim audio embeddings of fold-S-none / fold-S-para */
+  double *score, base_score_thr;
+  double *base_score;
+  int *pred, *base_pred;
+  clap_model *m[NMODELS];
+  char name[NMODELS][160];
+} fold_data;
+
+static void fold_data_free(fold_data *f) {
+  fit_free_strings(f->ids, f->n);
+  free(f->truth);
+  free(f->x);
+  free(f->emb[0]);
+  free(f->emb[1]);
+  free(f->score);
+  free(f->base_score);
+  free(f->pred);
+  free(f->base_pred);
+  for (int k = 0; k < NMODELS; k++) model_free(f->m[k]);
+  memset(f, 0, sizeof *f);
+}
+
+static clap_status train_model(eval_ctx *c, fold_data *f, int k, clap_error *err) {
   fit_options o = c->o;
-  const char *hold[1] = {fold};
+  const char *hold[1] = {f->fold};
   o.holdout = hold;
   o.nholdout = 1;
-  o.augment = kind == 1;
-  char name[160], label[200];
-  model_name(c, fold, what, name, sizeof name);
-  snprintf(label, sizeof label, "eval %s", name);
+  o.augment = k == M_PARA;
+  char label[200];
+  snprintf(label, sizeof label, "eval %s", f->name[k]);
   progress *p = progress_create(label, o.epochs);
   o.on_epoch = on_epoch;
   o.ctx = p;
-  clap_status rc = kind == 2 ? fit_baseline(c->db, &o, out, err) : fit_clap(c->db, &o, out, err);
+  clap_status rc = k == M_BASE ? fit_baseline(c->db, &o, &f->m[k], err) : fit_clap(c->db, &o, &f->m[k], err);
   progress_finish(p);
-  if (rc == CLAP_OK) rc = model_store_put(c->db, name, *out, 1, NULL, err);
-  if (rc != CLAP_OK) clap_error_prefix(err, "model %s: ", name);
+  if (rc != CLAP_OK) clap_error_prefix(err, "model %s: ", f->name[k]);
   return rc;
 }
 
-/* P(yes) for each test row through the SQL function clap_zero_shot. */
-static clap_status zero_shot_scores(eval_ctx *c, const clap_model *m, const char *name,
-                                    const float *x, int n, const prompt_pair *pp, double *p,
-                                    clap_error *err) {
-  int dim = model_get_config(m)->dim;
-  float *emb = malloc((size_t)(n ? n : 1) * dim * sizeof(float));
-  if (!emb) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  /* One row per call, exactly as clap_embed_audio does: BLAS may round a
-  ** many-row product differently from a one-row one, and the scores must be
-  ** the SQL function's bit for bit. */
+/* Audio embeddings one row per call, exactly as clap_embed_audio does: BLAS
+** may round a many-row product differently from a one-row one, and the
+** scores must be the SQL function's bit for bit. */
+static clap_status embed_rows(const clap_model *m, const float *x, int n, float **out, clap_error *err) {
+  const model_config *cfg = model_get_config(m);
+  *out = malloc((size_t)(n ? n : 1) * cfg->dim * sizeof(float));
+  if (!*out) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   clap_status rc = CLAP_OK;
-  int din = model_get_config(m)->audio_in;
   for (int i = 0; i < n && rc == CLAP_OK; i++)
-    rc = model_embed(m, MODEL_AUDIO, x + (size_t)i * din, 1, emb + (size_t)i * dim, err);
+    rc = model_embed(m, MODEL_AUDIO, x + (size_t)i * cfg->audio_in, 1, *out + (size_t)i * cfg->dim, err);
+  return rc;
+}
+
+/* P(yes) for each test row through the SQL function clap_zero_shot, on the
+** model stored under name (inside the fold's write transaction). */
+static clap_status zero_shot_scores(eval_ctx *c, const char *name, const float *emb, int dim, int n,
+                                    const prompt_pair *pp, double *p, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  if (rc == CLAP_OK &&
-      sqlite3_prepare_v2(c->db, "SELECT clap_zero_shot(?1, ?2, ?3, ?4)", -1, &st, NULL) !=
-          SQLITE_OK)
-    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s (is the clap extension registered?)",
-                        sqlite3_errmsg(c->db));
+  clap_status rc = db_prepare(c->db, "SELECT clap_zero_shot(?1, ?2, ?3, ?4)", &st, err);
+  if (rc != CLAP_OK) clap_error_prefix(err, "is the clap extension registered? ");
   for (int i = 0; i < n && rc == CLAP_OK; i++) {
     sqlite3_reset(st);
     sqlite3_bind_blob(st, 1, emb + (size_t)i * dim, dim * (int)sizeof(float), SQLITE_STATIC);
     sqlite3_bind_text(st, 2, pp->text[0], -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, pp->text[1], -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_FLOAT)
-      rc = clap_error_set(err, CLAP_ERR_INTERNAL, "clap_zero_shot: %s", sqlite3_errmsg(c->db));
-    else p[i] = sqlite3_column_double(st, 0);
+    int r = db_step(st, err);
+    if (r < 0)
+      rc = DB_STATUS(r);
+    else if (r != DB_ROW || sqlite3_column_type(st, 0) != SQLITE_FLOAT)
+      rc = clap_error_set(err, CLAP_ERR_INTERNAL, "clap_zero_shot returned no probability (test row %d)", i + 1);
+    else
+      p[i] = sqlite3_column_double(st, 0);
   }
   sqlite3_finalize(st);
-  free(emb);
   return rc;
 }
 
-static cJSON *fold_details(const eval_ctx *c, char **ids, const int *truth, const double *score,
-                           const int *pred, int n, const summary *s) {
+/* The keys every row of the fold carries: settings, inputs, one class. */
+static cJSON *row_details(const eval_ctx *c, const fold_data *f) {
   cJSON *d = cJSON_CreateObject();
   cJSON_AddStringToObject(d, "config_key", c->config_key);
-  cJSON_AddItemToObject(d, "counts", counts_json(s));
-  cJSON_AddItemToObject(d, "utterances", cJSON_CreateStringArray((const char *const *)ids, n));
-  cJSON_AddItemToObject(d, "truth", int_array(truth, n));
-  if (score) cJSON_AddItemToObject(d, "score", cJSON_CreateDoubleArray(score, n));
-  if (pred) cJSON_AddItemToObject(d, "pred", int_array(pred, n));
+  cJSON_AddStringToObject(d, "data_digest", c->digest);
+  if (f->one_class) cJSON_AddStringToObject(d, "one_class", f->one_class);
   return d;
 }
 
-typedef struct fold_data {
-  const char *fold;
-  char **ids;
-  int *truth;
-  int n;
-  float *x;
-  double *score;
-  int *pred, *base_pred;
-} fold_data;
-
-static clap_status write_arm(eval_ctx *c, fold_data *f, const char *arm, const char *model,
-                             int prompt_set, int augment, double threshold, int with_sign,
-                             clap_error *err) {
-  for (int i = 0; i < f->n; i++) f->pred[i] = f->score[i] >= threshold;
-  summary s;
-  clap_status rc = summarise(f->truth, f->pred, f->n, &s, err);
-  cJSON *d = fold_details(c, f->ids, f->truth, f->score, f->pred, f->n, &s);
+static clap_status write_arm(eval_ctx *c, fold_data *f, const char *arm, const char *model, int prompt_set,
+                             int augment, const double *score, double threshold, int with_sign, clap_error *err) {
+  for (int i = 0; i < f->n; i++) f->pred[i] = score[i] >= threshold;
+  eval_summary s;
+  clap_status rc = eval_summarise(f->truth, f->pred, f->n, &s, err);
+  cJSON *d = row_details(c, f);
+  cJSON_AddItemToObject(d, "counts", eval_counts_json(&s));
+  cJSON_AddItemToObject(d, "utterances", cJSON_CreateStringArray((const char *const *)f->ids, f->n));
+  cJSON_AddItemToObject(d, "truth", eval_int_array(f->truth, f->n));
+  cJSON_AddItemToObject(d, "score", cJSON_CreateDoubleArray(score, f->n));
+  cJSON_AddItemToObject(d, "pred", eval_int_array(f->pred, f->n));
   cJSON_AddNumberToObject(d, "threshold", threshold);
   if (prompt_set > 0) {
     const prompt_pair *pp = &c->sets[prompt_set - 1];
@@ -436,104 +372,145 @@ static clap_status write_arm(eval_ctx *c, fold_data *f, const char *arm, const c
     cJSON_AddStringToObject(p, "no", pp->text[0]);
     cJSON_AddStringToObject(p, "yes", pp->text[1]);
   }
-  if (rc == CLAP_OK && with_sign)
-    rc = sign_test_json(f->truth, f->base_pred, f->pred, f->n, d, err);
+  if (rc == CLAP_OK && with_sign) rc = eval_sign_test_json(f->truth, f->base_pred, f->pred, f->n, d, err);
   if (rc == CLAP_OK)
-    rc = insert_row(c->db, c->run, f->fold, arm, model, prompt_set, augment, f->n, s.wa, s.ua,
-                    s.recall[0], s.recall[1], d, err);
+    rc = eval_insert_row(c->db, c->run, f->fold, arm, model, prompt_set, augment, f->n, s.wa, s.ua, s.recall[0],
+                         s.recall[1], d, err);
   cJSON_Delete(d);
   return rc;
 }
 
 static clap_status fold_random(eval_ctx *c, fold_data *f, clap_error *err) {
   double wa, ua, rec[2];
-  clap_status rc = metrics_random_predictor(f->truth, f->n, 2, c->o.seed, c->random_runs, &wa,
-                                            &ua, rec, err);
+  clap_status rc = metrics_random_predictor(f->truth, f->n, 2, c->o.seed, c->random_runs, &wa, &ua, rec, err);
   if (rc != CLAP_OK) return rc;
-  summary s;
-  memset(&s, 0, sizeof s);
-  s.n = f->n;
-  for (int i = 0; i < f->n; i++) f->truth[i] ? s.tp++ : s.tn++; /* class counts only */
-  cJSON *d = cJSON_CreateObject();
-  cJSON_AddStringToObject(d, "config_key", c->config_key);
+  int yes = 0;
+  for (int i = 0; i < f->n; i++) yes += f->truth[i];
+  cJSON *d = row_details(c, f);
   cJSON *cn = cJSON_AddObjectToObject(d, "counts");
   cJSON_AddNumberToObject(cn, "n", f->n);
-  cJSON_AddNumberToObject(cn, "no", s.tn);
-  cJSON_AddNumberToObject(cn, "yes", s.tp);
+  cJSON_AddNumberToObject(cn, "no", f->n - yes);
+  cJSON_AddNumberToObject(cn, "yes", yes);
   cJSON_AddNumberToObject(d, "runs", c->random_runs);
   cJSON_AddNumberToObject(d, "seed", (double)c->o.seed);
   cJSON_AddItemToObject(d, "utterances", cJSON_CreateStringArray((const char *const *)f->ids, f->n));
-  cJSON_AddItemToObject(d, "truth", int_array(f->truth, f->n));
-  rc = insert_row(c->db, c->run, f->fold, "random", NULL, 0, -1, f->n, wa, ua, rec[0], rec[1], d,
-                  err);
+  cJSON_AddItemToObject(d, "truth", eval_int_array(f->truth, f->n));
+  rc = eval_insert_row(c->db, c->run, f->fold, "random", NULL, 0, -1, f->n, wa, ua, rec[0], rec[1], d, err);
   cJSON_Delete(d);
   return rc;
 }
 
-/* Everything of one fold; the caller wraps it in a transaction. */
-static clap_status fold_body(eval_ctx *c, fold_data *f, clap_error *err) {
-  sqlite3_stmt *del;
-  if (sqlite3_prepare_v2(c->db, "DELETE FROM evaluations WHERE run=? AND fold=?", -1, &del, NULL) !=
-      SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(c->db));
-  sqlite3_bind_text(del, 1, c->run, -1, SQLITE_STATIC);
-  sqlite3_bind_text(del, 2, f->fold, -1, SQLITE_STATIC);
-  int drc = sqlite3_step(del);
-  sqlite3_finalize(del);
-  if (drc != SQLITE_DONE) return clap_error_set(err, CLAP_ERR_IO, "%s", sqlite3_errmsg(c->db));
+/* The inputs are the ones this run started from: a fold trained or written
+** on other data would be keyed by a digest it was not computed on. */
+static clap_status same_inputs(eval_ctx *c, clap_error *err) {
+  char now[SHA256_HEX_SIZE];
+  clap_status rc = eval_data_digest(c->db, c->o.audio_encoder, c->o.text_encoder, now, err);
+  if (rc == CLAP_OK && strcmp(now, c->digest))
+    rc = clap_error_set(err, CLAP_ERR_ARG,
+                        "labels, descriptions or cached features changed while `clap eval` ran; run it again");
+  return rc;
+}
 
-  clap_model *none = NULL, *para = NULL, *base = NULL;
-  char name[3][160];
-  model_name(c, f->fold, "none", name[0], sizeof name[0]);
-  model_name(c, f->fold, "para", name[1], sizeof name[1]);
-  model_name(c, f->fold, "base", name[2], sizeof name[2]);
-  clap_status rc = train_and_store(c, f->fold, "none", 0, &none, err);
-  if (rc == CLAP_OK) rc = train_and_store(c, f->fold, "para", 1, &para, err);
-  if (rc == CLAP_OK) rc = train_and_store(c, f->fold, "base", 2, &base, err);
-  double thr = 0.5;
-  if (rc == CLAP_OK) rc = fit_baseline_predict(base, f->x, f->n, f->score, &thr, err);
-  if (rc == CLAP_OK) rc = write_arm(c, f, "baseline", name[2], 0, -1, thr, 0, err);
+/* *done: the fold has all its rows in this run, computed with these
+** settings on these inputs. */
+static clap_status fold_done(eval_ctx *c, const char *fold, int *done, clap_error *err) {
+  sqlite3_stmt *st;
+  *done = 0;
+  clap_status rc = db_prepare(c->db,
+                              "SELECT count(*) FROM evaluations WHERE run=? AND fold=? AND "
+                              "json_extract(details, '$.config_key')=? AND json_extract(details, '$.data_digest')=?",
+                              &st, err);
+  if (rc != CLAP_OK) return rc;
+  sqlite3_bind_text(st, 1, c->run, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, fold, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, c->config_key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, c->digest, -1, SQLITE_STATIC);
+  int r = db_step(st, err);
+  if (r == DB_ROW) *done = sqlite3_column_int(st, 0) == 2 + 2 * c->nsets;
+  sqlite3_finalize(st);
+  return DB_STATUS(r);
+}
+
+/* Test rows, features and everything computed from them (read only). */
+static clap_status fold_compute(eval_ctx *c, fold_data *f, clap_error *err) {
+  int din = 0;
+  char sha[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
+  clap_status rc = features_encoder_info(c->db, c->o.audio_encoder, ENCODER_AUDIO, &din, sha, id, err);
+  if (rc == CLAP_OK) {
+    f->x = malloc((size_t)f->n * din * sizeof(float));
+    f->score = malloc((size_t)f->n * sizeof *f->score);
+    f->base_score = malloc((size_t)f->n * sizeof *f->base_score);
+    f->pred = malloc((size_t)f->n * sizeof *f->pred);
+    f->base_pred = malloc((size_t)f->n * sizeof *f->base_pred);
+    if (!f->x || !f->score || !f->base_score || !f->pred || !f->base_pred)
+      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  }
+  if (rc == CLAP_OK)
+    rc = features_load(c->db, c->o.audio_encoder, ENCODER_AUDIO, (const char *const *)f->ids, NULL, f->n, din, f->x,
+                       err);
+  for (int k = 0; k < NMODELS && rc == CLAP_OK; k++) rc = train_model(c, f, k, err);
+  for (int k = M_NONE; k <= M_PARA && rc == CLAP_OK; k++) rc = embed_rows(f->m[k], f->x, f->n, &f->emb[k], err);
+  if (rc == CLAP_OK) rc = fit_baseline_predict(f->m[M_BASE], f->x, f->n, f->base_score, &f->base_score_thr, err);
+  return rc;
+}
+
+static clap_status delete_fold_rows(eval_ctx *c, const char *fold, clap_error *err) {
+  sqlite3_stmt *del;
+  clap_status rc = db_prepare(c->db, "DELETE FROM evaluations WHERE run=? AND fold=?", &del, err);
+  if (rc != CLAP_OK) return rc;
+  sqlite3_bind_text(del, 1, c->run, -1, SQLITE_STATIC);
+  sqlite3_bind_text(del, 2, fold, -1, SQLITE_STATIC);
+  rc = db_step_done(del, err);
+  sqlite3_finalize(del);
+  return rc;
+}
+
+/* Everything the fold writes; the caller wraps it in a transaction. */
+static clap_status fold_write(eval_ctx *c, fold_data *f, clap_error *err) {
+  clap_status rc = same_inputs(c, err);
+  if (rc == CLAP_OK) rc = delete_fold_rows(c, f->fold, err);
+  for (int k = 0; k < NMODELS && rc == CLAP_OK; k++)
+    if ((rc = model_store_put(c->db, f->name[k], f->m[k], 1, NULL, err)) != CLAP_OK)
+      clap_error_prefix(err, "model %s: ", f->name[k]);
+  if (rc == CLAP_OK)
+    rc = write_arm(c, f, "baseline", f->name[M_BASE], 0, -1, f->base_score, f->base_score_thr, 0, err);
   if (rc == CLAP_OK) memcpy(f->base_pred, f->pred, (size_t)f->n * sizeof *f->pred);
   if (rc == CLAP_OK) rc = fold_random(c, f, err);
   for (int aug = 0; aug < 2 && rc == CLAP_OK; aug++)
     for (int s = 0; s < c->nsets && rc == CLAP_OK; s++) {
-      rc = zero_shot_scores(c, aug ? para : none, name[aug], f->x, f->n, &c->sets[s], f->score,
-                            err);
-      if (rc == CLAP_OK) rc = write_arm(c, f, "zero-shot", name[aug], s + 1, aug, 0.5, 1, err);
+      int dim = model_get_config(f->m[aug])->dim;
+      rc = zero_shot_scores(c, f->name[aug], f->emb[aug], dim, f->n, &c->sets[s], f->score, err);
+      if (rc == CLAP_OK) rc = write_arm(c, f, "zero-shot", f->name[aug], s + 1, aug, f->score, 0.5, 1, err);
     }
-  model_free(none);
-  model_free(para);
-  model_free(base);
   return rc;
 }
 
-static int fold_done(eval_ctx *c, const char *fold) {
-  sqlite3_stmt *st;
-  int done = 0;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT count(*) FROM evaluations WHERE run=? AND fold=? AND "
-                         "json_extract(details, '$.config_key')=?",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, c->run, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, fold, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->config_key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) done = sqlite3_column_int(st, 0) == 2 + 2 * c->nsets;
-  }
-  sqlite3_finalize(st);
-  return done;
+/* fn inside BEGIN kind .. COMMIT; on failure the transaction is discarded. */
+static clap_status in_transaction(eval_ctx *c, const char *begin, clap_status (*fn)(eval_ctx *, fold_data *, clap_error *),
+                                  fold_data *f, clap_error *err) {
+  clap_status rc = db_exec(c->db, begin, err);
+  if (rc != CLAP_OK) return rc;
+  rc = fn(c, f, err);
+  if (rc == CLAP_OK) rc = db_exec(c->db, "COMMIT", err);
+  if (rc != CLAP_OK) db_rollback(c->db);
+  return rc;
 }
 
-static void print_fold(eval_ctx *c, const char *fold) {
+static clap_status print_fold(eval_ctx *c, const fold_data *f, clap_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT arm, prompt_set, augment, n, wa, ua FROM evaluations WHERE run=? "
-                         "AND fold=? ORDER BY id",
-                         -1, &st, NULL) != SQLITE_OK)
-    return;
+  clap_status rc = db_prepare(c->db,
+                              "SELECT arm, prompt_set, augment, n, wa, ua FROM evaluations WHERE run=? "
+                              "AND fold=? ORDER BY id",
+                              &st, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_bind_text(st, 1, c->run, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, fold, -1, SQLITE_STATIC);
-  printf("fold %s:", fold);
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  sqlite3_bind_text(st, 2, f->fold, -1, SQLITE_STATIC);
+  printf("fold %s:", f->fold);
+  if (f->one_class)
+    printf(" [one class: all %d held-out utterances are '%s'; each UA here is that class's recall]", f->n,
+           f->one_class);
+  int r;
+  while ((r = db_step(st, err)) == DB_ROW) {
     const char *arm = (const char *)sqlite3_column_text(st, 0);
     if (!strcmp(arm, "zero-shot"))
       printf(" zs%d%s", sqlite3_column_int(st, 1), sqlite3_column_int(st, 2) ? "+para" : "");
@@ -544,207 +521,56 @@ static void print_fold(eval_ctx *c, const char *fold) {
   }
   printf("\n");
   sqlite3_finalize(st);
+  return DB_STATUS(r);
 }
 
+/* Read phase (one snapshot, no lock held against writers): the digest
+** check, the done check, the test rows, training. *done and f filled. */
+static clap_status fold_read(eval_ctx *c, fold_data *f, int *done, clap_error *err) {
+  clap_status rc = same_inputs(c, err);
+  if (rc == CLAP_OK && !c->force) rc = fold_done(c, f->fold, done, err);
+  if (rc != CLAP_OK || *done) return rc;
+  rc = load_test_rows(c->db, f->fold, &f->ids, &f->truth, &f->n, err);
+  if (rc != CLAP_OK || f->n == 0) return rc;
+  int yes = 0;
+  for (int i = 0; i < f->n; i++) yes += f->truth[i];
+  f->one_class = yes == 0 ? "no" : yes == f->n ? "yes" : NULL;
+  return fold_compute(c, f, err);
+}
+
+static clap_status drop_fold(eval_ctx *c, fold_data *f, clap_error *err) {
+  return delete_fold_rows(c, f->fold, err);
+}
+
+/* Train outside any write transaction (a `clap train` meanwhile is not
+** locked out), then write the fold's models and rows in one short one. */
 static clap_status run_fold(eval_ctx *c, const char *fold, clap_error *err) {
-  if (!c->force && fold_done(c, fold)) {
-    printf("fold %s: already evaluated with these settings (use --force to redo)\n", fold);
-    return CLAP_OK;
-  }
   fold_data f;
   memset(&f, 0, sizeof f);
   f.fold = fold;
-  clap_status rc = load_test_rows(c->db, fold, &f.ids, &f.truth, &f.n, err);
-  if (rc == CLAP_OK && f.n == 0) {
-    printf("fold %s: no customer utterance with a purchase_intention label; skipped\n", fold);
-    fit_free_strings(f.ids, f.n);
-    free(f.truth);
-    return CLAP_OK;
-  }
-  int din = 0;
-  char sha[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
-  if (rc == CLAP_OK)
-    rc = features_encoder_info(c->db, c->o.audio_encoder, ENCODER_AUDIO, &din, sha, id, err);
+  for (int k = 0; k < NMODELS; k++) model_name(c, fold, model_what[k], f.name[k], sizeof f.name[k]);
+  int done = 0;
+  clap_status rc = db_exec(c->db, "BEGIN", err);
   if (rc == CLAP_OK) {
-    f.x = malloc((size_t)f.n * din * sizeof(float));
-    f.score = malloc((size_t)f.n * sizeof *f.score);
-    f.pred = malloc((size_t)f.n * sizeof *f.pred);
-    f.base_pred = malloc((size_t)f.n * sizeof *f.base_pred);
-    if (!f.x || !f.score || !f.pred || !f.base_pred)
-      rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    rc = fold_read(c, &f, &done, err);
+    db_rollback(c->db); /* the read transaction wrote nothing */
   }
-  if (rc == CLAP_OK)
-    rc = features_load(c->db, c->o.audio_encoder, ENCODER_AUDIO, (const char *const *)f.ids,
-                       NULL, f.n, din, f.x, err);
-  if (rc == CLAP_OK) rc = db_exec(c->db, "BEGIN IMMEDIATE", err);
-  if (rc == CLAP_OK) {
-    rc = fold_body(c, &f, err);
-    if (rc == CLAP_OK) rc = db_exec(c->db, "COMMIT", err);
-    if (rc != CLAP_OK) db_rollback(c->db);
-  }
-  if (rc == CLAP_OK) print_fold(c, fold);
-  else clap_error_prefix(err, "fold %s (nothing of it kept): ", fold);
-  fit_free_strings(f.ids, f.n);
-  free(f.truth);
-  free(f.x);
-  free(f.score);
-  free(f.pred);
-  free(f.base_pred);
-  return rc;
-}
-
-/* ---------------------------------------------------------------- pooled */
-
-typedef struct pool_arm {
-  char arm[16];
-  int prompt_set, augment;
-  char **ids;
-  int *truth, *pred, n, cap;
-  double *score;
-  char folds[512];
-} pool_arm;
-
-static pool_arm *find_arm(pool_arm *arms, int *narms, const char *arm, int ps, int aug) {
-  for (int i = 0; i < *narms; i++)
-    if (!strcmp(arms[i].arm, arm) && arms[i].prompt_set == ps && arms[i].augment == aug)
-      return &arms[i];
-  pool_arm *a = &arms[(*narms)++];
-  memset(a, 0, sizeof *a);
-  snprintf(a->arm, sizeof a->arm, "%s", arm);
-  a->prompt_set = ps;
-  a->augment = aug;
-  return a;
-}
-
-static clap_status pool_add(pool_arm *a, const char *fold, cJSON *d, clap_error *err) {
-  cJSON *ids = cJSON_GetObjectItem(d, "utterances"), *truth = cJSON_GetObjectItem(d, "truth");
-  cJSON *pred = cJSON_GetObjectItem(d, "pred"), *score = cJSON_GetObjectItem(d, "score");
-  int n = cJSON_GetArraySize(ids);
-  if (!cJSON_IsArray(ids) || cJSON_GetArraySize(truth) != n ||
-      (pred && cJSON_GetArraySize(pred) != n))
-    return clap_error_set(err, CLAP_ERR_FORMAT, "evaluations row of fold %s, arm %s: details "
-                          "lack per-utterance arrays", fold, a->arm);
-  if (a->n + n > a->cap) {
-    a->cap = 2 * (a->n + n);
-    a->ids = realloc(a->ids, (size_t)a->cap * sizeof *a->ids);
-    a->truth = realloc(a->truth, (size_t)a->cap * sizeof *a->truth);
-    a->pred = realloc(a->pred, (size_t)a->cap * sizeof *a->pred);
-    a->score = realloc(a->score, (size_t)a->cap * sizeof *a->score);
-    if (!a->ids || !a->truth || !a->pred || !a->score)
-      return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  }
-  if (score && cJSON_GetArraySize(score) != n) score = NULL;
-  for (int i = 0; i < n; i++) {
-    cJSON *id = cJSON_GetArrayItem(ids, i), *t = cJSON_GetArrayItem(truth, i);
-    cJSON *pr = pred ? cJSON_GetArrayItem(pred, i) : NULL;
-    cJSON *sc = score ? cJSON_GetArrayItem(score, i) : NULL;
-    if (!cJSON_IsString(id) || !cJSON_IsNumber(t) || (t->valueint != 0 && t->valueint != 1) ||
-        (pred && (!cJSON_IsNumber(pr) || (pr->valueint != 0 && pr->valueint != 1))))
-      return clap_error_set(err, CLAP_ERR_FORMAT, "evaluations row of fold %s, arm %s: details "
-                            "entry %d is malformed", fold, a->arm, i);
-    a->ids[a->n + i] = id->valuestring;
-    a->truth[a->n + i] = t->valueint;
-    a->pred[a->n + i] = pr ? pr->valueint : 0;
-    a->score[a->n + i] = cJSON_IsNumber(sc) ? sc->valuedouble : NAN;
-  }
-  a->n += n;
-  size_t len = strlen(a->folds);
-  snprintf(a->folds + len, sizeof a->folds - len, "%s%s", len ? "," : "", fold);
-  return CLAP_OK;
-}
-
-static clap_status pooled_rows(eval_ctx *c, clap_error *err) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT fold, arm, coalesce(prompt_set,0), coalesce(augment,-1), details "
-                         "FROM evaluations WHERE run=? AND fold<>'pooled' ORDER BY fold, id",
-                         -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(c->db));
-  sqlite3_bind_text(st, 1, c->run, -1, SQLITE_STATIC);
-  pool_arm arms[2 + 2 * (ENSEMBLE + PROMPT_FILE_MAX_PAIRS) + 4];
-  int narms = 0;
-  cJSON *docs[4096];
-  int ndocs = 0;
-  clap_status rc = CLAP_OK;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW && ndocs < 4096) {
-    const char *arm = (const char *)sqlite3_column_text(st, 1);
-    if (narms >= (int)(sizeof arms / sizeof *arms)) {
-      rc = clap_error_set(err, CLAP_ERR_FORMAT, "evaluations: too many arms in run '%s'", c->run);
-      break;
-    }
-    cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
-    if (!d) {
-      rc = clap_error_set(err, CLAP_ERR_FORMAT, "evaluations: details of fold %s are not JSON",
-                          sqlite3_column_text(st, 0));
-      break;
-    }
-    docs[ndocs++] = d;
-    pool_arm *a = find_arm(arms, &narms, arm, sqlite3_column_int(st, 2), sqlite3_column_int(st, 3));
-    rc = pool_add(a, (const char *)sqlite3_column_text(st, 0), d, err);
-  }
-  sqlite3_finalize(st);
-  pool_arm *base = NULL;
-  for (int i = 0; i < narms; i++)
-    if (!strcmp(arms[i].arm, "baseline")) base = &arms[i];
-  if (rc == CLAP_OK) rc = db_exec(c->db, "BEGIN IMMEDIATE", err);
-  if (rc == CLAP_OK) {
-    sqlite3_stmt *del;
-    if (sqlite3_prepare_v2(c->db, "DELETE FROM evaluations WHERE run=? AND fold='pooled'", -1,
-                           &del, NULL) == SQLITE_OK) {
-      sqlite3_bind_text(del, 1, c->run, -1, SQLITE_STATIC);
-      sqlite3_step(del);
-    }
-    sqlite3_finalize(del);
-  }
-  for (int i = 0; i < narms && rc == CLAP_OK; i++) {
-    pool_arm *a = &arms[i];
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "folds", a->folds);
-    double wa, ua, rec[2];
-    if (!strcmp(a->arm, "random")) {
-      rc = metrics_random_predictor(a->truth, a->n, 2, c->o.seed, c->random_runs, &wa, &ua, rec,
-                                    err);
-      int yes = 0;
-      for (int j = 0; j < a->n; j++) yes += a->truth[j];
-      cJSON *cn = cJSON_AddObjectToObject(d, "counts");
-      cJSON_AddNumberToObject(cn, "n", a->n);
-      cJSON_AddNumberToObject(cn, "no", a->n - yes);
-      cJSON_AddNumberToObject(cn, "yes", yes);
-      cJSON_AddNumberToObject(d, "runs", c->random_runs);
-    } else {
-      summary s;
-      rc = summarise(a->truth, a->pred, a->n, &s, err);
-      wa = s.wa, ua = s.ua, rec[0] = s.recall[0], rec[1] = s.recall[1];
-      cJSON_AddItemToObject(d, "counts", counts_json(&s));
-      if (rc == CLAP_OK && !strcmp(a->arm, "baseline")) {
-        double auc;
-        if (metrics_auc(a->score, a->truth, a->n, &auc, NULL) == CLAP_OK)
-          cJSON_AddNumberToObject(d, "auc", auc);
-        cJSON_AddItemToObject(d, "score", cJSON_CreateDoubleArray(a->score, a->n));
-        cJSON_AddItemToObject(d, "truth", int_array(a->truth, a->n));
-      }
-      if (rc == CLAP_OK && !strcmp(a->arm, "zero-shot") && base) {
-        for (int j = 0; j < a->n && rc == CLAP_OK; j++)
-          if (j >= base->n || strcmp(a->ids[j], base->ids[j]))
-            rc = clap_error_set(err, CLAP_ERR_FORMAT,
-                                "pooled rows: zero-shot and baseline utterances differ at %d", j);
-        if (rc == CLAP_OK) rc = sign_test_json(a->truth, base->pred, a->pred, a->n, d, err);
-      }
-    }
+  if (rc == CLAP_OK && done) {
+    printf("fold %s: already evaluated with these settings and inputs (use --force to redo)\n", fold);
+  } else if (rc == CLAP_OK && f.n == 0) {
+    /* rows an earlier evaluation left for it no longer describe any data */
+    rc = in_transaction(c, "BEGIN IMMEDIATE", drop_fold, &f, err);
     if (rc == CLAP_OK)
-      rc = insert_row(c->db, c->run, "pooled", a->arm, NULL, a->prompt_set, a->augment, a->n, wa,
-                      ua, rec[0], rec[1], d, err);
-    cJSON_Delete(d);
+      printf("fold %s: no customer utterance with a purchase_intention label; skipped%s\n", fold,
+             sqlite3_changes(c->db) ? " (its earlier rows in this run removed)" : "");
+  } else if (rc == CLAP_OK) {
+    rc = in_transaction(c, "BEGIN IMMEDIATE", fold_write, &f, err);
+    if (rc == CLAP_OK) rc = print_fold(c, &f, err);
+    else clap_error_prefix(err, "fold %s (nothing of it kept): ", fold);
+  } else {
+    clap_error_prefix(err, "fold %s (nothing of it kept): ", fold);
   }
-  if (rc == CLAP_OK) rc = db_exec(c->db, "COMMIT", err);
-  else db_rollback(c->db);
-  for (int i = 0; i < narms; i++) {
-    free(arms[i].ids);
-    free(arms[i].truth);
-    free(arms[i].pred);
-    free(arms[i].score);
-  }
-  for (int i = 0; i < ndocs; i++) cJSON_Delete(docs[i]);
+  fold_data_free(&f);
   return rc;
 }
 
@@ -806,26 +632,34 @@ static int eval_parse(int argc, char **argv, eval_ctx *c, const char **path, con
   return -1;
 }
 
-int cmd_eval(int argc, char **argv) {
-  eval_ctx c;
-  memset(&c, 0, sizeof c);
-  fit_defaults(&c.o);
-  c.run = "default";
-  c.random_runs = DEFAULT_RANDOM_RUNS;
-  const char *path = NULL, *folds = "all";
-  int status = eval_parse(argc, argv, &c, &path, &folds);
-  if (status >= 0) return status;
+/* Pool the run's folds (every fold committed so far, even after a failure)
+** and say what was pooled. */
+static clap_status pool_and_report(eval_ctx *c, clap_error *err) {
+  eval_config want = {c->config_key, c->digest};
+  eval_pool_info info;
+  clap_status rc = eval_pool(c->db, c->run, &want, c->o.seed, c->random_runs, &info, err);
+  if (rc != CLAP_OK) return rc;
+  printf("eval: run '%s' pooled over %d folds", c->run, info.nfolds);
+  if (info.one_class)
+    printf("; with one class only: %s - such a fold's UA is the recall of that class alone, "
+           "and the pooled rows count its utterances like any other fold's",
+           info.one_class);
+  printf("\n");
+  eval_pool_info_free(&info);
+  return CLAP_OK;
+}
+
+static int eval_main(eval_ctx *c, const char *path, const char *folds) {
   clap_error err;
-  if (db_open(path, 0, &c.db, &err) != CLAP_OK) {
+  if (db_open(path, 0, &c->db, &err) != CLAP_OK) {
     fprintf(stderr, "clap eval: %s\n", err.msg);
     return 1;
   }
   char **sessions = NULL, **want = NULL;
   int nsessions = 0, nwant = 0;
-  clap_status rc = fit_sessions(c.db, &sessions, &nsessions, &err);
+  clap_status rc = fit_sessions(c->db, &sessions, &nsessions, &err);
   if (rc == CLAP_OK && nsessions < 2)
-    rc = clap_error_set(&err, CLAP_ERR_NOTFOUND,
-                        "leave-one-session-out needs at least 2 sessions, the database has %d",
+    rc = clap_error_set(&err, CLAP_ERR_NOTFOUND, "leave-one-session-out needs at least 2 sessions, the database has %d",
                         nsessions);
   if (rc == CLAP_OK && strcmp(folds, "all")) {
     if (split_folds(folds, &want, &nwant) || nwant == 0)
@@ -836,22 +670,36 @@ int cmd_eval(int argc, char **argv) {
       if (!found) rc = clap_error_set(&err, CLAP_ERR_NOTFOUND, "--folds: no session '%s'", want[i]);
     }
   }
-  if (rc == CLAP_OK) rc = load_prompts(&c, &err);
-  if (rc == CLAP_OK && !(c.config_key = make_config_key(&c)))
+  if (rc == CLAP_OK) rc = load_prompts(c, &err);
+  if (rc == CLAP_OK && !(c->config_key = make_config_key(c)))
     rc = clap_error_set(&err, CLAP_ERR_NOMEM, "out of memory");
+  if (rc == CLAP_OK) rc = eval_data_digest(c->db, c->o.audio_encoder, c->o.text_encoder, c->digest, &err);
+  int started = rc == CLAP_OK;
   char **list = want ? want : sessions;
   int nlist = want ? nwant : nsessions;
-  for (int i = 0; i < nlist && rc == CLAP_OK; i++) rc = run_fold(&c, list[i], &err);
-  /* pooled rows reflect every fold committed so far, even after a failure */
+  for (int i = 0; i < nlist && rc == CLAP_OK; i++) rc = run_fold(c, list[i], &err);
   clap_error perr;
-  clap_status prc = pooled_rows(&c, &perr);
+  clap_status prc = started ? pool_and_report(c, &perr) : CLAP_OK;
   if (rc == CLAP_OK && prc != CLAP_OK) rc = prc, err = perr;
-  if (rc == CLAP_OK) printf("eval: run '%s' stored in table evaluations (`clap report %s`)\n", c.run, path);
+  else if (prc != CLAP_OK) fprintf(stderr, "clap eval: %s\n", perr.msg);
+  if (rc == CLAP_OK) printf("eval: run '%s' stored in table evaluations (`clap report %s`)\n", c->run, path);
   else fprintf(stderr, "clap eval: %s\n", err.msg);
   fit_free_strings(sessions, nsessions);
   fit_free_strings(want, nwant);
-  prompt_file_free(c.sets, c.nsets);
-  free(c.config_key);
-  db_close(c.db);
+  prompt_file_free(c->sets, c->nsets);
+  free(c->config_key);
+  db_close(c->db);
   return rc == CLAP_OK ? 0 : 1;
+}
+
+int cmd_eval(int argc, char **argv) {
+  eval_ctx c;
+  memset(&c, 0, sizeof c);
+  fit_defaults(&c.o);
+  c.run = "default";
+  c.random_runs = DEFAULT_RANDOM_RUNS;
+  const char *path = NULL, *folds = "all";
+  int status = eval_parse(argc, argv, &c, &path, &folds);
+  if (status >= 0) return status;
+  return eval_main(&c, path, folds);
 }

@@ -131,20 +131,20 @@ static void usage(FILE *f) {
 
 static int load_dims(import *im, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(im->db, "SELECT name, customer_only FROM dimensions ORDER BY rowid", -1,
-                         &st, NULL) != SQLITE_OK) {
-    clap_error_set(err, CLAP_ERR_INTERNAL, "reading dimensions: %s", sqlite3_errmsg(im->db));
+  if (db_prepare(im->db, "SELECT name, customer_only FROM dimensions ORDER BY rowid", &st, err) != CLAP_OK) {
+    clap_error_prefix(err, "reading dimensions: ");
     return -1;
   }
   size_t used = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int r, ok = 1;
+  while (ok && (r = db_step(st, err)) == DB_ROW) {
     dim *d = realloc(im->dims, (size_t)(im->ndims + 1) * sizeof *d);
-    if (!d) break;
+    if (!(ok = d != NULL)) break;
     im->dims = d;
     const char *name = (const char *)sqlite3_column_text(st, 0);
     d[im->ndims].name = strdup(name ? name : "");
     d[im->ndims].customer_only = sqlite3_column_int(st, 1);
-    if (!d[im->ndims].name) break;
+    if (!(ok = d[im->ndims].name != NULL)) break;
     if (used < sizeof im->dim_list) {
       int w = snprintf(im->dim_list + used, sizeof im->dim_list - used, "%s%s", im->ndims ? ", " : "",
                        d[im->ndims].name);
@@ -153,7 +153,9 @@ static int load_dims(import *im, clap_error *err) {
     im->ndims++;
   }
   sqlite3_finalize(st);
-  return 0;
+  if (!ok) clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  else if (r < 0) clap_error_prefix(err, "reading dimensions: ");
+  return ok && r >= 0 ? 0 : -1;
 }
 
 static const dim *find_dim(const import *im, const char *name) {
@@ -190,8 +192,9 @@ static void check_duplicates(import *im) {
   }
 }
 
-/* Check one record against the database; sets its action. */
-static void check_record(import *im, ref *f, sqlite3_stmt *q_role, sqlite3_stmt *q_score) {
+/* Check one record against the database; sets its action. -1 when the
+** database could not be read (err filled). */
+static int check_record(import *im, ref *f, sqlite3_stmt *q_role, sqlite3_stmt *q_score, clap_error *err) {
   const ann_record *r = f->r;
   const char *path = im->paths[f->file];
   const dim *d = find_dim(im, r->dimension);
@@ -200,23 +203,26 @@ static void check_record(import *im, ref *f, sqlite3_stmt *q_role, sqlite3_stmt 
               r->line, r->dimension, im->dim_list);
   sqlite3_reset(q_role);
   sqlite3_bind_text(q_role, 1, r->utterance, -1, SQLITE_STATIC);
-  if (sqlite3_step(q_role) != SQLITE_ROW) {
+  int st = db_step(q_role, err);
+  if (st < 0) return -1;
+  if (st == DB_DONE) {
     issue_add(&im->is, f->file, r->line,
               "%s:%d: unknown utterance \"%.80s\" (not in the database; ingest its session first)",
               path, r->line, r->utterance);
-    return;
+    return 0;
   }
   const char *role = (const char *)sqlite3_column_text(q_role, 0);
   if (d && d->customer_only && (!role || strcmp(role, "customer")))
     issue_add(&im->is, f->file, r->line, "%s:%d: %s is only for customer utterances; %s is a %s",
               path, r->line, d->name, r->utterance, role ? role : "(no role)");
-  if (!d) return;
+  if (!d) return 0;
   sqlite3_reset(q_score);
   sqlite3_bind_text(q_score, 1, r->utterance, -1, SQLITE_STATIC);
   sqlite3_bind_text(q_score, 2, r->annotator, -1, SQLITE_STATIC);
   sqlite3_bind_text(q_score, 3, r->dimension, -1, SQLITE_STATIC);
   f->action = 0;
-  if (sqlite3_step(q_score) != SQLITE_ROW) return;
+  st = db_step(q_score, err);
+  if (st != DB_ROW) return st;
   int stored = sqlite3_column_int(q_score, 0);
   if (stored == r->score) f->action = 2;
   else if (im->replace) f->action = 1;
@@ -224,40 +230,38 @@ static void check_record(import *im, ref *f, sqlite3_stmt *q_role, sqlite3_stmt 
     issue_add(&im->is, f->file, r->line,
               "%s:%d: %s, annotator %s, %s: score %d but %d is stored (--replace to overwrite)",
               path, r->line, r->utterance, r->annotator, r->dimension, r->score, stored);
+  return 0;
 }
 
 static int validate(import *im, clap_error *err) {
   sqlite3_stmt *q_role = NULL, *q_score = NULL;
-  if (sqlite3_prepare_v2(im->db, "SELECT role FROM utterances WHERE id = ?1", -1, &q_role, NULL) ||
-      sqlite3_prepare_v2(im->db,
-                         "SELECT score FROM scores WHERE utterance_id = ?1 AND annotator_id = ?2 "
-                         "AND dimension = ?3",
-                         -1, &q_score, NULL)) {
-    clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(im->db));
+  if (db_prepare(im->db, "SELECT role FROM utterances WHERE id = ?1", &q_role, err) ||
+      db_prepare(im->db,
+                 "SELECT score FROM scores WHERE utterance_id = ?1 AND annotator_id = ?2 "
+                 "AND dimension = ?3",
+                 &q_score, err)) {
     sqlite3_finalize(q_role);
     return -1;
   }
-  for (size_t i = 0; i < im->nrefs; i++) check_record(im, &im->refs[i], q_role, q_score);
+  int rc = 0;
+  for (size_t i = 0; i < im->nrefs && rc == 0; i++) rc = check_record(im, &im->refs[i], q_role, q_score, err);
   sqlite3_finalize(q_role);
   sqlite3_finalize(q_score);
-  check_duplicates(im);
-  return 0;
+  if (rc == 0) check_duplicates(im);
+  return rc;
 }
 
 static int write_scores(import *im, int counts[3], clap_error *err) {
   sqlite3_stmt *ins_a = NULL, *ins_s = NULL;
   int rc = -1;
-  if (sqlite3_prepare_v2(im->db, "INSERT OR IGNORE INTO annotators(id) VALUES (?1)", -1, &ins_a,
-                         NULL) ||
-      sqlite3_prepare_v2(im->db,
-                         "INSERT INTO scores(utterance_id, annotator_id, dimension, score, "
-                         "source_file) VALUES (?1, ?2, ?3, ?4, ?5) "
-                         "ON CONFLICT(utterance_id, annotator_id, dimension) DO UPDATE SET "
-                         "score = excluded.score, source_file = excluded.source_file",
-                         -1, &ins_s, NULL)) {
-    clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(im->db));
+  if (db_prepare(im->db, "INSERT OR IGNORE INTO annotators(id) VALUES (?1)", &ins_a, err) ||
+      db_prepare(im->db,
+                 "INSERT INTO scores(utterance_id, annotator_id, dimension, score, "
+                 "source_file) VALUES (?1, ?2, ?3, ?4, ?5) "
+                 "ON CONFLICT(utterance_id, annotator_id, dimension) DO UPDATE SET "
+                 "score = excluded.score, source_file = excluded.source_file",
+                 &ins_s, err))
     goto done;
-  }
   for (size_t i = 0; i < im->nrefs; i++) {
     const ref *f = &im->refs[i];
     counts[f->action]++;
@@ -270,9 +274,8 @@ static int write_scores(import *im, int counts[3], clap_error *err) {
     sqlite3_bind_text(ins_s, 3, f->r->dimension, -1, SQLITE_STATIC);
     sqlite3_bind_int(ins_s, 4, f->r->score);
     sqlite3_bind_text(ins_s, 5, im->paths[f->file], -1, SQLITE_STATIC);
-    if (sqlite3_step(ins_a) != SQLITE_DONE || sqlite3_step(ins_s) != SQLITE_DONE) {
-      clap_error_set(err, CLAP_ERR_IO, "%s:%d: writing the score: %s", im->paths[f->file],
-                     f->r->line, sqlite3_errmsg(im->db));
+    if (db_step_done(ins_a, err) != CLAP_OK || db_step_done(ins_s, err) != CLAP_OK) {
+      clap_error_prefix(err, "%s:%d: writing the score: ", im->paths[f->file], f->r->line);
       goto done;
     }
   }

@@ -232,7 +232,10 @@ static void read_source(const char *path, source *s) {
     s->failed = 1;
     return;
   }
-  sha256_hex(s->bytes, s->n, s->sha);
+  if (sha256_hex(s->bytes, s->n, s->sha)) {
+    snprintf(s->err, sizeof s->err, "%s: out of memory hashing it", path);
+    s->failed = 1;
+  }
 }
 
 /* The same span of the same channel of the source. */
@@ -695,13 +698,17 @@ static int write_session(writer *w, session_job *j, int exists, int *missing) {
   return rc;
 }
 
-static void count_written(writer *w, const char *sid) {
+/* The session's utterances and seconds as written, read inside its
+** transaction (added to the totals once it commits). */
+static int count_written(writer *w, const char *sid, long long *utterances, double *seconds) {
   sqlite3_bind_text(w->q_hours, 1, sid, -1, SQLITE_STATIC);
-  if (sqlite3_step(w->q_hours) == SQLITE_ROW) {
-    w->utterances += sqlite3_column_int64(w->q_hours, 0);
-    w->seconds += sqlite3_column_double(w->q_hours, 1);
+  int rc = sqlite3_step(w->q_hours);
+  if (rc == SQLITE_ROW) {
+    *utterances = sqlite3_column_int64(w->q_hours, 0);
+    *seconds = sqlite3_column_double(w->q_hours, 1);
   }
   sqlite3_reset(w->q_hours);
+  return rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_INTERNAL : rc;
 }
 
 static outcome fail_session(session_job *j, const char *msg) {
@@ -715,7 +722,10 @@ static outcome sql_failure(writer *w, session_job *j) {
            sqlite3_errmsg(w->db));
   db_rollback(w->db);
   sqlite3_reset(w->clear_keep);
-  sqlite3_step(w->clear_keep);
+  if (sqlite3_step(w->clear_keep) != SQLITE_DONE) {
+    size_t len = strlen(msg);
+    snprintf(msg + len, sizeof msg - len, "; clearing temp.ingest_keep failed too: %s", sqlite3_errmsg(w->db));
+  }
   sqlite3_reset(w->clear_keep);
   return fail_session(j, msg);
 }
@@ -744,8 +754,12 @@ static outcome commit_session(writer *w, ingest *g, session_job *j) {
     sqlite3_exec(w->db, "DELETE FROM temp.ingest_keep", NULL, NULL, NULL);
     return fail_session(j, "the database changed while ingesting; run again");
   }
+  long long utterances = 0;
+  double seconds = 0;
+  if (count_written(w, manifest_session(j->m), &utterances, &seconds) != SQLITE_OK) return sql_failure(w, j);
   if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) return sql_failure(w, j);
-  count_written(w, manifest_session(j->m));
+  w->utterances += utterances;
+  w->seconds += seconds;
   return OUT_INGESTED;
 }
 
@@ -764,8 +778,13 @@ static void wait_all(ingest *g, const session_job *j) {
 /* "ID: utterance id already belongs to session S", S read from DB. */
 static void owner_conflict(writer *w, const char *id, char *msg, size_t cap) {
   sqlite3_bind_text(w->q_utt, 1, id, -1, SQLITE_STATIC);
-  const char *sid = sqlite3_step(w->q_utt) == SQLITE_ROW ? (const char *)sqlite3_column_text(w->q_utt, 0) : NULL;
-  snprintf(msg, cap, "%s: utterance id already belongs to session %s", id, sid ? sid : "?");
+  int step = sqlite3_step(w->q_utt);
+  const char *sid = step == SQLITE_ROW ? (const char *)sqlite3_column_text(w->q_utt, 0) : NULL;
+  if (step == SQLITE_ROW || step == SQLITE_DONE)
+    snprintf(msg, cap, "%s: utterance id already belongs to session %s", id, sid ? sid : "?");
+  else
+    snprintf(msg, cap, "%s: utterance id already belongs to another session (reading it: %s)", id,
+             sqlite3_errmsg(w->db));
   sqlite3_reset(w->q_utt);
 }
 
@@ -808,11 +827,15 @@ static int stream_session(writer *w, ingest *g, session_job *j, outcome *o) {
     r->flac = NULL;
   }
   if (nfail) report_utterance_errors(j);
+  long long utterances = 0;
+  double seconds = 0;
+  if (rc == SQLITE_OK && !nfail && !conflict[0])
+    rc = count_written(w, manifest_session(j->m), &utterances, &seconds);
   if (rc != SQLITE_OK) *o = sql_failure(w, j);
   else if (nfail) db_rollback(w->db), *o = OUT_FAILED;
   else if (conflict[0]) *o = rollback_with(w, j, conflict);
   else if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) *o = sql_failure(w, j);
-  else count_written(w, manifest_session(j->m)), *o = OUT_INGESTED;
+  else w->utterances += utterances, w->seconds += seconds, *o = OUT_INGESTED;
   return 0;
 }
 

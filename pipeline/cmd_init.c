@@ -37,13 +37,14 @@ static void init_usage(FILE *f) {
           DB_SCHEMA_VERSION);
 }
 
-static int count_rows(sqlite3 *db, const char *sql) {
+static clap_status count_rows(sqlite3 *db, const char *sql, int *n, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  int n = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-    n = sqlite3_column_int(st, 0);
+  clap_status rc = db_prepare(db, sql, &st, err);
+  int r = rc == CLAP_OK ? db_step(st, err) : DB_DONE;
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
+  *n = r == DB_ROW ? sqlite3_column_int(st, 0) : 0;
   sqlite3_finalize(st);
-  return n;
+  return rc;
 }
 
 int cmd_init(int argc, char **argv) {
@@ -64,8 +65,13 @@ int cmd_init(int argc, char **argv) {
     fprintf(stderr, "clap init: %s\n", err.msg);
     return 1;
   }
-  int dims = count_rows(db, "SELECT count(*) FROM dimensions");
-  int descs = count_rows(db, "SELECT count(*) FROM descriptions");
+  int dims = 0, descs = 0;
+  if (count_rows(db, "SELECT count(*) FROM dimensions", &dims, &err) != CLAP_OK ||
+      count_rows(db, "SELECT count(*) FROM descriptions", &descs, &err) != CLAP_OK) {
+    fprintf(stderr, "clap init: %s: %s\n", path, err.msg);
+    db_close(db);
+    return 1;
+  }
   db_close(db);
 
   const char *what = old == DB_SCHEMA_VERSION ? "already initialised, nothing to do"

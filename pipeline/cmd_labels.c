@@ -76,25 +76,25 @@ static int grow(void **p, size_t n, size_t size) {
 static clap_status load_scores(sqlite3 *db, const char *dim, scores *s, clap_error *err) {
   sqlite3_stmt *q = NULL, *qa = NULL;
   clap_status st = CLAP_ERR_NOMEM;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT utterance_id, annotator_id, score FROM scores "
-                         "WHERE dimension = ?1 ORDER BY utterance_id, annotator_id",
-                         -1, &q, NULL) ||
-      sqlite3_prepare_v2(db,
-                         "SELECT DISTINCT annotator_id FROM scores WHERE dimension = ?1 "
-                         "ORDER BY annotator_id",
-                         -1, &qa, NULL)) {
-    st = clap_error_set(err, CLAP_ERR_INTERNAL, "reading scores: %s", sqlite3_errmsg(db));
+  int r;
+  if ((st = db_prepare(db,
+                       "SELECT utterance_id, annotator_id, score FROM scores "
+                       "WHERE dimension = ?1 ORDER BY utterance_id, annotator_id",
+                       &q, err)) != CLAP_OK ||
+      (st = db_prepare(db,
+                       "SELECT DISTINCT annotator_id FROM scores WHERE dimension = ?1 "
+                       "ORDER BY annotator_id",
+                       &qa, err)) != CLAP_OK)
     goto done;
-  }
   sqlite3_bind_text(qa, 1, dim, -1, SQLITE_STATIC);
-  while (sqlite3_step(qa) == SQLITE_ROW) {
+  while ((r = db_step(qa, err)) == DB_ROW) {
     if (grow((void **)&s->ann_id, (size_t)s->na + 1, sizeof *s->ann_id)) goto nomem;
     if (!(s->ann_id[s->na] = strdup((const char *)sqlite3_column_text(qa, 0)))) goto nomem;
     s->na++;
   }
+  if ((st = DB_STATUS(r)) != CLAP_OK) goto done;
   sqlite3_bind_text(q, 1, dim, -1, SQLITE_STATIC);
-  while (sqlite3_step(q) == SQLITE_ROW) {
+  while ((r = db_step(q, err)) == DB_ROW) {
     const char *u = (const char *)sqlite3_column_text(q, 0);
     const char *a = (const char *)sqlite3_column_text(q, 1);
     if (s->n == s->cap) {
@@ -119,7 +119,7 @@ static clap_status load_scores(sqlite3 *db, const char *dim, scores *s, clap_err
     s->score[s->n] = sqlite3_column_double(q, 2);
     s->n++;
   }
-  st = CLAP_OK;
+  st = DB_STATUS(r);
   goto done;
 nomem:
   st = clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", dim);
@@ -130,30 +130,26 @@ done:
 }
 
 static clap_status step_all(sqlite3 *db, sqlite3_stmt *st, const char *what, clap_error *err) {
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE)
-    return clap_error_set(err, CLAP_ERR_IO, "%s: %s", what, sqlite3_errmsg(db));
-  return CLAP_OK;
+  clap_status rc = db_step_done(st, err);
+  if (rc != CLAP_OK) clap_error_prefix(err, "%s: ", what);
+  return rc;
 }
 
 static clap_status store(sqlite3 *db, const char *dim, const scores *s, const labels_output *o,
                          double grid, clap_error *err) {
   sqlite3_stmt *ns = NULL, *lb = NULL, *th = NULL;
   clap_status st = CLAP_OK;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO normalized_scores(utterance_id, annotator_id, dimension, value) "
-                         "VALUES (?1, ?2, ?3, ?4)", -1, &ns, NULL) ||
-      sqlite3_prepare_v2(db,
-                         "INSERT INTO labels(utterance_id, dimension, value, label) "
-                         "VALUES (?1, ?2, ?3, ?4)", -1, &lb, NULL) ||
-      sqlite3_prepare_v2(db,
-                         "INSERT INTO label_thresholds(dimension, threshold, grid, n_negative, "
-                         "n_positive, n_excluded, computed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                         "strftime('%Y-%m-%dT%H:%M:%SZ','now'))", -1, &th, NULL)) {
-    st = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+  if ((st = db_prepare(db,
+                       "INSERT INTO normalized_scores(utterance_id, annotator_id, dimension, value) "
+                       "VALUES (?1, ?2, ?3, ?4)", &ns, err)) ||
+      (st = db_prepare(db,
+                       "INSERT INTO labels(utterance_id, dimension, value, label) "
+                       "VALUES (?1, ?2, ?3, ?4)", &lb, err)) ||
+      (st = db_prepare(db,
+                       "INSERT INTO label_thresholds(dimension, threshold, grid, n_negative, "
+                       "n_positive, n_excluded, computed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                       "strftime('%Y-%m-%dT%H:%M:%SZ','now'))", &th, err)))
     goto done;
-  }
   for (size_t i = 0; i < s->n && !st; i++) {
     sqlite3_bind_text(ns, 1, s->utt_id[s->utt[i]], -1, SQLITE_STATIC);
     sqlite3_bind_text(ns, 2, s->ann_id[s->ann[i]], -1, SQLITE_STATIC);
@@ -193,10 +189,10 @@ static clap_status label_dimension(sqlite3 *db, dim_result *r, double grid, clap
                                "DELETE FROM label_thresholds WHERE dimension = ?1"};
   for (int i = 0; i < 3; i++) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, del[i], -1, &st, NULL) != SQLITE_OK)
-      return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+    clap_status s = db_prepare(db, del[i], &st, err);
+    if (s) return s;
     sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
-    clap_status s = step_all(db, st, "removing the previous labels", err);
+    s = step_all(db, st, "removing the previous labels", err);
     sqlite3_finalize(st);
     if (s) return s;
   }
@@ -229,14 +225,14 @@ static clap_status label_dimension(sqlite3 *db, dim_result *r, double grid, clap
 static int pick_dimensions(sqlite3 *db, char **want, int nwant, dim_result **out, int *n,
                            clap_error *err) {
   sqlite3_stmt *q = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT name FROM dimensions ORDER BY rowid", -1, &q, NULL)) {
-    clap_error_set(err, CLAP_ERR_INTERNAL, "reading dimensions: %s", sqlite3_errmsg(db));
+  if (db_prepare(db, "SELECT name FROM dimensions ORDER BY rowid", &q, err) != CLAP_OK) {
+    clap_error_prefix(err, "reading dimensions: ");
     return -1;
   }
   char **all = NULL, known[400] = "";
-  int nall = 0, rc = 0;
+  int nall = 0, rc = 0, r = DB_DONE;
   size_t used = 0;
-  while (!rc && sqlite3_step(q) == SQLITE_ROW) {
+  while (!rc && (r = db_step(q, err)) == DB_ROW) {
     const char *name = (const char *)sqlite3_column_text(q, 0);
     if (grow((void **)&all, (size_t)nall + 1, sizeof *all) || !(all[nall] = strdup(name))) {
       rc = -1;
@@ -249,9 +245,15 @@ static int pick_dimensions(sqlite3 *db, char **want, int nwant, dim_result **out
     }
   }
   sqlite3_finalize(q);
-  dim_result *r = calloc((size_t)(nwant ? nwant : nall) + 1, sizeof *r);
+  if (r < 0) {
+    clap_error_prefix(err, "reading dimensions: ");
+    for (int i = 0; i < nall; i++) free(all[i]);
+    free(all);
+    return -1;
+  }
+  dim_result *res = calloc((size_t)(nwant ? nwant : nall) + 1, sizeof *res);
   int nr = 0;
-  if (!r || rc) rc = -1, clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (!res || rc) rc = -1, clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   for (int i = 0; !rc && i < (nwant ? nwant : nall); i++) {
     const char *name = nwant ? want[i] : all[i];
     int found = 0;
@@ -259,14 +261,14 @@ static int pick_dimensions(sqlite3 *db, char **want, int nwant, dim_result **out
     if (!found) {
       clap_error_set(err, CLAP_ERR_NOTFOUND, "unknown dimension \"%.60s\" (known: %s)", name, known);
       rc = -1;
-    } else if (!(r[nr++].name = strdup(name))) {
+    } else if (!(res[nr++].name = strdup(name))) {
       clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
       rc = -1;
     }
   }
   for (int k = 0; k < nall; k++) free(all[k]);
   free(all);
-  *out = r;
+  *out = res;
   *n = nr;
   return rc;
 }

@@ -127,21 +127,24 @@ static int model_create_cmd(sqlite3 *db, const model_args *a) {
 
 static int model_list_cmd(sqlite3 *db) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT name, audio_encoder, text_encoder, dim, length(model), created_at "
-                         "FROM clap_models ORDER BY name",
-                         -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "clap model: %s\n", sqlite3_errmsg(db));
+  clap_error err;
+  if (db_prepare(db,
+                 "SELECT name, audio_encoder, text_encoder, dim, length(model), created_at "
+                 "FROM clap_models ORDER BY name",
+                 &st, &err) != CLAP_OK) {
+    fprintf(stderr, "clap model: %s\n", err.msg);
     return 1;
   }
   printf("%-20s %-14s %-14s %5s %10s %s\n", "name", "audio_encoder", "text_encoder", "dim",
          "bytes", "created");
-  while (sqlite3_step(st) == SQLITE_ROW)
+  int r;
+  while ((r = db_step(st, &err)) == DB_ROW)
     printf("%-20s %-14s %-14s %5d %10d %s\n", sqlite3_column_text(st, 0),
            sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
            sqlite3_column_int(st, 4), sqlite3_column_text(st, 5));
   sqlite3_finalize(st);
-  return 0;
+  if (r < 0) fprintf(stderr, "clap model: listing models: %s\n", err.msg);
+  return r < 0;
 }
 
 static int model_show_cmd(sqlite3 *db, const char *name) {
@@ -206,19 +209,19 @@ static int model_import_cmd(sqlite3 *db, const char *name, const char *path, int
 
 static int model_delete_cmd(sqlite3 *db, const char *name) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "DELETE FROM clap_models WHERE name=?", -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "clap model: %s\n", sqlite3_errmsg(db));
+  clap_error err;
+  if (db_prepare(db, "DELETE FROM clap_models WHERE name=?", &st, &err) != CLAP_OK) {
+    fprintf(stderr, "clap model: %s\n", err.msg);
     return 1;
   }
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int step = sqlite3_step(st);
+  clap_status rc = db_step_done(st, &err);
   int changed = sqlite3_changes(db);
-  if (step != SQLITE_DONE) {
-    fprintf(stderr, "clap model: deleting '%s': %s\n", name, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+  sqlite3_finalize(st);
+  if (rc != CLAP_OK) {
+    fprintf(stderr, "clap model: deleting '%s': %s\n", name, err.msg);
     return 1;
   }
-  sqlite3_finalize(st);
   if (changed == 0) {
     fprintf(stderr, "clap model: no model named '%s'\n", name);
     return 1;

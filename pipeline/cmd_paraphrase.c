@@ -277,16 +277,16 @@ static clap_status sql_error(sqlite3 *db, clap_error *err, const char *what) {
 
 static clap_status load_seen(run *r, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT text FROM descriptions", -1, &st, NULL) != SQLITE_OK)
-    return sql_error(r->db, err, "reading descriptions");
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  clap_status s = db_prepare(r->db, "SELECT text FROM descriptions", &st, err);
+  int rc = DB_DONE;
+  while (s == CLAP_OK && (rc = db_step(st, err)) == DB_ROW) {
     char *k = paraphrase_dedup_key((const char *)sqlite3_column_text(st, 0));
-    if (k && !keyset_add(&r->seen, k)) rc = SQLITE_NOMEM;
-    if (rc == SQLITE_NOMEM) break;
+    if (k && !keyset_add(&r->seen, k)) s = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   }
+  if (s == CLAP_OK) s = DB_STATUS(rc);
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? CLAP_OK : sql_error(r->db, err, "reading descriptions");
+  if (s != CLAP_OK) clap_error_prefix(err, "reading descriptions: ");
+  return s;
 }
 
 static const char *TARGETS_SQL =
@@ -300,13 +300,16 @@ static const char *TARGETS_SQL =
 
 static clap_status load_targets(run *r, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->db, TARGETS_SQL, -1, &st, NULL) != SQLITE_OK)
-    return sql_error(r->db, err, "reading the original descriptions");
+  clap_status s = db_prepare(r->db, TARGETS_SQL, &st, err);
+  if (s != CLAP_OK) return s;
   sqlite3_bind_text(st, 1, r->o.dimension, -1, SQLITE_STATIC);
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = db_step(st, err)) == DB_ROW) {
     target *t = realloc(r->t, (size_t)(r->nt + 1) * sizeof *t);
-    if (!t) break;
+    if (!t) {
+      rc = -(int)clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+      break;
+    }
     r->t = t;
     t = &r->t[r->nt++];
     memset(t, 0, sizeof *t);
@@ -320,7 +323,10 @@ static clap_status load_targets(run *r, clap_error *err) {
     t->missing = have >= r->o.per ? 0 : r->o.per - have;
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return sql_error(r->db, err, "reading the original descriptions");
+  if (rc < 0) {
+    clap_error_prefix(err, "reading the original descriptions: ");
+    return DB_STATUS(rc);
+  }
   if (r->nt == 0)
     return clap_error_set(err, CLAP_ERR_NOTFOUND, "%s: no original descriptions%s%s%s", r->o.db,
                           r->o.dimension ? " of dimension '" : "", r->o.dimension ? r->o.dimension : "",
@@ -330,7 +336,7 @@ static clap_status load_targets(run *r, clap_error *err) {
 
 /* ---- one round ----------------------------------------------------------- */
 
-static void cache_key(const run *r, const target *t, int round, char out[SHA256_HEX_SIZE]) {
+static int cache_key(const run *r, const target *t, int round, char out[SHA256_HEX_SIZE]) {
   char num[64];
   sha256_ctx c;
   sha256_init(&c);
@@ -341,7 +347,7 @@ static void cache_key(const run *r, const target *t, int round, char out[SHA256_
   sha256_update(&c, num, (size_t)n + 1);
   n = snprintf(num, sizeof num, "%d", round);
   sha256_update(&c, num, (size_t)n);
-  sha256_final_hex(&c, out);
+  return sha256_final_hex(&c, out);
 }
 
 static int prepare(run *r, target *t, int round) {
@@ -349,21 +355,24 @@ static int prepare(run *r, target *t, int round) {
   t->prompt = paraphrase_prompt(t->text, t->gloss, t->prohibited, t->prohibited_gloss, t->missing);
   t->body = t->prompt ? llm_request_json(r->o.model, t->prompt, r->o.temperature) : NULL;
   if (!t->body) return 0;
-  sha256_hex(t->prompt, strlen(t->prompt), t->prompt_sha);
-  cache_key(r, t, round, t->key);
-  return 1;
+  return !sha256_hex(t->prompt, strlen(t->prompt), t->prompt_sha) && !cache_key(r, t, round, t->key);
 }
 
-/* The cached response for t's current key, malloc'd, or NULL. */
-static char *cache_get(run *r, const target *t) {
+/* The cached response for t's current key into *out (malloc'd), NULL when
+** none; a failed read is an error. */
+static clap_status cache_get(run *r, const target *t, char **out, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  char *out = NULL;
-  if (sqlite3_prepare_v2(r->db, "SELECT response FROM llm_cache WHERE key = ?", -1, &st, NULL) == SQLITE_OK) {
+  *out = NULL;
+  clap_status s = db_prepare(r->db, "SELECT response FROM llm_cache WHERE key = ?", &st, err);
+  if (s == CLAP_OK) {
     sqlite3_bind_text(st, 1, t->key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) out = col_dup(st, 0);
+    int rc = db_step(st, err);
+    if (rc == DB_ROW && !(*out = col_dup(st, 0))) s = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+    else s = DB_STATUS(rc);
   }
   sqlite3_finalize(st);
-  return out;
+  if (s != CLAP_OK) clap_error_prefix(err, "reading llm_cache: ");
+  return s;
 }
 
 static void cache_put(run *r, const target *t, const char *response) {
@@ -464,10 +473,12 @@ static int run_round(run *r, int round) {
       ok = 0;
       break;
     }
-    char *cached = cache_get(r, t);
+    char *cached = NULL;
     llm_reply reply;
     clap_error e;
-    if (cached && llm_parse_reply(cached, strlen(cached), &reply, &e) == CLAP_OK) {
+    if (cache_get(r, t, &cached, &e) != CLAP_OK) {
+      fail_target(r, t, e.msg);
+    } else if (cached && llm_parse_reply(cached, strlen(cached), &reply, &e) == CLAP_OK) {
       r->cache_hits++;
       ok = take_reply(r, t, &reply);
       llm_reply_clear(&reply);
@@ -593,18 +604,23 @@ static int paraphrase_all(run *r) {
 /* A missing prohibited word comes from the original of that class. */
 static clap_status fill_prohibited(sqlite3 *db, paraphrase_entry *e, int n, const char *name, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT prohibited FROM descriptions WHERE dimension = ? AND pole = ? AND source = 'original'"
-                         " ORDER BY id LIMIT 1",
-                         -1, &st, NULL) != SQLITE_OK)
-    return sql_error(db, err, "reading the originals");
-  clap_status s = CLAP_OK;
+  clap_status s = db_prepare(db,
+                             "SELECT prohibited FROM descriptions WHERE dimension = ? AND pole = ? AND source = 'original'"
+                             " ORDER BY id LIMIT 1",
+                             &st, err);
+  if (s != CLAP_OK) return s;
   for (int i = 0; s == CLAP_OK && i < n; i++) {
     if (e[i].prohibited) continue;
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, e[i].dimension, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, e[i].pole);
-    if (sqlite3_step(st) == SQLITE_ROW) e[i].prohibited = col_dup(st, 0);
+    int rc = db_step(st, err);
+    if (rc < 0) {
+      s = DB_STATUS(rc);
+      clap_error_prefix(err, "reading the originals: ");
+      break;
+    }
+    if (rc == DB_ROW) e[i].prohibited = col_dup(st, 0);
     int exempt = (e[i].source && (!strcmp(e[i].source, "original") || !strcmp(e[i].source, "prompt"))) ||
                  (e[i].status && !strcmp(e[i].status, "rejected"));
     char reason[200];
@@ -666,30 +682,32 @@ static char *trimmed(char *s) {
   return s;
 }
 
-static int count_rows(sqlite3 *db) {
+static clap_status count_rows(sqlite3 *db, int *n, clap_error *err) {
   sqlite3_stmt *st = NULL;
-  int n = -1;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM descriptions", -1, &st, NULL) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    n = sqlite3_column_int(st, 0);
+  clap_status s = db_prepare(db, "SELECT count(*) FROM descriptions", &st, err);
+  int rc = s == CLAP_OK ? db_step(st, err) : DB_DONE;
+  if (s == CLAP_OK) s = DB_STATUS(rc);
+  *n = rc == DB_ROW ? sqlite3_column_int(st, 0) : 0;
   sqlite3_finalize(st);
-  return n;
+  return s;
 }
 
 static clap_status write_import(sqlite3 *db, paraphrase_entry *e, int n, const char *name, int *added,
                                 clap_error *err) {
   clap_status s = db_exec(db, "BEGIN IMMEDIATE", err);
   if (s != CLAP_OK) return s;
-  int before = count_rows(db);
+  int before = 0, after = 0;
+  s = count_rows(db, &before, err);
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, UPSERT_SQL, -1, &st, NULL) != SQLITE_OK) s = sql_error(db, err, "importing");
+  if (s == CLAP_OK) s = db_prepare(db, UPSERT_SQL, &st, err);
   for (int i = 0; s == CLAP_OK && i < n; i++)
     if (!upsert(st, &e[i], trimmed(e[i].text)))
       s = clap_error_set(err, CLAP_ERR_IO, "%s: descriptions[%d]: %s", name, i, sqlite3_errmsg(db));
   sqlite3_finalize(st);
+  if (s == CLAP_OK) s = count_rows(db, &after, err);
   if (s == CLAP_OK) s = db_exec(db, "COMMIT", err);
   if (s != CLAP_OK) db_rollback(db);
-  else *added = count_rows(db) - before;
+  else *added = after - before;
   return s;
 }
 

@@ -89,7 +89,35 @@ typedef struct report {
   char *config_key; /* of the run's first fold row */
   int nkeys;        /* distinct settings keys among the fold rows */
   char *evaluated;  /* the latest created_at */
+  char *pooled_config;    /* "audio_encoder acoustic, ..., epochs 40, ..." the pooled rows' settings, or NULL */
+  char pooled_digest[13]; /* the start of their inputs digest, or "" */
 } report;
+
+/* A fold whose held-out utterances have one class only (counts from its
+** baseline row): "no" / "yes", else NULL. */
+static const char *fold_one_class(const report *r, int i) {
+  int no = r->fold_cnt[2 * i], yes = r->fold_cnt[2 * i + 1];
+  if (no < 0 || (no > 0 && yes > 0)) return NULL;
+  return no > 0 ? "no" : yes > 0 ? "yes" : NULL;
+}
+
+/* "t3" or "t3 (one class: yes)" */
+static const char *fold_label(const report *r, int i, char *buf, size_t cap) {
+  const char *one = fold_one_class(r, i);
+  if (!one) return r->folds[i];
+  snprintf(buf, cap, "%s (one class: %s)", r->folds[i], one);
+  return buf;
+}
+
+static int any_one_class(const report *r) {
+  for (int i = 0; i < r->nfolds; i++)
+    if (fold_one_class(r, i)) return 1;
+  return 0;
+}
+
+static const char one_class_note[] =
+    "A fold marked \"one class\" has held-out utterances of that class only: its UA is the recall of that "
+    "one class, not a mean over two; the pooled rows count its utterances like any other fold's.";
 
 static double col(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
@@ -126,11 +154,12 @@ static clap_status pick_run(report *r, const char *run, clap_error *err) {
     return CLAP_OK;
   }
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(r->db, "SELECT run FROM evaluations ORDER BY id DESC LIMIT 1", -1, &st,
-                         NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(r->db));
-  if (sqlite3_step(st) == SQLITE_ROW) snprintf(r->run, sizeof r->run, "%s", sqlite3_column_text(st, 0));
+  clap_status rc = db_prepare(r->db, "SELECT run FROM evaluations ORDER BY id DESC LIMIT 1", &st, err);
+  if (rc != CLAP_OK) return rc;
+  int step = db_step(st, err);
+  if (step == DB_ROW) snprintf(r->run, sizeof r->run, "%s", sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
+  if (step < 0) return DB_STATUS(step);
   if (!r->run[0])
     return clap_error_set(err, CLAP_ERR_NOTFOUND, "no evaluations yet (run `clap eval` first)");
   return CLAP_OK;
@@ -249,11 +278,39 @@ static clap_status load_rows(report *r, clap_error *err) {
   return rc;
 }
 
+/* The pooled rows' settings (details.config) as "key value, ..." and the
+** start of their inputs digest. */
+static void load_pooled_config(report *r) {
+  const cell *c = r->baseline.id ? &r->baseline : &r->random;
+  cJSON *d = cJSON_Parse(c->details ? c->details : "");
+  const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(d, "config");
+  const cJSON *dg = cJSON_GetObjectItemCaseSensitive(d, "data_digest");
+  size_t len = 0, cap = 0;
+  for (const cJSON *it = cJSON_IsObject(cfg) ? cfg->child : NULL; it; it = it->next) {
+    char *v = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
+    const char *val = cJSON_IsString(it) ? it->valuestring : v ? v : "?";
+    size_t need = len + strlen(it->string) + strlen(val) + 4;
+    if (need > cap) {
+      char *g = realloc(r->pooled_config, cap = 2 * need);
+      if (!g) {
+        cJSON_free(v);
+        break;
+      }
+      r->pooled_config = g;
+    }
+    len += (size_t)sprintf(r->pooled_config + len, "%s%s %s", len ? ", " : "", it->string, val);
+    cJSON_free(v);
+  }
+  if (cJSON_IsString(dg)) snprintf(r->pooled_digest, sizeof r->pooled_digest, "%.12s", dg->valuestring);
+  cJSON_Delete(d);
+}
+
 static clap_status load_report(report *r, const char *run, clap_error *err) {
   r->random.wa = r->baseline.wa = NAN;
   clap_status rc = pick_run(r, run, err);
   if (rc == CLAP_OK) rc = load_sets(r, err);
   if (rc == CLAP_OK) rc = load_rows(r, err);
+  if (rc == CLAP_OK) load_pooled_config(r);
   return rc;
 }
 
@@ -282,6 +339,9 @@ static void markdown(FILE *f, report *r) {
   fprintf(f, "## Table III: WA, UA and the recall of purchase intention (%%)\n\n");
   fprintf(f, "Run `%s`, leave one session out, pooled over %d folds, n = %d held-out customer "
           "utterances.\n\n", r->run, r->nfolds, pooled_n(r));
+  if (r->pooled_config)
+    fprintf(f, "Configuration pooled (every fold): %s; inputs digest %s (labels, descriptions, cached features).\n\n",
+            r->pooled_config, r->pooled_digest[0] ? r->pooled_digest : "?");
   fprintf(f, "| | Text indicating classes | No aug. WA | UA | No | Yes | Paraphrase aug. WA | UA | "
           "No | Yes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   fprintf(f, "| Random | -");
@@ -307,11 +367,13 @@ static void markdown(FILE *f, report *r) {
   for (int a = 0; a < r->ncols; a++) fprintf(f, "---:|");
   fprintf(f, "\n");
   for (int i = 0; i < r->nfolds; i++) {
-    fprintf(f, "| %s |", r->folds[i]);
+    char buf[300];
+    fprintf(f, "| %s |", fold_label(r, i, buf, sizeof buf));
     for (int a = 0; a < r->ncols; a++)
       fputs(" ", f), pct(f, r->fold_ua[i * r->ncols + a]), fputs(" |", f);
     fprintf(f, "\n");
   }
+  if (any_one_class(r)) fprintf(f, "\n%s\n", one_class_note);
   fprintf(f, "\nSources (evaluations.id of the pooled rows): ");
   for (int a = 0; a < r->ncols; a++) {
     col_label(r, a, lab, sizeof lab);
@@ -416,9 +478,10 @@ static void svg_ua(FILE *f, report *r) {
       double v = r->fold_ua[i * r->ncols + a];
       if (!isfinite(v)) continue;
       lo = v < lo ? v : lo, hi = v > hi ? v : hi;
-      fprintf(f, "<circle cx=%.1f cy=%.1f r=3.5 fill='#222'><title>fold ", x + bw / 2,
-              H - MB - v * ph);
-      esc(f, r->folds[i]);
+      char buf[300];
+      fprintf(f, "<circle cx=%.1f cy=%.1f r=3.5 %s><title>fold ", x + bw / 2, H - MB - v * ph,
+              fold_one_class(r, i) ? "fill='none' stroke='#222'" : "fill='#222'");
+      esc(f, fold_label(r, i, buf, sizeof buf));
       fprintf(f, ": %.1f%% (evaluations #%d)</title></circle>\n", 100 * v, r->fold_id[i * r->ncols + a]);
     }
     if (hi >= lo)
@@ -438,7 +501,10 @@ static void svg_ua(FILE *f, report *r) {
   legend_item(f, lx, H + 18, col_colour(3), "zero-shot, paraphrase aug.");
   fputs("</svg>\n<p class=src>Bars: UA pooled over the folds; dots and whisker: each fold's UA. "
         "The values (%):</p>\n<table class=num><tr><th>arm</th>", f);
-  for (int i = 0; i < r->nfolds; i++) fputs("<th>", f), esc(f, r->folds[i]), fputs("</th>", f);
+  for (int i = 0; i < r->nfolds; i++) {
+    char buf[300];
+    fputs("<th>", f), esc(f, fold_label(r, i, buf, sizeof buf)), fputs("</th>", f);
+  }
   fputs("<th>pooled</th></tr>\n<tr><td>held out: n (No / Yes)</td>", f);
   for (int i = 0; i < r->nfolds; i++) {
     int no = r->fold_cnt[2 * i], yes = r->fold_cnt[2 * i + 1];
@@ -544,8 +610,8 @@ static balance_row *balance_rows(sqlite3 *db, int *n_out) {
                          -1, &st, NULL) != SQLITE_OK)
     return NULL;
   balance_row *row = NULL;
-  int n = 0, cap = 0, ok = 1;
-  while (ok && sqlite3_step(st) == SQLITE_ROW) {
+  int n = 0, cap = 0, ok = 1, step = SQLITE_DONE;
+  while (ok && (step = sqlite3_step(st)) == SQLITE_ROW) {
     if (n == cap) {
       balance_row *g = realloc(row, sizeof *row * (size_t)(cap = cap ? 2 * cap : 16));
       if (!(ok = g != NULL)) break;
@@ -557,6 +623,7 @@ static balance_row *balance_rows(sqlite3 *db, int *n_out) {
     n++;
   }
   sqlite3_finalize(st);
+  if (step != SQLITE_DONE) ok = 0; /* a failed read is no chart, not a partial one */
   if (!ok) {
     for (int i = 0; i < n; i++) free(row[i].session);
     free(row);
@@ -648,10 +715,12 @@ static void provenance(FILE *f, const report *r) {
       sqlite3_bind_text(st, 1, name->valuestring, -1, SQLITE_STATIC);
       sqlite3_bind_text(st, 2, enc[e][1], -1, SQLITE_STATIC);
       const char *sep = ", identity ";
-      while (sqlite3_step(st) == SQLITE_ROW) {
+      int step;
+      while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         fputs(sep, f), fputs("<code>", f), esc(f, (const char *)sqlite3_column_text(st, 0));
         fputs("</code>", f), sep = "; ";
       }
+      if (step != SQLITE_DONE) fputs(", identity unreadable: ", f), esc(f, sqlite3_errmsg(r->db));
     }
     sqlite3_finalize(st);
     fputs("</td></tr>\n", f);
@@ -749,6 +818,21 @@ static int write_html(report *r, const char *path, const char *quality) {
   fprintf(f, "</code>, leave one session out, pooled over %d folds, n = %d held-out customer "
           "utterances. Percentages.</p>\n", r->nfolds, pooled_n(r));
   provenance(f, r);
+  if (r->pooled_config) {
+    fputs("<p>Configuration pooled (every fold): ", f);
+    esc(f, r->pooled_config);
+    fprintf(f, "; inputs digest %s.</p>\n", r->pooled_digest[0] ? r->pooled_digest : "?");
+  }
+  if (any_one_class(r)) {
+    fputs("<p>Folds with one class (hollow dots): ", f);
+    for (int i = 0, k = 0; i < r->nfolds; i++) {
+      char buf[300];
+      if (!fold_one_class(r, i)) continue;
+      fputs(k++ ? ", " : "", f);
+      esc(f, fold_label(r, i, buf, sizeof buf));
+    }
+    fprintf(f, ". %s</p>\n", one_class_note);
+  }
   html_table(f, r);
   int rc = quality ? quality_table(f, quality) : 0;
   svg_ua(f, r);
@@ -783,6 +867,7 @@ static void report_free(report *r) {
   free(r->fold_id);
   free(r->fold_cnt);
   free(r->config_key);
+  free(r->pooled_config);
   free(r->evaluated);
 }
 

@@ -123,6 +123,50 @@ clap_status db_exec(sqlite3 *db, const char *sql, clap_error *err) {
   return CLAP_OK;
 }
 
+clap_status db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, clap_error *err) {
+  *st = NULL;
+  if (!db || !sql) return clap_error_set(err, CLAP_ERR_ARG, "db_prepare: no database or no SQL");
+  int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+  if (rc == SQLITE_OK && *st) return CLAP_OK;
+  char head[120];
+  sql_snippet(sql, head, sizeof head);
+  clap_status s = status_of(rc == SQLITE_OK ? SQLITE_MISUSE : rc);
+  if (s == CLAP_ERR_ARG) s = CLAP_ERR_INTERNAL;
+  clap_error_set(err, s, "%s (in SQL: %s)", rc == SQLITE_OK ? "empty statement" : sqlite3_errmsg(db), head);
+  sqlite3_finalize(*st);
+  *st = NULL;
+  return s;
+}
+
+/* err from a failed step of st (rc is neither ROW nor DONE). */
+static clap_status step_error(sqlite3_stmt *st, int rc, clap_error *err) {
+  char head[120];
+  const char *sql = sqlite3_sql(st);
+  sql_snippet(sql ? sql : "?", head, sizeof head);
+  if (rc == SQLITE_ROW)
+    return clap_error_set(err, CLAP_ERR_INTERNAL, "statement returned a row where none was expected (in SQL: %s)",
+                          head);
+  return clap_error_set(err, status_of(rc), "%s (in SQL: %s)", sqlite3_errmsg(sqlite3_db_handle(st)), head);
+}
+
+int db_step(sqlite3_stmt *st, clap_error *err) {
+  if (!st) {
+    return -(int)clap_error_set(err, CLAP_ERR_ARG, "db_step: no statement");
+  }
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) return DB_ROW;
+  if (rc == SQLITE_DONE) return DB_DONE;
+  return -(int)step_error(st, rc, err);
+}
+
+clap_status db_step_done(sqlite3_stmt *st, clap_error *err) {
+  if (!st) return clap_error_set(err, CLAP_ERR_ARG, "db_step: no statement");
+  int rc = sqlite3_step(st);
+  clap_status s = rc == SQLITE_DONE ? CLAP_OK : step_error(st, rc, err);
+  sqlite3_reset(st);
+  return s;
+}
+
 /* A single-integer query (PRAGMA, count). */
 static clap_status query_int(sqlite3 *db, const char *sql, int *value, clap_error *err) {
   sqlite3_stmt *st = NULL;

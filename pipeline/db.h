@@ -47,6 +47,31 @@ void db_close(sqlite3 *db);
 /* Run a statement that returns no rows; error message names the SQL. */
 clap_status db_exec(sqlite3 *db, const char *sql, clap_error *err);
 
+/* Prepare one statement. On failure *st is NULL and err holds SQLite's
+** message and the head of the SQL; the status is CLAP_ERR_INTERNAL for a
+** statement that does not compile (a bug), CLAP_ERR_NOMEM, or CLAP_ERR_IO
+** for a locked or unreadable database. *st is the caller's: finalize it. */
+clap_status db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, clap_error *err);
+
+/* One sqlite3_step, every result checked: DB_ROW (a row is ready), DB_DONE,
+** or on failure minus its clap_status (< 0; DB_STATUS turns it back) with
+** err filled: SQLite's message and the head of the statement's SQL
+** ("database is locked (in SQL: INSERT INTO ...)"). SQLITE_BUSY, an I/O
+** error, a constraint or a function's error are failures, never the end of
+** the rows. A loop reads
+**   int r = DB_DONE;
+**   while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) ...;
+**   if (rc == CLAP_OK) rc = DB_STATUS(r); */
+#define DB_ROW 1
+#define DB_DONE 0
+#define DB_STATUS(r) ((r) < 0 ? (clap_status)(-(r)) : CLAP_OK)
+int db_step(sqlite3_stmt *st, clap_error *err);
+
+/* db_step of a statement that returns no row (INSERT, UPDATE, DELETE):
+** CLAP_OK at SQLITE_DONE, a row is an error too. Resets st afterwards so a
+** cached statement can be bound again. */
+clap_status db_step_done(sqlite3_stmt *st, clap_error *err);
+
 /* Discard the open transaction, if any (none: nothing happens). For the
 ** failure paths of a unit of work: the error being reported is the one that
 ** made it fail, so a ROLLBACK's own failure is not reported (SQLite then

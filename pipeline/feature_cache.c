@@ -6,11 +6,13 @@
 
 #include "audio.h"
 #include "clap_version.h"
+#include "db.h"
 #include "hfckpt.h"
 #include "registry.h"
 
-void features_text_key(const char *text, char key[SHA256_HEX_SIZE]) {
-  sha256_hex(text, strlen(text), key);
+clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_error *err) {
+  if (sha256_hex(text, strlen(text), key)) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory hashing a text");
+  return CLAP_OK;
 }
 
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
@@ -106,11 +108,11 @@ clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modalit
   clap_status rc = features_identity(db, encoder_name, id, err);
   if (rc != CLAP_OK) return rc;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT dim, vec, encoder_id IS ?4, encoder_id FROM features "
-                         "WHERE encoder=?1 AND modality=?2 AND key=?3",
-                         -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading features: %s", sqlite3_errmsg(db));
+  rc = db_prepare(db,
+                  "SELECT dim, vec, encoder_id IS ?4, encoder_id FROM features "
+                  "WHERE encoder=?1 AND modality=?2 AND key=?3",
+                  &st, err);
+  if (rc != CLAP_OK) return rc;
   const char *mod = modality_name(modality);
   for (int i = 0; i < n && rc == CLAP_OK; i++) {
     sqlite3_reset(st);
@@ -119,7 +121,10 @@ clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modalit
     sqlite3_bind_text(st, 3, keys[i], -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
     const char *w = what ? what[i] : keys[i];
-    if (sqlite3_step(st) != SQLITE_ROW) {
+    int r = db_step(st, err);
+    if (r < 0) {
+      rc = DB_STATUS(r);
+    } else if (r == DB_DONE) {
       rc = clap_error_set(err, CLAP_ERR_NOTFOUND,
                           "no %s %s features for %s '%s' (run `clap embed` first)", encoder_name,
                           mod, modality == ENCODER_AUDIO ? "utterance" : "text", w);
@@ -148,21 +153,19 @@ clap_status features_put(sqlite3 *db, const char *encoder_name, encoder_modality
                          const char *key, const float *v, int dim, const char *id,
                          clap_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT OR REPLACE INTO features(encoder, modality, key, dim, vec, "
-                         "encoder_id) VALUES (?,?,?,?,?,?)",
-                         -1, &st, NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "writing features: %s", sqlite3_errmsg(db));
+  clap_status rc = db_prepare(db,
+                              "INSERT OR REPLACE INTO features(encoder, modality, key, dim, vec, "
+                              "encoder_id) VALUES (?,?,?,?,?,?)",
+                              &st, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_bind_text(st, 1, encoder_name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, modality_name(modality), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 4, dim);
   sqlite3_bind_blob(st, 5, v, dim * (int)sizeof(float), SQLITE_STATIC);
   if (id && id[0]) sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  if (sqlite3_step(st) != SQLITE_DONE)
-    rc = clap_error_set(err, CLAP_ERR_IO, "writing features for '%s': %s", key,
-                        sqlite3_errmsg(db));
+  rc = db_step_done(st, err);
+  if (rc != CLAP_OK) clap_error_prefix(err, "writing features for '%s': ", key);
   sqlite3_finalize(st);
   return rc;
 }

@@ -54,7 +54,7 @@
 #define FEATURES_AUDIO_MAX_SECONDS 3600.0
 #define FEATURES_ID_SIZE 96 /* an identity and its NUL */
 
-void features_text_key(const char *text, char key[SHA256_HEX_SIZE]);
+clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_error *err);
 
 clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
                              const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
@@ -74,7 +74,7 @@ clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID
 ** encoders.<side>.identity) so the SQL functions refuse the encoder when
 ** its name was registered again with other files: the row's files
 ** identity, or "" for a built-in and for a row added before schema version
-** 3 (which models then record the weights only for, as before). Unknown
+** 3 (for which a model records the weights' sha256 only). Unknown
 ** name: CLAP_ERR_NOTFOUND. */
 clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
                                     clap_error *err);
@@ -88,8 +88,8 @@ clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA25
 ** here: a checkpoint changed on disk since `clap encoder add` goes unnoticed
 ** until something encodes with it, whereas features_load still refuses rows
 ** computed by another identity. A row that cannot tell (dim NULL or < 1, an
-** unknown kind: only rows made by hand) is answered as before, by
-** features_encoder, verifying and loading it. Errors: unknown name and wrong
+** unknown kind: only rows made by hand) is answered by features_encoder,
+** verifying and loading it. Errors: unknown name and wrong
 ** modality as features_encoder. */
 clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modality want, int *dim,
                                   char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clap_bce.h"
 #include "clap_rng.h"
 #include "clap_train.h"
 #include "db.h"
@@ -56,19 +57,16 @@ static int strlist_add(strlist *l, const char *s) {
   return l->v[l->n] ? (l->n++, 0) : -1;
 }
 
-static clap_status sql_fail(sqlite3 *db, clap_error *err) {
-  return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
-}
-
 clap_status fit_sessions(sqlite3 *db, char ***ids, int *n, clap_error *err) {
   sqlite3_stmt *st;
   strlist l = {0};
-  if (sqlite3_prepare_v2(db, "SELECT id FROM sessions ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(db, err);
-  clap_status rc = CLAP_OK;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW)
+  clap_status rc = db_prepare(db, "SELECT id FROM sessions ORDER BY id", &st, err);
+  if (rc != CLAP_OK) return rc;
+  int r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW)
     if (strlist_add(&l, (const char *)sqlite3_column_text(st, 0)))
       rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   if (rc != CLAP_OK) fit_free_strings(l.v, l.n), l.v = NULL, l.n = 0;
   *ids = l.v;
@@ -140,15 +138,26 @@ static void clap_data_free(clap_data *d) {
 
 static clap_status load_tasks(sqlite3 *db, clap_data *d, clap_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT name FROM dimensions WHERE training=1 AND customer_only=0 AND "
-                         "name<>'purchase_intention' ORDER BY rowid",
-                         -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(db, err);
+  clap_status rc = db_prepare(db,
+                              "SELECT name FROM dimensions WHERE training=1 AND customer_only=0 AND "
+                              "name<>'purchase_intention' ORDER BY rowid",
+                              &st, err);
+  if (rc != CLAP_OK) return rc;
   d->k = 0;
-  while (sqlite3_step(st) == SQLITE_ROW && d->k < MAX_TASKS)
-    snprintf(d->task[d->k++], 64, "%s", (const char *)sqlite3_column_text(st, 0));
+  int r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    if (d->k == MAX_TASKS || strlen(name) >= sizeof d->task[0])
+      rc = clap_error_set(err, CLAP_ERR_RANGE,
+                          "table dimensions: training dimension '%.80s' is one too many or too long "
+                          "(at most %d dimensions of %zu bytes)",
+                          name, MAX_TASKS, sizeof d->task[0] - 1);
+    else
+      snprintf(d->task[d->k++], sizeof d->task[0], "%s", name);
+  }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
+  if (rc != CLAP_OK) return rc;
   if (d->k == 0)
     return clap_error_set(err, CLAP_ERR_NOTFOUND, "no training dimensions in table dimensions");
   return CLAP_OK;
@@ -165,7 +174,7 @@ static clap_status load_clap_rows(sqlite3 *db, const fit_options *o, clap_data *
   char *hold = holdout_json(o);
   if (!hold) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   sqlite3_stmt *st;
-  int prc = sqlite3_prepare_v2(
+  clap_status rc = db_prepare(
       db,
       "SELECT l.utterance_id, u.session_id, l.dimension, l.label FROM labels l "
       "JOIN utterances u ON u.id = l.utterance_id "
@@ -175,15 +184,14 @@ static clap_status load_clap_rows(sqlite3 *db, const fit_options *o, clap_data *
       "AND l.utterance_id IN (SELECT utterance_id FROM labels WHERE label IS NOT NULL "
       "AND dimension<>'purchase_intention') "
       "ORDER BY l.utterance_id",
-      -1, &st, NULL);
-  if (prc != SQLITE_OK) {
+      &st, err);
+  if (rc != CLAP_OK) {
     free(hold);
-    return sql_fail(db, err);
+    return rc;
   }
   sqlite3_bind_text(st, 1, hold, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  int cap = 0;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     const char *id = (const char *)sqlite3_column_text(st, 0);
     if (d->rows.n == 0 || strcmp(d->rows.v[d->rows.n - 1], id)) {
       if (strlist_add(&d->rows, id) ||
@@ -209,6 +217,7 @@ static clap_status load_clap_rows(sqlite3 *db, const fit_options *o, clap_data *
       d->counts[t][c]++;
     }
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   free(hold);
   if (rc == CLAP_OK && d->rows.n == 0)
@@ -223,24 +232,20 @@ static const char *const augment_sources[] = {"original", "paraphrase", "bundled
 static clap_status load_pool(sqlite3 *db, const fit_options *o, int text_in, clap_data *d,
                              clap_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(
-          db,
-          "SELECT dimension, pole, text, source FROM descriptions WHERE status='ok' AND "
+  clap_status rc = db_prepare(db, "SELECT dimension, pole, text, source FROM descriptions WHERE status='ok' AND "
           "(source='original' OR (?1 AND source IN ('paraphrase','bundled','manual'))) "
-          "ORDER BY dimension, pole, source<>'original', id",
-          -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(db, err);
+          "ORDER BY dimension, pole, source<>'original', id", &st, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_bind_int(st, 1, o->augment ? 1 : 0);
   strlist texts = {0}, keys = {0};
-  clap_status rc = CLAP_OK;
-  int cap = 0;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     int t = task_index(d, (const char *)sqlite3_column_text(st, 0));
     if (t < 0) continue;
     const char *text = (const char *)sqlite3_column_text(st, 2);
     const char *src = (const char *)sqlite3_column_text(st, 3);
     char key[SHA256_HEX_SIZE];
-    features_text_key(text, key);
+    if ((rc = features_text_key(text, key, err)) != CLAP_OK) break;
     if (d->npool == cap) {
       cap = cap ? 2 * cap : 64;
       int *a = realloc(d->ptask, (size_t)cap * sizeof *a);
@@ -265,6 +270,7 @@ static clap_status load_pool(sqlite3 *db, const fit_options *o, int text_in, cla
       if (!strcmp(src, augment_sources[s])) d->sources[s]++;
     d->npool++;
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   if (rc == CLAP_OK && d->npool == 0)
     rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no original descriptions (run `clap init`)");
@@ -464,19 +470,17 @@ static clap_status load_baseline_rows(sqlite3 *db, const fit_options *o, int aud
   char *hold = holdout_json(o);
   if (!hold) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT u.id, u.session_id, l.label FROM labels l JOIN utterances u ON "
+  clap_status rc = db_prepare(db, "SELECT u.id, u.session_id, l.label FROM labels l JOIN utterances u ON "
                          "u.id = l.utterance_id WHERE l.dimension='purchase_intention' AND "
                          "l.label IS NOT NULL AND u.role='customer' AND u.session_id NOT IN "
-                         "(SELECT value FROM json_each(?1)) ORDER BY u.id",
-                         -1, &st, NULL) != SQLITE_OK) {
+                         "(SELECT value FROM json_each(?1)) ORDER BY u.id", &st, err);
+  if (rc != CLAP_OK) {
     free(hold);
-    return sql_fail(db, err);
+    return rc;
   }
   sqlite3_bind_text(st, 1, hold, -1, SQLITE_STATIC);
-  clap_status rc = CLAP_OK;
-  int cap = 0;
-  while (rc == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int cap = 0, r = DB_DONE;
+  while (rc == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     if (strlist_add(&d->rows, (const char *)sqlite3_column_text(st, 0)) ||
         strlist_add(&d->row_session, (const char *)sqlite3_column_text(st, 1))) {
       rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
@@ -495,6 +499,7 @@ static clap_status load_baseline_rows(sqlite3 *db, const fit_options *o, int aud
     d->y[d->rows.n - 1] = c;
     d->counts[c]++;
   }
+  if (rc == CLAP_OK) rc = DB_STATUS(r);
   sqlite3_finalize(st);
   free(hold);
   if (rc == CLAP_OK && (d->counts[0] == 0 || d->counts[1] == 0))
@@ -526,77 +531,43 @@ static void baseline_project(clap_model *m, const float *x, int n, float *s, flo
               dim);
 }
 
-static double logit_of(const float *z, const float *w, double b, int dim) {
-  double a = b;
-  for (int j = 0; j < dim; j++) a += (double)z[j] * w[j];
-  return a;
-}
-
-static double sigmoid(double a) { return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)); }
-
-/* Adam on the fully connected unit: the same update clap_adam_step does. */
-typedef struct fc_adam {
-  float *m, *v; /* dim + 1: w then b */
-  long t;
-} fc_adam;
-
-static void fc_adam_step(fc_adam *a, float *w, float *b, const double *g, int dim, double lr) {
-  a->t++;
-  double c1 = 1 - pow(0.9, (double)a->t), c2 = 1 - pow(0.999, (double)a->t);
-  for (int j = 0; j <= dim; j++) {
-    a->m[j] = (float)(0.9 * a->m[j] + 0.1 * g[j]);
-    a->v[j] = (float)(0.999 * a->v[j] + 0.001 * g[j] * g[j]);
-    double step = lr * (a->m[j] / c1) / (sqrt(a->v[j] / c2) + 1e-8);
-    if (j < dim) w[j] = (float)(w[j] - step);
-    else *b = (float)(*b - step);
-  }
-}
-
 typedef struct bl_state {
   clap_model *m;
   clap_grads *g;
-  clap_adam *opt;
-  fc_adam fa;
-  float *w, b;
-  float *s, *z;
-  double *gfc;
+  clap_adam *opt;        /* the layers in the model: audio.w1, audio.b1 */
+  clap_adam_vec *fopt;   /* the output unit: w [dim] then b */
+  float *wb;             /* dim + 1: the output unit's w, then b */
+  float *gwb;            /* its gradient */
+  float *s, *z, *dz;
+  int *y;                /* a batch's labels */
   int in, dim;
   char audio_sha[SHA256_HEX_SIZE], audio_id[SHA256_HEX_SIZE];
 } bl_state;
 
-/* One batch: forward, BCE, gradients, both Adam steps; returns the loss sum. */
+/* One batch: forward, BCE and its gradients (clap_bce), then the one Adam of
+** ext/train on both the layers in the model and the output unit. */
 static clap_status baseline_batch(bl_state *st, const bl_data *d, const int *idx, int n,
-                                  double lr, double *loss_sum, clap_error *err) {
+                                  double *loss_sum, clap_error *err) {
   int in = st->in, dim = st->dim;
   float *x = st->s + (size_t)n * in; /* gathered rows after the standardised ones */
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
     memcpy(x + (size_t)i * in, d->audio + (size_t)idx[i] * in, (size_t)in * sizeof(float));
+    st->y[i] = d->y[idx[i]];
+  }
   baseline_project(st->m, x, n, st->s, st->z);
   clap_grads_zero(st->g);
   int r, c;
   float *gw1 = clap_grads_tensor(st->g, "audio.w1", &r, &c);
   float *gb1 = clap_grads_tensor(st->g, "audio.b1", &r, &c);
-  memset(st->gfc, 0, (size_t)(dim + 1) * sizeof *st->gfc);
-  float *dz = malloc((size_t)n * dim * sizeof(float));
-  if (!dz) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
-  for (int i = 0; i < n; i++) {
-    const float *zi = st->z + (size_t)i * dim;
-    double a = logit_of(zi, st->w, st->b, dim);
-    int y = d->y[idx[i]];
-    *loss_sum += (a > 0 ? a : 0) - a * y + log1p(exp(-fabs(a)));
-    double gi = (sigmoid(a) - y) / n;
-    for (int j = 0; j < dim; j++) {
-      st->gfc[j] += gi * zi[j];
-      dz[(size_t)i * dim + j] = (float)(gi * st->w[j]);
-      gb1[j] += dz[(size_t)i * dim + j];
-    }
-    st->gfc[dim] += gi;
-  }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, in, n, 1.0f, dz, dim, st->s, in, 0.0f,
+  clap_status rc = clap_bce_grad(st->z, n, dim, st->wb, st->wb[dim], st->y, st->gwb, &st->gwb[dim], st->dz,
+                                 loss_sum, err);
+  if (rc != CLAP_OK) return rc;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < dim; j++) gb1[j] += st->dz[(size_t)i * dim + j];
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, in, n, 1.0f, st->dz, dim, st->s, in, 0.0f,
               gw1, in);
-  free(dz);
-  clap_status rc = clap_adam_step(st->opt, st->m, st->g, err);
-  if (rc == CLAP_OK) fc_adam_step(&st->fa, st->w, &st->b, st->gfc, dim, lr);
+  rc = clap_adam_step(st->opt, st->m, st->g, err);
+  if (rc == CLAP_OK) rc = clap_adam_vec_step(st->fopt, st->wb, st->gwb, dim + 1, "the output unit", err);
   return rc;
 }
 
@@ -609,7 +580,7 @@ static clap_status baseline_train(bl_state *st, const fit_options *o, const bl_d
     int n;
     double sum = 0;
     while (rc == CLAP_OK && clap_sampler_next(s, &idx, &n))
-      rc = baseline_batch(st, d, idx, n, o->lr, &sum, err);
+      rc = baseline_batch(st, d, idx, n, &sum, err);
     loss[ep] = sum / d->rows.n;
     if (rc != CLAP_OK) clap_error_prefix(err, "epoch %d: ", ep + 1);
     else if (o->on_epoch) o->on_epoch(o->ctx, ep + 1, o->epochs, loss[ep]);
@@ -627,8 +598,8 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
   cJSON_AddStringToObject(meta, "kind", "baseline");
   cJSON *fc = cJSON_AddObjectToObject(meta, "fc");
   cJSON *w = cJSON_AddArrayToObject(fc, "w");
-  for (int j = 0; j < st->dim; j++) cJSON_AddItemToArray(w, cJSON_CreateNumber(st->w[j]));
-  cJSON_AddNumberToObject(fc, "b", st->b);
+  for (int j = 0; j < st->dim; j++) cJSON_AddItemToArray(w, cJSON_CreateNumber(st->wb[j]));
+  cJSON_AddNumberToObject(fc, "b", st->wb[st->dim]);
   clap_status rc = set_metadata(st->m, meta, err);
   double thr = 0.5, j = 0, auc = 0.5;
   if (rc == CLAP_OK) rc = fit_baseline_predict(st->m, d->audio, d->rows.n, p, NULL, err);
@@ -666,24 +637,26 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   if (rc == CLAP_OK) rc = clap_train_standardise(st.m, MODEL_AUDIO, d.audio, d.rows.n, err);
   if (rc == CLAP_OK) rc = clap_grads_create(st.m, &st.g, err);
   if (rc == CLAP_OK) rc = clap_adam_create(st.m, o->lr, &st.opt, err);
+  if (rc == CLAP_OK) rc = clap_adam_vec_create(cfg.dim + 1, o->lr, &st.fopt, err);
   st.in = cfg.audio_in;
   st.dim = cfg.dim;
   int bmax = o->batch < d.rows.n ? o->batch : d.rows.n;
+  size_t rows = (size_t)(bmax > 0 ? bmax : 1);
   double *loss = calloc((size_t)o->epochs + 1, sizeof *loss);
-  st.w = calloc((size_t)cfg.dim, sizeof *st.w);
-  st.fa.m = calloc((size_t)cfg.dim + 1, sizeof(float));
-  st.fa.v = calloc((size_t)cfg.dim + 1, sizeof(float));
-  st.gfc = calloc((size_t)cfg.dim + 1, sizeof *st.gfc);
-  st.s = malloc(2 * (size_t)(bmax > 0 ? bmax : 1) * cfg.audio_in * sizeof(float));
-  st.z = malloc((size_t)(bmax > 0 ? bmax : 1) * cfg.dim * sizeof(float));
-  if (rc == CLAP_OK && (!loss || !st.w || !st.fa.m || !st.fa.v || !st.gfc || !st.s || !st.z))
+  st.wb = calloc((size_t)cfg.dim + 1, sizeof *st.wb);
+  st.gwb = calloc((size_t)cfg.dim + 1, sizeof *st.gwb);
+  st.s = malloc(2 * rows * cfg.audio_in * sizeof(float));
+  st.z = malloc(rows * cfg.dim * sizeof(float));
+  st.dz = malloc(rows * cfg.dim * sizeof(float));
+  st.y = malloc(rows * sizeof *st.y);
+  if (rc == CLAP_OK && (!loss || !st.wb || !st.gwb || !st.s || !st.z || !st.dz || !st.y))
     rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   if (rc == CLAP_OK) {
     /* Xavier-uniform like model_create, from a stream of its own */
     clap_rng r;
     clap_rng_seed(&r, o->seed ^ 0x6261736531ULL);
     double a = sqrt(6.0 / (cfg.dim + 1));
-    for (int j = 0; j < cfg.dim; j++) st.w[j] = (float)((2 * clap_rng_uniform(&r) - 1) * a);
+    for (int j = 0; j < cfg.dim; j++) st.wb[j] = (float)((2 * clap_rng_uniform(&r) - 1) * a);
     rc = baseline_train(&st, o, &d, loss, err);
   }
   if (rc == CLAP_OK) rc = baseline_metadata(&st, o, &d, loss, err);
@@ -691,12 +664,13 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   model_free(st.m);
   clap_grads_free(st.g);
   clap_adam_free(st.opt);
-  free(st.w);
-  free(st.fa.m);
-  free(st.fa.v);
-  free(st.gfc);
+  clap_adam_vec_free(st.fopt);
+  free(st.wb);
+  free(st.gwb);
   free(st.s);
   free(st.z);
+  free(st.dz);
+  free(st.y);
   free(loss);
   fit_free_strings(d.rows.v, d.rows.n);
   fit_free_strings(d.row_session.v, d.row_session.n);
@@ -742,7 +716,7 @@ clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, dou
     int k = n - i0 < chunk ? n - i0 : chunk;
     baseline_project((clap_model *)m, x + (size_t)i0 * cfg->audio_in, k, s, z);
     for (int i = 0; i < k; i++)
-      p[i0 + i] = sigmoid(logit_of(z + (size_t)i * cfg->dim, wv, (float)b->valuedouble, cfg->dim));
+      p[i0 + i] = clap_bce_sigmoid(clap_bce_logit(z + (size_t)i * cfg->dim, wv, (float)b->valuedouble, cfg->dim));
   }
   if (rc == CLAP_OK && threshold) *threshold = t->valuedouble;
   free(wv);
@@ -885,7 +859,9 @@ static clap_status run_parsed(fit_command *c, fit_arm arm, clap_model **m, doubl
   sqlite3 *db;
   clap_status rc = db_open(c->path, 0, &db, err);
   if (rc != CLAP_OK) return rc;
-  if (!c->replace && model_store_exists(db, c->name))
+  int exists = 0;
+  if (!c->replace) rc = model_store_exists(db, c->name, &exists, err);
+  if (rc == CLAP_OK && exists)
     rc = clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", c->name);
   if (rc == CLAP_OK) {
     char label[128];

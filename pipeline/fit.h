@@ -18,8 +18,11 @@
 **
 ** Baseline rows: customer utterances of the sessions not held out with a
 ** purchase_intention label. Model: standardisation -> linear projection
-** (D) -> one fully connected unit -> sigmoid, BCE, Adam (same epochs, lr,
-** batch, seed as given), threshold = Youden's J on the training ROC.
+** (D) -> one fully connected unit -> sigmoid, BCE (ext/train/clap_bce.h),
+** the one Adam of ext/train (clap_adam for the projection, clap_adam_vec for
+** the unit; same epochs, lr, batch, seed as given), threshold = Youden's J
+** on the training ROC. A non-finite logit or gradient fails training,
+** naming the epoch and the row or parameter.
 **
 ** Baseline representation: a clap_model (blob format of model.h, stored in
 ** clap_models like any model) whose audio side holds the standardisation
@@ -46,7 +49,7 @@
 ** `clap encoder add` still trains from its cached vectors; the model
 ** records the registered identity, and the SQL functions hash the files
 ** when the model runs and refuse it then. (A row made by
-** hand without a dim, or of an unknown kind, is created as before.)
+** hand without a dim, or of an unknown kind, is created, its files verified.)
 **
 ** Errors: no training rows, a task or class with no text, a missing
 ** feature vector, a baseline with only one class among its training

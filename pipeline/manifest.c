@@ -493,8 +493,8 @@ clap_status manifest_parse(const char *json, size_t n, const char *name, const c
     free(m);
     return clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
   }
-  sha256_hex(json, n, m->sha256);
-  clap_status rc = parse_json(json, n, name, &m->root, err);
+  clap_status rc = sha256_hex(json, n, m->sha256) ? clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name)
+                                                 : parse_json(json, n, name, &m->root, err);
   if (!rc) rc = parse_root(m, base_dir, err);
   if (rc) {
     manifest_free(m);

@@ -4,34 +4,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-int model_store_exists(sqlite3 *db, const char *name) {
+#include "db.h"
+
+clap_status model_store_exists(sqlite3 *db, const char *name, int *exists, clap_error *err) {
   sqlite3_stmt *st;
-  int found = 0;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM clap_models WHERE name=?", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
-  }
+  *exists = 0;
+  clap_status rc = db_prepare(db, "SELECT 1 FROM clap_models WHERE name=?", &st, err);
+  if (rc != CLAP_OK) return rc;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int r = db_step(st, err);
+  *exists = r == DB_ROW;
   sqlite3_finalize(st);
-  return found;
+  return DB_STATUS(r);
 }
 
 clap_status model_store_put(sqlite3 *db, const char *name, const clap_model *m, int replace,
                             const char *metrics_json, clap_error *err) {
-  if (!replace && model_store_exists(db, name))
-    return clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", name);
+  int exists = 0;
+  clap_status rc = replace ? CLAP_OK : model_store_exists(db, name, &exists, err);
+  if (rc != CLAP_OK) return rc;
+  if (exists) return clap_error_set(err, CLAP_ERR_ARG, "a model named '%s' exists (use --replace)", name);
   unsigned char *blob = NULL;
   size_t n = 0;
-  clap_status rc = model_save(m, &blob, &n, err);
+  rc = model_save(m, &blob, &n, err);
   if (rc != CLAP_OK) return rc;
   const model_config *cfg = model_get_config(m);
   char *card = model_describe_json(m);
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT OR REPLACE INTO clap_models(name, model, audio_encoder, "
-                         "text_encoder, dim, config, metrics) VALUES (?,?,?,?,?,?,?)",
-                         -1, &st, NULL) != SQLITE_OK) {
-    rc = clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
-  } else {
+  rc = db_prepare(db,
+                  "INSERT OR REPLACE INTO clap_models(name, model, audio_encoder, "
+                  "text_encoder, dim, config, metrics) VALUES (?,?,?,?,?,?,?)",
+                  &st, err);
+  if (rc == CLAP_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_blob64(st, 2, blob, n, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, cfg->audio_encoder, -1, SQLITE_STATIC);
@@ -39,10 +43,10 @@ clap_status model_store_put(sqlite3 *db, const char *name, const clap_model *m, 
     sqlite3_bind_int(st, 5, cfg->dim);
     sqlite3_bind_text(st, 6, card ? card : "{}", -1, SQLITE_STATIC);
     if (metrics_json) sqlite3_bind_text(st, 7, metrics_json, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-      rc = clap_error_set(err, CLAP_ERR_IO, "storing model '%s': %s", name, sqlite3_errmsg(db));
+    rc = db_step_done(st, err);
   }
   sqlite3_finalize(st);
+  if (rc != CLAP_OK) clap_error_prefix(err, "storing model '%s': ", name);
   free(card);
   free(blob);
   return rc;
@@ -52,12 +56,13 @@ clap_status model_store_get(sqlite3 *db, const char *name, clap_model **out, uns
                             size_t *nbytes, clap_error *err) {
   *out = NULL;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT model FROM clap_models WHERE name=?", -1, &st, NULL) !=
-      SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "%s", sqlite3_errmsg(db));
+  clap_status rc = db_prepare(db, "SELECT model FROM clap_models WHERE name=?", &st, err);
+  if (rc != CLAP_OK) return rc;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  clap_status rc;
-  if (sqlite3_step(st) != SQLITE_ROW) {
+  int r = db_step(st, err);
+  if (r < 0) {
+    rc = DB_STATUS(r);
+  } else if (r == DB_DONE) {
     rc = clap_error_set(err, CLAP_ERR_NOTFOUND, "no model named '%s'", name);
   } else {
     const void *p = sqlite3_column_blob(st, 0);

@@ -28,6 +28,7 @@ clap_status model_store_put(sqlite3 *db, const char *name, const clap_model *m, 
                             const char *metrics_json, clap_error *err);
 clap_status model_store_get(sqlite3 *db, const char *name, clap_model **out, unsigned char **blob,
                             size_t *nbytes, clap_error *err);
-int model_store_exists(sqlite3 *db, const char *name);
+/* *exists: 1 when a model of that name is stored; a failed read is an error. */
+clap_status model_store_exists(sqlite3 *db, const char *name, int *exists, clap_error *err);
 
 #endif

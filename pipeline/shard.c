@@ -52,7 +52,7 @@ int shard_of(const char *key, int n) {
   sha256_ctx c;
   sha256_init(&c);
   sha256_update(&c, key, strlen(key));
-  sha256_final(&c, d);
+  if (sha256_final(&c, d)) return 0;
   uint64_t h = 0;
   for (int i = 0; i < 8; i++) h = h << 8 | d[i];
   return 1 + (int)(h % (uint64_t)n);
@@ -90,10 +90,12 @@ clap_status shard_fingerprint(sqlite3 *db, char hex[SHA256_HEX_SIZE], clap_error
     }
   }
   clap_status s = CLAP_OK;
-  if (rc != SQLITE_DONE)
+  if (rc != SQLITE_DONE) {
+    sha256_discard(&c);
     s = clap_error_set(err, CLAP_ERR_IO, "reading utterances: %s", sqlite3_errmsg(db));
-  else
-    sha256_final_hex(&c, hex);
+  } else if (sha256_final_hex(&c, hex)) {
+    s = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory hashing the utterances");
+  }
   sqlite3_finalize(st);
   return s;
 }
@@ -241,11 +243,12 @@ static clap_status read_columns(sqlite3 *db, const char *schema, columns *c, cla
   char *sql = sqlite3_mprintf("PRAGMA \"%w\".table_info(features)", schema);
   sqlite3_stmt *st = NULL;
   clap_status s = CLAP_OK;
-  if (!sql || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-    s = clap_error_set(err, CLAP_ERR_FORMAT, "reading the features columns: %s",
-                       sqlite3_errmsg(db));
+  if (!sql) s = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  else if ((s = db_prepare(db, sql, &st, err)) != CLAP_OK)
+    clap_error_prefix(err, "reading the features columns: ");
   sqlite3_free(sql);
-  while (s == CLAP_OK && sqlite3_step(st) == SQLITE_ROW) {
+  int r = DB_DONE;
+  while (s == CLAP_OK && (r = db_step(st, err)) == DB_ROW) {
     char **nm = realloc(c->name, (size_t)(c->n + 1) * sizeof *nm);
     if (nm) c->name = nm;
     int *pk = realloc(c->pk, (size_t)(c->n + 1) * sizeof *pk);
@@ -259,6 +262,7 @@ static clap_status read_columns(sqlite3 *db, const char *schema, columns *c, cla
     c->name[c->n] = copy;
     c->pk[c->n++] = sqlite3_column_int(st, 5) > 0;
   }
+  if (s == CLAP_OK && (s = DB_STATUS(r)) != CLAP_OK) clap_error_prefix(err, "reading the features columns: ");
   sqlite3_finalize(st);
   if (s == CLAP_OK && c->n == 0)
     s = clap_error_set(err, CLAP_ERR_FORMAT, "no features table");
@@ -439,12 +443,13 @@ static clap_status check_encoder(sqlite3 *db, const char *name, const char *sha,
     return check_identity(db, name, id, err);
   }
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT sha256 FROM main.clap_encoders WHERE name = ?", -1, &st,
-                         NULL) != SQLITE_OK)
-    return clap_error_set(err, CLAP_ERR_INTERNAL, "reading clap_encoders: %s", sqlite3_errmsg(db));
+  clap_status s = db_prepare(db, "SELECT sha256 FROM main.clap_encoders WHERE name = ?", &st, err);
+  if (s != CLAP_OK) return s;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  clap_status s = CLAP_OK;
-  if (sqlite3_step(st) != SQLITE_ROW)
+  int r = db_step(st, err);
+  if (r < 0)
+    s = DB_STATUS(r);
+  else if (r == DB_DONE)
     s = clap_error_set(err, CLAP_ERR_FORMAT,
                        "made with encoder '%s', which this database does not register "
                        "(`clap encoder add` it with the same weights first)",
@@ -581,7 +586,10 @@ static clap_status check_shard(sqlite3 *db, columns *cols, shard_merge_counts *c
     return clap_error_set(err, CLAP_ERR_FORMAT, "reading clap_shard: %s", sqlite3_errmsg(db));
   char fp[SHA256_HEX_SIZE];
   clap_status s = shard_fingerprint(db, fp, err);
-  if (s == CLAP_OK && sqlite3_step(st) != SQLITE_ROW)
+  int r = s == CLAP_OK ? db_step(st, err) : DB_DONE;
+  if (s == CLAP_OK && r < 0)
+    s = DB_STATUS(r);
+  else if (s == CLAP_OK && r == DB_DONE)
     s = clap_error_set(err, CLAP_ERR_FORMAT, "clap_shard has no row");
   if (s == CLAP_OK) {
     c->k = sqlite3_column_int(st, 0);

@@ -82,7 +82,7 @@
 
 clap_status shard_parse(const char *arg, int *k, int *n, clap_error *err);
 
-/* 1..n for n >= 1 (0 when n < 1). */
+/* 1..n for n >= 1; 0 when n < 1 or when hashing ran out of memory. */
 int shard_of(const char *key, int n);
 
 /* The default --out: DB without a trailing ".db", then ".shard-K-of-N.db".

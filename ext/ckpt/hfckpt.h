@@ -65,9 +65,9 @@ clap_status hfckpt_bool(const cJSON *root, const char *key, int def, int *out, c
 **     gone, or a file the encoder would read that was not recorded (say a
 **     tokenizer_config.json put there later), is CLAP_ERR_FORMAT naming it
 **     too. A missing weights file is hfckpt_weights_file's NOTFOUND.
-**   - older rows, config without "files": the weights file only, as before
-**     ("weights" in config, absolute or relative to dir, against sha); a
-**     row without either is taken as it is.
+**   - rows whose config has no "files" (written before schema version 3):
+**     the weights file only ("weights" in config, absolute or relative to
+**     dir, against sha); a row without either is taken as it is.
 ** It hashes every file it checks, so callers run it once per encoder they
 ** build (the SQL binding once per connection and row, see sqlite_clap.c). */
 clap_status hfckpt_verify_weights(const char *name, const char *dir, const char *config_json,
@@ -86,7 +86,8 @@ clap_status hfckpt_file_hashes(const char *dir, cJSON **files, clap_error *err);
 ** of the lines "HEX  NAME\n" in byte order of NAME, which is what
 **   cd DIR && sha256sum NAME... | sha256sum
 ** prints when the names are given sorted (LC_ALL=C). Members that are not
-** strings are skipped; no members gives the sha256 of nothing. */
+** strings are skipped; no members gives the sha256 of nothing. out is ""
+** when hashing ran out of memory (an identity no checkpoint has). */
 void hfckpt_identity(const cJSON *files, char out[SHA256_HEX_SIZE]);
 
 /* The identity a clap_encoders row records: hfckpt_identity of its config's

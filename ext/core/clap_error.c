@@ -39,18 +39,3 @@ void clap_error_clear(clap_error *e) {
   e->code = CLAP_OK;
   e->msg[0] = 0;
 }
-
-const char *clap_status_name(clap_status code) {
-  switch (code) {
-    case CLAP_OK: return "ok";
-    case CLAP_ERR_ARG: return "argument";
-    case CLAP_ERR_NOMEM: return "out of memory";
-    case CLAP_ERR_IO: return "io";
-    case CLAP_ERR_FORMAT: return "format";
-    case CLAP_ERR_RANGE: return "range";
-    case CLAP_ERR_UNSUPPORTED: return "unsupported";
-    case CLAP_ERR_NOTFOUND: return "not found";
-    case CLAP_ERR_INTERNAL: return "internal";
-  }
-  return "unknown";
-}

@@ -49,7 +49,4 @@ clap_status clap_error_prefix(clap_error *e, const char *fmt, ...)
 
 void clap_error_clear(clap_error *e);
 
-/* A short stable name for a status ("format", "range", ...). */
-const char *clap_status_name(clap_status code);
-
 #endif

@@ -228,7 +228,6 @@ void distilbert_free(distilbert *m) {
 
 const distilbert_config *distilbert_get_config(const distilbert *m) { return m ? &m->cfg : NULL; }
 const char *distilbert_weights_path(const distilbert *m) { return m ? m->weights_path : NULL; }
-const tokenizer *distilbert_tokenizer(const distilbert *m) { return m ? m->tok : NULL; }
 int distilbert_max_tokens(const distilbert *m) { return m ? m->max_tokens : 0; }
 
 /* ---- forward ---- */

@@ -72,8 +72,6 @@ nn_precision distilbert_precision(const distilbert *m);
 const distilbert_config *distilbert_get_config(const distilbert *m);
 /* The weights file actually read (model.safetensors or pytorch_model.bin). */
 const char *distilbert_weights_path(const distilbert *m);
-/* The model's tokenizer, owned by the model. */
-const tokenizer *distilbert_tokenizer(const distilbert *m);
 /* Most tokens one sentence becomes ([CLS] and [SEP] included). */
 int distilbert_max_tokens(const distilbert *m);
 

@@ -28,8 +28,8 @@ struct encoder {
   nn_precision prec;
 };
 
-/* Every kind the engine knows. Checkpoint kinds ("hubert", "distilbert") are
-** added here when their modules land: one line each, e.g. &hubert_encoder_ops. */
+/* Every kind the engine knows, built-in and checkpoint kinds alike, one
+** line each. */
 static const encoder_ops *const encoder_kinds[] = {
     &acoustic_encoder_ops,
     &ngram_encoder_ops,

@@ -230,7 +230,8 @@ static clap_status config_probe(oa_state *st, const cJSON *cfg, clap_error *err)
       return clap_error_set(err, CLAP_ERR_FORMAT, "probe_vector[%d] is not a finite number", j);
     st->probe_vec[j++] = (float)v->valuedouble;
   }
-  sha256_hex(st->probe_vec, (size_t)st->dim * sizeof(float), st->probe_sha);
+  if (sha256_hex(st->probe_vec, (size_t)st->dim * sizeof(float), st->probe_sha))
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   return CLAP_OK;
 }
 
@@ -537,9 +538,9 @@ clap_status openai_embed_register(const openai_embed_options *o, char **config_j
   if (rc != CLAP_OK) return rc;
   char *url = trimmed_url(o->base_url);
   char probe_sha[SHA256_HEX_SIZE];
-  sha256_hex(vec, (size_t)d * sizeof(float), probe_sha);
-  if (url) identity_of(url, o, d, probe_sha, identity);
-  char *cfg = url ? config_json(url, o, d, vec, probe_sha, identity) : NULL;
+  int hashed = !sha256_hex(vec, (size_t)d * sizeof(float), probe_sha);
+  if (url && hashed) identity_of(url, o, d, probe_sha, identity);
+  char *cfg = url && hashed && identity[0] ? config_json(url, o, d, vec, probe_sha, identity) : NULL;
   free(url);
   free(vec);
   if (!cfg) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");

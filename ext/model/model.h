@@ -137,7 +137,7 @@ const char *model_tensor_name(const clap_model *m, int i);  /* NULL when out of 
 ** malloc'd, the caller frees; NULL only when out of memory. */
 char *model_describe_json(const clap_model *m);
 
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes - the blob's
+/* CRC-32 (IEEE 802.3, reflected: zlib's crc32) of n bytes - the blob's
 ** trailing checksum covers every byte before it. */
 uint32_t model_crc32(const void *data, size_t n);
 

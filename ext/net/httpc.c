@@ -449,10 +449,36 @@ static int retryable_status(long code) {
   return code == 408 || code == 409 || code == 429 || code >= 500;
 }
 
+/* A certificate the client cannot verify (unknown issuer, self-signed,
+** expired, wrong host, a bad CA file, a pinned key that differs) is final:
+** trying again meets the same certificate. */
+static int tls_verification_failure(CURLcode rc) {
+  switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION: /* includes the former CURLE_SSL_CACERT */
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 /* The error of a failed attempt, into call->err; returns whether to retry. */
 static int judge_failure(httpc_client *c, slot *s, httpc_call *call, CURLcode rc) {
   if (rc != CURLE_OK) {
     const char *why = s->too_big ? "the reply is larger than 64 MiB" : s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+    if (tls_verification_failure(rc)) {
+      clap_error_set(&call->err, CLAP_ERR_IO,
+                     "%s: the server's TLS certificate could not be verified (%s); not retried: check the URL's "
+                     "host, or the certificate authorities the system trusts",
+                     c->endpoint, why);
+      call->status = CLAP_ERR_IO;
+      return 0;
+    }
     if (rc == CURLE_OPERATION_TIMEDOUT)
       clap_error_set(&call->err, CLAP_ERR_IO, "%s: no complete reply within %.3g s (%s)", c->endpoint,
                      s->attempt_ms / 1000.0, why);

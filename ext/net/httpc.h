@@ -37,8 +37,9 @@
 ** date), capped at config.max_wait_ms, and is otherwise an exponential
 ** backoff from config.backoff_ms with jitter (also capped). No retry on any
 ** other status (400, 401, 403, 404, ...), on a quota error (429 whose
-** error.code or error.type is "insufficient_quota"), nor on a 2xx reply the
-** accept callback refuses. A failed call's message names the HTTP status,
+** error.code or error.type is "insufficient_quota"), on a 2xx reply the
+** accept callback refuses, nor on a TLS certificate that cannot be verified
+** (its message says "the server's TLS certificate could not be verified"). A failed call's message names the HTTP status,
 ** the URL and the server's own message, parsed leniently from
 ** {"error": {"message": ..., "code": string-or-number, "type": ...}} or
 ** {"error": "text"} or {"message": ...} or {"detail": ...}, else the start

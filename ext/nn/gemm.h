@@ -7,8 +7,8 @@
 ** as the multiply itself. With few rows nothing needs packing: the AVX-512
 ** kernel transposes x (rows·in floats, small) and broadcasts W one element
 ** at a time against 16 rows of x per vector, 16 accumulators, W streamed
-** from memory once (up to 128 rows; ~170-190 GFLOP/s a core here, near the
-** FMA peak); above 128 rows, and in AVX2, a register-blocked dot-product
+** from memory once (up to 128 rows; near the FMA peak, figures in
+** tests/bench/NOTES.md); above 128 rows, and in AVX2, a register-blocked dot-product
 ** kernel (4 W rows × 3 x rows per tile in AVX2, 4 × 4 in AVX-512) keeps x
 ** in cache instead. For many rows a packed sgemm wins; gemm_small_rows() is
 ** the measured crossover that nn_linear dispatches on.
@@ -46,18 +46,16 @@
 
 /* Rows up to which gemm_linear (kernel GEMM_AUTO) beats cblas_sgemm, its
 ** packing included, on the encoders' linear shapes (768x768, 768x3072,
-** 3072x768) on this CPU with the OpenBLAS kernels in use; 0 when the auto
-** kernel is BLAS itself. Measured with tests/bench/bench_gemm.c (OpenBLAS
-** 0.3.21, AMD Zen 5): against OpenBLAS's Haswell (AVX2) kernels, our AVX2
-** wins up to ~128 rows and our AVX-512 up to ~512 (HuBERT's 10 s is 499);
-** against its own AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids)
-** only the broadcast path wins, up to 128 rows. */
+** 3072x768) with the OpenBLAS kernels in use: 128 against OpenBLAS's
+** AVX2 kernels with our AVX2 kernel, 512 with our AVX-512 one, 128 against
+** OpenBLAS's own AVX-512 kernels; 0 when the auto kernel is BLAS itself.
+** The crossovers come from tests/bench/bench_gemm.c (measurements in
+** tests/bench/NOTES.md). */
 int gemm_small_rows(void);
 
-/* Multiply-adds below which a call runs on one thread: a pthread_create +
-** join costs 25-140 us here, and a 32-row 768x768 linear (19M) takes ~150 us
-** on one core, so splitting it lost time end to end (DistilBERT at 2
-** threads: 0.97 s per 50 sentences with 8M, 0.81-0.87 s with 32M). */
+/* Multiply-adds below which a call runs on one thread: below it, starting
+** and joining a thread costs about as much as the work it would take over
+** (tests/bench/NOTES.md has the measurements that set it). */
 #define GEMM_THREAD_MIN_MACS (1L << 25)
 
 typedef enum gemm_kernel {

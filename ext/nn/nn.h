@@ -42,13 +42,6 @@ void nn_linear(const float *x, int rows, int in, const float *w, const float *b,
 void nn_layer_norm(const float *x, int rows, int d, const float *gamma, const float *beta,
                    float eps, float *y);
 
-/* Group norm, in place, on channel-major x[c,len]: channels split into
-** `groups` equal groups (groups divides c), each normalised over its channels
-** and all of time, then per-channel gamma/beta (NULL = 1/0). groups == c is
-** HuBERT/wav2vec2's layer-0 norm: each channel over time. */
-void nn_group_norm(float *x, int c, int len, int groups, const float *gamma, const float *beta,
-                   float eps);
-
 /* Exact GELU, in place: 0.5·x·(1+erf(x/√2)) (PyTorch's default "gelu"). */
 void nn_gelu(float *x, size_t n);
 
@@ -72,22 +65,6 @@ void nn_attention(const float *q, const float *k, const float *v, int t, int s, 
                   float *out);
 size_t nn_attention_scratch(int t, int s, int workers);
 
-/* 1-D convolution as PyTorch's Conv1d (zero padding `pad` on both sides).
-**   x [cin, len] channel-major; w [cout, cin/groups, k]; b [cout] or NULL;
-**   y [cout, lout], lout = nn_conv1d_out_len(len, k, stride, pad).
-** im2col + sgemm in blocks of output frames, so scratch is bounded:
-** nn_conv1d_scratch(cin/groups, k, lout) floats. */
-void nn_conv1d(const float *x, int cin, int len, const float *w, const float *b, int cout, int k,
-               int stride, int pad, int groups, float *scratch, float *y);
-/* Output frames, or 0 if the (padded) input is shorter than the kernel. */
-int nn_conv1d_out_len(int len, int k, int stride, int pad);
-size_t nn_conv1d_scratch(int cin_per_group, int k, int lout);
-
-/* Weight norm over dim=2 (as HuBERT's positional conv): for v [o,i,k] and
-** g [k], w[:,:,j] = g[j]·v[:,:,j]/‖v[:,:,j]‖₂, the norm over all o·i values
-** at tap j. A zero slice gives zeros, not NaN. */
-void nn_weight_norm_dim2(const float *v, const float *g, int o, int i, int k, float *w);
-
 /* Every row of y [rows, cols] = v [cols] (a bias before a beta = 1 sgemm). */
 void nn_fill_rows(float *y, long rows, int cols, const float *v);
 
@@ -102,9 +79,11 @@ void nn_transpose(const float *in, int rows, int cols, float *out);
 ** frame's window as one contiguous row of k·i floats against one weight row. */
 void nn_conv_weight_tap_major(const float *w, int o, int i, int k, float *out);
 
-/* nn_weight_norm_dim2 written tap-major, w [o, k, i], in two sequential
-** passes over v (per-tap strided passes are slow on HuBERT's 19 MB).
-** scratch holds k doubles. */
+/* Weight norm over dim=2 (as HuBERT's positional conv), written tap-major:
+** for v [o,i,k] and g [k], w [o,k,i] with w[:,j,:] = g[j]·v[:,:,j]/‖v[:,:,j]‖₂,
+** the norm over all o·i values at tap j (a zero slice gives zeros, not NaN).
+** Two sequential passes over v (per-tap strided passes are slow on HuBERT's
+** 19 MB). scratch holds k doubles. */
 void nn_weight_norm_dim2_tap_major(const float *v, const float *g, int o, int i, int k,
                                    double *scratch, float *w);
 

@@ -1216,8 +1216,13 @@ static const fn_spec functions[] = {
     {"clap_classify_probs", 3, READS | SUBTYPE_IN | SUBTYPE_OUT, fn_classify_probs},
 };
 
+/* The one symbol clap0.so exports: everything else is built with
+** -fvisibility=hidden, so a host defining a function of the same name as
+** one of ours (model_load, vec_parse, ...) keeps its own. */
 #ifdef _WIN32
 __declspec(dllexport)
+#else
+__attribute__((visibility("default")))
 #endif
 int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);

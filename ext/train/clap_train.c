@@ -138,8 +138,8 @@ clap_status clap_text_pool_create(const float *features, int n, int text_in, con
   return CLAP_OK;
 }
 
-int clap_text_pool_size(const clap_text_pool *p) { return p ? p->n : 0; }
-int clap_text_pool_dim(const clap_text_pool *p) { return p ? p->dim : 0; }
+static int clap_text_pool_size(const clap_text_pool *p) { return p ? p->n : 0; }
+static int clap_text_pool_dim(const clap_text_pool *p) { return p ? p->dim : 0; }
 
 const float *clap_text_pool_row(const clap_text_pool *p, int row) {
   if (!p || row < 0 || row >= p->n) return NULL;
@@ -645,23 +645,33 @@ static void adam_update(float *restrict p, const float *restrict g, float *restr
   }
 }
 
+/* The per-step constants of step t: lr / (1 - 0.9^t) and 1 / (1 - 0.999^t),
+** computed in double and rounded to float, so the element loop is plain
+** float arithmetic (same order of operations on every run). */
+static void adam_constants(long t, double lr, float *step, float *inv_bc2) {
+  double bc1 = 1.0 - pow(0.9, (double)t), bc2 = 1.0 - pow(0.999, (double)t);
+  *step = (float)(lr / bc1);
+  *inv_bc2 = (float)(1.0 / bc2);
+}
+
+static clap_status check_finite(const float *g, size_t n, const char *what, clap_error *err) {
+  for (size_t j = 0; j < n; j++)
+    if (!isfinite(g[j])) return clap_error_set(err, CLAP_ERR_RANGE, "gradient of %s[%zu] is not finite", what, j);
+  return CLAP_OK;
+}
+
 clap_status clap_adam_step(clap_adam *a, clap_model *m, clap_grads *g, clap_error *err) {
   if (!a || !m || !g) return clap_error_set(err, CLAP_ERR_ARG, "clap_adam_step: optimiser, model or gradients is NULL");
   if (!plan_matches(&a->plan, m) || !plan_matches(&g->plan, m))
     return clap_error_set(err, CLAP_ERR_ARG, "clap_adam_step: the model's tensors differ from those the optimiser or gradients were made for");
   for (int i = 0; i < a->plan.n; i++) {
-    const float *gr = g->data + a->plan.off[i];
-    size_t len = (size_t)a->plan.rows[i] * a->plan.cols[i];
-    for (size_t j = 0; j < len; j++)
-      if (!isfinite(gr[j]))
-        return clap_error_set(err, CLAP_ERR_RANGE, "gradient of %s[%zu] is not finite", a->plan.name[i], j);
+    clap_status rc = check_finite(g->data + a->plan.off[i], (size_t)a->plan.rows[i] * a->plan.cols[i],
+                                  a->plan.name[i], err);
+    if (rc != CLAP_OK) return rc;
   }
   a->t++;
-  double bc1 = 1.0 - pow(0.9, (double)a->t), bc2 = 1.0 - pow(0.999, (double)a->t);
-  /* p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), with the bias corrections
-  ** folded into two per-step constants so the element loop is plain float
-  ** arithmetic (same order of operations on every run). */
-  const float step = (float)(a->lr / bc1), inv_bc2 = (float)(1.0 / bc2);
+  float step, inv_bc2;
+  adam_constants(a->t, a->lr, &step, &inv_bc2);
   for (int i = 0; i < a->plan.n; i++)
     adam_update(model_tensor(m, a->plan.name[i], NULL, NULL), g->data + a->plan.off[i],
                 a->m1 + a->plan.off[i], a->m2 + a->plan.off[i],
@@ -670,6 +680,54 @@ clap_status clap_adam_step(clap_adam *a, clap_model *m, clap_grads *g, clap_erro
   if (ls < 0) ls = 0;
   if (ls > (float)CLAP_LOG_SCALE_MAX) ls = (float)CLAP_LOG_SCALE_MAX;
   model_set_log_scale(m, ls);
+  return CLAP_OK;
+}
+
+struct clap_adam_vec {
+  int n;
+  float *m1, *m2;
+  long t;
+  double lr;
+};
+
+clap_status clap_adam_vec_create(int n, double lr, clap_adam_vec **out, clap_error *err) {
+  if (!out) return clap_error_set(err, CLAP_ERR_ARG, "clap_adam_vec_create: out is NULL");
+  *out = NULL;
+  if (n < 1) return clap_error_set(err, CLAP_ERR_ARG, "clap_adam_vec_create: n = %d is not positive", n);
+  if (!isfinite(lr) || !(lr > 0))
+    return clap_error_set(err, CLAP_ERR_RANGE, "clap_adam_vec_create: learning rate %g is not a positive finite number", lr);
+  clap_adam_vec *a = calloc(1, sizeof *a);
+  if (a) {
+    a->m1 = calloc((size_t)n, sizeof(float));
+    a->m2 = calloc((size_t)n, sizeof(float));
+  }
+  if (!a || !a->m1 || !a->m2) {
+    clap_adam_vec_free(a);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory for the optimiser state");
+  }
+  a->n = n;
+  a->lr = lr;
+  *out = a;
+  return CLAP_OK;
+}
+
+void clap_adam_vec_free(clap_adam_vec *a) {
+  if (!a) return;
+  free(a->m1);
+  free(a->m2);
+  free(a);
+}
+
+clap_status clap_adam_vec_step(clap_adam_vec *a, float *p, const float *g, int n, const char *what,
+                               clap_error *err) {
+  if (!a || !p || !g) return clap_error_set(err, CLAP_ERR_ARG, "clap_adam_vec_step: optimiser, parameters or gradient is NULL");
+  if (n != a->n) return clap_error_set(err, CLAP_ERR_ARG, "clap_adam_vec_step: %d parameters, the state has %d", n, a->n);
+  clap_status rc = check_finite(g, (size_t)n, what ? what : "parameters", err);
+  if (rc != CLAP_OK) return rc;
+  a->t++;
+  float step, inv_bc2;
+  adam_constants(a->t, a->lr, &step, &inv_bc2);
+  adam_update(p, g, a->m1, a->m2, (size_t)n, step, inv_bc2);
   return CLAP_OK;
 }
 
@@ -726,7 +784,7 @@ int clap_sampler_next(clap_sampler *s, const int **idx, int *count) {
   return 1;
 }
 
-int clap_sampler_size(const clap_sampler *s) { return s ? s->n : 0; }
+static int clap_sampler_size(const clap_sampler *s) { return s ? s->n : 0; }
 int clap_sampler_epoch(const clap_sampler *s) { return s ? s->epoch : 0; }
 
 /* ---------------------------------------------------------------- epoch */

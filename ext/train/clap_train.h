@@ -76,8 +76,6 @@ clap_status clap_text_pool_create(const float *features, int n, int text_in, con
                                   const int *cls, const unsigned char *original,
                                   clap_text_pool **out, clap_error *err);
 void clap_text_pool_free(clap_text_pool *p);
-int clap_text_pool_size(const clap_text_pool *p);
-int clap_text_pool_dim(const clap_text_pool *p);
 const float *clap_text_pool_row(const clap_text_pool *p, int row); /* NULL out of range */
 /* How many rows describe (task, cls) - 0 when none. */
 int clap_text_pool_count(const clap_text_pool *p, int task, int cls);
@@ -142,6 +140,17 @@ void clap_adam_free(clap_adam *a);
 clap_status clap_adam_step(clap_adam *a, clap_model *m, clap_grads *g, clap_error *err);
 long clap_adam_steps(const clap_adam *a);
 
+/* The same Adam, the same update, for n parameters outside a model (the
+** baseline's output unit, clap_bce.h): clap_adam_vec_step updates p [n] from
+** g [n]. A non-finite gradient is CLAP_ERR_RANGE "gradient of WHAT[j] is not
+** finite" with p and the state unchanged; n other than the state's is
+** CLAP_ERR_ARG. */
+typedef struct clap_adam_vec clap_adam_vec;
+clap_status clap_adam_vec_create(int n, double lr, clap_adam_vec **out, clap_error *err);
+void clap_adam_vec_free(clap_adam_vec *a);
+clap_status clap_adam_vec_step(clap_adam_vec *a, float *p, const float *g, int n, const char *what,
+                               clap_error *err);
+
 /* -------------------------------------------------------------- sampler */
 
 typedef struct clap_sampler clap_sampler;
@@ -158,7 +167,6 @@ void clap_sampler_free(clap_sampler *s);
 ** until the next call) holds *count row indices; returns 1. At the end of an
 ** epoch returns 0 (count 0); the call after that begins the next epoch. */
 int clap_sampler_next(clap_sampler *s, const int **idx, int *count);
-int clap_sampler_size(const clap_sampler *s);
 int clap_sampler_epoch(const clap_sampler *s);   /* epochs begun so far */
 
 /* ---------------------------------------------------------------- epoch */

@@ -269,6 +269,82 @@ static sqlite3 *db_at_version(int v) {
   return db;
 }
 
+/* db_prepare names the SQL; a statement that does not compile is a bug. */
+static void test_prepare_errors(void) {
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  CHECK_INT(db_open(":memory:", DB_CREATE, &db, &e), CLAP_OK);
+  sqlite3_stmt *st = (sqlite3_stmt *)1;
+  CHECK_INT(db_prepare(db, "SELEKT 1 FROM utterances", &st, &e), CLAP_ERR_INTERNAL);
+  CHECK(st == NULL);
+  CHECK_CONTAINS(e.msg, "syntax error");
+  CHECK_CONTAINS(e.msg, "(in SQL: SELEKT 1 FROM utterances)");
+  CHECK_INT(db_prepare(db, "SELECT nope FROM utterances", &st, &e), CLAP_ERR_INTERNAL);
+  CHECK_CONTAINS(e.msg, "no such column: nope");
+  CHECK_INT(db_prepare(db, "  -- nothing", &st, &e), CLAP_ERR_INTERNAL);
+  CHECK(st == NULL);
+  db_close(db);
+}
+
+/* An error after some rows is an error, never the end of the rows. */
+static void test_step_error_after_rows(void) {
+  sqlite3 *db = NULL;
+  clap_error e = {0};
+  CHECK_INT(db_open(":memory:", DB_CREATE, &db, &e), CLAP_OK);
+  sqlite3_stmt *st = NULL;
+  CHECK_INT(db_prepare(db,
+                       "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<5) "
+                       "SELECT CASE WHEN x<3 THEN x ELSE json('{') END FROM c",
+                       &st, &e),
+            CLAP_OK);
+  CHECK_INT(db_step(st, &e), DB_ROW);
+  CHECK_INT(db_step(st, &e), DB_ROW);
+  int r = db_step(st, &e);
+  CHECK(r < 0);
+  CHECK_INT(DB_STATUS(r), CLAP_ERR_INTERNAL);
+  CHECK_CONTAINS(e.msg, "malformed JSON");
+  CHECK_CONTAINS(e.msg, "(in SQL: WITH RECURSIVE");
+  sqlite3_finalize(st);
+  /* a row from a statement that should return none */
+  CHECK_INT(db_prepare(db, "SELECT 1", &st, &e), CLAP_OK);
+  CHECK_INT(db_step_done(st, &e), CLAP_ERR_INTERNAL);
+  CHECK_CONTAINS(e.msg, "returned a row");
+  sqlite3_finalize(st);
+  CHECK_INT(DB_STATUS(db_step(NULL, &e)), CLAP_ERR_ARG);
+  CHECK_INT(DB_STATUS(DB_ROW), CLAP_OK);
+  db_close(db);
+}
+
+/* SQLITE_BUSY is an I/O error naming the statement; the statement can be
+** stepped again once the lock is gone (db_step_done resets it). */
+static void test_step_busy(void) {
+  const char *p = tmp_path("busy.db");
+  sqlite3 *a = NULL, *b = NULL;
+  clap_error e = {0};
+  CHECK_INT(db_open(p, DB_CREATE, &a, &e), CLAP_OK);
+  CHECK_INT(db_open(p, 0, &b, &e), CLAP_OK);
+  if (!a || !b) return;
+  sqlite3_busy_timeout(b, 0);
+  CHECK_INT(db_exec(a, "BEGIN IMMEDIATE", &e), CLAP_OK);
+  sqlite3_stmt *st = NULL;
+  CHECK_INT(db_prepare(b, "INSERT INTO sessions(id) VALUES ('s')", &st, &e),
+            CLAP_OK);
+  clap_error busy = {0};
+  CHECK_INT(db_step_done(st, &busy), CLAP_ERR_IO);
+  CHECK_CONTAINS(busy.msg, "database is locked");
+  CHECK_CONTAINS(busy.msg, "(in SQL: INSERT INTO sessions");
+  sqlite3_stmt *q = NULL;
+  CHECK_INT(db_prepare(b, "SELECT count(*) FROM sessions", &q, &e), CLAP_OK);
+  CHECK_INT(db_step(q, &e), DB_ROW); /* WAL: readers go on */
+  sqlite3_finalize(q);
+  CHECK_INT(db_exec(a, "COMMIT", &e), CLAP_OK);
+  CHECK_INT(db_step_done(st, &e), CLAP_OK);
+  sqlite3_finalize(st);
+  CHECK_INT(int_of(a, "SELECT count(*) FROM sessions"), 1);
+  db_close(a);
+  db_close(b);
+}
+
 static void test_migrate_forward(void) {
   clap_error e = {0};
   sqlite3 *db = db_at_version(1);
@@ -357,6 +433,9 @@ int main(void) {
   RUN(test_memory);
   RUN(test_exec_names_sql);
   RUN(test_exec_snippet_lengths);
+  RUN(test_prepare_errors);
+  RUN(test_step_error_after_rows);
+  RUN(test_step_busy);
   RUN(test_migrate_forward);
   RUN(test_migrate_failure_rolls_back);
   RUN(test_migrate_refusals);

@@ -4,6 +4,7 @@
 ** below, equal to and above the kernel, one layer, normalised input, and
 ** chunk sizes from 1 to one chunk for everything. */
 #include "harness.h"
+#include "oracle_nn.h"
 #include "hubert_conv.h"
 #include "nn.h"
 
@@ -64,11 +65,11 @@ static float *reference(const model *m, const float *x, long n, double mean, dou
   int len = (int)n, cin = 1;
   for (int i = 0; i < m->c.n; i++) {
     int k = m->c.kernel[i], s = m->c.stride[i], co = m->c.dim[i];
-    int lout = nn_conv1d_out_len(len, k, s, 0);
+    int lout = oracle_conv1d_out_len(len, k, s, 0);
     float *y = malloc(sizeof(float) * (size_t)co * lout);
-    float *sc = malloc(sizeof(float) * nn_conv1d_scratch(cin, k, lout));
-    nn_conv1d(a, cin, len, m->w[i], m->b[i], co, k, s, 0, 1, sc, y);
-    if (i == 0) nn_group_norm(y, co, lout, co, m->gn_w, m->gn_b, 1e-5f);
+    float *sc = malloc(sizeof(float) * oracle_conv1d_scratch(cin, k, lout));
+    oracle_conv1d(a, cin, len, m->w[i], m->b[i], co, k, s, 0, 1, sc, y);
+    if (i == 0) oracle_group_norm(y, co, lout, co, m->gn_w, m->gn_b, 1e-5f);
     nn_gelu(y, (size_t)co * lout);
     free(sc), free(a);
     a = y, len = lout, cin = co;

@@ -1,5 +1,6 @@
 /* nn kernels against small cases computed by hand (values in the comments). */
 #include "harness.h"
+#include "oracle_nn.h"
 #include "nn.h"
 
 #include <math.h>
@@ -41,7 +42,7 @@ static void test_group_norm(void) {
   /* 2 channels x 3 frames; groups == channels: each channel over time. */
   float x[] = {1, 2, 3, 10, 10, 16};
   const float g[] = {1, 3}, b[] = {0, -1};
-  nn_group_norm(x, 2, 3, 2, g, b, 0.0f);
+  oracle_group_norm(x, 2, 3, 2, g, b, 0.0f);
   double s0 = 1.0 / sqrt(2.0 / 3.0); /* var of 1,2,3 */
   CHECK_NEAR(x[0], -s0, 1e-6);
   CHECK_NEAR(x[2], s0, 1e-6);
@@ -49,7 +50,7 @@ static void test_group_norm(void) {
   CHECK_NEAR(x[5], 4.0 / sqrt(8.0) * 3 - 1, 1e-5);
   /* One group over both channels: mean 3.5 of 1..6, var 35/12. */
   float y[] = {1, 2, 3, 4, 5, 6};
-  nn_group_norm(y, 2, 3, 1, NULL, NULL, 0.0f);
+  oracle_group_norm(y, 2, 3, 1, NULL, NULL, 0.0f);
   CHECK_NEAR(y[0], -2.5 / sqrt(35.0 / 12), 1e-6);
   CHECK_NEAR(y[5], 2.5 / sqrt(35.0 / 12), 1e-6);
 }
@@ -181,18 +182,18 @@ static void test_conv1d_basic(void) {
   const float x[] = {1, 2, 3, 4};
   const float w[] = {1, 2}, b[] = {0.5f};
   float y[3], sc[16];
-  CHECK_INT(nn_conv1d_out_len(4, 2, 1, 0), 3);
-  nn_conv1d(x, 1, 4, w, b, 1, 2, 1, 0, 1, sc, y);
+  CHECK_INT(oracle_conv1d_out_len(4, 2, 1, 0), 3);
+  oracle_conv1d(x, 1, 4, w, b, 1, 2, 1, 0, 1, sc, y);
   CHECK_NEAR(y[0], 5.5, 1e-6);
   CHECK_NEAR(y[2], 11.5, 1e-6);
   /* Stride 2, pad 1: padded 0,1,2,3,4,0 -> frames at 0,2,4: (0,1),(2,3),(4,0). */
-  CHECK_INT(nn_conv1d_out_len(4, 2, 2, 1), 3);
-  nn_conv1d(x, 1, 4, w, NULL, 1, 2, 2, 1, 1, sc, y);
+  CHECK_INT(oracle_conv1d_out_len(4, 2, 2, 1), 3);
+  oracle_conv1d(x, 1, 4, w, NULL, 1, 2, 2, 1, 1, sc, y);
   CHECK_NEAR(y[0], 2, 1e-6);
   CHECK_NEAR(y[1], 2 + 6, 1e-6);
   CHECK_NEAR(y[2], 4, 1e-6);
-  CHECK_INT(nn_conv1d_out_len(1, 2, 1, 0), 0); /* shorter than the kernel */
-  CHECK_INT(nn_conv1d_scratch(3, 4, 10), 120);
+  CHECK_INT(oracle_conv1d_out_len(1, 2, 1, 0), 0); /* shorter than the kernel */
+  CHECK_INT(oracle_conv1d_scratch(3, 4, 10), 120);
 }
 
 static void test_conv1d_grouped(void) {
@@ -200,14 +201,14 @@ static void test_conv1d_grouped(void) {
   const float x[] = {1, 2, 10, 20};
   const float w[] = {1, -1, 2, 3};
   float y[8], sc[8];
-  nn_conv1d(x, 2, 2, w, NULL, 4, 1, 1, 0, 2, sc, y);
+  oracle_conv1d(x, 2, 2, w, NULL, 4, 1, 1, 0, 2, sc, y);
   const float want[] = {1, 2, -1, -2, 20, 40, 30, 60};
   for (int i = 0; i < 8; i++) CHECK_NEAR(y[i], want[i], 1e-6);
   /* 2 in, 1 out, k=2 mixes channels: y = x0[f]+x0[f+1] - x1[f]. */
   const float w2[] = {1, 1, -1, 0};
   const float x2[] = {1, 2, 3, 5, 7, 11};
   float y2[2];
-  nn_conv1d(x2, 2, 3, w2, NULL, 1, 2, 1, 0, 1, sc, y2);
+  oracle_conv1d(x2, 2, 3, w2, NULL, 1, 2, 1, 0, 1, sc, y2);
   CHECK_NEAR(y2[0], 3 - 5, 1e-6);
   CHECK_NEAR(y2[1], 5 - 7, 1e-6);
 }
@@ -215,13 +216,13 @@ static void test_conv1d_grouped(void) {
 /* Longer than one im2col block: compare with a direct loop. */
 static void test_conv1d_blocks(void) {
   int cin = 3, cout = 2, k = 3, len = 2500, stride = 2, pad = 1;
-  int lout = nn_conv1d_out_len(len, k, stride, pad);
+  int lout = oracle_conv1d_out_len(len, k, stride, pad);
   float *x = malloc(sizeof(float) * cin * len), *w = malloc(sizeof(float) * cout * cin * k);
   float *y = malloc(sizeof(float) * cout * lout);
-  float *sc = malloc(sizeof(float) * nn_conv1d_scratch(cin, k, lout));
+  float *sc = malloc(sizeof(float) * oracle_conv1d_scratch(cin, k, lout));
   for (int i = 0; i < cin * len; i++) x[i] = (float)((i * 7919) % 101) / 50.0f - 1;
   for (int i = 0; i < cout * cin * k; i++) w[i] = (float)(i % 5) - 2;
-  nn_conv1d(x, cin, len, w, NULL, cout, k, stride, pad, 1, sc, y);
+  oracle_conv1d(x, cin, len, w, NULL, cout, k, stride, pad, 1, sc, y);
   double maxd = 0;
   for (int o = 0; o < cout; o++)
     for (int f = 0; f < lout; f++) {
@@ -242,14 +243,14 @@ static void test_weight_norm(void) {
   /* v [1,2,2]: tap 0 column (3,4) has norm 5; tap 1 (0,0) is zero. */
   const float v[] = {3, 0, 4, 0}, g[] = {10, 2};
   float w[4];
-  nn_weight_norm_dim2(v, g, 1, 2, 2, w);
+  oracle_weight_norm_dim2(v, g, 1, 2, 2, w);
   CHECK_NEAR(w[0], 6, 1e-6);
   CHECK_NEAR(w[2], 8, 1e-6);
   CHECK_NEAR(w[1], 0, 0);
   CHECK_NEAR(w[3], 0, 0);
   /* Over both dims 0 and 1: v [2,1,1] = (1,1) -> each 1/√2 · g. */
   const float v2[] = {1, 1}, g2[] = {2};
-  nn_weight_norm_dim2(v2, g2, 2, 1, 1, w);
+  oracle_weight_norm_dim2(v2, g2, 2, 1, 1, w);
   CHECK_NEAR(w[0], sqrt(2.0), 1e-6);
   CHECK_NEAR(w[1], sqrt(2.0), 1e-6);
 }
@@ -263,7 +264,7 @@ static void test_tap_major(void) {
   CHECK_NEAR(t[(0 * 4 + 3) * 3 + 2], w[(0 * 3 + 2) * 4 + 3], 0);
   const float g[4] = {1, -2, 0.5f, 3};
   double sc[4];
-  nn_weight_norm_dim2(w, g, 2, 3, 4, f);
+  oracle_weight_norm_dim2(w, g, 2, 3, 4, f);
   nn_conv_weight_tap_major(f, 2, 3, 4, ft);
   nn_weight_norm_dim2_tap_major(w, g, 2, 3, 4, sc, t);
   double d = 0;

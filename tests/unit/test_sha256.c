@@ -68,7 +68,15 @@ static void test_streaming_equals_one_shot(void) {
     off += pieces[i];
   }
   CHECK_INT(off, sizeof data);
-  sha256_final_hex(&c, streamed);
+  CHECK_INT(sha256_final_hex(&c, streamed), 0);
+  CHECK(c.md == NULL); /* released */
+  /* a context abandoned half way is released by sha256_discard (ASan: no leak) */
+  sha256_ctx d;
+  sha256_init(&d);
+  sha256_update(&d, data, 10);
+  sha256_discard(&d);
+  CHECK(d.md == NULL);
+  CHECK_INT(sha256_hex(data, sizeof data, one), 0);
   CHECK(strcmp(one, streamed) == 0);
   CHECK_INT(strlen(streamed), 64);
 }
