@@ -6,7 +6,7 @@
 #   make fuzz       build the libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
 #   make faults     I/O-error and out-of-memory injection; figures to tests/fault/README.md
 #   make bench      benchmarks; results go to tests/bench/RESULTS.md
-#   make demo       the main job end to end on samples/
+#   make demo       the main job end to end on samples/ (KEEP=1 keeps its files)
 #   make deps       check libraries with pkg-config, apt-get what is missing (as root)
 #   make clean
 #
@@ -189,8 +189,9 @@ faults: all
 bench: all $(BENCH_BIN)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
+# KEEP=1 keeps the demo's temporary directory (database, HTML report).
 demo: all
-	@bash samples/demo.sh
+	@KEEP=$(KEEP) bash samples/demo.sh
 
 # Library -> Debian package. Tools the tests call are checked by name.
 DEB_LIBS = sqlite3:libsqlite3-dev openblas:libopenblas-dev sndfile:libsndfile1-dev \
