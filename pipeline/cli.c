@@ -3,6 +3,8 @@
 */
 #include "cli.h"
 
+#include "db.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -13,6 +15,11 @@
 void cli_help(const cli *c, FILE *f) {
   if (c->help) fputs(c->help, f);
   if (c->help_fn) c->help_fn(f);
+  for (const struct option *o = c->longopts; o && o->name; o++)
+    if (o->val == CLI_BUSY_TIMEOUT)
+      fprintf(f, "  --busy-timeout MS    wait up to MS milliseconds for another command's write\n"
+                 "                       lock before giving up (default %d)\n",
+              DB_DEFAULT_BUSY_TIMEOUT_MS);
 }
 
 int cli_usage(const cli *c, const char *fmt, ...) {
@@ -60,7 +67,22 @@ static int bad_option(cli *c, int r, char **argv, const struct option *longopts)
   return exit_with(c, cli_usage(c, "unknown option '-%c'", optopt ? optopt : '?'));
 }
 
+static int next_option(cli *c, int argc, char **argv, const char *optstring,
+                       const struct option *longopts);
+
 int cli_next(cli *c, int argc, char **argv, const char *optstring, const struct option *longopts) {
+  c->longopts = longopts;
+  for (;;) {
+    int r = next_option(c, argc, argv, optstring, longopts);
+    if (r != CLI_BUSY_TIMEOUT) return r;
+    long ms;
+    if (cli_int(c, 0, 86400000, &ms)) return exit_with(c, 2);
+    db_set_busy_timeout((int)ms);
+  }
+}
+
+static int next_option(cli *c, int argc, char **argv, const char *optstring,
+                       const struct option *longopts) {
   if (!c->opt) optind = 0; /* the first call: start over (GNU getopt) */
   opterr = 0;
   char shorts[64];

@@ -582,7 +582,7 @@ typedef struct embed_args {
 enum { OPT_ENCODER = CLI_OPT, OPT_TEXT_ENCODER, OPT_WORKERS, OPT_THREADS, OPT_REFUSE_STALE,
        OPT_SHARD, OPT_OUT, OPT_CONCURRENCY, OPT_OFFLINE };
 static const struct option embed_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"encoder", required_argument, NULL, OPT_ENCODER},
     {"text-encoder", required_argument, NULL, OPT_TEXT_ENCODER},
     {"workers", required_argument, NULL, OPT_WORKERS},

@@ -244,7 +244,7 @@ static int encoder_list(sqlite3 *db) {
 enum { OPT_NAME = CLI_OPT, OPT_KIND, OPT_PATH, OPT_REPLACE, OPT_BASE_URL, OPT_MODEL, OPT_DIM,
        OPT_BATCH, OPT_INPUT_PREFIX, OPT_TIMEOUT };
 static const struct option add_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"name", required_argument, NULL, OPT_NAME},
     {"kind", required_argument, NULL, OPT_KIND},
     {"path", required_argument, NULL, OPT_PATH},
@@ -256,7 +256,7 @@ static const struct option add_opts[] = {
     {"input-prefix", required_argument, NULL, OPT_INPUT_PREFIX},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {0}};
-static const struct option plain_opts[] = {CLI_HELP_OPTION, {0}};
+static const struct option plain_opts[] = {CLI_HELP_OPTION, CLI_DB_OPTION, {0}};
 
 /* An option of --kind openai into a->oa; 0, or 2 after a usage error. */
 static int server_option(encoder_args *a, const cli *c, int opt) {

@@ -766,7 +766,7 @@ static int split_folds(const char *spec, char ***out, int *n) {
 
 enum { OPT_RUN = CLI_OPT, OPT_FOLDS, OPT_RANDOM_RUNS, OPT_FORCE, OPT_PROMPTS };
 static const struct option eval_opts[] = {
-    CLI_HELP_OPTION, FIT_LONGOPTS,
+    CLI_HELP_OPTION, CLI_DB_OPTION, FIT_LONGOPTS,
     {"run", required_argument, NULL, OPT_RUN},
     {"folds", required_argument, NULL, OPT_FOLDS},
     {"random-runs", required_argument, NULL, OPT_RANDOM_RUNS},

@@ -179,7 +179,7 @@ static int default_workers(void) {
 
 enum { OPT_REPLACE = CLI_OPT, OPT_KEEP_GOING, OPT_WORKERS, OPT_MAX_SECONDS, OPT_SEGMENT };
 static const struct option ingest_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
     {"workers", required_argument, NULL, OPT_WORKERS},

@@ -230,7 +230,7 @@ static int model_delete_cmd(sqlite3 *db, const char *name) {
 enum { OPT_NAME = CLI_OPT, OPT_AUDIO_ENCODER, OPT_TEXT_ENCODER, OPT_DIM, OPT_HEAD, OPT_HIDDEN,
        OPT_SEED, OPT_REPLACE };
 static const struct option create_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"name", required_argument, NULL, OPT_NAME},
     {"audio-encoder", required_argument, NULL, OPT_AUDIO_ENCODER},
     {"text-encoder", required_argument, NULL, OPT_TEXT_ENCODER},
@@ -241,8 +241,8 @@ static const struct option create_opts[] = {
     {"replace", no_argument, NULL, OPT_REPLACE},
     {0}};
 static const struct option import_opts[] = {
-    CLI_HELP_OPTION, {"replace", no_argument, NULL, OPT_REPLACE}, {0}};
-static const struct option plain_opts[] = {CLI_HELP_OPTION, {0}};
+    CLI_HELP_OPTION, CLI_DB_OPTION, {"replace", no_argument, NULL, OPT_REPLACE}, {0}};
+static const struct option plain_opts[] = {CLI_HELP_OPTION, CLI_DB_OPTION, {0}};
 
 /* The verbs, their option tables and operands after DB. */
 static const struct verb {

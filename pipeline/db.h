@@ -37,6 +37,19 @@
 ** the last migration's. */
 #define DB_SCHEMA_VERSION 4
 
+/* How long db_open's connections wait for another connection's write lock
+** before SQLITE_BUSY: DB_DEFAULT_BUSY_TIMEOUT_MS unless set (every command's
+** --busy-timeout MS). Process-wide; set it before opening. */
+#define DB_DEFAULT_BUSY_TIMEOUT_MS 5000
+void db_set_busy_timeout(int ms);
+int db_busy_timeout(void);
+
+/* sqlite3_errmsg(db), except when the last error is SQLITE_BUSY: then a
+** message that says the database is locked by another connection, how long
+** this one waited, and what to do (run again later, or --busy-timeout MS).
+** The text is valid until the next call on the same thread. */
+const char *db_errmsg(sqlite3 *db);
+
 /* *out is owned by the caller: db_close it. On error *out is NULL. */
 clap_status db_open(const char *path, int flags, sqlite3 **out, clap_error *err);
 /* db_open that also reports the user_version found before opening (0 for a

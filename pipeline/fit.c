@@ -795,14 +795,14 @@ int fit_option(fit_options *o, const cli *c, int opt) {
 }
 
 static const struct option train_opts[] = {
-    CLI_HELP_OPTION, FIT_LONGOPTS,
+    CLI_HELP_OPTION, CLI_DB_OPTION, FIT_LONGOPTS,
     {"name", required_argument, NULL, FIT_OPT_NAME},
     {"holdout-session", required_argument, NULL, FIT_OPT_HOLDOUT},
     {"replace", no_argument, NULL, FIT_OPT_REPLACE},
     {"augment", required_argument, NULL, FIT_OPT_AUGMENT},
     {0}};
 static const struct option baseline_opts[] = {
-    CLI_HELP_OPTION, FIT_LONGOPTS,
+    CLI_HELP_OPTION, CLI_DB_OPTION, FIT_LONGOPTS,
     {"name", required_argument, NULL, FIT_OPT_NAME},
     {"holdout-session", required_argument, NULL, FIT_OPT_HOLDOUT},
     {"replace", no_argument, NULL, FIT_OPT_REPLACE},

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
+
 int model_store_exists(sqlite3 *db, const char *name) {
   sqlite3_stmt *st;
   int found = 0;
@@ -40,7 +42,7 @@ clap_status model_store_put(sqlite3 *db, const char *name, const clap_model *m, 
     sqlite3_bind_text(st, 6, card ? card : "{}", -1, SQLITE_STATIC);
     if (metrics_json) sqlite3_bind_text(st, 7, metrics_json, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
-      rc = clap_error_set(err, CLAP_ERR_IO, "storing model '%s': %s", name, sqlite3_errmsg(db));
+      rc = clap_error_set(err, CLAP_ERR_IO, "storing model '%s': %s", name, db_errmsg(db));
   }
   sqlite3_finalize(st);
   free(card);
