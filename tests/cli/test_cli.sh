@@ -42,6 +42,18 @@ check_equal "a flag given a value" "$rc|$out" "2|clap embed: --refuse-stale take
 out=$("$CLAP" model create 2>&1); rc=$?
 check_equal "missing operand" "$rc|$out" "2|clap model: no database given"$'\n'"see clap model --help"
 
+# baseline takes only what it uses: no CLAP-head or text options.
+for opt in "--head mlp" "--hidden 64" "--text-encoder ngram" "--augment paraphrase"; do
+  out=$("$CLAP" baseline "$T/x.db" --name b $opt 2>&1); rc=$?
+  check_equal "baseline refuses ${opt%% *}" "$rc|$out" \
+    "2|clap baseline: unknown option '${opt%% *}'"$'\n'"see clap baseline --help"
+done
+bh=$("$CLAP" baseline --help)
+check_equal "baseline --help lists none of them" "$(grep -cE -- '--(head|hidden|text-encoder|augment)' <<<"$bh")" "0"
+check_equal "baseline --help lists what it uses" \
+  "$(grep -oE -- '^  --(encoder|dim|epochs|lr|batch|seed|name|holdout-session|replace|busy-timeout) ' <<<"$bh" | wc -l)" "10"
+check_equal "train --help lists the CLAP options" "$("$CLAP" train --help | grep -cE -- '^  --(head|hidden|text-encoder|augment) ')" "4"
+
 # --opt=value and --opt value, options after or before the operands.
 db="$T/c.db"
 "$CLAP" init "$db" >/dev/null
