@@ -268,7 +268,8 @@ static clap_status check_path(const char *path, int flags, clap_error *err) {
   struct stat sb;
   if (stat(path, &sb) != 0) {
     if (errno == ENOENT && !(flags & DB_CREATE))
-      return clap_error_set(err, CLAP_ERR_NOTFOUND, "no such database: %s (run `clap init %s` first)", path, path);
+      return clap_error_set(err, CLAP_ERR_NOTFOUND, "no such database: %s (run `clap init %s` first%s)",
+                            path, path, (flags & DB_CREATE_HINT) ? ", or give --create" : "");
     if (errno == ENOENT) return CLAP_OK;
     return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
   }

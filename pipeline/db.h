@@ -8,7 +8,8 @@
 **
 ** What db_open accepts and what bad input gets:
 **   - a missing file without DB_CREATE: CLAP_ERR_NOTFOUND,
-**     "no such database: PATH (run `clap init PATH` first)";
+**     "no such database: PATH (run `clap init PATH` first)" (with
+**     DB_CREATE_HINT: "... first, or give --create)");
 **   - a directory, a file that is not SQLite, an unreadable or read-only
 **     file: an error naming PATH, the file left as it was;
 **   - user_version 0 and an empty schema (a new or empty file): the schema is
@@ -31,7 +32,8 @@
 
 #include "clap_error.h"
 
-#define DB_CREATE 1   /* create the file if it does not exist */
+#define DB_CREATE 1      /* create the file if it does not exist */
+#define DB_CREATE_HINT 2 /* a missing file's message adds ", or give --create" */
 
 /* The user_version this build writes: sql/schema.sql's, which must equal
 ** the last migration's. */
