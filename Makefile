@@ -10,6 +10,8 @@
 #   make deps       check the build's libraries with pkg-config, apt-get what is missing (as root)
 #   make test-deps  the same for the tools of make test / make sanitize (sox, flac, npm...)
 #   make fuzz-deps  the same for make fuzz (clang, libFuzzer)
+#   make install    PREFIX (/usr/local) and DESTDIR: clap, clap0.so, libclap.a + headers,
+#                   clap.pc, the clap(1) man page, bash completion (make uninstall)
 #   make clean
 #
 # Portable flags only: no -march=native in the default build.
@@ -60,7 +62,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/replay_%,$(FUZZ_SRC))
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all test sanitize fuzz faults bench demo deps test-deps fuzz-deps clean unit-bins
+.PHONY: all test sanitize fuzz faults bench demo deps test-deps fuzz-deps clean unit-bins install uninstall
 all: deps $(BUILD)/libclap.a $(BUILD)/clap0.so $(BUILD)/clap
 
 $(BUILD)/%.o: %.c
@@ -194,6 +196,46 @@ bench: all test-deps $(BENCH_BIN)
 # KEEP=1 keeps the demo's temporary directory (database, HTML report).
 demo: all
 	@KEEP=$(KEEP) bash samples/demo.sh
+
+# ---- install
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+CLAP_VERSION = $(shell sed -n 's/^\#define CLAP_VERSION "\(.*\)"/\1/p' ext/core/clap_version.h)
+INSTALLED = $(BINDIR)/clap $(LIBDIR)/clap0.so $(LIBDIR)/libclap.a $(LIBDIR)/pkgconfig/clap.pc \
+            $(MANDIR)/man1/clap.1 $(BASHCOMPDIR)/clap $(INCLUDEDIR)/clap
+
+# The man page is generated from the help texts the binary prints.
+$(BUILD)/clap.1: $(BUILD)/clap pipeline/mkman.sh
+	bash pipeline/mkman.sh $(BUILD)/clap > $@.tmp && mv $@.tmp $@
+
+# clap.pc: libclap.a (the engine and the SQL functions, sqlite_clap.h) is
+# the only library installed, so -lclap links it statically; the libraries
+# it calls are Requires, linked as the system has them (shared on Debian).
+# Written by install, for its PREFIX.
+CLAP_PC = 'prefix=$(PREFIX)' 'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
+	  'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' '' \
+	  'Name: clap' \
+	  'Description: sqlite-clap: zero-shot speech emotion recognition inside SQLite (engine and SQL functions)' \
+	  'Version: $(CLAP_VERSION)' 'Requires: $(PKGS)' \
+	  'Cflags: -I$${includedir}/clap' 'Libs: -L$${libdir} -lclap -lstdc++ -lm -lpthread'
+
+install: all $(BUILD)/clap.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/clap \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 $(BUILD)/clap $(DESTDIR)$(BINDIR)/clap
+	install -m 755 $(BUILD)/clap0.so $(DESTDIR)$(LIBDIR)/clap0.so
+	install -m 644 $(BUILD)/libclap.a $(DESTDIR)$(LIBDIR)/libclap.a
+	install -m 644 $(wildcard ext/*/*.h) $(DESTDIR)$(INCLUDEDIR)/clap
+	printf '%s\n' $(CLAP_PC) > $(DESTDIR)$(LIBDIR)/pkgconfig/clap.pc
+	install -m 644 $(BUILD)/clap.1 $(DESTDIR)$(MANDIR)/man1/clap.1
+	install -m 644 pipeline/clap.bash-completion $(DESTDIR)$(BASHCOMPDIR)/clap
+
+uninstall:
+	rm -rf $(addprefix $(DESTDIR),$(INSTALLED))
 
 # What each target needs, as Debian packages. `make` needs only the build's
 # libraries (and pkg-config); the tests, the sanitizer run and the fuzzers
