@@ -50,21 +50,19 @@ static int exit_with(cli *c, int status) {
 static int bad_option(cli *c, int r, char **argv, const struct option *longopts) {
   const char *arg = argv[optind - 1];
   int is_long = arg && arg[0] == '-' && arg[1] == '-';
-  if (r == ':')
-    return exit_with(c, cli_usage(c, "%s needs a value",
-                                  is_long ? written(c, arg) : (snprintf(c->optbuf, sizeof c->optbuf, "-%c", optopt), c->optbuf)));
-  if (is_long && optopt)
-    for (const struct option *o = longopts; o && o->name; o++)
-      if (o->val == optopt && o->has_arg == no_argument && strchr(arg, '='))
-        return exit_with(c, cli_usage(c, "--%s takes no value", o->name));
-  if (is_long) {
-    const char *name = written(c, arg);
-    int matches = 0;
-    for (const struct option *o = longopts; o && o->name; o++)
-      matches += !strncmp(o->name, name + 2, strlen(name + 2));
-    return exit_with(c, cli_usage(c, "%s option '%s'", matches > 1 ? "ambiguous" : "unknown", name));
+  const char *name = c->optbuf;
+  if (is_long) written(c, arg);
+  else snprintf(c->optbuf, sizeof c->optbuf, "-%c", optopt ? optopt : '?');
+  if (r == ':') return exit_with(c, cli_usage(c, "%s needs a value", name));
+  if (!is_long) return exit_with(c, cli_usage(c, "unknown option '%s'", name));
+  int matches = 0;
+  for (const struct option *o = longopts; o && o->name; o++) {
+    /* "--flag=x" for a flag that takes none: getopt_long names it in optopt */
+    if (optopt && o->val == optopt && o->has_arg == no_argument && strchr(arg, '='))
+      return exit_with(c, cli_usage(c, "--%s takes no value", o->name));
+    matches += !strncmp(o->name, name + 2, strlen(name + 2));
   }
-  return exit_with(c, cli_usage(c, "unknown option '-%c'", optopt ? optopt : '?'));
+  return exit_with(c, cli_usage(c, "%s option '%s'", matches > 1 ? "ambiguous" : "unknown", name));
 }
 
 static int next_option(cli *c, int argc, char **argv, const char *optstring,
@@ -104,7 +102,7 @@ static int next_option(cli *c, int argc, char **argv, const char *optstring,
     snprintf(c->optbuf, sizeof c->optbuf, "-%c", r);
   }
   c->opt = c->optbuf;
-  if (r == 'h' || (idx >= 0 && !strcmp(longopts[idx].name, "help"))) {
+  if (r == 'h') { /* -h, --help (CLI_HELP_OPTION) */
     cli_help(c, stdout);
     return exit_with(c, 0);
   }
