@@ -717,7 +717,7 @@ static outcome fail_session(session_job *j, const char *msg) {
 static outcome sql_failure(writer *w, session_job *j) {
   char msg[CLAP_ERROR_MSG_MAX];
   snprintf(msg, sizeof msg, "session %s: database error: %s", manifest_session(j->m),
-           sqlite3_errmsg(w->db));
+           db_errmsg(w->db));
   db_rollback(w->db);
   sqlite3_reset(w->clear_keep);
   sqlite3_step(w->clear_keep);

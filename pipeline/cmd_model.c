@@ -220,7 +220,7 @@ static int model_delete_cmd(sqlite3 *db, const char *name) {
   int step = sqlite3_step(st);
   int changed = sqlite3_changes(db);
   if (step != SQLITE_DONE) {
-    fprintf(stderr, "clap model: deleting '%s': %s\n", name, sqlite3_errmsg(db));
+    fprintf(stderr, "clap model: deleting '%s': %s\n", name, db_errmsg(db));
     sqlite3_finalize(st);
     return 1;
   }

@@ -34,7 +34,7 @@ c.execute("COMMIT")' "$db" "$T/locked" "$1" &
   for _ in $(seq 100); do [ -e "$T/locked" ] && return; sleep 0.05; done
 }
 
-hold_lock 4
+hold_lock 8
 t0=$(date +%s%N)
 "$CLAP" embed "$db" --busy-timeout 200 >"$T/out" 2>"$T/err"; rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -48,6 +48,14 @@ check_equal "embed prints no summary after the failure" "$(cat "$T/out")" ""
 out=$("$CLAP" model create "$db" --name m --dim 8 --busy-timeout=200 2>&1); rc=$?
 check_equal "model create under a lock: exit 1" "$rc" "1"
 check_output_contains "model create names itself and the lock" "clap model: storing model 'm': the database is locked" printf '%s' "$out"
+out=$("$CLAP" model delete "$db" default --busy-timeout 200 2>&1); rc=$?
+check_equal "model delete under a lock says so, not 'no model'" "$rc|${out%%:*}|$([[ $out == *"deleting 'default': the database is locked"* ]] && echo named)" "1|clap model|named"
+mkdir -p "$T/m"
+printf '{"session": "s2", "utterances": [{"id": "s2-u1", "audio": "t.flac", "speaker": "a", "role": "customer"}]}' >"$T/m/s2.json"
+cp tests/fixtures/audio/tone220_16k.flac "$T/m/t.flac"
+out=$("$CLAP" ingest "$db" "$T/m/s2.json" --busy-timeout 200 2>&1); rc=$?
+check_output_contains "ingest under a lock names the session and the lock" \
+  "session s2: database error: the database is locked" printf '%s' "$out"
 wait
 
 hold_lock 1
