@@ -7,6 +7,7 @@
 # uninstall removes it all.
 . "$(dirname "$0")/lib.sh"
 root="$T/root"
+unset MAKEFLAGS MAKELEVEL MFLAGS # a make of its own, not a job of the make running the tests
 out=$(make --no-print-directory BUILD="$BUILD" PREFIX=/usr DESTDIR="$root" install 2>&1); rc=$?
 check_equal "make install" "$rc$([ $rc -ne 0 ] && printf '%s' "$out" | tail -5)" "0"
 u="$root/usr"

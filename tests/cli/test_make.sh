@@ -6,6 +6,7 @@
 # install what is missing.
 . "$(dirname "$0")/lib.sh"
 
+unset MAKEFLAGS MAKELEVEL MFLAGS # makes of their own, not jobs of the make running the tests
 # A PATH with what the build's recipes call and none of the test tools.
 mkdir -p "$T/bin"
 chmod 755 "$T" "$T/bin"
