@@ -142,11 +142,13 @@ test: all test-deps
 	@$(MAKE) --no-print-directory unit-bins
 	@BUILD=$(BUILD) bash tests/run.sh
 
+# CLAP_SAN tells the tests the flags, for what they build themselves
+# (test_install's make install and its program).
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 sanitize: test-deps
-	@$(MAKE) --no-print-directory BUILD=build-san \
-	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	@$(MAKE) --no-print-directory BUILD=build-san SAN="$(SAN_FLAGS)" \
 	  build-san/libclap.a build-san/clap0.so build-san/clap unit-bins
-	@BUILD=build-san CLAP_SANITIZED=1 bash tests/run.sh
+	@BUILD=build-san CLAP_SANITIZED=1 CLAP_SAN="$(SAN_FLAGS)" bash tests/run.sh
 
 # libFuzzer needs clang; the engine and the pipeline's modules are compiled
 # with it once, into $(BUILD)/fuzz/libclap.a, which every target links.
