@@ -1,13 +1,17 @@
 # sqlite-clap — the only build entry point.
 #
-#   make            build build/libclap.a, build/clap0.so, build/clap
-#   make test       install missing Debian packages, build, run every test
+#   make            build build/libclap.a, build/clap0.so, build/clap (needs only deps)
+#   make test       build, check (as root: install) the test tools, run every test
 #   make sanitize   the whole suite again under AddressSanitizer + UBSan (build-san/)
 #   make fuzz       build the libFuzzer targets (clang) and fuzz each for FUZZ_SECONDS
 #   make faults     I/O-error and out-of-memory injection; figures to tests/fault/README.md
 #   make bench      benchmarks; results go to tests/bench/RESULTS.md
-#   make demo       the main job end to end on samples/
-#   make deps       check libraries with pkg-config, apt-get what is missing (as root)
+#   make demo       the main job end to end on samples/ (KEEP=1 keeps its files)
+#   make deps       check the build's libraries with pkg-config, apt-get what is missing (as root)
+#   make test-deps  the same for the tools of make test / make sanitize (sox, flac, npm...)
+#   make fuzz-deps  the same for make fuzz (clang, libFuzzer)
+#   make install    PREFIX (/usr/local) and DESTDIR: clap, clap0.so, libclap.a + headers,
+#                   clap.pc, the clap(1) man page, bash completion (make uninstall)
 #   make clean
 #
 # Portable flags only: no -march=native in the default build.
@@ -63,7 +67,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/replay_%,$(FUZZ_SRC))
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all test sanitize fuzz faults bench demo deps clean unit-bins
+.PHONY: all test sanitize fuzz faults bench demo deps test-deps bench-deps fuzz-deps clean unit-bins install uninstall
 all: deps $(BUILD)/libclap.a $(BUILD)/clap0.so $(BUILD)/clap
 
 $(BUILD)/%.o: %.c
@@ -146,15 +150,17 @@ $(BUILD)/fault/oom_sql: tests/fault/oom_sql.c $(BUILD)/libclap.a
 
 unit-bins: $(BUILD)/libclap_pipeline.a $(UNIT_BIN) $(REPLAY_BIN) $(FAULT_BIN)
 
-test: all
+test: all test-deps
 	@$(MAKE) --no-print-directory unit-bins
 	@BUILD=$(BUILD) bash tests/run.sh
 
-sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=build-san \
-	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+# CLAP_SAN tells the tests the flags, for what they build themselves
+# (test_install's make install and its program).
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+sanitize: test-deps
+	@$(MAKE) --no-print-directory BUILD=build-san SAN="$(SAN_FLAGS)" \
 	  build-san/libclap.a build-san/clap0.so build-san/clap unit-bins
-	@BUILD=build-san CLAP_SANITIZED=1 bash tests/run.sh
+	@BUILD=build-san CLAP_SANITIZED=1 CLAP_SAN="$(SAN_FLAGS)" bash tests/run.sh
 
 # libFuzzer needs clang; the engine and the pipeline's modules are compiled
 # with it once, into $(BUILD)/fuzz/libclap.a, which every target links.
@@ -185,7 +191,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libclap.a
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libclap.a $(PKG_LIBS)
 
-fuzz: deps $(FUZZ_BIN)
+fuzz: fuzz-deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); \
 	  mkdir -p $(BUILD)/fuzz/new-$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
@@ -198,39 +204,112 @@ faults: all
 	@$(MAKE) --no-print-directory $(FAULT_BIN)
 	@BUILD=$(BUILD) bash tests/fault/run.sh --full
 
-bench: all $(BENCH_BIN)
+bench: all bench-deps $(BENCH_BIN)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
+# KEEP=1 keeps the demo's temporary directory (database, HTML report).
 demo: all
-	@bash samples/demo.sh
+	@KEEP=$(KEEP) bash samples/demo.sh
 
-# Library -> Debian package. Tools the tests call are checked by name.
+# ---- install
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+CLAP_VERSION = $(shell sed -n 's/^\#define CLAP_VERSION "\(.*\)"/\1/p' ext/core/clap_version.h)
+INSTALLED = $(BINDIR)/clap $(LIBDIR)/clap0.so $(LIBDIR)/libclap.a $(LIBDIR)/pkgconfig/clap.pc \
+            $(MANDIR)/man1/clap.1 $(BASHCOMPDIR)/clap $(INCLUDEDIR)/clap
+
+# The man page is generated from the help texts the binary prints.
+$(BUILD)/clap.1: $(BUILD)/clap pipeline/mkman.sh
+	bash pipeline/mkman.sh $(BUILD)/clap > $@.tmp && mv $@.tmp $@
+
+# clap.pc: libclap.a (the engine and the SQL functions, sqlite_clap.h) is
+# the only library installed, so -lclap links it statically; the libraries
+# it calls are Requires, linked as the system has them (shared on Debian).
+# Written by install, for its PREFIX.
+CLAP_PC = 'prefix=$(PREFIX)' 'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
+	  'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' '' \
+	  'Name: clap' \
+	  'Description: sqlite-clap: zero-shot speech emotion recognition inside SQLite (engine and SQL functions)' \
+	  'Version: $(CLAP_VERSION)' 'Requires: $(PKGS)' \
+	  'Cflags: -I$${includedir}/clap' 'Libs: -L$${libdir} -lclap -ldnnl -lgomp -lstdc++ -lm -lpthread'
+
+install: all $(BUILD)/clap.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/clap \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 $(BUILD)/clap $(DESTDIR)$(BINDIR)/clap
+	install -m 755 $(BUILD)/clap0.so $(DESTDIR)$(LIBDIR)/clap0.so
+	install -m 644 $(BUILD)/libclap.a $(DESTDIR)$(LIBDIR)/libclap.a
+	install -m 644 $(wildcard ext/*/*.h) $(DESTDIR)$(INCLUDEDIR)/clap
+	printf '%s\n' $(CLAP_PC) > $(DESTDIR)$(LIBDIR)/pkgconfig/clap.pc
+	install -m 644 $(BUILD)/clap.1 $(DESTDIR)$(MANDIR)/man1/clap.1
+	install -m 644 pipeline/clap.bash-completion $(DESTDIR)$(BASHCOMPDIR)/clap
+
+uninstall:
+	rm -rf $(addprefix $(DESTDIR),$(INSTALLED))
+
+# What each target needs, as Debian packages. `make` needs only the build's
+# libraries (and pkg-config); the tests, the sanitizer run and the fuzzers
+# check for their own tools. Each list is checked and, as root, what is
+# missing is installed with apt-get; otherwise the apt-get command is printed.
+# Library -> Debian package; tools are checked by name.
 DEB_LIBS = sqlite3:libsqlite3-dev openblas:libopenblas-dev sndfile:libsndfile1-dev \
            soxr:libsoxr-dev kissfft-float:libkissfft-dev libutf8proc:libutf8proc-dev \
            libcjson:libcjson-dev libcurl:libcurl4-openssl-dev sentencepiece:libsentencepiece-dev \
            libcrypto:libssl-dev zlib:zlib1g-dev
-DEB_TOOLS = sqlite3:sqlite3 pkg-config:pkg-config clang:clang flac:flac sox:sox \
-            espeak-ng:espeak-ng npm:npm chromium:chromium openssl:openssl
+TEST_TOOLS = sqlite3:sqlite3 flac:flac sox:sox espeak-ng:espeak-ng npm:npm chromium:chromium \
+             openssl:openssl
+FUZZ_TOOLS = clang:clang
+
+# Install the packages in $$missing (as root) or print the command; the
+# target's name prefixes the messages.
+INSTALL_MISSING = if [ -n "$$missing" ]; then \
+	  cmd="apt-get install -y --no-install-recommends$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "$@: installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$cmd -qq) >/tmp/clap-$@.log 2>&1 || \
+	      { tail -20 /tmp/clap-$@.log; echo "$@: '$$cmd' failed"; exit 1; }; \
+	  else echo "$@: missing packages; run as root: $$cmd"; exit 1; fi; \
+	fi
+
+# The build: pkg-config and the libraries.
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	for p in $(DEB_LIBS); do pkg-config --exists $${p%%:*} 2>/dev/null || missing="$$missing $${p#*:}"; done; \
-	for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	[ -e /usr/include/oneapi/dnnl/dnnl.h ] || missing="$$missing libdnnl-dev"; \
+	$(INSTALL_MISSING)
+
+# make test and make sanitize: the tools the tests call. After deps, so two
+# apt-get runs never race under -j.
+test-deps: deps
+	@missing=""; \
+	for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	dpkg -s libsox-fmt-all >/dev/null 2>&1 || missing="$$missing libsox-fmt-all"; \
+	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || missing="$$missing python3-jsonschema"; \
+	/usr/bin/python3 -c 'import numpy' 2>/dev/null || missing="$$missing python3-numpy"; \
+	$(INSTALL_MISSING)
+
+# make bench: the peers — PyTorch and torchaudio (Debian's python3-torch),
+# SentencePiece for the DistilBERT peer's tokenizer fixture.
+bench-deps: test-deps
+	@missing=""; \
+	/usr/bin/python3 -c 'import torch' 2>/dev/null || missing="$$missing python3-torch"; \
+	/usr/bin/python3 -c 'import torchaudio' 2>/dev/null || missing="$$missing python3-torchaudio"; \
+	/usr/bin/python3 -c 'import sentencepiece' 2>/dev/null || missing="$$missing python3-sentencepiece"; \
+	$(INSTALL_MISSING)
+
+# make fuzz: clang and its libFuzzer runtime.
+fuzz-deps: deps
+	@missing=""; \
+	for t in $(FUZZ_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	[ -e "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || \
 	  ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || \
 	  missing="$$missing libclang-rt-14-dev"; \
-	dpkg -s libsox-fmt-all >/dev/null 2>&1 || missing="$$missing libsox-fmt-all"; \
-	[ -e /usr/include/oneapi/dnnl/dnnl.h ] || missing="$$missing libdnnl-dev"; \
-	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || missing="$$missing python3-jsonschema"; \
-	/usr/bin/python3 -c 'import numpy' 2>/dev/null || missing="$$missing python3-numpy"; \
-	if [ -n "$$missing" ]; then \
-	  cmd="apt-get install -y --no-install-recommends$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing$$missing"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$cmd -qq) >/tmp/clap-deps.log 2>&1 || \
-	      { tail -20 /tmp/clap-deps.log; echo "deps: '$$cmd' failed"; exit 1; }; \
-	  else echo "deps: missing packages; run as root: $$cmd"; exit 1; fi; \
-	fi
+	$(INSTALL_MISSING)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -3,6 +3,8 @@
 */
 #include "cli.h"
 
+#include "db.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -13,6 +15,11 @@
 void cli_help(const cli *c, FILE *f) {
   if (c->help) fputs(c->help, f);
   if (c->help_fn) c->help_fn(f);
+  for (const struct option *o = c->longopts; o && o->name; o++)
+    if (o->val == CLI_BUSY_TIMEOUT)
+      fprintf(f, "  --busy-timeout MS    wait up to MS milliseconds for another command's write\n"
+                 "                       lock before giving up (default %d)\n",
+              DB_DEFAULT_BUSY_TIMEOUT_MS);
 }
 
 int cli_usage(const cli *c, const char *fmt, ...) {
@@ -43,24 +50,37 @@ static int exit_with(cli *c, int status) {
 static int bad_option(cli *c, int r, char **argv, const struct option *longopts) {
   const char *arg = argv[optind - 1];
   int is_long = arg && arg[0] == '-' && arg[1] == '-';
-  if (r == ':')
-    return exit_with(c, cli_usage(c, "%s needs a value",
-                                  is_long ? written(c, arg) : (snprintf(c->optbuf, sizeof c->optbuf, "-%c", optopt), c->optbuf)));
-  if (is_long && optopt)
-    for (const struct option *o = longopts; o && o->name; o++)
-      if (o->val == optopt && o->has_arg == no_argument && strchr(arg, '='))
-        return exit_with(c, cli_usage(c, "--%s takes no value", o->name));
-  if (is_long) {
-    const char *name = written(c, arg);
-    int matches = 0;
-    for (const struct option *o = longopts; o && o->name; o++)
-      matches += !strncmp(o->name, name + 2, strlen(name + 2));
-    return exit_with(c, cli_usage(c, "%s option '%s'", matches > 1 ? "ambiguous" : "unknown", name));
+  const char *name = c->optbuf;
+  if (is_long) written(c, arg);
+  else snprintf(c->optbuf, sizeof c->optbuf, "-%c", optopt ? optopt : '?');
+  if (r == ':') return exit_with(c, cli_usage(c, "%s needs a value", name));
+  if (!is_long) return exit_with(c, cli_usage(c, "unknown option '%s'", name));
+  int matches = 0;
+  for (const struct option *o = longopts; o && o->name; o++) {
+    /* "--flag=x" for a flag that takes none: getopt_long names it in optopt */
+    if (optopt && o->val == optopt && o->has_arg == no_argument && strchr(arg, '='))
+      return exit_with(c, cli_usage(c, "--%s takes no value", o->name));
+    matches += !strncmp(o->name, name + 2, strlen(name + 2));
   }
-  return exit_with(c, cli_usage(c, "unknown option '-%c'", optopt ? optopt : '?'));
+  return exit_with(c, cli_usage(c, "%s option '%s'", matches > 1 ? "ambiguous" : "unknown", name));
 }
 
+static int next_option(cli *c, int argc, char **argv, const char *optstring,
+                       const struct option *longopts);
+
 int cli_next(cli *c, int argc, char **argv, const char *optstring, const struct option *longopts) {
+  c->longopts = longopts;
+  for (;;) {
+    int r = next_option(c, argc, argv, optstring, longopts);
+    if (r != CLI_BUSY_TIMEOUT) return r;
+    long ms;
+    if (cli_int(c, 0, 86400000, &ms)) return exit_with(c, 2);
+    db_set_busy_timeout((int)ms);
+  }
+}
+
+static int next_option(cli *c, int argc, char **argv, const char *optstring,
+                       const struct option *longopts) {
   if (!c->opt) optind = 0; /* the first call: start over (GNU getopt) */
   opterr = 0;
   char shorts[64];
@@ -82,7 +102,7 @@ int cli_next(cli *c, int argc, char **argv, const char *optstring, const struct 
     snprintf(c->optbuf, sizeof c->optbuf, "-%c", r);
   }
   c->opt = c->optbuf;
-  if (r == 'h' || (idx >= 0 && !strcmp(longopts[idx].name, "help"))) {
+  if (r == 'h') { /* -h, --help (CLI_HELP_OPTION) */
     cli_help(c, stdout);
     return exit_with(c, 0);
   }

@@ -42,12 +42,20 @@
 /* The entry every command's longopts has: --help. */
 #define CLI_HELP_OPTION {"help", no_argument, NULL, 'h'}
 
+/* The entry of every command that opens a database: --busy-timeout MS, how
+** long to wait for another connection's write lock (db_set_busy_timeout;
+** default DB_DEFAULT_BUSY_TIMEOUT_MS). cli_next applies it itself and
+** cli_help adds its line to the help. */
+#define CLI_BUSY_TIMEOUT 0xff
+#define CLI_DB_OPTION {"busy-timeout", required_argument, NULL, CLI_BUSY_TIMEOUT}
+
 typedef struct cli {
   const char *cmd;          /* "clap embed": the prefix of every message */
   const char *help;         /* the help text, or NULL when help_fn prints it */
   void (*help_fn)(FILE *f); /* prints the help text */
   int status;               /* after CLI_EXIT: 0 or 2 */
   const char *opt;          /* the option cli_next returned, as written ("--workers") */
+  const struct option *longopts; /* the table of the last cli_next */
   char optbuf[64];
 } cli;
 

@@ -592,7 +592,7 @@ typedef struct embed_args {
 enum { OPT_ENCODER = CLI_OPT, OPT_TEXT_ENCODER, OPT_WORKERS, OPT_THREADS, OPT_REFUSE_STALE,
        OPT_SHARD, OPT_OUT, OPT_CONCURRENCY, OPT_OFFLINE };
 static const struct option embed_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"encoder", required_argument, NULL, OPT_ENCODER},
     {"text-encoder", required_argument, NULL, OPT_TEXT_ENCODER},
     {"workers", required_argument, NULL, OPT_WORKERS},
@@ -675,23 +675,27 @@ int cmd_embed(int argc, char **argv) {
   if (t.dst && t.dst != db) db_close(t.dst);
   db_close(db);
   /* Audio commits per chunk, in order of id; text all at once, or per chunk
-  ** for a remote encoder. */
+  ** for a remote encoder. The summary is for a run that finished: after a
+  ** failure the error says what failed and what was committed before it. */
   int sa = 0, st = 0;
   for (int i = 0; i < na; i++) sa += a.work.stale[i];
   for (int i = 0; i < nt; i++) st += x.work.stale[i];
-  if (o.sharded)
-    printf("embed: shard %d/%d: %d audio vectors (%s), %d text vectors (%s) added to %s; %d "
-           "audio, %d text stale vectors recomputed\n",
-           o.k, o.n, na - sa, o.audio_enc, nt - st, o.text_enc, o.out, sa, st);
-  else
-    printf("embed: %d audio vectors (%s), %d text vectors (%s) added; %d audio, %d text stale "
-           "vectors recomputed\n",
-           na - sa, o.audio_enc, nt - st, o.text_enc, sa, st);
+  if (rc == CLAP_OK) {
+    if (o.sharded)
+      printf("embed: shard %d/%d: %d audio vectors (%s), %d text vectors (%s) added to %s; %d "
+             "audio, %d text stale vectors recomputed\n",
+             o.k, o.n, na - sa, o.audio_enc, nt - st, o.text_enc, o.out, sa, st);
+    else
+      printf("embed: %d audio vectors (%s), %d text vectors (%s) added; %d audio, %d text stale "
+             "vectors recomputed\n",
+             na - sa, o.audio_enc, nt - st, o.text_enc, sa, st);
+  } else {
+    fprintf(stderr, "clap embed: %s\n", err.msg);
+    if (na > 0 || nt > 0)
+      fprintf(stderr, "clap embed: %d audio and %d text vectors committed before the failure are "
+                      "kept; run it again to go on\n", na, nt);
+  }
   side_free(&a);
   side_free(&x);
-  if (rc != CLAP_OK) {
-    fprintf(stderr, "clap embed: %s\n", err.msg);
-    return 1;
-  }
-  return 0;
+  return rc == CLAP_OK ? 0 : 1;
 }

@@ -2,7 +2,7 @@
 ** clap encoder — register checkpoint encoders in a database's clap_encoders.
 **
 **   clap encoder add DB --name NAME --kind hubert|distilbert --path DIR
-**                   [--precision f32|bf16|auto] [--replace]
+**                   [--precision f32|bf16|auto] [--replace] [--create]
 **       Loads the checkpoint once (so a broken or mismatched one is refused
 **       here, not at the first embed), scans its weights once (a NaN or an
 **       infinity is refused, naming the tensor and element), learns its
@@ -50,6 +50,7 @@
 **       the identity (all files; "-" for rows added before schema version
 **       3, which record the weights only), path.
 **
+** DB is a database `clap init` made; add makes a new one only with --create.
 ** The SQL functions and `clap model create --audio-encoder NAME` find the
 ** row by name. Exit 0 ok, 1 failure (message names the checkpoint), 2 usage.
 */
@@ -77,13 +78,15 @@ static const char encoder_usage[] =
     "                       [--precision f32|bf16|auto] [--replace]\n"
     "       clap encoder add DB --name NAME --kind openai --base-url URL --model M [--dim D]\n"
     "                       [--batch N] [--input-prefix P] [--timeout S] [--replace]\n"
-    "       clap encoder list DB\n";
+    "       clap encoder list DB\n"
+    "\n"
+    "  --create             add: create DB if it does not exist (else `clap init DB` first)\n";
 
 /* What the command line asks for (the usage above). */
 typedef struct encoder_args {
   const char *verb, *db, *name, *kind, *path;
   const char *precision; /* --precision as given, NULL = f32 */
-  int replace;
+  int replace, create;
   openai_embed_options oa; /* --kind openai */
   int server_opts;         /* how many of its options were given */
 } encoder_args;
@@ -318,9 +321,9 @@ static int encoder_list(sqlite3 *db) {
 }
 
 enum { OPT_NAME = CLI_OPT, OPT_KIND, OPT_PATH, OPT_REPLACE, OPT_BASE_URL, OPT_MODEL, OPT_DIM,
-       OPT_BATCH, OPT_INPUT_PREFIX, OPT_TIMEOUT, OPT_PRECISION };
+       OPT_BATCH, OPT_INPUT_PREFIX, OPT_TIMEOUT, OPT_PRECISION, OPT_CREATE };
 static const struct option add_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"name", required_argument, NULL, OPT_NAME},
     {"kind", required_argument, NULL, OPT_KIND},
     {"path", required_argument, NULL, OPT_PATH},
@@ -332,8 +335,9 @@ static const struct option add_opts[] = {
     {"input-prefix", required_argument, NULL, OPT_INPUT_PREFIX},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"precision", required_argument, NULL, OPT_PRECISION},
+    {"create", no_argument, NULL, OPT_CREATE},
     {0}};
-static const struct option plain_opts[] = {CLI_HELP_OPTION, {0}};
+static const struct option plain_opts[] = {CLI_HELP_OPTION, CLI_DB_OPTION, {0}};
 
 /* An option of --kind openai into a->oa; 0, or 2 after a usage error. */
 static int server_option(encoder_args *a, const cli *c, int opt) {
@@ -373,6 +377,7 @@ static int encoder_option(encoder_args *a, const cli *c, int opt) {
       return cli_usage(c, "--precision: expected f32, bf16 or auto, got '%s'", optarg);
     a->precision = optarg;
     return 0;
+  case OPT_CREATE: a->create = 1; return 0;
   }
   return server_option(a, c, opt);
 }
@@ -422,7 +427,8 @@ int cmd_encoder(int argc, char **argv) {
   int add = !strcmp(a.verb, "add");
   sqlite3 *db;
   clap_error err;
-  if (db_open(a.db, add ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
+  int flags = a.create ? DB_CREATE : add ? DB_CREATE_HINT : 0;
+  if (db_open(a.db, flags, &db, &err) != CLAP_OK) return fail(&err);
   int rc = add ? encoder_add(db, &a) : encoder_list(db);
   db_close(db);
   return rc;

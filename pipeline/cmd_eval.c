@@ -592,7 +592,7 @@ static int split_folds(const char *spec, char ***out, int *n) {
 
 enum { OPT_RUN = CLI_OPT, OPT_FOLDS, OPT_RANDOM_RUNS, OPT_FORCE, OPT_PROMPTS };
 static const struct option eval_opts[] = {
-    CLI_HELP_OPTION, FIT_LONGOPTS,
+    CLI_HELP_OPTION, CLI_DB_OPTION, FIT_LONGOPTS, FIT_CLAP_LONGOPTS,
     {"run", required_argument, NULL, OPT_RUN},
     {"folds", required_argument, NULL, OPT_FOLDS},
     {"random-runs", required_argument, NULL, OPT_RANDOM_RUNS},
@@ -600,7 +600,10 @@ static const struct option eval_opts[] = {
     {"prompts", required_argument, NULL, OPT_PROMPTS},
     {0}};
 
-static void flags_help(FILE *f) { fputs(fit_flags_help, f); }
+static void flags_help(FILE *f) {
+  fputs(fit_clap_flags_help, f);
+  fputs(fit_flags_help, f);
+}
 
 /* One option into c / *folds; 0, or 2 after a usage error. */
 static int eval_option(eval_ctx *c, const cli *cl, int opt, const char **folds) {

@@ -372,7 +372,7 @@ static int run(import *im, const char *dbpath, ann_format fmt, const ann_columns
 enum { OPT_FORMAT = CLI_OPT, OPT_UTTERANCE_COL, OPT_ANNOTATOR_COL, OPT_DIMENSION_COL,
        OPT_SCORE_COL, OPT_REPLACE, OPT_DRY_RUN };
 static const struct option import_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"format", required_argument, NULL, OPT_FORMAT},
     {"utterance-col", required_argument, NULL, OPT_UTTERANCE_COL},
     {"annotator-col", required_argument, NULL, OPT_ANNOTATOR_COL},

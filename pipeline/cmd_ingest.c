@@ -2,10 +2,12 @@
 ** clap ingest — put session manifests and their audio into a clap database.
 **
 **   clap ingest DB MANIFEST... [--replace] [--keep-going] [--workers N]
-**                              [--max-seconds S]
+**                              [--max-seconds S] [--create]
 **   clap ingest DB --segment RECORDING... [segment options] [the options above]
 **
-** DB is created (with the schema) if it does not exist. Each MANIFEST is one
+** DB is a database `clap init` made; one that does not exist is refused
+** (a typo must not leave a new file behind) unless --create, which creates
+** it with the schema. Each MANIFEST is one
 ** session (DATA_SPEC.md; validated by pipeline/manifest.h: audio paths are
 ** relative to the manifest's directory, absolute ones are refused). For each
 ** utterance the source file is first checked from its header (a regular file
@@ -134,7 +136,7 @@ typedef struct session_job {
 
 typedef struct ingest {
   /* options */
-  int replace, keep_going, workers;
+  int replace, keep_going, workers, create;
   double max_seconds;
   int segment;             /* --segment: the arguments are recordings */
   segment_request seg;
@@ -155,7 +157,7 @@ typedef struct ingest {
 static void ingest_usage(FILE *f) {
   fprintf(f,
           "usage: clap ingest DB MANIFEST... [--replace] [--keep-going] [--workers N]\n"
-          "                                  [--max-seconds S]\n"
+          "                                  [--max-seconds S] [--create]\n"
           "       clap ingest DB --segment RECORDING... [--channel N|all] [--min-speech S]\n"
           "                  [--min-silence S] [--roles 0=salesperson,1=customer] [--options JSON]\n"
           "                  [same options as above]\n"
@@ -167,6 +169,7 @@ static void ingest_usage(FILE *f) {
           "  --keep-going     go on after a failed session (exit status stays 1)\n"
           "  --workers N      decoding threads (default: the number of cores)\n"
           "  --max-seconds S  longest utterance accepted (default %g)\n"
+          "  --create         create DB if it does not exist (else `clap init DB` first)\n"
           "  --segment        the arguments are recordings: each is segmented as by\n"
           "                   `clap segment` (whose options it takes) and ingested\n",
           DEFAULT_MAX_SECONDS);
@@ -177,14 +180,15 @@ static int default_workers(void) {
   return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
-enum { OPT_REPLACE = CLI_OPT, OPT_KEEP_GOING, OPT_WORKERS, OPT_MAX_SECONDS, OPT_SEGMENT };
+enum { OPT_REPLACE = CLI_OPT, OPT_KEEP_GOING, OPT_WORKERS, OPT_MAX_SECONDS, OPT_SEGMENT, OPT_CREATE };
 static const struct option ingest_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
     {"segment", no_argument, NULL, OPT_SEGMENT},
+    {"create", no_argument, NULL, OPT_CREATE},
     SEGMENT_LONG_OPTIONS,
     {0}};
 
@@ -194,6 +198,7 @@ static int ingest_option(ingest *g, const cli *c, int opt) {
   switch (opt) {
   case OPT_REPLACE: g->replace = 1; return 0;
   case OPT_KEEP_GOING: g->keep_going = 1; return 0;
+  case OPT_CREATE: g->create = 1; return 0;
   case OPT_WORKERS:
     if (cli_int(c, 1, MAX_WORKERS, &w)) return 2;
     g->workers = (int)w;
@@ -719,7 +724,7 @@ static outcome fail_session(session_job *j, const char *msg) {
 static outcome sql_failure(writer *w, session_job *j) {
   char msg[CLAP_ERROR_MSG_MAX];
   snprintf(msg, sizeof msg, "session %s: database error: %s", manifest_session(j->m),
-           sqlite3_errmsg(w->db));
+           db_errmsg(w->db));
   db_rollback(w->db);
   sqlite3_reset(w->clear_keep);
   if (sqlite3_step(w->clear_keep) != SQLITE_DONE) {
@@ -940,7 +945,7 @@ int cmd_ingest(int argc, char **argv) {
   if (status >= 0) return status;
   clap_error err;
   sqlite3 *db = NULL;
-  if (db_open(dbpath, DB_CREATE, &db, &err) != CLAP_OK) {
+  if (db_open(dbpath, g.create ? DB_CREATE : DB_CREATE_HINT, &db, &err) != CLAP_OK) {
     fprintf(stderr, "clap ingest: %s\n", err.msg);
     return 1;
   }

@@ -48,7 +48,7 @@ static clap_status count_rows(sqlite3 *db, const char *sql, int *n, clap_error *
 }
 
 int cmd_init(int argc, char **argv) {
-  static const struct option opts[] = {CLI_HELP_OPTION, {0}};
+  static const struct option opts[] = {CLI_HELP_OPTION, CLI_DB_OPTION, {0}};
   cli c = {.cmd = "clap init", .help_fn = init_usage};
   for (int o; (o = cli_next(&c, argc, argv, "", opts)) != CLI_END;)
     if (o == CLI_EXIT) return c.status;

@@ -322,7 +322,7 @@ done:
 
 enum { OPT_GRID = CLI_OPT, OPT_DIMENSION };
 static const struct option labels_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"grid", required_argument, NULL, OPT_GRID},
     {"dimension", required_argument, NULL, OPT_DIMENSION},
     {0}};

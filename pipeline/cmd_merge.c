@@ -88,7 +88,7 @@ static int merge_shards(sqlite3 *db, const char **shards, int nshards) {
 }
 
 int cmd_merge(int argc, char **argv) {
-  static const struct option opts[] = {CLI_HELP_OPTION, {0}};
+  static const struct option opts[] = {CLI_HELP_OPTION, CLI_DB_OPTION, {0}};
   cli c = {.cmd = "clap merge", .help = merge_usage};
   for (int o; (o = cli_next(&c, argc, argv, "", opts)) != CLI_END;)
     if (o == CLI_EXIT) return c.status;

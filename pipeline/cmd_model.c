@@ -3,15 +3,18 @@
 **
 **   clap model create DB --name NAME [--audio-encoder E] [--text-encoder E]
 **                        [--dim D] [--head linear|mlp] [--hidden H] [--seed N] [--replace]
+**                        [--create]
 **       An untrained, randomly initialised model (deterministic for a seed).
 **       Defaults: acoustic, ngram, 512, linear, hidden 512, seed 1.
 **   clap model list DB                       name, encoders, dim, size, created
 **   clap model show DB NAME                  the model card as JSON (schemas/model_card.schema.json)
 **   clap model export DB NAME FILE           the blob, byte for byte, whole or not
 **                                            at all (as ext/core/fileio.h writes)
-**   clap model import DB NAME FILE [--replace]
+**   clap model import DB NAME FILE [--replace] [--create]
 **   clap model delete DB NAME
 **
+** DB is a database `clap init` made; create and import make a new one only
+** with --create (a missing DB is refused otherwise, as by every command).
 ** Encoders are built-in names (acoustic, ngram) or rows of clap_encoders.
 ** Errors: an existing name without --replace, an unknown encoder or model, a
 ** file that is not a valid model blob (checked before anything is written),
@@ -39,17 +42,20 @@
 static const char model_usage[] =
     "usage: clap model create DB --name NAME [--audio-encoder E] [--text-encoder E]\n"
     "                         [--dim D] [--head linear|mlp] [--hidden H] [--seed N] [--replace]\n"
+    "                         [--create]\n"
     "       clap model list DB\n"
     "       clap model show DB NAME\n"
     "       clap model export DB NAME FILE\n"
-    "       clap model import DB NAME FILE [--replace]\n"
-    "       clap model delete DB NAME\n";
+    "       clap model import DB NAME FILE [--replace] [--create]\n"
+    "       clap model delete DB NAME\n"
+    "\n"
+    "  --create             create and import: create DB if it does not exist\n";
 
 /* What the command line asks for (the usage above). */
 typedef struct model_args {
   const char *verb, *path, *name, *file;
   const char *aenc, *tenc;
-  int mlp, replace;
+  int mlp, replace, create;
   long dim, hidden;
   unsigned long long seed;
 } model_args;
@@ -231,9 +237,9 @@ static int model_delete_cmd(sqlite3 *db, const char *name) {
 }
 
 enum { OPT_NAME = CLI_OPT, OPT_AUDIO_ENCODER, OPT_TEXT_ENCODER, OPT_DIM, OPT_HEAD, OPT_HIDDEN,
-       OPT_SEED, OPT_REPLACE };
+       OPT_SEED, OPT_REPLACE, OPT_CREATE };
 static const struct option create_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"name", required_argument, NULL, OPT_NAME},
     {"audio-encoder", required_argument, NULL, OPT_AUDIO_ENCODER},
     {"text-encoder", required_argument, NULL, OPT_TEXT_ENCODER},
@@ -242,10 +248,14 @@ static const struct option create_opts[] = {
     {"hidden", required_argument, NULL, OPT_HIDDEN},
     {"seed", required_argument, NULL, OPT_SEED},
     {"replace", no_argument, NULL, OPT_REPLACE},
+    {"create", no_argument, NULL, OPT_CREATE},
     {0}};
 static const struct option import_opts[] = {
-    CLI_HELP_OPTION, {"replace", no_argument, NULL, OPT_REPLACE}, {0}};
-static const struct option plain_opts[] = {CLI_HELP_OPTION, {0}};
+    CLI_HELP_OPTION, CLI_DB_OPTION,
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"create", no_argument, NULL, OPT_CREATE},
+    {0}};
+static const struct option plain_opts[] = {CLI_HELP_OPTION, CLI_DB_OPTION, {0}};
 
 /* The verbs, their option tables and operands after DB. */
 static const struct verb {
@@ -264,6 +274,7 @@ static int model_option(model_args *a, const cli *c, int opt) {
   case OPT_AUDIO_ENCODER: a->aenc = optarg; return 0;
   case OPT_TEXT_ENCODER: a->tenc = optarg; return 0;
   case OPT_REPLACE: a->replace = 1; return 0;
+  case OPT_CREATE: a->create = 1; return 0;
   case OPT_HEAD: return cli_choice(c, heads, &a->mlp);
   case OPT_DIM: return cli_int(c, 1, MODEL_MAX_DIM, &a->dim);
   case OPT_HIDDEN: return cli_int(c, 1, MODEL_MAX_DIM, &a->hidden);
@@ -314,10 +325,11 @@ int cmd_model(int argc, char **argv) {
   model_args a;
   int status = model_parse(argc, argv, &a);
   if (status >= 0) return status;
-  int create = !strcmp(a.verb, "create") || !strcmp(a.verb, "import");
+  int creates = !strcmp(a.verb, "create") || !strcmp(a.verb, "import");
   clap_error err;
   sqlite3 *db = NULL;
-  if (db_open(a.path, create ? DB_CREATE : 0, &db, &err) != CLAP_OK) return fail(&err);
+  int flags = a.create ? DB_CREATE : creates ? DB_CREATE_HINT : 0;
+  if (db_open(a.path, flags, &db, &err) != CLAP_OK) return fail(&err);
   int rc = model_dispatch(db, &a);
   db_close(db);
   return rc;

@@ -158,7 +158,7 @@ enum { OPT_BASE_URL = CLI_OPT, OPT_MODEL, OPT_PER, OPT_TEMPERATURE, OPT_CONCURRE
        OPT_MAX_ROUNDS, OPT_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_MAX_WAIT, OPT_DIMENSION, OPT_OFFLINE,
        OPT_DRY_RUN, OPT_IMPORT, OPT_EXPORT };
 static const struct option paraphrase_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"base-url", required_argument, NULL, OPT_BASE_URL},
     {"model", required_argument, NULL, OPT_MODEL},
     {"per-description", required_argument, NULL, OPT_PER},

@@ -890,7 +890,7 @@ static int run_calls(const char *path, const char *timeline, const char *const *
 
 enum { OPT_RUN = CLI_OPT, OPT_HTML, OPT_QUALITY, OPT_CALLS, OPT_TIMELINE, OPT_SESSION };
 static const struct option report_opts[] = {
-    CLI_HELP_OPTION,
+    CLI_HELP_OPTION, CLI_DB_OPTION,
     {"run", required_argument, NULL, OPT_RUN},
     {"html", required_argument, NULL, OPT_HTML},
     {"quality", required_argument, NULL, OPT_QUALITY},

@@ -42,7 +42,24 @@ static const db_migration builtin_migrations[] = {
 _Static_assert(sizeof builtin_migrations / sizeof builtin_migrations[0] == DB_SCHEMA_VERSION,
                "DB_SCHEMA_VERSION must be 1 + the number of migrations");
 
-#define BUSY_TIMEOUT_MS 5000
+/* How long a connection waits for another one's write lock (db_open). */
+static int busy_timeout_ms = DB_DEFAULT_BUSY_TIMEOUT_MS;
+
+void db_set_busy_timeout(int ms) { busy_timeout_ms = ms < 0 ? 0 : ms; }
+int db_busy_timeout(void) { return busy_timeout_ms; }
+
+const char *db_errmsg(sqlite3 *db) {
+  static _Thread_local char buf[320];
+  if (db && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_BUSY) {
+    snprintf(buf, sizeof buf,
+             "the database is locked: another connection was writing to it for longer than "
+             "the busy timeout (%d ms); run this again when the other command has finished, "
+             "or wait longer with --busy-timeout MS",
+             busy_timeout_ms);
+    return buf;
+  }
+  return db ? sqlite3_errmsg(db) : "no database";
+}
 
 static clap_status status_of(int rc) {
   switch (rc & 0xff) {
@@ -112,7 +129,7 @@ clap_status db_exec(sqlite3 *db, const char *sql, clap_error *err) {
     if (rc != SQLITE_OK) {
       char head[120];
       sql_snippet(p, head, sizeof head);
-      clap_status s = clap_error_set(err, status_of(rc), "%s (in SQL: %s)", sqlite3_errmsg(db), head);
+      clap_status s = clap_error_set(err, status_of(rc), "%s (in SQL: %s)", db_errmsg(db), head);
       sqlite3_finalize(st);
       return s;
     }
@@ -295,7 +312,8 @@ static clap_status check_path(const char *path, int flags, clap_error *err) {
   struct stat sb;
   if (stat(path, &sb) != 0) {
     if (errno == ENOENT && !(flags & DB_CREATE))
-      return clap_error_set(err, CLAP_ERR_NOTFOUND, "no such database: %s (run `clap init %s` first)", path, path);
+      return clap_error_set(err, CLAP_ERR_NOTFOUND, "no such database: %s (run `clap init %s` first%s)",
+                            path, path, (flags & DB_CREATE_HINT) ? ", or give --create" : "");
     if (errno == ENOENT) return CLAP_OK;
     return clap_error_set(err, CLAP_ERR_IO, "%s: %s", path, strerror(errno));
   }
@@ -352,14 +370,14 @@ static clap_status set_wal(sqlite3 *db, const char *path, clap_error *err) {
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   /* Switching to WAL takes an exclusive lock without calling the busy
   ** handler, so a second process opening the same new file at that moment
-  ** gets SQLITE_BUSY: wait and retry, as long as the busy timeout (5 s). */
-  for (int tries = 0; rc == SQLITE_BUSY && tries < 100; tries++) {
+  ** gets SQLITE_BUSY: wait and retry, as long as the busy timeout. */
+  for (int tries = 0; rc == SQLITE_BUSY && tries < busy_timeout_ms / 50; tries++) {
     sqlite3_reset(st);
     sqlite3_sleep(50);
     rc = sqlite3_step(st);
   }
   if (rc != SQLITE_ROW) {
-    clap_status s = clap_error_set(err, status_of(rc), "%s: cannot switch to WAL: %s", path, sqlite3_errmsg(db));
+    clap_status s = clap_error_set(err, status_of(rc), "%s: cannot switch to WAL: %s", path, db_errmsg(db));
     sqlite3_finalize(st);
     return s;
   }
@@ -410,7 +428,7 @@ clap_status db_open_ex(const char *path, int flags, sqlite3 **out, int *old, cla
     return s;
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
 
   int version = 0;
   if (!memory && sqlite3_db_readonly(db, "main") == 1)

@@ -8,7 +8,8 @@
 **
 ** What db_open accepts and what bad input gets:
 **   - a missing file without DB_CREATE: CLAP_ERR_NOTFOUND,
-**     "no such database: PATH (run `clap init PATH` first)";
+**     "no such database: PATH (run `clap init PATH` first)" (with
+**     DB_CREATE_HINT: "... first, or give --create)");
 **   - a directory, a file that is not SQLite, an unreadable or read-only
 **     file: an error naming PATH, the file left as it was;
 **   - user_version 0 and an empty schema (a new or empty file): the schema is
@@ -31,11 +32,25 @@
 
 #include "clap_error.h"
 
-#define DB_CREATE 1   /* create the file if it does not exist */
+#define DB_CREATE 1      /* create the file if it does not exist */
+#define DB_CREATE_HINT 2 /* a missing file's message adds ", or give --create" */
 
 /* The user_version this build writes: sql/schema.sql's, which must equal
 ** the last migration's. */
 #define DB_SCHEMA_VERSION 4
+
+/* How long db_open's connections wait for another connection's write lock
+** before SQLITE_BUSY: DB_DEFAULT_BUSY_TIMEOUT_MS unless set (every command's
+** --busy-timeout MS). Process-wide; set it before opening. */
+#define DB_DEFAULT_BUSY_TIMEOUT_MS 5000
+void db_set_busy_timeout(int ms);
+int db_busy_timeout(void);
+
+/* sqlite3_errmsg(db), except when the last error is SQLITE_BUSY: then a
+** message that says the database is locked by another connection, how long
+** this one waited, and what to do (run again later, or --busy-timeout MS).
+** The text is valid until the next call on the same thread. */
+const char *db_errmsg(sqlite3 *db);
 
 /* *out is owned by the caller: db_close it. On error *out is NULL. */
 clap_status db_open(const char *path, int flags, sqlite3 **out, clap_error *err);

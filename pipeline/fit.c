@@ -731,16 +731,18 @@ clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, dou
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+const char fit_clap_flags_help[] =
+    "  --text-encoder E     text encoder (default ngram)\n"
+    "  --head linear|mlp    projection heads (default linear, as in the paper)\n"
+    "  --hidden H           MLP hidden width (default " STR(FIT_DEFAULT_DIM) ")\n";
+
 const char fit_flags_help[] =
-    "  --encoder E        audio encoder (default acoustic)\n"
-    "  --text-encoder E   text encoder (default ngram)\n"
-    "  --head linear|mlp  projection heads (default linear, as in the paper)\n"
-    "  --dim D            joint embedding dimension (default " STR(FIT_DEFAULT_DIM) ")\n"
-    "  --hidden H         MLP hidden width (default " STR(FIT_DEFAULT_DIM) ")\n"
-    "  --epochs N         epochs (default " STR(FIT_DEFAULT_EPOCHS) "; the paper: 300)\n"
-    "  --lr X             Adam learning rate (default " STR(FIT_DEFAULT_LR) "; the paper: 1e-6)\n"
-    "  --batch N          batch size (default " STR(FIT_DEFAULT_BATCH) ", as in the paper)\n"
-    "  --seed N           seed of initialisation, batches and draws (default " STR(FIT_DEFAULT_SEED) ")\n";
+    "  --encoder E          audio encoder (default acoustic)\n"
+    "  --dim D              joint embedding dimension (default " STR(FIT_DEFAULT_DIM) ")\n"
+    "  --epochs N           epochs (default " STR(FIT_DEFAULT_EPOCHS) "; the paper: 300)\n"
+    "  --lr X               Adam learning rate (default " STR(FIT_DEFAULT_LR) "; the paper: 1e-6)\n"
+    "  --batch N            batch size (default " STR(FIT_DEFAULT_BATCH) ", as in the paper)\n"
+    "  --seed N             seed of initialisation, batches and draws (default " STR(FIT_DEFAULT_SEED) ")\n";
 
 int fit_option(fit_options *o, const cli *c, int opt) {
   static const char *const heads[] = {"linear", "mlp", NULL};
@@ -769,20 +771,24 @@ int fit_option(fit_options *o, const cli *c, int opt) {
 }
 
 static const struct option train_opts[] = {
-    CLI_HELP_OPTION, FIT_LONGOPTS,
+    CLI_HELP_OPTION, CLI_DB_OPTION, FIT_LONGOPTS, FIT_CLAP_LONGOPTS,
     {"name", required_argument, NULL, FIT_OPT_NAME},
     {"holdout-session", required_argument, NULL, FIT_OPT_HOLDOUT},
     {"replace", no_argument, NULL, FIT_OPT_REPLACE},
     {"augment", required_argument, NULL, FIT_OPT_AUGMENT},
     {0}};
 static const struct option baseline_opts[] = {
-    CLI_HELP_OPTION, FIT_LONGOPTS,
+    CLI_HELP_OPTION, CLI_DB_OPTION, FIT_LONGOPTS,
     {"name", required_argument, NULL, FIT_OPT_NAME},
     {"holdout-session", required_argument, NULL, FIT_OPT_HOLDOUT},
     {"replace", no_argument, NULL, FIT_OPT_REPLACE},
     {0}};
 
-static void flags_help(FILE *f) { fputs(fit_flags_help, f); }
+static void clap_flags_help(FILE *f) {
+  fputs(fit_clap_flags_help, f);
+  fputs(fit_flags_help, f);
+}
+static void baseline_flags_help(FILE *f) { fputs(fit_flags_help, f); }
 
 /* One option of train/baseline into c; 0 or 2 after a usage error. */
 static int command_option(fit_command *c, const cli *cl, int opt, const char **hold) {
@@ -803,7 +809,7 @@ int fit_parse_command(int argc, char **argv, const char *cmd, const char *usage,
   const char **hold = calloc((size_t)argc + 1, sizeof *hold);
   if (!hold) return 1;
   c->o.holdout = hold;
-  cli cl = {.cmd = cmd, .help = usage, .help_fn = flags_help};
+  cli cl = {.cmd = cmd, .help = usage, .help_fn = allow_augment ? clap_flags_help : baseline_flags_help};
   int status = -1;
   for (int o; status < 0 && (o = cli_next(&cl, argc, argv, "", allow_augment ? train_opts
                                                                                  : baseline_opts)) != CLI_END;)

@@ -111,10 +111,12 @@ clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, dou
 clap_status fit_sessions(sqlite3 *db, char ***ids, int *n, clap_error *err);
 void fit_free_strings(char **s, int n);
 
-/* The training options shared by `clap train`, `clap baseline` and `clap
-** eval`: --encoder E --text-encoder E --head linear|mlp --dim D --hidden H
-** --epochs N --lr X --batch N --seed N, as getopt_long entries for a
-** command's option table (cli.h). */
+/* The training options of `clap train`, `clap baseline` and `clap eval` as
+** getopt_long entries for a command's option table (cli.h). FIT_LONGOPTS,
+** what both arms use: --encoder E --dim D --epochs N --lr X --batch N
+** --seed N. FIT_CLAP_LONGOPTS, the CLAP model's own (train and eval, not
+** baseline, whose one head is linear and has no text side): --text-encoder E
+** --head linear|mlp --hidden H. */
 enum {
   FIT_OPT_ENCODER = CLI_OPT + 0x40, FIT_OPT_TEXT_ENCODER, FIT_OPT_HEAD, FIT_OPT_DIM,
   FIT_OPT_HIDDEN, FIT_OPT_EPOCHS, FIT_OPT_LR, FIT_OPT_BATCH, FIT_OPT_SEED,
@@ -122,24 +124,28 @@ enum {
 };
 #define FIT_LONGOPTS                                                                             \
   {"encoder", required_argument, NULL, FIT_OPT_ENCODER},                                         \
-      {"text-encoder", required_argument, NULL, FIT_OPT_TEXT_ENCODER},                           \
-      {"head", required_argument, NULL, FIT_OPT_HEAD},                                           \
       {"dim", required_argument, NULL, FIT_OPT_DIM},                                             \
-      {"hidden", required_argument, NULL, FIT_OPT_HIDDEN},                                       \
       {"epochs", required_argument, NULL, FIT_OPT_EPOCHS},                                       \
       {"lr", required_argument, NULL, FIT_OPT_LR},                                               \
       {"batch", required_argument, NULL, FIT_OPT_BATCH},                                         \
       {"seed", required_argument, NULL, FIT_OPT_SEED}
+#define FIT_CLAP_LONGOPTS                                                                        \
+  {"text-encoder", required_argument, NULL, FIT_OPT_TEXT_ENCODER},                               \
+      {"head", required_argument, NULL, FIT_OPT_HEAD},                                           \
+      {"hidden", required_argument, NULL, FIT_OPT_HIDDEN}
 /* Apply option opt (a cli_next result; optarg its value) to o if it is one
 ** of FIT_LONGOPTS; any other opt is left alone. Returns 0, or 2 after a
 ** usage error about the value (printed, cli.h). */
 int fit_option(fit_options *o, const cli *c, int opt);
-/* The help text of those options, with the defaults. */
+/* The help text of those options, with the defaults: FIT_CLAP_LONGOPTS's
+** and FIT_LONGOPTS's. */
+extern const char fit_clap_flags_help[];
 extern const char fit_flags_help[];
 
 /* The command line of `clap train` and `clap baseline`, one loop for both:
-**   DB --name NAME [--holdout-session S]... [--replace] [the flags above]
-**   [--augment none|paraphrase]   (only with allow_augment; else unknown)
+**   DB --name NAME [--holdout-session S]... [--replace] [FIT_LONGOPTS]
+**   and, with allow_augment (train), [FIT_CLAP_LONGOPTS] [--augment none|paraphrase];
+**   without (baseline) those are unknown options
 ** and --help / -h. o starts from fit_defaults; o.holdout points at an array
 ** the struct owns. */
 typedef struct fit_command {

@@ -17,8 +17,8 @@
 #include "cli.h"
 #include "clap_version.h"
 #include "commands.h"
+#include "sqlite_clap.h"
 
-int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi);
 
 typedef struct command {
   const char *name;
@@ -48,7 +48,8 @@ static const command commands[] = {
 static void usage(FILE *f) {
   fprintf(f, "usage: clap <command> [options]\n       clap help [COMMAND]\n       clap --version\n\ncommands:\n");
   for (const command *c = commands; c->name; c++) fprintf(f, "  %-20s %s\n", c->name, c->summary);
-  fprintf(f, "\n`clap help COMMAND` or `clap COMMAND --help` describes a command.\n");
+  fprintf(f, "\n`clap help COMMAND` or `clap COMMAND --help` describes a command.\n"
+             "Exit status: 0 success, 1 a failure reported on stderr, 2 a usage error.\n");
 }
 
 static const command *find(const char *name) {

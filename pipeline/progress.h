@@ -1,7 +1,10 @@
 /*
 ** progress — a one-line progress report for long work (ingest, embed, train)
 ** on stderr, redrawn at most every 100 ms and only when stderr is a terminal
-** (or CLAP_PROGRESS=1); silent otherwise so logs and tests stay clean.
+** (or CLAP_PROGRESS=1); silent otherwise so logs and tests stay clean. The
+** line fits the terminal's width (stderr's, else $COLUMNS, else 80) less one
+** column, so it never wraps: the note is shortened or left out first, then
+** the line is cut at a UTF-8 character boundary.
 */
 #ifndef CLAP_PROGRESS_H
 #define CLAP_PROGRESS_H

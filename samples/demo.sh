@@ -6,16 +6,29 @@
 # the README's SQL runs on the demo database as it is. The last lines print
 # the database's path and one query to try.
 #
-#   bash samples/demo.sh [OUTDIR]     (default: a new directory under /tmp)
+#   bash samples/demo.sh [OUTDIR]     (default: a new directory under $TMPDIR or /tmp)
+#   make demo [KEEP=1]
 #
-# Environment: BUILD (default build), CLAP_DEMO_EPOCHS (default: clap's own
-# default), CLAP_DEMO_FOLDS (default all). Exits non-zero as soon as a step
+# The database and the HTML report are written to OUTDIR, which is kept. Without
+# OUTDIR they go to a temporary directory that is removed at the end (also
+# after a failure) unless KEEP=1, which keeps it and prints where it is.
+#
+# Environment: BUILD (default build), KEEP, CLAP_DEMO_EPOCHS (default: clap's
+# own default), CLAP_DEMO_FOLDS (default all). Exits non-zero as soon as a step
 # fails, naming the step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 CLAP="$PWD/$BUILD/clap"
-OUT=${1:-$(mktemp -d "${TMPDIR:-/tmp}/clap-demo.XXXXXX")}
+if [ -n "${1:-}" ]; then
+  OUT=$1
+  keep=1
+else
+  OUT=$(mktemp -d "${TMPDIR:-/tmp}/clap-demo.XXXXXX")
+  keep=${KEEP:-}
+  [ "$keep" = 0 ] && keep=
+  [ -n "$keep" ] || trap 'rm -rf "$OUT"' EXIT
+fi
 mkdir -p "$OUT"
 DB="$OUT/demo.db"
 HTML="$OUT/report.html"
@@ -68,6 +81,11 @@ fi
 step report "$CLAP" report "$DB" "${report_args[@]}"
 step "train default" "$CLAP" train "$DB" --name default --augment paraphrase >/dev/null
 echo
-echo "database: $DB (model 'default': all sessions, paraphrase augmentation)"
-q="select id, round(clap_zero_shot(clap_embed_audio(audio), '私は欲しくないです', '私は欲しいです'), 3) from utterances where role = 'customer' limit 5;"
-echo "try:      sqlite3 $DB -cmd '.load $PWD/$BUILD/clap0' \"$q\""
+if [ -n "$keep" ]; then
+  echo "database: $DB (model 'default': all sessions, paraphrase augmentation)"
+  echo "HTML report: $HTML"
+  q="select id, round(clap_zero_shot(clap_embed_audio(audio), '私は欲しくないです', '私は欲しいです'), 3) from utterances where role = 'customer' limit 5;"
+  echo "try:      sqlite3 $DB -cmd '.load $PWD/$BUILD/clap0' \"$q\""
+else
+  echo "demo: $OUT removed; run \`make demo KEEP=1\` (or \`bash samples/demo.sh OUTDIR\`) to keep the database (with model 'default', for the README's SQL) and the HTML report"
+fi

@@ -28,21 +28,21 @@ manifest() { # file audio
 db="$T/a.db"
 expect() { # name file message
   manifest m.json "$2"
-  check_output_contains "ingest: $1" "$C/$2: $3" "$CLAP" ingest "$db" "$C/m.json"
+  check_output_contains "ingest: $1" "$C/$2: $3" "$CLAP" ingest --create "$db" "$C/m.json"
   check_output_contains "clap_encode_audio: $1" "argument 1: $3" "$SQLITE3" :memory: ".load $BUILD/clap0" \
     "SELECT clap_encode_audio(readfile('$C/$2'), 'acoustic')"
 }
 expect "WAV with rate 0" rate0.wav "damaged header: it declares a sample rate of 0 Hz or 0 channels"
 expect "FLAC with damaged frames" frames.flac "damaged audio data: the header promises 16000 frames, none could be decoded"
 expect "MP3 of random bytes" noise.mp3 "damaged or not audio: it starts like an audio stream"
-check_fails "no libsndfile internals" bash -c "'$CLAP' ingest '$db' '$C/m.json' 2>&1 | grep -E 'SF_INFO|possibly a pipe|contains no samples'"
+check_fails "no libsndfile internals" bash -c "'$CLAP' ingest --create '$db' '$C/m.json' 2>&1 | grep -E 'SF_INFO|possibly a pipe|contains no samples'"
 
 # A 3 GB sparse file that is not audio: refused from its header, before its
 # body is read into memory (it used to cost 3.1 GB and 21 s). The bound is
 # generous (the CLI itself needs tens of MB) and far below the file.
 truncate -s 3G "$C/huge.wav"
 manifest huge.json huge.wav
-out=$( /usr/bin/time -f "maxrss_kb=%M" timeout 60 "$CLAP" ingest "$db" "$C/huge.json" 2>&1 )
+out=$( /usr/bin/time -f "maxrss_kb=%M" timeout 60 "$CLAP" ingest --create "$db" "$C/huge.json" 2>&1 )
 check_equal "3 GB non-audio: refused by format" \
   "$(grep -c "huge.wav: not an audio format libsndfile recognises" <<<"$out")" 1
 rss=$(sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p' <<<"$out")
@@ -52,5 +52,5 @@ rm -f "$C/huge.wav"
 ln -s /dev/zero "$C/zero.wav"
 manifest zero.json zero.wav
 check_output_contains "/dev/zero behind a symlink" "zero.wav: is a character device, not a regular file" \
-  timeout 20 "$CLAP" ingest "$db" "$C/zero.json"
+  timeout 20 "$CLAP" ingest --create "$db" "$C/zero.json"
 finish

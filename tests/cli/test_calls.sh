@@ -66,7 +66,7 @@ check_equal "one manifest each" "$(ls "$T/m" | tr '\n' ' ')" "call.json left.jso
 
 # ---- ingest: the manifest, and --segment
 db="$T/c.db"
-check "ingest the segmented manifest" "$CLAP" ingest "$db" "$T/m/call.json"
+check "ingest the segmented manifest" "$CLAP" ingest --create "$db" "$T/m/call.json"
 check_equal "utterances keep channel and channel count" \
   "$(q "$db" "SELECT group_concat(channel || '/' || source_channels || '/' || role, ' ') FROM (SELECT * FROM utterances ORDER BY start_seconds)")" \
   "0/2/salesperson 1/2/customer 0/2/salesperson 1/2/customer 0/2/salesperson 1/2/customer"
@@ -80,12 +80,12 @@ check_equal "channel 0 or 1 = the mono original" \
   "$(ql "$db" "SELECT cosine(clap_encode_audio(clap_audio_channel(readfile('$T/st0.wav'), 0), 'acoustic'), clap_encode_audio(readfile('$T/u1.wav'), 'acoustic')) > 0.999999, cosine(clap_encode_audio(clap_audio_channel(readfile('$T/st1_44.wav'), 1), 'acoustic'), clap_encode_audio(readfile('$T/u1_44.wav'), 'acoustic')) > 0.999999, cosine(clap_encode_audio(clap_audio_channel(readfile('$T/st1_44.wav'), 1), 'acoustic'), clap_encode_audio(readfile('$T/u1.wav'), 'acoustic')) > 0.999")" \
   "1|1|1"
 db2="$T/c2.db"
-check "ingest --segment" "$CLAP" ingest "$db2" --segment "$T/call.wav" --roles 0=salesperson,1=customer
+check "ingest --segment" "$CLAP" ingest --create "$db2" --segment "$T/call.wav" --roles 0=salesperson,1=customer
 check_equal "the same rows as segment + ingest" \
   "$(q "$db2" "SELECT group_concat(id || start_seconds || end_seconds || channel || length(audio), ',') FROM utterances")" \
   "$(q "$db" "SELECT group_concat(id || start_seconds || end_seconds || channel || length(audio), ',') FROM utterances")"
 check_output_contains "ingest --segment of a silent recording fails" "no speech found" \
-  "$CLAP" ingest "$db2" --segment "$T/silent.wav"
+  "$CLAP" ingest --create "$db2" --segment "$T/silent.wav"
 check_equal "and stores no session" "$(q "$db2" "SELECT count(*) FROM sessions")" "1"
 
 # ---- manifests with channels
@@ -93,7 +93,7 @@ cat > "$T/mono.json" <<'J'
 {"session": "m1", "utterances": [{"id": "m1-1", "audio": "u1.wav", "role": "customer", "channel": 1}]}
 J
 check_output_contains "a channel past a mono file's" "u1.wav: channel 1 requested, but it has 1 channel (0..0)" \
-  "$CLAP" ingest "$db" "$T/mono.json"
+  "$CLAP" ingest --create "$db" "$T/mono.json"
 check_equal "nothing stored" "$(q "$db" "SELECT count(*) FROM sessions WHERE id = 'm1'")" "0"
 cat > "$T/chan.json" <<'J'
 {"session": "m2", "channel": 1, "utterances": [
@@ -104,7 +104,7 @@ J
 cat > "$T/nochan.json" <<'J'
 {"session": "m3", "utterances": [{"id": "m3-plain", "audio": "call.wav", "role": "customer", "start": 1.5, "end": 3.5}]}
 J
-check "ingest channels per session and utterance" "$CLAP" ingest "$db" "$T/chan.json" "$T/nochan.json"
+check "ingest channels per session and utterance" "$CLAP" ingest --create "$db" "$T/chan.json" "$T/nochan.json"
 check_equal "session channel, utterance override, mix = NULL" \
   "$(q "$db" "SELECT group_concat(id || ':' || ifnull(channel, 'mix'), ' ') FROM (SELECT * FROM utterances WHERE session_id = 'm2' ORDER BY id)")" \
   "m2-left:0 m2-plain:mix m2-right:1"
@@ -114,8 +114,8 @@ check_equal "clap_audio_channel gives the ingested channel's bytes" \
   "$(ql "$db" "SELECT clap_audio_channel(readfile('$T/right.wav'), 0) = clap_audio_channel(readfile('$T/call.wav'), 1)")" "1"
 sed 's/"channel": 1,/"channel": 0,/' "$T/chan.json" > "$T/chan2.json"
 check_output_contains "a changed channel needs --replace" "m2-right: channel changed; use --replace" \
-  "$CLAP" ingest "$db" "$T/chan2.json"
-check "--replace" "$CLAP" ingest "$db" "$T/chan2.json" --replace
+  "$CLAP" ingest --create "$db" "$T/chan2.json"
+check "--replace" "$CLAP" ingest --create "$db" "$T/chan2.json" --replace
 check_equal "replaced" "$(q "$db" "SELECT channel FROM utterances WHERE id = 'm2-right'")" "0"
 
 # ---- SQL: clap_segments

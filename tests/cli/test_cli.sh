@@ -42,6 +42,35 @@ check_equal "a flag given a value" "$rc|$out" "2|clap embed: --refuse-stale take
 out=$("$CLAP" model create 2>&1); rc=$?
 check_equal "missing operand" "$rc|$out" "2|clap model: no database given"$'\n'"see clap model --help"
 
+# baseline takes only what it uses: no CLAP-head or text options.
+for opt in "--head mlp" "--hidden 64" "--text-encoder ngram" "--augment paraphrase"; do
+  out=$("$CLAP" baseline "$T/x.db" --name b $opt 2>&1); rc=$?
+  check_equal "baseline refuses ${opt%% *}" "$rc|$out" \
+    "2|clap baseline: unknown option '${opt%% *}'"$'\n'"see clap baseline --help"
+done
+bh=$("$CLAP" baseline --help)
+check_equal "baseline --help lists none of them" "$(grep -cE -- '--(head|hidden|text-encoder|augment)' <<<"$bh")" "0"
+check_equal "baseline --help lists what it uses" \
+  "$(grep -oE -- '^  --(encoder|dim|epochs|lr|batch|seed|name|holdout-session|replace|busy-timeout) ' <<<"$bh" | wc -l)" "10"
+check_equal "train --help lists the CLAP options" "$("$CLAP" train --help | grep -cE -- '^  --(head|hidden|text-encoder|augment) ')" "4"
+
+# A command that would create a database refuses a missing file unless
+# --create (or `clap init` made it): a typo leaves nothing behind.
+printf '{"session": "s", "utterances": []}' >"$T/m.json"
+for args in "ingest $T/typo.db $T/m.json" "model create $T/typo.db --name x" \
+            "model import $T/typo.db x $T/m.json" "encoder add $T/typo.db --name e --kind hubert --path $T"; do
+  out=$("$CLAP" $args 2>&1); rc=$?
+  check_equal "${args%% $T*}: a missing database is refused" \
+    "$rc|$out|$([ -e "$T/typo.db" ] && echo created)" \
+    "1|clap ${args%% *}: no such database: $T/typo.db (run \`clap init $T/typo.db\` first, or give --create)|"
+done
+check_output_contains "model create --create makes it" "created model 'x'" "$CLAP" model create --create "$T/typo.db" --name x --dim 8
+rm -f "$T/typo.db"*
+check_output_contains "ingest --create makes it" "0 sessions ingested" "$CLAP" ingest "$T/typo.db" "$T/m.json" --create
+"$CLAP" init "$T/ref.db" >/dev/null
+check_equal "and it is a clap database, as init makes" "$("$SQLITE3" "$T/typo.db" 'PRAGMA user_version')" \
+  "$("$SQLITE3" "$T/ref.db" 'PRAGMA user_version')"
+
 # --opt=value and --opt value, options after or before the operands.
 db="$T/c.db"
 "$CLAP" init "$db" >/dev/null

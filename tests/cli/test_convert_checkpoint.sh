@@ -26,23 +26,23 @@ check_output_contains "usage" "no output file given" "$CLAP" convert-checkpoint 
 
 db="$T/e.db"
 check_output_contains "encoder add" "encoder hb: hubert, 32 dims, f32, sha256" \
-  "$CLAP" encoder add "$db" --name hb --kind hubert --path $fx/f32
+  "$CLAP" encoder add --create "$db" --name hb --kind hubert --path $fx/f32
 check_output_contains "encoder add from .bin" "encoder hbbin: hubert, 32 dims" \
-  "$CLAP" encoder add "$db" --name hbbin --kind hubert --path $fx/bin
+  "$CLAP" encoder add --create "$db" --name hbbin --kind hubert --path $fx/bin
 check_output_contains "existing name refused" "an encoder named 'hb' exists (use --replace)" \
-  "$CLAP" encoder add "$db" --name hb --kind hubert --path $fx/f16
-check "replace" "$CLAP" encoder add "$db" --name hb --kind hubert --path $fx/f16 --replace
+  "$CLAP" encoder add --create "$db" --name hb --kind hubert --path $fx/f16
+check "replace" "$CLAP" encoder add --create "$db" --name hb --kind hubert --path $fx/f16 --replace
 check_output_contains "built-in name refused" "'acoustic' is a built-in encoder name" \
-  "$CLAP" encoder add "$db" --name acoustic --kind hubert --path $fx/f32
+  "$CLAP" encoder add --create "$db" --name acoustic --kind hubert --path $fx/f32
 check_output_contains "broken checkpoint refused" "config.json" \
-  "$CLAP" encoder add "$db" --name bad --kind hubert --path tests/fixtures
+  "$CLAP" encoder add --create "$db" --name bad --kind hubert --path tests/fixtures
 check_output_contains "unknown kind" "unknown encoder kind 'wav2vec'" \
-  "$CLAP" encoder add "$db" --name w --kind wav2vec --path $fx/f32
+  "$CLAP" encoder add --create "$db" --name w --kind wav2vec --path $fx/f32
 sha=$(sha256sum $fx/f16/model.safetensors | cut -c1-64)
 check_equal "sha256 of the weights file" "$("$SQLITE3" "$db" "SELECT sha256 FROM clap_encoders WHERE name='hb'")" "$sha"
 check_equal "absolute path, dim" "$("$SQLITE3" "$db" "SELECT path, dim FROM clap_encoders WHERE name='hb'")" "$PWD/$fx/f16|32"
 check_equal "config keeps config.json" "$("$SQLITE3" "$db" "SELECT json_extract(config, '\$.weights'), json_extract(config, '\$.model_config.hidden_size') FROM clap_encoders WHERE name='hbbin'")" "pytorch_model.bin|32"
 check_equal "list" "$("$CLAP" encoder list "$db" | tail -n +2 | awk '{print $1, $2, $3}' | tr '\n' ';')" "hb hubert 32;hbbin hubert 32;"
 check_output_contains "a model can use it" "hb (32)" \
-  "$CLAP" model create "$db" --name m --audio-encoder hb --dim 8
+  "$CLAP" model create --create "$db" --name m --audio-encoder hb --dim 8
 finish

@@ -21,6 +21,6 @@ check "...naming the database" grep -q "clap init: .*a.db" <<<"$out"
 check_equal "...and leaves no file" "$(sed -n '/^rc=/,$p' <<<"$out" | tail -n +2)" ""
 mkdir -p "$T/m"
 echo '{"session": "s", "utterances": []}' > "$T/m/s.json"
-out=$(run_full "'$CLAP' ingest b.db '$T/m/s.json'")
+out=$(run_full "'$CLAP' ingest --create b.db '$T/m/s.json'")
 check_equal "ingest creating DB on a full disk leaves no file" "$(sed -n '/^rc=/,$p' <<<"$out" | tail -n +2)" ""
 finish

@@ -44,7 +44,7 @@ one bad_long five.wav
 
 db="$T/a.db"
 check_output_contains "ingest two sessions" "2 sessions ingested, 0 skipped, 0 failed; 4 utterances" \
-  "$CLAP" ingest "$db" "$C/s1.json" "$C/s2.json"
+  "$CLAP" ingest --create "$db" "$C/s1.json" "$C/s2.json"
 check_equal "rows" "$(q "$db" "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM utterances), (SELECT group_concat(id || ':' || ifnull(gender, '') || ':' || ifnull(name, ''), ' ') FROM (SELECT * FROM speakers ORDER BY id))")" \
   "2|4|spk1:female:A spk2:male: spk3::"
 check_equal "durations, rates, channels, cuts, paths" \
@@ -67,7 +67,7 @@ done
 # Idempotent.
 dump "$db" > "$T/d1"
 check_output_contains "second run skips" "0 sessions ingested, 2 skipped, 0 failed; 0 utterances" \
-  "$CLAP" ingest "$db" "$C/s1.json" "$C/s2.json"
+  "$CLAP" ingest --create "$db" "$C/s1.json" "$C/s2.json"
 dump "$db" > "$T/d2"
 check "second run changes nothing" cmp "$T/d1" "$T/d2"
 
@@ -76,9 +76,9 @@ cp "$C/audio/a.wav" "$T/a.orig.wav"
 tone 44100 2 a.wav 1.5 550
 new_sha=$(sha256sum < "$C/audio/a.wav" | cut -c1-64)
 check_output_contains "changed source refused" "s1.json: s1-u1: source changed (sha256 " \
-  "$CLAP" ingest "$db" "$C/s1.json"
-check_output_contains "changed source: hint" "use --replace" "$CLAP" ingest "$db" "$C/s1.json"
-check_fails "changed source exits 1" "$CLAP" ingest "$db" "$C/s1.json"
+  "$CLAP" ingest --create "$db" "$C/s1.json"
+check_output_contains "changed source: hint" "use --replace" "$CLAP" ingest --create "$db" "$C/s1.json"
+check_fails "changed source exits 1" "$CLAP" ingest --create "$db" "$C/s1.json"
 dump "$db" > "$T/d3"
 check "changed source leaves the db as it was" cmp "$T/d1" "$T/d3"
 
@@ -87,7 +87,7 @@ q "$db" "PRAGMA foreign_keys=ON; INSERT INTO annotators VALUES ('a1');
   INSERT INTO scores(utterance_id, annotator_id, dimension, score) VALUES ('s1-u1','a1','aroused',5), ('s2-u1','a1','aroused',3);
   INSERT INTO labels(utterance_id, dimension, value, label) VALUES ('s1-u2','aroused',4.5,1), ('s2-u2','aroused',2,0);"
 check_output_contains "--replace ingests the changed session" "1 sessions ingested, 1 skipped, 0 failed; 2 utterances" \
-  "$CLAP" ingest "$db" "$C/s1.json" "$C/s2.json" --replace
+  "$CLAP" ingest --create "$db" "$C/s1.json" "$C/s2.json" --replace
 check_equal "new sha stored" "$(q "$db" "SELECT source_sha256 FROM utterances WHERE id='s1-u1'")" "$new_sha"
 check_equal "unchanged utterance of the replaced session kept" \
   "$(q "$db" "SELECT source_sha256, printf('%.3f', duration) FROM utterances WHERE id='s1-u2'")" \
@@ -98,25 +98,25 @@ check_equal "after --replace: still 4 utterances, 2 sessions" \
   "$(q "$db" "SELECT (SELECT count(*) FROM utterances), (SELECT count(*) FROM sessions)")" "4|2"
 dump "$db" > "$T/d4"
 check_output_contains "--replace again: nothing changed, skipped" "0 sessions ingested, 2 skipped" \
-  "$CLAP" ingest "$db" "$C/s1.json" "$C/s2.json" --replace
+  "$CLAP" ingest --create "$db" "$C/s1.json" "$C/s2.json" --replace
 dump "$db" > "$T/d5"
 check "--replace of an unchanged session changes nothing" cmp "$T/d4" "$T/d5"
 
 # A moved cut is a change too.
 sed 's/"end": 9/"end": 8/' "$C/s2.json" > "$C/s2b.json"
-check_output_contains "moved cut refused" "s2-u2: cut changed; use --replace" "$CLAP" ingest "$db" "$C/s2b.json"
+check_output_contains "moved cut refused" "s2-u2: cut changed; use --replace" "$CLAP" ingest --create "$db" "$C/s2b.json"
 # An utterance id of another session is never taken over.
 printf '{"session": "s9", "utterances": [{"id": "s1-u1", "audio": "audio/a.wav", "role": "customer"}]}' > "$C/s9.json"
 check_output_contains "utterance of another session" "s1-u1: utterance id already belongs to session s1" \
-  "$CLAP" ingest "$db" "$C/s9.json" --replace
+  "$CLAP" ingest --create "$db" "$C/s9.json" --replace
 
 # Bad inputs: an error naming the manifest and the audio file; the db unchanged.
 dump "$db" > "$T/before"
 bad() { # name manifest needle [options]
   local name=$1 m=$2 needle=$3; shift 3
   check_output_contains "$name: names manifest and file" "$C/$m.json: $m-u1: $C/audio/$needle" \
-    "$CLAP" ingest "$db" "$C/$m.json" "$@"
-  check_fails "$name: exit 1" "$CLAP" ingest "$db" "$C/$m.json" "$@"
+    "$CLAP" ingest --create "$db" "$C/$m.json" "$@"
+  check_fails "$name: exit 1" "$CLAP" ingest --create "$db" "$C/$m.json" "$@"
   dump "$db" > "$T/after"
   check "$name: db unchanged" cmp "$T/before" "$T/after"
 }
@@ -125,55 +125,55 @@ bad "corrupt file" bad_corrupt "corrupt.wav"
 bad "empty file" bad_empty "empty.wav: empty"
 bad "too long" bad_long "five.wav: 5.0 s long, over the limit of 2 s" --max-seconds 2
 check_output_contains "too long cut" "s2-u2: $C/audio/long.wav: cut [3 s, 9 s) is 6 s long, over the limit of 2 s" \
-  "$CLAP" ingest "$T/cut.db" "$C/s2.json" --max-seconds 2
+  "$CLAP" ingest --create "$T/cut.db" "$C/s2.json" --max-seconds 2
 printf '{"session": "s6", "utterances": [{"id": "s6-u1", "audio": "audio/long.wav", "role": "customer", "start": 8},
   {"id": "s6-u2", "audio": "audio/long.wav", "role": "customer", "end": 0.5}]}' > "$C/s6.json"
-check_output_contains "open-ended cuts" "1 sessions ingested" "$CLAP" ingest "$T/open.db" "$C/s6.json"
+check_output_contains "open-ended cuts" "1 sessions ingested" "$CLAP" ingest --create "$T/open.db" "$C/s6.json"
 check_equal "open-ended cuts: durations and NULL ends" \
   "$(q "$T/open.db" "SELECT group_concat(printf('%.3f', duration) || ' ' || ifnull(start_seconds, '-') || ' ' || ifnull(end_seconds, '-'), ';') FROM (SELECT * FROM utterances ORDER BY id)")" \
   "2.000 8.0 -;0.500 - 0.5"
 sed 's/"start": 8/"start": 1/' "$C/s6.json" > "$C/s6b.json"
 check_output_contains "open-ended cut over the limit" "s6-u1: $C/audio/long.wav: cut is 9 s long, over the limit of 2 s" \
-  "$CLAP" ingest "$T/open3.db" "$C/s6b.json" --max-seconds 2
+  "$CLAP" ingest --create "$T/open3.db" "$C/s6b.json" --max-seconds 2
 # A cut of absurd size gets a short message (%g, not 300 digits of %f).
 cat > "$C/huge_cut.json" <<'EOF'
 {"session": "s9", "utterances": [{"id": "s9-u1", "audio": "audio/long.wav", "role": "customer",
   "start": 1e300, "end": 3e300}]}
 EOF
-out=$("$CLAP" ingest "$db" "$C/huge_cut.json" 2>&1)
+out=$("$CLAP" ingest --create "$db" "$C/huge_cut.json" 2>&1)
 check_equal "a 1e300 cut: short message" "$(grep -c 'cut \[1e+300 s, 3e+300 s) is 2e+300 s long, over the limit of 600 s' <<<"$out") $(wc -c <<<"$out" | awk '$1 < 400 {print "short"}')" "1 short"
 printf '{"session": "s8", "utterances": [{"id": "s8-u1", "audio": "audio/a.wav", "role": "buyer"}]}' > "$C/s8.json"
 check_output_contains "invalid manifest" "$C/s8.json: utterances[0].role: must be \"salesperson\" or \"customer\", got \"buyer\"" \
-  "$CLAP" ingest "$db" "$C/s8.json"
+  "$CLAP" ingest --create "$db" "$C/s8.json"
 printf '{"session": "s7", "utterances": [{"id": "s7-u1", "audio": "%s", "role": "customer"}]}' "$C/audio/a.wav" > "$C/s7.json"
-check_output_contains "absolute audio path refused" "utterances[0].audio: must be relative" "$CLAP" ingest "$db" "$C/s7.json"
-check_output_contains "missing manifest" "$T/nope.json: cannot open" "$CLAP" ingest "$db" "$T/nope.json"
-check_output_contains "same session twice" "session s3 is also in $C/s3.json" "$CLAP" ingest "$T/twice.db" "$C/s3.json" "$C/s3.json"
+check_output_contains "absolute audio path refused" "utterances[0].audio: must be relative" "$CLAP" ingest --create "$db" "$C/s7.json"
+check_output_contains "missing manifest" "$T/nope.json: cannot open" "$CLAP" ingest --create "$db" "$T/nope.json"
+check_output_contains "same session twice" "session s3 is also in $C/s3.json" "$CLAP" ingest --create "$T/twice.db" "$C/s3.json" "$C/s3.json"
 dump "$db" > "$T/after"
 check "invalid manifests: db unchanged" cmp "$T/before" "$T/after"
 
 # Without --keep-going the run stops at the first failed session; earlier ones stay.
 one s4 b.flac
 one s5 b.flac
-check_fails "stop at first failure: exit 1" "$CLAP" ingest "$db" "$C/s4.json" "$C/bad_missing.json" "$C/s5.json"
+check_fails "stop at first failure: exit 1" "$CLAP" ingest --create "$db" "$C/s4.json" "$C/bad_missing.json" "$C/s5.json"
 check_equal "stop at first failure: before kept, after not run" \
   "$(q "$db" "SELECT group_concat(id) FROM (SELECT id FROM sessions WHERE id IN ('s4','s5') ORDER BY id)")" "s4"
 check_output_contains "--keep-going goes on" "1 sessions ingested, 1 skipped, 2 failed" \
-  "$CLAP" ingest "$db" "$C/s4.json" "$C/bad_corrupt.json" "$C/s5.json" "$C/bad_empty.json" --keep-going
-check_fails "--keep-going still exits 1" "$CLAP" ingest "$db" "$C/bad_empty.json" "$C/s5.json" --keep-going
+  "$CLAP" ingest --create "$db" "$C/s4.json" "$C/bad_corrupt.json" "$C/s5.json" "$C/bad_empty.json" --keep-going
+check_fails "--keep-going still exits 1" "$CLAP" ingest --create "$db" "$C/bad_empty.json" "$C/s5.json" --keep-going
 check_equal "--keep-going ingested the good session" "$(q "$db" "SELECT count(*) FROM sessions WHERE id='s5'")" "1"
 
 # Usage errors.
 for args in "" "$T/u.db" "$T/u.db $C/s1.json --workers 0" "$T/u.db $C/s1.json --max-seconds x" "$T/u.db $C/s1.json --bogus"; do
   # shellcheck disable=SC2086
-  "$CLAP" ingest $args >/dev/null 2>&1
+  "$CLAP" ingest --create $args >/dev/null 2>&1
   check_equal "usage error exits 2: '$args'" "$?" "2"
 done
-check_output_contains "--help" "usage: clap ingest DB MANIFEST..." "$CLAP" ingest --help
+check_output_contains "--help" "usage: clap ingest DB MANIFEST..." "$CLAP" ingest --create --help
 
 # The number of workers does not change what is stored.
-"$CLAP" ingest "$T/w1.db" "$C/s1.json" "$C/s2.json" "$C/s3.json" --workers 1 >/dev/null 2>&1
-"$CLAP" ingest "$T/w3.db" "$C/s1.json" "$C/s2.json" "$C/s3.json" --workers 3 >/dev/null 2>&1
+"$CLAP" ingest --create "$T/w1.db" "$C/s1.json" "$C/s2.json" "$C/s3.json" --workers 1 >/dev/null 2>&1
+"$CLAP" ingest --create "$T/w3.db" "$C/s1.json" "$C/s2.json" "$C/s3.json" --workers 3 >/dev/null 2>&1
 content="SELECT id, session_id, source_sha256, duration, hex(audio) FROM utterances ORDER BY id"
 check_equal "1 and 3 workers store the same bytes" "$(q "$T/w1.db" "$content" | sha256sum)" "$(q "$T/w3.db" "$content" | sha256sum)"
 check_equal "3 sessions stored" "$(q "$T/w3.db" "SELECT count(*) FROM sessions")" "3"
@@ -194,7 +194,7 @@ for s in $(seq -w 0 39); do
 done
 kdb="$T/crash.db"
 "$CLAP" init "$kdb" >/dev/null
-"$CLAP" ingest "$kdb" "$K"/k*.json --workers 1 >/dev/null 2>&1 &
+"$CLAP" ingest --create "$kdb" "$K"/k*.json --workers 1 >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 400); do
   n=$(q "$kdb" "SELECT count(*) FROM sessions" 2>/dev/null || echo 0)
@@ -211,7 +211,7 @@ check_equal "every session present is whole" \
 check_equal "no utterance without its session" \
   "$(q "$kdb" "SELECT count(*) FROM utterances WHERE session_id NOT IN (SELECT id FROM sessions)")" "0"
 check_output_contains "re-run finishes the rest" "$((40 - committed)) sessions ingested, $committed skipped, 0 failed" \
-  "$CLAP" ingest "$kdb" "$K"/k*.json
+  "$CLAP" ingest --create "$kdb" "$K"/k*.json
 check_equal "all 40 sessions, 400 utterances" \
   "$(q "$kdb" "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM utterances)")" "40|400"
 

@@ -12,7 +12,7 @@
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1"
 rss() { # n -> peak RSS in KB of ingesting an n-utterance session
   /usr/bin/python3 tests/bench/gen_many_utterances.py "$T/g$1" "$1" 1
-  /usr/bin/time -f "maxrss=%M" "$CLAP" ingest "$T/g$1.db" "$T/g$1/session.json" --workers 2 2>&1 |
+  /usr/bin/time -f "maxrss=%M" "$CLAP" ingest --create "$T/g$1.db" "$T/g$1/session.json" --workers 2 2>&1 |
     sed -n 's/^maxrss=//p'
 }
 small=$(rss 200)
@@ -24,7 +24,7 @@ check "peak RSS grows by under 20 MB from 200 to 2000 utterances (${small} KB ->
 printf 'not audio' > "$T/g200/audio/u00190.wav"
 rm -f "$T/g200.db"*
 check_output_contains "a late failure names the utterance" "big-u00190" \
-  "$CLAP" ingest "$T/g200.db" "$T/g200/session.json" --workers 2
+  "$CLAP" ingest --create "$T/g200.db" "$T/g200/session.json" --workers 2
 check_equal "...and stores nothing of the session" \
   "$("$SQLITE3" "$T/g200.db" 'SELECT count(*) FROM utterances') $("$SQLITE3" "$T/g200.db" 'SELECT count(*) FROM sessions')" "0 0"
 finish

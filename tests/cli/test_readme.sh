@@ -4,7 +4,13 @@
 #   ```sh      blocks run in order in one bash (set -e); each must succeed;
 #   ```sql     blocks run in `sqlite3 demo.db` after `.load ./build/clap0`, and
 #              must be followed by an ```output block;
-#   ```output  right after a sql or sh block: that block's output must equal it.
+#   ```python  blocks run with /usr/bin/python3 (Debian's, which can load
+#              extensions), in the same directory; each must succeed;
+#   ```js      blocks run with node, better-sqlite3 12 on NODE_PATH
+#              (tests/cli/node_modules.sh installs it once into a cache);
+#              skipped, saying so, only when the npm registry is unreachable;
+#   ```output  right after a sql, sh, python or js block: that block's output
+#              must equal it.
 # Blocks in other languages (```text, ```console) are prose and not run.
 . "$(dirname "$0")/lib.sh"
 root=$PWD
@@ -24,6 +30,13 @@ EOF
 
 cd "$T" || exit 1
 export PATH="$T/build:$PATH"
+# Under the sanitizer build clap0.so needs the sanitizer runtimes loaded first
+# into Python and Node too, as tests/run.sh does for the sqlite3 shell.
+host=(env)
+if [ -n "${CLAP_SANITIZED:-}" ]; then
+  host=(env LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:verify_asan_link_order=0)
+fi
 prev_out=""
 prev_name=""
 pending=""
@@ -35,6 +48,29 @@ for b in $(ls blocks | sort); do
       prev_name="README block $b (sh)"
       check_equal "$prev_name exits 0" "$rc$( [ $rc -ne 0 ] && head -5 "blocks/$b.err")" "0"
       ;;
+    python | js)
+      if [ "$lang" = js ] && [ -z "${node_path:-}" ]; then
+        node_path=$(bash "$root/tests/cli/node_modules.sh" 2>"$T/node.err"); nrc=$?
+        if [ "$nrc" -eq 3 ]; then
+          echo "skip: README block $b (js): $(cat "$T/node.err")"
+          node_path=unreachable
+        elif [ "$nrc" -ne 0 ]; then
+          check_equal "README block $b (js): better-sqlite3 installs" "$(cat "$T/node.err")" ""
+          node_path=failed
+        fi
+      fi
+      if [ "$lang" = js ] && [[ "$node_path" != /* ]]; then
+        skip_output=1
+        continue
+      fi
+      if [ "$lang" = python ]; then
+        prev_out=$("${host[@]}" /usr/bin/python3 "blocks/$b" 2>"blocks/$b.err"); rc=$?
+      else
+        prev_out=$("${host[@]}" NODE_PATH="$node_path" node "blocks/$b" 2>"blocks/$b.err"); rc=$?
+      fi
+      prev_name="README block $b ($lang)"
+      check_equal "$prev_name exits 0" "$rc$( [ $rc -ne 0 ] && head -5 "blocks/$b.err")" "0"
+      ;;
     sql)
       [ -n "$pending" ] && check_equal "$pending is followed by an output block" no yes
       prev_out=$({ echo ".load ./build/clap0"; cat "blocks/$b"; } | stdbuf -oL "$SQLITE3" demo.db 2>&1)
@@ -42,6 +78,7 @@ for b in $(ls blocks | sort); do
       pending=$prev_name
       ;;
     output)
+      if [ -n "${skip_output:-}" ]; then skip_output=""; continue; fi
       check_equal "$prev_name prints what README shows" "$prev_out" "$(cat "blocks/$b")"
       pending=""
       ;;

@@ -15,14 +15,14 @@ cat > "$C/s1.json" <<'J'
   {"id": "s1-u1", "audio": "a.wav", "role": "customer"},
   {"id": "s1-u2", "audio": "b.wav", "role": "customer"}]}
 J
-check "ingest" "$CLAP" ingest "$db" "$C/s1.json"
+check "ingest" "$CLAP" ingest --create "$db" "$C/s1.json"
 check_output_contains "embed" "2 audio vectors (acoustic)" "$CLAP" embed "$db"
 vec() { q "SELECT hex(vec) FROM features WHERE encoder='acoustic' AND modality='audio' AND key='$1'"; }
 old1=$(vec s1-u1); old2=$(vec s1-u2)
 
 # New audio for s1-u1 only.
 sox -n -r 16000 -c 1 "$C/a.wav" synth 1 sine 2000 2>/dev/null
-check "ingest --replace" "$CLAP" ingest "$db" "$C/s1.json" --replace
+check "ingest --replace" "$CLAP" ingest --create "$db" "$C/s1.json" --replace
 check_equal "the replaced utterance's vector is gone, the other kept" \
   "$(q "SELECT group_concat(key) FROM features WHERE modality='audio'")" "s1-u2"
 check_output_contains "embed recomputes it" "1 audio vectors (acoustic)" "$CLAP" embed "$db"
@@ -34,6 +34,6 @@ check_equal "the unchanged utterance kept its vector" "$(vec s1-u2)" "$old2"
 
 # A failed --replace drops nothing.
 printf 'not audio' > "$C/b.wav"
-check_fails "a failing replace" "$CLAP" ingest "$db" "$C/s1.json" --replace
+check_fails "a failing replace" "$CLAP" ingest --create "$db" "$C/s1.json" --replace
 check_equal "its vectors are still there" "$(q "SELECT count(*) FROM features WHERE modality='audio'")" 2
 finish

@@ -210,6 +210,10 @@ check_output_contains "report: the baseline's UA from its row" "| $pooled_ua |" 
 check_output_contains "report: row ids for traceability" "Baseline #" printf '%s' "$rep"
 check_equal "HTML: three inline SVG charts" "$(grep -o '<svg' "$T/r.html" | wc -l)" "3"
 check_output_contains "report: unknown run" "no pooled evaluations for run 'nope'" "$CLAP" report "$DB" --run nope
+# An HTML file that cannot be written: the path and the reason, exit 1.
+out=$("$CLAP" report "$DB" --html /nonexistent/x.html 2>&1 >/dev/null); rc=$?
+check_equal "report: an unwritable HTML path says why" "$rc|$out" \
+  "1|clap report: /nonexistent/x.html: cannot write: No such file or directory"
 # The per-session chart has a bar for every session however many there are,
 # and a session id is text, not markup.
 cp "$DB" "$T/many.db"

@@ -320,6 +320,7 @@ class Harness:
                 shard_keys[tuple(row)] = k
             con.close()
         fit = ["--epochs", "2", "--dim", "8", "--hidden", "8", "--batch", "8"]
+        base_fit = ["--epochs", "2", "--dim", "8", "--batch", "8"]  # baseline takes no head options
         hub = os.path.join(ROOT, "tests/fixtures/hubert/f32")
         self.cases = [
             Case("init", "empty", ["init", "db.db"], ["db.db"], whole),
@@ -336,7 +337,7 @@ class Harness:
             Case("merge", "sharded", ["merge", "db.db", "s1.db", "s2.db"], ["db.db", "s1.db", "s2.db"],
                  merge_units(shard_keys)),
             Case("train", "embedded", ["train", "db.db", "--name", "t"] + fit, ["db.db"], whole),
-            Case("baseline", "embedded", ["baseline", "db.db", "--name", "b"] + fit, ["db.db"], whole),
+            Case("baseline", "embedded", ["baseline", "db.db", "--name", "b"] + base_fit, ["db.db"], whole),
             Case("eval", "embedded", ["eval", "db.db", "--random-runs", "20"] + fit, ["db.db"], eval_units,
                  eval_pooled(self.eval_prefixes(fit))),
             Case("model import", "embedded", ["model", "import", "db.db", "mi", "m.model"], ["db.db"], whole),

@@ -265,8 +265,16 @@ static void test_command(void) {
   CHECK(c.o.nholdout == 2 && !strcmp(c.o.holdout[0], "s1") && !strcmp(c.o.holdout[1], "s2"));
   fit_command_free(&c);
   CHECK(c.o.holdout == NULL);
-  /* without allow_augment, --augment is an unknown option */
+  /* without allow_augment (baseline), --augment and the CLAP model's own
+  ** options are unknown */
   CHECK_INT(fit_parse_command(13, ok, "clap baseline", "U\n", 0, &c), 2);
+  const char *clap_only[][2] = {{"--head", "mlp"}, {"--hidden", "64"}, {"--text-encoder", "ngram"}};
+  for (size_t k = 0; k < 3; k++) {
+    char *argv[] = {"baseline", "db", "--name", "b", (char *)clap_only[k][0], (char *)clap_only[k][1], NULL};
+    CHECK_INT(fit_parse_command(6, argv, "clap baseline", "U\n", 0, &c), 2);
+    CHECK_INT(fit_parse_command(6, argv, "clap train", "U\n", 1, &c), -1);
+    fit_command_free(&c);
+  }
   char *noname[] = {"train", "db", NULL};
   CHECK_INT(fit_parse_command(2, noname, "clap train", "U\n", 1, &c), 2);
   char *two[] = {"train", "db", "db2", "--name", "m", NULL};
