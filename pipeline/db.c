@@ -149,7 +149,7 @@ clap_status db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, clap_err
   sql_snippet(sql, head, sizeof head);
   clap_status s = status_of(rc == SQLITE_OK ? SQLITE_MISUSE : rc);
   if (s == CLAP_ERR_ARG) s = CLAP_ERR_INTERNAL;
-  clap_error_set(err, s, "%s (in SQL: %s)", rc == SQLITE_OK ? "empty statement" : sqlite3_errmsg(db), head);
+  clap_error_set(err, s, "%s (in SQL: %s)", rc == SQLITE_OK ? "empty statement" : db_errmsg(db), head);
   sqlite3_finalize(*st);
   *st = NULL;
   return s;
@@ -163,7 +163,7 @@ static clap_status step_error(sqlite3_stmt *st, int rc, clap_error *err) {
   if (rc == SQLITE_ROW)
     return clap_error_set(err, CLAP_ERR_INTERNAL, "statement returned a row where none was expected (in SQL: %s)",
                           head);
-  return clap_error_set(err, status_of(rc), "%s (in SQL: %s)", sqlite3_errmsg(sqlite3_db_handle(st)), head);
+  return clap_error_set(err, status_of(rc), "%s (in SQL: %s)", db_errmsg(sqlite3_db_handle(st)), head);
 }
 
 int db_step(sqlite3_stmt *st, clap_error *err) {
@@ -195,7 +195,7 @@ static clap_status query_int(sqlite3 *db, const char *sql, int *value, clap_erro
     return CLAP_OK;
   }
   clap_status s = clap_error_set(err, status_of(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc), "%s (in SQL: %s)",
-                                 sqlite3_errmsg(db), sql);
+                                 db_errmsg(db), sql);
   sqlite3_finalize(st);
   return s;
 }
