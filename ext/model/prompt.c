@@ -264,6 +264,10 @@ clap_status prompt_parse_sentence(const char *text, size_t nbytes, prompt_set **
   *out = NULL;
   if (!text || nbytes == 0) return clap_error_set(err, CLAP_ERR_ARG, "empty text");
   if (nbytes > INT_MAX) return clap_error_set(err, CLAP_ERR_RANGE, "text too long");
+  const char *nul = memchr(text, '\0', nbytes); /* a sentence is kept as a C string */
+  if (nul)
+    return clap_error_set(err, CLAP_ERR_ARG, "the text has a NUL byte at byte %zu",
+                          (size_t)(nul - text));
   set_size z = {1, 1, nbytes + 1};
   prompt_set *p = set_alloc(&z, 0);
   if (!p) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");

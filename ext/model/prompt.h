@@ -58,7 +58,9 @@ clap_status prompt_embed(const clap_model *m, const encoder *text_enc, const cha
 
 typedef struct prompt_set prompt_set;
 
-/* One class of one sentence, the nbytes of text as they are ("[" included). */
+/* One class of one sentence, the nbytes of text as they are ("[" included);
+** a NUL byte among them is CLAP_ERR_ARG naming its offset (a sentence is
+** kept as a C string, so it would otherwise be cut there). */
 clap_status prompt_parse_sentence(const char *text, size_t nbytes, prompt_set **out,
                                   clap_error *err);
 /* Parse nbytes of UTF-8 text (need not be NUL-terminated) as one class or as

@@ -139,6 +139,10 @@ static void test_parse_class(void) {
   CHECK_INT(prompt_parse_sentence("[x", 2, &p, &err), CLAP_OK);
   CHECK(p && !strcmp(prompt_set_texts(p, 0)[0], "[x"));
   prompt_set_free(p);
+  /* A NUL inside the text is refused, never cut there (found by fuzz_prompts). */
+  CHECK_INT(prompt_parse_class("ab\0cd", 5, &p, &err), CLAP_ERR_ARG);
+  CHECK(p == NULL);
+  CHECK_CONTAINS(err.msg, "the text has a NUL byte at byte 2");
 }
 
 static void test_parse_class_errors(void) {
