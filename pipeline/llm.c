@@ -25,11 +25,9 @@ clap_status llm_client_create(const llm_config *config, llm_client **out, clap_e
   if (!out) return clap_error_set(err, CLAP_ERR_ARG, "llm_client_create: no output pointer");
   *out = NULL;
   if (!config) return clap_error_set(err, CLAP_ERR_ARG, "llm_client_create: no configuration");
-  httpc_config h = {.base_url = config->base_url, .path = "chat/completions",
-                    .api_key = config->api_key, .concurrency = config->concurrency,
-                    .connect_timeout_ms = config->connect_timeout_ms,
-                    .timeout_ms = config->timeout_ms, .max_attempts = config->max_attempts,
-                    .max_wait_ms = config->max_wait_ms, .backoff_ms = config->backoff_ms};
+  httpc_config h = *config;
+  h.path = "chat/completions";
+  h.deadline_ms = 0;
   llm_client *c = calloc(1, sizeof *c);
   if (!c) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   clap_status s = httpc_client_create(&h, &c->http, err);

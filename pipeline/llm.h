@@ -23,20 +23,14 @@
 #include <stddef.h>
 
 #include "clap_error.h"
+#include "httpc.h"
 
 typedef struct llm_client llm_client;
 
-/* Zero in any field means its default. */
-typedef struct llm_config {
-  const char *base_url;    /* required, e.g. "https://api.openai.com/v1" */
-  const char *api_key;     /* NULL: CLAP_API_KEY, else OPENAI_API_KEY */
-  int concurrency;         /* requests in flight, 1..64; default 4 */
-  long connect_timeout_ms; /* default 10000 */
-  long timeout_ms;         /* one attempt, connect to last byte; default 120000 */
-  int max_attempts;        /* 1..20 in all, first try included; default 5 */
-  long max_wait_ms;        /* cap on any wait between attempts; default 60000 */
-  long backoff_ms;         /* first backoff wait, doubled each time; default 500 */
-} llm_config;
+/* The HTTP client's configuration (httpc.h; zero in any field means its
+** default). `path` and `deadline_ms` are ignored: the client posts to
+** {base_url}/chat/completions and bounds each attempt by timeout_ms. */
+typedef httpc_config llm_config;
 
 /* What was spent, summed over every llm_run of a client. */
 typedef struct llm_usage {
