@@ -9,37 +9,17 @@
 # rows and the report; eval trains outside any write transaction, so a
 # `clap train` or a second eval started meanwhile is not locked out.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tone_corpus.sh"
 export OPENBLAS_NUM_THREADS=1
 
 q() { "$SQLITE3" -cmd ".timeout 5000" "$@"; }
 
 C="$T/corpus"
-mkdir -p "$C/audio"
 DB="$T/t.db"
-for s in t1 t2 t3; do
-  {
-    printf '{"session": "%s", "speakers": [{"id": "a"}, {"id": "b"}], "utterances": [' "$s"
-    for i in 0 1 2 3 4 5 6 7; do
-      hi=$(( (i / 2 + ${s#t}) % 2 ))
-      f=$(( hi ? 330 + 40 * i : 180 + 15 * i )); v=$(( hi ? 9 : 4 ))
-      sox -n -r 16000 -c 1 "$C/audio/$s-$i.flac" synth 0.$((4 + i % 3)) sine $f vol 0.$v 2>/dev/null
-      role=$([ $((i % 2)) -eq 0 ] && echo salesperson || echo customer)
-      spk=$([ $((i % 2)) -eq 0 ] && echo a || echo b)
-      [ $i -gt 0 ] && printf ','
-      printf '{"id": "%s-u%d", "audio": "audio/%s-%d.flac", "speaker": "%s", "role": "%s"}' \
-        "$s" "$i" "$s" "$i" "$spk" "$role"
-    done
-    printf ']}\n'
-  } > "$C/$s.json"
-done
+tone_corpus "$C"
 check "init" "$CLAP" init "$DB"
 check "ingest" "$CLAP" ingest "$DB" "$C"/t1.json "$C"/t2.json "$C"/t3.json
-q "$DB" "INSERT INTO labels(utterance_id, dimension, value, label)
-  SELECT u.id, d.name, 0, ((CAST(substr(u.id, 5) AS INT) / 2 + CAST(substr(u.session_id, 2) AS INT)) % 2)
-  FROM utterances u, dimensions d WHERE d.name <> 'purchase_intention';
-  INSERT INTO labels(utterance_id, dimension, value, label)
-  SELECT id, 'purchase_intention', 0, (CAST(substr(id, 5) AS INT) / 2 + CAST(substr(session_id, 2) AS INT)) % 2
-  FROM utterances WHERE role='customer';"
+tone_labels "$DB"
 check "embed" "$CLAP" embed "$DB"
 E=(--dim 8 --random-runs 10)
 
