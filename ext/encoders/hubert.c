@@ -50,6 +50,7 @@ struct hubert {
   const float *fp_ln_w, *fp_ln_b, *fp_w, *fp_b;
   nn_dense *fp; /* owned: the feature projection */
   nn_precision prec;
+  int released; /* a bf16 setting handed the f32 linear weights back (st_release) */
   float *pos_w; /* owned: weight-normed, per group [C/groups][k][C/groups] */
   const float *pos_b;
   const float *enc_ln_w, *enc_ln_b;
@@ -361,10 +362,14 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   if (!m) return clap_error_set(err, CLAP_ERR_ARG, "hubert_set_precision: NULL model");
   free_denses(m);
   int H = m->cfg.hidden, F = m->cfg.intermediate, C = m->cfg.conv_dim[m->cfg.n_conv - 1];
-  /* float32 reads the checkpoint's tensors: fetch them again, as a bf16
-  ** setting before may have released them */
-  clap_status rc = get(m, "feature_projection.projection.weight", 2, H, C, 0, &m->fp_w, err);
-  for (int l = 0; l < m->cfg.layers && !rc; l++) rc = load_layer(m, l, err);
+  /* the linears read the checkpoint's tensors: fetch them again when a
+  ** bf16 setting before released them (load fetched them once already) */
+  clap_status rc = CLAP_OK;
+  if (m->released) {
+    rc = get(m, "feature_projection.projection.weight", 2, H, C, 0, &m->fp_w, err);
+    for (int l = 0; l < m->cfg.layers && !rc; l++) rc = load_layer(m, l, err);
+    if (!rc) m->released = 0;
+  }
   if (!rc) rc = hconv_set_precision(&m->conv, p, err);
   if (!rc) rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
   for (int l = 0; l < m->cfg.layers && !rc; l++) {
@@ -376,13 +381,19 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
       rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
     if (!rc) nn_dense_fuse_gelu(L->d[L_FF1]);
     /* layer by layer, so the float32 pages never all come in at once */
-    if (!rc && p == NN_BF16) release_linears(m, l);
+    if (!rc && p == NN_BF16) {
+      release_linears(m, l);
+      m->released = 1;
+    }
   }
   if (rc) {
     free_denses(m);
     return rc;
   }
-  if (p == NN_BF16) release(m, "feature_projection.projection.weight");
+  if (p == NN_BF16) {
+    release(m, "feature_projection.projection.weight");
+    m->released = 1;
+  }
   m->prec = p;
   return CLAP_OK;
 }
