@@ -191,14 +191,17 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libclap.a
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libclap.a $(PKG_LIBS)
 
-fuzz: fuzz-deps $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); \
-	  mkdir -p $(BUILD)/fuzz/new-$$n; \
-	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
-	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$$n \
-	    2>$(BUILD)/fuzz/$$n.log || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
-	done
+# Each target is its own make goal, so `make -j2 fuzz` fuzzes two at a time;
+# the summary (runs, exec/s, coverage, corpus, verdict) ends in
+# $(BUILD)/fuzz/SUMMARY.
+FUZZ_RAN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%.ran,$(FUZZ_SRC))
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory $(FUZZ_RAN)
+	@cat $(FUZZ_RAN) | tee $(BUILD)/fuzz/SUMMARY
+$(BUILD)/fuzz/%.ran: $(BUILD)/fuzz/% FORCE
+	@bash tests/fuzz/run_one.sh $< $(FUZZ_SECONDS) $(BUILD)
+FORCE:
 
 faults: all
 	@$(MAKE) --no-print-directory $(FAULT_BIN)

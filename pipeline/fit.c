@@ -679,6 +679,9 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   return rc;
 }
 
+/* True when v is a finite number that a float holds without overflow. */
+static int float_finite(double v) { return isfinite(v) && fabs(v) <= FLT_MAX; }
+
 clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, double *p,
                                  double *threshold, clap_error *err) {
   const model_config *cfg = model_get_config(m);
@@ -708,15 +711,26 @@ clap_status fit_baseline_predict(const clap_model *m, const float *x, int n, dou
     int j = 0;
     cJSON *it;
     cJSON_ArrayForEach(it, w) {
-      if (!cJSON_IsNumber(it)) rc = clap_error_set(err, CLAP_ERR_FORMAT, "baseline metadata: fc.w[%d] is not a number", j);
+      if (rc != CLAP_OK) break;
+      if (!cJSON_IsNumber(it) || !float_finite(it->valuedouble))
+        rc = clap_error_set(err, CLAP_ERR_FORMAT, "baseline metadata: fc.w[%d] is not a finite number", j);
       else wv[j++] = (float)it->valuedouble;
     }
   }
+  if (rc == CLAP_OK && !float_finite(b->valuedouble))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT, "baseline metadata: fc.b is not a finite number");
+  if (rc == CLAP_OK && threshold && !(t->valuedouble >= 0 && t->valuedouble <= 1))
+    rc = clap_error_set(err, CLAP_ERR_FORMAT, "baseline metadata: threshold %g is not in [0, 1]", t->valuedouble);
   for (int i0 = 0; rc == CLAP_OK && i0 < n; i0 += chunk) {
     int k = n - i0 < chunk ? n - i0 : chunk;
     baseline_project((clap_model *)m, x + (size_t)i0 * cfg->audio_in, k, s, z);
-    for (int i = 0; i < k; i++)
-      p[i0 + i] = clap_bce_sigmoid(clap_bce_logit(z + (size_t)i * cfg->dim, wv, (float)b->valuedouble, cfg->dim));
+    for (int i = 0; rc == CLAP_OK && i < k; i++) {
+      float logit = clap_bce_logit(z + (size_t)i * cfg->dim, wv, (float)b->valuedouble, cfg->dim);
+      if (!isfinite(logit))
+        rc = clap_error_set(err, CLAP_ERR_FORMAT,
+                            "baseline: the score of row %d is not finite (weights out of range)", i0 + i);
+      else p[i0 + i] = clap_bce_sigmoid(logit);
+    }
   }
   if (rc == CLAP_OK && threshold) *threshold = t->valuedouble;
   free(wv);
