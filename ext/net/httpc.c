@@ -93,11 +93,22 @@ static int http_url(const char *u) {
   return !strncasecmp(u, "http://", 7) || !strncasecmp(u, "https://", 8);
 }
 
+/* Given an http(s) URL: whether a host follows the scheme and any user
+** information ("http://", "http:///x" and "http://user@/" have none). */
+static int url_has_host(const char *u) {
+  const char *a = strstr(u, "://") + 3;
+  size_t end = strcspn(a, "/?#");
+  size_t ui = userinfo_len(u);
+  return end > ui;
+}
+
 static clap_status check_config(const httpc_config *in, httpc_config *c, clap_error *err) {
   *c = *in;
   if (!c->base_url || !*c->base_url) return clap_error_set(err, CLAP_ERR_ARG, "no base URL given");
   if (!http_url(c->base_url))
     return clap_error_set(err, CLAP_ERR_ARG, "base URL '%.200s' must start with http:// or https://", c->base_url);
+  if (!url_has_host(c->base_url))
+    return clap_error_set(err, CLAP_ERR_ARG, "base URL '%.200s' names no host", c->base_url);
   if (!c->path || !*c->path) return clap_error_set(err, CLAP_ERR_ARG, "no endpoint path given");
   if (!c->concurrency) c->concurrency = 4;
   if (!c->connect_timeout_ms) c->connect_timeout_ms = 10000;

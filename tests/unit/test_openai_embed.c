@@ -144,6 +144,9 @@ static void test_config(void) {
   } bad[] = {
       {"base_url", "null", "no base_url"},
       {"base_url", "\"ftp://x\"", "must start with http:// or https://"},
+      {"base_url", "\"http://\"", "names no host"},
+      {"base_url", "\"http:///v1\"", "names no host"},
+      {"base_url", "\"https://user:pw@/v1\"", "names no host"},
       {"model", "\"\"", "no model"},
       {"dim", "0", "dim is not a whole number"},
       {"dim", "2.5", "dim is not a whole number"},
