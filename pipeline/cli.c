@@ -156,6 +156,12 @@ int cli_number(const cli *c, double lo, double hi, double *out) {
   return bad_value(c, what);
 }
 
+int cli_precision(const cli *c, registry_prec *out) {
+  clap_error err;
+  if (registry_prec_parse(optarg, out, &err) == CLAP_OK) return 0;
+  return cli_usage(c, "%s: %s", c->opt, err.msg);
+}
+
 int cli_choice(const cli *c, const char *const *names, int *out) {
   const char *v = optarg ? optarg : "";
   char what[256] = "";

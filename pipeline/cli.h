@@ -32,6 +32,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "registry.h"
+
 #define CLI_END (-1)  /* no more options: the operands start at optind */
 #define CLI_EXIT (-2) /* stop with exit status c->status (help printed, or a usage error) */
 
@@ -80,6 +82,9 @@ int cli_int(const cli *c, long lo, long hi, long *out);
 int cli_u64(const cli *c, unsigned long long *out); /* any non-negative 64-bit integer */
 int cli_number(const cli *c, double lo, double hi, double *out);
 int cli_choice(const cli *c, const char *const *names, int *out);
+/* --precision of `clap embed`, `clap train`, ...: registry_prec_parse's
+** values (registered, f32, bf16, auto), its message after the option's name. */
+int cli_precision(const cli *c, registry_prec *out);
 
 /* The operands after the options: the exit status 2 (after a usage error)
 ** when there are fewer than min or more than max (max < 0: no limit), else

@@ -3,6 +3,7 @@
 **
 **   clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--threads T]
 **                 [--concurrency C] [--offline] [--refuse-stale]
+**                 [--precision registered|f32|bf16|auto]
 **                 [--shard K/N [--out SHARD.db]]
 **
 ** Audio: every utterance's stored FLAC is decoded and encoded by E (default
@@ -24,6 +25,16 @@
 **   embed: A audio vectors (E), T text vectors (E) added; SA audio, ST text stale vectors recomputed
 ** The encoders' files are verified first (hfckpt_verify_weights): a file
 ** changed since `clap encoder add` stops the run, naming the file.
+**
+** Precision: a checkpoint encoder (hubert, distilbert) computes in the
+** precision its `clap encoder add --precision` recorded, or in the one
+** --precision asks for (registered: as recorded, the default; auto: bf16
+** where the CPU has AMX or AVX512-BF16, else f32). The vectors are cached
+** under the identity of that precision (feature_cache.h), so the staleness
+** rules above make vectors of the other precision stale: `clap embed
+** --precision bf16` recomputes f32 vectors in place, and `clap train` /
+** `clap eval` read them with the same --precision. Built-in and remote
+** encoders have one precision and ignore it.
 **
 ** Audio runs on N worker threads over chunks of utterances, each encode
 ** call on T threads of its own (OpenBLAS and ext/nn/gemm: nn_set_threads), so
@@ -97,6 +108,7 @@
 static const char embed_usage[] =
     "usage: clap embed DB [--encoder E] [--text-encoder E] [--workers N] [--threads T]\n"
     "                     [--concurrency C] [--offline] [--refuse-stale]\n"
+    "                     [--precision registered|f32|bf16|auto]\n"
     "                     [--shard K/N [--out SHARD.db]]\n"
     "\n"
     "Fill the features cache: every utterance through the audio encoder\n"
@@ -112,6 +124,9 @@ static const char embed_usage[] =
     "  --concurrency C    requests in flight to a remote text encoder (default 4)\n"
     "  --offline          send nothing to a remote encoder; fail if one is needed\n"
     "  --refuse-stale     fail, writing nothing, if any cached vector is stale\n"
+    "  --precision P      checkpoint encoders compute in P (f32, bf16, auto = bf16\n"
+    "                     where the CPU has it) instead of their registered one;\n"
+    "                     vectors of another precision are stale\n"
     "  --shard K/N        embed only shard K of N (1 <= K <= N) into a shard\n"
     "                     database; DB is only read (`clap merge` folds it in)\n"
     "  --out SHARD.db     the shard database (default DB.shard-K-of-N.db)\n";
@@ -369,6 +384,7 @@ static clap_status embed_chunk(const target *t, const char *name, const char *id
 typedef struct side {
   const char *name;
   encoder_modality modality;
+  registry_prec prec;
   const encoder *enc;
   encoder *owned;
   char sha[SHA256_HEX_SIZE];
@@ -379,8 +395,9 @@ typedef struct side {
 /* Resolve (and verify) the encoder and learn its identity; no planning yet,
 ** so the shard database can be opened in between. */
 static clap_status side_resolve(sqlite3 *db, side *sd, clap_error *err) {
-  clap_status rc = features_encoder(db, sd->name, sd->modality, &sd->enc, &sd->owned, sd->sha, err);
-  if (rc == CLAP_OK) rc = features_identity(db, sd->name, sd->id, err);
+  clap_status rc =
+      features_encoder(db, sd->name, sd->prec, sd->modality, &sd->enc, &sd->owned, sd->sha, err);
+  if (rc == CLAP_OK) rc = features_identity(db, sd->name, sd->prec, sd->id, err);
   return rc;
 }
 
@@ -586,11 +603,12 @@ static clap_status embed_run(target *t, const char *path, const char *out, side 
 typedef struct embed_args {
   const char *path, *audio_enc, *text_enc, *out;
   int workers, nthreads, refuse, k, n, sharded, concurrency, offline;
+  registry_prec prec;
   char outbuf[4096]; /* the default SHARD.db path, when out points here */
 } embed_args;
 
 enum { OPT_ENCODER = CLI_OPT, OPT_TEXT_ENCODER, OPT_WORKERS, OPT_THREADS, OPT_REFUSE_STALE,
-       OPT_SHARD, OPT_OUT, OPT_CONCURRENCY, OPT_OFFLINE };
+       OPT_SHARD, OPT_OUT, OPT_CONCURRENCY, OPT_OFFLINE, OPT_PRECISION };
 static const struct option embed_opts[] = {
     CLI_HELP_OPTION, CLI_DB_OPTION,
     {"encoder", required_argument, NULL, OPT_ENCODER},
@@ -602,6 +620,7 @@ static const struct option embed_opts[] = {
     {"out", required_argument, NULL, OPT_OUT},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
     {"offline", no_argument, NULL, OPT_OFFLINE},
+    {"precision", required_argument, NULL, OPT_PRECISION},
     {0}};
 
 /* One option into o; 0, or 2 after a usage error. */
@@ -614,6 +633,7 @@ static int embed_option(embed_args *o, const cli *c, int opt) {
   case OPT_OUT: o->out = optarg; return 0;
   case OPT_REFUSE_STALE: o->refuse = 1; return 0;
   case OPT_OFFLINE: o->offline = 1; return 0;
+  case OPT_PRECISION: return cli_precision(c, &o->prec);
   case OPT_CONCURRENCY:
     if (cli_int(c, 1, 64, &w)) return 2;
     o->concurrency = (int)w;
@@ -634,7 +654,8 @@ static int embed_option(embed_args *o, const cli *c, int opt) {
 /* Parse argv into *o (defaults first). Returns -1 to go on, or the exit
 ** status: 0 after --help, 2 after a usage error (printed). */
 static int embed_parse(int argc, char **argv, embed_args *o) {
-  *o = (embed_args){.audio_enc = "acoustic", .text_enc = "ngram", .k = 1, .n = 1, .concurrency = 4};
+  *o = (embed_args){.audio_enc = "acoustic", .text_enc = "ngram", .k = 1, .n = 1, .concurrency = 4,
+                     .prec = REGISTRY_PREC_RECORDED};
   cli c = {.cmd = "clap embed", .help = embed_usage};
   for (int opt; (opt = cli_next(&c, argc, argv, "", embed_opts)) != CLI_END;)
     if (opt == CLI_EXIT) return c.status;
@@ -666,8 +687,8 @@ int cmd_embed(int argc, char **argv) {
   /* Unsharded, DB is both ends; sharded, dst stays NULL until a shard
   ** database exists (embed_run). */
   target t = {.src = db, .dst = o.sharded ? NULL : db, .k = o.k, .n = o.n};
-  side a = {.name = o.audio_enc, .modality = ENCODER_AUDIO};
-  side x = {.name = o.text_enc, .modality = ENCODER_TEXT};
+  side a = {.name = o.audio_enc, .modality = ENCODER_AUDIO, .prec = o.prec};
+  side x = {.name = o.text_enc, .modality = ENCODER_TEXT, .prec = o.prec};
   int na = 0, nt = 0;
   threads th = plan_threads(o.workers, o.nthreads);
   clap_status rc = embed_run(&t, o.path, o.sharded ? o.out : NULL, &a, &x, &th, o.refuse, o.offline,

@@ -35,6 +35,11 @@
 **     per-utterance correctness. A fold whose test rows have one class only
 **     is marked (details.one_class "no"/"yes", and on its output line): its
 **     UA is the recall of that class alone.
+** --precision P (a training flag): the checkpoint encoders' features are
+** read as `clap embed --precision P` cached them (fit.h), the models record
+** P, and their zero-shot arms encode the prompts at P (the model's
+** precision, sqlite_clap.c); P other than the registered one is part of the
+** settings key.
 ** A fold that fails leaves nothing: no model, no row. A fold already
 ** evaluated in this run with the same settings on the same inputs is
 ** skipped (--force redoes it); changed labels, descriptions or cached
@@ -194,6 +199,9 @@ static char *make_config_key(const eval_ctx *c) {
   cJSON_AddNumberToObject(k, "batch", c->o.batch);
   cJSON_AddNumberToObject(k, "seed", (double)c->o.seed);
   cJSON_AddNumberToObject(k, "random_runs", c->random_runs);
+  /* Absent for the registered precision, so runs keyed before keep their key. */
+  if (c->o.prec != REGISTRY_PREC_RECORDED)
+    cJSON_AddStringToObject(k, "precision", registry_prec_name(c->o.prec));
   cJSON *extra = extra_prompts_json(c);
   if (extra) cJSON_AddItemToObject(k, "prompts", extra);
   char *s = cJSON_PrintUnformatted(k);
@@ -435,7 +443,8 @@ static clap_status fold_done(eval_ctx *c, const char *fold, int *done, clap_erro
 static clap_status fold_compute(eval_ctx *c, fold_data *f, clap_error *err) {
   int din = 0;
   char sha[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
-  clap_status rc = features_encoder_info(c->db, c->o.audio_encoder, ENCODER_AUDIO, &din, sha, id, err);
+  clap_status rc = features_encoder_info(c->db, c->o.audio_encoder, c->o.prec, ENCODER_AUDIO, &din, sha, id,
+                                         err);
   if (rc == CLAP_OK) {
     f->x = malloc((size_t)f->n * din * sizeof(float));
     f->score = malloc((size_t)f->n * sizeof *f->score);
@@ -446,7 +455,7 @@ static clap_status fold_compute(eval_ctx *c, fold_data *f, clap_error *err) {
       rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   }
   if (rc == CLAP_OK)
-    rc = features_load(c->db, c->o.audio_encoder, ENCODER_AUDIO, (const char *const *)f->ids, NULL, f->n, din, f->x,
+    rc = features_load(c->db, c->o.audio_encoder, c->o.prec, ENCODER_AUDIO, (const char *const *)f->ids, NULL, f->n, din, f->x,
                        err);
   for (int k = 0; k < NMODELS && rc == CLAP_OK; k++) rc = train_model(c, f, k, err);
   for (int k = M_NONE; k <= M_PARA && rc == CLAP_OK; k++) rc = embed_rows(f->m[k], f->x, f->n, &f->emb[k], err);

@@ -66,35 +66,42 @@ static int fail(const clap_error *err) {
 }
 
 /* The output dimension of an encoder name and, for a clap_encoders row, its
-** weights' sha256 and files identity (empty for built-ins; the identity
-** empty for rows added before schema version 3), resolved and verified as
-** `clap embed` resolves it, so the model can refuse other files later. */
+** weights' sha256, files identity and precision (empty for built-ins; the
+** identity empty for rows added before schema version 3), resolved and
+** verified as `clap embed` resolves it at the registered precision, so the
+** model can refuse other files later and runs at that precision. */
 static clap_status encoder_dim_of(sqlite3 *db, const char *name, encoder_modality want, int *dim,
                                   char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
-                                  clap_error *err) {
+                                  char prec[FEATURES_PREC_SIZE], clap_error *err) {
   const encoder *e = NULL;
   encoder *owned = NULL;
-  clap_status rc = features_encoder(db, name, want, &e, &owned, sha, err);
-  if (rc == CLAP_OK) rc = features_files_identity(db, name, id, err);
+  registry_prec p = REGISTRY_PREC_RECORDED;
+  clap_status rc = features_encoder(db, name, p, want, &e, &owned, sha, err);
+  if (rc == CLAP_OK) rc = features_files_identity(db, name, p, id, err);
+  if (rc == CLAP_OK) rc = features_precision(db, name, p, prec, err);
   if (rc == CLAP_OK) *dim = encoder_dim(e);
   encoder_free(owned);
   return rc;
 }
 
-/* metadata: {"encoders": {"audio": {"name", "sha256", "identity"}, "text":
-** {...}}, "trained": false, "seed": N} — the binding checks the sha256 and
-** identity values. ids[0] audio, ids[1] text. */
+/* metadata: {"encoders": {"audio": {"name", "sha256", "identity",
+** "precision"}, "text": {...}}, "trained": false, "seed": N} — the binding
+** checks the sha256 and identity values and encodes at the precision.
+** ids[0], precs[0] audio, ids[1], precs[1] text. */
 static clap_status record_encoders(clap_model *m, const model_config *cfg, const char *asha,
                                    const char *tsha, char ids[2][SHA256_HEX_SIZE],
-                                   unsigned long long seed, clap_error *err) {
+                                   char precs[2][FEATURES_PREC_SIZE], unsigned long long seed,
+                                   clap_error *err) {
   cJSON *meta = cJSON_CreateObject(), *encs = cJSON_AddObjectToObject(meta, "encoders");
   cJSON *a = cJSON_AddObjectToObject(encs, "audio"), *t = cJSON_AddObjectToObject(encs, "text");
   cJSON_AddStringToObject(a, "name", cfg->audio_encoder);
   if (asha[0]) cJSON_AddStringToObject(a, "sha256", asha);
   if (ids[0][0]) cJSON_AddStringToObject(a, "identity", ids[0]);
+  if (precs[0][0]) cJSON_AddStringToObject(a, "precision", precs[0]);
   cJSON_AddStringToObject(t, "name", cfg->text_encoder);
   if (tsha[0]) cJSON_AddStringToObject(t, "sha256", tsha);
   if (ids[1][0]) cJSON_AddStringToObject(t, "identity", ids[1]);
+  if (precs[1][0]) cJSON_AddStringToObject(t, "precision", precs[1]);
   cJSON_AddFalseToObject(meta, "trained");
   cJSON_AddNumberToObject(meta, "seed", (double)seed);
   char *json = cJSON_PrintUnformatted(meta);
@@ -117,10 +124,11 @@ static int model_create_cmd(sqlite3 *db, const model_args *a) {
   clap_error err;
   clap_model *m = NULL;
   char asha[SHA256_HEX_SIZE], tsha[SHA256_HEX_SIZE], ids[2][SHA256_HEX_SIZE];
-  if (encoder_dim_of(db, aenc, ENCODER_AUDIO, &cfg.audio_in, asha, ids[0], &err) ||
-      encoder_dim_of(db, tenc, ENCODER_TEXT, &cfg.text_in, tsha, ids[1], &err) ||
+  char precs[2][FEATURES_PREC_SIZE];
+  if (encoder_dim_of(db, aenc, ENCODER_AUDIO, &cfg.audio_in, asha, ids[0], precs[0], &err) ||
+      encoder_dim_of(db, tenc, ENCODER_TEXT, &cfg.text_in, tsha, ids[1], precs[1], &err) ||
       model_create(&cfg, seed, &m, &err) ||
-      record_encoders(m, &cfg, asha, tsha, ids, seed, &err) ||
+      record_encoders(m, &cfg, asha, tsha, ids, precs, seed, &err) ||
       model_store_put(db, name, m, replace, NULL, &err)) {
     model_free(m);
     return fail(&err);

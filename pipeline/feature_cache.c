@@ -15,29 +15,54 @@ clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_
   return CLAP_OK;
 }
 
+/* registry_row_read, then the row at prec (registry_row_at). */
+static clap_status read_row_at(sqlite3 *db, const char *name, registry_prec prec,
+                               registry_row *row, clap_error *err) {
+  clap_status rc = registry_row_read(db, name, row, err);
+  if (rc == CLAP_OK && (rc = registry_row_at(row, prec, err)) != CLAP_OK) registry_row_clear(row);
+  return rc;
+}
+
+clap_status features_precision(sqlite3 *db, const char *name, registry_prec prec,
+                               char out[FEATURES_PREC_SIZE], clap_error *err) {
+  out[0] = 0;
+  if (encoder_builtin(name, NULL)) return CLAP_OK;
+  registry_row row;
+  clap_status rc = read_row_at(db, name, prec, &row, err);
+  if (rc != CLAP_OK) return rc;
+  nn_precision p;
+  if (registry_row_has_precision(&row) &&
+      (rc = hfckpt_recorded_precision(name, row.config, &p, err)) == CLAP_OK)
+    snprintf(out, FEATURES_PREC_SIZE, "%s", nn_precision_name(p));
+  registry_row_clear(&row);
+  return rc;
+}
+
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
 
-clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
+clap_status features_encoder(sqlite3 *db, const char *name, registry_prec prec,
+                             encoder_modality want,
                              const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
                              clap_error *err) {
-  return registry_resolve(NULL, db, name, want, enc, owned, sha, NULL, err);
+  return registry_resolve(NULL, db, name, prec, want, enc, owned, sha, NULL, err);
 }
 
 /* For a row that cannot tell its dim or modality: create the encoder
 ** (verifying its files) and ask it. */
-static clap_status info_by_creating(sqlite3 *db, const char *name, encoder_modality want,
-                                    int *dim, char sha[SHA256_HEX_SIZE], clap_error *err) {
+static clap_status info_by_creating(sqlite3 *db, const char *name, registry_prec prec,
+                                    encoder_modality want, int *dim, char sha[SHA256_HEX_SIZE],
+                                    clap_error *err) {
   const encoder *e;
   encoder *owned;
-  clap_status rc = features_encoder(db, name, want, &e, &owned, sha, err);
+  clap_status rc = features_encoder(db, name, prec, want, &e, &owned, sha, err);
   if (rc == CLAP_OK) *dim = encoder_dim(e);
   encoder_free(owned);
   return rc;
 }
 
-clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modality want, int *dim,
-                                  char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
-                                  clap_error *err) {
+clap_status features_encoder_info(sqlite3 *db, const char *name, registry_prec prec,
+                                  encoder_modality want, int *dim, char sha[SHA256_HEX_SIZE],
+                                  char id[SHA256_HEX_SIZE], clap_error *err) {
   *dim = 0;
   sha[0] = id[0] = 0;
   const encoder *b = encoder_builtin(name, NULL);
@@ -47,7 +72,7 @@ clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modalit
     return rc;
   }
   registry_row row;
-  clap_status rc = registry_row_read(db, name, &row, err);
+  clap_status rc = read_row_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   const encoder_ops *ops = encoder_find_kind(row.kind);
   if (ops) rc = encoder_check_modality(name, ops->modality, want, err);
@@ -55,19 +80,19 @@ clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modalit
   snprintf(sha, SHA256_HEX_SIZE, "%s", row.sha256);
   hfckpt_recorded_identity(row.config, NULL, id);
   registry_row_clear(&row);
-  if (rc == CLAP_OK && *dim == 0) rc = info_by_creating(db, name, want, dim, sha, err);
+  if (rc == CLAP_OK && *dim == 0) rc = info_by_creating(db, name, prec, want, dim, sha, err);
   return rc;
 }
 
-clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID_SIZE],
-                              clap_error *err) {
+clap_status features_identity(sqlite3 *db, const char *name, registry_prec prec,
+                              char id[FEATURES_ID_SIZE], clap_error *err) {
   id[0] = 0;
   if (encoder_builtin(name, NULL)) {
     snprintf(id, FEATURES_ID_SIZE, "builtin:%.32s:clap-%s", name, CLAP_VERSION);
     return CLAP_OK;
   }
   registry_row row;
-  clap_status rc = registry_row_read(db, name, &row, err);
+  clap_status rc = read_row_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   char hex[SHA256_HEX_SIZE];
   hfckpt_recorded_identity(row.config, row.sha256, hex);
@@ -76,12 +101,12 @@ clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID
   return CLAP_OK;
 }
 
-clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
-                                    clap_error *err) {
+clap_status features_files_identity(sqlite3 *db, const char *name, registry_prec prec,
+                                    char id[SHA256_HEX_SIZE], clap_error *err) {
   id[0] = 0;
   if (encoder_builtin(name, NULL)) return CLAP_OK;
   registry_row row;
-  clap_status rc = registry_row_read(db, name, &row, err);
+  clap_status rc = read_row_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   hfckpt_recorded_identity(row.config, NULL, id);
   registry_row_clear(&row);
@@ -101,11 +126,11 @@ clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t 
   return rc;
 }
 
-clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modality modality,
-                          const char *const *keys, const char *const *what, int n, int dim,
-                          float *out, clap_error *err) {
+clap_status features_load(sqlite3 *db, const char *encoder_name, registry_prec prec,
+                          encoder_modality modality, const char *const *keys,
+                          const char *const *what, int n, int dim, float *out, clap_error *err) {
   char id[FEATURES_ID_SIZE];
-  clap_status rc = features_identity(db, encoder_name, id, err);
+  clap_status rc = features_identity(db, encoder_name, prec, id, err);
   if (rc != CLAP_OK) return rc;
   sqlite3_stmt *st;
   rc = db_prepare(db,

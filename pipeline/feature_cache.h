@@ -32,6 +32,14 @@
 ** row without verifying the files: features_encoder does that. An unknown
 ** name is CLAP_ERR_NOTFOUND as in features_encoder.
 **
+** Precision: every function that takes an encoder name takes prec too
+** (registry.h's registry_prec: REGISTRY_PREC_RECORDED, or what `--precision`
+** asked for). A checkpoint encoder is then the row as if registered at
+** that precision (registry_row_at): it computes in it, and its identity
+** (so the features it reads and writes, and what a model records) is that
+** precision's. Vectors of one precision are stale for the other, as are
+** vectors of changed files. Built-ins and remote kinds ignore prec.
+**
 ** features_load: n rows (keys[i]) into out (n x dim, row-major). A missing
 ** row is CLAP_ERR_NOTFOUND "no <encoder> <modality> features for <what>
 ** '<key>' (run `clap embed`)"; a row computed by another identity (or by
@@ -49,26 +57,38 @@
 
 #include "clap_error.h"
 #include "encoder.h"
+#include "registry.h"
 #include "sha256.h"
 
 #define FEATURES_AUDIO_MAX_SECONDS 3600.0
 #define FEATURES_ID_SIZE 96 /* an identity and its NUL */
+#define FEATURES_PREC_SIZE 8 /* "bf16" and its NUL */
 
 clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_error *err);
 
-clap_status features_encoder(sqlite3 *db, const char *name, encoder_modality want,
+clap_status features_encoder(sqlite3 *db, const char *name, registry_prec prec,
+                             encoder_modality want,
                              const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
                              clap_error *err);
 
 clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
                                   const char *what, float *out, clap_error *err);
 
-clap_status features_load(sqlite3 *db, const char *encoder_name, encoder_modality modality,
-                          const char *const *keys, const char *const *what, int n, int dim,
-                          float *out, clap_error *err);
+clap_status features_load(sqlite3 *db, const char *encoder_name, registry_prec prec,
+                          encoder_modality modality, const char *const *keys,
+                          const char *const *what, int n, int dim, float *out, clap_error *err);
 
-clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID_SIZE],
-                              clap_error *err);
+clap_status features_identity(sqlite3 *db, const char *name, registry_prec prec,
+                              char id[FEATURES_ID_SIZE], clap_error *err);
+
+/* What a model records as the precision of encoder name's vectors at prec
+** (metadata encoders.<side>.precision): "f32" or "bf16" for a kind with a
+** precision setting, "" for the others (built-ins, remote kinds). A
+** recorded value other than f32 or bf16 (a row edited by hand) with prec
+** REGISTRY_PREC_RECORDED is hfckpt_recorded_precision's CLAP_ERR_FORMAT;
+** an unknown name CLAP_ERR_NOTFOUND. */
+clap_status features_precision(sqlite3 *db, const char *name, registry_prec prec,
+                               char out[FEATURES_PREC_SIZE], clap_error *err);
 
 /* What a model records next to the weights' sha256 (metadata
 ** encoders.<side>.identity) so the SQL functions refuse the encoder when
@@ -76,8 +96,8 @@ clap_status features_identity(sqlite3 *db, const char *name, char id[FEATURES_ID
 ** identity, or "" for a built-in and for a row added before schema version
 ** 3 (for which a model records the weights' sha256 only). Unknown
 ** name: CLAP_ERR_NOTFOUND. */
-clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA256_HEX_SIZE],
-                                    clap_error *err);
+clap_status features_files_identity(sqlite3 *db, const char *name, registry_prec prec,
+                                    char id[SHA256_HEX_SIZE], clap_error *err);
 
 /* What training needs of an encoder name without creating it (no file is
 ** read, hashed or mapped): its output dimension and what a model records,
@@ -91,9 +111,9 @@ clap_status features_files_identity(sqlite3 *db, const char *name, char id[SHA25
 ** unknown kind: only rows made by hand) is answered by features_encoder,
 ** verifying and loading it. Errors: unknown name and wrong
 ** modality as features_encoder. */
-clap_status features_encoder_info(sqlite3 *db, const char *name, encoder_modality want, int *dim,
-                                  char sha[SHA256_HEX_SIZE], char id[SHA256_HEX_SIZE],
-                                  clap_error *err);
+clap_status features_encoder_info(sqlite3 *db, const char *name, registry_prec prec,
+                                  encoder_modality want, int *dim, char sha[SHA256_HEX_SIZE],
+                                  char id[SHA256_HEX_SIZE], clap_error *err);
 
 /* Store one vector (INSERT OR REPLACE) computed by identity id
 ** (features_identity; NULL or "" stores NULL, which reads as stale). */

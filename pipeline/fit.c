@@ -32,6 +32,7 @@ void fit_defaults(fit_options *o) {
   o->batch = FIT_DEFAULT_BATCH;
   o->lr = FIT_DEFAULT_LR;
   o->seed = FIT_DEFAULT_SEED;
+  o->prec = REGISTRY_PREC_RECORDED;
 }
 
 void fit_free_strings(char **s, int n) {
@@ -86,11 +87,12 @@ static char *holdout_json(const fit_options *o) {
 
 /* What fit_clap and fit_baseline begin with: *out cleared, the options
 ** checked, and cfg zeroed but for the audio side (the encoder's name and
-** input size, features_encoder_info) and the joint dim; sha and id are what
-** the model records of the audio encoder. */
+** input size, features_encoder_info) and the joint dim; sha, id and prec
+** are what the model records of the audio encoder. */
 static clap_status fit_start(sqlite3 *db, const fit_options *o, clap_model **out,
                              model_config *cfg, char sha[SHA256_HEX_SIZE],
-                             char id[SHA256_HEX_SIZE], clap_error *err) {
+                             char id[SHA256_HEX_SIZE], char prec[FEATURES_PREC_SIZE],
+                             clap_error *err) {
   *out = NULL;
   memset(cfg, 0, sizeof *cfg);
   /* 0 epochs would store the random initial weights as a trained model. */
@@ -103,8 +105,10 @@ static clap_status fit_start(sqlite3 *db, const fit_options *o, clap_model **out
     return clap_error_set(err, CLAP_ERR_RANGE, "batch >= 1 and lr > 0 are needed");
   snprintf(cfg->audio_encoder, sizeof cfg->audio_encoder, "%s", o->audio_encoder);
   cfg->dim = o->dim;
-  return features_encoder_info(db, o->audio_encoder, ENCODER_AUDIO, &cfg->audio_in, sha, id,
-                               err);
+  clap_status rc = features_encoder_info(db, o->audio_encoder, o->prec, ENCODER_AUDIO,
+                                         &cfg->audio_in, sha, id, err);
+  if (rc == CLAP_OK) rc = features_precision(db, o->audio_encoder, o->prec, prec, err);
+  return rc;
 }
 
 /* ------------------------------------------------------------ CLAP data */
@@ -122,6 +126,7 @@ typedef struct clap_data {
   int sources[4];          /* original, paraphrase, bundled, manual */
   char audio_sha[SHA256_HEX_SIZE], text_sha[SHA256_HEX_SIZE];
   char audio_id[SHA256_HEX_SIZE], text_id[SHA256_HEX_SIZE];
+  char audio_prec[FEATURES_PREC_SIZE], text_prec[FEATURES_PREC_SIZE];
   int counts[MAX_TASKS][2];
 } clap_data;
 
@@ -278,7 +283,7 @@ static clap_status load_pool(sqlite3 *db, const fit_options *o, int text_in, cla
     d->text = malloc((size_t)d->npool * text_in * sizeof(float));
     if (!d->text) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
     else
-      rc = features_load(db, o->text_encoder, ENCODER_TEXT, (const char *const *)keys.v,
+      rc = features_load(db, o->text_encoder, o->prec, ENCODER_TEXT, (const char *const *)keys.v,
                          (const char *const *)texts.v, d->npool, text_in, d->text, err);
   }
   fit_free_strings(texts.v, texts.n);
@@ -317,19 +322,23 @@ static cJSON *sessions_json(char **row_session, int n) {
   return a;
 }
 
-/* {"audio":{"name":..,"sha256":..,"identity":..},"text":{...}}, as `clap
-** model create` records it: the SQL functions refuse a checkpoint encoder
-** whose weights (or, when recorded, files) are not these. */
+/* {"audio":{"name":..,"sha256":..,"identity":..,"precision":..},"text":{...}},
+** as `clap model create` records it: the SQL functions refuse a checkpoint
+** encoder whose weights (or, when recorded, files) are not these, and
+** encode at the precision the features were computed in. */
 static cJSON *encoders_json(const char *audio, const char *asha, const char *aid,
-                            const char *text, const char *tsha, const char *tid) {
+                            const char *aprec, const char *text, const char *tsha,
+                            const char *tid, const char *tprec) {
   cJSON *e = cJSON_CreateObject();
   cJSON *a = cJSON_AddObjectToObject(e, "audio"), *t = cJSON_AddObjectToObject(e, "text");
   cJSON_AddStringToObject(a, "name", audio);
   if (asha[0]) cJSON_AddStringToObject(a, "sha256", asha);
   if (aid[0]) cJSON_AddStringToObject(a, "identity", aid);
+  if (aprec[0]) cJSON_AddStringToObject(a, "precision", aprec);
   cJSON_AddStringToObject(t, "name", text);
   if (tsha[0]) cJSON_AddStringToObject(t, "sha256", tsha);
   if (tid[0]) cJSON_AddStringToObject(t, "identity", tid);
+  if (tprec[0]) cJSON_AddStringToObject(t, "precision", tprec);
   return e;
 }
 
@@ -394,8 +403,8 @@ static clap_status clap_metadata(clap_model *m, const fit_options *o, const clap
   cJSON *meta = cJSON_CreateObject();
   cJSON_AddStringToObject(meta, "kind", "clap");
   cJSON_AddItemToObject(meta, "encoders",
-                        encoders_json(o->audio_encoder, d->audio_sha, d->audio_id,
-                                      o->text_encoder, d->text_sha, d->text_id));
+                        encoders_json(o->audio_encoder, d->audio_sha, d->audio_id, d->audio_prec,
+                                      o->text_encoder, d->text_sha, d->text_id, d->text_prec));
   cJSON_AddTrueToObject(meta, "trained");
   cJSON *std = cJSON_AddObjectToObject(meta, "standardisation");
   cJSON_AddStringToObject(std, "audio", "training utterances");
@@ -416,18 +425,19 @@ clap_status fit_clap(sqlite3 *db, const fit_options *o, clap_model **out, clap_e
   clap_data d;
   memset(&d, 0, sizeof d);
   model_config cfg;
-  clap_status rc = fit_start(db, o, out, &cfg, d.audio_sha, d.audio_id, err);
+  clap_status rc = fit_start(db, o, out, &cfg, d.audio_sha, d.audio_id, d.audio_prec, err);
   if (rc != CLAP_OK) return rc;
   snprintf(cfg.text_encoder, sizeof cfg.text_encoder, "%s", o->text_encoder);
   cfg.head = o->head;
   cfg.hidden = o->hidden;
-  rc = features_encoder_info(db, o->text_encoder, ENCODER_TEXT, &cfg.text_in, d.text_sha,
-                             d.text_id, err);
+  rc = features_encoder_info(db, o->text_encoder, o->prec, ENCODER_TEXT, &cfg.text_in,
+                             d.text_sha, d.text_id, err);
+  if (rc == CLAP_OK) rc = features_precision(db, o->text_encoder, o->prec, d.text_prec, err);
   if (rc == CLAP_OK) rc = load_tasks(db, &d, err);
   if (rc == CLAP_OK) rc = load_clap_rows(db, o, &d, err);
   if (rc == CLAP_OK) {
     d.audio = malloc((size_t)d.rows.n * cfg.audio_in * sizeof(float));
-    rc = d.audio ? features_load(db, o->audio_encoder, ENCODER_AUDIO,
+    rc = d.audio ? features_load(db, o->audio_encoder, o->prec, ENCODER_AUDIO,
                                  (const char *const *)d.rows.v, NULL, d.rows.n, cfg.audio_in,
                                  d.audio, err)
                  : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
@@ -509,7 +519,7 @@ static clap_status load_baseline_rows(sqlite3 *db, const fit_options *o, int aud
                         d->counts[0], d->counts[1]);
   if (rc == CLAP_OK) {
     d->audio = malloc((size_t)d->rows.n * audio_in * sizeof(float));
-    rc = d->audio ? features_load(db, o->audio_encoder, ENCODER_AUDIO,
+    rc = d->audio ? features_load(db, o->audio_encoder, o->prec, ENCODER_AUDIO,
                                   (const char *const *)d->rows.v, NULL, d->rows.n, audio_in,
                                   d->audio, err)
                   : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
@@ -541,7 +551,7 @@ typedef struct bl_state {
   float *s, *z, *dz;
   int *y;                /* a batch's labels */
   int in, dim;
-  char audio_sha[SHA256_HEX_SIZE], audio_id[SHA256_HEX_SIZE];
+  char audio_sha[SHA256_HEX_SIZE], audio_id[SHA256_HEX_SIZE], audio_prec[FEATURES_PREC_SIZE];
 } bl_state;
 
 /* One batch: forward, BCE and its gradients (clap_bce), then the one Adam of
@@ -612,7 +622,8 @@ static clap_status baseline_metadata(bl_state *st, const fit_options *o, const b
     cJSON *prov = add_run_record(meta, o, "supervised baseline (BCE)", loss, &d->row_session);
     add_counts(cJSON_GetObjectItemCaseSensitive(prov, "labels"), "purchase_intention", d->counts);
     cJSON_AddItemToObject(meta, "encoders", encoders_json(o->audio_encoder, st->audio_sha,
-                                                          st->audio_id, "none", "", ""));
+                                                          st->audio_id, st->audio_prec, "none",
+                                                          "", "", ""));
     cJSON_AddTrueToObject(meta, "trained");
     rc = set_metadata(st->m, meta, err);
   }
@@ -627,7 +638,7 @@ clap_status fit_baseline(sqlite3 *db, const fit_options *o, clap_model **out, cl
   bl_state st;
   memset(&st, 0, sizeof st);
   model_config cfg;
-  clap_status rc = fit_start(db, o, out, &cfg, st.audio_sha, st.audio_id, err);
+  clap_status rc = fit_start(db, o, out, &cfg, st.audio_sha, st.audio_id, st.audio_prec, err);
   if (rc != CLAP_OK) return rc;
   strcpy(cfg.text_encoder, "none");
   cfg.text_in = 1;
@@ -756,7 +767,10 @@ const char fit_flags_help[] =
     "  --epochs N           epochs (default " STR(FIT_DEFAULT_EPOCHS) "; the paper: 300)\n"
     "  --lr X               Adam learning rate (default " STR(FIT_DEFAULT_LR) "; the paper: 1e-6)\n"
     "  --batch N            batch size (default " STR(FIT_DEFAULT_BATCH) ", as in the paper)\n"
-    "  --seed N             seed of initialisation, batches and draws (default " STR(FIT_DEFAULT_SEED) ")\n";
+    "  --seed N             seed of initialisation, batches and draws (default " STR(FIT_DEFAULT_SEED) ")\n"
+    "  --precision P        read the checkpoint encoders' features computed in P\n"
+    "                       (f32, bf16, auto; default: the registered one), as\n"
+    "                       `clap embed --precision P` cached them\n";
 
 int fit_option(fit_options *o, const cli *c, int opt) {
   static const char *const heads[] = {"linear", "mlp", NULL};
@@ -764,6 +778,7 @@ int fit_option(fit_options *o, const cli *c, int opt) {
   int h = 0, bad = 0;
   switch (opt) {
   case FIT_OPT_ENCODER: o->audio_encoder = optarg; break;
+  case FIT_OPT_PRECISION: bad = cli_precision(c, &o->prec); break;
   case FIT_OPT_TEXT_ENCODER: o->text_encoder = optarg; break;
   case FIT_OPT_HEAD:
     bad = cli_choice(c, heads, &h);

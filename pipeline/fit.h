@@ -37,8 +37,11 @@
 ** encoder "none" is unknown), which is right: it is not a CLAP model.
 **
 ** Encoders: the input dimensions and what the model records of each encoder
-** (metadata encoders.<side>: name, weights sha256, files identity) come
-** from the registration (features_encoder_info, feature_cache.h): a
+** (metadata encoders.<side>: name, weights sha256, files identity, and
+** for a checkpoint encoder the precision of its features) come
+** from the registration at o->prec (the registered precision, or
+** --precision's: registry_row_at; the features read are those cached at
+** that precision, vectors of another one are stale) (features_encoder_info, feature_cache.h): a
 ** built-in's instance, or a clap_encoders row's kind, dim, sha256 and
 ** config. The encoder is not created, so no checkpoint is hashed, mapped or
 ** loaded, however many fits (`clap eval`: three per fold) run. Checked at
@@ -88,6 +91,7 @@ typedef struct fit_options {
   int epochs, batch;
   double lr;
   uint64_t seed;
+  registry_prec prec;               /* --precision; default REGISTRY_PREC_RECORDED */
   /* called after every epoch (may be NULL) */
   void (*on_epoch)(void *ctx, int epoch, int epochs, double loss);
   void *ctx;
@@ -114,13 +118,13 @@ void fit_free_strings(char **s, int n);
 /* The training options of `clap train`, `clap baseline` and `clap eval` as
 ** getopt_long entries for a command's option table (cli.h). FIT_LONGOPTS,
 ** what both arms use: --encoder E --dim D --epochs N --lr X --batch N
-** --seed N. FIT_CLAP_LONGOPTS, the CLAP model's own (train and eval, not
+** --seed N --precision P. FIT_CLAP_LONGOPTS, the CLAP model's own (train and eval, not
 ** baseline, whose one head is linear and has no text side): --text-encoder E
 ** --head linear|mlp --hidden H. */
 enum {
   FIT_OPT_ENCODER = CLI_OPT + 0x40, FIT_OPT_TEXT_ENCODER, FIT_OPT_HEAD, FIT_OPT_DIM,
   FIT_OPT_HIDDEN, FIT_OPT_EPOCHS, FIT_OPT_LR, FIT_OPT_BATCH, FIT_OPT_SEED,
-  FIT_OPT_NAME, FIT_OPT_HOLDOUT, FIT_OPT_REPLACE, FIT_OPT_AUGMENT
+  FIT_OPT_NAME, FIT_OPT_HOLDOUT, FIT_OPT_REPLACE, FIT_OPT_AUGMENT, FIT_OPT_PRECISION
 };
 #define FIT_LONGOPTS                                                                             \
   {"encoder", required_argument, NULL, FIT_OPT_ENCODER},                                         \
@@ -128,7 +132,8 @@ enum {
       {"epochs", required_argument, NULL, FIT_OPT_EPOCHS},                                       \
       {"lr", required_argument, NULL, FIT_OPT_LR},                                               \
       {"batch", required_argument, NULL, FIT_OPT_BATCH},                                         \
-      {"seed", required_argument, NULL, FIT_OPT_SEED}
+      {"seed", required_argument, NULL, FIT_OPT_SEED},                                           \
+      {"precision", required_argument, NULL, FIT_OPT_PRECISION}
 #define FIT_CLAP_LONGOPTS                                                                        \
   {"text-encoder", required_argument, NULL, FIT_OPT_TEXT_ENCODER},                               \
       {"head", required_argument, NULL, FIT_OPT_HEAD},                                           \

@@ -419,12 +419,20 @@ static clap_status copy_rows(sqlite3 *db, const columns *c, shard_merge_counts *
   return s;
 }
 
-/* The shard's encoder must mean the same weights here. */
+/* The shard's encoder must mean the same weights here, at the registered
+** precision or at the other one (a shard of `clap embed --precision`):
+** its rows keep their encoder_id, so they are fresh for readers of that
+** precision and stale for the others, as if embedded here. */
 static clap_status check_identity(sqlite3 *db, const char *name, const char *id,
                                   clap_error *err) {
-  char now[FEATURES_ID_SIZE];
-  clap_status s = features_identity(db, name, now, err);
-  if (s == CLAP_OK && strcmp(id, now))
+  static const registry_prec precs[] = {REGISTRY_PREC_RECORDED, REGISTRY_PREC_F32,
+                                        REGISTRY_PREC_BF16};
+  char now[FEATURES_ID_SIZE], at[FEATURES_ID_SIZE];
+  clap_status s = features_identity(db, name, REGISTRY_PREC_RECORDED, now, err);
+  int same = s == CLAP_OK && !strcmp(id, now);
+  for (size_t i = 1; s == CLAP_OK && !same && i < sizeof precs / sizeof *precs; i++)
+    if ((s = features_identity(db, name, precs[i], at, err)) == CLAP_OK) same = !strcmp(id, at);
+  if (s == CLAP_OK && !same)
     s = clap_error_set(err, CLAP_ERR_FORMAT,
                        "made with encoder '%s' of identity %.40s, here '%s' is identity %.40s "
                        "(registered with other files, or another clap: make the shard again)",
@@ -536,8 +544,10 @@ static clap_status bad_row(sqlite3_stmt *st, int want, clap_error *err) {
 static clap_status check_values(sqlite3 *db, const char *audio, const char *text, clap_error *err) {
   int adim = 0, tdim = 0;
   char sha[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
-  clap_status s = features_encoder_info(db, audio, ENCODER_AUDIO, &adim, sha, id, err);
-  if (s == CLAP_OK) s = features_encoder_info(db, text, ENCODER_TEXT, &tdim, sha, id, err);
+  /* The dimension does not depend on the precision. */
+  registry_prec p = REGISTRY_PREC_RECORDED;
+  clap_status s = features_encoder_info(db, audio, p, ENCODER_AUDIO, &adim, sha, id, err);
+  if (s == CLAP_OK) s = features_encoder_info(db, text, p, ENCODER_TEXT, &tdim, sha, id, err);
   if (s != CLAP_OK) return s;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, BAD_ROW_SQL, -1, &st, NULL) != SQLITE_OK)

@@ -154,10 +154,17 @@ static void recorded_string(const cJSON *encoders, const char *side, const char 
   snprintf(out, SHA256_HEX_SIZE, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
+static void recorded_prec(const cJSON *encoders, const char *side, char out[16]) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(encoders, side), "precision");
+  snprintf(out, 16, "%.15s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
 /* What the model records of the encoders it was built on, as `clap model
 ** create` and `clap train` write it for checkpoint encoders:
 ** metadata.encoders.<side>.sha256 (the weights) and .identity (all files,
-** since schema version 3), and whether it is a supervised baseline
+** since schema version 3), .precision (f32 or bf16, for checkpoint
+** encoders since precisions are recorded), and whether it is a supervised baseline
 ** (`clap baseline`). The metadata is parsed once per load. */
 static clap_status recorded_encoders(model_ref *r, clap_error *err) {
   /* model_load checked the metadata, so only memory can fail here; a
@@ -169,6 +176,8 @@ static clap_status recorded_encoders(model_ref *r, clap_error *err) {
   recorded_string(encoders, "text", "sha256", r->text_sha);
   recorded_string(encoders, "audio", "identity", r->audio_id);
   recorded_string(encoders, "text", "identity", r->text_id);
+  recorded_prec(encoders, "audio", r->audio_prec);
+  recorded_prec(encoders, "text", r->text_prec);
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(meta, "kind");
   r->baseline = (cJSON_IsString(kind) && !strcmp(kind->valuestring, "baseline")) ||
                 !strcmp(model_get_config(r->model)->text_encoder, "none");

@@ -56,6 +56,8 @@ typedef struct model_ref {
   char text_sha[SHA256_HEX_SIZE];  /* from its metadata; "" = not recorded */
   char audio_id[SHA256_HEX_SIZE];  /* the encoders' files identity, likewise */
   char text_id[SHA256_HEX_SIZE];   /* (models made since schema version 3) */
+  char audio_prec[16];             /* the precision of the encoders' vectors it was */
+  char text_prec[16];              /* trained on, "f32" or "bf16"; "" when not recorded */
   int baseline;                    /* a supervised baseline (metadata kind "baseline",
                                    ** or text encoder "none"): no text side */
   clap_model *model;

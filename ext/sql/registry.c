@@ -95,6 +95,54 @@ clap_status registry_row_read(sqlite3 *db, const char *name, registry_row *row, 
   return rc;
 }
 
+clap_status registry_prec_parse(const char *text, registry_prec *out, clap_error *err) {
+  if (text && !strcmp(text, "registered")) *out = REGISTRY_PREC_RECORDED;
+  else if (text && !strcmp(text, "f32")) *out = REGISTRY_PREC_F32;
+  else if (text && !strcmp(text, "bf16")) *out = REGISTRY_PREC_BF16;
+  else if (text && !strcmp(text, "auto")) *out = (registry_prec)nn_precision_auto();
+  else
+    return clap_error_set(err, CLAP_ERR_ARG, "expected f32, bf16, auto or registered, got '%.64s'",
+                          text ? text : "(null)");
+  return CLAP_OK;
+}
+
+const char *registry_prec_name(registry_prec p) {
+  return p == REGISTRY_PREC_RECORDED ? "registered" : nn_precision_name((nn_precision)p);
+}
+
+int registry_row_has_precision(const registry_row *row) {
+  const encoder_ops *ops = encoder_find_kind(row->kind);
+  return ops && ops->set_precision;
+}
+
+clap_status registry_row_at(registry_row *row, registry_prec prec, clap_error *err) {
+  if (prec == REGISTRY_PREC_RECORDED || !registry_row_has_precision(row)) return CLAP_OK;
+  const char *want = nn_precision_name((nn_precision)prec);
+  cJSON *cfg = cJSON_Parse(row->config);
+  const cJSON *was = cJSON_GetObjectItemCaseSensitive(cfg, "precision");
+  /* Absent means f32 (hfckpt_recorded_precision). */
+  if (cJSON_IsObject(cfg) && (was ? cJSON_IsString(was) && !strcmp(was->valuestring, want)
+                                  : prec == REGISTRY_PREC_F32)) {
+    cJSON_Delete(cfg);
+    return CLAP_OK;
+  }
+  if (!cJSON_IsObject(cfg)) {
+    cJSON_Delete(cfg);
+    cfg = cJSON_CreateObject();
+  }
+  cJSON *v = cfg ? cJSON_CreateString(want) : NULL;
+  int put = v && (cJSON_GetObjectItemCaseSensitive(cfg, "precision")
+                      ? cJSON_ReplaceItemInObjectCaseSensitive(cfg, "precision", v)
+                      : cJSON_AddItemToObject(cfg, "precision", v));
+  if (!put) cJSON_Delete(v); /* else cfg owns it */
+  char *text = put ? cJSON_PrintUnformatted(cfg) : NULL;
+  cJSON_Delete(cfg);
+  if (!text) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  free(row->config);
+  row->config = text;
+  return CLAP_OK;
+}
+
 registry_cache *registry_cache_create(void) { return calloc(1, sizeof(registry_cache)); }
 
 static void entry_free(entry *e) {
@@ -192,7 +240,7 @@ static clap_status from_row(registry_cache *cache, const char *name, registry_ro
 }
 
 clap_status registry_resolve(registry_cache *cache, sqlite3 *db, const char *name,
-                             encoder_modality want, const encoder **enc, encoder **owned,
+                             registry_prec prec, encoder_modality want, const encoder **enc, encoder **owned,
                              char sha256[SHA256_HEX_SIZE], char identity[SHA256_HEX_SIZE],
                              clap_error *err) {
   *enc = NULL;
@@ -207,6 +255,7 @@ clap_status registry_resolve(registry_cache *cache, sqlite3 *db, const char *nam
   }
   registry_row row;
   clap_status rc = registry_row_read(db, name, &row, err);
+  if (rc == CLAP_OK && (rc = registry_row_at(&row, prec, err)) != CLAP_OK) registry_row_clear(&row);
   if (rc != CLAP_OK) return rc;
   /* The recorded modality is known from the kind before anything is hashed. */
   const encoder_ops *ops = encoder_find_kind(row.kind);

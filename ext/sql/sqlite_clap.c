@@ -121,6 +121,7 @@ typedef struct clap_conn {
   int refs;  /* one per registered function, released by xDestroy */
   models *models;            /* from clap_models rows and from files */
   registry_cache *encoders; /* made from clap_encoders rows */
+  registry_prec prec;        /* clap_precision(): checkpoint encoders' precision */
 } clap_conn;
 
 static void model_ref_release_void(void *p) { models_release(p); }
@@ -237,14 +238,16 @@ static void result_vector(sqlite3_context *ctx, float *v, int dim) {
 
 /* ---------------------------------------------------------------- encoders */
 
-/* An encoder by name (registry.h: built-in, else a clap_encoders row,
-** verified and built once per connection and row). sha256 and identity
-** receive what registry_resolve records of it. */
+/* An encoder by name at precision prec (registry.h: built-in, else a
+** clap_encoders row, verified and built once per connection, row and
+** precision). sha256 and identity receive what registry_resolve records of it. */
 static const encoder *conn_encoder(clap_conn *c, sqlite3 *db, const char *name,
-                                   encoder_modality want, char sha256[SHA256_HEX_SIZE],
-                                   char identity[SHA256_HEX_SIZE], clap_error *err) {
+                                   registry_prec prec, encoder_modality want,
+                                   char sha256[SHA256_HEX_SIZE], char identity[SHA256_HEX_SIZE],
+                                   clap_error *err) {
   const encoder *enc = NULL;
-  if (registry_resolve(c->encoders, db, name, want, &enc, NULL, sha256, identity, err) != CLAP_OK)
+  if (registry_resolve(c->encoders, db, name, prec, want, &enc, NULL, sha256, identity, err) !=
+      CLAP_OK)
     return NULL;
   return enc;
 }
@@ -380,11 +383,40 @@ static clap_status model_embed_features(const clap_model *m, model_side side, co
   return rc;
 }
 
-/* The encoder one side of a model runs on. A model built on a checkpoint
-** encoder refuses to run when that encoder's weights are not the file it
-** was trained with, or (models that record it) when its files' identity
-** differs: the name was registered again with, say, another spiece.model.
-** Models from before record the weights only and are checked on those. */
+/* The precision one side of model r encodes at: the one the model
+** records it was trained on (metadata encoders.<side>.precision), which an
+** explicit clap_precision() must not contradict; for a model that records
+** none (a built-in or remote encoder, or a model made before precisions
+** were recorded), the connection's. */
+static clap_status model_prec(const clap_conn *c, const model_ref *r, model_side side,
+                              const char *encname, registry_prec *p, clap_error *err) {
+  const char *rec = side == MODEL_AUDIO ? r->audio_prec : r->text_prec;
+  *p = c->prec;
+  if (!rec[0]) return CLAP_OK;
+  registry_prec want;
+  if (registry_prec_parse(rec, &want, err) != CLAP_OK || want == REGISTRY_PREC_RECORDED)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "model '%s' records precision '%.16s' for encoder '%s' (not f32 or bf16)",
+                          r->name, rec, encname);
+  if (c->prec != REGISTRY_PREC_RECORDED && c->prec != want)
+    return clap_error_set(err, CLAP_ERR_FORMAT,
+                          "model '%s' was trained on %s features of encoder '%s', but this "
+                          "connection encodes at %s (clap_precision()); call clap_precision(NULL) "
+                          "to run each model at the precision it was trained on, or train one on "
+                          "%s features (`clap train --precision %s`)",
+                          r->name, rec, encname, registry_prec_name(c->prec),
+                          registry_prec_name(c->prec), registry_prec_name(c->prec));
+  *p = want;
+  return CLAP_OK;
+}
+
+/* The encoder one side of a model runs on, at the model's precision
+** (model_prec). A model built on a checkpoint encoder refuses to run when
+** that encoder's weights are not the file it was trained with, or (models
+** that record it) when its files' identity at that precision differs: the
+** name was registered again with, say, another spiece.model, or (a model
+** that records no precision) at another precision. Models from before
+** record the weights only and are checked on those. */
 static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *r,
                                     model_side side, clap_error *err) {
   const model_config *cfg = model_get_config(r->model);
@@ -392,7 +424,9 @@ static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *
   const char *want = side == MODEL_AUDIO ? r->audio_sha : r->text_sha;
   const char *want_id = side == MODEL_AUDIO ? r->audio_id : r->text_id;
   char have[SHA256_HEX_SIZE], have_id[SHA256_HEX_SIZE];
-  const encoder *enc = conn_encoder(c, db, encname,
+  registry_prec prec;
+  if (model_prec(c, r, side, encname, &prec, err) != CLAP_OK) return NULL;
+  const encoder *enc = conn_encoder(c, db, encname, prec,
                                     side == MODEL_AUDIO ? ENCODER_AUDIO : ENCODER_TEXT, have,
                                     have_id, err);
   if (enc && want[0] && strcmp(want, have)) {
@@ -405,9 +439,11 @@ static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *
   if (enc && want_id[0] && strcmp(want_id, have_id)) {
     clap_error_set(err, CLAP_ERR_FORMAT,
                    "model '%s' was trained on encoder '%s' with files identity %.12s…, but "
-                   "'%s' now has %.12s… (same weights, other config or tokenizer files); "
-                   "retrain the model or register the original files",
-                   r->name, encname, want_id, encname, have_id[0] ? have_id : "(not recorded)");
+                   "'%s' now has %.12s… (same weights, other config or tokenizer files, or "
+                   "another precision: %s); retrain the model or register the original files",
+                   r->name, encname, want_id, encname, have_id[0] ? have_id : "(not recorded)",
+                   c->prec == REGISTRY_PREC_RECORDED ? "the registered one"
+                                                     : registry_prec_name(c->prec));
     return NULL;
   }
   return enc;
@@ -455,9 +491,11 @@ static clap_status embed_prompts(clap_conn *c, sqlite3 *db, const model_ref *r,
 }
 
 /* A text embedding cached in the text argument's auxdata, so a constant
-** sentence is embedded once per statement. It remembers which model made it. */
+** sentence is embedded once per statement. It remembers which model made
+** it, and at which connection precision. */
 typedef struct text_aux {
   const clap_model *model;
+  registry_prec prec;
   int dim;
   float v[];
 } text_aux;
@@ -474,7 +512,8 @@ static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **arg
   *fresh = NULL;
   *is_null = 0;
   text_aux *aux = sqlite3_get_auxdata(ctx, argi);
-  if (aux && aux->model == m) return aux->v;
+  registry_prec prec = ((const clap_conn *)sqlite3_user_data(ctx))->prec;
+  if (aux && aux->model == m && aux->prec == prec) return aux->v;
   const void *p;
   int n;
   int a = arg_bytes(ctx, argv[argi], fn, argi + 1, 1, &p, &n);
@@ -508,6 +547,7 @@ static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **arg
   text_aux *fresh_aux = sqlite3_malloc(sizeof *fresh_aux + (size_t)dim * sizeof(float));
   if (fresh_aux) {
     fresh_aux->model = m;
+    fresh_aux->prec = prec;
     fresh_aux->dim = dim;
     memcpy(fresh_aux->v, v, (size_t)dim * sizeof(float));
     sqlite3_set_auxdata(ctx, argi, fresh_aux, sqlite3_free);
@@ -598,7 +638,7 @@ static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_tex
   clap_conn *c = sqlite3_user_data(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   const encoder *enc =
-      conn_encoder(c, db, name, is_text ? ENCODER_TEXT : ENCODER_AUDIO, NULL, NULL, &err);
+      conn_encoder(c, db, name, c->prec, is_text ? ENCODER_TEXT : ENCODER_AUDIO, NULL, NULL, &err);
   encoded_aux *aux = enc && is_text ? sqlite3_get_auxdata(ctx, 0) : NULL;
   if (aux && aux->enc == enc) {
     sqlite3_result_blob(ctx, aux->v, aux->dim * (int)sizeof(float), SQLITE_TRANSIENT);
@@ -1182,6 +1222,30 @@ typedef struct fn_spec {
   int flags;
   void (*fn)(sqlite3_context *, int, sqlite3_value **);
 } fn_spec;
+/* clap_precision() reports, clap_precision(p) sets the precision this
+** connection's checkpoint encoders compute in and returns the previous
+** one: 'registered' (as each clap_encoders row records it; also NULL),
+** 'f32', 'bf16' or 'auto' (resolved when set: bf16 where the CPU has AMX or
+** AVX512-BF16, else f32; the name returned is the one chosen). */
+static void fn_precision(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  clap_conn *c = sqlite3_user_data(ctx);
+  registry_prec was = c->prec, p = REGISTRY_PREC_RECORDED;
+  if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+    clap_error err;
+    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+      result_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
+                         "NULL, got %s",
+                    type_name(sqlite3_value_type(argv[0])));
+      return;
+    }
+    if (registry_prec_parse((const char *)sqlite3_value_text(argv[0]), &p, &err) != CLAP_OK) {
+      result_errorf(ctx, "clap_precision(): argument 1: %s (or NULL)", err.msg);
+      return;
+    }
+  }
+  if (argc == 1) c->prec = p;
+  sqlite3_result_text(ctx, registry_prec_name(was), -1, SQLITE_STATIC);
+}
 
 /* cosine and the built-in vector math are pure; the clap_* functions read
 ** clap_models / clap_encoders, so they are neither DETERMINISTIC (a model
@@ -1199,6 +1263,8 @@ static const fn_spec functions[] = {
     {"cosine", 2, PURE | SUBTYPE_IN, fn_cosine},
     {"clap_threads", 0, SQLITE_UTF8, fn_threads},
     {"clap_threads", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_threads},
+    {"clap_precision", 0, SQLITE_UTF8, fn_precision},
+    {"clap_precision", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, fn_precision},
     {"clap_encode_audio", 2, READS | SUBTYPE_OUT, fn_encode_audio},
     {"clap_encode_text", 2, READS | SUBTYPE_OUT, fn_encode_text},
     {"clap_embed_audio", 1, READS | SUBTYPE_OUT, fn_embed_audio},
@@ -1233,6 +1299,7 @@ int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *
   clap_conn *c = sqlite3_malloc(sizeof *c);
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof *c);
+  c->prec = REGISTRY_PREC_RECORDED;
   c->encoders = registry_cache_create();
   c->models = models_create();
   if (!c->encoders || !c->models) {

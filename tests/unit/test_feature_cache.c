@@ -54,11 +54,11 @@ static void test_identity(void) {
   clap_error err;
   CHECK_INT(db_open(":memory:", 0, &db, &err), CLAP_OK);
   char id[FEATURES_ID_SIZE];
-  CHECK_INT(features_identity(db, "acoustic", id, &err), CLAP_OK);
+  CHECK_INT(features_identity(db, "acoustic", REGISTRY_PREC_RECORDED, id, &err), CLAP_OK);
   CHECK(!strcmp(id, "builtin:acoustic:clap-" CLAP_VERSION));
-  CHECK_INT(features_identity(db, "ngram", id, &err), CLAP_OK);
+  CHECK_INT(features_identity(db, "ngram", REGISTRY_PREC_RECORDED, id, &err), CLAP_OK);
   CHECK(!strcmp(id, "builtin:ngram:clap-" CLAP_VERSION));
-  CHECK_INT(features_identity(db, "nope", id, &err), CLAP_ERR_NOTFOUND);
+  CHECK_INT(features_identity(db, "nope", REGISTRY_PREC_RECORDED, id, &err), CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'nope'");
   CHECK_INT(exec(db, "INSERT INTO clap_encoders(name, kind, path, sha256, config) VALUES "
                      "('new', 'hubert', '/x', '" SHA_W "', '{\"weights\": \"model.safetensors\", "
@@ -67,22 +67,22 @@ static void test_identity(void) {
                      "('old', 'hubert', '/x', '" SHA_W "', '{\"weights\": \"model.safetensors\"}'),"
                      "('hand', 'hubert', '/x', NULL, NULL)"),
             SQLITE_OK);
-  CHECK_INT(features_identity(db, "new", id, &err), CLAP_OK);
+  CHECK_INT(features_identity(db, "new", REGISTRY_PREC_RECORDED, id, &err), CLAP_OK);
   CHECK(!strcmp(id, ID_CW));
-  CHECK_INT(features_identity(db, "old", id, &err), CLAP_OK);
+  CHECK_INT(features_identity(db, "old", REGISTRY_PREC_RECORDED, id, &err), CLAP_OK);
   CHECK(!strcmp(id, SHA_W));
-  CHECK_INT(features_identity(db, "hand", id, &err), CLAP_OK);
+  CHECK_INT(features_identity(db, "hand", REGISTRY_PREC_RECORDED, id, &err), CLAP_OK);
   CHECK(!strcmp(id, "unrecorded"));
   /* What a model records: the files identity, nothing for built-ins and
   ** for rows from before version 3. */
   char fid[SHA256_HEX_SIZE] = "x";
-  CHECK_INT(features_files_identity(db, "new", fid, &err), CLAP_OK);
+  CHECK_INT(features_files_identity(db, "new", REGISTRY_PREC_RECORDED, fid, &err), CLAP_OK);
   CHECK(!strcmp(fid, ID_CW));
-  CHECK_INT(features_files_identity(db, "old", fid, &err), CLAP_OK);
+  CHECK_INT(features_files_identity(db, "old", REGISTRY_PREC_RECORDED, fid, &err), CLAP_OK);
   CHECK(!strcmp(fid, ""));
-  CHECK_INT(features_files_identity(db, "acoustic", fid, &err), CLAP_OK);
+  CHECK_INT(features_files_identity(db, "acoustic", REGISTRY_PREC_RECORDED, fid, &err), CLAP_OK);
   CHECK(!strcmp(fid, ""));
-  CHECK_INT(features_files_identity(db, "nope", fid, &err), CLAP_ERR_NOTFOUND);
+  CHECK_INT(features_files_identity(db, "nope", REGISTRY_PREC_RECORDED, fid, &err), CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'nope'");
   db_close(db);
 }
@@ -92,19 +92,19 @@ static void test_put_load(void) {
   clap_error err;
   CHECK_INT(db_open(":memory:", 0, &db, &err), CLAP_OK);
   char id[FEATURES_ID_SIZE];
-  CHECK_INT(features_identity(db, "acoustic", id, &err), CLAP_OK);
+  CHECK_INT(features_identity(db, "acoustic", REGISTRY_PREC_RECORDED, id, &err), CLAP_OK);
   float v[2] = {1.5f, -2.0f}, out[2] = {0};
   CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u1", v, 2, id, &err), CLAP_OK);
   CHECK(!strcmp(text_of(db, "SELECT encoder_id FROM features WHERE key='u1'"), id));
   const char *k1[1] = {"u1"};
-  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k1, NULL, 1, 2, out, &err), CLAP_OK);
+  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k1, NULL, 1, 2, out, &err), CLAP_OK);
   CHECK(out[0] == 1.5f && out[1] == -2.0f);
   /* Another identity: stale, and the message says what to run. */
   CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u2", v, 2, "builtin:acoustic:clap-0.0.1",
                          &err),
             CLAP_OK);
   const char *k2[1] = {"u2"};
-  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k2, NULL, 1, 2, out, &err),
+  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k2, NULL, 1, 2, out, &err),
             CLAP_ERR_FORMAT);
   CHECK_CONTAINS(err.msg, "stale acoustic audio features for utterance 'u2': computed by encoder "
                           "identity builtin:acoustic:cl");
@@ -113,14 +113,14 @@ static void test_put_load(void) {
   CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u3", v, 2, NULL, &err), CLAP_OK);
   CHECK(!strcmp(text_of(db, "SELECT encoder_id FROM features WHERE key='u3'"), "NULL"));
   const char *k3[1] = {"u3"};
-  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k3, NULL, 1, 2, out, &err),
+  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k3, NULL, 1, 2, out, &err),
             CLAP_ERR_FORMAT);
   CHECK_CONTAINS(err.msg, "computed by an unknown encoder (cached before schema version 3), but");
   /* Replacing the row with the current identity makes it fresh. */
   CHECK_INT(features_put(db, "acoustic", ENCODER_AUDIO, "u3", v, 2, id, &err), CLAP_OK);
-  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k3, NULL, 1, 2, out, &err), CLAP_OK);
+  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k3, NULL, 1, 2, out, &err), CLAP_OK);
   /* An unknown encoder name is the lookup's error. */
-  CHECK_INT(features_load(db, "zzz", ENCODER_AUDIO, k3, NULL, 1, 2, out, &err), CLAP_ERR_NOTFOUND);
+  CHECK_INT(features_load(db, "zzz", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k3, NULL, 1, 2, out, &err), CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'zzz'");
   db_close(db);
 }
@@ -141,31 +141,31 @@ static void test_encoder_info(void) {
             SQLITE_OK);
   int dim = -1;
   char sha[SHA256_HEX_SIZE] = "x", id[SHA256_HEX_SIZE] = "x";
-  CHECK_INT(features_encoder_info(db, "new", ENCODER_AUDIO, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(features_encoder_info(db, "new", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &dim, sha, id, &err), CLAP_OK);
   CHECK_INT(dim, 768);
   CHECK(!strcmp(sha, SHA_W) && !strcmp(id, ID_CW));
   /* before version 3: the weights digest, no files identity (as models record it) */
-  CHECK_INT(features_encoder_info(db, "old", ENCODER_TEXT, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(features_encoder_info(db, "old", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &dim, sha, id, &err), CLAP_OK);
   CHECK_INT(dim, 32);
   CHECK(!strcmp(sha, SHA_W) && !strcmp(id, ""));
-  CHECK_INT(features_encoder_info(db, "acoustic", ENCODER_AUDIO, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(features_encoder_info(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &dim, sha, id, &err), CLAP_OK);
   CHECK_INT(dim, encoder_dim(encoder_builtin("acoustic", NULL)));
   CHECK(!strcmp(sha, "") && !strcmp(id, ""));
-  CHECK_INT(features_encoder_info(db, "ngram", ENCODER_TEXT, &dim, sha, id, &err), CLAP_OK);
+  CHECK_INT(features_encoder_info(db, "ngram", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &dim, sha, id, &err), CLAP_OK);
   CHECK_INT(dim, encoder_dim(encoder_builtin("ngram", NULL)));
   /* the modality comes from the kind, the message from features_encoder */
-  CHECK_INT(features_encoder_info(db, "new", ENCODER_TEXT, &dim, sha, id, &err), CLAP_ERR_ARG);
+  CHECK_INT(features_encoder_info(db, "new", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &dim, sha, id, &err), CLAP_ERR_ARG);
   CHECK_CONTAINS(err.msg, "encoder 'new' encodes audio, not text");
-  CHECK_INT(features_encoder_info(db, "ngram", ENCODER_AUDIO, &dim, sha, id, &err), CLAP_ERR_ARG);
+  CHECK_INT(features_encoder_info(db, "ngram", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &dim, sha, id, &err), CLAP_ERR_ARG);
   CHECK_CONTAINS(err.msg, "encoder 'ngram' encodes text, not audio");
-  CHECK_INT(features_encoder_info(db, "nope", ENCODER_AUDIO, &dim, sha, id, &err),
+  CHECK_INT(features_encoder_info(db, "nope", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &dim, sha, id, &err),
             CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'nope'");
   /* rows that cannot tell: the encoder is created, so its files are needed */
-  CHECK_INT(features_encoder_info(db, "nodim", ENCODER_AUDIO, &dim, sha, id, &err),
+  CHECK_INT(features_encoder_info(db, "nodim", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &dim, sha, id, &err),
             CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "/nonexistent");
-  CHECK_INT(features_encoder_info(db, "nokind", ENCODER_AUDIO, &dim, sha, id, &err),
+  CHECK_INT(features_encoder_info(db, "nokind", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &dim, sha, id, &err),
             CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "wav2vec");
   db_close(db);
@@ -201,7 +201,7 @@ static void test_migrate_v2(void) {
                 "0000803F NULL"));
   float out[1];
   const char *k[1] = {"u1"};
-  CHECK_INT(features_load(db, "acoustic", ENCODER_AUDIO, k, NULL, 1, 1, out, &err),
+  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k, NULL, 1, 1, out, &err),
             CLAP_ERR_FORMAT);
   CHECK_CONTAINS(err.msg, "stale acoustic audio features for utterance 'u1'");
   db_close(db);

@@ -35,10 +35,10 @@ static void test_builtin(void) {
   encoder *owned = (encoder *)1;
   char sha[SHA256_HEX_SIZE] = "x", id[SHA256_HEX_SIZE] = "x";
   clap_error err;
-  CHECK_INT(registry_resolve(NULL, db, "ngram", ENCODER_TEXT, &e, &owned, sha, id, &err), CLAP_OK);
+  CHECK_INT(registry_resolve(NULL, db, "ngram", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &e, &owned, sha, id, &err), CLAP_OK);
   CHECK(e == encoder_builtin("ngram", NULL));
   CHECK(owned == NULL && !sha[0] && !id[0]);
-  CHECK_INT(registry_resolve(NULL, db, "ngram", ENCODER_AUDIO, &e, &owned, NULL, NULL, &err),
+  CHECK_INT(registry_resolve(NULL, db, "ngram", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &e, &owned, NULL, NULL, &err),
             CLAP_ERR_ARG);
   CHECK_CONTAINS(err.msg, "encoder 'ngram' encodes text, not audio");
   CHECK(e == NULL);
@@ -50,12 +50,12 @@ static void test_unknown(void) {
   const encoder *e;
   encoder *owned;
   clap_error err;
-  CHECK_INT(registry_resolve(NULL, db, "nope", 0, &e, &owned, NULL, NULL, &err),
+  CHECK_INT(registry_resolve(NULL, db, "nope", REGISTRY_PREC_RECORDED, 0, &e, &owned, NULL, NULL, &err),
             CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'nope' (built in: acoustic, ngram; no clap_encoders table)");
   sqlite3_close(db);
   db = open_db(1);
-  CHECK_INT(registry_resolve(NULL, db, "nope", 0, &e, &owned, NULL, NULL, &err),
+  CHECK_INT(registry_resolve(NULL, db, "nope", REGISTRY_PREC_RECORDED, 0, &e, &owned, NULL, NULL, &err),
             CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'nope' (built in: acoustic, ngram; not in clap_encoders)");
   registry_row row;
@@ -72,17 +72,17 @@ static void test_row_and_cache(void) {
   const encoder *e1 = NULL, *e2 = NULL, *e3 = NULL;
   encoder *owned = (encoder *)1;
   clap_error err;
-  CHECK_INT(registry_resolve(c, db, "d", ENCODER_TEXT, &e1, &owned, NULL, NULL, &err), CLAP_OK);
+  CHECK_INT(registry_resolve(c, db, "d", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &e1, &owned, NULL, NULL, &err), CLAP_OK);
   CHECK(e1 != NULL && owned == NULL);
-  CHECK_INT(registry_resolve(c, db, "d", ENCODER_TEXT, &e2, NULL, NULL, NULL, &err), CLAP_OK);
+  CHECK_INT(registry_resolve(c, db, "d", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &e2, NULL, NULL, NULL, &err), CLAP_OK);
   CHECK(e1 == e2);
   /* The modality is known from the kind, before any file is read. */
-  CHECK_INT(registry_resolve(c, db, "d", ENCODER_AUDIO, &e2, NULL, NULL, NULL, &err), CLAP_ERR_ARG);
+  CHECK_INT(registry_resolve(c, db, "d", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &e2, NULL, NULL, NULL, &err), CLAP_ERR_ARG);
   CHECK_CONTAINS(err.msg, "encoder 'd' encodes text, not audio");
   put_row(db, "d", "distilbert", "{\"note\": 1}");
-  CHECK_INT(registry_resolve(c, db, "d", ENCODER_TEXT, &e3, NULL, NULL, NULL, &err), CLAP_OK);
+  CHECK_INT(registry_resolve(c, db, "d", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &e3, NULL, NULL, NULL, &err), CLAP_OK);
   CHECK(e3 != NULL && e3 != e1);
-  CHECK_INT(registry_resolve(NULL, db, "d", 0, &e3, &owned, NULL, NULL, &err), CLAP_OK);
+  CHECK_INT(registry_resolve(NULL, db, "d", REGISTRY_PREC_RECORDED, 0, &e3, &owned, NULL, NULL, &err), CLAP_OK);
   CHECK(owned != NULL && e3 == owned);
   encoder_free(owned);
   registry_cache_free(c);
@@ -101,7 +101,7 @@ static void test_verify_failure(void) {
   const encoder *e;
   clap_error err;
   for (int i = 0; i < 2; i++) {
-    CHECK_INT(registry_resolve(c, db, "d", 0, &e, NULL, NULL, NULL, &err), CLAP_ERR_FORMAT);
+    CHECK_INT(registry_resolve(c, db, "d", REGISTRY_PREC_RECORDED, 0, &e, NULL, NULL, NULL, &err), CLAP_ERR_FORMAT);
     CHECK_CONTAINS(err.msg, "encoder 'd': ");
     CHECK_CONTAINS(err.msg, "since `clap encoder add`");
   }
@@ -115,7 +115,7 @@ static void test_unknown_kind(void) {
   const encoder *e;
   encoder *owned;
   clap_error err;
-  CHECK(registry_resolve(NULL, db, "w", 0, &e, &owned, NULL, NULL, &err) == CLAP_ERR_NOTFOUND);
+  CHECK(registry_resolve(NULL, db, "w", REGISTRY_PREC_RECORDED, 0, &e, &owned, NULL, NULL, &err) == CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "whisper");
   sqlite3_close(db);
 }
