@@ -23,6 +23,9 @@
 #include "harness.h"
 #include "model_store.h"
 
+/* Encoders at the precision their rows record (registry.h). */
+#define REC REGISTRY_PREC_RECORDED
+
 int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi);
 
 static char dbpath[64];
@@ -105,7 +108,7 @@ static void test_embed_audio_matches_sql(void) {
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *id = (const char *)sqlite3_column_text(st, 0);
     const char *keys[1] = {id};
-    CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, keys, NULL, 1, din, x, &err), CLAP_OK);
+    CHECK_INT(features_load(db, "acoustic", REC, ENCODER_AUDIO, keys, NULL, 1, din, x, &err), CLAP_OK);
     CHECK_INT(model_embed(m, MODEL_AUDIO, x, 1, e, &err), CLAP_OK);
     CHECK_INT(sqlite3_column_bytes(st, 1), dim * 4);
     rows++;
@@ -127,18 +130,18 @@ static void test_feature_errors(void) {
   CHECK_INT(db_open(dbpath, 0, &db, &err), CLAP_OK);
   float x[50];
   const char *keys[1] = {"nope"};
-  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, keys, NULL, 1, 50, x, &err),
+  CHECK_INT(features_load(db, "acoustic", REC, ENCODER_AUDIO, keys, NULL, 1, 50, x, &err),
             CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "no acoustic audio features for utterance 'nope' (run `clap embed`");
   const char *k2[1] = {"a-u0"};
-  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k2, NULL, 1, 49, x, &err),
+  CHECK_INT(features_load(db, "acoustic", REC, ENCODER_AUDIO, k2, NULL, 1, 49, x, &err),
             CLAP_ERR_FORMAT);
   CHECK_CONTAINS(err.msg, "have 50 values, the encoder gives 49");
   const encoder *e;
   encoder *owned;
-  CHECK_INT(features_encoder(db, "ngram", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, &e, &owned, NULL, &err), CLAP_ERR_ARG);
+  CHECK_INT(features_encoder(db, "ngram", REC, ENCODER_AUDIO, &e, &owned, NULL, &err), CLAP_ERR_ARG);
   CHECK_CONTAINS(err.msg, "encoder 'ngram' encodes text, not audio");
-  CHECK_INT(features_encoder(db, "zzz", REGISTRY_PREC_RECORDED, ENCODER_TEXT, &e, &owned, NULL, &err), CLAP_ERR_NOTFOUND);
+  CHECK_INT(features_encoder(db, "zzz", REC, ENCODER_TEXT, &e, &owned, NULL, &err), CLAP_ERR_NOTFOUND);
   CHECK_CONTAINS(err.msg, "unknown encoder 'zzz'");
   CHECK_INT(features_encode_audio(encoder_builtin("acoustic", NULL), "junk", 4, "utterance 'q'", x,
                                   &err) != CLAP_OK, 1);
@@ -161,7 +164,7 @@ static void test_baseline(void) {
   float x[50];
   double p, thr;
   const char *k[1] = {"a-u1"};
-  CHECK_INT(features_load(db, "acoustic", REGISTRY_PREC_RECORDED, ENCODER_AUDIO, k, NULL, 1, 50, x, &err), CLAP_OK);
+  CHECK_INT(features_load(db, "acoustic", REC, ENCODER_AUDIO, k, NULL, 1, 50, x, &err), CLAP_OK);
   if (b) {
     CHECK_INT(fit_baseline_predict(b, x, 1, &p, &thr, &err), CLAP_OK);
     CHECK(p >= 0 && p <= 1 && thr >= 0 && thr <= 1);
