@@ -20,6 +20,9 @@
 **   clap_model_from_file(path [, name])            -> name: registers the model file
 **                                                      (`clap model export`) for this connection
 **   clap_threads([n])                               -> OpenBLAS threads (sets them to n, 1..256)
+**   clap_precision([p])                             -> this connection's precision for
+**                                                      checkpoint encoders (sets it to p,
+**                                                      returns the previous one; see below)
 **   clap_audio_channel(audio, n)                    -> 16 kHz mono FLAC of channel n alone
 **   clap_segments(audio [, channel [, options]])    -> table (start, end, channel, level_db)
 **                                                      (see "calls" below)
@@ -55,10 +58,35 @@
 **           429 after the retries, 5xx, a bad reply, a model swapped under
 **           the name) is an SQL error naming the encoder, the HTTP status
 **           and the server's message; no row gets a partial result.
+**           Precision: a checkpoint row (kind hubert or distilbert)
+**           encodes at the precision `clap encoder add --precision`
+**           recorded, unless clap_precision(p) asked this connection for
+**           another: 'f32', 'bf16', or 'auto' (chosen when set: bf16 where
+**           the CPU has AMX or AVX512-BF16, else f32; clap_precision()
+**           then returns the choice); 'registered' or NULL goes back to
+**           each row's own. The vectors are those `clap embed --precision
+**           p` caches (same identity, bit for bit); a row is built once per
+**           connection and precision. Built-in and remote encoders have
+**           one precision and ignore it. Anything else is an error naming
+**           the argument and the accepted values. Not from triggers or
+**           views (it changes the connection).
 **   model   default 'default': a model registered from a file by
 **           clap_model_from_file, else 'SCHEMA.NAME' for the row NAME of an
 **           attached database's clap_models ('aux.default'), else the row of
 **           main.clap_models (ext/sql/models.h).
+**
+**           A model runs its checkpoint encoders at the precision of the
+**           features it was trained on (metadata encoders.<side>.precision,
+**           `clap train --precision`), whatever the registration says now,
+**           so its scores are the ones `clap eval` measured. With
+**           clap_precision() left at 'registered' that precision is used
+**           silently; an explicit clap_precision() that differs from it is
+**           an error naming the model, both precisions and the ways out
+**           (clap_precision(NULL), or a model trained at that precision):
+**           a model is never fed vectors of a precision it was not trained
+**           on. A model that records no precision (built-in encoders, or
+**           made before precisions were recorded) encodes at the
+**           connection's precision and is checked by identity as before.
 **
 ** NULL in any vector, audio or text argument gives NULL. Every misuse is an
 ** SQL error whose message names the function, the argument and the problem,
@@ -1230,18 +1258,18 @@ typedef struct fn_spec {
 static void fn_precision(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   clap_conn *c = sqlite3_user_data(ctx);
   registry_prec was = c->prec, p = REGISTRY_PREC_RECORDED;
-  if (argc == 1 && sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-    clap_error err;
-    if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-      result_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
-                         "NULL, got %s",
-                    type_name(sqlite3_value_type(argv[0])));
-      return;
-    }
-    if (registry_prec_parse((const char *)sqlite3_value_text(argv[0]), &p, &err) != CLAP_OK) {
-      result_errorf(ctx, "clap_precision(): argument 1: %s (or NULL)", err.msg);
-      return;
-    }
+  int t = argc == 1 ? sqlite3_value_type(argv[0]) : SQLITE_NULL;
+  clap_error err;
+  if (t == SQLITE_TEXT &&
+      registry_prec_parse((const char *)sqlite3_value_text(argv[0]), &p, &err) != CLAP_OK) {
+    result_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
+                       "NULL, got '%.64s'", (const char *)sqlite3_value_text(argv[0]));
+    return;
+  }
+  if (t != SQLITE_TEXT && t != SQLITE_NULL) {
+    result_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
+                       "NULL, got %s", type_name(t));
+    return;
   }
   if (argc == 1) c->prec = p;
   sqlite3_result_text(ctx, registry_prec_name(was), -1, SQLITE_STATIC);
