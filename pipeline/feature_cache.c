@@ -126,6 +126,18 @@ clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t 
   return rc;
 }
 
+/* The precision ("f32", "bf16") at which encoder name's files have identity
+** id, or NULL: vectors a run at another --precision cannot read. */
+static const char *precision_of(sqlite3 *db, const char *name, const char *id) {
+  static const registry_prec precs[] = {REGISTRY_PREC_F32, REGISTRY_PREC_BF16};
+  char at[FEATURES_ID_SIZE];
+  for (size_t i = 0; i < sizeof precs / sizeof *precs; i++)
+    if (features_identity(db, name, precs[i], at, NULL) == CLAP_OK && !strcmp(at, id) &&
+        !encoder_builtin(name, NULL))
+      return registry_prec_name(precs[i]);
+  return NULL;
+}
+
 clap_status features_load(sqlite3 *db, const char *encoder_name, registry_prec prec,
                           encoder_modality modality, const char *const *keys,
                           const char *const *what, int n, int dim, float *out, clap_error *err) {
@@ -155,12 +167,17 @@ clap_status features_load(sqlite3 *db, const char *encoder_name, registry_prec p
                           mod, modality == ENCODER_AUDIO ? "utterance" : "text", w);
     } else if (!sqlite3_column_int(st, 2)) {
       const char *was = (const char *)sqlite3_column_text(st, 3);
+      const char *at = was ? precision_of(db, encoder_name, was) : NULL;
+      char hint[96] = "";
+      if (at)
+        snprintf(hint, sizeof hint, "; they are its %s vectors: pass --precision %s to use them", at,
+                 at);
       rc = clap_error_set(err, CLAP_ERR_FORMAT,
                           "stale %s %s features for %s '%s': computed by %s%.80s, but '%s' is "
-                          "now %.80s (run `clap embed` to recompute)",
+                          "now %.80s (run `clap embed` to recompute%s)",
                           encoder_name, mod, modality == ENCODER_AUDIO ? "utterance" : "text", w,
                           was ? "encoder identity " : "an unknown encoder",
-                          was ? was : " (cached before schema version 3)", encoder_name, id);
+                          was ? was : " (cached before schema version 3)", encoder_name, id, hint);
     } else if (sqlite3_column_int(st, 0) != dim ||
                sqlite3_column_bytes(st, 1) != dim * (int)sizeof(float)) {
       rc = clap_error_set(err, CLAP_ERR_FORMAT,
