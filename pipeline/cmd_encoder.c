@@ -27,8 +27,10 @@
 **       short input ran faster in bf16, else f32. The chosen precision is
 **       stored in config ("precision") and folded into the identity
 **       (hfckpt_recorded_identity), so vectors and models of another
-**       precision are stale for this registration; run one checkpoint at
-**       two precisions by registering it under two names.
+**       precision are stale for this registration. It is the default of
+**       every run: `clap embed/train/baseline/eval --precision` and the SQL
+**       function clap_precision() compute one run or connection at another
+**       (registry.h's registry_row_at).
 **   clap encoder add DB --name NAME --kind openai --base-url URL --model M
 **                   [--dim D] [--batch N] [--input-prefix P] [--timeout S] [--replace]
 **       An OpenAI-compatible embeddings server (OpenAI, llama.cpp
