@@ -101,21 +101,20 @@ void registry_cache_free(registry_cache *c); /* frees every encoder it made */
 
 /* The identity the feature cache records for vectors of an encoder this
 ** cache made (features.encoder_id: hfckpt_recorded_identity of the row's
-** config and sha256), or NULL for an encoder it did not make. */
+** config at the precision it was made at, and sha256), or NULL for an encoder it did not make. */
 const char *registry_cache_id(const registry_cache *c, const encoder *enc);
 
 /* Resolve name (1, 2 above) at precision prec (registry_row_at) for
-** modality want (0 = either). *enc is
-** borrowed: a built-in lives for the process, a cached encoder until
-** registry_cache_free. With cache NULL, *owned receives an encoder made
-** from a row, which the caller frees with encoder_free (NULL for a
-** built-in); with a cache, *owned is NULL. sha256 receives the row's
-** recorded weights digest and identity its files' identity
-** (hfckpt_recorded_identity of the config), each "" for a built-in or when
-** not recorded; either may be NULL. */
+** modality want (0 = either). *enc is borrowed: a built-in lives for the
+** process, a cached encoder until registry_cache_free. With cache NULL,
+** *owned receives an encoder made from a row, which the caller frees with
+** encoder_free (NULL for a built-in); with a cache, *owned is NULL. sha256
+** receives the row's recorded weights digest and identity its files'
+** identity at prec (hfckpt_recorded_identity of the config registry_row_at
+** gives), each "" for a built-in or when not recorded; either may be NULL. */
 clap_status registry_resolve(registry_cache *cache, sqlite3 *db, const char *name,
-                             registry_prec prec, encoder_modality want, const encoder **enc, encoder **owned,
-                             char sha256[SHA256_HEX_SIZE], char identity[SHA256_HEX_SIZE],
-                             clap_error *err);
+                             registry_prec prec, encoder_modality want, const encoder **enc,
+                             encoder **owned, char sha256[SHA256_HEX_SIZE],
+                             char identity[SHA256_HEX_SIZE], clap_error *err);
 
 #endif
