@@ -14,12 +14,57 @@
 . "$(dirname "$0")/tone_corpus.sh"
 db="$T/p.db"
 q() { "$SQLITE3" -cmd ".timeout 5000" "$db" ".load $BUILD/clap0" "$@" 2>&1; }
+# Bad values: usage errors naming the option and the accepted values.
+usage_errors() {
+  "$CLAP" encoder add "$db" --name x --kind hubert --path tests/fixtures/hubert/f32 \
+    --precision fp16 >/dev/null 2>&1
+  check_equal "bad precision is a usage error (exit 2)" "$?" 2
+  check_output_contains "its message" "--precision: expected f32, bf16 or auto, got 'fp16'" \
+    "$CLAP" encoder add "$db" --name x --kind hubert --path tests/fixtures/hubert/f32 --precision fp16
+  local cmd out
+  for cmd in embed train eval baseline; do
+    out=$("$CLAP" $cmd "$db" --precision fp16 2>&1)
+    check_equal "$cmd --precision fp16 is a usage error (exit 2)" "$?" 2
+    check_output_contains "  naming the option and the values" \
+      "--precision: expected f32, bf16, auto or registered, got 'fp16'" echo "$out"
+  done
+}
 check "init" "$CLAP" init "$db"
 q "INSERT INTO sessions(id) VALUES ('s1');
    INSERT INTO utterances(id, session_id, role, source_path, source_sha256, source_rate,
      source_channels, duration, audio)
    VALUES ('u1', 's1', 'customer', 'x', '-', 16000, 1, 1.0,
            readfile('tests/fixtures/audio/tone220_16k.flac'))" >/dev/null
+
+# bf16 runs on oneDNN's bf16 matmul: native on AMX or AVX512-BF16, emulated
+# on the other AVX-512 CPUs. A CPU with neither (AVX2 only) has none: bf16 is
+# refused there, naming the shape, by registration, `clap embed` and the SQL
+# functions alike, and only that refusal, auto (f32) and the usage errors
+# are checked.
+if ! "$CLAP" encoder add "$db" --name probe --kind hubert --path tests/fixtures/hubert/f32 \
+     --precision bf16 >"$T/probe" 2>&1; then
+  echo "no bf16 matmul on this CPU ($(q "SELECT clap_debug()" | grep oneDNN)): checking the refusals"
+  check_output_contains "encoder add --precision bf16 is refused, naming the shape" \
+    "oneDNN has no bf16 matmul for" cat "$T/probe"
+  check "register f32" "$CLAP" encoder add "$db" --name hb --kind hubert --path tests/fixtures/hubert/f32
+  check_output_contains "embed --precision bf16 too" "encoder 'hb': oneDNN has no bf16 matmul for" \
+    "$CLAP" embed "$db" --encoder hb --precision bf16
+  check_equal "  writing nothing" "$(q "SELECT count(*) FROM features")" 0
+  check_output_contains "and the SQL functions under clap_precision('bf16')" \
+    "clap_encode_audio(): encoder 'hb': oneDNN has no bf16 matmul for" \
+    q "SELECT clap_precision('bf16'); SELECT clap_encode_audio(audio, 'hb') FROM utterances"
+  check_output_contains "auto registers f32" "hb: hubert, 32 dims, f32" "$CLAP" encoder add "$db" \
+    --name hb --kind hubert --path tests/fixtures/hubert/f32 --precision auto --replace
+  check_output_contains "embed --precision auto computes f32" "1 audio vectors (hb)" \
+    "$CLAP" embed "$db" --encoder hb --precision auto
+  check_equal "  under the f32 identity" \
+    "$(q "SELECT encoder_id = (SELECT json_extract(config, '\$.identity') FROM clap_encoders WHERE name='hb') FROM features WHERE encoder='hb'")" 1
+  check_equal "clap_precision('auto') is f32" "$(q "SELECT clap_precision('auto'); SELECT clap_precision()")" "registered
+f32"
+  usage_errors
+  finish
+fi
+q "DELETE FROM clap_encoders WHERE name = 'probe'" >/dev/null
 
 check_output_contains "f32 registration says f32" "hb32: hubert, 32 dims, f32" \
   "$CLAP" encoder add "$db" --name hb32 --kind hubert --path tests/fixtures/hubert/f32
@@ -64,11 +109,6 @@ check_output_contains "switched precision: the vector is stale and recomputed" "
 check_equal "recomputed at bf16" \
   "$(q "SELECT f.vec = (SELECT vec FROM features WHERE encoder = 'hb16' AND key = 'u1') FROM features f WHERE encoder = 'hb32'")" "1"
 
-"$CLAP" encoder add "$db" --name x --kind hubert --path tests/fixtures/hubert/f32 \
-  --precision fp16 >/dev/null 2>&1
-check_equal "bad precision is a usage error (exit 2)" "$?" 2
-check_output_contains "its message" "--precision: expected f32, bf16 or auto, got 'fp16'" \
-  "$CLAP" encoder add "$db" --name x --kind hubert --path tests/fixtures/hubert/f32 --precision fp16
 
 # ---- the override of one run, on a corpus
 DB="$T/c.db"
@@ -133,6 +173,13 @@ check_equal "its settings key records the precision" \
 
 # The SQL functions run a model at the precision it was trained on.
 A="(SELECT audio FROM utterances WHERE id='t1-u1')"
+check_equal "one connection: f32, bf16, f32 again (an encoder per row and precision)" \
+  "$(qc "CREATE TEMP TABLE a AS SELECT clap_encode_audio($A, 'hb') v;
+         SELECT clap_precision('bf16'); SELECT v != clap_encode_audio($A, 'hb') FROM a;
+         SELECT clap_precision(NULL); SELECT v = clap_encode_audio($A, 'hb') FROM a")" "registered
+1
+bf16
+1"
 check_equal "a bf16 model runs at bf16 under the registered setting, as under clap_precision('bf16')" \
   "$(qc "CREATE TEMP TABLE r AS SELECT clap_embed_audio($A, 'm16') v, clap_embed_text('yes', 'm16') t;
          SELECT clap_precision('bf16');
@@ -183,11 +230,5 @@ check_output_contains "merge takes it, replacing the f32 rows" "0 new, 0 already
 check_equal "merged rows carry the bf16 identity" "$(ids hb)" "$id16"
 check "so training at bf16 reads them" "$CLAP" train "$DB" --name m16b "${E[@]}" "${T2[@]}" --precision bf16
 
-# Bad values: usage errors naming the option and the accepted values.
-for cmd in embed train eval baseline; do
-  "$CLAP" $cmd "$DB" --name x --precision fp16 >/dev/null 2>&1
-  check_equal "$cmd --precision fp16 is a usage error (exit 2)" "$?" 2
-done
-check_output_contains "its message" "--precision: expected f32, bf16, auto or registered, got 'fp16'" \
-  "$CLAP" embed "$DB" --precision fp16
+usage_errors
 finish
