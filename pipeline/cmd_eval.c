@@ -443,8 +443,8 @@ static clap_status fold_done(eval_ctx *c, const char *fold, int *done, clap_erro
 static clap_status fold_compute(eval_ctx *c, fold_data *f, clap_error *err) {
   int din = 0;
   char sha[SHA256_HEX_SIZE], id[SHA256_HEX_SIZE];
-  clap_status rc = features_encoder_info(c->db, c->o.audio_encoder, c->o.prec, ENCODER_AUDIO, &din, sha, id,
-                                         err);
+  clap_status rc = features_encoder_info(c->db, c->o.audio_encoder, c->o.prec, ENCODER_AUDIO, &din,
+                                         sha, id, err);
   if (rc == CLAP_OK) {
     f->x = malloc((size_t)f->n * din * sizeof(float));
     f->score = malloc((size_t)f->n * sizeof *f->score);
@@ -455,8 +455,8 @@ static clap_status fold_compute(eval_ctx *c, fold_data *f, clap_error *err) {
       rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
   }
   if (rc == CLAP_OK)
-    rc = features_load(c->db, c->o.audio_encoder, c->o.prec, ENCODER_AUDIO, (const char *const *)f->ids, NULL, f->n, din, f->x,
-                       err);
+    rc = features_load(c->db, c->o.audio_encoder, c->o.prec, ENCODER_AUDIO,
+                       (const char *const *)f->ids, NULL, f->n, din, f->x, err);
   for (int k = 0; k < NMODELS && rc == CLAP_OK; k++) rc = train_model(c, f, k, err);
   for (int k = M_NONE; k <= M_PARA && rc == CLAP_OK; k++) rc = embed_rows(f->m[k], f->x, f->n, &f->emb[k], err);
   if (rc == CLAP_OK) rc = fit_baseline_predict(f->m[M_BASE], f->x, f->n, f->base_score, &f->base_score_thr, err);

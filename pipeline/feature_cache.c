@@ -15,20 +15,12 @@ clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_
   return CLAP_OK;
 }
 
-/* registry_row_read, then the row at prec (registry_row_at). */
-static clap_status read_row_at(sqlite3 *db, const char *name, registry_prec prec,
-                               registry_row *row, clap_error *err) {
-  clap_status rc = registry_row_read(db, name, row, err);
-  if (rc == CLAP_OK && (rc = registry_row_at(row, prec, err)) != CLAP_OK) registry_row_clear(row);
-  return rc;
-}
-
 clap_status features_precision(sqlite3 *db, const char *name, registry_prec prec,
                                char out[FEATURES_PREC_SIZE], clap_error *err) {
   out[0] = 0;
   if (encoder_builtin(name, NULL)) return CLAP_OK;
   registry_row row;
-  clap_status rc = read_row_at(db, name, prec, &row, err);
+  clap_status rc = registry_row_read_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   nn_precision p;
   if (registry_row_has_precision(&row) &&
@@ -41,9 +33,8 @@ clap_status features_precision(sqlite3 *db, const char *name, registry_prec prec
 static const char *modality_name(encoder_modality m) { return m == ENCODER_AUDIO ? "audio" : "text"; }
 
 clap_status features_encoder(sqlite3 *db, const char *name, registry_prec prec,
-                             encoder_modality want,
-                             const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
-                             clap_error *err) {
+                             encoder_modality want, const encoder **enc, encoder **owned,
+                             char sha[SHA256_HEX_SIZE], clap_error *err) {
   return registry_resolve(NULL, db, name, prec, want, enc, owned, sha, NULL, err);
 }
 
@@ -72,7 +63,7 @@ clap_status features_encoder_info(sqlite3 *db, const char *name, registry_prec p
     return rc;
   }
   registry_row row;
-  clap_status rc = read_row_at(db, name, prec, &row, err);
+  clap_status rc = registry_row_read_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   const encoder_ops *ops = encoder_find_kind(row.kind);
   if (ops) rc = encoder_check_modality(name, ops->modality, want, err);
@@ -92,7 +83,7 @@ clap_status features_identity(sqlite3 *db, const char *name, registry_prec prec,
     return CLAP_OK;
   }
   registry_row row;
-  clap_status rc = read_row_at(db, name, prec, &row, err);
+  clap_status rc = registry_row_read_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   char hex[SHA256_HEX_SIZE];
   hfckpt_recorded_identity(row.config, row.sha256, hex);
@@ -106,7 +97,7 @@ clap_status features_files_identity(sqlite3 *db, const char *name, registry_prec
   id[0] = 0;
   if (encoder_builtin(name, NULL)) return CLAP_OK;
   registry_row row;
-  clap_status rc = read_row_at(db, name, prec, &row, err);
+  clap_status rc = registry_row_read_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   hfckpt_recorded_identity(row.config, NULL, id);
   registry_row_clear(&row);
@@ -131,9 +122,8 @@ clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t 
 static const char *precision_of(sqlite3 *db, const char *name, const char *id) {
   static const registry_prec precs[] = {REGISTRY_PREC_F32, REGISTRY_PREC_BF16};
   char at[FEATURES_ID_SIZE];
-  for (size_t i = 0; i < sizeof precs / sizeof *precs; i++)
-    if (features_identity(db, name, precs[i], at, NULL) == CLAP_OK && !strcmp(at, id) &&
-        !encoder_builtin(name, NULL))
+  for (size_t i = 0; !encoder_builtin(name, NULL) && i < sizeof precs / sizeof *precs; i++)
+    if (features_identity(db, name, precs[i], at, NULL) == CLAP_OK && !strcmp(at, id))
       return registry_prec_name(precs[i]);
   return NULL;
 }
@@ -170,8 +160,8 @@ clap_status features_load(sqlite3 *db, const char *encoder_name, registry_prec p
       const char *at = was ? precision_of(db, encoder_name, was) : NULL;
       char hint[96] = "";
       if (at)
-        snprintf(hint, sizeof hint, "; they are its %s vectors: pass --precision %s to use them", at,
-                 at);
+        snprintf(hint, sizeof hint, "; they are its %s vectors: pass --precision %s to use them",
+                 at, at);
       rc = clap_error_set(err, CLAP_ERR_FORMAT,
                           "stale %s %s features for %s '%s': computed by %s%.80s, but '%s' is "
                           "now %.80s (run `clap embed` to recompute%s)",

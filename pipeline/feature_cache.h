@@ -67,9 +67,8 @@
 clap_status features_text_key(const char *text, char key[SHA256_HEX_SIZE], clap_error *err);
 
 clap_status features_encoder(sqlite3 *db, const char *name, registry_prec prec,
-                             encoder_modality want,
-                             const encoder **enc, encoder **owned, char sha[SHA256_HEX_SIZE],
-                             clap_error *err);
+                             encoder_modality want, const encoder **enc, encoder **owned,
+                             char sha[SHA256_HEX_SIZE], clap_error *err);
 
 clap_status features_encode_audio(const encoder *enc, const void *bytes, size_t n,
                                   const char *what, float *out, clap_error *err);

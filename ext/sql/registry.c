@@ -143,6 +143,13 @@ clap_status registry_row_at(registry_row *row, registry_prec prec, clap_error *e
   return CLAP_OK;
 }
 
+clap_status registry_row_read_at(sqlite3 *db, const char *name, registry_prec prec,
+                                 registry_row *row, clap_error *err) {
+  clap_status rc = registry_row_read(db, name, row, err);
+  if (rc == CLAP_OK && (rc = registry_row_at(row, prec, err)) != CLAP_OK) registry_row_clear(row);
+  return rc;
+}
+
 registry_cache *registry_cache_create(void) { return calloc(1, sizeof(registry_cache)); }
 
 static void entry_free(entry *e) {
@@ -240,9 +247,9 @@ static clap_status from_row(registry_cache *cache, const char *name, registry_ro
 }
 
 clap_status registry_resolve(registry_cache *cache, sqlite3 *db, const char *name,
-                             registry_prec prec, encoder_modality want, const encoder **enc, encoder **owned,
-                             char sha256[SHA256_HEX_SIZE], char identity[SHA256_HEX_SIZE],
-                             clap_error *err) {
+                             registry_prec prec, encoder_modality want, const encoder **enc,
+                             encoder **owned, char sha256[SHA256_HEX_SIZE],
+                             char identity[SHA256_HEX_SIZE], clap_error *err) {
   *enc = NULL;
   if (owned) *owned = NULL;
   copy_hex(sha256, "");
@@ -254,8 +261,7 @@ clap_status registry_resolve(registry_cache *cache, sqlite3 *db, const char *nam
     return rc;
   }
   registry_row row;
-  clap_status rc = registry_row_read(db, name, &row, err);
-  if (rc == CLAP_OK && (rc = registry_row_at(&row, prec, err)) != CLAP_OK) registry_row_clear(&row);
+  clap_status rc = registry_row_read_at(db, name, prec, &row, err);
   if (rc != CLAP_OK) return rc;
   /* The recorded modality is known from the kind before anything is hashed. */
   const encoder_ops *ops = encoder_find_kind(row.kind);

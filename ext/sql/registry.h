@@ -79,6 +79,11 @@ const char *registry_prec_name(registry_prec p);
 clap_status registry_row_read(sqlite3 *db, const char *name, registry_row *row, clap_error *err);
 void registry_row_clear(registry_row *row);
 
+/* registry_row_read, then registry_row_at(prec): the row every caller that
+** takes a precision reads. */
+clap_status registry_row_read_at(sqlite3 *db, const char *name, registry_prec prec,
+                                 registry_row *row, clap_error *err);
+
 /* The row as if registered at prec: for a kind with a precision setting,
 ** config's "precision" becomes prec's name (the config rewritten only when
 ** that changes it; a config that is not a JSON object is taken as {}).
