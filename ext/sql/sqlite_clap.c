@@ -451,6 +451,7 @@ static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *
   const char *encname = side == MODEL_AUDIO ? cfg->audio_encoder : cfg->text_encoder;
   const char *want = side == MODEL_AUDIO ? r->audio_sha : r->text_sha;
   const char *want_id = side == MODEL_AUDIO ? r->audio_id : r->text_id;
+  const char *rec_prec = side == MODEL_AUDIO ? r->audio_prec : r->text_prec;
   char have[SHA256_HEX_SIZE], have_id[SHA256_HEX_SIZE];
   registry_prec prec;
   if (model_prec(c, r, side, encname, &prec, err) != CLAP_OK) return NULL;
@@ -467,11 +468,12 @@ static const encoder *model_encoder(clap_conn *c, sqlite3 *db, const model_ref *
   if (enc && want_id[0] && strcmp(want_id, have_id)) {
     clap_error_set(err, CLAP_ERR_FORMAT,
                    "model '%s' was trained on encoder '%s' with files identity %.12s…, but "
-                   "'%s' now has %.12s… (same weights, other config or tokenizer files, or "
-                   "another precision: %s); retrain the model or register the original files",
+                   "'%s' now has %.12s… (same weights, other config or tokenizer files%s); "
+                   "retrain the model or register the original files",
                    r->name, encname, want_id, encname, have_id[0] ? have_id : "(not recorded)",
-                   c->prec == REGISTRY_PREC_RECORDED ? "the registered one"
-                                                     : registry_prec_name(c->prec));
+                   rec_prec[0] || c->prec == REGISTRY_PREC_RECORDED
+                       ? ""
+                       : ", or another precision than clap_precision() asks for");
     return NULL;
   }
   return enc;
