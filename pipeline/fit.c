@@ -1,7 +1,6 @@
 /* fit — see fit.h. */
 #include "fit.h"
 
-#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "clap_rng.h"
 #include "clap_train.h"
 #include "db.h"
+#include "dense.h"
 #include "feature_cache.h"
 #include "metrics.h"
 #include "model_store.h"
@@ -537,8 +537,7 @@ static void baseline_project(clap_model *m, const float *x, int n, float *s, flo
   for (int i = 0; i < n; i++)
     for (int j = 0; j < in; j++) s[i * in + j] = (x[i * in + j] - mean[j]) / sd[j];
   for (int i = 0; i < n; i++) memcpy(z + (size_t)i * dim, b1, (size_t)dim * sizeof(float));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, dim, in, 1.0f, s, in, w1, in, 1.0f, z,
-              dim);
+  nn_matmul(0, 1, n, dim, in, 1.0f, s, in, w1, in, 1.0f, z, dim);
 }
 
 typedef struct bl_state {
@@ -574,8 +573,7 @@ static clap_status baseline_batch(bl_state *st, const bl_data *d, const int *idx
   if (rc != CLAP_OK) return rc;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < dim; j++) gb1[j] += st->dz[(size_t)i * dim + j];
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dim, in, n, 1.0f, st->dz, dim, st->s, in, 0.0f,
-              gw1, in);
+  nn_matmul(1, 0, dim, in, n, 1.0f, st->dz, dim, st->s, in, 0.0f, gw1, in);
   rc = clap_adam_step(st->opt, st->m, st->g, err);
   if (rc == CLAP_OK) rc = clap_adam_vec_step(st->fopt, st->wb, st->gwb, dim + 1, "the output unit", err);
   return rc;

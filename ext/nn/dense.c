@@ -13,6 +13,7 @@
 #include "gemm.h"
 #include "nn.h"
 
+#include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <pthread.h>
@@ -395,4 +396,178 @@ int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
 int nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y) {
   if (rows < 1) return 1;
   return d->prec == NN_BF16 && run_prim(d, x, rows, y);
+}
+
+/* ---- nn_matmul: general float32 products, cached by layout and shape ---- */
+
+#define MATMUL_CACHE 128
+
+/* Multiply-adds below which a product runs on one thread. Every parallel
+** region costs a wake-up and a join, and far more on a loaded machine, where
+** the region waits for a descheduled worker: the training epoch at 2 threads
+** under load (tests/bench/RESULTS.md, CLAP training epoch) took 1.51 s with
+** its 64 M multiply-add text-head products threaded and 0.54 s with every
+** training product on one thread (1 thread: 0.57 s). The encoders' linears
+** (499 x 768 x 768: 294 M) are above it. */
+#define MATMUL_THREAD_MIN_MACS (1L << 27)
+
+typedef struct matmul_key {
+  int ta, tb, m, n, k, lda, ldb, ldc, scaled, threads;
+  float beta;
+} matmul_key;
+
+typedef struct matmul_prim {
+  matmul_key key;
+  dnnl_primitive_t prim;
+  size_t scratch;
+  unsigned long used;
+  int refs;
+} matmul_prim;
+
+static pthread_mutex_t g_mm_mu = PTHREAD_MUTEX_INITIALIZER;
+static matmul_prim g_mm[MATMUL_CACHE];
+static unsigned long g_mm_tick;
+
+/* op(a) [m,k], op(b) [k,n], c [m,n] as strided descriptors (a transpose
+** is only a swap of strides: nothing is copied). */
+static int matmul_mds(const matmul_key *q, dnnl_memory_desc_t *a, dnnl_memory_desc_t *b,
+                      dnnl_memory_desc_t *c) {
+  dnnl_dims_t da = {q->m, q->k}, db = {q->k, q->n}, dc = {q->m, q->n};
+  dnnl_dims_t sa = {q->ta ? 1 : q->lda, q->ta ? q->lda : 1};
+  dnnl_dims_t sb = {q->tb ? 1 : q->ldb, q->tb ? q->ldb : 1};
+  dnnl_dims_t sc = {q->ldc, 1};
+  return !dnnl_memory_desc_init_by_strides(a, 2, da, dnnl_f32, sa) &&
+         !dnnl_memory_desc_init_by_strides(b, 2, db, dnnl_f32, sb) &&
+         !dnnl_memory_desc_init_by_strides(c, 2, dc, dnnl_f32, sc);
+}
+
+static dnnl_primitive_t matmul_make(const matmul_key *q, size_t *scratch) {
+  dnnl_memory_desc_t a, b, c;
+  dnnl_matmul_desc_t md;
+  dnnl_primitive_attr_t attr;
+  if (!matmul_mds(q, &a, &b, &c) || dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) ||
+      dnnl_primitive_attr_create(&attr))
+    return NULL;
+  int ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (ok && q->scaled) {
+    float rt = DNNL_RUNTIME_F32_VAL;
+    ok = !dnnl_primitive_attr_set_output_scales(attr, 1, 0, &rt);
+  }
+  if (ok && q->beta != 0.0f) { /* c = acc·alpha + beta·c, in the kernel's output stage */
+    dnnl_post_ops_t po = NULL;
+    ok = !dnnl_post_ops_create(&po) && !dnnl_post_ops_append_sum(po, q->beta) &&
+         !dnnl_primitive_attr_set_post_ops(attr, po);
+    if (po) dnnl_post_ops_destroy(po);
+  }
+  dnnl_primitive_desc_t pd = NULL;
+  ok = ok && !dnnl_primitive_desc_create(&pd, &md, attr, g_engine, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  if (!ok) return NULL;
+  const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  *scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
+  dnnl_primitive_t prim = NULL;
+  if (dnnl_primitive_create(&prim, pd)) prim = NULL;
+  dnnl_primitive_desc_destroy(pd);
+  return prim;
+}
+
+/* The cached primitive for q with a reference taken (*slot), made on a miss
+** into the least recently used free slot; *slot -1: the caller's to destroy. */
+static dnnl_primitive_t matmul_get(const matmul_key *q, size_t *scratch, int *slot) {
+  int victim = -1;
+  *slot = -1;
+  pthread_mutex_lock(&g_mm_mu);
+  for (int i = 0; i < MATMUL_CACHE; i++) {
+    matmul_prim *e = &g_mm[i];
+    if (e->prim && !memcmp(&e->key, q, sizeof *q)) {
+      e->used = ++g_mm_tick;
+      e->refs++;
+      *scratch = e->scratch;
+      *slot = i;
+      pthread_mutex_unlock(&g_mm_mu);
+      return e->prim;
+    }
+    if (e->refs == 0 && (victim < 0 || !e->prim || (g_mm[victim].prim && e->used < g_mm[victim].used)))
+      victim = i;
+  }
+  omp_set_num_threads(q->threads);
+  dnnl_primitive_t prim = matmul_make(q, scratch);
+  if (prim && victim >= 0) {
+    matmul_prim *e = &g_mm[victim];
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    *e = (matmul_prim){*q, prim, *scratch, ++g_mm_tick, 1};
+    *slot = victim;
+  }
+  pthread_mutex_unlock(&g_mm_mu);
+  return prim;
+}
+
+static void matmul_put(dnnl_primitive_t prim, int slot) {
+  if (slot < 0) {
+    dnnl_primitive_destroy(prim);
+    return;
+  }
+  pthread_mutex_lock(&g_mm_mu);
+  g_mm[slot].refs--;
+  pthread_mutex_unlock(&g_mm_mu);
+}
+
+static int matmul_execute(const matmul_key *q, dnnl_primitive_t prim, size_t scratch, float alpha,
+                          const float *a, const float *b, float *c) {
+  dnnl_memory_desc_t ma_d, mb_d, mc_d, s_d, sc_d;
+  dnnl_dims_t ds = {(dnnl_dim_t)scratch}, one = {1};
+  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
+  dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL, mscale = NULL;
+  dnnl_stream_t st = NULL;
+  int ok = (!scratch || sbuf) && matmul_mds(q, &ma_d, &mb_d, &mc_d) &&
+           !dnnl_memory_desc_init_by_tag(&s_d, 1, ds, dnnl_u8, dnnl_a) &&
+           !dnnl_memory_desc_init_by_tag(&sc_d, 1, one, dnnl_f32, dnnl_a) &&
+           !dnnl_memory_create(&ma, &ma_d, g_engine, (void *)a) &&
+           !dnnl_memory_create(&mb, &mb_d, g_engine, (void *)b) &&
+           !dnnl_memory_create(&mc, &mc_d, g_engine, c) &&
+           (!q->scaled || !dnnl_memory_create(&mscale, &sc_d, g_engine, &alpha)) &&
+           (!scratch || !dnnl_memory_create(&ms, &s_d, g_engine, sbuf)) &&
+           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+  if (ok) {
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    int n = 3;
+    if (mscale) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_OUTPUT_SCALES, mscale};
+    if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
+    omp_set_num_threads(q->threads);
+    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
+  }
+  if (st) dnnl_stream_destroy(st);
+  dnnl_memory_t all[5] = {ma, mb, mc, ms, mscale};
+  for (int i = 0; i < 5; i++)
+    if (all[i]) dnnl_memory_destroy(all[i]);
+  free(sbuf);
+  return ok;
+}
+
+void nn_matmul(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc) {
+  if (m < 1 || n < 1) return;
+  if (k < 1) {
+    for (int r = 0; r < m; r++)
+      for (int j = 0; j < n; j++) c[(size_t)r * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)r * ldc + j];
+    return;
+  }
+  int threads = (long)m * n * k < MATMUL_THREAD_MIN_MACS ? 1 : nn_get_threads();
+  /* oneDNN fixes a primitive's partition for the thread count it is made
+  ** under, so the count is part of the key and set before making it */
+  matmul_key q = {!!ta, !!tb, m, n, k, lda, ldb, ldc, alpha != 1.0f, threads, beta};
+  pthread_once(&g_once, engine_init);
+  int ok = 0;
+  if (g_engine_ok) {
+    size_t scratch = 0;
+    int slot;
+    dnnl_primitive_t prim = matmul_get(&q, &scratch, &slot);
+    if (prim) {
+      ok = matmul_execute(&q, prim, scratch, alpha, a, b, c);
+      matmul_put(prim, slot);
+    }
+  }
+  if (!ok)
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

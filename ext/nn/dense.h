@@ -94,4 +94,28 @@ int nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, floa
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);
 
+/* c[m,n] = alpha·op(a)·op(b) + beta·c in float32 on oneDNN's matmul: the
+** general products training needs (a head's forward x·Wᵀ, its backward
+** gᵀ·x and g·W, the loss's similarity products), which nn_dense's fixed
+** x·Wᵀ + b does not cover.
+**   - cblas_sgemm's row-major arguments: op(a) is a [m,k] with row stride
+**     lda (ta = 0) or the transpose of a [k,m] (ta = 1); op(b) is b [k,n]
+**     (tb = 0) or the transpose of b [n,k] (tb = 1); c [m,n], row stride
+**     ldc, must not overlap a or b. m, n < 1: nothing is done; k < 1:
+**     c = beta·c.
+**   - Float32 products and sums, no reduced-precision math mode. A
+**     primitive per (layout, m, n, k, beta) is made on first use and kept in
+**     a process-wide cache; alpha is passed at run time, so a scale that
+**     changes every step (the loss's temperature) makes no new primitive.
+**   - Determinism: the same inputs at the same nn_get_threads() give the same
+**     bits (oneDNN's partition depends on the shape and the thread count
+**     only). Across thread counts the bits may differ.
+**   - Never fails: when oneDNN cannot make or run the primitive (out of
+**     memory) cblas_sgemm computes the same product (last bits may differ).
+**   - Threads: nn_get_threads() OpenMP threads from 2^27 multiply-adds
+**     (m·n·k) on, one thread below (dense.c has the measurement). Thread
+**     safety: any number of calls may run at once. */
+void nn_matmul(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+
 #endif

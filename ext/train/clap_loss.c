@@ -1,7 +1,7 @@
 /* clap_loss — see clap_loss.h. */
 #include "clap_loss.h"
+#include "dense.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +146,7 @@ static clap_status task_loss(const float *audio, int n, int d, const clap_loss_t
   if (m == 0) return CLAP_OK;
   clap_status rc = fill_target(tk, n, t, w, m, err);
   if (rc) return rc;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, d, 1.0f, tk->text, d, audio, d,
-              0.0f, w->sim, n);
+  nn_matmul(0, 1, n, n, d, 1.0f, tk->text, d, audio, d, 0.0f, w->sim, n);
   for (int a = 0; a < m; a++)
     for (int b = 0; b < m; b++) {
       double v = s * w->sim[(size_t)w->rows[a] * n + w->rows[b]];
@@ -196,11 +195,9 @@ clap_status clap_loss(const float *audio, int n, int d, const clap_loss_task *ta
     total += lt;
     gls_total += gls;
     if (tasks[t].grad_text)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, n, (float)s, w.g, n, audio, d,
-                  0.0f, tasks[t].grad_text, d);
+      nn_matmul(0, 0, n, d, n, (float)s, w.g, n, audio, d, 0.0f, tasks[t].grad_text, d);
     if (grad_audio)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, d, n, (float)s, w.g, n,
-                  tasks[t].text, d, 1.0f, grad_audio, d);
+      nn_matmul(1, 0, n, d, n, (float)s, w.g, n, tasks[t].text, d, 1.0f, grad_audio, d);
   }
   work_free(&w);
   if (rc) return rc;

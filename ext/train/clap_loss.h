@@ -28,7 +28,7 @@
 **   dL/dlog_scale = sum_k sum_ij G_ij M_ij
 ** Rows of dL/dT_k that are unlabeled in task k are zero. The logits, softmax
 ** and loss are computed in double; the products with the embeddings are
-** OpenBLAS sgemm in float.
+** float32 oneDNN matmuls (nn_matmul, dense.h).
 **
 ** Errors (nothing is written to the outputs' meaning then; they may be
 ** partly overwritten): n < 0, d < 1, k < 0, a NULL array that is needed,

@@ -23,9 +23,10 @@
 **
 ** Determinism: every random choice (shuffles, paraphrase draws) comes from
 ** clap_rng (xoshiro256**, clap_rng.h) seeded by the caller, and the maths
-** is a fixed sequence of float/double operations and OpenBLAS calls, so a
-** seed, the data and the OpenBLAS thread count fix the trained model bit for
-** bit.
+** is a fixed sequence of float/double operations and oneDNN float32 matmuls
+** (nn_matmul, dense.h: they beat OpenBLAS at the heads' and the loss's
+** shapes, tests/bench/RESULTS.md "float32 products"), so a seed, the data
+** and the thread count (nn_get_threads) fix the trained model bit for bit.
 **
 ** mean/std are frozen: they have no gradient and Adam never touches them.
 ** Tensor names are model_tensor's ("audio.w1", ..., "log_scale").

@@ -623,6 +623,46 @@ static void test_errors(void) {
   model_free(m);
 }
 
+/* Adam's vectorised update gives the documented float formula's bits, for
+** every element (lengths that leave a tail after whole vectors), over several
+** steps; a non-finite gradient past the first vectors is named by index. */
+static void test_adam_bits(void) {
+  enum { N = 16 * 37 + 11 };
+  float p[N], g[N], rp[N], m1[N] = {0}, m2[N] = {0};
+  unsigned s = 7;
+  for (int j = 0; j < N; j++) {
+    s = s * 1664525u + 1013904223u;
+    p[j] = rp[j] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
+  }
+  clap_adam_vec *a = NULL;
+  clap_error e;
+  CHECK_INT(clap_adam_vec_create(N, 3e-3, &a, &e), CLAP_OK);
+  if (!a) return;
+  int same = 1;
+  for (long t = 1; t <= 5; t++) {
+    for (int j = 0; j < N; j++) {
+      s = s * 1664525u + 1013904223u;
+      g[j] = ((float)((s >> 8) & 0xffff) / 32768.0f - 1.0f) * (j % 3 ? 1e-3f : 10.0f);
+    }
+    CHECK_INT(clap_adam_vec_step(a, p, g, N, "p", &e), CLAP_OK);
+    float step = (float)(3e-3 / (1.0 - pow(0.9, (double)t)));
+    float inv_bc2 = (float)(1.0 / (1.0 - pow(0.999, (double)t)));
+    for (int j = 0; j < N; j++) {
+      volatile float gj = g[j]; /* one rounding per operation, as documented */
+      m1[j] = 0.9f * m1[j] + 0.1f * gj;
+      m2[j] = 0.999f * m2[j] + 0.001f * gj * gj;
+      rp[j] -= step * m1[j] / (sqrtf(m2[j] * inv_bc2) + 1e-8f);
+    }
+    same &= !memcmp(p, rp, sizeof p);
+  }
+  CHECK(same);
+  g[16 * 20 + 3] = NAN;
+  CHECK_INT(clap_adam_vec_step(a, p, g, N, "p", &e), CLAP_ERR_RANGE);
+  CHECK(strstr(e.msg, "p[323]") != NULL);
+  CHECK(!memcmp(p, rp, sizeof p)); /* nothing moved */
+  clap_adam_vec_free(a);
+}
+
 int main(void) {
   make_toy(&train_set, 320, 1);
   make_toy(&test_set, 200, 2);
@@ -630,6 +670,7 @@ int main(void) {
   RUN(test_gradients_mlp);
   RUN(test_adam_hand_computed);
   RUN(test_adam_clamps_log_scale);
+  RUN(test_adam_bits);
   RUN(test_sampler);
   RUN(test_text_pool);
   RUN(test_standardise);
