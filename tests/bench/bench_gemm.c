@@ -2,7 +2,10 @@
 ** (one cblas_sgemm call, its own threads), ext/nn/gemm's hand-written
 ** kernels (gemm_linear_ld: x·Wᵀ + b only, AVX2 and AVX-512) and oneDNN's
 ** matmul (nn_matmul, the primitive nn_dense runs), in GFLOP/s.
-**   bench_gemm [threads]
+**   bench_gemm [threads [rows,rows,...]]
+** With a row list, the encoders' three linear shapes (768x768, 768x3072,
+** 3072x768) at each row count instead: where ext/nn/gemm's few-row kernel
+** stops beating oneDNN (gemm_small_rows()).
 ** Shapes: HuBERT-base's linears (499 frames of 10 s), DistilBERT-base's
 ** (32 tokens) and its per-head attention products (gemm_linear_ld's callers),
 ** the training heads' forward and backward products (batch 64, ~122
@@ -101,6 +104,35 @@ static double timeit(int kind, const shape *s, const float *a, float **b, int nb
   return best;
 }
 
+static void row(const shape *s, int threads) {
+  static const char *const names[K_N] = {"OpenBLAS", "gemm AVX2", "gemm AVX-512", "oneDNN"};
+  size_t bsize = (size_t)s->k * s->n;
+  int nb = bsize * sizeof(float) > (4u << 20) ? NMAT : 1;
+  float *a = randv((size_t)s->m * s->k), *c = randv((size_t)s->m * s->n), *bias = randv((size_t)s->n);
+  float *b[NMAT];
+  for (int j = 0; j < nb; j++) b[j] = randv(bsize);
+  double flop = 2.0 * s->m * s->n * s->k, g[K_N];
+  int best = K_BLAS;
+  printf("| %s | %d × %d × %d%s |", s->what, s->m, s->n, s->k,
+         s->ta ? " (aᵀ)" : s->tb ? "" : " (b not transposed)");
+  for (int kind = 0; kind < K_N; kind++) {
+    int linear = !s->ta && s->tb;
+    if ((kind == K_AVX2 || kind == K_AVX512) &&
+        (!linear || !gemm_kernel_available(kind == K_AVX2 ? GEMM_AVX2 : GEMM_AVX512))) {
+      g[kind] = 0;
+      printf(" n/a |");
+      continue;
+    }
+    g[kind] = flop / timeit(kind, s, a, b, nb, bias, c, threads) * 1e-9;
+    if (g[kind] > g[best]) best = kind;
+    printf(" %.1f |", g[kind]);
+  }
+  printf(" %s |\n", names[best]);
+  fflush(stdout);
+  free(a), free(c), free(bias);
+  for (int j = 0; j < nb; j++) free(b[j]);
+}
+
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   nn_set_threads(threads);
@@ -108,34 +140,18 @@ int main(int argc, char **argv) {
          openblas_get_corename());
   printf("| product | m × n × k | OpenBLAS | gemm AVX2 | gemm AVX-512 | oneDNN | best |\n"
          "|---|---|---|---|---|---|---|\n");
-  static const char *const names[K_N] = {"OpenBLAS", "gemm AVX2", "gemm AVX-512", "oneDNN"};
-  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
-    const shape *s = &shapes[i];
-    size_t bsize = (size_t)s->k * s->n;
-    int nb = bsize * sizeof(float) > (4u << 20) ? NMAT : 1;
-    float *a = randv((size_t)s->m * s->k), *c = randv((size_t)s->m * s->n), *bias = randv((size_t)s->n);
-    float *b[NMAT];
-    for (int j = 0; j < nb; j++) b[j] = randv(bsize);
-    double flop = 2.0 * s->m * s->n * s->k, g[K_N];
-    int best = K_BLAS;
-    printf("| %s | %d × %d × %d%s |", s->what, s->m, s->n, s->k,
-           s->ta ? " (aᵀ)" : s->tb ? "" : " (b not transposed)");
-    for (int kind = 0; kind < K_N; kind++) {
-      int linear = !s->ta && s->tb;
-      if ((kind == K_AVX2 || kind == K_AVX512) &&
-          (!linear || !gemm_kernel_available(kind == K_AVX2 ? GEMM_AVX2 : GEMM_AVX512))) {
-        g[kind] = 0;
-        printf(" n/a |");
-        continue;
+  if (argc > 2) {
+    static const int lin[][2] = {{768, 768}, {3072, 768}, {768, 3072}}; /* out, in */
+    for (const char *p = argv[2]; *p;) {
+      for (int i = 0; i < 3; i++) {
+        shape s = {"linear", 0, 1, atoi(p), lin[i][0], lin[i][1], 1};
+        row(&s, threads);
       }
-      g[kind] = flop / timeit(kind, s, a, b, nb, bias, c, threads) * 1e-9;
-      if (g[kind] > g[best]) best = kind;
-      printf(" %.1f |", g[kind]);
+      while (*p && *p != ',') p++;
+      if (*p == ',') p++;
     }
-    printf(" %s |\n", names[best]);
-    fflush(stdout);
-    free(a), free(c), free(bias);
-    for (int j = 0; j < nb; j++) free(b[j]);
+    return 0;
   }
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) row(&shapes[i], threads);
   return 0;
 }
