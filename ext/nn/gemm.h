@@ -1,37 +1,33 @@
 /*
-** gemm — a linear layer for few rows that reads PyTorch's weights in place:
-** y[rows,out] = x[rows,in] · Wᵀ + b, W [out,in] row-major, b [out] or NULL.
+** gemm — a linear layer for few rows of a wide input that reads PyTorch's
+** weights in place: y[rows,out] = x[rows,in] · Wᵀ + b, W [out,in]
+** row-major, b [out] or NULL.
 **
-** Why: OpenBLAS packs the whole W into its own layout on every sgemm call.
-** For the 32-token sentences DistilBERT sees that packing costs half as much
-** as the multiply itself. With few rows nothing needs packing: the AVX-512
-** kernel transposes x (rows·in floats, small) and broadcasts W one element
-** at a time against 16 rows of x per vector, 16 accumulators, W streamed
-** from memory once (up to 128 rows; near the FMA peak, figures in
-** tests/bench/NOTES.md); above 128 rows, and in AVX2, a register-blocked dot-product
-** kernel (4 W rows × 3 x rows per tile in AVX2, 4 × 4 in AVX-512) keeps x
-** in cache instead. For many rows a packed sgemm wins; gemm_small_rows() is
-** the measured crossover that nn_linear dispatches on.
+** Why: with few rows a product is bound by streaming W from memory, and
+** both OpenBLAS (which packs all of W per call) and oneDNN (which reorders
+** blocks of it) pay for a copy that few rows cannot amortise. The AVX-512
+** kernel transposes x instead (rows·in floats, small) and broadcasts W one
+** element at a time against 16 rows of x per vector, 16 accumulators, W
+** read once. It is kept only where it measured fastest: up to
+** gemm_small_rows() = 64 rows of at least 768 inputs (DistilBERT's 32-token
+** sentences: 137-161 GFLOP/s a core against oneDNN's 108-125 and OpenBLAS's
+** 80-97; tests/bench/RESULTS.md, "float32 products", and gemm.c). Every
+** other shape, and a CPU without AVX-512, is a cblas_sgemm call.
 **
 ** Contract:
 **   - rows, in, out >= 1 (any < 1: nothing is written); x, w, y row-major,
 **     dense (gemm_linear) or with row strides (gemm_linear_ld); any alignment.
 **   - y must not overlap x, w or b. x, w, b are only read.
-**   - One heap allocation per call on the AVX-512 path up to 128 rows (x
-**     transposed, 16-row padded: at most 128·in floats), freed before
-**     returning; no global mutable state; no failure: without that memory
-**     the dot-product tiles run instead, a kernel the CPU lacks means
-**     GEMM_AUTO, a thread that cannot be started has its share done by the
-**     caller.
+**   - One heap allocation per call on the AVX-512 path (x transposed,
+**     16-row padded: at most 64·in floats), freed before returning; no
+**     global mutable state; no failure: without that memory, or a kernel
+**     the CPU lacks, cblas_sgemm computes it.
 **   - Accuracy: float32 products with fused multiply-adds, summed in an
-**     order different from OpenBLAS's. AVX-512 up to 128 rows: one FMA
-**     chain per output over k in order, bias last. Otherwise per 1024-wide
-**     block of k, 8 (AVX2) or 16 (AVX-512) lane sums combined pairwise,
-**     blocks added in order, bias last. Results therefore differ from
-**     cblas_sgemm in the last bits (tests/unit/test_gemm.c holds both within
-**     1e-5·Σ|x·w| of a double reference); the kernels differ from each other
-**     likewise. One kernel is deterministic: same inputs, same bits,
-**     whatever the thread count.
+**     order different from OpenBLAS's: one FMA chain per output over k in
+**     order, bias last. Results therefore differ from cblas_sgemm in the
+**     last bits (tests/unit/test_gemm.c holds both within 1e-5·Σ|x·w| of a
+**     double reference). Deterministic: same inputs, same bits, whatever the
+**     thread count.
 **   - Threads: `threads` > 1 splits out into that many column parts, run as
 **     one region (nn_threads.h: the caller and threads started for the call,
 **     at most nn_get_threads() at once, joined before returning), but only
@@ -44,13 +40,9 @@
 #ifndef CLAP_GEMM_H
 #define CLAP_GEMM_H
 
-/* Rows up to which gemm_linear (kernel GEMM_AUTO) beats cblas_sgemm, its
-** packing included, on the encoders' linear shapes (768x768, 768x3072,
-** 3072x768) with the OpenBLAS kernels in use: 128 against OpenBLAS's
-** AVX2 kernels with our AVX2 kernel, 512 with our AVX-512 one, 128 against
-** OpenBLAS's own AVX-512 kernels; 0 when the auto kernel is BLAS itself.
-** The crossovers come from tests/bench/bench_gemm.c (measurements in
-** tests/bench/NOTES.md). */
+/* Rows up to which gemm_linear (kernel GEMM_AUTO) beats oneDNN's float32
+** matmul (nn_dense) at the encoders' linear shapes: 64 with AVX-512, 0 when
+** the auto kernel is BLAS itself. */
 int gemm_small_rows(void);
 
 /* Multiply-adds below which a call runs on one thread: below it, starting
@@ -59,10 +51,9 @@ int gemm_small_rows(void);
 #define GEMM_THREAD_MIN_MACS (1L << 25)
 
 typedef enum gemm_kernel {
-  GEMM_AUTO = 0, /* the best this CPU has (AVX-512, else AVX2+FMA, else BLAS) */
+  GEMM_AUTO = 0, /* the best this CPU has (AVX-512, else BLAS) */
   GEMM_BLAS,     /* cblas_sgemm with CblasTrans: the portable fallback */
-  GEMM_AVX2,     /* AVX2 + FMA dot-product kernel */
-  GEMM_AVX512    /* AVX-512F dot-product kernel */
+  GEMM_AVX512    /* the AVX-512F broadcast kernel where it wins (above), else BLAS */
 } gemm_kernel;
 
 /* 1 if kernel k runs on this CPU (GEMM_AUTO and GEMM_BLAS always do). */
@@ -71,7 +62,7 @@ int gemm_kernel_available(gemm_kernel k);
 /* The kernel GEMM_AUTO resolves to on this CPU. */
 gemm_kernel gemm_kernel_auto(void);
 
-/* "auto", "BLAS", "AVX2" or "AVX-512" (static text; "?" out of range). */
+/* "auto", "BLAS" or "AVX-512" (static text; "?" out of range). */
 const char *gemm_kernel_name(gemm_kernel k);
 
 /* y = x·Wᵀ + b with kernel k (one this CPU lacks means GEMM_AUTO). */

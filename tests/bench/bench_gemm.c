@@ -1,7 +1,8 @@
 /* Which float32 product wins at the shapes the project multiplies: OpenBLAS
 ** (one cblas_sgemm call, its own threads), ext/nn/gemm's hand-written
-** kernels (gemm_linear_ld: x·Wᵀ + b only, AVX2 and AVX-512) and oneDNN's
-** matmul (nn_matmul, the primitive nn_dense runs), in GFLOP/s.
+** kernel (gemm_linear_ld with GEMM_AVX512: x·Wᵀ + b only; the broadcast
+** kernel where gemm.c keeps it, cblas_sgemm elsewhere) and oneDNN's matmul
+** (nn_matmul, the primitive nn_dense runs), in GFLOP/s.
 **   bench_gemm [threads [rows,rows,...]]
 ** With a row list, the encoders' three linear shapes (768x768, 768x3072,
 ** 3072x768) at each row count instead: where ext/nn/gemm's few-row kernel
@@ -56,7 +57,7 @@ static const shape shapes[] = {
     {"acoustic head embed chunk", 0, 1, 256, 512, 50, 1},
 };
 
-enum { K_BLAS, K_AVX2, K_AVX512, K_DNNL, K_N };
+enum { K_BLAS, K_AVX512, K_DNNL, K_N };
 
 static double now(void) {
   struct timespec ts;
@@ -78,10 +79,9 @@ static void run(int kind, const shape *s, const float *a, const float *b, const 
     cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
                 s->m, s->n, s->k, 1.0f, a, lda, b, ldb, s->beta, c, s->n);
     break;
-  case K_AVX2:
   case K_AVX512:
     gemm_linear_ld(a, lda, s->m, s->k, b, ldb, s->beta != 0 ? bias : NULL, s->n, c, s->n, threads,
-                   kind == K_AVX2 ? GEMM_AVX2 : GEMM_AVX512);
+                   GEMM_AVX512);
     break;
   default:
     nn_matmul(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, s->beta, c, s->n);
@@ -105,7 +105,7 @@ static double timeit(int kind, const shape *s, const float *a, float **b, int nb
 }
 
 static void row(const shape *s, int threads) {
-  static const char *const names[K_N] = {"OpenBLAS", "gemm AVX2", "gemm AVX-512", "oneDNN"};
+  static const char *const names[K_N] = {"OpenBLAS", "gemm AVX-512", "oneDNN"};
   size_t bsize = (size_t)s->k * s->n;
   int nb = bsize * sizeof(float) > (4u << 20) ? NMAT : 1;
   float *a = randv((size_t)s->m * s->k), *c = randv((size_t)s->m * s->n), *bias = randv((size_t)s->n);
@@ -117,8 +117,7 @@ static void row(const shape *s, int threads) {
          s->ta ? " (aᵀ)" : s->tb ? "" : " (b not transposed)");
   for (int kind = 0; kind < K_N; kind++) {
     int linear = !s->ta && s->tb;
-    if ((kind == K_AVX2 || kind == K_AVX512) &&
-        (!linear || !gemm_kernel_available(kind == K_AVX2 ? GEMM_AVX2 : GEMM_AVX512))) {
+    if (kind == K_AVX512 && (!linear || !gemm_kernel_available(GEMM_AVX512))) {
       g[kind] = 0;
       printf(" n/a |");
       continue;
@@ -138,8 +137,8 @@ int main(int argc, char **argv) {
   nn_set_threads(threads);
   printf("threads=%d\ndnnl_isa=%s\nopenblas_core=%s\n\n", nn_get_threads(), nn_dense_isa(),
          openblas_get_corename());
-  printf("| product | m × n × k | OpenBLAS | gemm AVX2 | gemm AVX-512 | oneDNN | best |\n"
-         "|---|---|---|---|---|---|---|\n");
+  printf("| product | m × n × k | OpenBLAS | gemm AVX-512 | oneDNN | best |\n"
+         "|---|---|---|---|---|---|\n");
   if (argc > 2) {
     static const int lin[][2] = {{768, 768}, {3072, 768}, {768, 3072}}; /* out, in */
     for (const char *p = argv[2]; *p;) {

@@ -292,7 +292,7 @@ static int is_lost_error_text(const outcome *o, const outcome *ref) {
 /* Results equal but for the last bits of float vectors: every blob of a and
 ** b has the same length and its floats differ by at most 1e-5 relative. The
 ** few-row AVX-512 GEMM path (ext/nn/gemm.c, bcast_prepare) needs one
-** buffer and, without it, runs the tile kernels, which round differently:
+** buffer and, without it, runs cblas_sgemm, which rounds differently:
 ** counted apart as "fallback", not as a failure. */
 /* cJSON returns NULL both for text that is not JSON and when it runs out of
 ** memory, so with --hook-json a parse that failed for want of memory is
