@@ -36,8 +36,8 @@ typedef struct gemm_job {
 ** streaming it once is what counts). Measured against oneDNN's and
 ** OpenBLAS's float32 products on one core of an Intel Xeon with AMX
 ** (bench_gemm, tests/bench/RESULTS.md): 32 rows x 768 -> 768 / 3072 and
-** 3072 -> 768, 137-161 GFLOP/s against oneDNN's 108-125 and OpenBLAS's
-** 80-97; 64 rows level with oneDNN (141-167 vs 145-155), 96 rows and more
+** 3072 -> 768, 136-161 GFLOP/s against oneDNN's 105-125 and OpenBLAS's
+** 80-94; 64 rows level with oneDNN (141-167 vs 145-155), 96 rows and more
 ** behind it; below 768 inputs behind OpenBLAS (attention's 32 x 32 x 64:
 ** 47-54 vs 83-98; a 50-input head: 90-95 vs 114-121). BCAST_MR: W rows
 ** per tile. */
