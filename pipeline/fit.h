@@ -57,8 +57,8 @@
 ** Errors: no training rows, a task or class with no text, a missing
 ** feature vector, a baseline with only one class among its training
 ** labels: an error naming what is missing (CLAP_ERR_NOTFOUND / RANGE).
-** Deterministic: the seed, the data and the OpenBLAS thread count fix the
-** result bit for bit.
+** Deterministic: the seed and the data fix the result bit for bit (the
+** training products run on one thread each, clap_train.h).
 */
 #ifndef CLAP_FIT_H
 #define CLAP_FIT_H

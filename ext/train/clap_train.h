@@ -25,8 +25,11 @@
 ** clap_rng (xoshiro256**, clap_rng.h) seeded by the caller, and the maths
 ** is a fixed sequence of float/double operations and oneDNN float32 matmuls
 ** (nn_matmul, dense.h: they beat OpenBLAS at the heads' and the loss's
-** shapes, tests/bench/RESULTS.md "float32 products"), so a seed, the data
-** and the thread count (nn_get_threads) fix the trained model bit for bit.
+** shapes, tests/bench/RESULTS.md "float32 products"), so a seed and the data
+** fix the trained model bit for bit. The products are below nn_matmul's
+** threading size, so they run on one thread and the thread count does not
+** change the model either (a product above it would make the count part of
+** the promise).
 **
 ** mean/std are frozen: they have no gradient and Adam never touches them.
 ** Tensor names are model_tensor's ("audio.w1", ..., "log_scale").

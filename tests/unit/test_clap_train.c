@@ -8,6 +8,7 @@
 #include "clap_rng.h"
 #include "clap_train.h"
 #include "harness.h"
+#include "nn_threads.h"
 
 /* ------------------------------------------------ a double reference */
 
@@ -567,6 +568,16 @@ static void test_reproducible(void) {
   unsigned char *b1 = blob_of(m1, &n1), *b2 = blob_of(m2, &n2), *b3 = blob_of(m3, &n3);
   CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1));
   CHECK(b3 && n3 == n1 && memcmp(b1, b3, n1) != 0);
+  /* the thread count does not change the model (clap_train.h) */
+  int before = nn_get_threads();
+  nn_set_threads(before == 1 ? 2 : 1);
+  size_t n4;
+  clap_model *m4 = train_toy(&train_set, 320, MODEL_HEAD_MLP, 1, 5, 4, &f, &l);
+  nn_set_threads(before);
+  unsigned char *b4 = blob_of(m4, &n4);
+  CHECK(b4 && n4 == n1 && !memcmp(b1, b4, n1));
+  free(b4);
+  model_free(m4);
   free(b1);
   free(b2);
   free(b3);
