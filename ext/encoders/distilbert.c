@@ -205,6 +205,10 @@ clap_status distilbert_set_precision(distilbert *m, nn_precision p, clap_error *
     int in[L_DENSES] = {D, D, D, D, D, H}, out[L_DENSES] = {D, D, D, D, H, D};
     for (int i = 0; i < L_DENSES && !rc; i++)
       rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+    /* GELU on lin1's output: in bf16 oneDNN's post-op on the accumulator
+    ** (no second pass over T·hidden floats); in f32 nn_gelu after the
+    ** product, the same bits as calling it here. */
+    if (!rc && !m->cfg.relu) nn_dense_fuse_gelu(L->d[L_FF1]);
   }
   if (rc) {
     free_denses(m);
@@ -290,11 +294,8 @@ static int block(const distilbert *m, const db_layer *L, float *x, int T, float 
   if (!nn_dense_run(L->d[L_O], ctx, T, sa)) return 0;
   nn_add(sa, x, td);
   nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
-  if (!nn_dense_run(L->d[L_FF1], sa, T, ff)) return 0;
-  if (c->relu)
-    relu(ff, (size_t)T * H);
-  else
-    nn_gelu(ff, (size_t)T * H);
+  if (!nn_dense_run(L->d[L_FF1], sa, T, ff)) return 0; /* GELU fused (set_precision) */
+  if (c->relu) relu(ff, (size_t)T * H);
   if (!nn_dense_run(L->d[L_FF2], ff, T, x)) return 0;
   nn_add(x, sa, td);
   nn_layer_norm(x, T, D, L->out_ln_w, L->out_ln_b, DB_LN_EPS, x);
