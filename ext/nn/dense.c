@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define DENSE_REF_ROWS 256
 #define DENSE_CACHE 64
@@ -240,6 +241,21 @@ static void prim_put(dnnl_primitive_t prim, int slot) {
   pthread_mutex_unlock(&g_mu);
 }
 
+/* A run streams the whole of W (a few rows of x against megabytes of
+** weights), so 4 KiB pages cost a TLB miss every 4 KiB: buffers of at least
+** DENSE_HUGE_MIN bytes are 2 MiB-aligned and marked for transparent huge
+** pages (the kernel default here is "madvise"). A rounded-up tail is never
+** touched, so it costs address space only. */
+#define DENSE_HUGE ((size_t)2 << 20)
+#define DENSE_HUGE_MIN ((size_t)1 << 20)
+static void *weights_alloc(size_t size) {
+  if (size < DENSE_HUGE_MIN) return aligned_alloc(64, (size + 63) & ~(size_t)63);
+  size_t n = (size + DENSE_HUGE - 1) & ~(DENSE_HUGE - 1);
+  void *p = aligned_alloc(DENSE_HUGE, n);
+  if (p) (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: without THP, 4 KiB pages */
+  return p;
+}
+
 /* W [out,in] row-major is the [in,out] matrix in "ba" order: reorder it
 ** (and convert it, for bf16) into the layout the primitive chose. */
 static int reorder_weights(nn_dense *d) {
@@ -247,7 +263,7 @@ static int reorder_weights(nn_dense *d) {
   dnnl_dims_t dw = {d->in, d->out};
   if (dnnl_memory_desc_init_by_tag(&src, 2, dw, dnnl_f32, dnnl_ba)) return 0;
   size_t size = dnnl_memory_desc_get_size(&d->wmd);
-  d->wbuf = aligned_alloc(64, (size + 63) & ~(size_t)63);
+  d->wbuf = weights_alloc(size);
   if (!d->wbuf) return 0;
   d->owns_wbuf = 1;
   dnnl_memory_t from = NULL, to = NULL;
