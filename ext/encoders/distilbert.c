@@ -300,9 +300,23 @@ static void attention(float *q, const float *k, const float *v, int ld, int scal
   }
 }
 
+/* bf16's attention: all heads' q·kᵀ in one batched float32 product on
+** oneDNN, the softmax over heads·T rows at once, all heads' p·v in another
+** product (nn_matmul_batched reads q, k, v in place through strides, so no
+** transpose); q is scaled already. Two primitive runs per block instead of
+** 2·heads small-row gemm calls. 0 when oneDNN could not run a product. */
+static int attention_batched(const float *q, const float *k, const float *v, int ld, int T,
+                             int heads, int hd, float *att, float *ctx) {
+  long qs[3] = {hd, ld, 1}, kts[3] = {hd, 1, ld}, as[3] = {(long)T * T, T, 1};
+  long cs[3] = {hd, (long)heads * hd, 1};
+  if (!nn_matmul_batched(heads, T, hd, T, q, qs, k, kts, att, as)) return 0;
+  nn_softmax_rows(att, heads * T, T);
+  return nn_matmul_batched(heads, T, T, hd, att, as, v, qs, ctx, cs);
+}
+
 /* Scratch floats one forward pass over n tokens needs (block's layout). */
 static size_t scratch_floats(const distilbert_config *c, int n) {
-  return 6 * (size_t)n * c->dim + (size_t)n * c->hidden_dim + (size_t)n * n;
+  return 6 * (size_t)n * c->dim + (size_t)n * c->hidden_dim + (size_t)c->heads * n * n;
 }
 
 /* q, k, v = x·Wᵀ + b into s's first 3·T·D floats; *ld is their row
@@ -335,11 +349,12 @@ static int block(const distilbert *m, const db_layer *L, float *x, int T, float 
   int D = c->dim, H = c->hidden_dim, hd = D / c->heads;
   size_t td = (size_t)T * D;
   float *ctx = s + 3 * td, *sa = ctx + td, *vt = sa + td;
-  float *ff = vt + td, *att = ff + (size_t)T * H;
+  float *ff = vt + td, *att = ff + (size_t)T * H; /* att: heads·T·T floats */
   int ld;
   if (!qkv(m, x, T, D, L, s, &ld)) return 0;
   float *q = s, *k = s + (ld == D ? td : (size_t)D), *v = k + (ld == D ? td : (size_t)D);
-  attention(q, k, v, ld, m->prec == NN_BF16, T, c->heads, hd, att, vt, ctx);
+  if (m->prec != NN_BF16 || !attention_batched(q, k, v, ld, T, c->heads, hd, att, ctx))
+    attention(q, k, v, ld, m->prec == NN_BF16, T, c->heads, hd, att, vt, ctx);
   if (!nn_dense_run(L->d[L_O], ctx, T, sa)) return 0;
   nn_add(sa, x, td);
   nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
