@@ -2,11 +2,13 @@
 ** distilbert — see distilbert.h.
 **
 ** Weights are pointers into the mapped safetensors file (F32) or into the
-** st_file's widened copies (F16/BF16); nothing is transposed or copied, the
-** linears multiply PyTorch's [out, in] matrices as they are (nn_linear, which
-** hands a sentence's few rows to gemm.h's unpacked kernel). Every forward
-** call allocates its own activations (one block), so the model is read-only
-** once distilbert_load returns.
+** st_file's widened copies (F16/BF16). In f32 nothing is transposed or
+** copied: the linears multiply PyTorch's [out, in] matrices as they are
+** (nn_linear, which hands a sentence's few rows to gemm.h's unpacked
+** kernel). In bf16 each linear is a dense.h layer with its own converted
+** copy, q, k and v joined into one. Every forward call allocates its own
+** activations (one block), so the model is read-only once distilbert_load
+** (or distilbert_set_precision) returns.
 */
 #include "distilbert.h"
 
