@@ -2,11 +2,13 @@
 ** distilbert — see distilbert.h.
 **
 ** Weights are pointers into the mapped safetensors file (F32) or into the
-** st_file's widened copies (F16/BF16); nothing is transposed or copied, the
-** linears multiply PyTorch's [out, in] matrices as they are (nn_linear, which
-** hands a sentence's few rows to gemm.h's unpacked kernel). Every forward
-** call allocates its own activations (one block), so the model is read-only
-** once distilbert_load returns.
+** st_file's widened copies (F16/BF16). In f32 nothing is transposed or
+** copied: the linears multiply PyTorch's [out, in] matrices as they are
+** (nn_linear, which hands a sentence's few rows to gemm.h's unpacked
+** kernel). In bf16 each linear is a dense.h layer with its own converted
+** copy, q, k and v joined into one. Every forward call allocates its own
+** activations (one block), so the model is read-only once distilbert_load
+** (or distilbert_set_precision) returns.
 */
 #include "distilbert.h"
 
@@ -32,7 +34,9 @@ enum { L_Q, L_K, L_V, L_O, L_FF1, L_FF2, L_DENSES };
 typedef struct db_layer {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
   const float *sa_ln_w, *sa_ln_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b, *out_ln_w, *out_ln_b;
-  nn_dense *d[L_DENSES]; /* owned: the linears at the model's precision */
+  nn_dense *d[L_DENSES]; /* owned: the linears at the model's precision (bf16: no q, k, v) */
+  nn_dense *qkv;         /* owned, bf16 only: q, k, v as one [3·dim, dim] linear */
+  float *qkv_b;          /* owned, bf16 only: its bias, q's part scaled like q's rows */
 } db_layer;
 
 struct distilbert {
@@ -186,11 +190,41 @@ clap_status distilbert_load(const char *dir, distilbert **out, clap_error *err) 
 }
 
 static void free_denses(distilbert *m) {
-  for (int l = 0; m->layer && l < m->cfg.layers; l++)
+  for (int l = 0; m->layer && l < m->cfg.layers; l++) {
+    db_layer *L = &m->layer[l];
     for (int i = 0; i < L_DENSES; i++) {
-      nn_dense_free(m->layer[l].d[i]);
-      m->layer[l].d[i] = NULL;
+      nn_dense_free(L->d[i]);
+      L->d[i] = NULL;
     }
+    nn_dense_free(L->qkv);
+    free(L->qkv_b);
+    L->qkv = NULL;
+    L->qkv_b = NULL;
+  }
+}
+
+/* bf16: q, k and v as one linear [3D, D] (one product per block: x
+** converted once, one primitive run instead of three), with attention's
+** 1/√hd folded into q's weights and bias (exact for a power-of-two hd,
+** as DistilBERT-base's 64; otherwise one float32 rounding before bf16's). */
+static clap_status make_qkv(const distilbert *m, db_layer *L, clap_error *err) {
+  size_t D = (size_t)m->cfg.dim;
+  float scale = 1.0f / sqrtf((float)(m->cfg.dim / m->cfg.heads));
+  float *w = malloc(3 * D * D * sizeof *w);
+  L->qkv_b = malloc(3 * D * sizeof *L->qkv_b);
+  if (!w || !L->qkv_b) {
+    free(w);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory joining DistilBERT's q, k, v");
+  }
+  const float *src_w[3] = {L->q_w, L->k_w, L->v_w}, *src_b[3] = {L->q_b, L->k_b, L->v_b};
+  for (int p = 0; p < 3; p++) {
+    float f = p == 0 ? scale : 1.0f;
+    for (size_t i = 0; i < D * D; i++) w[p * D * D + i] = src_w[p][i] * f;
+    for (size_t i = 0; i < D; i++) L->qkv_b[p * D + i] = src_b[p][i] * f;
+  }
+  clap_status rc = nn_dense_create(w, L->qkv_b, (int)D, 3 * (int)D, NN_BF16, &L->qkv, err);
+  free(w); /* bf16 keeps its own converted copy (dense.h) */
+  return rc;
 }
 
 clap_status distilbert_set_precision(distilbert *m, nn_precision p, clap_error *err) {
@@ -203,8 +237,13 @@ clap_status distilbert_set_precision(distilbert *m, nn_precision p, clap_error *
     const float *w[L_DENSES] = {L->q_w, L->k_w, L->v_w, L->o_w, L->ff1_w, L->ff2_w};
     const float *b[L_DENSES] = {L->q_b, L->k_b, L->v_b, L->o_b, L->ff1_b, L->ff2_b};
     int in[L_DENSES] = {D, D, D, D, D, H}, out[L_DENSES] = {D, D, D, D, H, D};
-    for (int i = 0; i < L_DENSES && !rc; i++)
+    if (p == NN_BF16) rc = make_qkv(m, L, err);
+    for (int i = p == NN_BF16 ? L_O : 0; i < L_DENSES && !rc; i++)
       rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+    /* GELU on lin1's output: in bf16 oneDNN's post-op on the accumulator
+    ** (no second pass over T·hidden floats); in f32 nn_gelu after the
+    ** product, the same bits as calling it here. */
+    if (!rc && !m->cfg.relu) nn_dense_fuse_gelu(L->d[L_FF1]);
   }
   if (rc) {
     free_denses(m);
@@ -240,17 +279,22 @@ static void relu(float *x, size_t n) {
 /* Self-attention of one short sentence: per head, logits = q_h·k_hᵀ and
 ** ctx_h = softmax(logits)·v_h, each a strided small-row gemm (gemm.h) —
 ** 32x32x64 products, where sgemm's call, packing and thread wake-up cost
-** more than the arithmetic. q is pre-scaled by 1/√hd in place, as
-** PyTorch's DistilBERT scales q before the product. vt holds vᵀ [D, T], so
-** v_h's columns are rows of W for the second product. */
-static void attention(float *q, const float *k, const float *v, int T, int heads, int hd,
-                      float *att, float *vt, float *ctx) {
+** more than the arithmetic. q, k, v rows are ld floats apart (D apart as
+** separate projections, 3·D as bf16's joint one). Unless `scaled` (bf16's
+** joint projection folds it into q's weights), q is scaled by 1/√hd in
+** place first, as PyTorch's DistilBERT scales q before the product. vt
+** holds vᵀ [D, T], so v_h's columns are rows of W for the second product. */
+static void attention(float *q, const float *k, const float *v, int ld, int scaled, int T,
+                      int heads, int hd, float *att, float *vt, float *ctx) {
   int D = heads * hd;
   float scale = 1.0f / sqrtf((float)hd);
-  for (size_t i = 0; i < (size_t)T * D; i++) q[i] *= scale;
-  nn_transpose(v, T, D, vt);
+  for (int t = 0; t < T; t++)
+    for (int j = 0; j < D; j++) {
+      if (!scaled) q[(size_t)t * ld + j] *= scale;
+      vt[(size_t)j * T + t] = v[(size_t)t * ld + j];
+    }
   for (int h = 0; h < heads; h++) {
-    gemm_linear_ld(q + (size_t)h * hd, D, T, hd, k + (size_t)h * hd, D, NULL, T, att, T, 1,
+    gemm_linear_ld(q + (size_t)h * hd, ld, T, hd, k + (size_t)h * hd, ld, NULL, T, att, T, 1,
                    GEMM_AUTO);
     nn_softmax_rows(att, T, T);
     gemm_linear_ld(att, T, T, T, vt + (size_t)h * hd * T, T, NULL, hd, ctx + (size_t)h * hd, D,
@@ -258,18 +302,41 @@ static void attention(float *q, const float *k, const float *v, int T, int heads
   }
 }
 
-/* Scratch floats one forward pass over n tokens needs (block's layout). */
-static size_t scratch_floats(const distilbert_config *c, int n) {
-  return 6 * (size_t)n * c->dim + (size_t)n * c->hidden_dim + (size_t)n * n;
+/* bf16's attention: all heads' q·kᵀ in one batched float32 product on
+** oneDNN, the softmax over heads·T rows at once, all heads' p·v in another
+** product (nn_matmul_batched reads q, k, v in place through strides, so no
+** transpose); q is scaled already. Two primitive runs per block instead of
+** 2·heads small-row gemm calls. 0 when oneDNN could not run a product. */
+static int attention_batched(const float *q, const float *k, const float *v, int ld, int T,
+                             int heads, int hd, float *att, float *ctx) {
+  long qs[3] = {hd, ld, 1}, kts[3] = {hd, 1, ld}, as[3] = {(long)T * T, T, 1};
+  long cs[3] = {hd, (long)heads * hd, 1};
+  if (!nn_matmul_batched(heads, T, hd, T, q, qs, k, kts, att, as)) return 0;
+  nn_softmax_rows(att, heads * T, T);
+  return nn_matmul_batched(heads, T, T, hd, att, as, v, qs, ctx, cs);
 }
 
-/* q, k, v = x·Wᵀ + b. float32 with few rows: one gemm_linear_multi call:
-** x is prepared once and the threads share the three projections' columns
-** (each alone is too small to be worth a thread); the same bits as
-** nn_dense_run, which takes nn_linear's path there. */
-static int qkv(const distilbert *m, const float *x, int T, int D, const db_layer *L, float *q,
-               float *k, float *v) {
-  if (m->prec != NN_F32 || T > gemm_small_rows())
+/* Scratch floats one forward pass over n tokens needs (block's layout). */
+static size_t scratch_floats(const distilbert_config *c, int n) {
+  return 6 * (size_t)n * c->dim + (size_t)n * c->hidden_dim + (size_t)c->heads * n * n;
+}
+
+/* q, k, v = x·Wᵀ + b into s's first 3·T·D floats; *ld is their row
+** stride. bf16: one joint product, rows [q k v] of 3·D. float32: [T, D]
+** each, one after another; with few rows one gemm_linear_multi call (x is
+** prepared once and the threads share the three projections' columns, each
+** alone too small to be worth a thread), the same bits as nn_dense_run,
+** which takes nn_linear's path there. */
+static int qkv(const distilbert *m, const float *x, int T, int D, const db_layer *L, float *s,
+               int *ld) {
+  size_t td = (size_t)T * D;
+  float *q = s, *k = s + td, *v = k + td;
+  *ld = D;
+  if (m->prec == NN_BF16) {
+    *ld = 3 * D;
+    return nn_dense_run(L->qkv, x, T, s);
+  }
+  if (T > gemm_small_rows())
     return nn_dense_run(L->d[L_Q], x, T, q) && nn_dense_run(L->d[L_K], x, T, k) &&
            nn_dense_run(L->d[L_V], x, T, v);
   const gemm_out o[3] = {{L->q_w, L->q_b, D, q}, {L->k_w, L->k_b, D, k}, {L->v_w, L->v_b, D, v}};
@@ -283,18 +350,18 @@ static int block(const distilbert *m, const db_layer *L, float *x, int T, float 
   const distilbert_config *c = &m->cfg;
   int D = c->dim, H = c->hidden_dim, hd = D / c->heads;
   size_t td = (size_t)T * D;
-  float *q = s, *k = q + td, *v = k + td, *ctx = v + td, *sa = ctx + td, *vt = sa + td;
-  float *ff = vt + td, *att = ff + (size_t)T * H;
-  if (!qkv(m, x, T, D, L, q, k, v)) return 0;
-  attention(q, k, v, T, c->heads, hd, att, vt, ctx);
+  float *ctx = s + 3 * td, *sa = ctx + td, *vt = sa + td;
+  float *ff = vt + td, *att = ff + (size_t)T * H; /* att: heads·T·T floats */
+  int ld;
+  if (!qkv(m, x, T, D, L, s, &ld)) return 0;
+  float *q = s, *k = s + (ld == D ? td : (size_t)D), *v = k + (ld == D ? td : (size_t)D);
+  if (m->prec != NN_BF16 || !attention_batched(q, k, v, ld, T, c->heads, hd, att, ctx))
+    attention(q, k, v, ld, m->prec == NN_BF16, T, c->heads, hd, att, vt, ctx);
   if (!nn_dense_run(L->d[L_O], ctx, T, sa)) return 0;
   nn_add(sa, x, td);
   nn_layer_norm(sa, T, D, L->sa_ln_w, L->sa_ln_b, DB_LN_EPS, sa);
-  if (!nn_dense_run(L->d[L_FF1], sa, T, ff)) return 0;
-  if (c->relu)
-    relu(ff, (size_t)T * H);
-  else
-    nn_gelu(ff, (size_t)T * H);
+  if (!nn_dense_run(L->d[L_FF1], sa, T, ff)) return 0; /* GELU fused (set_precision) */
+  if (c->relu) relu(ff, (size_t)T * H);
   if (!nn_dense_run(L->d[L_FF2], ff, T, x)) return 0;
   nn_add(x, sa, td);
   nn_layer_norm(x, T, D, L->out_ln_w, L->out_ln_b, DB_LN_EPS, x);

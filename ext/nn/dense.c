@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define DENSE_REF_ROWS 256
 #define DENSE_CACHE 64
@@ -241,6 +242,21 @@ static void prim_put(dnnl_primitive_t prim, int slot) {
   pthread_mutex_unlock(&g_mu);
 }
 
+/* A run streams the whole of W (a few rows of x against megabytes of
+** weights), so 4 KiB pages cost a TLB miss every 4 KiB: buffers of at least
+** DENSE_HUGE_MIN bytes are 2 MiB-aligned and marked for transparent huge
+** pages (the kernel default here is "madvise"). A rounded-up tail is never
+** touched, so it costs address space only. */
+#define DENSE_HUGE ((size_t)2 << 20)
+#define DENSE_HUGE_MIN ((size_t)1 << 20)
+static void *weights_alloc(size_t size) {
+  if (size < DENSE_HUGE_MIN) return aligned_alloc(64, (size + 63) & ~(size_t)63);
+  size_t n = (size + DENSE_HUGE - 1) & ~(DENSE_HUGE - 1);
+  void *p = aligned_alloc(DENSE_HUGE, n);
+  if (p) (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: without THP, 4 KiB pages */
+  return p;
+}
+
 /* W [out,in] row-major is the [in,out] matrix in "ba" order: reorder it
 ** (and convert it, for bf16) into the layout the primitive chose. */
 static int reorder_weights(nn_dense *d) {
@@ -248,7 +264,7 @@ static int reorder_weights(nn_dense *d) {
   dnnl_dims_t dw = {d->in, d->out};
   if (dnnl_memory_desc_init_by_tag(&src, 2, dw, dnnl_f32, dnnl_ba)) return 0;
   size_t size = dnnl_memory_desc_get_size(&d->wmd);
-  d->wbuf = aligned_alloc(64, (size + 63) & ~(size_t)63);
+  d->wbuf = weights_alloc(size);
   if (!d->wbuf) return 0;
   d->owns_wbuf = 1;
   dnnl_memory_t from = NULL, to = NULL;
@@ -570,4 +586,140 @@ void nn_matmul(int ta, int tb, int m, int n, int k, float alpha, const float *a,
   if (!ok)
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
                 n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* ---- batched float32 matmul (nn_matmul_batched) ---- */
+
+#define BMM_CACHE 16
+
+typedef struct bmm_prim {
+  long key[13]; /* batch, m, k, n, then the three operands' strides */
+  dnnl_primitive_t prim;
+  size_t scratch;
+  unsigned long used;
+  int refs;
+} bmm_prim;
+
+static bmm_prim g_bmm[BMM_CACHE];
+
+static int bmm_desc(dnnl_memory_desc_t *md, long d0, long d1, long d2, const long *st) {
+  dnnl_dims_t dims = {d0, d1, d2}, strides = {st[0], st[1], st[2]};
+  return !dnnl_memory_desc_init_by_strides(md, 3, dims, dnnl_f32, strides);
+}
+
+/* The three operands' descriptors for a key (bmm_prim.key's layout). */
+static int bmm_descs(const long *key, dnnl_memory_desc_t *a, dnnl_memory_desc_t *b,
+                     dnnl_memory_desc_t *c) {
+  return bmm_desc(a, key[0], key[1], key[2], key + 4) &&
+         bmm_desc(b, key[0], key[2], key[3], key + 7) &&
+         bmm_desc(c, key[0], key[1], key[3], key + 10);
+}
+
+static dnnl_primitive_t bmm_make(const long *key, size_t *scratch) {
+  dnnl_memory_desc_t a, b, c;
+  dnnl_matmul_desc_t md;
+  dnnl_primitive_attr_t attr;
+  if (!bmm_descs(key, &a, &b, &c) || dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) ||
+      dnnl_primitive_attr_create(&attr))
+    return NULL;
+  dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t s = dnnl_primitive_desc_create(&pd, &md, attr, g_engine, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  if (s) return NULL;
+  const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  *scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
+  dnnl_primitive_t prim = NULL;
+  if (dnnl_primitive_create(&prim, pd)) prim = NULL;
+  dnnl_primitive_desc_destroy(pd);
+  return prim;
+}
+
+/* As prim_get: the cached primitive with a reference taken (*slot), or a
+** fresh one for the caller to destroy (*slot -1), or NULL. */
+static dnnl_primitive_t bmm_get(const long *key, size_t *scratch, int *slot) {
+  int victim = -1;
+  *slot = -1;
+  pthread_mutex_lock(&g_mu);
+  for (int i = 0; i < BMM_CACHE; i++) {
+    bmm_prim *e = &g_bmm[i];
+    if (e->prim && !memcmp(e->key, key, sizeof e->key)) {
+      e->used = ++g_tick;
+      e->refs++;
+      *scratch = e->scratch;
+      *slot = i;
+      pthread_mutex_unlock(&g_mu);
+      return e->prim;
+    }
+    if (e->refs == 0 && (victim < 0 || !e->prim || (g_bmm[victim].prim && e->used < g_bmm[victim].used)))
+      victim = i;
+  }
+  dnnl_primitive_t prim = bmm_make(key, scratch);
+  if (prim && victim >= 0) {
+    bmm_prim *e = &g_bmm[victim];
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    memcpy(e->key, key, sizeof e->key);
+    e->prim = prim;
+    e->scratch = *scratch;
+    e->used = ++g_tick;
+    e->refs = 1;
+    *slot = victim;
+  }
+  pthread_mutex_unlock(&g_mu);
+  return prim;
+}
+
+static void bmm_put(dnnl_primitive_t prim, int slot) {
+  if (slot < 0) {
+    dnnl_primitive_destroy(prim);
+    return;
+  }
+  pthread_mutex_lock(&g_mu);
+  g_bmm[slot].refs--;
+  pthread_mutex_unlock(&g_mu);
+}
+
+static int bmm_execute(dnnl_primitive_t prim, const long *key, size_t scratch, const float *a,
+                       const float *b, float *c) {
+  dnnl_memory_desc_t ma_d, mb_d, mc_d, smd;
+  dnnl_dims_t ds = {(dnnl_dim_t)scratch};
+  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
+  dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
+  dnnl_stream_t st = NULL;
+  int ok = (!scratch || sbuf) && bmm_descs(key, &ma_d, &mb_d, &mc_d) &&
+           !dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_u8, dnnl_a) &&
+           !dnnl_memory_create(&ma, &ma_d, g_engine, (void *)a) &&
+           !dnnl_memory_create(&mb, &mb_d, g_engine, (void *)b) &&
+           !dnnl_memory_create(&mc, &mc_d, g_engine, c) &&
+           (!scratch || !dnnl_memory_create(&ms, &smd, g_engine, sbuf)) &&
+           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+  if (ok) {
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    int n = 3;
+    if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
+    omp_set_num_threads(nn_get_threads());
+    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
+  }
+  if (st) dnnl_stream_destroy(st);
+  dnnl_memory_t all[4] = {ma, mb, mc, ms};
+  for (int i = 0; i < 4; i++)
+    if (all[i]) dnnl_memory_destroy(all[i]);
+  free(sbuf);
+  return ok;
+}
+
+int nn_matmul_batched(int batch, int m, int k, int n, const float *a, const long as[3],
+                      const float *b, const long bs[3], float *c, const long cs[3]) {
+  if (batch < 1 || m < 1 || k < 1 || n < 1) return 1;
+  pthread_once(&g_once, engine_init);
+  if (!g_engine_ok) return 0;
+  long key[13] = {batch, m, k, n, as[0], as[1], as[2], bs[0], bs[1], bs[2], cs[0], cs[1], cs[2]};
+  size_t scratch = 0;
+  int slot, ok = 0;
+  dnnl_primitive_t prim = bmm_get(key, &scratch, &slot);
+  if (prim) {
+    ok = bmm_execute(prim, key, scratch, a, b, c);
+    bmm_put(prim, slot);
+  }
+  return ok;
 }

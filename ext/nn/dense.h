@@ -91,6 +91,21 @@ int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y);
 ** convolution's windows) write them as bfloat16 straight away. */
 int nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y);
 
+/* c[i] = a[i] · b[i] for i < batch, float32 on oneDNN's matmul: many
+** small products in one primitive run (attention's per-head q·kᵀ and
+** p·v, where a call per head costs more than its arithmetic). Each operand
+** is a strided 3-D view, strides in floats, so heads interleaved in a row
+** and transposes need no copy: a [batch, m, k] with strides as, b
+** [batch, k, n] with bs (e.g. {hd, 1, ld} reads row-major [n, k] rows of
+** ld floats as the transpose), c [batch, m, n] with cs. c must not overlap
+** a or b. float32 products summed in float32, in oneDNN's order. The
+** primitive is made on first use of a (shape, strides) and cached
+** process-wide. 1 on success; 0 when oneDNN cannot make or run it (c is
+** then unspecified and the caller computes it another way). Runs on
+** nn_get_threads() threads; thread-safe as nn_dense_run. */
+int nn_matmul_batched(int batch, int m, int k, int n, const float *a, const long as[3],
+                      const float *b, const long bs[3], float *c, const long cs[3]);
+
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);
 

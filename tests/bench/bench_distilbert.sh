@@ -52,8 +52,11 @@ DistilBERT-base shapes (vocab 32000, dim 768, 6 layers, 12 heads, hidden 3072), 
 weights, ${n} sentences of 32 tokens, one sentence per call, best of 3 runs after a warm-up,
 the same thread count on both sides. CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //');
 oneDNN dispatches to **$(get dnnl_isa "$last")**; our precisions run: ${precs}. Ours:
-ext/encoders/distilbert.c; f32 linears of 32 rows on ext/nn/gemm's $(get gemm_kernel "$last")
-small-row kernel (W read in place), bf16 linears on oneDNN (ext/nn/dense.c). Peer: PyTorch
+ext/encoders/distilbert.c. f32: linears of 32 rows on ext/nn/gemm's $(get gemm_kernel "$last")
+small-row kernel (W read in place), attention as per-head small-row products, GELU after lin1.
+bf16: linears on oneDNN's matmul (ext/nn/dense.c; weights converted once, on 2 MiB pages),
+q, k, v as one 768->2304 product, GELU fused into lin1's product, attention as two float32
+batched products over the heads on oneDNN (nn_matmul_batched). Peer: PyTorch
 $(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo unavailable)
 torch.nn modules (tests/fixtures/make_distilbert.py) in its three CPU modes, inference_mode,
 OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE}. Wall clock judged, process CPU time beside

@@ -1,7 +1,7 @@
 /* Unit tests for ext/nn/dense: float32 and bfloat16 matmuls against a double
 ** reference at the encoders' kinds of shapes (few rows, many rows, odd
 ** sizes), float32 bits independent of the thread count, the bf16 rounding,
-** and precision parsing. */
+** batched products through strided views, and precision parsing. */
 #include "dense.h"
 #include "harness.h"
 #include "gemm.h"
@@ -187,6 +187,49 @@ static void test_fused_gelu(void) {
   free(x), free(w), free(b), free(plain), free(fused);
 }
 
+/* One batched product through strided views, as attention uses it: heads
+** interleaved in rows of ld floats (q, k, v of a joint projection), b as
+** the transpose of k's rows, c either dense or interleaved again; against
+** a double reference, error relative to Σ|a·b|. */
+static double check_batched(int batch, int m, int kk, int n, int ld, int transpose_b) {
+  float *a = rnd((long)m * ld, 31 + m), *b = rnd((long)(transpose_b ? n : kk) * ld, 32 + n);
+  float *c = calloc((size_t)batch * m * n, sizeof *c);
+  long as[3] = {kk, ld, 1}, cs[3] = {n, (long)batch * n, 1};
+  long bs[3] = {transpose_b ? kk : n, transpose_b ? 1 : ld, transpose_b ? ld : 1};
+  double worst = 1;
+  if (nn_matmul_batched(batch, m, kk, n, a, as, b, bs, c, cs)) {
+    worst = 0;
+    for (int h = 0; h < batch; h++)
+      for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+          double sum = 0, mag = 0;
+          for (int t = 0; t < kk; t++) {
+            double x = a[h * as[0] + i * as[1] + t * as[2]], y = b[h * bs[0] + t * bs[1] + j * bs[2]];
+            sum += x * y, mag += fabs(x * y);
+          }
+          double e = fabs(c[h * cs[0] + i * cs[1] + j * cs[2]] - sum) / (mag > 0 ? mag : 1);
+          if (e > worst) worst = e;
+        }
+  }
+  free(a), free(b), free(c);
+  return worst;
+}
+
+static void test_batched(void) {
+  CHECK(check_batched(12, 32, 64, 32, 3 * 768, 1) < 1e-5); /* q·kᵀ of a joint projection */
+  CHECK(check_batched(12, 32, 32, 64, 3 * 768, 0) < 1e-5); /* p·v (a's ld: p's rows) */
+  CHECK(check_batched(3, 7, 5, 9, 41, 1) < 1e-5);          /* odd sizes */
+  CHECK(check_batched(4, 1, 1, 1, 4, 0) < 1e-5);
+  /* a second call of a shape reuses the cached primitive: same bits */
+  float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {6, 5, 4, 3, 2, 1}, c1[4], c2[4];
+  long as[3] = {3, 3, 1}, bs[3] = {3, 1, 3}, cs[3] = {2, 2, 1};
+  CHECK(nn_matmul_batched(1, 2, 3, 2, a, as, b, bs, c1, cs));
+  CHECK(nn_matmul_batched(1, 2, 3, 2, a, as, b, bs, c2, cs));
+  CHECK(memcmp(c1, c2, sizeof c1) == 0);
+  CHECK_NEAR(c1[0], 1 * 6 + 2 * 5 + 3 * 4, 0);
+  CHECK_NEAR(c1[3], 4 * 3 + 5 * 2 + 6 * 1, 0);
+}
+
 static void test_precision_parse(void) {
   nn_precision p;
   clap_error err = {0};
@@ -209,6 +252,7 @@ int main(void) {
   RUN(test_bf16_rounding);
   RUN(test_bf16_bulk_matches_rule);
   RUN(test_fused_gelu);
+  RUN(test_batched);
   RUN(test_precision_parse);
   return harness_report();
 }
