@@ -38,7 +38,10 @@ enum { L_Q, L_K, L_V, L_O, L_FF1, L_FF2, L_DENSES };
 typedef struct hubert_layer {
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
   const float *ln_w, *ln_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b, *fln_w, *fln_b;
-  nn_dense *d[L_DENSES]; /* owned: the linears at the model's precision */
+  nn_dense *d[L_DENSES]; /* owned: the linears at the model's precision; at bf16
+                          ** q, k and v are NULL and qkv does all three */
+  nn_dense *qkv;         /* owned, bf16 only: [q; k; v] as one [3H, H] linear */
+  float *qkv_b;          /* owned, bf16 only: its bias */
 } hubert_layer;
 
 struct hubert {
@@ -337,11 +340,36 @@ static void free_denses(hubert *m) {
   hconv_set_precision(&m->conv, NN_F32, &ignored); /* frees its denses; cannot fail */
   nn_dense_free(m->fp);
   m->fp = NULL;
-  for (int l = 0; m->layer && l < m->cfg.layers; l++)
+  for (int l = 0; m->layer && l < m->cfg.layers; l++) {
+    hubert_layer *L = &m->layer[l];
     for (int i = 0; i < L_DENSES; i++) {
-      nn_dense_free(m->layer[l].d[i]);
-      m->layer[l].d[i] = NULL;
+      nn_dense_free(L->d[i]);
+      L->d[i] = NULL;
     }
+    nn_dense_free(L->qkv);
+    free(L->qkv_b);
+    L->qkv = NULL, L->qkv_b = NULL;
+  }
+}
+
+/* bf16: q, k and v as one linear, so one product (and one pass converting
+** h) serves the three, and attention reads its heads from one array. */
+static clap_status make_qkv(hubert_layer *L, int H, clap_error *err) {
+  size_t hh = (size_t)H * H;
+  float *w = malloc(sizeof(float) * 3 * hh);
+  L->qkv_b = malloc(sizeof(float) * 3 * (size_t)H);
+  if (!w || !L->qkv_b) {
+    free(w);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
+  }
+  const float *ws[3] = {L->q_w, L->k_w, L->v_w}, *bs[3] = {L->q_b, L->k_b, L->v_b};
+  for (int i = 0; i < 3; i++) {
+    memcpy(w + i * hh, ws[i], sizeof(float) * hh);
+    memcpy(L->qkv_b + (size_t)i * H, bs[i], sizeof(float) * (size_t)H);
+  }
+  clap_status rc = nn_dense_create(w, L->qkv_b, H, 3 * H, NN_BF16, &L->qkv, err);
+  free(w);
+  return rc;
 }
 
 /* The checkpoint tensors behind a layer's linears (their memory is handed
@@ -377,8 +405,9 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     const float *w[L_DENSES] = {L->q_w, L->k_w, L->v_w, L->o_w, L->ff1_w, L->ff2_w};
     const float *b[L_DENSES] = {L->q_b, L->k_b, L->v_b, L->o_b, L->ff1_b, L->ff2_b};
     int in[L_DENSES] = {H, H, H, H, H, F}, out[L_DENSES] = {H, H, H, H, F, H};
-    for (int i = 0; i < L_DENSES && !rc; i++)
+    for (int i = p == NN_BF16 ? L_O : 0; i < L_DENSES && !rc; i++)
       rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+    if (!rc && p == NN_BF16) rc = make_qkv(L, H, err);
     if (!rc) nn_dense_fuse_gelu(L->d[L_FF1]);
     /* layer by layer, so the float32 pages never all come in at once */
     if (!rc && p == NN_BF16) {
@@ -442,10 +471,13 @@ static size_t pos_phase(const hubert *m, int T, int W) {
   return H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
 }
 
+/* Both precisions' needs (a model's precision may change between calls);
+** bf16 keeps qkv, the context and the FF activations in bfloat16, less
+** than float32's q, k, v, a, f. */
 static size_t layers_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
-  return (size_t)T * (4 * (size_t)c->hidden + (size_t)c->intermediate) +
-         nn_attention_scratch(T, T, W);
+  size_t a = nn_attention_scratch(T, T, W), b = nn_attention_bf16_scratch(T, c->heads, c->hidden / c->heads);
+  return (size_t)T * (4 * (size_t)c->hidden + (size_t)c->intermediate) + (a > b ? a : b);
 }
 
 /* W: the workers the parallel parts may use (nn_threads.h), fixed per call
@@ -544,6 +576,35 @@ static void pos_embed(const hubert *m, float *h, int T, int W, float *ws) {
   nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
 }
 
+/* The bf16 layers: the activations between linears that only feed the
+** next product stay bfloat16 (qkv, the attention context, the FF middle);
+** h and the residual sums stay float32. 0 when a product could not run. */
+static int encoder_layers_bf16(const hubert *m, float *h, int T, float *ws) {
+  const hubert_config *c = &m->cfg;
+  int H = c->hidden, F = c->intermediate, hd = H / c->heads;
+  size_t th = (size_t)T * H;
+  float *y = ws;
+  unsigned short *qkv = (unsigned short *)(y + th), *ctx = qkv + 3 * th;
+  unsigned short *f = ctx + th;
+  float *sc = y + ((3 * th + ((size_t)T * F + 1) / 2 + 15) & ~(size_t)15);
+  float scale = 1.0f / sqrtf((float)hd);
+  for (int l = 0; l < c->layers; l++) {
+    const hubert_layer *L = &m->layer[l];
+    if (!nn_dense_run_io(L->qkv, h, 0, T, qkv, 1) ||
+        !nn_attention_bf16(qkv, qkv + H, qkv + 2 * H, 3 * H, T, c->heads, hd, scale, sc, ctx) ||
+        !nn_dense_run_io(L->d[L_O], ctx, 1, T, y, 0))
+      return 0;
+    nn_add(h, y, th);
+    nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
+    if (!nn_dense_run_io(L->d[L_FF1], h, 0, T, f, 1) || /* GELU fused */
+        !nn_dense_run_io(L->d[L_FF2], f, 1, T, y, 0))
+      return 0;
+    nn_add(h, y, th);
+    nn_layer_norm(h, T, H, L->fln_w, L->fln_b, c->layer_norm_eps, h);
+  }
+  return 1;
+}
+
 /* 0 when a bf16 linear could not run (dense.h). */
 static int encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
   const hubert_config *c = &m->cfg;
@@ -621,6 +682,7 @@ static int forward(const hubert *m, const float *pcm, long n, double mean, doubl
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
   if (!nn_dense_run(m->fp, feat, T, h)) return 0;
   pos_embed(m, h, T, W, phase);
+  if (m->prec == NN_BF16) return encoder_layers_bf16(m, h, T, phase);
   return encoder_layers(m, h, T, W, phase);
 }
 

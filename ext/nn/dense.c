@@ -37,7 +37,7 @@ struct nn_dense {
 };
 
 /* What a primitive computes besides the product. */
-enum { DENSE_BIAS = 1, DENSE_GELU = 2 };
+enum { DENSE_BIAS = 1, DENSE_GELU = 2, DENSE_DST_BF16 = 4 };
 
 typedef struct dense_prim {
   int rows, in, out, flags;
@@ -149,40 +149,27 @@ void nn_to_bf16(const float *x, unsigned short *y, long n) {
 
 static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 : dnnl_f32; }
 
-/* A matmul primitive for the shape; wmd NULL lets oneDNN choose the weights'
-** layout (returned in *chosen). NULL when oneDNN cannot make one. */
-static dnnl_primitive_t make_prim(int rows, int in, int out, int flags, nn_precision p,
-                                  const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen,
-                                  size_t *scratch) {
-  dnnl_memory_desc_t a, w, c, bmd;
-  dnnl_dims_t da = {rows, in}, dw = {in, out}, dc = {rows, out}, db = {1, out};
-  if (dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(p), dnnl_ab) ||
-      dnnl_memory_desc_init_by_tag(&c, 2, dc, dnnl_f32, dnnl_ab) ||
-      dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab))
-    return NULL;
-  if (wmd) w = *wmd;
-  else if (dnnl_memory_desc_init_by_tag(&w, 2, dw, dtype(p), dnnl_format_tag_any))
-    return NULL;
-  dnnl_matmul_desc_t md;
-  if (dnnl_matmul_desc_init(&md, &a, &w, (flags & DENSE_BIAS) ? &bmd : NULL, &c)) return NULL;
+/* The primitive for a matmul descriptor, with a user scratchpad (size in
+** *scratch), GELU fused into the output stage when gelu, C scaled by
+** scale when it is not 1; the weights' layout it chose in *chosen when
+** chosen. NULL when oneDNN cannot make one. */
+static dnnl_primitive_t make_matmul(const dnnl_matmul_desc_t *md, int gelu, float scale,
+                                    dnnl_memory_desc_t *chosen, size_t *scratch) {
   dnnl_primitive_attr_t attr;
   if (dnnl_primitive_attr_create(&attr)) return NULL;
-  dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-  if (flags & DENSE_GELU) { /* fused into the kernel's output stage */
-    dnnl_post_ops_t po;
-    int ok = !dnnl_post_ops_create(&po);
-    ok = ok && !dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f) &&
+  int ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (ok && scale != 1.0f) ok = !dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale);
+  if (ok && gelu) { /* fused into the kernel's output stage */
+    dnnl_post_ops_t po = NULL;
+    ok = !dnnl_post_ops_create(&po) &&
+         !dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f) &&
          !dnnl_primitive_attr_set_post_ops(attr, po);
-    if (ok || po) dnnl_post_ops_destroy(po);
-    if (!ok) {
-      dnnl_primitive_attr_destroy(attr);
-      return NULL;
-    }
+    if (po) dnnl_post_ops_destroy(po);
   }
   dnnl_primitive_desc_t pd = NULL;
-  dnnl_status_t s = dnnl_primitive_desc_create(&pd, &md, attr, g_engine, NULL);
+  if (ok) ok = !dnnl_primitive_desc_create(&pd, md, attr, g_engine, NULL);
   dnnl_primitive_attr_destroy(attr);
-  if (s) return NULL;
+  if (!ok) return NULL;
   const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   if (chosen) *chosen = *q;
@@ -191,6 +178,26 @@ static dnnl_primitive_t make_prim(int rows, int in, int out, int flags, nn_preci
   if (dnnl_primitive_create(&prim, pd)) prim = NULL;
   dnnl_primitive_desc_destroy(pd);
   return prim;
+}
+
+/* A matmul primitive for the shape; wmd NULL lets oneDNN choose the weights'
+** layout (returned in *chosen). NULL when oneDNN cannot make one. */
+static dnnl_primitive_t make_prim(int rows, int in, int out, int flags, nn_precision p,
+                                  const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen,
+                                  size_t *scratch) {
+  dnnl_memory_desc_t a, w, c, bmd;
+  dnnl_dims_t da = {rows, in}, dw = {in, out}, dc = {rows, out}, db = {1, out};
+  if (dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(p), dnnl_ab) ||
+      dnnl_memory_desc_init_by_tag(&c, 2, dc, (flags & DENSE_DST_BF16) ? dnnl_bf16 : dnnl_f32,
+                                   dnnl_ab) ||
+      dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab))
+    return NULL;
+  if (wmd) w = *wmd;
+  else if (dnnl_memory_desc_init_by_tag(&w, 2, dw, dtype(p), dnnl_format_tag_any))
+    return NULL;
+  dnnl_matmul_desc_t md;
+  if (dnnl_matmul_desc_init(&md, &a, &w, (flags & DENSE_BIAS) ? &bmd : NULL, &c)) return NULL;
+  return make_matmul(&md, flags & DENSE_GELU, 1.0f, chosen, scratch);
 }
 
 /* GELU is fused only in bf16: float32 applies nn_gelu after the product,
@@ -203,8 +210,9 @@ static int dense_flags(const nn_dense *d) {
 ** least recently used slot that no run is using). *slot is its index with
 ** a reference taken, or -1 when every slot is busy: the primitive is then
 ** the caller's to destroy. NULL when oneDNN cannot make one. */
-static dnnl_primitive_t prim_get(const nn_dense *d, int rows, size_t *scratch, int *slot) {
-  int flags = dense_flags(d), victim = -1;
+static dnnl_primitive_t prim_get(const nn_dense *d, int rows, int flags, size_t *scratch,
+                                 int *slot) {
+  int victim = -1;
   *slot = -1;
   pthread_mutex_lock(&g_mu);
   for (int i = 0; i < DENSE_CACHE; i++) {
@@ -341,7 +349,7 @@ void nn_dense_fuse_gelu(nn_dense *d) { d->gelu = 1; }
 
 /* Run primitive `prim` on this call's memory objects. 0 on failure. */
 static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, const void *x,
-                   int rows, float *y) {
+                   int rows, void *y, int y_bf16) {
   dnnl_memory_desc_t a, c, bmd, smd;
   dnnl_dims_t da = {rows, d->in}, dc = {rows, d->out}, db = {1, d->out};
   dnnl_dims_t ds = {(dnnl_dim_t)scratch};
@@ -350,7 +358,7 @@ static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, con
   dnnl_stream_t st = NULL;
   int ok = (!scratch || sbuf) &&
            !dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(d->prec), dnnl_ab) &&
-           !dnnl_memory_desc_init_by_tag(&c, 2, dc, dnnl_f32, dnnl_ab) &&
+           !dnnl_memory_desc_init_by_tag(&c, 2, dc, y_bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab) &&
            !dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab) &&
            !dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_u8, dnnl_a) &&
            !dnnl_memory_create(&ma, &a, g_engine, (void *)x) &&
@@ -377,12 +385,13 @@ static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, con
 
 /* The oneDNN product on x (float32 or bfloat16 as the dense's precision).
 ** 0 when no primitive could be made or run. */
-static int run_prim(const nn_dense *d, const void *x, int rows, float *y) {
+static int run_prim(const nn_dense *d, const void *x, int rows, void *y, int y_bf16) {
   size_t scratch = 0;
   int slot, ok = 0;
-  dnnl_primitive_t prim = prim_get(d, rows, &scratch, &slot);
+  int flags = dense_flags(d) | (y_bf16 ? DENSE_DST_BF16 : 0);
+  dnnl_primitive_t prim = prim_get(d, rows, flags, &scratch, &slot);
   if (prim) {
-    ok = execute(d, prim, scratch, x, rows, y);
+    ok = execute(d, prim, scratch, x, rows, y, y_bf16);
     prim_put(prim, slot);
   }
   return ok;
@@ -394,7 +403,7 @@ int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
   ** beat oneDNN's (tests/bench/RESULTS.md, bench_gemm); nn_linear takes them,
   ** and any row count oneDNN cannot serve. */
   if (d->prec == NN_F32) {
-    if (rows <= gemm_small_rows() || !run_prim(d, x, rows, y))
+    if (rows <= gemm_small_rows() || !run_prim(d, x, rows, y, 0))
       nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
     if (d->gelu) nn_gelu(y, (size_t)rows * d->out);
     return 1;
@@ -403,7 +412,7 @@ int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
   int ok = xb != NULL;
   if (ok) {
     nn_to_bf16(x, xb, (long)rows * d->in);
-    ok = run_prim(d, xb, rows, y);
+    ok = run_prim(d, xb, rows, y, 0);
   }
   free(xb);
   return ok;
@@ -411,7 +420,147 @@ int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
 
 int nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, float *y) {
   if (rows < 1) return 1;
-  return d->prec == NN_BF16 && run_prim(d, x, rows, y);
+  return d->prec == NN_BF16 && run_prim(d, x, rows, y, 0);
+}
+
+int nn_dense_run_io(const nn_dense *d, const void *x, int x_bf16, int rows, void *y, int y_bf16) {
+  if (rows < 1) return 1;
+  if (d->prec != NN_BF16) return 0;
+  if (x_bf16) return run_prim(d, x, rows, y, y_bf16);
+  unsigned short *xb = malloc(sizeof *xb * (size_t)rows * d->in);
+  int ok = xb != NULL;
+  if (ok) {
+    nn_to_bf16(x, xb, (long)rows * d->in);
+    ok = run_prim(d, xb, rows, y, y_bf16);
+  }
+  free(xb);
+  return ok;
+}
+
+/* ---- nn_matmul: strided batched products, their own cache ---- */
+
+#define MM_CACHE 32
+
+typedef struct mm_prim {
+  nn_mm key;
+  dnnl_primitive_t prim;
+  size_t scratch;
+  unsigned long used;
+  int refs;
+} mm_prim;
+
+static mm_prim g_mm[MM_CACHE];
+
+static int mm_equal(const nn_mm *a, const nn_mm *b) {
+  for (int i = 0; i < 3; i++)
+    if (a->sa[i] != b->sa[i] || a->sb[i] != b->sb[i] || a->sc[i] != b->sc[i]) return 0;
+  return a->batch == b->batch && a->m == b->m && a->n == b->n && a->k == b->k &&
+         a->a_bf16 == b->a_bf16 && a->c_bf16 == b->c_bf16 && a->bias == b->bias &&
+         a->bias_batch == b->bias_batch && a->gelu == b->gelu && a->scale == b->scale;
+}
+
+static dnnl_primitive_t mm_make(const nn_mm *mm, size_t *scratch) {
+  dnnl_data_type_t t = mm->a_bf16 ? dnnl_bf16 : dnnl_f32;
+  dnnl_dims_t da = {mm->batch, mm->m, mm->k}, db = {mm->batch, mm->k, mm->n},
+              dc = {mm->batch, mm->m, mm->n}, dbias = {mm->bias_batch ? mm->batch : 1, 1, mm->n};
+  dnnl_dims_t sa = {mm->sa[0], mm->sa[1], mm->sa[2]}, sb = {mm->sb[0], mm->sb[1], mm->sb[2]},
+              sc = {mm->sc[0], mm->sc[1], mm->sc[2]};
+  dnnl_memory_desc_t a, b, c, bias;
+  /* one product as 2-D (oneDNN's fastest kernels take no batch) */
+  int nd = mm->batch == 1 ? 2 : 3, o = 3 - nd;
+  if (dnnl_memory_desc_init_by_strides(&a, nd, da + o, t, sa + o) ||
+      dnnl_memory_desc_init_by_strides(&b, nd, db + o, t, sb + o) ||
+      dnnl_memory_desc_init_by_strides(&c, nd, dc + o, mm->c_bf16 ? dnnl_bf16 : dnnl_f32, sc + o) ||
+      dnnl_memory_desc_init_by_tag(&bias, nd, dbias + o, dnnl_f32, nd == 2 ? dnnl_ab : dnnl_abc))
+    return NULL;
+  dnnl_matmul_desc_t md;
+  if (dnnl_matmul_desc_init(&md, &a, &b, mm->bias ? &bias : NULL, &c)) return NULL;
+  return make_matmul(&md, mm->gelu, mm->scale, NULL, scratch);
+}
+
+/* Cached like prim_get: *slot -1 means the caller destroys the primitive. */
+static dnnl_primitive_t mm_get(const nn_mm *mm, size_t *scratch, int *slot) {
+  int victim = -1;
+  *slot = -1;
+  pthread_mutex_lock(&g_mu);
+  for (int i = 0; i < MM_CACHE; i++) {
+    mm_prim *e = &g_mm[i];
+    if (e->prim && mm_equal(&e->key, mm)) {
+      e->used = ++g_tick;
+      e->refs++;
+      *scratch = e->scratch;
+      *slot = i;
+      pthread_mutex_unlock(&g_mu);
+      return e->prim;
+    }
+    if (e->refs == 0 && (victim < 0 || !e->prim || (g_mm[victim].prim && e->used < g_mm[victim].used)))
+      victim = i;
+  }
+  dnnl_primitive_t prim = mm_make(mm, scratch);
+  if (prim && victim >= 0) {
+    mm_prim *e = &g_mm[victim];
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    *e = (mm_prim){*mm, prim, *scratch, ++g_tick, 1};
+    *slot = victim;
+  }
+  pthread_mutex_unlock(&g_mu);
+  return prim;
+}
+
+static void mm_put(dnnl_primitive_t prim, int slot) {
+  if (slot < 0) {
+    dnnl_primitive_destroy(prim);
+    return;
+  }
+  pthread_mutex_lock(&g_mu);
+  g_mm[slot].refs--;
+  pthread_mutex_unlock(&g_mu);
+}
+
+int nn_matmul(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c) {
+  if (mm->batch < 1 || mm->m < 1 || mm->n < 1 || mm->k < 1) return 1;
+  pthread_once(&g_once, engine_init);
+  if (!g_engine_ok) return 0;
+  size_t scratch = 0;
+  int slot;
+  dnnl_primitive_t prim = mm_get(mm, &scratch, &slot);
+  if (!prim) return 0;
+  const dnnl_memory_desc_t *md[4] = {NULL};
+  dnnl_primitive_desc_t pd = NULL;
+  int ok = !dnnl_primitive_get_primitive_desc(prim, (const_dnnl_primitive_desc_t *)&pd);
+  if (ok) {
+    md[0] = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    md[1] = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    md[2] = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    md[3] = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+  }
+  dnnl_memory_desc_t smd;
+  dnnl_dims_t ds = {(dnnl_dim_t)scratch};
+  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
+  dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, mbias = NULL, ms = NULL;
+  dnnl_stream_t st = NULL;
+  ok = ok && (!scratch || sbuf) && !dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_u8, dnnl_a) &&
+       !dnnl_memory_create(&ma, md[0], g_engine, (void *)a) &&
+       !dnnl_memory_create(&mb, md[1], g_engine, (void *)b) &&
+       !dnnl_memory_create(&mc, md[2], g_engine, c) &&
+       (!mm->bias || !dnnl_memory_create(&mbias, md[3], g_engine, (void *)bias)) &&
+       (!scratch || !dnnl_memory_create(&ms, &smd, g_engine, sbuf)) &&
+       !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+  if (ok) {
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    int n = 3;
+    if (mbias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mbias};
+    if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
+    omp_set_num_threads(nn_get_threads());
+    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
+  }
+  if (st) dnnl_stream_destroy(st);
+  dnnl_memory_t all[5] = {ma, mb, mc, mbias, ms};
+  for (int i = 0; i < 5; i++)
+    if (all[i]) dnnl_memory_destroy(all[i]);
+  free(sbuf);
+  mm_put(prim, slot);
+  return ok;
 }
 
 /* ---- nn_matmul: general float32 products, cached by layout and shape ---- */

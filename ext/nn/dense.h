@@ -105,6 +105,38 @@ int nn_dense_run_bf16(const nn_dense *d, const unsigned short *x, int rows, floa
 ** nn_get_threads() threads; thread-safe as nn_dense_run. */
 int nn_matmul_batched(int batch, int m, int k, int n, const float *a, const long as[3],
                       const float *b, const long bs[3], float *c, const long cs[3]);
+/* The same product with the input and/or the output in bfloat16 (a
+** NN_BF16 dense only; a float32 one returns 0): x is bfloat16 when
+** x_bf16, else float32 (converted here); y is written as bfloat16 (rounded
+** from the float32 result, after bias and any GELU) when y_bf16, else as
+** float32. Lets one bf16 layer feed the next without a float32 copy. */
+int nn_dense_run_io(const nn_dense *d, const void *x, int x_bf16, int rows, void *y, int y_bf16);
+
+/* A batched matrix product on strided operands, for the products that are
+** not a layer's: C[b] = GELU(scale · (A[b] · B[b] + bias)) for b in
+** [0, batch), A [m, k], B [k, n], C [m, n], each element addressed by its
+** strides in elements (batch, row, column), so heads interleaved in one
+** [rows, hidden] array or a convolution's overlapping windows are read
+** where they are. One primitive per distinct nn_mm, made on first use and
+** cached process-wide like the denses'.
+**   - a_bf16 selects the operands' type: both A and B bfloat16 with
+**     float32 accumulation, or both float32 (oneDNN's float32 products; no
+**     promise about which kernel, so not for float32 paths that must keep
+**     their bits). c_bf16: C written as bfloat16 (rounded from float32),
+**     else float32.
+**   - bias: NULL or float32, n values (bias_batch 0) or batch·n (row b
+**     for batch b), added in float32 before the scale (oneDNN's order);
+**     gelu: exact GELU last.
+**   - Runs on nn_get_threads() OpenMP threads. 1 on success, 0 when oneDNN
+**     cannot make or run the product (out of memory, a shape it refuses):
+**     C is then unspecified. */
+typedef struct nn_mm {
+  long batch, m, n, k;
+  long sa[3], sb[3], sc[3]; /* strides: batch, row, column */
+  int a_bf16, c_bf16, bias, bias_batch, gelu;
+  float scale;
+} nn_mm;
+int nn_matmul(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c);
 
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);

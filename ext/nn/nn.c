@@ -8,6 +8,7 @@
 #include "nn.h"
 #include "vmath.h"
 
+#include "dense.h"
 #include "gemm.h"
 
 #include <cblas.h>
@@ -163,6 +164,77 @@ void nn_attention(const float *q, const float *k, const float *v, int t, int s, 
   int blocks = (t + NN_ATTN_ROWS - 1) / NN_ATTN_ROWS;
   nn_attn_job j = {q, k, v, t, s, heads, hd, blocks, scale, key_mask, scratch, out};
   nn_parallel(heads * blocks, workers, nn_attn_task, &j);
+}
+
+/* Query rows per block of the bf16 attention: all t unless a head's
+** logits (float32 plus their bfloat16 copy) would pass NN_ATTN_BF16_BYTES. */
+static int attn_bf16_rows(int t) {
+  size_t row = (size_t)t * 6, r = NN_ATTN_BF16_BYTES / row;
+  if (r >= (size_t)t) return t;
+  return r < 16 ? (t < 16 ? t : 16) : (int)r;
+}
+
+/* Logits [rb][t] float32, their bfloat16 copy, then q and k head-major
+** [heads][t][hd] bfloat16: oneDNN's AMX kernels take a head only as a
+** dense matrix (a strided one falls to a kernel 5-20x slower, measured
+** with oneDNN 2.6 at 499 x 64). */
+size_t nn_attention_bf16_scratch(int t, int heads, int hd) {
+  size_t n = (size_t)attn_bf16_rows(t) * t;
+  return n + (n + 1) / 2 + (size_t)heads * hd * t + 16;
+}
+
+/* dst [heads][t][hd] = src's columns [h·hd, h·hd + hd) of its t rows. */
+static void heads_major(const unsigned short *src, int ld, int t, int heads, int hd,
+                        unsigned short *dst) {
+  for (int h = 0; h < heads; h++)
+    for (int r = 0; r < t; r++)
+      memcpy(dst + ((size_t)h * t + r) * hd, src + (size_t)r * ld + (size_t)h * hd,
+             sizeof *dst * (size_t)hd);
+}
+
+typedef struct attn_sm_job {
+  float *x;
+  unsigned short *p;
+  int rows, cols;
+} attn_sm_job;
+
+enum { ATTN_SM_ROWS = 32 };
+
+/* Rows [task·32, +32): softmax in float32, then the bfloat16 copy. */
+static void attn_sm_task(void *arg, int task, int worker) {
+  (void)worker;
+  const attn_sm_job *j = arg;
+  int r0 = task * ATTN_SM_ROWS, n = j->rows - r0 < ATTN_SM_ROWS ? j->rows - r0 : ATTN_SM_ROWS;
+  float *x = j->x + (size_t)r0 * j->cols;
+  vmath_softmax_rows(x, (size_t)n, (size_t)j->cols);
+  nn_to_bf16(x, j->p + (size_t)r0 * j->cols, (long)n * j->cols);
+}
+
+int nn_attention_bf16(const unsigned short *q, const unsigned short *k, const unsigned short *v,
+                      int ld, int t, int heads, int hd, float scale, float *scratch,
+                      unsigned short *out) {
+  int rb = attn_bf16_rows(t), d = heads * hd;
+  size_t n = (size_t)rb * t, hs = (size_t)t * hd;
+  float *logits = scratch;
+  unsigned short *p = (unsigned short *)(scratch + n), *qh = p + 2 * ((n + 1) / 2);
+  unsigned short *kh = qh + (size_t)heads * hs;
+  heads_major(q, ld, t, heads, hd, qh);
+  heads_major(k, ld, t, heads, hd, kh);
+  for (int h = 0; h < heads; h++)
+    for (int i0 = 0; i0 < t; i0 += rb) {
+      long m = t - i0 < rb ? t - i0 : rb;
+      /* logits = scale · q_h k_hᵀ: k_h [t][hd] read as the [hd][t] matrix */
+      nn_mm qk = {.batch = 1, .m = m, .n = t, .k = hd, .sa = {0, hd, 1}, .sb = {0, 1, hd},
+                  .sc = {0, t, 1}, .a_bf16 = 1, .scale = scale};
+      nn_mm pv = {.batch = 1, .m = m, .n = hd, .k = t, .sa = {0, t, 1}, .sb = {0, ld, 1},
+                  .sc = {0, d, 1}, .a_bf16 = 1, .c_bf16 = 1, .scale = 1.0f};
+      if (!nn_matmul(&qk, qh + h * hs + (size_t)i0 * hd, kh + h * hs, NULL, logits)) return 0;
+      attn_sm_job j = {logits, p, (int)m, t};
+      nn_parallel((j.rows + ATTN_SM_ROWS - 1) / ATTN_SM_ROWS, nn_get_threads(), attn_sm_task, &j);
+      if (!nn_matmul(&pv, p, v + (size_t)h * hd, NULL, out + (size_t)i0 * d + (size_t)h * hd))
+        return 0;
+    }
+  return 1;
 }
 
 void nn_fill_rows(float *y, long rows, int cols, const float *v) {

@@ -65,6 +65,22 @@ void nn_attention(const float *q, const float *k, const float *v, int t, int s, 
                   float *out);
 size_t nn_attention_scratch(int t, int s, int workers);
 
+/* Attention in bfloat16 on oneDNN (dense.h's nn_matmul): per head h,
+** softmax(scale · q_h k_hᵀ) v_h, with q, k, v bfloat16 [t, heads·hd] rows
+** ld elements apart (head h at column h·hd, so one fused QKV array serves),
+** out bfloat16 [t, heads·hd] dense. Logits and softmax in float32 (the
+** products accumulate in float32; vmath's softmax), the probabilities
+** rounded to bfloat16 for the second product. Heads and query rows are
+** cut by t alone, at most NN_ATTN_BF16_BYTES of logits at once; scratch is
+** nn_attention_bf16_scratch(t, heads, hd) floats. Threads: nn_get_threads()
+** (oneDNN's and the softmax's). 1 on success, 0 when oneDNN could not run a
+** product (out is then unspecified). No key mask. */
+#define NN_ATTN_BF16_BYTES ((size_t)4 << 20)
+int nn_attention_bf16(const unsigned short *q, const unsigned short *k, const unsigned short *v,
+                      int ld, int t, int heads, int hd, float scale, float *scratch,
+                      unsigned short *out);
+size_t nn_attention_bf16_scratch(int t, int heads, int hd);
+
 /* Every row of y [rows, cols] = v [cols] (a bias before a beta = 1 sgemm). */
 void nn_fill_rows(float *y, long rows, int cols, const float *v);
 

@@ -7,6 +7,7 @@
 #include "gemm.h"
 #include "nn.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,87 @@ static void test_batched(void) {
   CHECK(memcmp(c1, c2, sizeof c1) == 0);
   CHECK_NEAR(c1[0], 1 * 6 + 2 * 5 + 3 * 4, 0);
   CHECK_NEAR(c1[3], 4 * 3 + 5 * 2 + 6 * 1, 0);
+static float from_bf16(unsigned short b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* nn_dense_run_io: a bfloat16 input gives the bits of the float32 input it
+** was rounded from; a bfloat16 output is the float32 output rounded to
+** nearest even; a float32 dense refuses it. */
+static void test_run_io(void) {
+  int rows = 70, in = 96, out = 48;
+  size_t n = (size_t)rows * out;
+  float *x = rnd((long)rows * in, 31), *w = rnd((long)out * in, 32), *b = rnd(out, 33);
+  unsigned short *xb = malloc(sizeof *xb * (size_t)rows * in), *yb = malloc(sizeof *yb * n);
+  unsigned short *yr = malloc(sizeof *yr * n);
+  float *y = malloc(sizeof *y * n), *y2 = malloc(sizeof *y2 * n);
+  nn_dense *d = NULL, *f = NULL;
+  clap_error err;
+  CHECK_INT(nn_dense_create(w, b, in, out, NN_BF16, &d, &err), CLAP_OK);
+  CHECK_INT(nn_dense_create(w, b, in, out, NN_F32, &f, &err), CLAP_OK);
+  if (d && f) {
+    nn_to_bf16(x, xb, (long)rows * in);
+    CHECK(nn_dense_run(d, x, rows, y));
+    CHECK(nn_dense_run_io(d, xb, 1, rows, y2, 0));
+    CHECK(memcmp(y, y2, sizeof *y * n) == 0);
+    CHECK(nn_dense_run_io(d, x, 0, rows, yb, 1));
+    nn_to_bf16(y, yr, (long)n);
+    CHECK(memcmp(yb, yr, sizeof *yb * n) == 0);
+    CHECK(!nn_dense_run_io(f, x, 0, rows, y2, 0));
+  }
+  nn_dense_free(d), nn_dense_free(f);
+  free(x), free(w), free(b), free(xb), free(yb), free(yr), free(y), free(y2);
+}
+
+/* nn_matmul on strided operands: 3 products whose A rows interleave in one
+** array (as attention heads do), B read transposed, a bias per batch, a
+** scale and GELU, bfloat16 in, float32 and bfloat16 out, against a double
+** reference on the rounded operands. */
+static void test_matmul_strided(void) {
+  enum { NB = 3, M = 37, N = 20, K = 24 };
+  float *a = rnd(M * NB * K, 41), *bt = rnd(NB * N * K, 42), *bias = rnd(NB * N, 43);
+  unsigned short *ab = malloc(sizeof *ab * M * NB * K), *bb = malloc(sizeof *bb * NB * N * K);
+  float *c = malloc(sizeof *c * NB * M * N);
+  unsigned short *cb = malloc(sizeof *cb * NB * M * N);
+  nn_to_bf16(a, ab, M * NB * K);
+  nn_to_bf16(bt, bb, NB * N * K);
+  /* A[b][i][k] = a[i][b·K + k]; B[b][k][j] = bt[b][j][k]; C dense */
+  nn_mm mm = {.batch = NB, .m = M, .n = N, .k = K, .sa = {K, NB * K, 1}, .sb = {N * K, 1, K},
+              .sc = {M * N, N, 1}, .a_bf16 = 1, .bias = 1, .bias_batch = 1, .gelu = 1,
+              .scale = 0.5f};
+  CHECK(nn_matmul(&mm, ab, bb, bias, c));
+  mm.c_bf16 = 1;
+  CHECK(nn_matmul(&mm, ab, bb, bias, cb));
+  double worst = 0, worst_b = 0;
+  for (int b = 0; b < NB; b++)
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) {
+        double s = 0;
+        for (int k = 0; k < K; k++)
+          s += (double)from_bf16(ab[i * NB * K + b * K + k]) * from_bf16(bb[(b * N + j) * K + k]);
+        s = 0.5 * (s + bias[b * N + j]);
+        s = 0.5 * s * (1 + erf(s / sqrt(2.0)));
+        size_t o = ((size_t)b * M + i) * N + j;
+        if (fabs(c[o] - s) > worst) worst = fabs(c[o] - s);
+        if (fabs(from_bf16(cb[o]) - s) > worst_b) worst_b = fabs(from_bf16(cb[o]) - s);
+      }
+  CHECK(worst < 1e-4);
+  CHECK(worst_b < 2e-2); /* bfloat16's 8 bits on values up to ~6 */
+  /* float32 operands through the same descriptor */
+  mm.a_bf16 = 0, mm.c_bf16 = 0, mm.gelu = 0, mm.bias = 0, mm.scale = 1.0f;
+  CHECK(nn_matmul(&mm, a, bt, NULL, c));
+  worst = 0;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      double s = 0;
+      for (int k = 0; k < K; k++) s += (double)a[i * NB * K + 2 * K + k] * bt[(2 * N + j) * K + k];
+      if (fabs(c[(2 * M + i) * N + j] - s) > worst) worst = fabs(c[(2 * M + i) * N + j] - s);
+    }
+  CHECK(worst < 1e-4);
+  free(a), free(bt), free(bias), free(ab), free(bb), free(c), free(cb);
 }
 
 static void test_precision_parse(void) {
@@ -253,6 +335,8 @@ int main(void) {
   RUN(test_bf16_bulk_matches_rule);
   RUN(test_fused_gelu);
   RUN(test_batched);
+  RUN(test_run_io);
+  RUN(test_matmul_strided);
   RUN(test_precision_parse);
   return harness_report();
 }

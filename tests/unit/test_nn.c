@@ -2,8 +2,10 @@
 #include "harness.h"
 #include "oracle_nn.h"
 #include "nn.h"
+#include "dense.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +179,41 @@ static void test_attention_blocks(void) {
   free(q), free(k), free(v), free(o1), free(o2), free(sc);
 }
 
+/* bf16 attention against float32 nn_attention on the same (bfloat16)
+** inputs, one fused [t, 3·d] array as HuBERT passes it; t long enough that
+** the logits come in two row blocks. */
+static void test_attention_bf16(void) {
+  const int t = 900, heads = 2, hd = 16, d = heads * hd, ld = 3 * d;
+  size_t n = (size_t)t * ld;
+  float *x = malloc(sizeof(float) * n), *q = malloc(sizeof(float) * t * d);
+  float *k = malloc(sizeof(float) * t * d), *v = malloc(sizeof(float) * t * d);
+  float *ref = malloc(sizeof(float) * t * d);
+  float *sc = malloc(sizeof(float) * nn_attention_scratch(t, t, 1));
+  float *sb = malloc(sizeof(float) * nn_attention_bf16_scratch(t, heads, hd));
+  unsigned short *xb = malloc(sizeof *xb * n), *out = malloc(sizeof *out * (size_t)t * d);
+  for (size_t i = 0; i < n; i++) x[i] = (float)((i * 7919) % 211) / 105.0f - 1.0f;
+  nn_to_bf16(x, xb, (long)n);
+  for (int r = 0; r < t; r++)
+    for (int c = 0; c < d; c++) { /* the rounded values, so both sides see the same inputs */
+      unsigned short *row = xb + (size_t)r * ld;
+      uint32_t uq = (uint32_t)row[c] << 16, uk = (uint32_t)row[d + c] << 16,
+               uv = (uint32_t)row[2 * d + c] << 16;
+      memcpy(q + r * d + c, &uq, 4), memcpy(k + r * d + c, &uk, 4), memcpy(v + r * d + c, &uv, 4);
+    }
+  nn_attention(q, k, v, t, t, heads, hd, 0.25f, NULL, 1, sc, ref);
+  int ok = nn_attention_bf16(xb, xb + d, xb + 2 * d, ld, t, heads, hd, 0.25f, sb, out);
+  CHECK(ok || !nn_bf16_native());
+  double worst = 0;
+  for (int i = 0; i < t * d; i++) {
+    uint32_t u = (uint32_t)out[i] << 16;
+    float o;
+    memcpy(&o, &u, 4);
+    if (fabs(o - ref[i]) > worst) worst = fabs(o - ref[i]);
+  }
+  if (ok) CHECK(worst < 2e-2); /* probabilities and output in bfloat16, values within ±1 */
+  free(x), free(q), free(k), free(v), free(ref), free(sc), free(sb), free(xb), free(out);
+}
+
 static void test_conv1d_basic(void) {
   /* 1 in, 1 out channel, k=2, stride 1: y[f] = 1·x[f] + 2·x[f+1] + 0.5. */
   const float x[] = {1, 2, 3, 4};
@@ -333,6 +370,7 @@ int main(void) {
   RUN(test_conv1d_blocks);
   RUN(test_weight_norm);
   RUN(test_tap_major);
+  RUN(test_attention_bf16);
   RUN(test_transpose);
   RUN(test_threads);
   RUN(test_split_same_bits);
