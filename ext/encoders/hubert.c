@@ -55,6 +55,7 @@ struct hubert {
   nn_precision prec;
   int released; /* a bf16 setting handed the f32 linear weights back (st_release) */
   float *pos_w; /* owned: weight-normed, per group [C/groups][k][C/groups] */
+  nn_conv *pos_conv; /* owned, bf16 only: the positional conv on oneDNN */
   const float *pos_b;
   const float *enc_ln_w, *enc_ln_b;
   hubert_layer *layer;
@@ -337,6 +338,8 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
 
 static void free_denses(hubert *m) {
   clap_error ignored;
+  nn_conv_free(m->pos_conv);
+  m->pos_conv = NULL;
   hconv_set_precision(&m->conv, NN_F32, &ignored); /* frees its denses; cannot fail */
   nn_dense_free(m->fp);
   m->fp = NULL;
@@ -399,6 +402,12 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     if (!rc) m->released = 0;
   }
   if (!rc) rc = hconv_set_precision(&m->conv, p, err);
+  if (!rc && p == NN_BF16) {
+    int H = m->cfg.hidden, K = m->cfg.pos_kernel;
+    rc = nn_conv_create(m->pos_w, m->pos_b, H, H, K, m->cfg.pos_groups, 1, K / 2, K / 2, 1,
+                        &m->pos_conv, err);
+    if (rc == CLAP_ERR_UNSUPPORTED) rc = CLAP_OK; /* no bf16 kernel: the float32 conv runs */
+  }
   if (!rc) rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
   for (int l = 0; l < m->cfg.layers && !rc; l++) {
     hubert_layer *L = &m->layer[l];
@@ -468,7 +477,9 @@ static size_t pos_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
   size_t H = (size_t)c->hidden, K = (size_t)c->pos_kernel, per = H / (size_t)c->pos_groups;
   size_t rows = T < POS_ROWS ? (size_t)T : POS_ROWS;
-  return H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
+  size_t f32 = H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
+  size_t bf16 = H * ((size_t)T + 1) + (H * (size_t)T + 1) / 2; /* pos_embed_bf16 */
+  return f32 > bf16 ? f32 : bf16;
 }
 
 /* Both precisions' needs (a model's precision may change between calls);
@@ -605,6 +616,21 @@ static int encoder_layers_bf16(const hubert *m, float *h, int T, float *ws) {
   return 1;
 }
 
+/* pos_embed at bf16: one oneDNN convolution over h in bfloat16 (zero
+** padding K/2 each side, bias and GELU fused); SamePad's dropped last
+** frame (even K) is simply not added. 0 when it could not run. */
+static int pos_embed_bf16(const hubert *m, float *h, int T, float *ws) {
+  const hubert_config *c = &m->cfg;
+  int H = c->hidden;
+  float *out = ws; /* [T + 1, H] */
+  unsigned short *hb = (unsigned short *)(out + (size_t)(T + 1) * H);
+  nn_to_bf16(h, hb, (long)T * H);
+  if (!nn_conv_run(m->pos_conv, hb, T, out)) return 0;
+  nn_add(h, out, (size_t)T * H);
+  nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
+  return 1;
+}
+
 /* 0 when a bf16 linear could not run (dense.h). */
 static int encoder_layers(const hubert *m, float *h, int T, int W, float *ws) {
   const hubert_config *c = &m->cfg;
@@ -681,7 +707,11 @@ static int forward(const hubert *m, const float *pcm, long n, double mean, doubl
   if (c->feat_proj_layer_norm)
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
   if (!nn_dense_run(m->fp, feat, T, h)) return 0;
-  pos_embed(m, h, T, W, phase);
+  if (m->pos_conv) {
+    if (!pos_embed_bf16(m, h, T, phase)) return 0;
+  } else {
+    pos_embed(m, h, T, W, phase);
+  }
   if (m->prec == NN_BF16) return encoder_layers_bf16(m, h, T, phase);
   return encoder_layers(m, h, T, W, phase);
 }

@@ -138,6 +138,28 @@ typedef struct nn_mm {
 } nn_mm;
 int nn_matmul(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c);
 
+/* A 1-D (grouped) convolution in bfloat16 on oneDNN's convolution
+** primitive (AMX where the CPU has it), for convolutions whose windows
+** overlap (a matmul cannot read overlapping rows in place).
+**   - x is bfloat16 [t][cin] (time-major, channels last), y float32
+**     [tout][cout] with tout = (t + pad_l + pad_r - k) / stride + 1 (zero
+**     padding); products summed in float32, bias (float32, may be NULL)
+**     added, then exact GELU when gelu (fused in the output stage).
+**   - w is float32 [groups][cout/groups][k][cin/groups] (tap-major per
+**     output channel); create converts and reorders it once into a copy it
+**     owns (w may go afterwards); b is kept by pointer and must outlive it.
+**   - A primitive per t is made on first use and cached process-wide;
+**     nn_conv_free drops them. Threads: nn_get_threads().
+**   - create: CLAP_ERR_ARG for a bad shape, CLAP_ERR_UNSUPPORTED where
+**     oneDNN has no bf16 convolution, CLAP_ERR_NOMEM. run: 1 on success, 0
+**     when oneDNN could not make or run it (y unspecified). */
+typedef struct nn_conv nn_conv;
+clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, int k, int groups,
+                           int stride, int pad_l, int pad_r, int gelu, nn_conv **out,
+                           clap_error *err);
+void nn_conv_free(nn_conv *c);
+int nn_conv_run(const nn_conv *c, const unsigned short *x, int t, float *y);
+
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);
 
