@@ -22,6 +22,9 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +358,25 @@ static void free_denses(hubert *m) {
   }
 }
 
+/* Freed float32 copies and load-time temporaries sit in the heap between
+** live blocks (glibc keeps them): hand their pages back. */
+static void trim_heap(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+/* At bf16 the conv layers >= 1 and (when oneDNN runs it) the positional
+** conv have bfloat16 copies: their float32 layouts go, so they do not
+** count twice in RSS (hubert_set_precision rebuilds them for f32). */
+static void drop_f32_copies(hubert *m) {
+  hconv *hc = &m->conv;
+  for (int i = 1; i < hc->n; i++)
+    if (hc->d[i]) free(hc->w[i]), hc->w[i] = NULL;
+  if (m->pos_conv) free(m->pos_w), m->pos_w = NULL;
+  trim_heap();
+}
+
 /* bf16: q, k and v as one linear, so one product (and one pass converting
 ** h) serves the three, and attention reads its heads from one array. */
 static clap_status make_qkv(hubert_layer *L, int H, clap_error *err) {
@@ -377,16 +399,14 @@ static clap_status make_qkv(hubert_layer *L, int H, clap_error *err) {
 
 /* The checkpoint tensors behind a layer's linears (their memory is handed
 ** back once bf16 copies exist). */
-static void release_linears(hubert *m, int l) {
-  static const char *names[] = {
+static void release_linear(hubert *m, int l, int i) {
+  static const char *names[L_DENSES] = {
       "attention.q_proj.weight", "attention.k_proj.weight", "attention.v_proj.weight",
       "attention.out_proj.weight", "feed_forward.intermediate_dense.weight",
       "feed_forward.output_dense.weight"};
   char n[160];
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-    snprintf(n, sizeof n, "encoder.layers.%d.%s", l, names[i]);
-    release(m, n);
-  }
+  snprintf(n, sizeof n, "encoder.layers.%d.%s", l, names[i]);
+  release(m, n);
 }
 
 clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
@@ -401,6 +421,13 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     for (int l = 0; l < m->cfg.layers && !rc; l++) rc = load_layer(m, l, err);
     if (!rc) m->released = 0;
   }
+  /* and the float32 layouts a bf16 setting dropped */
+  if (!rc && m->cfg.n_conv > 1 && !m->conv.w[1]) {
+    int chunk = m->conv.chunk;
+    rc = load_conv(m, err);
+    m->conv.chunk = chunk;
+  }
+  if (!rc && !m->pos_w) rc = load_pos_conv(m, err);
   if (!rc) rc = hconv_set_precision(&m->conv, p, err);
   if (!rc && p == NN_BF16) {
     int H = m->cfg.hidden, K = m->cfg.pos_kernel;
@@ -408,21 +435,25 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
                         &m->pos_conv, err);
     if (rc == CLAP_ERR_UNSUPPORTED) rc = CLAP_OK; /* no bf16 kernel: the float32 conv runs */
   }
+  if (!rc && p == NN_BF16) drop_f32_copies(m); /* before the linears bring their pages in */
   if (!rc) rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
   for (int l = 0; l < m->cfg.layers && !rc; l++) {
     hubert_layer *L = &m->layer[l];
     const float *w[L_DENSES] = {L->q_w, L->k_w, L->v_w, L->o_w, L->ff1_w, L->ff2_w};
     const float *b[L_DENSES] = {L->q_b, L->k_b, L->v_b, L->o_b, L->ff1_b, L->ff2_b};
     int in[L_DENSES] = {H, H, H, H, H, F}, out[L_DENSES] = {H, H, H, H, F, H};
-    for (int i = p == NN_BF16 ? L_O : 0; i < L_DENSES && !rc; i++)
-      rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
-    if (!rc && p == NN_BF16) rc = make_qkv(L, H, err);
-    if (!rc) nn_dense_fuse_gelu(L->d[L_FF1]);
-    /* layer by layer, so the float32 pages never all come in at once */
-    if (!rc && p == NN_BF16) {
-      release_linears(m, l);
-      m->released = 1;
+    /* at bf16 each float32 tensor's pages go as soon as its copy exists,
+    ** so at most one layer's tensor is resident beside the copies */
+    if (p == NN_BF16) {
+      rc = make_qkv(L, H, err);
+      for (int i = L_Q; i <= L_V && !rc; i++) release_linear(m, l, i);
     }
+    for (int i = p == NN_BF16 ? L_O : 0; i < L_DENSES && !rc; i++) {
+      rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
+      if (!rc && p == NN_BF16) release_linear(m, l, i);
+    }
+    if (!rc) nn_dense_fuse_gelu(L->d[L_FF1]);
+    if (p == NN_BF16) m->released = 1;
   }
   if (rc) {
     free_denses(m);
@@ -432,6 +463,7 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     release(m, "feature_projection.projection.weight");
     m->released = 1;
   }
+  trim_heap();
   m->prec = p;
   return CLAP_OK;
 }

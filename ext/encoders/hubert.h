@@ -97,8 +97,11 @@ clap_status hubert_forward(const hubert *m, const float *pcm, long n, float **st
 ** hubert_conv.h): NN_F32 after hubert_load. Rebuilds each of them (a
 ** reordered copy of the weights each); on failure the model is left with
 ** no linears and must not encode until a call succeeds. Set it before the
-** model is shared between threads. Conv layer 0, the positional conv,
-** attention and the norms stay float32. */
+** model is shared between threads. At bf16 the attention products and
+** the positional conv (where oneDNN has a bf16 kernel for its shape) run
+** in bfloat16 too, and the float32 copies those layers no longer read are
+** freed (rebuilt from the checkpoint by a later f32 setting); conv layer
+** 0, softmax and the norms stay float32. */
 clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err);
 nn_precision hubert_precision(const hubert *m);
 

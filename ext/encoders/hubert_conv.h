@@ -29,7 +29,7 @@
 #include "dense.h"
 #include "hubert.h"
 
-#define HCONV_DEFAULT_CHUNK 64
+#define HCONV_DEFAULT_CHUNK 32
 
 typedef struct hconv {
   int n;     /* layers */
