@@ -519,7 +519,7 @@ static size_t pos_phase(const hubert *m, int T, int W) {
 ** than float32's q, k, v, a, f. */
 static size_t layers_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
-  size_t a = nn_attention_scratch(T, T, W), b = nn_attention_bf16_scratch(T, c->heads, c->hidden / c->heads);
+  size_t a = nn_attention_scratch(T, T, W), b = nn_attention_bf16_scratch(T, c->heads, c->hidden / c->heads, W);
   return (size_t)T * (4 * (size_t)c->hidden + (size_t)c->intermediate) + (a > b ? a : b);
 }
 
@@ -622,7 +622,7 @@ static void pos_embed(const hubert *m, float *h, int T, int W, float *ws) {
 /* The bf16 layers: the activations between linears that only feed the
 ** next product stay bfloat16 (qkv, the attention context, the FF middle);
 ** h and the residual sums stay float32. 0 when a product could not run. */
-static int encoder_layers_bf16(const hubert *m, float *h, int T, float *ws) {
+static int encoder_layers_bf16(const hubert *m, float *h, int T, int W, float *ws) {
   const hubert_config *c = &m->cfg;
   int H = c->hidden, F = c->intermediate, hd = H / c->heads;
   size_t th = (size_t)T * H;
@@ -634,7 +634,7 @@ static int encoder_layers_bf16(const hubert *m, float *h, int T, float *ws) {
   for (int l = 0; l < c->layers; l++) {
     const hubert_layer *L = &m->layer[l];
     if (!nn_dense_run_io(L->qkv, h, 0, T, qkv, 1) ||
-        !nn_attention_bf16(qkv, qkv + H, qkv + 2 * H, 3 * H, T, c->heads, hd, scale, sc, ctx) ||
+        !nn_attention_bf16(qkv, qkv + H, qkv + 2 * H, 3 * H, T, c->heads, hd, scale, W, sc, ctx) ||
         !nn_dense_run_io(L->d[L_O], ctx, 1, T, y, 0))
       return 0;
     nn_add(h, y, th);
@@ -744,7 +744,7 @@ static int forward(const hubert *m, const float *pcm, long n, double mean, doubl
   } else {
     pos_embed(m, h, T, W, phase);
   }
-  if (m->prec == NN_BF16) return encoder_layers_bf16(m, h, T, phase);
+  if (m->prec == NN_BF16) return encoder_layers_bf16(m, h, T, W, phase);
   return encoder_layers(m, h, T, W, phase);
 }
 

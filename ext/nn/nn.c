@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct nn_linear_job {
@@ -174,13 +175,17 @@ static int attn_bf16_rows(int t) {
   return r < 16 ? (t < 16 ? t : 16) : (int)r;
 }
 
-/* Logits [rb][t] float32, their bfloat16 copy, then q and k head-major
-** [heads][t][hd] bfloat16: oneDNN's AMX kernels take a head only as a
-** dense matrix (a strided one falls to a kernel 5-20x slower, measured
-** with oneDNN 2.6 at 499 x 64). */
-size_t nn_attention_bf16_scratch(int t, int heads, int hd) {
+/* Per worker: logits [rb][t] float32 and their bfloat16 copy; shared: q
+** and k head-major [heads][t][hd] bfloat16. oneDNN's AMX kernels take a
+** head only as a dense matrix (a strided one falls to a kernel 5-20x
+** slower, measured with oneDNN 2.6 at 499 x 64). */
+static size_t attn_bf16_worker(int t) {
   size_t n = (size_t)attn_bf16_rows(t) * t;
-  return n + (n + 1) / 2 + (size_t)heads * hd * t + 16;
+  return (n + (n + 1) / 2 + 15) & ~(size_t)15;
+}
+
+size_t nn_attention_bf16_scratch(int t, int heads, int hd, int workers) {
+  return (size_t)(workers < 1 ? 1 : workers) * attn_bf16_worker(t) + (size_t)heads * hd * t;
 }
 
 /* dst [heads][t][hd] = src's columns [h·hd, h·hd + hd) of its t rows. */
@@ -192,49 +197,56 @@ static void heads_major(const unsigned short *src, int ld, int t, int heads, int
              sizeof *dst * (size_t)hd);
 }
 
-typedef struct attn_sm_job {
-  float *x;
-  unsigned short *p;
-  int rows, cols;
-} attn_sm_job;
+typedef struct attn_bf16_job {
+  const unsigned short *qh, *kh, *v;
+  int ld, t, hd, d;
+  float scale;
+  float *scratch;
+  unsigned short *out;
+  atomic_int failed;
+} attn_bf16_job;
 
-enum { ATTN_SM_ROWS = 32 };
-
-/* Rows [task·32, +32): softmax in float32, then the bfloat16 copy. */
-static void attn_sm_task(void *arg, int task, int worker) {
-  (void)worker;
-  const attn_sm_job *j = arg;
-  int r0 = task * ATTN_SM_ROWS, n = j->rows - r0 < ATTN_SM_ROWS ? j->rows - r0 : ATTN_SM_ROWS;
-  float *x = j->x + (size_t)r0 * j->cols;
-  vmath_softmax_rows(x, (size_t)n, (size_t)j->cols);
-  nn_to_bf16(x, j->p + (size_t)r0 * j->cols, (long)n * j->cols);
+/* Task = head h, all its query rows, on one thread (oneDNN runs
+** single-threaded inside a task): logits, softmax, times v_h. */
+static void attn_bf16_task(void *arg, int h, int worker) {
+  attn_bf16_job *j = arg;
+  int t = j->t, hd = j->hd, rb = attn_bf16_rows(t);
+  size_t hs = (size_t)t * hd, n = (size_t)rb * t;
+  float *logits = j->scratch + (size_t)worker * attn_bf16_worker(t);
+  unsigned short *p = (unsigned short *)(logits + n);
+  for (int i0 = 0; i0 < t; i0 += rb) {
+    long m = t - i0 < rb ? t - i0 : rb;
+    /* logits = scale · q_h k_hᵀ: k_h [t][hd] read as the [hd][t] matrix */
+    nn_mm qk = {.batch = 1, .m = m, .n = t, .k = hd, .sa = {0, hd, 1}, .sb = {0, 1, hd},
+                .sc = {0, t, 1}, .a_bf16 = 1, .scale = j->scale};
+    nn_mm pv = {.batch = 1, .m = m, .n = hd, .k = t, .sa = {0, t, 1}, .sb = {0, j->ld, 1},
+                .sc = {0, j->d, 1}, .a_bf16 = 1, .c_bf16 = 1, .scale = 1.0f};
+    if (!nn_matmul(&qk, j->qh + h * hs + (size_t)i0 * hd, j->kh + h * hs, NULL, logits)) {
+      atomic_store(&j->failed, 1);
+      return;
+    }
+    vmath_softmax_rows(logits, (size_t)m, (size_t)t);
+    nn_to_bf16(logits, p, (long)m * t);
+    if (!nn_matmul(&pv, p, j->v + (size_t)h * hd,  NULL,
+                   j->out + (size_t)i0 * j->d + (size_t)h * hd)) {
+      atomic_store(&j->failed, 1);
+      return;
+    }
+  }
 }
 
 int nn_attention_bf16(const unsigned short *q, const unsigned short *k, const unsigned short *v,
-                      int ld, int t, int heads, int hd, float scale, float *scratch,
+                      int ld, int t, int heads, int hd, float scale, int workers, float *scratch,
                       unsigned short *out) {
-  int rb = attn_bf16_rows(t), d = heads * hd;
-  size_t n = (size_t)rb * t, hs = (size_t)t * hd;
-  float *logits = scratch;
-  unsigned short *p = (unsigned short *)(scratch + n), *qh = p + 2 * ((n + 1) / 2);
-  unsigned short *kh = qh + (size_t)heads * hs;
+  int w = workers < 1 ? 1 : workers;
+  unsigned short *qh = (unsigned short *)(scratch + (size_t)w * attn_bf16_worker(t));
+  unsigned short *kh = qh + (size_t)heads * t * hd;
+  /* q's and k's heads as dense matrices, the scratch past the workers' */
   heads_major(q, ld, t, heads, hd, qh);
   heads_major(k, ld, t, heads, hd, kh);
-  for (int h = 0; h < heads; h++)
-    for (int i0 = 0; i0 < t; i0 += rb) {
-      long m = t - i0 < rb ? t - i0 : rb;
-      /* logits = scale · q_h k_hᵀ: k_h [t][hd] read as the [hd][t] matrix */
-      nn_mm qk = {.batch = 1, .m = m, .n = t, .k = hd, .sa = {0, hd, 1}, .sb = {0, 1, hd},
-                  .sc = {0, t, 1}, .a_bf16 = 1, .scale = scale};
-      nn_mm pv = {.batch = 1, .m = m, .n = hd, .k = t, .sa = {0, t, 1}, .sb = {0, ld, 1},
-                  .sc = {0, d, 1}, .a_bf16 = 1, .c_bf16 = 1, .scale = 1.0f};
-      if (!nn_matmul(&qk, qh + h * hs + (size_t)i0 * hd, kh + h * hs, NULL, logits)) return 0;
-      attn_sm_job j = {logits, p, (int)m, t};
-      nn_parallel((j.rows + ATTN_SM_ROWS - 1) / ATTN_SM_ROWS, nn_get_threads(), attn_sm_task, &j);
-      if (!nn_matmul(&pv, p, v + (size_t)h * hd, NULL, out + (size_t)i0 * d + (size_t)h * hd))
-        return 0;
-    }
-  return 1;
+  attn_bf16_job j = {qh, kh, v, ld, t, hd, heads * hd, scale, scratch, out, 0};
+  nn_parallel(heads, w, attn_bf16_task, &j);
+  return !atomic_load(&j.failed);
 }
 
 void nn_fill_rows(float *y, long rows, int cols, const float *v) {

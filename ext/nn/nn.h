@@ -70,16 +70,18 @@ size_t nn_attention_scratch(int t, int s, int workers);
 ** ld elements apart (head h at column h·hd, so one fused QKV array serves),
 ** out bfloat16 [t, heads·hd] dense. Logits and softmax in float32 (the
 ** products accumulate in float32; vmath's softmax), the probabilities
-** rounded to bfloat16 for the second product. Heads and query rows are
-** cut by t alone, at most NN_ATTN_BF16_BYTES of logits at once; scratch is
-** nn_attention_bf16_scratch(t, heads, hd) floats. Threads: nn_get_threads()
-** (oneDNN's and the softmax's). 1 on success, 0 when oneDNN could not run a
-** product (out is then unspecified). No key mask. */
+** rounded to bfloat16 for the second product. Tasks are heads, run on up
+** to `workers` threads (nn_parallel), each head's products on one thread:
+** one parallel region per call, not one per product. Each worker's logits
+** are at most NN_ATTN_BF16_BYTES (query rows in blocks for long t).
+** scratch: nn_attention_bf16_scratch(t, heads, hd, workers) floats for the
+** same workers. 1 on success, 0 when oneDNN could not run a product (out
+** is then unspecified). No key mask. */
 #define NN_ATTN_BF16_BYTES ((size_t)4 << 20)
 int nn_attention_bf16(const unsigned short *q, const unsigned short *k, const unsigned short *v,
-                      int ld, int t, int heads, int hd, float scale, float *scratch,
+                      int ld, int t, int heads, int hd, float scale, int workers, float *scratch,
                       unsigned short *out);
-size_t nn_attention_bf16_scratch(int t, int heads, int hd);
+size_t nn_attention_bf16_scratch(int t, int heads, int hd, int workers);
 
 /* Every row of y [rows, cols] = v [cols] (a bias before a beta = 1 sgemm). */
 void nn_fill_rows(float *y, long rows, int cols, const float *v);

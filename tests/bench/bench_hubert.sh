@@ -72,7 +72,11 @@ ours, inference_mode, OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE}. Wall cl
 judged; process CPU time beside it. Load average at the start: ${load} on $(nproc) cores.
 
 Ours: the linears and conv layers 1-6 run as oneDNN matmuls (ext/nn/dense.c) at the
-precision, conv layer 0, the positional conv and attention in float32 (OpenBLAS, ext/nn/gemm),
+precision. At bf16 the attention products (q·kᵀ per head with the scale fused, softmax·v) are
+oneDNN bf16 matmuls and the positional conv is oneDNN's bf16 convolution (bias and GELU fused),
+with the activations that only feed the next product kept in bfloat16; at f32 attention and the
+positional conv run on OpenBLAS sgemm (the same bits at any thread count). Conv layer 0 (its
+group norm folded per call), softmax and the layer norms are float32 at both precisions;
 every parallel region on the same OpenMP pool. Efficiency is our forward's GFLOP/s against
 oneDNN's own 1024³ matmul at the same precision and thread count in the same process (target
 ≥ 70%); RSS is against the weights at the precision used (target ≤ 1.2×); the last column is

@@ -189,7 +189,7 @@ static void test_attention_bf16(void) {
   float *k = malloc(sizeof(float) * t * d), *v = malloc(sizeof(float) * t * d);
   float *ref = malloc(sizeof(float) * t * d);
   float *sc = malloc(sizeof(float) * nn_attention_scratch(t, t, 1));
-  float *sb = malloc(sizeof(float) * nn_attention_bf16_scratch(t, heads, hd));
+  float *sb = malloc(sizeof(float) * nn_attention_bf16_scratch(t, heads, hd, 2));
   unsigned short *xb = malloc(sizeof *xb * n), *out = malloc(sizeof *out * (size_t)t * d);
   for (size_t i = 0; i < n; i++) x[i] = (float)((i * 7919) % 211) / 105.0f - 1.0f;
   nn_to_bf16(x, xb, (long)n);
@@ -201,7 +201,10 @@ static void test_attention_bf16(void) {
       memcpy(q + r * d + c, &uq, 4), memcpy(k + r * d + c, &uk, 4), memcpy(v + r * d + c, &uv, 4);
     }
   nn_attention(q, k, v, t, t, heads, hd, 0.25f, NULL, 1, sc, ref);
-  int ok = nn_attention_bf16(xb, xb + d, xb + 2 * d, ld, t, heads, hd, 0.25f, sb, out);
+  int before = nn_get_threads();
+  nn_set_threads(2);
+  int ok = nn_attention_bf16(xb, xb + d, xb + 2 * d, ld, t, heads, hd, 0.25f, 2, sb, out);
+  nn_set_threads(before);
   CHECK(ok || !nn_bf16_native());
   double worst = 0;
   for (int i = 0; i < t * d; i++) {
