@@ -377,9 +377,21 @@ static void drop_f32_copies(hubert *m) {
   trim_heap();
 }
 
+static void release_linear(hubert *m, int l, int i) {
+  static const char *names[L_DENSES] = {
+      "attention.q_proj.weight", "attention.k_proj.weight", "attention.v_proj.weight",
+      "attention.out_proj.weight", "feed_forward.intermediate_dense.weight",
+      "feed_forward.output_dense.weight"};
+  char n[160];
+  snprintf(n, sizeof n, "encoder.layers.%d.%s", l, names[i]);
+  release(m, n);
+}
+
 /* bf16: q, k and v as one linear, so one product (and one pass converting
 ** h) serves the three, and attention reads its heads from one array. */
-static clap_status make_qkv(hubert_layer *L, int H, clap_error *err) {
+static clap_status make_qkv(hubert *m, int l, clap_error *err) {
+  hubert_layer *L = &m->layer[l];
+  int H = m->cfg.hidden;
   size_t hh = (size_t)H * H;
   float *w = malloc(sizeof(float) * 3 * hh);
   L->qkv_b = malloc(sizeof(float) * 3 * (size_t)H);
@@ -391,6 +403,7 @@ static clap_status make_qkv(hubert_layer *L, int H, clap_error *err) {
   for (int i = 0; i < 3; i++) {
     memcpy(w + i * hh, ws[i], sizeof(float) * hh);
     memcpy(L->qkv_b + (size_t)i * H, bs[i], sizeof(float) * (size_t)H);
+    release_linear(m, l, L_Q + i); /* copied: its pages can go before the reorder */
   }
   clap_status rc = nn_dense_create(w, L->qkv_b, H, 3 * H, NN_BF16, &L->qkv, err);
   free(w);
@@ -399,16 +412,6 @@ static clap_status make_qkv(hubert_layer *L, int H, clap_error *err) {
 
 /* The checkpoint tensors behind a layer's linears (their memory is handed
 ** back once bf16 copies exist). */
-static void release_linear(hubert *m, int l, int i) {
-  static const char *names[L_DENSES] = {
-      "attention.q_proj.weight", "attention.k_proj.weight", "attention.v_proj.weight",
-      "attention.out_proj.weight", "feed_forward.intermediate_dense.weight",
-      "feed_forward.output_dense.weight"};
-  char n[160];
-  snprintf(n, sizeof n, "encoder.layers.%d.%s", l, names[i]);
-  release(m, n);
-}
-
 clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   if (!m) return clap_error_set(err, CLAP_ERR_ARG, "hubert_set_precision: NULL model");
   free_denses(m);
@@ -445,15 +448,17 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     /* at bf16 each float32 tensor's pages go as soon as its copy exists,
     ** so at most one layer's tensor is resident beside the copies */
     if (p == NN_BF16) {
-      rc = make_qkv(L, H, err);
-      for (int i = L_Q; i <= L_V && !rc; i++) release_linear(m, l, i);
+      rc = make_qkv(m, l, err);
     }
     for (int i = p == NN_BF16 ? L_O : 0; i < L_DENSES && !rc; i++) {
       rc = nn_dense_create(w[i], b[i], in[i], out[i], p, &L->d[i], err);
       if (!rc && p == NN_BF16) release_linear(m, l, i);
     }
     if (!rc) nn_dense_fuse_gelu(L->d[L_FF1]);
-    if (p == NN_BF16) m->released = 1;
+    if (p == NN_BF16) {
+      m->released = 1;
+      trim_heap(); /* the qkv temporary's pages, before the next layer's copies */
+    }
   }
   if (rc) {
     free_denses(m);
@@ -509,18 +514,22 @@ static size_t pos_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
   size_t H = (size_t)c->hidden, K = (size_t)c->pos_kernel, per = H / (size_t)c->pos_groups;
   size_t rows = T < POS_ROWS ? (size_t)T : POS_ROWS;
-  size_t f32 = H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
-  size_t bf16 = H * ((size_t)T + 1) + (H * (size_t)T + 1) / 2; /* pos_embed_bf16 */
-  return f32 > bf16 ? f32 : bf16;
+  if (m->pos_conv) return H * ((size_t)T + 1) + (H * (size_t)T + 1) / 2; /* pos_embed_bf16 */
+  return H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
 }
 
-/* Both precisions' needs (a model's precision may change between calls);
-** bf16 keeps qkv, the context and the FF activations in bfloat16, less
-** than float32's q, k, v, a, f. */
+/* float32: q, k, v, a [T, H] and f [T, F] plus the attention's scratch;
+** bf16 (encoder_layers_bf16): y [T, H] float32, then qkv [T, 3H] and the
+** context [T, H] in bfloat16, or f [T, F] in their place, plus its
+** attention's. */
 static size_t layers_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
-  size_t a = nn_attention_scratch(T, T, W), b = nn_attention_bf16_scratch(T, c->heads, c->hidden / c->heads, W);
-  return (size_t)T * (4 * (size_t)c->hidden + (size_t)c->intermediate) + (a > b ? a : b);
+  size_t th = (size_t)T * c->hidden, tf = (size_t)T * c->intermediate;
+  size_t mid = 4 * th > tf ? 4 * th : tf;
+  if (m->prec == NN_BF16)
+    return ((th + (mid + 1) / 2 + 15) & ~(size_t)15) +
+           nn_attention_bf16_scratch(T, c->heads, c->hidden / c->heads, W);
+  return 4 * th + tf + nn_attention_scratch(T, T, W);
 }
 
 /* W: the workers the parallel parts may use (nn_threads.h), fixed per call
@@ -627,9 +636,10 @@ static int encoder_layers_bf16(const hubert *m, float *h, int T, int W, float *w
   int H = c->hidden, F = c->intermediate, hd = H / c->heads;
   size_t th = (size_t)T * H;
   float *y = ws;
-  unsigned short *qkv = (unsigned short *)(y + th), *ctx = qkv + 3 * th;
-  unsigned short *f = ctx + th;
-  float *sc = y + ((3 * th + ((size_t)T * F + 1) / 2 + 15) & ~(size_t)15);
+  /* the FF middle reuses qkv's and the context's room: they are dead by then */
+  unsigned short *qkv = (unsigned short *)(y + th), *ctx = qkv + 3 * th, *f = qkv;
+  size_t mid = 4 * th > (size_t)T * F ? 4 * th : (size_t)T * F;
+  float *sc = y + ((th + (mid + 1) / 2 + 15) & ~(size_t)15);
   float scale = 1.0f / sqrtf((float)hd);
   for (int l = 0; l < c->layers; l++) {
     const hubert_layer *L = &m->layer[l];

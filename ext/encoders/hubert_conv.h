@@ -29,7 +29,7 @@
 #include "dense.h"
 #include "hubert.h"
 
-#define HCONV_DEFAULT_CHUNK 32
+#define HCONV_DEFAULT_CHUNK 16
 
 typedef struct hconv {
   int n;     /* layers */
