@@ -168,7 +168,7 @@ static void layer0(const hconv *c, const float *x, long lo, long rows, double me
   ** keeps sgemm and nn_gelu, whose bits its tests pin. */
   nn_mm mm = {.batch = 1, .m = rows, .n = co, .k = k1, .sa = {0, k1, 1}, .sb = {0, 1, k1},
               .sc = {0, co, 1}, .gelu = 1, .scale = 1.0f};
-  if (c->n > 1 && c->d[1] && nn_matmul(&mm, col, w0s, NULL, out)) return;
+  if (c->n > 1 && c->d[1] && nn_mm_run(&mm, col, w0s, NULL, out)) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, co, k1, 1.0f, col, k1,
               w0s, k1, 0.0f, out, co);
   nn_gelu(out, (size_t)rows * co);

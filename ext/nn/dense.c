@@ -442,7 +442,7 @@ int nn_dense_run_io(const nn_dense *d, const void *x, int x_bf16, int rows, void
   return ok;
 }
 
-/* ---- nn_matmul: strided batched products, their own cache ---- */
+/* ---- nn_mm_run: strided batched products, their own cache ---- */
 
 #define MM_CACHE 32
 
@@ -522,7 +522,7 @@ static void mm_put(dnnl_primitive_t prim, int slot) {
   pthread_mutex_unlock(&g_mu);
 }
 
-int nn_matmul(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c) {
+int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c) {
   if (mm->batch < 1 || mm->m < 1 || mm->n < 1 || mm->k < 1) return 1;
   pthread_once(&g_once, engine_init);
   if (!g_engine_ok) return 0;

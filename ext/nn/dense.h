@@ -136,7 +136,7 @@ typedef struct nn_mm {
   int a_bf16, c_bf16, bias, bias_batch, gelu;
   float scale;
 } nn_mm;
-int nn_matmul(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c);
+int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c);
 
 /* A 1-D (grouped) convolution in bfloat16 on oneDNN's convolution
 ** primitive (AMX where the CPU has it), for convolutions whose windows

@@ -221,13 +221,13 @@ static void attn_bf16_task(void *arg, int h, int worker) {
                 .sc = {0, t, 1}, .a_bf16 = 1, .scale = j->scale};
     nn_mm pv = {.batch = 1, .m = m, .n = hd, .k = t, .sa = {0, t, 1}, .sb = {0, j->ld, 1},
                 .sc = {0, j->d, 1}, .a_bf16 = 1, .c_bf16 = 1, .scale = 1.0f};
-    if (!nn_matmul(&qk, j->qh + h * hs + (size_t)i0 * hd, j->kh + h * hs, NULL, logits)) {
+    if (!nn_mm_run(&qk, j->qh + h * hs + (size_t)i0 * hd, j->kh + h * hs, NULL, logits)) {
       atomic_store(&j->failed, 1);
       return;
     }
     vmath_softmax_rows(logits, (size_t)m, (size_t)t);
     nn_to_bf16(logits, p, (long)m * t);
-    if (!nn_matmul(&pv, p, j->v + (size_t)h * hd,  NULL,
+    if (!nn_mm_run(&pv, p, j->v + (size_t)h * hd,  NULL,
                    j->out + (size_t)i0 * j->d + (size_t)h * hd)) {
       atomic_store(&j->failed, 1);
       return;

@@ -65,7 +65,7 @@ void nn_attention(const float *q, const float *k, const float *v, int t, int s, 
                   float *out);
 size_t nn_attention_scratch(int t, int s, int workers);
 
-/* Attention in bfloat16 on oneDNN (dense.h's nn_matmul): per head h,
+/* Attention in bfloat16 on oneDNN (dense.h's nn_mm_run): per head h,
 ** softmax(scale · q_h k_hᵀ) v_h, with q, k, v bfloat16 [t, heads·hd] rows
 ** ld elements apart (head h at column h·hd, so one fused QKV array serves),
 ** out bfloat16 [t, heads·hd] dense. Logits and softmax in float32 (the

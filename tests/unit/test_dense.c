@@ -264,7 +264,7 @@ static void test_run_io(void) {
   free(x), free(w), free(b), free(xb), free(yb), free(yr), free(y), free(y2);
 }
 
-/* nn_matmul on strided operands: 3 products whose A rows interleave in one
+/* nn_mm_run on strided operands: 3 products whose A rows interleave in one
 ** array (as attention heads do), B read transposed, a bias per batch, a
 ** scale and GELU, bfloat16 in, float32 and bfloat16 out, against a double
 ** reference on the rounded operands. */
@@ -280,9 +280,9 @@ static void test_matmul_strided(void) {
   nn_mm mm = {.batch = NB, .m = M, .n = N, .k = K, .sa = {K, NB * K, 1}, .sb = {N * K, 1, K},
               .sc = {M * N, N, 1}, .a_bf16 = 1, .bias = 1, .bias_batch = 1, .gelu = 1,
               .scale = 0.5f};
-  CHECK(nn_matmul(&mm, ab, bb, bias, c));
+  CHECK(nn_mm_run(&mm, ab, bb, bias, c));
   mm.c_bf16 = 1;
-  CHECK(nn_matmul(&mm, ab, bb, bias, cb));
+  CHECK(nn_mm_run(&mm, ab, bb, bias, cb));
   double worst = 0, worst_b = 0;
   for (int b = 0; b < NB; b++)
     for (int i = 0; i < M; i++)
@@ -300,7 +300,7 @@ static void test_matmul_strided(void) {
   CHECK(worst_b < 2e-2); /* bfloat16's 8 bits on values up to ~6 */
   /* float32 operands through the same descriptor */
   mm.a_bf16 = 0, mm.c_bf16 = 0, mm.gelu = 0, mm.bias = 0, mm.scale = 1.0f;
-  CHECK(nn_matmul(&mm, a, bt, NULL, c));
+  CHECK(nn_mm_run(&mm, a, bt, NULL, c));
   worst = 0;
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
