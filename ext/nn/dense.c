@@ -444,19 +444,19 @@ int nn_dense_run_io(const nn_dense *d, const void *x, int x_bf16, int rows, void
 
 /* ---- nn_mm_run: strided batched products, their own cache ---- */
 
-#define MM_CACHE 32
+#define SMM_CACHE 32
 
-typedef struct mm_prim {
+typedef struct smm_prim {
   nn_mm key;
   dnnl_primitive_t prim;
   size_t scratch;
   unsigned long used;
   int refs;
-} mm_prim;
+} smm_prim;
 
-static mm_prim g_mm[MM_CACHE];
+static smm_prim g_smm[SMM_CACHE];
 
-static int mm_equal(const nn_mm *a, const nn_mm *b) {
+static int smm_equal(const nn_mm *a, const nn_mm *b) {
   for (int i = 0; i < 3; i++)
     if (a->sa[i] != b->sa[i] || a->sb[i] != b->sb[i] || a->sc[i] != b->sc[i]) return 0;
   return a->batch == b->batch && a->m == b->m && a->n == b->n && a->k == b->k &&
@@ -464,7 +464,7 @@ static int mm_equal(const nn_mm *a, const nn_mm *b) {
          a->bias_batch == b->bias_batch && a->gelu == b->gelu && a->scale == b->scale;
 }
 
-static dnnl_primitive_t mm_make(const nn_mm *mm, size_t *scratch) {
+static dnnl_primitive_t smm_make(const nn_mm *mm, size_t *scratch) {
   dnnl_data_type_t t = mm->a_bf16 ? dnnl_bf16 : dnnl_f32;
   dnnl_dims_t da = {mm->batch, mm->m, mm->k}, db = {mm->batch, mm->k, mm->n},
               dc = {mm->batch, mm->m, mm->n}, dbias = {mm->bias_batch ? mm->batch : 1, 1, mm->n};
@@ -484,13 +484,13 @@ static dnnl_primitive_t mm_make(const nn_mm *mm, size_t *scratch) {
 }
 
 /* Cached like prim_get: *slot -1 means the caller destroys the primitive. */
-static dnnl_primitive_t mm_get(const nn_mm *mm, size_t *scratch, int *slot) {
+static dnnl_primitive_t smm_get(const nn_mm *mm, size_t *scratch, int *slot) {
   int victim = -1;
   *slot = -1;
   pthread_mutex_lock(&g_mu);
-  for (int i = 0; i < MM_CACHE; i++) {
-    mm_prim *e = &g_mm[i];
-    if (e->prim && mm_equal(&e->key, mm)) {
+  for (int i = 0; i < SMM_CACHE; i++) {
+    smm_prim *e = &g_smm[i];
+    if (e->prim && smm_equal(&e->key, mm)) {
       e->used = ++g_tick;
       e->refs++;
       *scratch = e->scratch;
@@ -498,27 +498,27 @@ static dnnl_primitive_t mm_get(const nn_mm *mm, size_t *scratch, int *slot) {
       pthread_mutex_unlock(&g_mu);
       return e->prim;
     }
-    if (e->refs == 0 && (victim < 0 || !e->prim || (g_mm[victim].prim && e->used < g_mm[victim].used)))
+    if (e->refs == 0 && (victim < 0 || !e->prim || (g_smm[victim].prim && e->used < g_smm[victim].used)))
       victim = i;
   }
-  dnnl_primitive_t prim = mm_make(mm, scratch);
+  dnnl_primitive_t prim = smm_make(mm, scratch);
   if (prim && victim >= 0) {
-    mm_prim *e = &g_mm[victim];
+    smm_prim *e = &g_smm[victim];
     if (e->prim) dnnl_primitive_destroy(e->prim);
-    *e = (mm_prim){*mm, prim, *scratch, ++g_tick, 1};
+    *e = (smm_prim){*mm, prim, *scratch, ++g_tick, 1};
     *slot = victim;
   }
   pthread_mutex_unlock(&g_mu);
   return prim;
 }
 
-static void mm_put(dnnl_primitive_t prim, int slot) {
+static void smm_put(dnnl_primitive_t prim, int slot) {
   if (slot < 0) {
     dnnl_primitive_destroy(prim);
     return;
   }
   pthread_mutex_lock(&g_mu);
-  g_mm[slot].refs--;
+  g_smm[slot].refs--;
   pthread_mutex_unlock(&g_mu);
 }
 
@@ -528,7 +528,7 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
   if (!g_engine_ok) return 0;
   size_t scratch = 0;
   int slot;
-  dnnl_primitive_t prim = mm_get(mm, &scratch, &slot);
+  dnnl_primitive_t prim = smm_get(mm, &scratch, &slot);
   if (!prim) return 0;
   const dnnl_memory_desc_t *md[4] = {NULL};
   dnnl_primitive_desc_t pd = NULL;
@@ -564,7 +564,7 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
   for (int i = 0; i < 5; i++)
     if (all[i]) dnnl_memory_destroy(all[i]);
   free(sbuf);
-  mm_put(prim, slot);
+  smm_put(prim, slot);
   return ok;
 }
 
