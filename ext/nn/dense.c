@@ -263,6 +263,8 @@ static void *weights_alloc(size_t size) {
   void *p = aligned_alloc(DENSE_HUGE, n);
   if (p) (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: without THP, 4 KiB pages */
   return p;
+}
+
 /* One reorder (with conversion) of src's data into dst's layout. */
 static int reorder(const dnnl_memory_desc_t *src, const void *from_buf, const dnnl_memory_desc_t *dst,
                    void *to_buf) {
@@ -568,6 +570,177 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
   return ok;
 }
 
+/* ---- nn_conv: 1-D convolutions in bfloat16 ---- */
+
+#define CONV_CACHE 16
+#define CONV_REF_T 256
+
+struct nn_conv {
+  int cin, cout, k, groups, stride, pad_l, pad_r, gelu;
+  const float *b;
+  dnnl_memory_desc_t wmd;
+  void *wbuf; /* bfloat16, in wmd's layout */
+};
+
+typedef struct conv_prim {
+  const nn_conv *key; /* the conv it was made for (its shape and layout) */
+  int t;
+  dnnl_primitive_t prim;
+  size_t scratch;
+  unsigned long used;
+  int refs;
+} conv_prim;
+
+static conv_prim g_conv[CONV_CACHE];
+
+static int conv_out_len(const nn_conv *c, int t) {
+  return (t + c->pad_l + c->pad_r - c->k) / c->stride + 1;
+}
+
+/* wmd NULL: oneDNN picks the weights' layout (into *chosen). */
+static dnnl_primitive_t conv_make(const nn_conv *c, int t, const dnnl_memory_desc_t *wmd,
+                                  dnnl_memory_desc_t *chosen, size_t *scratch) {
+  int g = c->groups, tout = conv_out_len(c, t);
+  dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout};
+  dnnl_dims_t dw = {g, c->cout / g, c->cin / g, c->k};
+  dnnl_dims_t st = {c->stride}, pl = {c->pad_l}, pr = {c->pad_r};
+  dnnl_memory_desc_t src, dst, bias, w;
+  if (tout < 1 || dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) ||
+      dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) ||
+      dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a))
+    return NULL;
+  if (wmd) w = *wmd;
+  else if (dnnl_memory_desc_init_by_tag(&w, 4, dw, dnnl_bf16, dnnl_format_tag_any))
+    return NULL;
+  dnnl_convolution_desc_t cd;
+  if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                         &src, &w, c->b ? &bias : NULL, &dst, st, pl, pr))
+    return NULL;
+  return make_matmul(&cd, c->gelu, 1.0f, chosen, scratch);
+}
+
+clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, int k, int groups,
+                           int stride, int pad_l, int pad_r, int gelu, nn_conv **out,
+                           clap_error *err) {
+  *out = NULL;
+  if (!w || cin < 1 || cout < 1 || k < 1 || groups < 1 || stride < 1 || pad_l < 0 ||
+      pad_r < 0 || cin % groups || cout % groups)
+    return clap_error_set(err, CLAP_ERR_ARG, "conv: bad shape %d -> %d, kernel %d, groups %d",
+                          cin, cout, k, groups);
+  pthread_once(&g_once, engine_init);
+  if (!g_engine_ok) return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN: no CPU engine");
+  nn_conv *c = calloc(1, sizeof *c);
+  if (!c) return clap_error_set(err, CLAP_ERR_NOMEM, "conv: out of memory");
+  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, b, {0}, NULL};
+  size_t scratch;
+  int ref_t = k > CONV_REF_T ? k : CONV_REF_T;
+  dnnl_primitive_t ref = conv_make(c, ref_t, NULL, &c->wmd, &scratch);
+  if (!ref) {
+    free(c);
+    return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no bf16 convolution %d -> %d, "
+                          "kernel %d, groups %d", cin, cout, k, groups);
+  }
+  dnnl_primitive_destroy(ref);
+  dnnl_memory_desc_t from;
+  dnnl_dims_t dw = {groups, cout / groups, cin / groups, k};
+  size_t size = dnnl_memory_desc_get_size(&c->wmd);
+  c->wbuf = aligned_alloc(64, (size + 63) & ~(size_t)63);
+  int ok = c->wbuf && !dnnl_memory_desc_init_by_tag(&from, 4, dw, dnnl_f32, dnnl_gowi) &&
+           reorder(&from, w, &c->wmd, c->wbuf);
+  if (!ok) {
+    nn_conv_free(c);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "conv %d -> %d: cannot reorder weights", cin,
+                          cout);
+  }
+  *out = c;
+  return CLAP_OK;
+}
+
+void nn_conv_free(nn_conv *c) {
+  if (!c) return;
+  pthread_mutex_lock(&g_mu); /* its cached primitives go with it */
+  for (int i = 0; i < CONV_CACHE; i++)
+    if (g_conv[i].prim && g_conv[i].key == c && g_conv[i].refs == 0) {
+      dnnl_primitive_destroy(g_conv[i].prim);
+      g_conv[i] = (conv_prim){0};
+    }
+  pthread_mutex_unlock(&g_mu);
+  free(c->wbuf);
+  free(c);
+}
+
+static dnnl_primitive_t conv_get(const nn_conv *c, int t, size_t *scratch, int *slot) {
+  int victim = -1;
+  *slot = -1;
+  pthread_mutex_lock(&g_mu);
+  for (int i = 0; i < CONV_CACHE; i++) {
+    conv_prim *e = &g_conv[i];
+    if (e->prim && e->key == c && e->t == t) {
+      e->used = ++g_tick;
+      e->refs++;
+      *scratch = e->scratch;
+      *slot = i;
+      pthread_mutex_unlock(&g_mu);
+      return e->prim;
+    }
+    if (e->refs == 0 &&
+        (victim < 0 || !e->prim || (g_conv[victim].prim && e->used < g_conv[victim].used)))
+      victim = i;
+  }
+  dnnl_primitive_t prim = conv_make(c, t, &c->wmd, NULL, scratch);
+  if (prim && victim >= 0) {
+    conv_prim *e = &g_conv[victim];
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    *e = (conv_prim){c, t, prim, *scratch, ++g_tick, 1};
+    *slot = victim;
+  }
+  pthread_mutex_unlock(&g_mu);
+  return prim;
+}
+
+int nn_conv_run(const nn_conv *c, const unsigned short *x, int t, float *y) {
+  size_t scratch = 0;
+  int slot;
+  dnnl_primitive_t prim = conv_get(c, t, &scratch, &slot);
+  if (!prim) return 0;
+  int tout = conv_out_len(c, t);
+  dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout}, dsp = {(dnnl_dim_t)scratch};
+  dnnl_memory_desc_t src, dst, bias, smd;
+  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
+  dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mb = NULL, msp = NULL;
+  dnnl_stream_t st = NULL;
+  int ok = (!scratch || sbuf) && !dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) &&
+           !dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) &&
+           !dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a) &&
+           !dnnl_memory_desc_init_by_tag(&smd, 1, dsp, dnnl_u8, dnnl_a) &&
+           !dnnl_memory_create(&ms, &src, g_engine, (void *)x) &&
+           !dnnl_memory_create(&mw, &c->wmd, g_engine, c->wbuf) &&
+           !dnnl_memory_create(&md, &dst, g_engine, y) &&
+           (!c->b || !dnnl_memory_create(&mb, &bias, g_engine, (void *)c->b)) &&
+           (!scratch || !dnnl_memory_create(&msp, &smd, g_engine, sbuf)) &&
+           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+  if (ok) {
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}};
+    int n = 3;
+    if (mb) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
+    if (msp) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, msp};
+    omp_set_num_threads(nn_get_threads());
+    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
+  }
+  if (st) dnnl_stream_destroy(st);
+  dnnl_memory_t all[5] = {ms, mw, md, mb, msp};
+  for (int i = 0; i < 5; i++)
+    if (all[i]) dnnl_memory_destroy(all[i]);
+  free(sbuf);
+  if (slot < 0) dnnl_primitive_destroy(prim);
+  else {
+    pthread_mutex_lock(&g_mu);
+    g_conv[slot].refs--;
+    pthread_mutex_unlock(&g_mu);
+  }
+  return ok;
+}
+
 /* ---- nn_matmul: general float32 products, cached by layout and shape ---- */
 
 #define MATMUL_CACHE 128
@@ -588,21 +761,6 @@ typedef struct matmul_key {
 
 typedef struct matmul_prim {
   matmul_key key;
-/* ---- nn_conv: 1-D convolutions in bfloat16 ---- */
-
-#define CONV_CACHE 16
-#define CONV_REF_T 256
-
-struct nn_conv {
-  int cin, cout, k, groups, stride, pad_l, pad_r, gelu;
-  const float *b;
-  dnnl_memory_desc_t wmd;
-  void *wbuf; /* bfloat16, in wmd's layout */
-};
-
-typedef struct conv_prim {
-  const nn_conv *key; /* the conv it was made for (its shape and layout) */
-  int t;
   dnnl_primitive_t prim;
   size_t scratch;
   unsigned long used;
@@ -813,93 +971,6 @@ static dnnl_primitive_t bmm_get(const long *key, size_t *scratch, int *slot) {
   for (int i = 0; i < BMM_CACHE; i++) {
     bmm_prim *e = &g_bmm[i];
     if (e->prim && !memcmp(e->key, key, sizeof e->key)) {
-} conv_prim;
-
-static conv_prim g_conv[CONV_CACHE];
-
-static int conv_out_len(const nn_conv *c, int t) {
-  return (t + c->pad_l + c->pad_r - c->k) / c->stride + 1;
-}
-
-/* wmd NULL: oneDNN picks the weights' layout (into *chosen). */
-static dnnl_primitive_t conv_make(const nn_conv *c, int t, const dnnl_memory_desc_t *wmd,
-                                  dnnl_memory_desc_t *chosen, size_t *scratch) {
-  int g = c->groups, tout = conv_out_len(c, t);
-  dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout};
-  dnnl_dims_t dw = {g, c->cout / g, c->cin / g, c->k};
-  dnnl_dims_t st = {c->stride}, pl = {c->pad_l}, pr = {c->pad_r};
-  dnnl_memory_desc_t src, dst, bias, w;
-  if (tout < 1 || dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) ||
-      dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) ||
-      dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a))
-    return NULL;
-  if (wmd) w = *wmd;
-  else if (dnnl_memory_desc_init_by_tag(&w, 4, dw, dnnl_bf16, dnnl_format_tag_any))
-    return NULL;
-  dnnl_convolution_desc_t cd;
-  if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                         &src, &w, c->b ? &bias : NULL, &dst, st, pl, pr))
-    return NULL;
-  return make_matmul(&cd, c->gelu, 1.0f, chosen, scratch);
-}
-
-clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, int k, int groups,
-                           int stride, int pad_l, int pad_r, int gelu, nn_conv **out,
-                           clap_error *err) {
-  *out = NULL;
-  if (!w || cin < 1 || cout < 1 || k < 1 || groups < 1 || stride < 1 || pad_l < 0 ||
-      pad_r < 0 || cin % groups || cout % groups)
-    return clap_error_set(err, CLAP_ERR_ARG, "conv: bad shape %d -> %d, kernel %d, groups %d",
-                          cin, cout, k, groups);
-  pthread_once(&g_once, engine_init);
-  if (!g_engine_ok) return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN: no CPU engine");
-  nn_conv *c = calloc(1, sizeof *c);
-  if (!c) return clap_error_set(err, CLAP_ERR_NOMEM, "conv: out of memory");
-  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, b, {0}, NULL};
-  size_t scratch;
-  int ref_t = k > CONV_REF_T ? k : CONV_REF_T;
-  dnnl_primitive_t ref = conv_make(c, ref_t, NULL, &c->wmd, &scratch);
-  if (!ref) {
-    free(c);
-    return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no bf16 convolution %d -> %d, "
-                          "kernel %d, groups %d", cin, cout, k, groups);
-  }
-  dnnl_primitive_destroy(ref);
-  dnnl_memory_desc_t from;
-  dnnl_dims_t dw = {groups, cout / groups, cin / groups, k};
-  size_t size = dnnl_memory_desc_get_size(&c->wmd);
-  c->wbuf = aligned_alloc(64, (size + 63) & ~(size_t)63);
-  int ok = c->wbuf && !dnnl_memory_desc_init_by_tag(&from, 4, dw, dnnl_f32, dnnl_gowi) &&
-           reorder(&from, w, &c->wmd, c->wbuf);
-  if (!ok) {
-    nn_conv_free(c);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "conv %d -> %d: cannot reorder weights", cin,
-                          cout);
-  }
-  *out = c;
-  return CLAP_OK;
-}
-
-void nn_conv_free(nn_conv *c) {
-  if (!c) return;
-  pthread_mutex_lock(&g_mu); /* its cached primitives go with it */
-  for (int i = 0; i < CONV_CACHE; i++)
-    if (g_conv[i].prim && g_conv[i].key == c && g_conv[i].refs == 0) {
-      dnnl_primitive_destroy(g_conv[i].prim);
-      g_conv[i] = (conv_prim){0};
-    }
-  pthread_mutex_unlock(&g_mu);
-  free(c->wbuf);
-  free(c);
-}
-
-static dnnl_primitive_t conv_get(const nn_conv *c, int t, size_t *scratch, int *slot) {
-  int victim = -1;
-  *slot = -1;
-  pthread_mutex_lock(&g_mu);
-  for (int i = 0; i < CONV_CACHE; i++) {
-    conv_prim *e = &g_conv[i];
-    if (e->prim && e->key == c && e->t == t) {
       e->used = ++g_tick;
       e->refs++;
       *scratch = e->scratch;
@@ -919,15 +990,6 @@ static dnnl_primitive_t conv_get(const nn_conv *c, int t, size_t *scratch, int *
     e->scratch = *scratch;
     e->used = ++g_tick;
     e->refs = 1;
-    if (e->refs == 0 &&
-        (victim < 0 || !e->prim || (g_conv[victim].prim && e->used < g_conv[victim].used)))
-      victim = i;
-  }
-  dnnl_primitive_t prim = conv_make(c, t, &c->wmd, NULL, scratch);
-  if (prim && victim >= 0) {
-    conv_prim *e = &g_conv[victim];
-    if (e->prim) dnnl_primitive_destroy(e->prim);
-    *e = (conv_prim){c, t, prim, *scratch, ++g_tick, 1};
     *slot = victim;
   }
   pthread_mutex_unlock(&g_mu);
@@ -962,32 +1024,6 @@ static int bmm_execute(dnnl_primitive_t prim, const long *key, size_t scratch, c
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
     int n = 3;
     if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
-int nn_conv_run(const nn_conv *c, const unsigned short *x, int t, float *y) {
-  size_t scratch = 0;
-  int slot;
-  dnnl_primitive_t prim = conv_get(c, t, &scratch, &slot);
-  if (!prim) return 0;
-  int tout = conv_out_len(c, t);
-  dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout}, dsp = {(dnnl_dim_t)scratch};
-  dnnl_memory_desc_t src, dst, bias, smd;
-  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
-  dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mb = NULL, msp = NULL;
-  dnnl_stream_t st = NULL;
-  int ok = (!scratch || sbuf) && !dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) &&
-           !dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) &&
-           !dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a) &&
-           !dnnl_memory_desc_init_by_tag(&smd, 1, dsp, dnnl_u8, dnnl_a) &&
-           !dnnl_memory_create(&ms, &src, g_engine, (void *)x) &&
-           !dnnl_memory_create(&mw, &c->wmd, g_engine, c->wbuf) &&
-           !dnnl_memory_create(&md, &dst, g_engine, y) &&
-           (!c->b || !dnnl_memory_create(&mb, &bias, g_engine, (void *)c->b)) &&
-           (!scratch || !dnnl_memory_create(&msp, &smd, g_engine, sbuf)) &&
-           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
-  if (ok) {
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}};
-    int n = 3;
-    if (mb) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
-    if (msp) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, msp};
     omp_set_num_threads(nn_get_threads());
     ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
   }
@@ -1011,15 +1047,6 @@ int nn_matmul_batched(int batch, int m, int k, int n, const float *a, const long
   if (prim) {
     ok = bmm_execute(prim, key, scratch, a, b, c);
     bmm_put(prim, slot);
-  dnnl_memory_t all[5] = {ms, mw, md, mb, msp};
-  for (int i = 0; i < 5; i++)
-    if (all[i]) dnnl_memory_destroy(all[i]);
-  free(sbuf);
-  if (slot < 0) dnnl_primitive_destroy(prim);
-  else {
-    pthread_mutex_lock(&g_mu);
-    g_conv[slot].refs--;
-    pthread_mutex_unlock(&g_mu);
   }
   return ok;
 }
