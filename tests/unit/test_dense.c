@@ -229,6 +229,8 @@ static void test_batched(void) {
   CHECK(memcmp(c1, c2, sizeof c1) == 0);
   CHECK_NEAR(c1[0], 1 * 6 + 2 * 5 + 3 * 4, 0);
   CHECK_NEAR(c1[3], 4 * 3 + 5 * 2 + 6 * 1, 0);
+}
+
 static float from_bf16(unsigned short b) {
   uint32_t u = (uint32_t)b << 16;
   float f;
