@@ -14,12 +14,16 @@
 # "N passed, N failed" (the line tests/run.sh counts) and sets the exit
 # status. $T is a temporary directory removed on exit; $CLAP is the binary of
 # $BUILD (default build); $SQLITE3 the sqlite3 shell. The working directory
-# is the repository root.
+# is the repository root. sox runs without dither (SOX_OPTS): by default it
+# dithers what it writes at 16 bits with fresh random numbers each run, so
+# the audio the tests make, and every vector from it, would differ between
+# runs (test_calls compares such vectors to 1e-6).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 BUILD=${BUILD:-build}
 CLAP="$PWD/$BUILD/clap"
 SQLITE3=${CLAP_SQLITE3:-sqlite3}
+export SOX_OPTS="--no-dither"
 T=$(mktemp -d "${TMPDIR:-/tmp}/clap-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 _pass=0
