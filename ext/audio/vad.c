@@ -18,7 +18,7 @@
 #define VN (VWIN / DEC) /* 160 decimated samples */
 #define LAG_MIN 10      /* 400 Hz at 4 kHz */
 #define LAG_MAX 66      /* 60.6 Hz */
-#define SMOOTH 3        /* es: frames each side */
+#define SMOOTH 5        /* es, vs: frames each side (110 ms in all) */
 #define BIN_DB 0.25
 #define SPREAD_MAX_DB 4.0
 #define HIST_LO (-130.0)
@@ -288,14 +288,12 @@ static void smooth_lin(const float *v, long n, float *vs) {
   }
 }
 
-static void smooth(const float *e, long n, float *es) {
-  for (long t = 0; t < n; t++) {
-    double s = 0;
-    int k = 0;
-    for (long j = t - SMOOTH; j <= t + SMOOTH; j++)
-      if (j >= 0 && j < n) s += pow(10, e[j] / 10), k++;
-    es[t] = (float)(10 * log10(s / k));
-  }
+/* es: the mean of the linear energies over the window, in dB (lin: scratch
+** for n floats). */
+static void smooth(const float *e, long n, float *es, float *lin) {
+  for (long t = 0; t < n; t++) lin[t] = (float)pow(10, e[t] / 10);
+  smooth_lin(lin, n, es);
+  for (long t = 0; t < n; t++) es[t] = (float)(10 * log10(es[t]));
 }
 
 /* Marks speech frames in `on` (0/1): a voiced frame above the onset
@@ -395,7 +393,7 @@ clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err)
     rc = clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
   } else {
     float *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n, *th = es + 4 * n;
-    smooth(v->e, n, es);
+    smooth(v->e, n, es, vs);
     smooth_lin(v->v, n, vs);
     noise_floor(&v->o, es, n, fl, spread);
     thresholds(&v->o, fl, spread, n, th);

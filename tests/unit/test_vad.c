@@ -50,17 +50,20 @@ typedef struct condition {
   double short_floor; /* > 0: the target is not met; this floor guards the measured level */
 } condition;
 
-/* Babble at 5 dB SNR misses the target: the bundled corpus (regenerated with
-** loudness as an emotional cue) has utterances ~8 dB apart in level, so at a
-** channel-average SNR of 5 dB the quiet ones sit near 0 dB under 8-talker
-** babble, where neither the energy nor the voicing of a frame tells them
-** from the babble; measured 0.70 (tests/bench/RESULTS.md, "not met"). That
-** condition asserts a floor under the measured level, not the target; the
-** printed figure is the one reported. */
+/* Babble at 5 dB SNR misses the target: the bundled corpus (loudness is one
+** of its emotional cues) spreads the turns' own SNR from about -12 to +14 dB
+** around the channel's 5 dB average, and over a quarter of the turns sit
+** under 0 dB, under 8-talker babble of the same synthesiser, where neither a
+** frame's energy, its voicing, nor its spectral shape (flatness, entropy,
+** harmonicity: frame-level AUC ~0.5 for those turns) tells them from the
+** babble; measured 0.753 here (tests/bench/RESULTS.md, "not met"). That
+** condition asserts a floor just under the measured level, not the target;
+** the printed figure is the one reported. Every condition asserts that no
+** segment lands on the wrong channel. */
 static const condition conditions[] = {
     {"clean", SC_CLEAN, 0, 0.95, 0},       {"white 20 dB", SC_WHITE, 20, 0.95, 0},
     {"babble 20 dB", SC_BABBLE, 20, 0.95, 0}, {"white 5 dB", SC_WHITE, 5, 0.85, 0},
-    {"babble 5 dB", SC_BABBLE, 5, 0.85, 0.65},
+    {"babble 5 dB", SC_BABBLE, 5, 0.85, 0.74},
 };
 
 /* Five calls of 40 turns per condition: the pooled F1. The defaults of
@@ -83,18 +86,13 @@ static void test_boundary_f1(void) {
     double p = (double)tot.matched / tot.found, r = (double)tot.matched / tot.truth;
     double f1 = 2 * p * r / (p + r);
     printf("boundary F1 %-13s %.3f (precision %.3f, recall %.3f, %d boundaries; %d segments on "
-           "the wrong channel, %d false alarms)\n",
-           cd->name, f1, p, r, tot.truth, tot.wrong_channel, tot.false_alarm);
-    if (cd->short_floor > 0) {
-      CHECK(f1 >= cd->short_floor);
-      CHECK(tot.wrong_channel <= 2);
-    } else {
-      CHECK(f1 >= cd->min_f1);
-      CHECK_INT(tot.wrong_channel, 0);
-    }
+           "the wrong channel, %d false alarms; target %.2f%s)\n",
+           cd->name, f1, p, r, tot.truth, tot.wrong_channel, tot.false_alarm, cd->min_f1,
+           f1 >= cd->min_f1 ? "" : ", not met");
+    CHECK(f1 >= (cd->short_floor > 0 ? cd->short_floor : cd->min_f1));
+    CHECK_INT(tot.wrong_channel, 0);
   }
 }
-
 
 static void test_options(void) {
   vad_options o, d;
