@@ -13,7 +13,9 @@
 **    peak RSS of decoding one channel whole (audio_decode_file), what a
 **    segmenter that did not stream would need at least.
 ** 3. Boundary F1 (100 ms) pooled over 5 calls x 40 turns per condition,
-**    seeds 6..10 as in test_vad.c.
+**    seeds 6..10 as in test_vad.c; and on calls the defaults were never
+**    tuned on: seeds 11..30, and seeds 1..10 with the pools swapped (turns
+**    from s4-s5, babble from s1-s3).
 ** Prints key=value lines for bench_vad.sh.
 */
 #include <stdio.h>
@@ -27,7 +29,7 @@
 #include "../unit/synth_call.h"
 #include "vad.h"
 
-static sc_pool turns, babble;
+static sc_pool turns, babble, turns_b, babble_b;
 
 static int write_long(const char *path, double minutes, long *frames) {
   SF_INFO info = {.samplerate = SC_RATE, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
@@ -100,11 +102,13 @@ static int job_whole(const char *path) {
   return 1;
 }
 
-static double pooled_f1(sc_noise noise, double snr) {
+/* Pooled over seeds s0..s1, turns and babble from the pools given. */
+static double pooled_f1_on(const sc_pool *tp, const sc_pool *bp, uint64_t s0, uint64_t s1,
+                           sc_noise noise, double snr) {
   long t = 0, f = 0, m = 0, wrong = 0;
-  for (uint64_t seed = 6; seed <= 10; seed++) {
+  for (uint64_t seed = s0; seed <= s1; seed++) {
     sc_call c;
-    if (!sc_build(&c, &turns, &babble, 40, noise, snr, seed)) return -1;
+    if (!sc_build(&c, tp, bp, 40, noise, snr, seed)) return -1;
     double st[512], en[512];
     int chn[512], k = 0;
     for (int ch = 0; ch < 2; ch++) {
@@ -124,6 +128,18 @@ static double pooled_f1(sc_noise noise, double snr) {
   double p = (double)m / f, r = (double)m / t;
   if (wrong) printf("wrong_channel=%ld\n", wrong);
   return 2 * p * r / (p + r);
+}
+
+static double pooled_f1(sc_noise noise, double snr) {
+  return pooled_f1_on(&turns, &babble, 6, 10, noise, snr);
+}
+
+/* Calls the defaults were never tuned on: seeds 11..30 (the test's pools),
+** and the pools swapped (turns from s4-s5, babble from s1-s3), seeds 1..10. */
+static void held_out(const char *key, const sc_pool *tp, const sc_pool *bp, uint64_t s0, uint64_t s1) {
+  printf("%s_white20=%.3f\n%s_babble20=%.3f\n%s_white5=%.3f\n%s_babble5=%.3f\n", key,
+         pooled_f1_on(tp, bp, s0, s1, SC_WHITE, 20), key, pooled_f1_on(tp, bp, s0, s1, SC_BABBLE, 20), key,
+         pooled_f1_on(tp, bp, s0, s1, SC_WHITE, 5), key, pooled_f1_on(tp, bp, s0, s1, SC_BABBLE, 5));
 }
 
 int main(int argc, char **argv) {
@@ -160,7 +176,14 @@ int main(int argc, char **argv) {
   printf("f1_clean=%.3f\nf1_white20=%.3f\nf1_babble20=%.3f\nf1_white5=%.3f\nf1_babble5=%.3f\n",
          pooled_f1(SC_CLEAN, 0), pooled_f1(SC_WHITE, 20), pooled_f1(SC_BABBLE, 20),
          pooled_f1(SC_WHITE, 5), pooled_f1(SC_BABBLE, 5));
+  held_out("ho_seeds", &turns, &babble, 11, 30);
+  if (sc_pool_load(&turns_b, "samples/audio/s[45]/*.flac", 400) < 50 ||
+      sc_pool_load(&babble_b, "samples/audio/s[1-3]/*.flac", 400) < 100)
+    return 1;
+  held_out("ho_swap", &turns_b, &babble_b, 1, 10);
   sc_pool_free(&turns);
   sc_pool_free(&babble);
+  sc_pool_free(&turns_b);
+  sc_pool_free(&babble_b);
   return 0;
 }
