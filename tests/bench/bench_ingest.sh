@@ -46,7 +46,7 @@ run() { # label command... -> "wall cpu" (CPU = user + sys of every child)
     { echo "bench_ingest: $1 failed:" >&2; tail -5 "$W/err.txt" >&2; exit 1; }
   awk '{ printf "%.2f %.2f", $1, $2 + $3 }' "$W/time"
 }
-ingest() { rm -f "$W/b.db"*; run "$CLAP" ingest "$W/b.db" "${manifests[@]}" --workers "$1"; }
+ingest() { rm -f "$W/b.db"*; run "$CLAP" ingest --create "$W/b.db" "${manifests[@]}" --workers "$1"; }
 sox_seq() { rm -rf "$W/o"; mkdir -p "$W/o"; run bash -c "while IFS= read -r l; do bash -c '$sox_one' _ \"\$l\"; done < '$W/jobs'"; }
 sox_par() { rm -rf "$W/o"; mkdir -p "$W/o"; run bash -c "tr '\n' '\0' < '$W/jobs' | xargs -0 -P2 -n1 bash -c '$sox_one' _"; }
 
