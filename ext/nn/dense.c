@@ -315,6 +315,49 @@ static void weights_free(void *p) {
   pthread_mutex_unlock(&g_arena_mu);
 }
 
+/* One argument of a primitive run: its kind (DNNL_ARG_*), descriptor and
+** buffer; a NULL buffer leaves the argument out (an absent bias). */
+typedef struct exec_arg {
+  int arg;
+  const dnnl_memory_desc_t *md;
+  const void *buf;
+} exec_arg;
+
+#define EXEC_MAX_ARGS 6
+
+/* Runs prim once on n arguments plus a scratchpad of `scratch` bytes (the
+** primitives are made with user scratchpads, so concurrent runs of one
+** primitive never share one), on `threads` OpenMP threads. 1 on success. */
+static int exec_prim(dnnl_primitive_t prim, const exec_arg *in, int n, size_t scratch, int threads) {
+  dnnl_memory_t mem[EXEC_MAX_ARGS + 1] = {NULL};
+  dnnl_exec_arg_t args[EXEC_MAX_ARGS + 1];
+  int na = 0;
+  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
+  int ok = (!scratch || sbuf) && n <= EXEC_MAX_ARGS;
+  for (int i = 0; ok && i < n; i++) {
+    if (!in[i].buf) continue;
+    ok = !dnnl_memory_create(&mem[na], in[i].md, g_engine, (void *)in[i].buf);
+    if (ok) args[na] = (dnnl_exec_arg_t){in[i].arg, mem[na]}, na++;
+  }
+  if (ok && scratch) {
+    dnnl_memory_desc_t smd;
+    dnnl_dims_t ds = {(dnnl_dim_t)scratch};
+    ok = !dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_u8, dnnl_a) &&
+         !dnnl_memory_create(&mem[na], &smd, g_engine, sbuf);
+    if (ok) args[na] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, mem[na]}, na++;
+  }
+  dnnl_stream_t st = NULL;
+  ok = ok && !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+  if (ok) {
+    omp_set_num_threads(threads);
+    ok = !dnnl_primitive_execute(prim, st, na, args) && !dnnl_stream_wait(st);
+  }
+  if (st) dnnl_stream_destroy(st);
+  for (int i = 0; i < na; i++) dnnl_memory_destroy(mem[i]);
+  free(sbuf);
+  return ok;
+}
+
 /* One reorder (with conversion) of src's data into dst's layout. */
 static int reorder(const dnnl_memory_desc_t *src, const void *from_buf, const dnnl_memory_desc_t *dst,
                    void *to_buf) {
@@ -407,37 +450,17 @@ void nn_dense_fuse_gelu(nn_dense *d) { d->gelu = 1; }
 /* Run primitive `prim` on this call's memory objects. 0 on failure. */
 static int execute(const nn_dense *d, dnnl_primitive_t prim, size_t scratch, const void *x,
                    int rows, void *y, int y_bf16) {
-  dnnl_memory_desc_t a, c, bmd, smd;
+  dnnl_memory_desc_t a, c, bmd;
   dnnl_dims_t da = {rows, d->in}, dc = {rows, d->out}, db = {1, d->out};
-  dnnl_dims_t ds = {(dnnl_dim_t)scratch};
-  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
-  dnnl_memory_t ma = NULL, mw = NULL, mc = NULL, mb = NULL, ms = NULL;
-  dnnl_stream_t st = NULL;
-  int ok = (!scratch || sbuf) &&
-           !dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(d->prec), dnnl_ab) &&
-           !dnnl_memory_desc_init_by_tag(&c, 2, dc, y_bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab) &&
-           !dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab) &&
-           !dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_u8, dnnl_a) &&
-           !dnnl_memory_create(&ma, &a, g_engine, (void *)x) &&
-           !dnnl_memory_create(&mw, &d->wmd, g_engine, d->wbuf) &&
-           !dnnl_memory_create(&mc, &c, g_engine, y) &&
-           (!d->b || !dnnl_memory_create(&mb, &bmd, g_engine, (void *)d->b)) &&
-           (!scratch || !dnnl_memory_create(&ms, &smd, g_engine, sbuf)) &&
-           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
-  if (ok) {
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mc}};
-    int n = 3;
-    if (mb) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
-    if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
-    omp_set_num_threads(nn_get_threads());
-    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
-  }
-  if (st) dnnl_stream_destroy(st);
-  dnnl_memory_t all[5] = {ma, mw, mc, mb, ms};
-  for (int i = 0; i < 5; i++)
-    if (all[i]) dnnl_memory_destroy(all[i]);
-  free(sbuf);
-  return ok;
+  if (dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(d->prec), dnnl_ab) ||
+      dnnl_memory_desc_init_by_tag(&c, 2, dc, y_bf16 ? dnnl_bf16 : dnnl_f32, dnnl_ab) ||
+      dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab))
+    return 0;
+  exec_arg args[] = {{DNNL_ARG_SRC, &a, x},
+                     {DNNL_ARG_WEIGHTS, &d->wmd, d->wbuf},
+                     {DNNL_ARG_DST, &c, y},
+                     {DNNL_ARG_BIAS, &bmd, d->b}};
+  return exec_prim(prim, args, 4, scratch, nn_get_threads());
 }
 
 /* The oneDNN product on x (float32 or bfloat16 as the dense's precision).
@@ -591,31 +614,13 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
     md[2] = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     md[3] = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
   }
-  dnnl_memory_desc_t smd;
-  dnnl_dims_t ds = {(dnnl_dim_t)scratch};
-  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
-  dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, mbias = NULL, ms = NULL;
-  dnnl_stream_t st = NULL;
-  ok = ok && (!scratch || sbuf) && !dnnl_memory_desc_init_by_tag(&smd, 1, ds, dnnl_u8, dnnl_a) &&
-       !dnnl_memory_create(&ma, md[0], g_engine, (void *)a) &&
-       !dnnl_memory_create(&mb, md[1], g_engine, (void *)b) &&
-       !dnnl_memory_create(&mc, md[2], g_engine, c) &&
-       (!mm->bias || !dnnl_memory_create(&mbias, md[3], g_engine, (void *)bias)) &&
-       (!scratch || !dnnl_memory_create(&ms, &smd, g_engine, sbuf)) &&
-       !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
   if (ok) {
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    int n = 3;
-    if (mbias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mbias};
-    if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
-    omp_set_num_threads(nn_get_threads());
-    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
+    exec_arg args[] = {{DNNL_ARG_SRC, md[0], a},
+                       {DNNL_ARG_WEIGHTS, md[1], b},
+                       {DNNL_ARG_DST, md[2], c},
+                       {DNNL_ARG_BIAS, md[3], mm->bias ? bias : NULL}};
+    ok = exec_prim(prim, args, 4, scratch, nn_get_threads());
   }
-  if (st) dnnl_stream_destroy(st);
-  dnnl_memory_t all[5] = {ma, mb, mc, mbias, ms};
-  for (int i = 0; i < 5; i++)
-    if (all[i]) dnnl_memory_destroy(all[i]);
-  free(sbuf);
   smm_put(prim, slot);
   return ok;
 }
@@ -754,34 +759,18 @@ int nn_conv_run(const nn_conv *c, const unsigned short *x, int t, float *y) {
   dnnl_primitive_t prim = conv_get(c, t, &scratch, &slot);
   if (!prim) return 0;
   int tout = conv_out_len(c, t);
-  dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout}, dsp = {(dnnl_dim_t)scratch};
-  dnnl_memory_desc_t src, dst, bias, smd;
-  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
-  dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mb = NULL, msp = NULL;
-  dnnl_stream_t st = NULL;
-  int ok = (!scratch || sbuf) && !dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) &&
+  dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout};
+  dnnl_memory_desc_t src, dst, bias;
+  int ok = !dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) &&
            !dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) &&
-           !dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a) &&
-           !dnnl_memory_desc_init_by_tag(&smd, 1, dsp, dnnl_u8, dnnl_a) &&
-           !dnnl_memory_create(&ms, &src, g_engine, (void *)x) &&
-           !dnnl_memory_create(&mw, &c->wmd, g_engine, c->wbuf) &&
-           !dnnl_memory_create(&md, &dst, g_engine, y) &&
-           (!c->b || !dnnl_memory_create(&mb, &bias, g_engine, (void *)c->b)) &&
-           (!scratch || !dnnl_memory_create(&msp, &smd, g_engine, sbuf)) &&
-           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+           !dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a);
   if (ok) {
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}};
-    int n = 3;
-    if (mb) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
-    if (msp) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, msp};
-    omp_set_num_threads(nn_get_threads());
-    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
+    exec_arg args[] = {{DNNL_ARG_SRC, &src, x},
+                       {DNNL_ARG_WEIGHTS, &c->wmd, c->wbuf},
+                       {DNNL_ARG_DST, &dst, y},
+                       {DNNL_ARG_BIAS, &bias, c->b}};
+    ok = exec_prim(prim, args, 4, scratch, nn_get_threads());
   }
-  if (st) dnnl_stream_destroy(st);
-  dnnl_memory_t all[5] = {ms, mw, md, mb, msp};
-  for (int i = 0; i < 5; i++)
-    if (all[i]) dnnl_memory_destroy(all[i]);
-  free(sbuf);
   if (slot < 0) dnnl_primitive_destroy(prim);
   else {
     pthread_mutex_lock(&g_mu);
@@ -907,34 +896,16 @@ static void matmul_put(dnnl_primitive_t prim, int slot) {
 
 static int matmul_execute(const matmul_key *q, dnnl_primitive_t prim, size_t scratch, float alpha,
                           const float *a, const float *b, float *c) {
-  dnnl_memory_desc_t ma_d, mb_d, mc_d, s_d, sc_d;
-  dnnl_dims_t ds = {(dnnl_dim_t)scratch}, one = {1};
-  void *sbuf = scratch ? aligned_alloc(64, (scratch + 63) & ~(size_t)63) : NULL;
-  dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL, mscale = NULL;
-  dnnl_stream_t st = NULL;
-  int ok = (!scratch || sbuf) && matmul_mds(q, &ma_d, &mb_d, &mc_d) &&
-           !dnnl_memory_desc_init_by_tag(&s_d, 1, ds, dnnl_u8, dnnl_a) &&
-           !dnnl_memory_desc_init_by_tag(&sc_d, 1, one, dnnl_f32, dnnl_a) &&
-           !dnnl_memory_create(&ma, &ma_d, g_engine, (void *)a) &&
-           !dnnl_memory_create(&mb, &mb_d, g_engine, (void *)b) &&
-           !dnnl_memory_create(&mc, &mc_d, g_engine, c) &&
-           (!q->scaled || !dnnl_memory_create(&mscale, &sc_d, g_engine, &alpha)) &&
-           (!scratch || !dnnl_memory_create(&ms, &s_d, g_engine, sbuf)) &&
-           !dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
-  if (ok) {
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    int n = 3;
-    if (mscale) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_OUTPUT_SCALES, mscale};
-    if (ms) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
-    omp_set_num_threads(q->threads);
-    ok = !dnnl_primitive_execute(prim, st, n, args) && !dnnl_stream_wait(st);
-  }
-  if (st) dnnl_stream_destroy(st);
-  dnnl_memory_t all[5] = {ma, mb, mc, ms, mscale};
-  for (int i = 0; i < 5; i++)
-    if (all[i]) dnnl_memory_destroy(all[i]);
-  free(sbuf);
-  return ok;
+  dnnl_memory_desc_t ma_d, mb_d, mc_d, sc_d;
+  dnnl_dims_t one = {1};
+  if (!matmul_mds(q, &ma_d, &mb_d, &mc_d) ||
+      dnnl_memory_desc_init_by_tag(&sc_d, 1, one, dnnl_f32, dnnl_a))
+    return 0;
+  exec_arg args[] = {{DNNL_ARG_SRC, &ma_d, a},
+                     {DNNL_ARG_WEIGHTS, &mb_d, b},
+                     {DNNL_ARG_DST, &mc_d, c},
+                     {DNNL_ARG_ATTR_OUTPUT_SCALES, &sc_d, q->scaled ? &alpha : NULL}};
+  return exec_prim(prim, args, 4, scratch, q->threads);
 }
 
 void nn_matmul(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
