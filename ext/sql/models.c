@@ -146,18 +146,25 @@ static clap_status row_identity(sqlite3 *db, const model_ref *r, sqlite3_int64 *
   return rc;
 }
 
-/* metadata.encoders.<side>.<key> of the parsed metadata; "" when absent. */
-static void recorded_string(const cJSON *encoders, const char *side, const char *key,
-                            char out[SHA256_HEX_SIZE]) {
+/* metadata.encoders.<side>.<key> of the parsed metadata into out[size]; ""
+** when absent. A value too long for out is never cut to a prefix (which
+** could equal a real identity or precision): it reads "(too long)", which
+** matches none and shows in the mismatch message. */
+static void recorded_value(const cJSON *encoders, const char *side, const char *key, char *out,
+                           size_t size) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(
       cJSON_GetObjectItemCaseSensitive(encoders, side), key);
-  snprintf(out, SHA256_HEX_SIZE, "%s", cJSON_IsString(v) ? v->valuestring : "");
+  const char *s = cJSON_IsString(v) ? v->valuestring : "";
+  snprintf(out, size, "%s", strlen(s) < size ? s : "(too long)");
+}
+
+static void recorded_string(const cJSON *encoders, const char *side, const char *key,
+                            char out[SHA256_HEX_SIZE]) {
+  recorded_value(encoders, side, key, out, SHA256_HEX_SIZE);
 }
 
 static void recorded_prec(const cJSON *encoders, const char *side, char out[16]) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(encoders, side), "precision");
-  snprintf(out, 16, "%.15s", cJSON_IsString(v) ? v->valuestring : "");
+  recorded_value(encoders, side, "precision", out, 16);
 }
 
 /* What the model records of the encoders it was built on, as `clap model
