@@ -461,6 +461,28 @@ clap_status audio_decode_memory(const void *bytes, size_t nbytes, const char *na
   return rc;
 }
 
+/* Opens path for libsndfile: a regular, non-empty file (a missing one is an
+** I/O error, not a misleading "unrecognised format"). On success *fd and
+** *sf are the caller's to close (sf_close, then close). */
+static clap_status open_sound(const char *path, int *fd, SNDFILE **sf, SF_INFO *info,
+                              clap_error *err) {
+  struct stat st;
+  clap_status rc = fileio_open_regular(path, fd, &st, err);
+  if (rc == CLAP_ERR_NOTFOUND) rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
+  if (rc) return rc;
+  if (st.st_size == 0) {
+    close(*fd);
+    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", path);
+  }
+  memset(info, 0, sizeof *info);
+  *sf = sf_open_fd(*fd, SFM_READ, info, SF_FALSE);
+  if (!*sf) {
+    close(*fd);
+    return open_failed(path, err);
+  }
+  return CLAP_OK;
+}
+
 clap_status audio_decode_file(const char *path, const audio_options *opts, audio_pcm **out,
                               clap_error *err) {
   if (!path) return clap_error_set(err, CLAP_ERR_ARG, "audio_decode_file: NULL path");
@@ -469,24 +491,11 @@ clap_status audio_decode_file(const char *path, const audio_options *opts, audio
   decode_limits l;
   clap_status rc = check_options(path, opts, &l, err);
   if (rc) return rc;
-  /* Open the file ourselves so a missing file is an I/O error, not a
-  ** misleading "unrecognised format". */
   int fd;
-  struct stat st;
-  rc = fileio_open_regular(path, &fd, &st, err);
-  if (rc == CLAP_ERR_NOTFOUND) rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
-  if (rc) return rc;
-  if (st.st_size == 0) {
-    close(fd);
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", path);
-  }
+  SNDFILE *sf;
   SF_INFO info;
-  memset(&info, 0, sizeof info);
-  SNDFILE *sf = sf_open_fd(fd, SFM_READ, &info, SF_FALSE);
-  if (!sf) {
-    close(fd);
-    return open_failed(path, err);
-  }
+  rc = open_sound(path, &fd, &sf, &info, err);
+  if (rc) return rc;
   rc = decode_open(sf, &info, path, &l, out, err);
   sf_close(sf);
   close(fd);
@@ -496,20 +505,12 @@ clap_status audio_decode_file(const char *path, const audio_options *opts, audio
 clap_status audio_probe_file(const char *path, clap_error *err) {
   if (!path) return clap_error_set(err, CLAP_ERR_ARG, "audio_probe_file: NULL path");
   int fd;
-  struct stat st;
-  clap_status rc = fileio_open_regular(path, &fd, &st, err);
-  if (rc == CLAP_ERR_NOTFOUND) rc = err ? (err->code = CLAP_ERR_IO) : CLAP_ERR_IO;
-  if (rc) return rc;
-  if (st.st_size == 0) {
-    close(fd);
-    return clap_error_set(err, CLAP_ERR_FORMAT, "%s: empty (0 bytes)", path);
-  }
+  SNDFILE *sf;
   SF_INFO info;
-  memset(&info, 0, sizeof info);
-  SNDFILE *sf = sf_open_fd(fd, SFM_READ, &info, SF_FALSE);
-  if (!sf) rc = open_failed(path, err);
-  else rc = check_header(path, &info, INFINITY, err);
-  if (sf) sf_close(sf);
+  clap_status rc = open_sound(path, &fd, &sf, &info, err);
+  if (rc) return rc;
+  rc = check_header(path, &info, INFINITY, err);
+  sf_close(sf);
   close(fd);
   return rc;
 }
