@@ -383,17 +383,6 @@ static void markdown(FILE *f, report *r) {
 
 /* ------------------------------------------------------------------ HTML */
 
-/* Text for HTML and SVG alike: every markup character escaped. */
-static void esc(FILE *f, const char *s) {
-  for (; s && *s; s++) {
-    if (*s == '<') fputs("&lt;", f);
-    else if (*s == '>') fputs("&gt;", f);
-    else if (*s == '&') fputs("&amp;", f);
-    else if (*s == '"') fputs("&quot;", f);
-    else if (*s == '\'') fputs("&#39;", f);
-    else fputc(*s, f);
-  }
-}
 
 static void html_table(FILE *f, report *r) {
   char lab[64];
@@ -410,7 +399,7 @@ static void html_table(FILE *f, report *r) {
   cells(f, NULL, "<td>", "</tr>\n");
   for (int k = 0; k < r->nsets; k++) {
     fprintf(f, "<tr><td>%s</td><td>(%d) ", k == 0 ? "Zero-shot [Ours]" : "", r->sets[k].ps);
-    esc(f, r->sets[k].label);
+    report_html_escape(f, r->sets[k].label);
     fputs("</td>", f);
     cells(f, &r->sets[k].c[0], "<td>", "");
     cells(f, &r->sets[k].c[1], "<td>", "</tr>\n");
@@ -444,7 +433,7 @@ static const char *col_colour(int a) {
 static void legend_item(FILE *f, double x, double y, const char *colour, const char *text) {
   fprintf(f, "<rect x=%.1f y=%.1f width=12 height=12 fill='%s'/><text x=%.1f y=%.1f>", x, y - 11,
           colour, x + 16, y);
-  esc(f, text);
+  report_html_escape(f, text);
   fputs("</text>\n", f);
 }
 
@@ -470,7 +459,7 @@ static void svg_ua(FILE *f, report *r) {
       double h = ua * ph;
       fprintf(f, "<rect x=%.1f y=%.1f width=%.1f height=%.1f fill='%s'><title>", x + 4,
               H - MB - h, bw - 8, h, col_colour(a));
-      esc(f, lab);
+      report_html_escape(f, lab);
       fprintf(f, " pooled UA %.1f%% (evaluations #%d)</title></rect>\n", 100 * ua, cell_at(r, a)->id);
     }
     double lo = 2, hi = -1;
@@ -481,7 +470,7 @@ static void svg_ua(FILE *f, report *r) {
       char buf[300];
       fprintf(f, "<circle cx=%.1f cy=%.1f r=3.5 %s><title>fold ", x + bw / 2, H - MB - v * ph,
               fold_one_class(r, i) ? "fill='none' stroke='#222'" : "fill='#222'");
-      esc(f, fold_label(r, i, buf, sizeof buf));
+      report_html_escape(f, fold_label(r, i, buf, sizeof buf));
       fprintf(f, ": %.1f%% (evaluations #%d)</title></circle>\n", 100 * v, r->fold_id[i * r->ncols + a]);
     }
     if (hi >= lo)
@@ -489,7 +478,7 @@ static void svg_ua(FILE *f, report *r) {
               H - MB - lo * ph, H - MB - hi * ph);
     fprintf(f, "<text x=%.1f y=%d text-anchor=middle font-size=%d>", x + bw / 2, H - MB + 18,
             r->ncols > 12 ? FONT - 3 : FONT - 1);
-    esc(f, lab);
+    report_html_escape(f, lab);
     fputs("</text>\n", f);
   }
   fprintf(f, "<text x=%.1f y=%d text-anchor=middle>arm (ZS(k): zero-shot with prompt set k)</text>\n",
@@ -503,7 +492,7 @@ static void svg_ua(FILE *f, report *r) {
         "The values (%):</p>\n<table class=num><tr><th>arm</th>", f);
   for (int i = 0; i < r->nfolds; i++) {
     char buf[300];
-    fputs("<th>", f), esc(f, fold_label(r, i, buf, sizeof buf)), fputs("</th>", f);
+    fputs("<th>", f), report_html_escape(f, fold_label(r, i, buf, sizeof buf)), fputs("</th>", f);
   }
   fputs("<th>pooled</th></tr>\n<tr><td>held out: n (No / Yes)</td>", f);
   for (int i = 0; i < r->nfolds; i++) {
@@ -514,7 +503,7 @@ static void svg_ua(FILE *f, report *r) {
   fprintf(f, "<td>%d</td></tr>\n", pooled_n(r));
   for (int a = 0; a < r->ncols; a++) {
     col_label(r, a, lab, sizeof lab);
-    fputs("<tr><td>", f), esc(f, lab), fputs("</td>", f);
+    fputs("<tr><td>", f), report_html_escape(f, lab), fputs("</td>", f);
     for (int i = 0; i < r->nfolds; i++)
       fputs("<td>", f), pct(f, r->fold_ua[i * r->ncols + a]), fputs("</td>", f);
     fputs("<td>", f), pct(f, cell_at(r, a)->ua), fputs("</td></tr>\n", f);
@@ -652,7 +641,7 @@ static void svg_balance(FILE *f, sqlite3 *db) {
     double x = L;
     int y = top + row_h * i;
     fprintf(f, "<text x=4 y=%d>", y + 16);
-    esc(f, row[i].session);
+    report_html_escape(f, row[i].session);
     fputs("</text>\n", f);
     for (int k = 0; k < 3; k++) {
       double w = (double)row[i].cnt[k] / mx * plot;
@@ -675,7 +664,7 @@ static void svg_balance(FILE *f, sqlite3 *db) {
   fputs("<table class=num><tr><th>session</th><th>No</th><th>Yes</th><th>excluded</th>"
         "<th>labelled</th></tr>\n", f);
   for (int i = 0; i < n; i++) {
-    fputs("<tr><td>", f), esc(f, row[i].session);
+    fputs("<tr><td>", f), report_html_escape(f, row[i].session);
     fprintf(f, "</td><td>%d</td><td>%d</td><td>%d</td><td>%d%s</td></tr>\n", row[i].cnt[0],
             row[i].cnt[1], row[i].cnt[2], row[i].cnt[0] + row[i].cnt[1],
             row[i].cnt[0] && row[i].cnt[1] ? "" : " (one class)");
@@ -692,11 +681,11 @@ static void provenance(FILE *f, const report *r) {
   struct tm tm;
   strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
   fputs("<table class=prov>\n<tr><td>database</td><td><code>", f);
-  esc(f, r->path);
+  report_html_escape(f, r->path);
   fputs("</code></td></tr>\n<tr><td>run</td><td><code>", f);
-  esc(f, r->run);
+  report_html_escape(f, r->run);
   fputs("</code>, evaluated ", f);
-  esc(f, r->evaluated ? r->evaluated : "?");
+  report_html_escape(f, r->evaluated ? r->evaluated : "?");
   fprintf(f, "; page written %s by clap %s</td></tr>\n", now, CLAP_VERSION);
   cJSON *k = cJSON_Parse(r->config_key ? r->config_key : "");
   static const char *const enc[2][2] = {{"audio_encoder", "audio"}, {"text_encoder", "text"}};
@@ -707,7 +696,7 @@ static void provenance(FILE *f, const report *r) {
       fputs("?</td></tr>\n", f);
       continue;
     }
-    fputs("<code>", f), esc(f, name->valuestring), fputs("</code>", f);
+    fputs("<code>", f), report_html_escape(f, name->valuestring), fputs("</code>", f);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(r->db, "SELECT DISTINCT coalesce(encoder_id, 'unknown') FROM features "
                            "WHERE encoder=? AND modality=? ORDER BY 1 LIMIT 4",
@@ -717,10 +706,10 @@ static void provenance(FILE *f, const report *r) {
       const char *sep = ", identity ";
       int step;
       while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        fputs(sep, f), fputs("<code>", f), esc(f, (const char *)sqlite3_column_text(st, 0));
+        fputs(sep, f), fputs("<code>", f), report_html_escape(f, (const char *)sqlite3_column_text(st, 0));
         fputs("</code>", f), sep = "; ";
       }
-      if (step != SQLITE_DONE) fputs(", identity unreadable: ", f), esc(f, sqlite3_errmsg(r->db));
+      if (step != SQLITE_DONE) fputs(", identity unreadable: ", f), report_html_escape(f, sqlite3_errmsg(r->db));
     }
     sqlite3_finalize(st);
     fputs("</td></tr>\n", f);
@@ -731,7 +720,7 @@ static void provenance(FILE *f, const report *r) {
     const cJSON *v = cJSON_GetObjectItem(k, keys[i]);
     fprintf(f, "%s%s ", i ? ", " : "", keys[i]);
     if (cJSON_IsNumber(v)) fprintf(f, "%g", v->valuedouble);
-    else if (cJSON_IsString(v)) esc(f, v->valuestring);
+    else if (cJSON_IsString(v)) report_html_escape(f, v->valuestring);
     else fputs("?", f);
   }
   if (r->nkeys > 1)
@@ -760,7 +749,7 @@ static int quality_table(FILE *f, const char *path) {
   }
   const cJSON *corpus = cJSON_GetObjectItem(q, "corpus");
   fputs("<h2>What the audio carries (leave one session out)</h2>\n<p>", f);
-  if (cJSON_IsString(corpus)) fputs("Corpus <code>", f), esc(f, corpus->valuestring), fputs("</code>. ", f);
+  if (cJSON_IsString(corpus)) fputs("Corpus <code>", f), report_html_escape(f, corpus->valuestring), fputs("</code>. ", f);
   fputs("Latent recovery: r of a ridge regression from the cached audio features to each latent "
         "of the generator; supervised UA: a logistic probe per emotion. 95% bootstrap intervals "
         "over utterances.</p>\n<table class='num q'><tr><th>latent</th><th>r</th><th>95% CI</th>"
@@ -776,7 +765,7 @@ static int quality_table(FILE *f, const char *path) {
       double s = k ? 100 : 1;
       if (k) fputs("<td></td>", f);
       if (cJSON_IsString(nm) && cJSON_IsNumber(v) && cJSON_IsNumber(lo) && cJSON_IsNumber(hi)) {
-        fputs("<td>", f), esc(f, nm->valuestring);
+        fputs("<td>", f), report_html_escape(f, nm->valuestring);
         fprintf(f, k ? "</td><td>%.1f</td><td>%.1f–%.1f</td>" : "</td><td>%.2f</td><td>%.2f–%.2f</td>",
                 s * v->valuedouble, s * lo->valuedouble, s * hi->valuedouble);
       } else {
@@ -814,13 +803,13 @@ static int write_html(report *r, const char *path, const char *quality) {
   fprintf(f, "<!doctype html><html lang='ja'><head><meta charset='utf-8'><title>sqlite-clap: "
           "Table III</title>%s</head><body>\n", style);
   fputs("<h1>Purchase intention: Table III</h1>\n<p>Run <code>", f);
-  esc(f, r->run);
+  report_html_escape(f, r->run);
   fprintf(f, "</code>, leave one session out, pooled over %d folds, n = %d held-out customer "
           "utterances. Percentages.</p>\n", r->nfolds, pooled_n(r));
   provenance(f, r);
   if (r->pooled_config) {
     fputs("<p>Configuration pooled (every fold): ", f);
-    esc(f, r->pooled_config);
+    report_html_escape(f, r->pooled_config);
     fprintf(f, "; inputs digest %s.</p>\n", r->pooled_digest[0] ? r->pooled_digest : "?");
   }
   if (any_one_class(r)) {
@@ -829,7 +818,7 @@ static int write_html(report *r, const char *path, const char *quality) {
       char buf[300];
       if (!fold_one_class(r, i)) continue;
       fputs(k++ ? ", " : "", f);
-      esc(f, fold_label(r, i, buf, sizeof buf));
+      report_html_escape(f, fold_label(r, i, buf, sizeof buf));
     }
     fprintf(f, ". %s</p>\n", one_class_note);
   }

@@ -96,7 +96,7 @@ static clap_status load(sqlite3 *db, const char *timeline, const char *const *se
   return s;
 }
 
-static void html_escape(FILE *f, const char *s) {
+void report_html_escape(FILE *f, const char *s) {
   for (; s && *s; s++) {
     if (*s == '<') fputs("&lt;", f);
     else if (*s == '>') fputs("&gt;", f);
@@ -152,7 +152,7 @@ static void svg_session(FILE *f, const calls *c, long a, long b) {
   tmax = ceil(tmax / 10) * 10;
   double w = SVG_W - PAD_L - PAD_R, h = SVG_H - PAD_T - PAD_B;
   fputs("<h2>", f);
-  html_escape(f, c->pts[a].session);
+  report_html_escape(f, c->pts[a].session);
   fprintf(f, "</h2>\n<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
              "role='img'><g font-size='11'>\n", SVG_W, SVG_H);
   fprintf(f, "<rect x='%d' y='%d' width='%.0f' height='%.0f' fill='none' stroke='#999'/>\n",
@@ -182,14 +182,14 @@ static void svg_session(FILE *f, const calls *c, long a, long b) {
     for (long k = i; k < j; k++) {
       fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>",
               PAD_L + w * c->pts[k].start / tmax, PAD_T + h * (1 - c->pts[k].p), col);
-      html_escape(f, c->pts[k].utt);
+      report_html_escape(f, c->pts[k].utt);
       fputs(" (", f);
-      html_escape(f, c->pts[k].role);
+      report_html_escape(f, c->pts[k].role);
       fprintf(f, ") at %.2f s: P = %.3f</title></circle>\n", c->pts[k].start, c->pts[k].p);
     }
     fprintf(f, "<rect x='%.0f' y='%d' width='12' height='3' fill='%s'/><text x='%.0f' y='%d'>%s (",
             PAD_L + w + 10, PAD_T + 8 + 16 * line, col, PAD_L + w + 26, PAD_T + 12 + 16 * line, ch);
-    html_escape(f, c->pts[i].role);
+    report_html_escape(f, c->pts[i].role);
     fputs(")</text>\n", f);
     i = j;
   }
@@ -202,7 +202,7 @@ static clap_status html(const char *path, const char *timeline, const calls *c, 
   fputs("<!doctype html><html><head><meta charset='utf-8'><title>sqlite-clap: call timelines"
         "</title><style>body{font-family:sans-serif;max-width:800px;margin:2em auto}</style>"
         "</head><body>\n<h1>Call timelines: ", f);
-  html_escape(f, timeline);
+  report_html_escape(f, timeline);
   fputs("</h1>\n<p>Each dot is an utterance at its start time; its height is the zero-shot "
         "probability of the timeline's positive sentence. Hover a dot for the utterance.</p>\n", f);
   for (long i = 0; i < c->n;) {

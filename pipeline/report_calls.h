@@ -26,4 +26,9 @@
 clap_status report_calls(sqlite3 *db, const char *timeline, const char *const *sessions,
                          int nsessions, FILE *out, const char *html_path, clap_error *err);
 
+/* s on f with every markup character (< > & " ') escaped: text for HTML
+** and SVG, in elements and attributes alike (both report pages use it).
+** NULL writes nothing. */
+void report_html_escape(FILE *f, const char *s);
+
 #endif
