@@ -58,7 +58,8 @@ struct hubert {
   nn_precision prec;
   int released; /* a bf16 setting handed the f32 linear weights back (st_release) */
   float *pos_w; /* owned: weight-normed, per group [C/groups][k][C/groups] */
-  nn_conv *pos_conv; /* owned, bf16 only: the positional conv on oneDNN */
+  nn_conv *pos_conv; /* owned: the positional conv on oneDNN at the precision, or
+                     ** NULL (oneDNN has none: sgemm by groups, pos_embed) */
   const float *pos_b;
   const float *enc_ln_w, *enc_ln_b;
   hubert_layer *layer;
@@ -340,10 +341,9 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
 }
 
 static void free_denses(hubert *m) {
-  clap_error ignored;
   nn_conv_free(m->pos_conv);
   m->pos_conv = NULL;
-  hconv_set_precision(&m->conv, NN_F32, &ignored); /* frees its denses; cannot fail */
+  hconv_free_prims(&m->conv);
   nn_dense_free(m->fp);
   m->fp = NULL;
   for (int l = 0; m->layer && l < m->cfg.layers; l++) {
@@ -366,13 +366,14 @@ static void trim_heap(void) {
 #endif
 }
 
-/* At bf16 the conv layers >= 1 and (when oneDNN runs it) the positional
-** conv have bfloat16 copies: their float32 layouts go, so they do not
-** count twice in RSS (hubert_set_precision rebuilds them for f32). */
-static void drop_f32_copies(hubert *m) {
+/* The conv layers >= 1 and the positional conv that oneDNN runs have its
+** copies of their weights (bfloat16, or float32 in its layout): our own
+** layouts go, so they do not count twice in RSS (hubert_set_precision
+** rebuilds them when it needs them). */
+static void drop_conv_copies(hubert *m) {
   hconv *hc = &m->conv;
   for (int i = 1; i < hc->n; i++)
-    if (hc->d[i]) free(hc->w[i]), hc->w[i] = NULL;
+    if (hc->d[i] || hc->cv[i]) free(hc->w[i]), hc->w[i] = NULL;
   if (m->pos_conv) free(m->pos_w), m->pos_w = NULL;
   trim_heap();
 }
@@ -424,7 +425,7 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     for (int l = 0; l < m->cfg.layers && !rc; l++) rc = load_layer(m, l, err);
     if (!rc) m->released = 0;
   }
-  /* and the float32 layouts a bf16 setting dropped */
+  /* and the conv layouts an earlier setting dropped (drop_conv_copies) */
   if (!rc && m->cfg.n_conv > 1 && !m->conv.w[1]) {
     int chunk = m->conv.chunk;
     rc = load_conv(m, err);
@@ -432,13 +433,13 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   }
   if (!rc && !m->pos_w) rc = load_pos_conv(m, err);
   if (!rc) rc = hconv_set_precision(&m->conv, p, err);
-  if (!rc && p == NN_BF16) {
+  if (!rc) {
     int H = m->cfg.hidden, K = m->cfg.pos_kernel;
-    rc = nn_conv_create(m->pos_w, m->pos_b, H, H, K, m->cfg.pos_groups, 1, K / 2, K / 2, 1,
+    rc = nn_conv_create(m->pos_w, m->pos_b, H, H, K, m->cfg.pos_groups, 1, K / 2, K / 2, 1, p,
                         &m->pos_conv, err);
-    if (rc == CLAP_ERR_UNSUPPORTED) rc = CLAP_OK; /* no bf16 kernel: the float32 conv runs */
+    if (rc == CLAP_ERR_UNSUPPORTED) rc = CLAP_OK; /* no oneDNN kernel: pos_embed's sgemm runs */
   }
-  if (!rc && p == NN_BF16) drop_f32_copies(m); /* before the linears bring their pages in */
+  if (!rc) drop_conv_copies(m); /* before the linears bring their pages in */
   if (!rc) rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);
   for (int l = 0; l < m->cfg.layers && !rc; l++) {
     hubert_layer *L = &m->layer[l];
@@ -514,7 +515,7 @@ static size_t pos_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
   size_t H = (size_t)c->hidden, K = (size_t)c->pos_kernel, per = H / (size_t)c->pos_groups;
   size_t rows = T < POS_ROWS ? (size_t)T : POS_ROWS;
-  if (m->pos_conv) return H * ((size_t)T + 1) + (H * (size_t)T + 1) / 2; /* pos_embed_bf16 */
+  if (m->pos_conv) return H * ((size_t)T + 1) + (H * (size_t)T + 1) / 2; /* pos_embed_onednn */
   return H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
 }
 
@@ -658,16 +659,17 @@ static int encoder_layers_bf16(const hubert *m, float *h, int T, int W, float *w
   return 1;
 }
 
-/* pos_embed at bf16: one oneDNN convolution over h in bfloat16 (zero
-** padding K/2 each side, bias and GELU fused); SamePad's dropped last
-** frame (even K) is simply not added. 0 when it could not run. */
-static int pos_embed_bf16(const hubert *m, float *h, int T, float *ws) {
+/* pos_embed on oneDNN: one convolution over h at the model's precision
+** (h converted to bfloat16 at bf16; zero padding K/2 each side, bias and
+** GELU fused); SamePad's dropped last frame (even K) is simply not added.
+** 0 when it could not run. */
+static int pos_embed_onednn(const hubert *m, float *h, int T, float *ws) {
   const hubert_config *c = &m->cfg;
   int H = c->hidden;
   float *out = ws; /* [T + 1, H] */
   unsigned short *hb = (unsigned short *)(out + (size_t)(T + 1) * H);
-  nn_to_bf16(h, hb, (long)T * H);
-  if (!nn_conv_run(m->pos_conv, hb, T, out)) return 0;
+  if (m->prec == NN_BF16) nn_to_bf16(h, hb, (long)T * H);
+  if (!nn_conv_run(m->pos_conv, m->prec == NN_BF16 ? (const void *)hb : h, T, out)) return 0;
   nn_add(h, out, (size_t)T * H);
   nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
   return 1;
@@ -750,7 +752,7 @@ static int forward(const hubert *m, const float *pcm, long n, double mean, doubl
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
   if (!nn_dense_run(m->fp, feat, T, h)) return 0;
   if (m->pos_conv) {
-    if (!pos_embed_bf16(m, h, T, phase)) return 0;
+    if (!pos_embed_onednn(m, h, T, phase)) return 0;
   } else {
     pos_embed(m, h, T, W, phase);
   }

@@ -93,15 +93,18 @@ void hubert_set_conv_chunk(hubert *m, int frames);
 clap_status hubert_forward(const hubert *m, const float *pcm, long n, float **states, int *frames,
                            clap_error *err);
 
-/* The precision of the linear layers and of conv layers >= 1 (dense.h,
-** hubert_conv.h): NN_F32 after hubert_load. Rebuilds each of them (a
-** reordered copy of the weights each); on failure the model is left with
-** no linears and must not encode until a call succeeds. Set it before the
-** model is shared between threads. At bf16 the attention products and
-** the positional conv (where oneDNN has a bf16 kernel for its shape) run
-** in bfloat16 too, and the float32 copies those layers no longer read are
-** freed (rebuilt from the checkpoint by a later f32 setting); conv layer
-** 0, softmax and the norms stay float32. */
+/* The precision of the linear layers, conv layers >= 1 and the positional
+** conv (dense.h, hubert_conv.h): NN_F32 after hubert_load. Rebuilds each of
+** them on oneDNN (the convolutions and the bf16 linears with reordered
+** copies of their weights; our own layouts of the convolutions' weights
+** are then freed, and rebuilt from the checkpoint by a later setting that
+** needs them). A convolution oneDNN has no kernel for at the precision
+** runs on float32 sgemm. On failure the model is left with no linears and
+** must not encode until a call succeeds. Set it before the model is shared
+** between threads. At bf16 the attention products run in bfloat16 too;
+** conv layer 0, softmax and the norms stay float32. At f32 the output's
+** bits do not depend on the thread count (tests/unit/test_hubert.c,
+** bench_hubert). */
 clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err);
 nn_precision hubert_precision(const hubert *m);
 

@@ -31,24 +31,44 @@ clap_status hconv_set_weight(hconv *c, int i, int cin, const float *w_pt, clap_e
   return CLAP_OK;
 }
 
-void hconv_free(hconv *c) {
+void hconv_free_prims(hconv *c) {
   for (int i = 0; c && i < HUBERT_MAX_CONV; i++) {
-    free(c->w[i]), c->w[i] = NULL;
     nn_dense_free(c->d[i]), c->d[i] = NULL;
+    nn_conv_free(c->cv[i]), c->cv[i] = NULL;
   }
 }
 
+void hconv_free(hconv *c) {
+  hconv_free_prims(c);
+  for (int i = 0; c && i < HUBERT_MAX_CONV; i++) free(c->w[i]), c->w[i] = NULL;
+}
+
+/* float32: each layer >= 1 on oneDNN's float32 convolution (bias and GELU
+** fused), or on sgemm where oneDNN has none for it (CLAP_ERR_UNSUPPORTED
+** is not an error here; running out of memory is). */
+static clap_status set_f32(hconv *c, clap_error *err) {
+  for (int i = 1; i < c->n; i++) {
+    clap_status rc = nn_conv_create(c->w[i], c->b[i], c->dim[i - 1], c->dim[i], c->kernel[i], 1,
+                                    c->stride[i], 0, 0, 1, NN_F32, &c->cv[i], err);
+    if (rc == CLAP_ERR_UNSUPPORTED) continue;
+    if (rc) {
+      hconv_free_prims(c);
+      return rc;
+    }
+  }
+  return CLAP_OK;
+}
+
 clap_status hconv_set_precision(hconv *c, nn_precision p, clap_error *err) {
-  for (int i = 0; i < HUBERT_MAX_CONV; i++) nn_dense_free(c->d[i]), c->d[i] = NULL;
-  if (p != NN_BF16) return CLAP_OK;
+  hconv_free_prims(c);
+  if (p != NN_BF16) return set_f32(c, err);
   clap_status rc = CLAP_OK;
   /* tap-major [dim][kernel][cin] is one window row of kernel·cin per channel */
   for (int i = 1; i < c->n && !rc; i++)
     if (!(rc = nn_dense_create(c->w[i], c->b[i], c->kernel[i] * c->dim[i - 1], c->dim[i], NN_BF16,
                                &c->d[i], err)))
       nn_dense_fuse_gelu(c->d[i]);
-  if (rc)
-    for (int i = 0; i < HUBERT_MAX_CONV; i++) nn_dense_free(c->d[i]), c->d[i] = NULL;
+  if (rc) hconv_free_prims(c);
   return rc;
 }
 
@@ -163,23 +183,25 @@ static void layer0(const hconv *c, const float *x, long lo, long rows, double me
     for (int j = 0; j < k; j++) col[(size_t)r * k1 + j] = sample(x, (lo + r) * s + j, mean, inv);
     col[(size_t)r * k1 + k] = 1.0f;
   }
-  /* At bf16 (the later layers have bf16 products) oneDNN's float32 product
-  ** applies GELU in its output stage, while the rows are in cache; float32
-  ** keeps sgemm and nn_gelu, whose bits its tests pin. */
+  /* oneDNN's float32 product applies GELU in its output stage, while the
+  ** rows are in cache; sgemm and nn_gelu where it cannot run */
   nn_mm mm = {.batch = 1, .m = rows, .n = co, .k = k1, .sa = {0, k1, 1}, .sb = {0, 1, k1},
               .sc = {0, co, 1}, .gelu = 1, .scale = 1.0f};
-  if (c->n > 1 && c->d[1] && nn_mm_run(&mm, col, w0s, NULL, out)) return;
+  if (nn_mm_run(&mm, col, w0s, NULL, out)) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, co, k1, 1.0f, col, k1,
               w0s, k1, 0.0f, out, co);
   nn_gelu(out, (size_t)rows * co);
 }
 
-/* Layer i >= 1: rows output frames from in [(rows-1)·s+k, cin]. A bf16
-** layer writes each output frame's window (k·cin values, contiguous in the
-** time-major input) as one bfloat16 row of col16 and runs one product. */
+/* Layer i >= 1: rows output frames from in [(rows-1)·s+k, cin]. A float32
+** layer is one oneDNN convolution when it has one. A bf16 layer writes
+** each output frame's window (k·cin values, contiguous in the time-major
+** input) as one bfloat16 row of col16 and runs one product. Otherwise
+** sgemm over blocks of taps (hubert_conv.h). */
 static int layer_n(const hconv *c, int i, const float *in, long rows, unsigned short *col16,
                    float *out) {
   int k = c->kernel[i], s = c->stride[i], co = c->dim[i], cin = c->dim[i - 1];
+  if (c->cv[i]) return nn_conv_run(c->cv[i], in, (int)((rows - 1) * s + k), out); /* GELU fused */
   if (c->d[i]) {
     size_t kc = (size_t)k * cin;
     for (long r = 0; r < rows; r++) nn_to_bf16(in + (size_t)r * s * cin, col16 + r * kc, (long)kc);

@@ -40,7 +40,7 @@ struct nn_dense {
 enum { DENSE_BIAS = 1, DENSE_GELU = 2, DENSE_DST_BF16 = 4 };
 
 typedef struct dense_prim {
-  int rows, in, out, flags;
+  int rows, in, out, flags, threads;
   nn_precision prec;
   dnnl_memory_desc_t wmd;
   dnnl_primitive_t prim;
@@ -149,12 +149,19 @@ void nn_to_bf16(const float *x, unsigned short *y, long n) {
 
 static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 : dnnl_f32; }
 
-/* The primitive for a matmul descriptor, with a user scratchpad (size in
-** *scratch), GELU fused into the output stage when gelu, C scaled by
-** scale when it is not 1; the weights' layout it chose in *chosen when
-** chosen. NULL when oneDNN cannot make one. */
-static dnnl_primitive_t make_matmul(const void *md, int gelu, float scale,
+/* The primitive for a matmul (or convolution) descriptor, made for
+** `threads` OpenMP threads, with a user scratchpad (size in *scratch),
+** GELU fused into the output stage when gelu, C scaled by scale when it is
+** not 1; the weights' layout it chose in *chosen when chosen. NULL when
+** oneDNN cannot make one.
+** oneDNN fixes a primitive's blocking and partition for the thread count
+** it is made under (OpenMP's, read at creation), so every cache keys its
+** primitives by the count they run on and makes them under it: a primitive
+** made on one thread inside a region's task and one made for the whole
+** pool are different primitives. */
+static dnnl_primitive_t make_matmul(const void *md, int gelu, float scale, int threads,
                                     dnnl_memory_desc_t *chosen, size_t *scratch) {
+  omp_set_num_threads(threads);
   dnnl_primitive_attr_t attr;
   if (dnnl_primitive_attr_create(&attr)) return NULL;
   int ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
@@ -183,8 +190,8 @@ static dnnl_primitive_t make_matmul(const void *md, int gelu, float scale,
 /* A matmul primitive for the shape; wmd NULL lets oneDNN choose the weights'
 ** layout (returned in *chosen). NULL when oneDNN cannot make one. */
 static dnnl_primitive_t make_prim(int rows, int in, int out, int flags, nn_precision p,
-                                  const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen,
-                                  size_t *scratch) {
+                                  int threads, const dnnl_memory_desc_t *wmd,
+                                  dnnl_memory_desc_t *chosen, size_t *scratch) {
   dnnl_memory_desc_t a, w, c, bmd;
   dnnl_dims_t da = {rows, in}, dw = {in, out}, dc = {rows, out}, db = {1, out};
   if (dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(p), dnnl_ab) ||
@@ -197,13 +204,11 @@ static dnnl_primitive_t make_prim(int rows, int in, int out, int flags, nn_preci
     return NULL;
   dnnl_matmul_desc_t md;
   if (dnnl_matmul_desc_init(&md, &a, &w, (flags & DENSE_BIAS) ? &bmd : NULL, &c)) return NULL;
-  return make_matmul(&md, flags & DENSE_GELU, 1.0f, chosen, scratch);
+  return make_matmul(&md, flags & DENSE_GELU, 1.0f, threads, chosen, scratch);
 }
 
-/* GELU is fused only in bf16: float32 applies nn_gelu after the product,
-** the same bits as the layers computed before dense existed. */
 static int dense_flags(const nn_dense *d) {
-  return (d->b ? DENSE_BIAS : 0) | (d->gelu && d->prec == NN_BF16 ? DENSE_GELU : 0);
+  return (d->b ? DENSE_BIAS : 0) | (d->gelu ? DENSE_GELU : 0);
 }
 
 /* The primitive for the shape, from the cache (made on a miss into the
@@ -212,13 +217,13 @@ static int dense_flags(const nn_dense *d) {
 ** the caller's to destroy. NULL when oneDNN cannot make one. */
 static dnnl_primitive_t prim_get(const nn_dense *d, int rows, int flags, size_t *scratch,
                                  int *slot) {
-  int victim = -1;
+  int victim = -1, threads = nn_get_threads();
   *slot = -1;
   pthread_mutex_lock(&g_mu);
   for (int i = 0; i < DENSE_CACHE; i++) {
     dense_prim *e = &g_cache[i];
     if (e->prim && e->rows == rows && e->in == d->in && e->out == d->out && e->flags == flags &&
-        e->prec == d->prec && dnnl_memory_desc_equal(&e->wmd, &d->wmd)) {
+        e->threads == threads && e->prec == d->prec && dnnl_memory_desc_equal(&e->wmd, &d->wmd)) {
       e->used = ++g_tick;
       e->refs++;
       *scratch = e->scratch;
@@ -229,11 +234,13 @@ static dnnl_primitive_t prim_get(const nn_dense *d, int rows, int flags, size_t 
     if (e->refs == 0 && (victim < 0 || !e->prim || (g_cache[victim].prim && e->used < g_cache[victim].used)))
       victim = i;
   }
-  dnnl_primitive_t prim = make_prim(rows, d->in, d->out, flags, d->prec, &d->wmd, NULL, scratch);
+  dnnl_primitive_t prim =
+      make_prim(rows, d->in, d->out, flags, d->prec, threads, &d->wmd, NULL, scratch);
   if (prim && victim >= 0) {
     dense_prim *e = &g_cache[victim];
     if (e->prim) dnnl_primitive_destroy(e->prim);
-    *e = (dense_prim){rows, d->in, d->out, flags, d->prec, d->wmd, prim, *scratch, ++g_tick, 1};
+    *e = (dense_prim){rows,    d->in, d->out,   flags,    threads, d->prec,
+                      d->wmd, prim,  *scratch, ++g_tick, 1};
     *slot = victim;
   }
   pthread_mutex_unlock(&g_mu);
@@ -417,7 +424,8 @@ clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_
     return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer: out of memory");
   }
   dnnl_primitive_t ref = make_prim(DENSE_REF_ROWS, in, out, b ? DENSE_BIAS : 0, p,
-                                   p == NN_F32 ? &d->wmd : NULL, &d->wmd, &scratch);
+                                   nn_get_threads(), p == NN_F32 ? &d->wmd : NULL, &d->wmd,
+                                   &scratch);
   if (!ref) {
     free(d);
     return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no %s matmul for %d x %d",
@@ -483,8 +491,8 @@ int nn_dense_run(const nn_dense *d, const float *x, int rows, float *y) {
   ** beat oneDNN's (tests/bench/RESULTS.md, bench_gemm); nn_linear takes them,
   ** and any row count oneDNN cannot serve. */
   if (d->prec == NN_F32) {
-    if (rows <= gemm_small_rows() || !run_prim(d, x, rows, y, 0))
-      nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
+    if (rows > gemm_small_rows() && run_prim(d, x, rows, y, 0)) return 1; /* GELU fused */
+    nn_linear(x, rows, d->in, d->w, d->b, d->out, y);
     if (d->gelu) nn_gelu(y, (size_t)rows * d->out);
     return 1;
   }
@@ -523,6 +531,7 @@ int nn_dense_run_io(const nn_dense *d, const void *x, int x_bf16, int rows, void
 
 typedef struct smm_prim {
   nn_mm key;
+  int threads;
   dnnl_primitive_t prim;
   size_t scratch;
   unsigned long used;
@@ -539,7 +548,7 @@ static int smm_equal(const nn_mm *a, const nn_mm *b) {
          a->bias_batch == b->bias_batch && a->gelu == b->gelu && a->scale == b->scale;
 }
 
-static dnnl_primitive_t smm_make(const nn_mm *mm, size_t *scratch) {
+static dnnl_primitive_t smm_make(const nn_mm *mm, int threads, size_t *scratch) {
   dnnl_data_type_t t = mm->a_bf16 ? dnnl_bf16 : dnnl_f32;
   dnnl_dims_t da = {mm->batch, mm->m, mm->k}, db = {mm->batch, mm->k, mm->n},
               dc = {mm->batch, mm->m, mm->n}, dbias = {mm->bias_batch ? mm->batch : 1, 1, mm->n};
@@ -555,17 +564,17 @@ static dnnl_primitive_t smm_make(const nn_mm *mm, size_t *scratch) {
     return NULL;
   dnnl_matmul_desc_t md;
   if (dnnl_matmul_desc_init(&md, &a, &b, mm->bias ? &bias : NULL, &c)) return NULL;
-  return make_matmul(&md, mm->gelu, mm->scale, NULL, scratch);
+  return make_matmul(&md, mm->gelu, mm->scale, threads, NULL, scratch);
 }
 
 /* Cached like prim_get: *slot -1 means the caller destroys the primitive. */
 static dnnl_primitive_t smm_get(const nn_mm *mm, size_t *scratch, int *slot) {
-  int victim = -1;
+  int victim = -1, threads = nn_get_threads();
   *slot = -1;
   pthread_mutex_lock(&g_mu);
   for (int i = 0; i < SMM_CACHE; i++) {
     smm_prim *e = &g_smm[i];
-    if (e->prim && smm_equal(&e->key, mm)) {
+    if (e->prim && e->threads == threads && smm_equal(&e->key, mm)) {
       e->used = ++g_tick;
       e->refs++;
       *scratch = e->scratch;
@@ -576,11 +585,11 @@ static dnnl_primitive_t smm_get(const nn_mm *mm, size_t *scratch, int *slot) {
     if (e->refs == 0 && (victim < 0 || !e->prim || (g_smm[victim].prim && e->used < g_smm[victim].used)))
       victim = i;
   }
-  dnnl_primitive_t prim = smm_make(mm, scratch);
+  dnnl_primitive_t prim = smm_make(mm, threads, scratch);
   if (prim && victim >= 0) {
     smm_prim *e = &g_smm[victim];
     if (e->prim) dnnl_primitive_destroy(e->prim);
-    *e = (smm_prim){*mm, prim, *scratch, ++g_tick, 1};
+    *e = (smm_prim){*mm, threads, prim, *scratch, ++g_tick, 1};
     *slot = victim;
   }
   pthread_mutex_unlock(&g_mu);
@@ -632,6 +641,7 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
 
 struct nn_conv {
   int cin, cout, k, groups, stride, pad_l, pad_r, gelu;
+  nn_precision prec;
   const float *b;
   dnnl_memory_desc_t wmd;
   void *wbuf; /* bfloat16, in wmd's layout */
@@ -639,7 +649,7 @@ struct nn_conv {
 
 typedef struct conv_prim {
   const nn_conv *key; /* the conv it was made for (its shape and layout) */
-  int t;
+  int t, threads;
   dnnl_primitive_t prim;
   size_t scratch;
   unsigned long used;
@@ -653,30 +663,31 @@ static int conv_out_len(const nn_conv *c, int t) {
 }
 
 /* wmd NULL: oneDNN picks the weights' layout (into *chosen). */
-static dnnl_primitive_t conv_make(const nn_conv *c, int t, const dnnl_memory_desc_t *wmd,
-                                  dnnl_memory_desc_t *chosen, size_t *scratch) {
+static dnnl_primitive_t conv_make(const nn_conv *c, int t, int threads,
+                                  const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen,
+                                  size_t *scratch) {
   int g = c->groups, tout = conv_out_len(c, t);
   dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout};
   dnnl_dims_t dw = {g, c->cout / g, c->cin / g, c->k};
   dnnl_dims_t st = {c->stride}, pl = {c->pad_l}, pr = {c->pad_r};
   dnnl_memory_desc_t src, dst, bias, w;
-  if (tout < 1 || dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) ||
+  if (tout < 1 || dnnl_memory_desc_init_by_tag(&src, 3, ds, dtype(c->prec), dnnl_nwc) ||
       dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) ||
       dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a))
     return NULL;
   if (wmd) w = *wmd;
-  else if (dnnl_memory_desc_init_by_tag(&w, 4, dw, dnnl_bf16, dnnl_format_tag_any))
+  else if (dnnl_memory_desc_init_by_tag(&w, 4, dw, dtype(c->prec), dnnl_format_tag_any))
     return NULL;
   dnnl_convolution_desc_t cd;
   if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                          &src, &w, c->b ? &bias : NULL, &dst, st, pl, pr))
     return NULL;
-  return make_matmul(&cd, c->gelu, 1.0f, chosen, scratch);
+  return make_matmul(&cd, c->gelu, 1.0f, threads, chosen, scratch);
 }
 
 clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, int k, int groups,
-                           int stride, int pad_l, int pad_r, int gelu, nn_conv **out,
-                           clap_error *err) {
+                           int stride, int pad_l, int pad_r, int gelu, nn_precision p,
+                           nn_conv **out, clap_error *err) {
   *out = NULL;
   if (!w || cin < 1 || cout < 1 || k < 1 || groups < 1 || stride < 1 || pad_l < 0 ||
       pad_r < 0 || cin % groups || cout % groups)
@@ -686,14 +697,14 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
   if (!g_engine_ok) return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN: no CPU engine");
   nn_conv *c = calloc(1, sizeof *c);
   if (!c) return clap_error_set(err, CLAP_ERR_NOMEM, "conv: out of memory");
-  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, b, {0}, NULL};
+  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, p, b, {0}, NULL};
   size_t scratch;
   int ref_t = k > CONV_REF_T ? k : CONV_REF_T;
-  dnnl_primitive_t ref = conv_make(c, ref_t, NULL, &c->wmd, &scratch);
+  dnnl_primitive_t ref = conv_make(c, ref_t, nn_get_threads(), NULL, &c->wmd, &scratch);
   if (!ref) {
     free(c);
-    return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no bf16 convolution %d -> %d, "
-                          "kernel %d, groups %d", cin, cout, k, groups);
+    return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no %s convolution %d -> %d, "
+                          "kernel %d, groups %d", nn_precision_name(p), cin, cout, k, groups);
   }
   dnnl_primitive_destroy(ref);
   dnnl_memory_desc_t from;
@@ -725,12 +736,12 @@ void nn_conv_free(nn_conv *c) {
 }
 
 static dnnl_primitive_t conv_get(const nn_conv *c, int t, size_t *scratch, int *slot) {
-  int victim = -1;
+  int victim = -1, threads = nn_get_threads();
   *slot = -1;
   pthread_mutex_lock(&g_mu);
   for (int i = 0; i < CONV_CACHE; i++) {
     conv_prim *e = &g_conv[i];
-    if (e->prim && e->key == c && e->t == t) {
+    if (e->prim && e->key == c && e->t == t && e->threads == threads) {
       e->used = ++g_tick;
       e->refs++;
       *scratch = e->scratch;
@@ -742,18 +753,18 @@ static dnnl_primitive_t conv_get(const nn_conv *c, int t, size_t *scratch, int *
         (victim < 0 || !e->prim || (g_conv[victim].prim && e->used < g_conv[victim].used)))
       victim = i;
   }
-  dnnl_primitive_t prim = conv_make(c, t, &c->wmd, NULL, scratch);
+  dnnl_primitive_t prim = conv_make(c, t, threads, &c->wmd, NULL, scratch);
   if (prim && victim >= 0) {
     conv_prim *e = &g_conv[victim];
     if (e->prim) dnnl_primitive_destroy(e->prim);
-    *e = (conv_prim){c, t, prim, *scratch, ++g_tick, 1};
+    *e = (conv_prim){c, t, threads, prim, *scratch, ++g_tick, 1};
     *slot = victim;
   }
   pthread_mutex_unlock(&g_mu);
   return prim;
 }
 
-int nn_conv_run(const nn_conv *c, const unsigned short *x, int t, float *y) {
+int nn_conv_run(const nn_conv *c, const void *x, int t, float *y) {
   size_t scratch = 0;
   int slot;
   dnnl_primitive_t prim = conv_get(c, t, &scratch, &slot);
@@ -761,7 +772,7 @@ int nn_conv_run(const nn_conv *c, const unsigned short *x, int t, float *y) {
   int tout = conv_out_len(c, t);
   dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout};
   dnnl_memory_desc_t src, dst, bias;
-  int ok = !dnnl_memory_desc_init_by_tag(&src, 3, ds, dnnl_bf16, dnnl_nwc) &&
+  int ok = !dnnl_memory_desc_init_by_tag(&src, 3, ds, dtype(c->prec), dnnl_nwc) &&
            !dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) &&
            !dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a);
   if (ok) {

@@ -28,10 +28,11 @@
 **     of memory): y is then unspecified and the caller reports the failure.
 **   - Threads: the run uses nn_get_threads() OpenMP threads (oneDNN's
 **     runtime in Debian's build; nn_threads.h runs its regions on the same
-**     pool). oneDNN splits a matmul by blocks of rows and columns of y,
-**     never along `in`, for the encoders' shapes, so the float32 bits do
-**     not depend on the thread count (tests/unit/test_dense.c checks 1 vs 2
-**     threads bit for bit).
+**     pool); primitives are cached per thread count (one made for the pool
+**     and one made inside a region's task differ). oneDNN splits a matmul
+**     by blocks of rows and columns of y, never along `in`, for the
+**     encoders' shapes, so the float32 bits do not depend on the thread
+**     count (tests/unit/test_dense.c checks 1 vs 2 threads bit for bit).
 **   - Thread safety: a dense is read-only after create; any number of runs
 **     may use it at once (each run gets its own scratchpad and memory objects).
 */
@@ -76,10 +77,11 @@ int nn_dense_in(const nn_dense *d);
 int nn_dense_out(const nn_dense *d);
 nn_precision nn_dense_precision(const nn_dense *d);
 
-/* From now on a run also applies exact GELU (nn_gelu's function) to y: in
-** bf16 fused into the product's output stage by oneDNN (a post-op, in
-** float32 on the accumulator); in float32 by nn_gelu after the product, the
-** same bits as calling it separately. Call before sharing the dense. */
+/* From now on a run also applies exact GELU (the erf form, nn_gelu's
+** function) to y: fused into oneDNN's output stage (a post-op, in float32
+** on the accumulator, while the block is in cache); a float32 run that
+** takes ext/nn/gemm's kernel (few rows) applies nn_gelu after it. Call
+** before sharing the dense. */
 void nn_dense_fuse_gelu(nn_dense *d);
 
 /* y[rows,out] = x[rows,in] · Wᵀ + b. 1 on success, 0 (bf16 only) when
@@ -120,10 +122,11 @@ int nn_dense_run_io(const nn_dense *d, const void *x, int x_bf16, int rows, void
 ** where they are. One primitive per distinct nn_mm, made on first use and
 ** cached process-wide like the denses'.
 **   - a_bf16 selects the operands' type: both A and B bfloat16 with
-**     float32 accumulation, or both float32 (oneDNN's float32 products; no
-**     promise about which kernel, so not for float32 paths that must keep
-**     their bits). c_bf16: C written as bfloat16 (rounded from float32),
-**     else float32.
+**     float32 accumulation, or both float32 (oneDNN's float32 products,
+**     whose kernel depends on the strides; run inside a task of an
+**     nn_parallel region, a product is single-threaded and its bits do not
+**     depend on the region's size). c_bf16: C written as bfloat16 (rounded
+**     from float32), else float32.
 **   - bias: NULL or float32, n values (bias_batch 0) or batch·n (row b
 **     for batch b), added in float32 before the scale (oneDNN's order);
 **     gelu: exact GELU last.
@@ -138,27 +141,34 @@ typedef struct nn_mm {
 } nn_mm;
 int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, void *c);
 
-/* A 1-D (grouped) convolution in bfloat16 on oneDNN's convolution
-** primitive (AMX where the CPU has it), for convolutions whose windows
-** overlap (a matmul cannot read overlapping rows in place).
-**   - x is bfloat16 [t][cin] (time-major, channels last), y float32
-**     [tout][cout] with tout = (t + pad_l + pad_r - k) / stride + 1 (zero
-**     padding); products summed in float32, bias (float32, may be NULL)
-**     added, then exact GELU when gelu (fused in the output stage).
+/* A 1-D (grouped) convolution on oneDNN's convolution primitive, in
+** float32 or bfloat16 (AMX where the CPU has it), for convolutions whose
+** windows overlap (a matmul cannot read overlapping rows in place).
+**   - x is [t][cin] (time-major, channels last) in the precision p (float
+**     for NN_F32, bfloat16 bits for NN_BF16), y float32 [tout][cout] with
+**     tout = (t + pad_l + pad_r - k) / stride + 1 (zero padding); products
+**     summed in float32, bias (float32, may be NULL) added, then exact GELU
+**     when gelu (fused in the output stage).
 **   - w is float32 [groups][cout/groups][k][cin/groups] (tap-major per
-**     output channel); create converts and reorders it once into a copy it
-**     owns (w may go afterwards); b is kept by pointer and must outlive it.
-**   - A primitive per t is made on first use and cached process-wide;
-**     nn_conv_free drops them. Threads: nn_get_threads().
+**     output channel); create converts (bf16) and reorders it once into a
+**     copy it owns (w may go afterwards); b is kept by pointer and must
+**     outlive it.
+**   - A primitive per (t, thread count) is made on first use and cached
+**     process-wide; nn_conv_free drops them. Threads: nn_get_threads(), so
+**     a run inside a task of an nn_parallel region is single-threaded and
+**     its bits do not depend on the region's size. oneDNN's forward
+**     convolution splits its work by output channels and positions, never
+**     along the sum over cin·k, at the encoders' shapes (test_hubert and
+**     bench_hubert compare 1 and 2 threads bit for bit).
 **   - create: CLAP_ERR_ARG for a bad shape, CLAP_ERR_UNSUPPORTED where
-**     oneDNN has no bf16 convolution, CLAP_ERR_NOMEM. run: 1 on success, 0
-**     when oneDNN could not make or run it (y unspecified). */
+**     oneDNN has no convolution for the precision, CLAP_ERR_NOMEM. run: 1
+**     on success, 0 when oneDNN could not make or run it (y unspecified). */
 typedef struct nn_conv nn_conv;
 clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, int k, int groups,
-                           int stride, int pad_l, int pad_r, int gelu, nn_conv **out,
-                           clap_error *err);
+                           int stride, int pad_l, int pad_r, int gelu, nn_precision p,
+                           nn_conv **out, clap_error *err);
 void nn_conv_free(nn_conv *c);
-int nn_conv_run(const nn_conv *c, const unsigned short *x, int t, float *y);
+int nn_conv_run(const nn_conv *c, const void *x, int t, float *y);
 
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);

@@ -28,6 +28,7 @@
 #include "hubert.h"
 #include "nn.h"
 #include "safetensors.h"
+#include "sha256.h"
 
 enum { HB_H = 768, HB_L = 12, HB_I = 3072, HB_C = 512, HB_POSK = 128, HB_POSG = 16 };
 
@@ -255,6 +256,13 @@ int main(int argc, char **argv) {
   char path[1024];
   snprintf(path, sizeof path, "%s/model.safetensors", argv[1]);
   stat(path, &sb);
+  /* the pooled vector's bits, so runs at other thread counts can be compared */
+  sha256_ctx hc;
+  char digest[SHA256_HEX_SIZE];
+  sha256_init(&hc);
+  sha256_update(&hc, out, sizeof out);
+  sha256_final_hex(&hc, digest);
+  printf("out_sha256=%.16s\n", digest);
   printf("threads=%d\nseconds_audio=%.1f\nframes=%ld\nencode_seconds=%.3f\n"
          "encode_cpu_seconds=%.3f\ngflop=%.2f\n"
          "gflops=%.1f\nsgemm_peak_gflops=%.1f\nload_seconds=%.3f\nf16_widen_seconds=%.3f\n"

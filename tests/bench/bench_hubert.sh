@@ -46,7 +46,7 @@ for th in 1 2; do
     wmb=$(awk -v w="$(get weights_mb "$out")" -v p="$p" 'BEGIN { print (p == "bf16") ? w / 2 : w }')
     rss=$(awk -v r="$(get peak_rss_mb "$out")" -v w="$wmb" 'BEGIN { printf "%.2f", r / w }')
     rate=$(awk -v s="$(get seconds_audio "$out")" -v c="$(get encode_cpu_seconds "$out")" 'BEGIN { printf "%.1f", s / c }')
-    eval "eff_${p}_$th=$eff rss_${p}_$th=$rss"
+    eval "eff_${p}_$th=$eff rss_${p}_$th=$rss sha_${p}_$th=$(get out_sha256 "$out")"
     rows="$rows| $th | ours $p | $t s | $(get encode_cpu_seconds "$out") s | $(get gflops "$out") of $(get dense_peak_gflops "$out") (${eff}%) | $(get peak_rss_mb "$out") MB (${rss}× $p weights) | $rate |
 "
     last=$out
@@ -57,6 +57,9 @@ ours_best() { eval "local a=\$ours_f32_$1 b=\${ours_bf16_$1:-n/a}"; minof "$a" "
 r1=$(div "$(ours_best 1)" "$torch_best_1"); r2=$(div "$(ours_best 2)" "$torch_best_2")
 f1=$(div "$ours_f32_1" "$torch_fp32_1"); f2=$(div "$ours_f32_2" "$torch_fp32_2")
 judged=${precs##* }
+# f32's promise: the thread count changes no bit of the output
+same_bits=no
+[ -n "$sha_f32_1" ] && [ "$sha_f32_1" = "$sha_f32_2" ] && same_bits=yes
 peer_note="PyTorch $(/usr/bin/python3 -c 'import torch, torchaudio; print(torch.__version__ + ", torchaudio " + torchaudio.__version__)' 2>/dev/null || echo '(unavailable: import torch/torchaudio fails)')"
 
 cat <<EOF
@@ -71,13 +74,17 @@ to bfloat16; int8: \`quantize_dynamic\` over the linears), \`torch.set_num_threa
 ours, inference_mode, OMP_WAIT_POLICY=${BENCH_OMP_WAIT_POLICY:-PASSIVE}. Wall clock is the time
 judged; process CPU time beside it. Load average at the start: ${load} on $(nproc) cores.
 
-Ours: the linears and conv layers 1-6 run as oneDNN matmuls (ext/nn/dense.c) at the
-precision. At bf16 the attention products (q·kᵀ per head with the scale fused, softmax·v) are
-oneDNN bf16 matmuls and the positional conv is oneDNN's bf16 convolution (bias and GELU fused),
-with the activations that only feed the next product kept in bfloat16; at f32 attention and the
-positional conv run on OpenBLAS sgemm (the same bits at any thread count). Conv layer 0 (its
-group norm folded per call), softmax and the layer norms are float32 at both precisions;
-every parallel region on the same OpenMP pool. Efficiency is our forward's GFLOP/s against
+Ours (ext/nn/dense.c), at the precision: the linears are oneDNN matmuls (GELU fused into the
+first feed-forward one), conv layers 1-6 and the positional conv are oneDNN convolutions (bias
+and GELU fused; at bf16 layers 1-6 are matmuls over the windows written as bfloat16 rows), conv
+layer 0 a oneDNN float32 product (its group norm folded per call, GELU fused). At bf16 the
+attention products (q·kᵀ per head with the scale fused, softmax·v) are oneDNN bf16 matmuls, with
+the activations that only feed the next product kept in bfloat16; at f32 they stay on OpenBLAS
+sgemm (oneDNN's float32 kernel for these strided per-head shapes measured 1% faster for HuBERT
+and slower for DistilBERT's 32-token heads). Softmax and the layer norms are float32 at both
+precisions; every parallel region on the same OpenMP pool, and a product inside a region's
+task runs on one thread. f32 pooled vector at 1 and 2 threads: sha256 ${sha_f32_1:-n/a} and
+${sha_f32_2:-n/a}, **same bits: ${same_bits}** (the f32 promise; checked on every run). Efficiency is our forward's GFLOP/s against
 oneDNN's own 1024³ matmul at the same precision and thread count in the same process (target
 ≥ 70%); RSS is against the weights at the precision used (target ≤ 1.2×); the last column is
 seconds of audio encoded per CPU-second.
@@ -100,5 +107,6 @@ if [ -n "${BENCH_SUMMARY:-}" ]; then
     echo "| HuBERT-base 10 s, our f32 vs PyTorch fp32, 1 / 2 threads | $f1 / $f2 | ≤ 0.8 | $(met "$f1" 0.8 le) / $(met "$f2" 0.8 le) |"
     echo "| HuBERT-base $judged GFLOP/s vs oneDNN's $judged matmul peak, 1 / 2 threads | $e1% / $e2% | ≥ 70% | $(met "$e1" 70 ge) / $(met "$e2" 70 ge) |"
     echo "| HuBERT-base $judged peak RSS vs $judged weights, 1 / 2 threads | $s1 / $s2 | ≤ 1.2 | $(met "$s1" 1.2 le) / $(met "$s2" 1.2 le) |"
+    echo "| HuBERT-base f32 pooled vector, 1 vs 2 threads: the same bits | $same_bits | yes | $([ $same_bits = yes ] && echo met || echo '**not met**') |"
   } >> "$BENCH_SUMMARY"
 fi
