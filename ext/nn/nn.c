@@ -15,6 +15,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct nn_linear_job {
@@ -167,38 +168,35 @@ void nn_attention(const float *q, const float *k, const float *v, int t, int s, 
   nn_parallel(heads * blocks, workers, nn_attn_task, &j);
 }
 
-/* Query rows per block of the bf16 attention: all t unless a head's
-** logits (float32 plus their bfloat16 copy) would pass NN_ATTN_BF16_BYTES. */
-static int attn_bf16_rows(int t) {
-  size_t row = (size_t)t * 6, r = NN_ATTN_BF16_BYTES / row;
-  if (r >= (size_t)t) return t;
-  return r < 16 ? (t < 16 ? t : 16) : (int)r;
-}
+/* Query rows per block of the bf16 attention: NN_ATTN_ROWS, as float32's,
+** so a worker's logits stay ~0.4 MB whatever t (all 499 rows of 10 s at
+** once cost 1.1 MB more per worker of HuBERT's peak at the same speed). */
+static int attn_bf16_rows(int t) { return t < NN_ATTN_ROWS ? t : NN_ATTN_ROWS; }
 
-/* Per worker: logits [rb][t] float32 and their bfloat16 copy; shared: q
-** and k head-major [heads][t][hd] bfloat16. oneDNN's AMX kernels take a
-** head only as a dense matrix (a strided one falls to a kernel 5-20x
-** slower, measured with oneDNN 2.6 at 499 x 64). */
-static size_t attn_bf16_worker(int t) {
+/* Per worker: logits [rb][t] float32 and their bfloat16 copy, then its
+** head's q and k as dense [t][hd] bfloat16 matrices: oneDNN's AMX kernels
+** take a head only as a dense matrix (a strided one falls to a kernel 5-20x
+** slower, measured with oneDNN 2.6 at 499 x 64). Copied per head, in the
+** worker's task, so the scratch does not hold every head at once. */
+static size_t attn_bf16_worker(int t, int hd) {
   size_t n = (size_t)attn_bf16_rows(t) * t;
-  return (n + (n + 1) / 2 + 15) & ~(size_t)15;
+  return (n + (n + 1) / 2 + (size_t)t * hd + 15) & ~(size_t)15;
 }
 
 size_t nn_attention_bf16_scratch(int t, int heads, int hd, int workers) {
-  return (size_t)(workers < 1 ? 1 : workers) * attn_bf16_worker(t) + (size_t)heads * hd * t;
+  (void)heads;
+  return (size_t)(workers < 1 ? 1 : workers) * attn_bf16_worker(t, hd);
 }
 
-/* dst [heads][t][hd] = src's columns [h·hd, h·hd + hd) of its t rows. */
-static void heads_major(const unsigned short *src, int ld, int t, int heads, int hd,
-                        unsigned short *dst) {
-  for (int h = 0; h < heads; h++)
-    for (int r = 0; r < t; r++)
-      memcpy(dst + ((size_t)h * t + r) * hd, src + (size_t)r * ld + (size_t)h * hd,
-             sizeof *dst * (size_t)hd);
+/* dst [t][hd] = src's columns [h·hd, h·hd + hd) of its t rows. */
+static void head_dense(const unsigned short *src, int ld, int t, int h, int hd,
+                       unsigned short *dst) {
+  for (int r = 0; r < t; r++)
+    memcpy(dst + (size_t)r * hd, src + (size_t)r * ld + (size_t)h * hd, sizeof *dst * (size_t)hd);
 }
 
 typedef struct attn_bf16_job {
-  const unsigned short *qh, *kh, *v;
+  const unsigned short *q, *k, *v;
   int ld, t, hd, d;
   float scale;
   float *scratch;
@@ -212,8 +210,10 @@ static void attn_bf16_task(void *arg, int h, int worker) {
   attn_bf16_job *j = arg;
   int t = j->t, hd = j->hd, rb = attn_bf16_rows(t);
   size_t hs = (size_t)t * hd, n = (size_t)rb * t;
-  float *logits = j->scratch + (size_t)worker * attn_bf16_worker(t);
-  unsigned short *p = (unsigned short *)(logits + n);
+  float *logits = j->scratch + (size_t)worker * attn_bf16_worker(t, hd);
+  unsigned short *p = (unsigned short *)(logits + n), *qh = p + n, *kh = qh + hs;
+  head_dense(j->q, j->ld, t, h, hd, qh);
+  head_dense(j->k, j->ld, t, h, hd, kh);
   for (int i0 = 0; i0 < t; i0 += rb) {
     long m = t - i0 < rb ? t - i0 : rb;
     /* logits = scale · q_h k_hᵀ: k_h [t][hd] read as the [hd][t] matrix */
@@ -221,7 +221,7 @@ static void attn_bf16_task(void *arg, int h, int worker) {
                 .sc = {0, t, 1}, .a_bf16 = 1, .scale = j->scale};
     nn_mm pv = {.batch = 1, .m = m, .n = hd, .k = t, .sa = {0, t, 1}, .sb = {0, j->ld, 1},
                 .sc = {0, j->d, 1}, .a_bf16 = 1, .c_bf16 = 1, .scale = 1.0f};
-    if (!nn_mm_run(&qk, j->qh + h * hs + (size_t)i0 * hd, j->kh + h * hs, NULL, logits)) {
+    if (!nn_mm_run(&qk, qh + (size_t)i0 * hd, kh, NULL, logits)) {
       atomic_store(&j->failed, 1);
       return;
     }
@@ -239,12 +239,7 @@ int nn_attention_bf16(const unsigned short *q, const unsigned short *k, const un
                       int ld, int t, int heads, int hd, float scale, int workers, float *scratch,
                       unsigned short *out) {
   int w = workers < 1 ? 1 : workers;
-  unsigned short *qh = (unsigned short *)(scratch + (size_t)w * attn_bf16_worker(t));
-  unsigned short *kh = qh + (size_t)heads * t * hd;
-  /* q's and k's heads as dense matrices, the scratch past the workers' */
-  heads_major(q, ld, t, heads, hd, qh);
-  heads_major(k, ld, t, heads, hd, kh);
-  attn_bf16_job j = {qh, kh, v, ld, t, hd, heads * hd, scale, scratch, out, 0};
+  attn_bf16_job j = {q, k, v, ld, t, hd, heads * hd, scale, scratch, out, 0};
   nn_parallel(heads, w, attn_bf16_task, &j);
   return !atomic_load(&j.failed);
 }

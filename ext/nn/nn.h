@@ -72,12 +72,11 @@ size_t nn_attention_scratch(int t, int s, int workers);
 ** products accumulate in float32; vmath's softmax), the probabilities
 ** rounded to bfloat16 for the second product. Tasks are heads, run on up
 ** to `workers` threads (nn_parallel), each head's products on one thread:
-** one parallel region per call, not one per product. Each worker's logits
-** are at most NN_ATTN_BF16_BYTES (query rows in blocks for long t).
-** scratch: nn_attention_bf16_scratch(t, heads, hd, workers) floats for the
-** same workers. 1 on success, 0 when oneDNN could not run a product (out
-** is then unspecified). No key mask. */
-#define NN_ATTN_BF16_BYTES ((size_t)4 << 20)
+** one parallel region per call, not one per product. Each worker holds
+** the logits of NN_ATTN_ROWS query rows at a time and its head's q and k
+** as dense matrices. scratch: nn_attention_bf16_scratch(t, heads, hd,
+** workers) floats for the same workers. 1 on success, 0 when oneDNN could
+** not run a product (out is then unspecified). No key mask. */
 int nn_attention_bf16(const unsigned short *q, const unsigned short *k, const unsigned short *v,
                       int ld, int t, int heads, int hd, float scale, int workers, float *scratch,
                       unsigned short *out);
