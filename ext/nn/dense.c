@@ -57,6 +57,13 @@ static dense_prim g_cache[DENSE_CACHE];
 static unsigned long g_tick;
 
 static void engine_init(void) {
+  /* Our caches (dense, strided products, convolutions, training products)
+  ** hold every primitive we run, keyed as we look them up; oneDNN's own
+  ** cache would keep a second reference to each, so a primitive our LRU
+  ** evicts (a new audio length makes new ones) would keep its generated
+  ** code for good: 8 MB of HuBERT's peak at bf16. A user's explicit
+  ** DNNL_PRIMITIVE_CACHE_CAPACITY is left as it is. */
+  if (!getenv("DNNL_PRIMITIVE_CACHE_CAPACITY")) dnnl_set_primitive_cache_capacity(0);
   g_engine_ok = dnnl_engine_create(&g_engine, dnnl_cpu, 0) == dnnl_success;
 }
 
@@ -149,21 +156,22 @@ void nn_to_bf16(const float *x, unsigned short *y, long n) {
 
 static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 : dnnl_f32; }
 
-/* The primitive for a matmul (or convolution) descriptor, made for
-** `threads` OpenMP threads, with a user scratchpad (size in *scratch),
+/* The primitive for a matmul (or convolution) descriptor into *prim, made
+** for `threads` OpenMP threads, with a user scratchpad (size in *scratch),
 ** GELU fused into the output stage when gelu, C scaled by scale when it is
-** not 1; the weights' layout it chose in *chosen when chosen. NULL when
-** oneDNN cannot make one.
+** not 1; the weights' layout it chose in *chosen when chosen. prim NULL
+** asks only for the layout and scratch size: no kernel is generated. 1 on
+** success, 0 when oneDNN cannot make one.
 ** oneDNN fixes a primitive's blocking and partition for the thread count
 ** it is made under (OpenMP's, read at creation), so every cache keys its
 ** primitives by the count they run on and makes them under it: a primitive
 ** made on one thread inside a region's task and one made for the whole
 ** pool are different primitives. */
-static dnnl_primitive_t make_matmul(const void *md, int gelu, float scale, int threads,
-                                    dnnl_memory_desc_t *chosen, size_t *scratch) {
+static int make_matmul(const void *md, int gelu, float scale, int threads,
+                       dnnl_memory_desc_t *chosen, size_t *scratch, dnnl_primitive_t *prim) {
   omp_set_num_threads(threads);
   dnnl_primitive_attr_t attr;
-  if (dnnl_primitive_attr_create(&attr)) return NULL;
+  if (dnnl_primitive_attr_create(&attr)) return 0;
   int ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
   if (ok && scale != 1.0f) ok = !dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale);
   if (ok && gelu) { /* fused into the kernel's output stage */
@@ -176,35 +184,35 @@ static dnnl_primitive_t make_matmul(const void *md, int gelu, float scale, int t
   dnnl_primitive_desc_t pd = NULL;
   if (ok) ok = !dnnl_primitive_desc_create(&pd, md, attr, g_engine, NULL);
   dnnl_primitive_attr_destroy(attr);
-  if (!ok) return NULL;
+  if (!ok) return 0;
   const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   if (chosen) *chosen = *q;
   *scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
-  dnnl_primitive_t prim = NULL;
-  if (dnnl_primitive_create(&prim, pd)) prim = NULL;
+  if (prim && dnnl_primitive_create(prim, pd)) ok = 0, *prim = NULL;
   dnnl_primitive_desc_destroy(pd);
-  return prim;
+  return ok;
 }
 
-/* A matmul primitive for the shape; wmd NULL lets oneDNN choose the weights'
-** layout (returned in *chosen). NULL when oneDNN cannot make one. */
-static dnnl_primitive_t make_prim(int rows, int in, int out, int flags, nn_precision p,
-                                  int threads, const dnnl_memory_desc_t *wmd,
-                                  dnnl_memory_desc_t *chosen, size_t *scratch) {
+/* A matmul primitive for the shape (make_matmul's prim, chosen and
+** scratch); wmd NULL lets oneDNN choose the weights' layout. 0 when oneDNN
+** cannot make one. */
+static int make_prim(int rows, int in, int out, int flags, nn_precision p, int threads,
+                     const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen, size_t *scratch,
+                     dnnl_primitive_t *prim) {
   dnnl_memory_desc_t a, w, c, bmd;
   dnnl_dims_t da = {rows, in}, dw = {in, out}, dc = {rows, out}, db = {1, out};
   if (dnnl_memory_desc_init_by_tag(&a, 2, da, dtype(p), dnnl_ab) ||
       dnnl_memory_desc_init_by_tag(&c, 2, dc, (flags & DENSE_DST_BF16) ? dnnl_bf16 : dnnl_f32,
                                    dnnl_ab) ||
       dnnl_memory_desc_init_by_tag(&bmd, 2, db, dnnl_f32, dnnl_ab))
-    return NULL;
+    return 0;
   if (wmd) w = *wmd;
   else if (dnnl_memory_desc_init_by_tag(&w, 2, dw, dtype(p), dnnl_format_tag_any))
-    return NULL;
+    return 0;
   dnnl_matmul_desc_t md;
-  if (dnnl_matmul_desc_init(&md, &a, &w, (flags & DENSE_BIAS) ? &bmd : NULL, &c)) return NULL;
-  return make_matmul(&md, flags & DENSE_GELU, 1.0f, threads, chosen, scratch);
+  if (dnnl_matmul_desc_init(&md, &a, &w, (flags & DENSE_BIAS) ? &bmd : NULL, &c)) return 0;
+  return make_matmul(&md, flags & DENSE_GELU, 1.0f, threads, chosen, scratch, prim);
 }
 
 static int dense_flags(const nn_dense *d) {
@@ -234,8 +242,8 @@ static dnnl_primitive_t prim_get(const nn_dense *d, int rows, int flags, size_t 
     if (e->refs == 0 && (victim < 0 || !e->prim || (g_cache[victim].prim && e->used < g_cache[victim].used)))
       victim = i;
   }
-  dnnl_primitive_t prim =
-      make_prim(rows, d->in, d->out, flags, d->prec, threads, &d->wmd, NULL, scratch);
+  dnnl_primitive_t prim = NULL;
+  make_prim(rows, d->in, d->out, flags, d->prec, threads, &d->wmd, NULL, scratch, &prim);
   if (prim && victim >= 0) {
     dense_prim *e = &g_cache[victim];
     if (e->prim) dnnl_primitive_destroy(e->prim);
@@ -285,8 +293,11 @@ static arena_chunk *g_arena; /* newest first; only the newest takes new copies *
 static void *weights_alloc(size_t size) {
   size = (size + 63) & ~(size_t)63;
   pthread_mutex_lock(&g_arena_mu);
+  /* first fit: a copy that fits in an older chunk's tail fills the huge
+  ** page already resident there instead of starting a new one */
   arena_chunk *c = g_arena;
-  if (!c || c->size - c->used < size) {
+  while (c && c->size - c->used < size) c = c->next;
+  if (!c) {
     size_t n = size > ARENA_CHUNK ? (size + ARENA_HUGE - 1) & ~(ARENA_HUGE - 1) : ARENA_CHUNK;
     c = malloc(sizeof *c);
     char *base = c ? aligned_alloc(ARENA_HUGE, n) : NULL;
@@ -423,15 +434,13 @@ clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_
     free(d);
     return clap_error_set(err, CLAP_ERR_NOMEM, "dense layer: out of memory");
   }
-  dnnl_primitive_t ref = make_prim(DENSE_REF_ROWS, in, out, b ? DENSE_BIAS : 0, p,
-                                   nn_get_threads(), p == NN_F32 ? &d->wmd : NULL, &d->wmd,
-                                   &scratch);
-  if (!ref) {
+  /* the layout oneDNN wants (no kernel made: runs make their own) */
+  if (!make_prim(DENSE_REF_ROWS, in, out, b ? DENSE_BIAS : 0, p, nn_get_threads(),
+                 p == NN_F32 ? &d->wmd : NULL, &d->wmd, &scratch, NULL)) {
     free(d);
     return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no %s matmul for %d x %d",
                           nn_precision_name(p), out, in);
   }
-  dnnl_primitive_destroy(ref);
   if (p == NN_F32) {
     d->wbuf = (void *)w;
   } else if (!reorder_weights(d)) {
@@ -564,7 +573,9 @@ static dnnl_primitive_t smm_make(const nn_mm *mm, int threads, size_t *scratch) 
     return NULL;
   dnnl_matmul_desc_t md;
   if (dnnl_matmul_desc_init(&md, &a, &b, mm->bias ? &bias : NULL, &c)) return NULL;
-  return make_matmul(&md, mm->gelu, mm->scale, threads, NULL, scratch);
+  dnnl_primitive_t prim = NULL;
+  make_matmul(&md, mm->gelu, mm->scale, threads, NULL, scratch, &prim);
+  return prim;
 }
 
 /* Cached like prim_get: *slot -1 means the caller destroys the primitive. */
@@ -662,10 +673,10 @@ static int conv_out_len(const nn_conv *c, int t) {
   return (t + c->pad_l + c->pad_r - c->k) / c->stride + 1;
 }
 
-/* wmd NULL: oneDNN picks the weights' layout (into *chosen). */
-static dnnl_primitive_t conv_make(const nn_conv *c, int t, int threads,
-                                  const dnnl_memory_desc_t *wmd, dnnl_memory_desc_t *chosen,
-                                  size_t *scratch) {
+/* make_matmul for the convolution over t frames; wmd NULL: oneDNN picks
+** the weights' layout (into *chosen). */
+static int conv_make(const nn_conv *c, int t, int threads, const dnnl_memory_desc_t *wmd,
+                     dnnl_memory_desc_t *chosen, size_t *scratch, dnnl_primitive_t *prim) {
   int g = c->groups, tout = conv_out_len(c, t);
   dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout};
   dnnl_dims_t dw = {g, c->cout / g, c->cin / g, c->k};
@@ -674,15 +685,15 @@ static dnnl_primitive_t conv_make(const nn_conv *c, int t, int threads,
   if (tout < 1 || dnnl_memory_desc_init_by_tag(&src, 3, ds, dtype(c->prec), dnnl_nwc) ||
       dnnl_memory_desc_init_by_tag(&dst, 3, dd, dnnl_f32, dnnl_nwc) ||
       dnnl_memory_desc_init_by_tag(&bias, 1, db, dnnl_f32, dnnl_a))
-    return NULL;
+    return 0;
   if (wmd) w = *wmd;
   else if (dnnl_memory_desc_init_by_tag(&w, 4, dw, dtype(c->prec), dnnl_format_tag_any))
-    return NULL;
+    return 0;
   dnnl_convolution_desc_t cd;
   if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
                                          &src, &w, c->b ? &bias : NULL, &dst, st, pl, pr))
-    return NULL;
-  return make_matmul(&cd, c->gelu, 1.0f, threads, chosen, scratch);
+    return 0;
+  return make_matmul(&cd, c->gelu, 1.0f, threads, chosen, scratch, prim);
 }
 
 clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, int k, int groups,
@@ -700,13 +711,11 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
   *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, p, b, {0}, NULL};
   size_t scratch;
   int ref_t = k > CONV_REF_T ? k : CONV_REF_T;
-  dnnl_primitive_t ref = conv_make(c, ref_t, nn_get_threads(), NULL, &c->wmd, &scratch);
-  if (!ref) {
+  if (!conv_make(c, ref_t, nn_get_threads(), NULL, &c->wmd, &scratch, NULL)) {
     free(c);
     return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN has no %s convolution %d -> %d, "
                           "kernel %d, groups %d", nn_precision_name(p), cin, cout, k, groups);
   }
-  dnnl_primitive_destroy(ref);
   dnnl_memory_desc_t from;
   dnnl_dims_t dw = {groups, cout / groups, cin / groups, k};
   size_t size = dnnl_memory_desc_get_size(&c->wmd);
@@ -753,7 +762,8 @@ static dnnl_primitive_t conv_get(const nn_conv *c, int t, size_t *scratch, int *
         (victim < 0 || !e->prim || (g_conv[victim].prim && e->used < g_conv[victim].used)))
       victim = i;
   }
-  dnnl_primitive_t prim = conv_make(c, t, threads, &c->wmd, NULL, scratch);
+  dnnl_primitive_t prim = NULL;
+  conv_make(c, t, threads, &c->wmd, NULL, scratch, &prim);
   if (prim && victim >= 0) {
     conv_prim *e = &g_conv[victim];
     if (e->prim) dnnl_primitive_destroy(e->prim);
