@@ -437,6 +437,11 @@ void st_release(st_file *f, const char *name) {
   if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+void st_release_all(st_file *f) {
+  if (!f || !f->mapped) return;
+  madvise((void *)f->base, f->size, MADV_DONTNEED); /* base is mmap's, page-aligned */
+}
+
 /* ---- writer ---- */
 
 static clap_status build_header(const st_write_tensor *t, int n, char **json, size_t *hlen,

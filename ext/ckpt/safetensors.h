@@ -86,6 +86,15 @@ clap_status st_get_f32(st_file *f, const char *name, int ndim, const int64_t *sh
 ** names are ignored. Not thread-safe, like st_get_f32. */
 void st_release(st_file *f, const char *name);
 
+/* Every resident page of a mapped file handed back to the kernel at once
+** (madvise MADV_DONTNEED over the whole mapping), for a caller that has
+** copied all it reads often: pages of small tensors (biases, norms) stay
+** resident otherwise, with the neighbours the kernel maps around each
+** fault. Pointers st_get_f32 returned stay valid (a page touched again is
+** re-read from the file, whose contents never change); widened copies are
+** kept. Files opened from memory keep their bytes. */
+void st_release_all(st_file *f);
+
 /* One pass over every floating-point tensor (F64, F32, F16, BF16; the F8
 ** kinds and integers have nothing to check): the first element that is NaN or
 ** infinite is CLAP_ERR_FORMAT "FILE: tensor NAME: element K is NaN" (or

@@ -47,6 +47,14 @@ typedef struct hubert_layer {
   float *qkv_b;          /* owned, bf16 only: its bias */
 } hubert_layer;
 
+/* A 1-D tensor the forward reads on every call, copied out of the
+** checkpoint so that its pages (and the neighbours the kernel maps around
+** each fault, ~10 MB for base) need not stay resident (st_release_all). */
+typedef struct vec_copy {
+  char *name;
+  float *v;
+} vec_copy;
+
 struct hubert {
   hubert_config cfg;
   st_file *st;
@@ -57,6 +65,8 @@ struct hubert {
   nn_dense *fp; /* owned: the feature projection */
   nn_precision prec;
   int released; /* a bf16 setting handed the f32 linear weights back (st_release) */
+  vec_copy *vecs; /* owned: copies of the 1-D tensors (biases, norms), by name */
+  int nvecs, cap_vecs;
   float *pos_w; /* owned: weight-normed, per group [C/groups][k][C/groups] */
   nn_conv *pos_conv; /* owned: the positional conv on oneDNN at the precision, or
                      ** NULL (oneDNN has none: sgemm by groups, pos_embed) */
@@ -194,6 +204,35 @@ static clap_status get(hubert *m, const char *name, int nd, int64_t a, int64_t b
   return st_get_f32(m->st, full, nd, shape, out, err);
 }
 
+/* get for a 1-D tensor of n floats, as an owned copy (made once per name;
+** a later call returns the same copy). */
+static clap_status get_vec(hubert *m, const char *name, int64_t n, const float **out,
+                           clap_error *err) {
+  for (int i = 0; i < m->nvecs; i++)
+    if (!strcmp(m->vecs[i].name, name)) {
+      *out = m->vecs[i].v;
+      return CLAP_OK;
+    }
+  const float *src;
+  clap_status rc = get(m, name, 1, n, 0, 0, &src, err);
+  if (rc) return rc;
+  if (m->nvecs == m->cap_vecs) {
+    int cap = m->cap_vecs ? 2 * m->cap_vecs : 64;
+    vec_copy *grown = realloc(m->vecs, sizeof *grown * (size_t)cap);
+    if (!grown) return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
+    m->vecs = grown, m->cap_vecs = cap;
+  }
+  vec_copy c = {strdup(name), malloc(sizeof(float) * (size_t)n)};
+  if (!c.name || !c.v) {
+    free(c.name), free(c.v);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
+  }
+  memcpy(c.v, src, sizeof(float) * (size_t)n);
+  m->vecs[m->nvecs++] = c;
+  *out = c.v;
+  return CLAP_OK;
+}
+
 static int has(const hubert *m, const char *name) {
   char full[256];
   snprintf(full, sizeof full, "%s%s", m->prefix, name);
@@ -218,7 +257,7 @@ static clap_status load_pos_conv(hubert *m, clap_error *err) {
   const float *g, *v;
   clap_status rc = get(m, gname, 3, 1, 1, K, &g, err);
   if (!rc) rc = get(m, vname, 3, H, per, K, &v, err);
-  if (!rc) rc = get(m, "encoder.pos_conv_embed.conv.bias", 1, H, 0, 0, &m->pos_b, err);
+  if (!rc) rc = get_vec(m, "encoder.pos_conv_embed.conv.bias", H, &m->pos_b, err);
   if (rc) return rc;
   size_t nw = (size_t)H * per * K;
   double *norms = malloc(sizeof(double) * (size_t)K);
@@ -244,7 +283,7 @@ static clap_status load_layer(hubert *m, int l, clap_error *err) {
 #define W1(field, suffix, a)                                               \
   if (!rc) {                                                               \
     snprintf(n, sizeof n, "encoder.layers.%d.%s", l, suffix);              \
-    rc = get(m, n, 1, a, 0, 0, &L->field, err);                            \
+    rc = get_vec(m, n, a, &L->field, err);                                 \
   }
   W2(q_w, "attention.q_proj.weight", H, H) W1(q_b, "attention.q_proj.bias", H)
   W2(k_w, "attention.k_proj.weight", H, H) W1(k_b, "attention.k_proj.bias", H)
@@ -280,12 +319,12 @@ static clap_status load_conv(hubert *m, clap_error *err) {
     if (!rc) release(m, n);
     if (!rc && c->conv_bias) {
       snprintf(n, sizeof n, "feature_extractor.conv_layers.%d.conv.bias", i);
-      rc = get(m, n, 1, c->conv_dim[i], 0, 0, &hc->b[i], err);
+      rc = get_vec(m, n, c->conv_dim[i], &hc->b[i], err);
     }
     cin = c->conv_dim[i];
   }
-  if (!rc) rc = get(m, "feature_extractor.conv_layers.0.layer_norm.weight", 1, c->conv_dim[0], 0, 0, &hc->gn_w, err);
-  if (!rc) rc = get(m, "feature_extractor.conv_layers.0.layer_norm.bias", 1, c->conv_dim[0], 0, 0, &hc->gn_b, err);
+  if (!rc) rc = get_vec(m, "feature_extractor.conv_layers.0.layer_norm.weight", c->conv_dim[0], &hc->gn_w, err);
+  if (!rc) rc = get_vec(m, "feature_extractor.conv_layers.0.layer_norm.bias", c->conv_dim[0], &hc->gn_b, err);
   return rc;
 }
 
@@ -297,14 +336,14 @@ static clap_status load_weights(hubert *m, clap_error *err) {
   clap_status rc = load_conv(m, err);
   int C = c->conv_dim[c->n_conv - 1], H = c->hidden;
   if (!rc && c->feat_proj_layer_norm) {
-    rc = get(m, "feature_projection.layer_norm.weight", 1, C, 0, 0, &m->fp_ln_w, err);
-    if (!rc) rc = get(m, "feature_projection.layer_norm.bias", 1, C, 0, 0, &m->fp_ln_b, err);
+    rc = get_vec(m, "feature_projection.layer_norm.weight", C, &m->fp_ln_w, err);
+    if (!rc) rc = get_vec(m, "feature_projection.layer_norm.bias", C, &m->fp_ln_b, err);
   }
   if (!rc) rc = get(m, "feature_projection.projection.weight", 2, H, C, 0, &m->fp_w, err);
-  if (!rc) rc = get(m, "feature_projection.projection.bias", 1, H, 0, 0, &m->fp_b, err);
+  if (!rc) rc = get_vec(m, "feature_projection.projection.bias", H, &m->fp_b, err);
   if (!rc) rc = load_pos_conv(m, err);
-  if (!rc) rc = get(m, "encoder.layer_norm.weight", 1, H, 0, 0, &m->enc_ln_w, err);
-  if (!rc) rc = get(m, "encoder.layer_norm.bias", 1, H, 0, 0, &m->enc_ln_b, err);
+  if (!rc) rc = get_vec(m, "encoder.layer_norm.weight", H, &m->enc_ln_w, err);
+  if (!rc) rc = get_vec(m, "encoder.layer_norm.bias", H, &m->enc_ln_b, err);
   if (!rc) {
     m->layer = calloc((size_t)c->layers, sizeof *m->layer);
     if (!m->layer) rc = clap_error_set(err, CLAP_ERR_NOMEM, "out of memory loading HuBERT");
@@ -331,6 +370,7 @@ clap_status hubert_load(const char *dir, hubert **out, clap_error *err) {
   if (!rc) rc = parse_preprocessor(dir, &m->cfg, err);
   if (!rc) rc = hfckpt_open_weights(dir, &m->st, &m->weights_path, err);
   if (!rc) rc = load_weights(m, err);
+  if (!rc) st_release_all(m->st); /* what load read is copied; the linears fault in on use */
   if (!rc) rc = hubert_set_precision(m, NN_F32, err);
   if (rc) {
     hubert_free(m);
@@ -408,11 +448,13 @@ static clap_status make_qkv(hubert *m, int l, clap_error *err) {
   }
   clap_status rc = nn_dense_create(w, L->qkv_b, H, 3 * H, NN_BF16, &L->qkv, err);
   free(w);
+  trim_heap(); /* its pages, before the layer's other tensors come in */
   return rc;
 }
 
-/* The checkpoint tensors behind a layer's linears (their memory is handed
-** back once bf16 copies exist). */
+/* Rebuilds every linear and conv at precision p. At bf16 each checkpoint
+** tensor's pages are handed back as soon as its copy exists, so the float32
+** weights and the bf16 copies are never resident together. */
 clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   if (!m) return clap_error_set(err, CLAP_ERR_ARG, "hubert_set_precision: NULL model");
   free_denses(m);
@@ -468,6 +510,7 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
   if (p == NN_BF16) {
     release(m, "feature_projection.projection.weight");
     m->released = 1;
+    st_release_all(m->st); /* nothing reads the checkpoint now: the 1-D tensors are copies */
   }
   trim_heap();
   m->prec = p;
@@ -485,6 +528,8 @@ void hubert_free(hubert *m) {
   free(m->ws);
   free(m->pos_w);
   free(m->layer);
+  for (int i = 0; i < m->nvecs; i++) free(m->vecs[i].name), free(m->vecs[i].v);
+  free(m->vecs);
   free(m->weights_path);
   free(m);
 }
@@ -506,9 +551,17 @@ typedef struct ws_plan {
   size_t h, phase, total;
 } ws_plan;
 
+/* The conv phase: the conv stack's scratch, which afterwards holds the
+** features in bfloat16 for a bf16 projection, then feat [T, C]. */
+static size_t feat_offset(const hubert *m, int T, int W) {
+  const hubert_config *c = &m->cfg;
+  size_t sc = hconv_scratch(&m->conv, W), xb = ((size_t)T * c->conv_dim[c->n_conv - 1] + 1) / 2;
+  return sc > xb ? sc : xb;
+}
+
 static size_t conv_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
-  return hconv_scratch(&m->conv, W) + (size_t)T * c->conv_dim[c->n_conv - 1];
+  return feat_offset(m, T, W) + (size_t)T * c->conv_dim[c->n_conv - 1];
 }
 
 static size_t pos_phase(const hubert *m, int T, int W) {
@@ -642,15 +695,20 @@ static int encoder_layers_bf16(const hubert *m, float *h, int T, int W, float *w
   size_t mid = 4 * th > (size_t)T * F ? 4 * th : (size_t)T * F;
   float *sc = y + ((th + (mid + 1) / 2 + 15) & ~(size_t)15);
   float scale = 1.0f / sqrtf((float)hd);
+  /* h in bfloat16 for the products that read it goes where y is dead (y
+  ** is float32 [T, H]: room for twice as many halves) */
+  unsigned short *hb = (unsigned short *)y;
   for (int l = 0; l < c->layers; l++) {
     const hubert_layer *L = &m->layer[l];
-    if (!nn_dense_run_io(L->qkv, h, 0, T, qkv, 1) ||
+    nn_to_bf16(h, hb, (long)th);
+    if (!nn_dense_run_io(L->qkv, hb, 1, T, qkv, 1) ||
         !nn_attention_bf16(qkv, qkv + H, qkv + 2 * H, 3 * H, T, c->heads, hd, scale, W, sc, ctx) ||
         !nn_dense_run_io(L->d[L_O], ctx, 1, T, y, 0))
       return 0;
     nn_add(h, y, th);
     nn_layer_norm(h, T, H, L->ln_w, L->ln_b, c->layer_norm_eps, h);
-    if (!nn_dense_run_io(L->d[L_FF1], h, 0, T, f, 1) || /* GELU fused */
+    nn_to_bf16(h, hb, (long)th);
+    if (!nn_dense_run_io(L->d[L_FF1], hb, 1, T, f, 1) || /* GELU fused */
         !nn_dense_run_io(L->d[L_FF2], f, 1, T, y, 0))
       return 0;
     nn_add(h, y, th);
@@ -746,11 +804,16 @@ static int forward(const hubert *m, const float *pcm, long n, double mean, doubl
                    int W, float *phase, float *h) {
   const hubert_config *c = &m->cfg;
   int C = c->conv_dim[c->n_conv - 1];
-  float *feat = phase + hconv_scratch(&m->conv, W);
+  float *feat = phase + feat_offset(m, T, W);
   if (!hconv_forward(&m->conv, pcm, n, mean, inv, W, phase, feat)) return 0;
   if (c->feat_proj_layer_norm)
     nn_layer_norm(feat, T, C, m->fp_ln_w, m->fp_ln_b, c->layer_norm_eps, feat);
-  if (!nn_dense_run(m->fp, feat, T, h)) return 0;
+  if (m->prec == NN_BF16) { /* converted into the conv scratch, dead now */
+    nn_to_bf16(feat, (unsigned short *)phase, (long)T * C);
+    if (!nn_dense_run_io(m->fp, phase, 1, T, h, 0)) return 0;
+  } else if (!nn_dense_run(m->fp, feat, T, h)) {
+    return 0;
+  }
   if (m->pos_conv) {
     if (!pos_embed_onednn(m, h, T, phase)) return 0;
   } else {

@@ -81,10 +81,11 @@ const char *hubert_weights_path(const hubert *m);
 /* Frames the model gives for n samples (0 if too short). */
 long hubert_frames(const hubert *m, long n);
 
-/* Output frames the conv feature encoder computes at a time (default 64;
-** frames < 1 means 1). Its scratch is about 200 KB per frame of chunk for
-** base (13 MB at 64), whatever the audio length; the result does not
-** depend on it. A tuning and testing knob: set it before the model is
+/* Output frames the conv feature encoder computes at a time, per worker
+** (default HCONV_DEFAULT_CHUNK, 8; frames < 1 means 1). Its scratch is
+** about 200 KB (f32) to 300 KB (bf16) per frame of chunk per worker for
+** base, whatever the audio length; the result moves with it only within
+** float32 rounding. A tuning and testing knob: set it before the model is
 ** shared between threads. */
 void hubert_set_conv_chunk(hubert *m, int frames);
 

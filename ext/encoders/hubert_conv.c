@@ -99,7 +99,7 @@ static layout plan(const hconv *c, int workers) {
   long rows[HUBERT_MAX_CONV];
   chunk_rows(c, c->chunk > 0 ? c->chunk : 1, rows);
   size_t k0 = (size_t)c->kernel[0], c0 = (size_t)c->dim[0], a = 0, b = 0, w16 = 0;
-  for (int i = 0; i < c->n - 1; i++) {
+  for (int i = 0; i < c->n; i++) { /* the last layer too: a padded last chunk's output */
     size_t need = (size_t)rows[i] * (size_t)c->dim[i];
     size_t *slot = (i % 2 == 0) ? &a : &b;
     if (need > *slot) *slot = need;
@@ -129,6 +129,11 @@ size_t hconv_scratch(const hconv *c, int workers) { return plan(c, workers).tota
 
 static float sample(const float *x, long i, double mean, double inv) {
   return (float)((x[i] - mean) * inv);
+}
+
+/* The same, zero past the last of n samples (the last chunk's padding). */
+static float sample_or_zero(const float *x, long n, long i, double mean, double inv) {
+  return i < n ? sample(x, i, mean, inv) : 0.0f;
 }
 
 /* Mean mu[k0] and covariance cov[k0][k0] of layer 0's L0 input windows. */
@@ -174,14 +179,20 @@ static void fold_group_norm(const hconv *c, const double *mu, const double *cov,
   }
 }
 
-/* Layer 0 for windows [lo, lo+rows): normalised, windowed, one sgemm.
-** w0s: this call's folded weights; col: the worker's window rows. */
-static void layer0(const hconv *c, const float *x, long lo, long rows, double mean, double inv,
-                   const float *w0s, float *col, float *out) {
+/* Layer 0 for windows [lo, lo+rows) of n samples: normalised, windowed,
+** one product. w0s: this call's folded weights; col: the worker's window
+** rows. */
+static void layer0(const hconv *c, const float *x, long n, long lo, long rows, double mean,
+                   double inv, const float *w0s, float *col, float *out) {
   int k = c->kernel[0], s = c->stride[0], co = c->dim[0], k1 = k + 1;
   for (long r = 0; r < rows; r++) {
-    for (int j = 0; j < k; j++) col[(size_t)r * k1 + j] = sample(x, (lo + r) * s + j, mean, inv);
-    col[(size_t)r * k1 + k] = 1.0f;
+    float *row = col + (size_t)r * k1;
+    long at = (lo + r) * s;
+    if (at + k <= n)
+      for (int j = 0; j < k; j++) row[j] = sample(x, at + j, mean, inv);
+    else
+      for (int j = 0; j < k; j++) row[j] = sample_or_zero(x, n, at + j, mean, inv);
+    row[k] = 1.0f;
   }
   /* oneDNN's float32 product applies GELU in its output stage, while the
   ** rows are in cache; sgemm and nn_gelu where it cannot run */
@@ -226,6 +237,7 @@ static int layer_n(const hconv *c, int i, const float *in, long rows, unsigned s
 typedef struct chunk_job {
   const hconv *c;
   const float *x;
+  long n; /* samples */
   double mean, inv;
   long T;
   layout l;
@@ -233,32 +245,41 @@ typedef struct chunk_job {
   atomic_int failed; /* a bf16 product could not run */
 } chunk_job;
 
-/* Task = output frames [f0, f0 + chunk): every layer, on the worker's block. */
+/* Task = output frames [f0, f0 + chunk): every layer, on the worker's
+** block. Every chunk has the same shape, so each layer's product is one
+** primitive whatever the audio's length: the last chunk runs whole on
+** zero samples past the end, into the worker's block, and only its frames
+** before T are copied out (each frame reads only its own receptive field,
+** so the padding never reaches them). */
 static void chunk_task(void *arg, int task, int worker) {
   chunk_job *j = arg;
   const hconv *c = j->c;
   int last = c->n - 1;
   long chunk = c->chunk > 0 ? c->chunk : 1, f0 = (long)task * chunk;
-  long f1 = f0 + chunk < j->T ? f0 + chunk : j->T, lo[HUBERT_MAX_CONV], rows[HUBERT_MAX_CONV];
+  long lo[HUBERT_MAX_CONV], rows[HUBERT_MAX_CONV], keep = j->T - f0 < chunk ? j->T - f0 : chunk;
   float *blk = j->scratch + j->l.worker + (size_t)worker * j->l.per;
+  float *direct = keep == chunk ? j->feat + (size_t)f0 * c->dim[last] : NULL;
   lo[last] = f0;
   for (int i = last; i > 0; i--) lo[i - 1] = lo[i] * c->stride[i];
-  chunk_rows(c, f1 - f0, rows);
-  float *prev = last == 0 ? j->feat + (size_t)f0 * c->dim[0] : blk + j->l.a;
-  layer0(c, j->x, lo[0], rows[0], j->mean, j->inv, j->scratch + j->l.w0s, blk + j->l.col, prev);
+  chunk_rows(c, chunk, rows);
+  float *prev = last == 0 && direct ? direct : blk + j->l.a;
+  layer0(c, j->x, j->n, lo[0], rows[0], j->mean, j->inv, j->scratch + j->l.w0s, blk + j->l.col,
+         prev);
   for (int i = 1; i <= last; i++) {
-    float *out = i == last ? j->feat + (size_t)f0 * c->dim[last] : blk + (i % 2 ? j->l.b : j->l.a);
+    float *out = i == last && direct ? direct : blk + (i % 2 ? j->l.b : j->l.a);
     if (!layer_n(c, i, prev, rows[i], (unsigned short *)(blk + j->l.col16), out)) {
       atomic_store(&j->failed, 1);
       return;
     }
     prev = out;
   }
+  if (!direct)
+    memcpy(j->feat + (size_t)f0 * c->dim[last], prev, sizeof(float) * (size_t)keep * c->dim[last]);
 }
 
 int hconv_forward(const hconv *c, const float *x, long n, double mean, double inv, int workers,
                   float *scratch, float *feat) {
-  chunk_job j = {c, x, mean, inv, hconv_frames(c, n), plan(c, workers), scratch, feat, 0};
+  chunk_job j = {c, x, n, mean, inv, hconv_frames(c, n), plan(c, workers), scratch, feat, 0};
   long L0 = (n - c->kernel[0]) / c->stride[0] + 1, chunk = c->chunk > 0 ? c->chunk : 1;
   double *dd = (double *)scratch;
   window_stats(c, x, L0, mean, inv, dd + j.l.mu / 2, dd + j.l.d / 2, dd + j.l.cov / 2);
