@@ -25,6 +25,12 @@
 #define NBINS 600       /* -130 .. +20 dB */
 #define EPS 1e-13
 #define STREAM_CHUNK 4096
+#define GROW_HALF 10       /* the 210 ms window quiet segments grow on: frames each side */
+#define GROW_DB 10.0       /* segments less than this over the floor grow */
+#define GROW_NOISE 1.5     /* noise level: the floor plus this many spreads */
+#define GROW_SHARE 0.3     /* grow while over this share of the way from noise to segment */
+#define GROW_MAX 50        /* frames a segment may grow each way (0.5 s) */
+#define GROW_BRIDGE 5      /* frames under that level a growth may cross (50 ms) */
 
 struct vad {
   vad_options o;
@@ -328,36 +334,107 @@ static double frame_time(long t, int edge) {
   return ((double)t * HOP + FRAME / 2.0 + edge * HOP / 2.0) / VAD_RATE;
 }
 
+/* The next segment from frame *t on: a run of `on` frames with the runs
+** closer than min_silence joined, [*a, *b]; 0 when none is left. */
+static int next_run(const vad *v, const unsigned char *on, long *t, long *a, long *b) {
+  long n = v->nframes, gap = (long)ceil(v->o.min_silence * 100);
+  while (*t < n && !on[*t]) (*t)++;
+  if (*t >= n) return 0;
+  *a = *b = *t;
+  for (;;) {
+    while (*b + 1 < n && on[*b + 1]) (*b)++;
+    long c = *b + 1;
+    while (c < n && !on[c]) c++;
+    if (c < n && c - *b - 1 < gap) *b = c;
+    else break;
+  }
+  *t = *b + 1;
+  return 1;
+}
+
+/* The segment of frames [a, b], within the signal; 0 when it is too short
+** or has too little voiced time to be kept. */
+static int segment_of(const vad *v, long a, long b, vad_segment *seg) {
+  const vad_options *o = &v->o;
+  double voiced = 0, energy = 0;
+  for (long j = a; j <= b; j++) {
+    voiced += v->v[j] >= o->voicing ? 0.01 : 0;
+    energy += pow(10, v->e[j] / 10);
+  }
+  /* Within the signal: its last sample starts at (nsamples - 1) / rate. */
+  double start = frame_time(a, -1), end = frame_time(b, 1), last = (v->nsamples - 1.0) / VAD_RATE;
+  if (start < 0) start = 0;
+  if (end > last) end = last;
+  *seg = (vad_segment){start, end, v->channel, 10 * log10(energy / (double)(b - a + 1) + EPS)};
+  return end - start >= o->min_speech && voiced >= o->min_voiced - 1e-9;
+}
+
+/* Keeps in `on` only the segments that would be kept, whole (the joined
+** gaps included), so that growing never turns a noise blip into one. */
+static void keep_segments(const vad *v, unsigned char *on) {
+  long t = 0, a, b;
+  vad_segment seg;
+  while (next_run(v, on, &t, &a, &b))
+    memset(on + a, segment_of(v, a, b, &seg), (size_t)(b - a + 1));
+}
+
+/* Grows a quiet segment [a, b] (step -1: its start, +1: its end) while el,
+** the 210 ms mean energy, stays over the level GROW_SHARE of the way (in
+** power) from the noise to the segment's own mean level, crossing dips of
+** up to GROW_BRIDGE frames, at most GROW_MAX frames; marks the frames in
+** out. */
+static void grow_side(const float *el, long n, long from, int step, double mid, unsigned char *out) {
+  long far = from, dip = 0;
+  for (long k = from + step, i = 1; k >= 0 && k < n && i <= GROW_MAX; k += step, i++) {
+    if (el[k] > mid) far = k, dip = 0;
+    else if (++dip > GROW_BRIDGE) break;
+  }
+  for (long k = far; k != from; k -= step) out[k] = 1;
+}
+
+/* el[t]: the mean of the linear energies of frames t-GROW_HALF..t+GROW_HALF
+** (within the signal), in dB, by a running sum. */
+static void grow_window(const float *e, long n, float *el) {
+  double sum = 0;
+  long lo = 0, hi = 0; /* the sum holds frames [lo, hi) */
+  for (long t = 0; t < n; t++) {
+    long want_hi = t + GROW_HALF + 1 < n ? t + GROW_HALF + 1 : n;
+    long want_lo = t - GROW_HALF > 0 ? t - GROW_HALF : 0;
+    for (; hi < want_hi; hi++) sum += pow(10, e[hi] / 10);
+    for (; lo < want_lo; lo++) sum -= pow(10, e[lo] / 10);
+    el[t] = (float)(10 * log10((sum > 0 ? sum : 0) / (double)(hi - lo) + EPS));
+  }
+}
+
+/* Every kept segment less than GROW_DB over the floor grows both ways (into
+** out, a copy of on). el: scratch for n floats. */
+static void grow(const vad *v, const float *fl, const float *spread, const unsigned char *on,
+                 float *el, unsigned char *out) {
+  long n = v->nframes;
+  grow_window(v->e, n, el);
+  memcpy(out, on, (size_t)n);
+  for (long t = 0; t < n; t++) {
+    if (!on[t]) continue;
+    long a = t, b = t;
+    double energy = 0;
+    while (b + 1 < n && on[b + 1]) b++;
+    for (long k = a; k <= b; k++) energy += pow(10, v->e[k] / 10);
+    t = b;
+    double level = 10 * log10(energy / (double)(b - a + 1) + EPS);
+    if (level - fl[a] >= GROW_DB) continue;
+    double noise = pow(10, (fl[a] + GROW_NOISE * spread[a]) / 10);
+    double mid = 10 * log10(GROW_SHARE * pow(10, level / 10) + (1 - GROW_SHARE) * noise);
+    grow_side(el, n, a, -1, mid, out);
+    grow_side(el, n, b, +1, mid, out);
+  }
+}
+
 static clap_status collect(const vad *v, const unsigned char *on, vad_segment **segs, long *nsegs,
                            clap_error *err) {
-  const vad_options *o = &v->o;
-  long n = v->nframes, k = 0, cap = 0, gap = (long)ceil(o->min_silence * 100);
-  vad_segment *out = NULL;
-  for (long t = 0; t < n;) {
-    if (!on[t]) {
-      t++;
-      continue;
-    }
-    long a = t, b = t;
-    /* Extend over gaps shorter than min_silence. */
-    for (;;) {
-      while (b + 1 < n && on[b + 1]) b++;
-      long c = b + 1;
-      while (c < n && !on[c]) c++;
-      if (c < n && c - b - 1 < gap) b = c;
-      else break;
-    }
-    t = b + 1;
-    double voiced = 0, energy = 0;
-    for (long j = a; j <= b; j++) {
-      voiced += v->v[j] >= o->voicing ? 0.01 : 0;
-      energy += pow(10, v->e[j] / 10);
-    }
-    /* Within the signal: its last sample starts at (nsamples - 1) / rate. */
-    double start = frame_time(a, -1), end = frame_time(b, 1), last = (v->nsamples - 1.0) / VAD_RATE;
-    if (start < 0) start = 0;
-    if (end > last) end = last;
-    if (end - start < o->min_speech || voiced < o->min_voiced - 1e-9) continue;
+  long k = 0, cap = 0, t = 0, a, b;
+  vad_segment *out = NULL, seg;
+  while (next_run(v, on, &t, &a, &b)) {
+    if (!segment_of(v, a, b, &seg)) continue;
     if (k == cap) {
       cap = cap ? cap * 2 : 64;
       vad_segment *p = realloc(out, sizeof *out * (size_t)cap);
@@ -367,7 +444,7 @@ static clap_status collect(const vad *v, const unsigned char *on, vad_segment **
       }
       out = p;
     }
-    out[k++] = (vad_segment){start, end, v->channel, 10 * log10(energy / (double)(b - a + 1) + EPS)};
+    out[k++] = seg;
   }
   *segs = out;
   *nsegs = k;
@@ -387,7 +464,7 @@ clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err)
   long n = v->nframes;
   if (n <= 0) return CLAP_OK;
   float *es = malloc(sizeof(float) * (size_t)n * 6);
-  unsigned char *on = malloc((size_t)n);
+  unsigned char *on = malloc((size_t)n * 2);
   clap_status rc = CLAP_OK;
   if (!es || !on) {
     rc = clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
@@ -398,7 +475,9 @@ clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err)
     noise_floor(&v->o, es, n, fl, spread);
     thresholds(&v->o, fl, spread, n, th);
     hysteresis(&v->o, es, vs, th, n, on);
-    rc = collect(v, on, segs, nsegs, err);
+    keep_segments(v, on);
+    grow(v, fl, spread, on, th, on + n); /* th is free by now */
+    rc = collect(v, on + n, segs, nsegs, err);
   }
   free(es);
   free(on);

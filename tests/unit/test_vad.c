@@ -56,14 +56,14 @@ typedef struct condition {
 ** under 0 dB, under 8-talker babble of the same synthesiser, where neither a
 ** frame's energy, its voicing, nor its spectral shape (flatness, entropy,
 ** harmonicity: frame-level AUC ~0.5 for those turns) tells them from the
-** babble; measured 0.753 here (tests/bench/RESULTS.md, "not met"). That
+** babble; measured 0.780 here (tests/bench/RESULTS.md, "not met"). That
 ** condition asserts a floor just under the measured level, not the target;
 ** the printed figure is the one reported. Every condition asserts that no
 ** segment lands on the wrong channel. */
 static const condition conditions[] = {
     {"clean", SC_CLEAN, 0, 0.95, 0},       {"white 20 dB", SC_WHITE, 20, 0.95, 0},
     {"babble 20 dB", SC_BABBLE, 20, 0.95, 0}, {"white 5 dB", SC_WHITE, 5, 0.85, 0},
-    {"babble 5 dB", SC_BABBLE, 5, 0.85, 0.74},
+    {"babble 5 dB", SC_BABBLE, 5, 0.85, 0.77},
 };
 
 /* Five calls of 40 turns per condition: the pooled F1. The defaults of
