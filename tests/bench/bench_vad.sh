@@ -33,7 +33,8 @@ average at the start: ${load} on $(nproc) cores.
 Boundary F1 (a start or end within 100 ms of the truth; 5 calls × 40 turns, seeds 6..10):
 clean $(get f1_clean), white noise 20 dB $(get f1_white20), babble 20 dB $(get f1_babble20),
 white noise 5 dB $(get f1_white5), babble 5 dB $(get f1_babble5) (targets: ≥ 0.95 at 20 dB,
-≥ 0.85 at 5 dB; checked by tests/unit/test_vad.c, where babble at 5 dB is a known shortfall).
+≥ 0.85 at 5 dB; checked by tests/unit/test_vad.c, where babble at 5 dB is a known shortfall,
+explained under "Notes on reading these figures").
 On calls the defaults were never tuned on (20 calls × 40 turns, seeds 11..30; and 10 calls with
 the pools swapped, turns from samples/audio/s4–s5 and babble from s1–s3):
 
