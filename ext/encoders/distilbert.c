@@ -249,6 +249,7 @@ clap_status distilbert_set_precision(distilbert *m, nn_precision p, clap_error *
     free_denses(m);
     return rc;
   }
+  nn_weights_settle(); /* the chunks' last huge pages hold only what is used */
   m->prec = p;
   return CLAP_OK;
 }

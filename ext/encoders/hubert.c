@@ -513,6 +513,7 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     st_release_all(m->st); /* nothing reads the checkpoint now: the 1-D tensors are copies */
   }
   trim_heap();
+  nn_weights_settle(); /* the chunks' last huge pages hold only what is used */
   m->prec = p;
   return CLAP_OK;
 }

@@ -317,22 +317,14 @@ static void *weights_alloc(size_t size) {
   return p;
 }
 
-/* The rest of the huge page after a chunk's last copy, once that copy is
-** written: the fault that brought the page in made all 2 MiB resident,
-** and the room past `used` may never be written (HuBERT-base at bf16: 3.25
-** MiB over its three chunks). Only the room no copy has been given is
-** released, under the lock, so a copy being written by another thread is
-** never touched; a copy placed there later faults 4 KiB pages. */
-static void weights_settle(const void *p) {
+void nn_weights_settle(void) {
   pthread_mutex_lock(&g_arena_mu);
   for (arena_chunk *c = g_arena; c; c = c->next) {
-    if ((const char *)p < c->base || (const char *)p >= c->base + c->size) continue;
     uintptr_t end = (uintptr_t)c->base + c->used, top = (uintptr_t)c->base + c->size;
     uintptr_t lo = (end + 4095) & ~(uintptr_t)4095;
     uintptr_t hi = (end + ARENA_HUGE - 1) & ~(uintptr_t)(ARENA_HUGE - 1);
     if (hi > top) hi = top;
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    break;
   }
   pthread_mutex_unlock(&g_arena_mu);
 }
@@ -431,9 +423,7 @@ static int reorder_weights(nn_dense *d) {
   d->wbuf = weights_alloc(size);
   if (!d->wbuf) return 0;
   d->owns_wbuf = 1;
-  int ok = reorder(&src, d->w, &d->wmd, d->wbuf);
-  weights_settle(d->wbuf);
-  return ok;
+  return reorder(&src, d->w, &d->wmd, d->wbuf);
 }
 
 clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_precision p,
@@ -744,7 +734,6 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
   c->wbuf = weights_alloc(size);
   int ok = c->wbuf && !dnnl_memory_desc_init_by_tag(&from, 4, dw, dnnl_f32, dnnl_gowi) &&
            reorder(&from, w, &c->wmd, c->wbuf);
-  if (c->wbuf) weights_settle(c->wbuf);
   if (!ok) {
     nn_conv_free(c);
     return clap_error_set(err, CLAP_ERR_NOMEM, "conv %d -> %d: cannot reorder weights", cin,

@@ -73,6 +73,18 @@ clap_status nn_dense_create(const float *w, const float *b, int in, int out, nn_
                             nn_dense **out_dense, clap_error *err);
 void nn_dense_free(nn_dense *d);
 
+/* Weight copies (bf16 denses, convs) are carved one after another from
+** 64 MiB chunks on transparent huge pages, so the fault that writes a copy
+** brings a whole 2 MiB page in. Call once a model's copies are all made:
+** in every chunk, the room past its last copy up to the end of that huge
+** page goes back to the kernel (HuBERT-base at bf16: 3.25 MiB of its peak
+** RSS over three chunks). Not after each copy: the next copy would then
+** start on 4 KiB pages and lose, for up to 2 MiB, what the huge pages are
+** for (the arena's reason, in dense.c). Only room no copy has been given
+** is released, under the arena's lock, so it is safe while other threads
+** make or run denses; a copy placed there later faults 4 KiB pages. */
+void nn_weights_settle(void);
+
 int nn_dense_in(const nn_dense *d);
 int nn_dense_out(const nn_dense *d);
 nn_precision nn_dense_precision(const nn_dense *d);

@@ -446,10 +446,10 @@ static long resident_kib(void) {
 }
 
 /* A bf16 copy is carved from an arena chunk marked for huge pages: the
-** fault that writes it brings a whole 2 MiB page in, and the room after it
-** must go back (weights_settle), or every chunk keeps up to 2 MiB it never
-** uses. Runs first, while the arena is empty, so this copy starts a chunk.
-** Without transparent huge pages nothing was resident to begin with. */
+** fault that writes it brings a whole 2 MiB page in, and nn_weights_settle
+** must hand the room after it back, or every chunk keeps up to 2 MiB it
+** never uses. Runs first, while the arena is empty, so this copy starts a
+** chunk. Without transparent huge pages nothing was resident to begin with. */
 static void test_arena_tail_released(void) {
   enum { IN = 256, OUT = 256 }; /* a 128 KiB copy */
   float *w = rnd((long)IN * OUT, 41);
@@ -458,6 +458,7 @@ static void test_arena_tail_released(void) {
   CHECK_INT(nn_dense_create(w, NULL, IN, OUT, NN_F32, &warm, &err), CLAP_OK); /* engine up */
   long before = resident_kib();
   CHECK_INT(nn_dense_create(w, NULL, IN, OUT, NN_BF16, &d, &err), CLAP_OK);
+  nn_weights_settle();
   long grew = resident_kib() - before;
   printf("  a 128 KiB bf16 copy in a fresh chunk: resident grew %ld KiB\n", grew);
 #ifndef __SANITIZE_ADDRESS__ /* ASan's shadow and quarantine move the figure by MBs */
