@@ -15,7 +15,6 @@
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct nn_linear_job {
