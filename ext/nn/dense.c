@@ -288,7 +288,7 @@ typedef struct arena_chunk {
 } arena_chunk;
 
 static pthread_mutex_t g_arena_mu = PTHREAD_MUTEX_INITIALIZER;
-static arena_chunk *g_arena; /* newest first; only the newest takes new copies */
+static arena_chunk *g_arena; /* newest first; a copy goes to the first with room */
 
 static void *weights_alloc(size_t size) {
   size = (size + 63) & ~(size_t)63;
