@@ -297,12 +297,14 @@ test-deps: deps
 	$(INSTALL_MISSING)
 
 # make bench: the peers — PyTorch and torchaudio (Debian's python3-torch),
-# SentencePiece for the DistilBERT peer's tokenizer fixture.
+# SentencePiece for the DistilBERT peer's tokenizer fixture, WebRTC's VAD for
+# the call segmenter's (dlopen'd by bench_vad; nothing links it).
 bench-deps: test-deps
 	@missing=""; \
 	/usr/bin/python3 -c 'import torch' 2>/dev/null || missing="$$missing python3-torch"; \
 	/usr/bin/python3 -c 'import torchaudio' 2>/dev/null || missing="$$missing python3-torchaudio"; \
 	/usr/bin/python3 -c 'import sentencepiece' 2>/dev/null || missing="$$missing python3-sentencepiece"; \
+	dpkg -s libwebrtc-audio-processing1 >/dev/null 2>&1 || missing="$$missing libwebrtc-audio-processing1"; \
 	$(INSTALL_MISSING)
 
 # make fuzz: clang and its libFuzzer runtime.

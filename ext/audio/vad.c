@@ -31,6 +31,7 @@
 #define GROW_SHARE 0.3     /* grow while over this share of the way from noise to segment */
 #define GROW_MAX 50        /* frames a segment may grow each way (0.5 s) */
 #define GROW_BRIDGE 5      /* frames under that level a growth may cross (50 ms) */
+#define CROSSTALK_DB 10.0  /* the default of crosstalk_db (vad.h, step 6) */
 
 struct vad {
   vad_options o;
@@ -53,7 +54,8 @@ void vad_options_default(vad_options *o) {
                      .floor_percentile = 10,
                      .min_level_db = -55,
                      .voicing = 0.3,
-                     .min_voiced = 0.05};
+                     .min_voiced = 0.05,
+                     .crosstalk_db = CROSSTALK_DB};
 }
 
 /* ---- options ------------------------------------------------------------- */
@@ -77,6 +79,7 @@ static const opt_field fields[] = {
     {"min_level_db", offsetof(vad_options, min_level_db), -120, 0, 0},
     {"voicing", offsetof(vad_options, voicing), 0, 1, 0},
     {"min_voiced", offsetof(vad_options, min_voiced), 0, 10, 0},
+    {"crosstalk_db", offsetof(vad_options, crosstalk_db), 0, 60, 0},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -118,6 +121,14 @@ static const opt_field *find_field(const char *key) {
   return NULL;
 }
 
+/* "min_speech, min_silence, ...": every key of the table, in its order. */
+static void known_keys(char *buf, size_t cap) {
+  size_t k = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < NFIELDS && k < cap; i++)
+    k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", fields[i].key);
+}
+
 clap_status vad_options_from_json(const char *json, size_t n, vad_options *o, clap_error *err) {
   if (!json || !o) return clap_error_set(err, CLAP_ERR_ARG, "options: NULL");
   cJSON *root = cJSON_ParseWithLength(json, n);
@@ -131,11 +142,10 @@ clap_status vad_options_from_json(const char *json, size_t n, vad_options *o, cl
   for (cJSON *it = root->child; it && !rc; it = it->next) {
     const opt_field *f = it->string ? find_field(it->string) : NULL;
     if (!f) {
-      rc = clap_error_set(err, CLAP_ERR_ARG,
-                          "options: unknown key '%.64s' (known: min_speech, min_silence, onset_db, "
-                          "offset_db, onset_spread, offset_spread, floor_window, floor_percentile, min_level_db, voicing, "
-                          "min_voiced)",
-                          it->string ? it->string : "");
+      char known[256];
+      known_keys(known, sizeof known);
+      rc = clap_error_set(err, CLAP_ERR_ARG, "options: unknown key '%.64s' (known: %s)",
+                          it->string ? it->string : "", known);
     } else if (!cJSON_IsNumber(it) || !in_range(f, it->valuedouble)) {
       char *got = cJSON_PrintUnformatted(it);
       if (got && strlen(got) > 40) strcpy(got + 37, "...");
@@ -383,9 +393,10 @@ static void keep_segments(const vad *v, unsigned char *on) {
 ** power) from the noise to the segment's own mean level, crossing dips of
 ** up to GROW_BRIDGE frames, at most GROW_MAX frames; marks the frames in
 ** out. */
-static void grow_side(const float *el, long n, long from, int step, double mid, unsigned char *out) {
+static void grow_side(const float *el, const unsigned char *block, long n, long from, int step,
+                      double mid, unsigned char *out) {
   long far = from, dip = 0;
-  for (long k = from + step, i = 1; k >= 0 && k < n && i <= GROW_MAX; k += step, i++) {
+  for (long k = from + step, i = 1; k >= 0 && k < n && i <= GROW_MAX && !(block && block[k]); k += step, i++) {
     if (el[k] > mid) far = k, dip = 0;
     else if (++dip > GROW_BRIDGE) break;
   }
@@ -407,9 +418,10 @@ static void grow_window(const float *e, long n, float *el) {
 }
 
 /* Every kept segment less than GROW_DB over the floor grows both ways (into
-** out, a copy of on). el: scratch for n floats. */
+** out, a copy of on), never into a blocked frame (block may be NULL). el:
+** scratch for n floats. */
 static void grow(const vad *v, const float *fl, const float *spread, const unsigned char *on,
-                 float *el, unsigned char *out) {
+                 const unsigned char *block, float *el, unsigned char *out) {
   long n = v->nframes;
   grow_window(v->e, n, el);
   memcpy(out, on, (size_t)n);
@@ -424,64 +436,145 @@ static void grow(const vad *v, const float *fl, const float *spread, const unsig
     if (level - fl[a] >= GROW_DB) continue;
     double noise = pow(10, (fl[a] + GROW_NOISE * spread[a]) / 10);
     double mid = 10 * log10(GROW_SHARE * pow(10, level / 10) + (1 - GROW_SHARE) * noise);
-    grow_side(el, n, a, -1, mid, out);
-    grow_side(el, n, b, +1, mid, out);
+    grow_side(el, block, n, a, -1, mid, out);
+    grow_side(el, block, n, b, +1, mid, out);
   }
 }
 
-static clap_status collect(const vad *v, const unsigned char *on, vad_segment **segs, long *nsegs,
-                           clap_error *err) {
-  long k = 0, cap = 0, t = 0, a, b;
-  vad_segment *out = NULL, seg;
+/* Appends the kept segments of `on` to *out (*k used of *cap). */
+static clap_status collect(const vad *v, const unsigned char *on, vad_segment **out, long *k,
+                           long *cap, clap_error *err) {
+  long t = 0, a, b;
+  vad_segment seg;
   while (next_run(v, on, &t, &a, &b)) {
     if (!segment_of(v, a, b, &seg)) continue;
-    if (k == cap) {
-      cap = cap ? cap * 2 : 64;
-      vad_segment *p = realloc(out, sizeof *out * (size_t)cap);
-      if (!p) {
-        free(out);
-        return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
-      }
-      out = p;
+    if (*k == *cap) {
+      long c2 = *cap ? *cap * 2 : 64;
+      vad_segment *p = realloc(*out, sizeof *p * (size_t)c2);
+      if (!p) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+      *out = p;
+      *cap = c2;
     }
-    out[k++] = seg;
+    (*out)[(*k)++] = seg;
   }
-  *segs = out;
-  *nsegs = k;
+  return CLAP_OK;
+}
+
+/* A tail shorter than a voicing window still counts as one frame, once:
+** the tail is consumed, so a second pass (step 6) sees the same frames. */
+static clap_status flush_tail(vad *v, clap_error *err) {
+  if (v->npend < FRAME && !(v->nframes == 0 && v->npend > 0)) return CLAP_OK;
+  for (int i = v->npend; i < VWIN; i++) v->pend[i] = 0;
+  v->npend = 0;
+  return add_frame(v, err);
+}
+
+/* Steps 1-5 of vad.h on one channel: *on (n bytes, 1 = speech) and, when
+** es_out is not NULL, *es_out (n floats, the smoothed energy), malloc'd;
+** NULL when n is 0. Frames with block[t] set (may be NULL) are never speech:
+** no run starts, continues or grows into them. */
+static clap_status detect(vad *v, const unsigned char *block, unsigned char **on_out,
+                          float **es_out, clap_error *err) {
+  *on_out = NULL;
+  if (es_out) *es_out = NULL;
+  clap_status rc = flush_tail(v, err);
+  long n = v->nframes;
+  if (rc || n <= 0) return rc;
+  float *es = malloc(sizeof(float) * (size_t)n), *tmp = malloc(sizeof(float) * (size_t)n * 5);
+  unsigned char *on = malloc((size_t)n * 2);
+  if (!es || !tmp || !on) {
+    free(es), free(tmp), free(on);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  }
+  float *vs = tmp, *fl = tmp + n, *spread = tmp + 2 * n, *th = tmp + 3 * n;
+  smooth(v->e, n, es, vs);
+  smooth_lin(v->v, n, vs);
+  noise_floor(&v->o, es, n, fl, spread);
+  thresholds(&v->o, fl, spread, n, th);
+  if (block) /* the floor is measured on every frame; the decisions skip these */
+    for (long t = 0; t < n; t++)
+      if (block[t]) th[t] = th[n + t] = INFINITY;
+  hysteresis(&v->o, es, vs, th, n, on);
+  keep_segments(v, on);
+  grow(v, fl, spread, on, block, th, on + n); /* th is free by now */
+  for (long t = 0; t < n; t++) on[t] = on[n + t] && !(block && block[t]);
+  free(tmp);
+  *on_out = on;
+  if (es_out) *es_out = es;
+  else free(es);
   return CLAP_OK;
 }
 
 clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err) {
-  if (!v || !segs || !nsegs) return clap_error_set(err, CLAP_ERR_ARG, "vad_finish: bad arguments");
+  return vad_finish_all(&v, 1, segs, nsegs, err);
+}
+
+/* Step 6 of vad.h: block[t] for channel c, when another channel holds
+** speech at t (on[o], its first pass) and is louder than c by more than
+** crosstalk_db (smoothed energies es). 1 when any frame is blocked. */
+static int crosstalk_of(vad **v, int nv, int c, unsigned char **on, float **es, unsigned char *block) {
+  long n = v[c]->nframes;
+  int any = 0;
+  memset(block, 0, (size_t)n);
+  for (int o = 0; o < nv; o++) {
+    if (o == c || !on[o]) continue;
+    long m = n < v[o]->nframes ? n : v[o]->nframes;
+    for (long t = 0; t < m; t++)
+      if (on[o][t] && es[c][t] < es[o][t] - v[c]->o.crosstalk_db) block[t] = 1, any = 1;
+  }
+  return any;
+}
+
+/* Each channel's second pass, with the frames another channel dominates
+** blocked; replaces on[c]. */
+static clap_status drop_crosstalk(vad **v, int nv, unsigned char **on, float **es, clap_error *err) {
+  unsigned char **again = calloc((size_t)nv, sizeof *again);
+  clap_status rc = again ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  for (int c = 0; !rc && c < nv; c++) {
+    if (!on[c] || v[c]->o.crosstalk_db <= 0) continue;
+    unsigned char *block = malloc((size_t)v[c]->nframes);
+    if (!block) rc = clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+    else if (crosstalk_of(v, nv, c, on, es, block)) rc = detect(v[c], block, &again[c], NULL, err);
+    free(block);
+  }
+  for (int c = 0; again && c < nv; c++)
+    if (again[c]) free(on[c]), on[c] = again[c];
+  free(again);
+  return rc;
+}
+
+static int by_start(const void *a, const void *b) {
+  const vad_segment *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return (x->channel > y->channel) - (x->channel < y->channel);
+}
+
+clap_status vad_finish_all(vad **v, int nv, vad_segment **segs, long *nsegs, clap_error *err) {
+  if (!v || nv < 1 || !segs || !nsegs) return clap_error_set(err, CLAP_ERR_ARG, "vad_finish: bad arguments");
   *segs = NULL;
   *nsegs = 0;
-  /* A tail shorter than a voicing window still counts as one frame. */
-  if (v->npend >= FRAME || (v->nframes == 0 && v->npend > 0)) {
-    for (int i = v->npend; i < VWIN; i++) v->pend[i] = 0;
-    clap_status rc = add_frame(v, err);
-    if (rc) return rc;
-  }
-  long n = v->nframes;
-  if (n <= 0) return CLAP_OK;
-  float *es = malloc(sizeof(float) * (size_t)n * 6);
-  unsigned char *on = malloc((size_t)n * 2);
-  clap_status rc = CLAP_OK;
-  if (!es || !on) {
-    rc = clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
-  } else {
-    float *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n, *th = es + 4 * n;
-    smooth(v->e, n, es, vs);
-    smooth_lin(v->v, n, vs);
-    noise_floor(&v->o, es, n, fl, spread);
-    thresholds(&v->o, fl, spread, n, th);
-    hysteresis(&v->o, es, vs, th, n, on);
-    keep_segments(v, on);
-    grow(v, fl, spread, on, th, on + n); /* th is free by now */
-    rc = collect(v, on + n, segs, nsegs, err);
-  }
-  free(es);
+  for (int c = 0; c < nv; c++)
+    if (!v[c]) return clap_error_set(err, CLAP_ERR_ARG, "vad_finish: bad arguments");
+  unsigned char **on = calloc((size_t)nv, sizeof *on);
+  float **es = calloc((size_t)nv, sizeof *es);
+  clap_status rc = on && es ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  for (int c = 0; !rc && c < nv; c++) rc = detect(v[c], NULL, &on[c], nv > 1 ? &es[c] : NULL, err);
+  if (!rc && nv > 1) rc = drop_crosstalk(v, nv, on, es, err);
+  vad_segment *all = NULL;
+  long nall = 0, cap = 0;
+  for (int c = 0; !rc && c < nv; c++)
+    if (on[c]) rc = collect(v[c], on[c], &all, &nall, &cap, err);
+  for (int c = 0; c < nv && on && es; c++) free(on[c]), free(es[c]);
   free(on);
-  return rc;
+  free(es);
+  if (rc) {
+    free(all);
+    return rc;
+  }
+  if (nall > 1) qsort(all, (size_t)nall, sizeof *all, by_start);
+  *segs = all;
+  *nsegs = nall;
+  return CLAP_OK;
 }
 
 void vad_free(vad *v) {
@@ -493,13 +586,18 @@ void vad_free(vad *v) {
 
 /* ---- whole recordings ---------------------------------------------------- */
 
-static int by_start(const void *a, const void *b) {
-  const vad_segment *x = a, *y = b;
-  if (x->start != y->start) return x->start < y->start ? -1 : 1;
-  return (x->channel > y->channel) - (x->channel < y->channel);
+/* Keeps the segments of `channel` (all when VAD_ALL_CHANNELS), in order. */
+static void keep_channel(vad_segment *s, long *n, int channel) {
+  if (channel == VAD_ALL_CHANNELS) return;
+  long k = 0;
+  for (long i = 0; i < *n; i++)
+    if (s[i].channel == channel) s[k++] = s[i];
+  *n = k;
 }
 
-/* Runs the detectors of the chosen channels over the stream, then merges. */
+/* Runs the detectors over the stream, then finishes them together. Every
+** channel is detected when crosstalk is judged (the requested one's echoes
+** are cut against the others), else only the requested one. */
 static clap_status segment_stream(audio_stream *s, const char *name, int channel,
                                   const vad_options *o, vad_segment **segs, long *nsegs,
                                   clap_error *err) {
@@ -508,8 +606,10 @@ static clap_status segment_stream(audio_stream *s, const char *name, int channel
     return clap_error_set(err, CLAP_ERR_RANGE,
                           "%s: channel %d requested, but it has %d channel%s (0..%d)", name,
                           channel, ch, ch == 1 ? "" : "s", ch - 1);
-  int first = channel == VAD_ALL_CHANNELS ? 0 : channel;
-  int nv = channel == VAD_ALL_CHANNELS ? ch : 1;
+  vad_options d;
+  if (!o) vad_options_default(&d), o = &d;
+  int every = channel == VAD_ALL_CHANNELS || o->crosstalk_db > 0;
+  int first = every ? 0 : channel, nv = every ? ch : 1;
   vad **det = calloc((size_t)nv, sizeof *det);
   float *buf = malloc(sizeof(float) * STREAM_CHUNK * (size_t)ch);
   clap_status rc = det && buf ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
@@ -518,32 +618,13 @@ static clap_status segment_stream(audio_stream *s, const char *name, int channel
     rc = audio_stream_read(s, buf, STREAM_CHUNK, &got, err);
     for (int i = 0; !rc && i < nv; i++) rc = vad_feed(det[i], buf + first + i, got, ch, err);
   }
-  vad_segment *all = NULL;
-  long nall = 0;
-  for (int i = 0; !rc && i < nv; i++) {
-    vad_segment *one = NULL;
-    long k = 0;
-    rc = vad_finish(det[i], &one, &k, err);
-    vad_segment *p = !rc && k ? realloc(all, sizeof *all * (size_t)(nall + k)) : all;
-    if (!rc && k && !p) rc = clap_error_set(err, CLAP_ERR_NOMEM, "%s: out of memory", name);
-    if (!rc && k) {
-      all = p;
-      memcpy(all + nall, one, sizeof *one * (size_t)k);
-      nall += k;
-    }
-    free(one);
-  }
+  if (!rc) rc = vad_finish_all(det, nv, segs, nsegs, err);
+  if (!rc) keep_channel(*segs, nsegs, channel);
+  if (!rc && *nsegs == 0) free(*segs), *segs = NULL;
   for (int i = 0; det && i < nv; i++) vad_free(det[i]);
   free(det);
   free(buf);
-  if (rc) {
-    free(all);
-    return rc;
-  }
-  if (nall > 1) qsort(all, (size_t)nall, sizeof *all, by_start);
-  *segs = all;
-  *nsegs = nall;
-  return CLAP_OK;
+  return rc;
 }
 
 static clap_status segment_checked(audio_stream *s, const char *name, int channel,

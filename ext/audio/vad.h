@@ -1,12 +1,14 @@
 /*
 ** vad — voice-activity segmentation of long recordings, channel by channel.
 **
-** Why our own detector: Debian 12's libwebrtc-audio-processing-dev (0.3-1)
-** installs no webrtc_vad.h; WebRTC's VAD is reachable there only through the
-** C++ AudioProcessing object (voice_detection(): a 10 ms yes/no after the
-** whole capture pipeline, four fixed aggressiveness modes, no level, no
-** segment boundaries), so it cannot be given the parameters below nor
-** called from C. This detector uses the acoustic encoder's framing (16 kHz,
+** Why our own detector: WebRTC's VAD, in Debian 12's
+** libwebrtc-audio-processing1 (0.3; its C entry points are exported though
+** the -dev package installs no webrtc_vad.h), gives a 10 ms yes/no in four
+** fixed modes, with no level and no parameters, and takes babble for speech:
+** on the synthetic calls below its best mode scores a boundary F1 of 0.24
+** with babble at 5 dB SNR against this detector's 0.78, and is behind it in
+** every other condition too (make bench measures both: tests/bench/RESULTS.md).
+** This detector uses the acoustic encoder's framing (16 kHz,
 ** 25 ms frames every 10 ms) and two features per frame:
 **   energy   e(t) = 10 log10(mean of x^2 over the 25 ms frame), dBFS;
 **   voicing  v(t) = the highest normalised autocorrelation over lags of
@@ -44,6 +46,22 @@
 **     joining and limits apply again. Fixed constants (vad.c, GROW_*), not
 **     options: on the synthetic calls they raised the 5 dB boundary F1 on
 **     every held-out set (tests/bench/RESULTS.md) and left 20 dB unchanged.
+**  6. across the channels of one recording (vad_finish_all; what
+**     vad_segment_file and vad_segment_memory do): a frame of channel c is
+**     another party's echo when, on a first pass of 1-5, another channel
+**     holds speech there and is louder than c by more than crosstalk_db
+**     (smoothed energies); c is then detected again with those frames
+**     barred (no run starts, continues or grows into them; its noise floor
+**     still counts them). Stereo calls carry each party faintly on the
+**     other's channel (line echo, a headset's pickup); without this every
+**     turn louder than the noise by more than the leak's attenuation was
+**     found on both channels. With the default 10 dB, a leak 20 dB under
+**     its talker leaves no segment on the wrong channel and one 15 dB under
+**     leaves a few (8 where 131 were found without this step); a leak 12 dB
+**     under needs 6. In double talk the quieter party's overlapping speech
+**     is barred only where it is more than crosstalk_db under the other;
+**     its edges are found more often than without this step, since the
+**     other's leak no longer runs into it (tests/unit/test_vad.c).
 ** A segment runs from half a hop before its first frame's centre to half a
 ** hop after its last one's, within the signal; level_db is 10 log10 of the mean energy of its
 ** frames (dBFS).
@@ -61,6 +79,7 @@
 **   min_level_db      -55 dBFS quieter than this is never speech [-120, 0]
 **   voicing           0.3      v at which a frame counts as voiced [0, 1]
 **   min_voiced        0.05 s   voiced time a segment needs        [0, 10]
+**   crosstalk_db      10 dB    step 6; 0 turns it off             [0, 60]
 ** The defaults and the 110 ms window were chosen on synthetic calls
 ** (tests/unit/synth_call.h, seeds 1..5); tests/unit/test_vad.c checks the
 ** boundary F1 on others (babble at 5 dB SNR falls short of its target, 0.78
@@ -89,6 +108,7 @@ typedef struct vad_options {
   double floor_window, floor_percentile;
   double min_level_db;
   double voicing, min_voiced;
+  double crosstalk_db;
 } vad_options;
 
 typedef struct vad_segment {
@@ -114,8 +134,17 @@ clap_status vad_feed(vad *v, const float *x, long n, int stride, clap_error *err
 clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err);
 void vad_free(vad *v);
 
+/* Finishes the detectors of one recording's channels together (v[0..n),
+** fed the same samples): steps 1-5 on each, then step 6 across them; the
+** segments of all, sorted by start, then channel. vad_finish(v) is
+** vad_finish_all(&v, 1): no step 6. */
+clap_status vad_finish_all(vad **v, int n, vad_segment **segs, long *nsegs, clap_error *err);
+
 /* Segment a recording (any format audio.h reads, streamed through
-** audio_stream at VAD_RATE): channel is a 0-based index or VAD_ALL_CHANNELS.
+** audio_stream at VAD_RATE): channel is a 0-based index or VAD_ALL_CHANNELS;
+** either way every channel is detected when crosstalk_db > 0 (step 6 judges
+** the requested one against the others), and only the requested one's
+** segments are returned.
 ** Segments are sorted by start, then channel. *nchannels (may be NULL)
 ** gets the source's channel count. Errors name `name` (or the path): the
 ** audio's own (audio.h), "NAME: channel 2 requested, but it has 2 channels

@@ -15,7 +15,15 @@
 ** 3. Boundary F1 (100 ms) pooled over 5 calls x 40 turns per condition,
 **    seeds 6..10 as in test_vad.c; and on calls the defaults were never
 **    tuned on: seeds 11..30, and seeds 1..10 with the pools swapped (turns
-**    from s4-s5, babble from s1-s3).
+**    from s4-s5, babble from s1-s3), with the segments each set puts on
+**    the wrong channel.
+** 4. On seeds 6..10, what it is measured against (vad_peers.h): WebRTC's
+**    VAD at its best mode and join per condition (absent when Debian's
+**    libwebrtc-audio-processing1 is not installed), the oracle at 0 and
+**    -3 dB, and with babble at 5 dB the share of boundaries each finds by the
+**    turn's own SNR.
+** 5. With each party leaking into the other's channel (-20 and -15 dB), ours
+**    with and without step 6 (crosstalk) and WebRTC's VAD.
 ** Prints key=value lines for bench_vad.sh.
 */
 #include <stdio.h>
@@ -26,8 +34,8 @@
 
 #include <sndfile.h>
 
-#include "../unit/synth_call.h"
 #include "vad.h"
+#include "vad_peers.h"
 
 static sc_pool turns, babble, turns_b, babble_b;
 
@@ -102,44 +110,202 @@ static int job_whole(const char *path) {
   return 1;
 }
 
-/* Pooled over seeds s0..s1, turns and babble from the pools given. */
-static double pooled_f1_on(const sc_pool *tp, const sc_pool *bp, uint64_t s0, uint64_t s1,
-                           sc_noise noise, double snr) {
+/* A segmenter under test: both channels of `noisy` (`clean` is the same
+** call without noise, for the oracle) to at most cap segments, with their
+** channels; -1 on error. */
+typedef struct segmenter {
+  const char *name;
+  int (*run)(const struct segmenter *g, const sc_call *noisy, const sc_call *clean, double *st,
+             double *en, int *chn, int cap);
+  const vp_webrtc *webrtc;
+  int mode, join;      /* webrtc's */
+  double theta_db;     /* the oracle's */
+  double crosstalk_db; /* ours: vad_options.crosstalk_db, < 0 for the default */
+} segmenter;
+
+/* Ours as vad_segment_file runs it: both channels finished together. */
+static int run_ours(const segmenter *g, const sc_call *c, const sc_call *clean, double *st,
+                    double *en, int *chn, int cap) {
+  vad_options o;
+  vad_options_default(&o);
+  if (g->crosstalk_db >= 0) o.crosstalk_db = g->crosstalk_db;
+  vad *v[2] = {NULL, NULL};
+  vad_segment *s = NULL;
+  long n = 0;
+  clap_error e;
+  int ok = 1;
+  for (int ch = 0; ch < 2; ch++)
+    ok = ok && !vad_create(&o, ch, &v[ch], &e) && !vad_feed(v[ch], c->x + ch, c->n, 2, &e);
+  ok = ok && !vad_finish_all(v, 2, &s, &n, &e);
+  vad_free(v[0]);
+  vad_free(v[1]);
+  if (!ok) return -1;
+  int k = 0;
+  for (long i = 0; i < n && k < cap; i++, k++) st[k] = s[i].start, en[k] = s[i].end, chn[k] = s[i].channel;
+  free(s);
+  return k;
+}
+
+/* Channel by channel, for the per-channel peers. */
+static int per_channel(const segmenter *g, const sc_call *c, const sc_call *clean, double *st,
+                       double *en, int *chn, int cap) {
+  int k = 0;
+  for (int ch = 0; ch < 2; ch++) {
+    int n = g->webrtc ? vp_webrtc_segments(g->webrtc, g->mode, g->join, c, ch, st + k, en + k, cap - k)
+                      : vp_oracle_segments(clean, c, ch, g->theta_db, st + k, en + k, cap - k);
+    if (n < 0) return -1;
+    for (int i = 0; i < n; i++) chn[k + i] = ch;
+    k += n;
+  }
+  return k;
+}
+
+static const segmenter OURS = {"ours", run_ours, NULL, 0, 0, 0, -1};
+
+/* Boundaries found, by the turn's own SNR (babble 5 dB, seeds 6..10): a
+** truth start or end counts when a found one lies within 100 ms of it. */
+#define SNR_BINS 5
+static const double bin_top[SNR_BINS] = {-6, -3, 0, 4, INFINITY};
+typedef struct by_snr {
+  long truth[SNR_BINS], found[SNR_BINS];
+} by_snr;
+
+static int near_any(double x, const double *v, int n) {
+  for (int i = 0; i < n; i++)
+    if (fabs(v[i] - x) <= 0.1) return 1;
+  return 0;
+}
+
+static void count_by_snr(by_snr *b, const sc_call *clean, const sc_call *noisy, const double *st,
+                         const double *en, const int *chn, int n) {
+  for (int t = 0; t < clean->nturns; t++) {
+    int ch = clean->turns[t].channel;
+    double q = vp_turn_snr(clean, noisy, t);
+    int k = 0, s = 0, e = 0;
+    while (q >= bin_top[k]) k++;
+    for (int i = 0; i < n; i++)
+      if (chn[i] == ch) s |= near_any(clean->turns[t].start, st + i, 1), e |= near_any(clean->turns[t].end, en + i, 1);
+    b->truth[k] += 2;
+    b->found[k] += s + e;
+  }
+}
+
+/* Pooled over seeds s0..s1, turns and babble from the pools given, each
+** channel leaking into the other at leak_db (0: none): the F1 (-1 on
+** error), and in *wrong (may be NULL) the found segments on the wrong
+** channel (without a leak, each is noise taken for speech while the other
+** party talks). by (may be NULL) gets the boundaries found by turn SNR. */
+static double pooled_f1_of(const segmenter *g, const sc_pool *tp, const sc_pool *bp, uint64_t s0,
+                           uint64_t s1, sc_noise noise, double snr, double leak_db, long *wrong_out,
+                           by_snr *by) {
   long t = 0, f = 0, m = 0, wrong = 0;
   for (uint64_t seed = s0; seed <= s1; seed++) {
-    sc_call c;
-    if (!sc_build(&c, tp, bp, 40, noise, snr, seed)) return -1;
+    sc_call c, clean = {0};
+    int want_clean = (g->run == per_channel && !g->webrtc) || by;
+    if (!sc_build(&c, tp, bp, 40, noise, snr, seed) ||
+        (want_clean && !sc_build(&clean, tp, bp, 40, SC_CLEAN, 0, seed)))
+      return -1;
+    if (leak_db < 0) sc_add_crosstalk(&c, leak_db);
     double st[512], en[512];
-    int chn[512], k = 0;
-    for (int ch = 0; ch < 2; ch++) {
-      vad *v = NULL;
-      vad_segment *s = NULL;
-      long n = 0;
-      clap_error e;
-      if (vad_create(NULL, ch, &v, &e) || vad_feed(v, c.x + ch, c.n, 2, &e) || vad_finish(v, &s, &n, &e)) return -1;
-      for (long i = 0; i < n && k < 512; i++, k++) st[k] = s[i].start, en[k] = s[i].end, chn[k] = ch;
-      free(s);
-      vad_free(v);
-    }
+    int chn[512];
+    int k = g->run(g, &c, &clean, st, en, chn, 512);
+    if (k < 0) return -1;
+    if (by) count_by_snr(by, &clean, &c, st, en, chn, k);
     sc_score sc = sc_evaluate(&c, st, en, chn, k, 0.1);
     t += sc.truth, f += sc.found, m += sc.matched, wrong += sc.wrong_channel;
     sc_free(&c);
+    if (want_clean) sc_free(&clean);
   }
-  double p = (double)m / f, r = (double)m / t;
-  if (wrong) printf("wrong_channel=%ld\n", wrong);
-  return 2 * p * r / (p + r);
+  double p = f ? (double)m / f : 0, r = (double)m / t;
+  if (wrong_out) *wrong_out = wrong;
+  return p + r > 0 ? 2 * p * r / (p + r) : 0;
 }
 
-static double pooled_f1(sc_noise noise, double snr) {
-  return pooled_f1_on(&turns, &babble, 6, 10, noise, snr);
+static const struct {
+  const char *key;
+  sc_noise noise;
+  double snr;
+} CONDITIONS[] = {{"clean", SC_CLEAN, 0}, {"white20", SC_WHITE, 20}, {"babble20", SC_BABBLE, 20},
+                  {"white5", SC_WHITE, 5}, {"babble5", SC_BABBLE, 5}};
+#define NCOND (int)(sizeof CONDITIONS / sizeof *CONDITIONS)
+
+/* Ours on every condition: KEY_COND=F1 and KEY_COND_wrong=segments on the
+** wrong channel. `first` skips the clean condition for the held-out sets. */
+static int ours_on(const char *key, const sc_pool *tp, const sc_pool *bp, uint64_t s0, uint64_t s1,
+                   int first) {
+  for (int c = first; c < NCOND; c++) {
+    long wrong = 0;
+    double f1 = pooled_f1_of(&OURS, tp, bp, s0, s1, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, &wrong, NULL);
+    if (f1 < 0) return 0;
+    printf("%s_%s=%.3f\n%s_%s_wrong=%ld\n", key, CONDITIONS[c].key, f1, key, CONDITIONS[c].key, wrong);
+  }
+  return 1;
 }
 
-/* Calls the defaults were never tuned on: seeds 11..30 (the test's pools),
-** and the pools swapped (turns from s4-s5, babble from s1-s3), seeds 1..10. */
-static void held_out(const char *key, const sc_pool *tp, const sc_pool *bp, uint64_t s0, uint64_t s1) {
-  printf("%s_white20=%.3f\n%s_babble20=%.3f\n%s_white5=%.3f\n%s_babble5=%.3f\n", key,
-         pooled_f1_on(tp, bp, s0, s1, SC_WHITE, 20), key, pooled_f1_on(tp, bp, s0, s1, SC_BABBLE, 20), key,
-         pooled_f1_on(tp, bp, s0, s1, SC_WHITE, 5), key, pooled_f1_on(tp, bp, s0, s1, SC_BABBLE, 5));
+/* The peer at its best on each condition (seeds 6..10): every mode, and
+** joins of 0.2, 0.3 and 0.5 s (its own hangover is short). */
+static void webrtc_peer(void) {
+  vp_webrtc w;
+  if (!vp_webrtc_load(&w)) {
+    printf("webrtc=absent\n");
+    return;
+  }
+  printf("webrtc=libwebrtc_audio_processing.so.1\n");
+  static const int joins[] = {20, 30, 50};
+  for (int c = 0; c < NCOND; c++) {
+    double best = -1;
+    int bm = 0, bj = 0;
+    for (int mode = 0; mode < 4; mode++)
+      for (int j = 0; j < 3; j++) {
+        segmenter g = {"webrtc", per_channel, &w, mode, joins[j], 0, 0};
+        double f1 = pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, NULL, NULL);
+        if (f1 > best) best = f1, bm = mode, bj = joins[j];
+      }
+    printf("webrtc_%s=%.3f\nwebrtc_%s_mode=%d, join %.1f s\n", CONDITIONS[c].key, best, CONDITIONS[c].key,
+           bm, bj / 100.0);
+  }
+  vp_webrtc_unload(&w);
+}
+
+/* Step 6 of vad.h: each party leaking into the other's channel at -20 and
+** -15 dB, 20 dB SNR, seeds 6..10: ours, ours with step 6 off, and WebRTC's
+** VAD (mode 3, join 0.5 s, its best at 20 dB), F1 and segments on the wrong
+** channel each. */
+static void crosstalk(void) {
+  vp_webrtc w;
+  int have = vp_webrtc_load(&w);
+  segmenter off = OURS, wr = {"webrtc", per_channel, &w, 3, 50, 0, 0};
+  off.crosstalk_db = 0;
+  static const double leaks[] = {-20, -15};
+  for (int l = 0; l < 2; l++)
+    for (int c = 1; c <= 2; c++) {
+      long w1 = 0, w2 = 0, w3 = 0;
+      double f1 = pooled_f1_of(&OURS, &turns, &babble, 6, 10, CONDITIONS[c].noise, 20, leaks[l], &w1, NULL);
+      double f2 = pooled_f1_of(&off, &turns, &babble, 6, 10, CONDITIONS[c].noise, 20, leaks[l], &w2, NULL);
+      double f3 = have ? pooled_f1_of(&wr, &turns, &babble, 6, 10, CONDITIONS[c].noise, 20, leaks[l], &w3, NULL) : -1;
+      printf("xt%d_%s=%.3f|%ld|%.3f|%ld|%.3f|%ld\n", (int)-leaks[l], CONDITIONS[c].key, f1, w1, f2, w2, f3, w3);
+    }
+  if (have) vp_webrtc_unload(&w);
+}
+
+/* The oracle at 0 and -3 dB on the noisy conditions, and the boundaries
+** found by turn SNR with babble at 5 dB: ours, the oracles, webrtc's mode 3. */
+static void ceilings(void) {
+  static const double thetas[] = {0, -3};
+  for (int c = 1; c < NCOND; c++)
+    for (int i = 0; i < 2; i++) {
+      segmenter g = {"oracle", per_channel, NULL, 0, 0, thetas[i], 0};
+      printf("oracle%d_%s=%.3f\n", (int)-thetas[i], CONDITIONS[c].key,
+             pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, NULL, NULL));
+    }
+  by_snr b[3] = {{{0}}};
+  segmenter o0 = {"oracle", per_channel, NULL, 0, 0, 0, 0}, o3 = {"oracle", per_channel, NULL, 0, 0, -3, 0};
+  pooled_f1_of(&OURS, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, NULL, &b[0]);
+  pooled_f1_of(&o0, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, NULL, &b[1]);
+  pooled_f1_of(&o3, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, NULL, &b[2]);
+  for (int k = 0; k < SNR_BINS; k++)
+    printf("bin%d=%ld|%.2f|%.2f|%.2f\n", k, b[0].truth[k], (double)b[0].found[k] / b[0].truth[k],
+           (double)b[1].found[k] / b[1].truth[k], (double)b[2].found[k] / b[2].truth[k]);
 }
 
 int main(int argc, char **argv) {
@@ -173,14 +339,15 @@ int main(int argc, char **argv) {
   printf("segment_cpu=%.3f\nsegment_rtf=%.0f\nsegment_rss_mb=%.1f\n", cpu_seg, seconds / cpu_seg, rss_seg / 1024.0);
   printf("decode_cpu=%.3f\ndecode_rtf=%.0f\ndecode_rss_mb=%.1f\n", cpu_dec, seconds / cpu_dec, rss_dec / 1024.0);
   printf("whole_rss_mb=%.1f\n", rss_whole / 1024.0);
-  printf("f1_clean=%.3f\nf1_white20=%.3f\nf1_babble20=%.3f\nf1_white5=%.3f\nf1_babble5=%.3f\n",
-         pooled_f1(SC_CLEAN, 0), pooled_f1(SC_WHITE, 20), pooled_f1(SC_BABBLE, 20),
-         pooled_f1(SC_WHITE, 5), pooled_f1(SC_BABBLE, 5));
-  held_out("ho_seeds", &turns, &babble, 11, 30);
+  if (!ours_on("f1", &turns, &babble, 6, 10, 0) || !ours_on("ho_seeds", &turns, &babble, 11, 30, 1))
+    return 1;
   if (sc_pool_load(&turns_b, "samples/audio/s[45]/*.flac", 400) < 50 ||
       sc_pool_load(&babble_b, "samples/audio/s[1-3]/*.flac", 400) < 100)
     return 1;
-  held_out("ho_swap", &turns_b, &babble_b, 1, 10);
+  if (!ours_on("ho_swap", &turns_b, &babble_b, 1, 10, 1)) return 1;
+  webrtc_peer();
+  ceilings();
+  crosstalk();
   sc_pool_free(&turns);
   sc_pool_free(&babble);
   sc_pool_free(&turns_b);

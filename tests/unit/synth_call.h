@@ -12,7 +12,7 @@
 ** noise, or babble — 8 talkers summed, each a continuous stream of trimmed
 ** utterances at equal RMS drawn from a pool disjoint from the turns' (s4, s5).
 ** Everything is drawn from one seeded clap_rng: the same seed gives the
-** same call.
+** same call. sc_add_crosstalk then leaks each channel into the other.
 */
 #ifndef CLAP_SYNTH_CALL_H
 #define CLAP_SYNTH_CALL_H
@@ -172,6 +172,17 @@ static int sc_build(sc_call *c, const sc_pool *turns, const sc_pool *babble, int
   free(nz);
   for (long i = 0; i < total * 2; i++) c->x[i] = c->x[i] > 1 ? 1 : c->x[i] < -1 ? -1 : c->x[i];
   return 1;
+}
+
+/* Leaks each channel into the other at db (< 0) under its own level, as a
+** stereo call's line echo or headset pickup does; the truth is unchanged. */
+static void sc_add_crosstalk(sc_call *c, double db) {
+  float g = (float)pow(10, db / 20);
+  for (long i = 0; i < c->n; i++) {
+    float a = c->x[2 * i], b = c->x[2 * i + 1];
+    c->x[2 * i] = a + g * b;
+    c->x[2 * i + 1] = b + g * a;
+  }
 }
 
 static void sc_free(sc_call *c) {
