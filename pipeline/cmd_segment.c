@@ -13,7 +13,9 @@
 ** that `clap ingest` reads as it reads any other. --min-speech and
 ** --min-silence set the detector's shortest segment and shortest splitting
 ** gap in seconds (defaults 0.25 and 0.5); --options sets any of its
-** parameters as JSON ('{"onset_db": 3}', vad.h). --roles maps channels to
+** parameters as JSON ('{"onset_db": 3}', vad.h). With --channel N the
+** other channels are still read, so that the other party's echo on N is
+** not taken for speech (vad.h step 6). --roles maps channels to
 ** roles (default 0=salesperson,1=customer).
 ** Output: with one FILE, the manifest goes to --out (written to a temporary
 ** file and renamed, so a failure leaves no partial file) or to stdout;

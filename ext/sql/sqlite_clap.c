@@ -988,7 +988,9 @@ static void fn_classify_probs(sqlite3_context *ctx, int argc, sqlite3_value **ar
 ** clap_segments is an eponymous table-valued function: channel is a 0-based
 ** index, or 'all' / NULL / absent for every channel; options_json overrides
 ** the detector's parameters by name (vad.h), e.g. '{"min_silence": 0.5}'.
-** Rows come sorted by start, then channel; a recording with no speech gives
+** One channel asked for is still judged against the others, so another
+** party's echo on it is not speech (vad.h step 6; '{"crosstalk_db": 0}'
+** turns that off). Rows come sorted by start, then channel; a recording with no speech gives
 ** no rows. The audio is streamed (an hour of stereo costs a few MB), up to
 ** SQL_SEGMENTS_MAX_SECONDS. Errors name the function and the argument:
 ** "clap_segments(): argument 1: channel 2 requested, but it has 2 channels
