@@ -583,7 +583,7 @@ static size_t layers_phase(const hubert *m, int T, int W) {
   size_t mid = 4 * th > tf ? 4 * th : tf;
   if (m->prec == NN_BF16)
     return ((th + (mid + 1) / 2 + 15) & ~(size_t)15) +
-           nn_attention_bf16_scratch(T, c->heads, c->hidden / c->heads, W);
+           nn_attention_bf16_scratch(T, c->hidden / c->heads, W);
   return 4 * th + tf + nn_attention_scratch(T, T, W);
 }
 

@@ -182,8 +182,7 @@ static size_t attn_bf16_worker(int t, int hd) {
   return (n + (n + 1) / 2 + (size_t)t * hd + 15) & ~(size_t)15;
 }
 
-size_t nn_attention_bf16_scratch(int t, int heads, int hd, int workers) {
-  (void)heads;
+size_t nn_attention_bf16_scratch(int t, int hd, int workers) {
   return (size_t)(workers < 1 ? 1 : workers) * attn_bf16_worker(t, hd);
 }
 

@@ -74,13 +74,13 @@ size_t nn_attention_scratch(int t, int s, int workers);
 ** to `workers` threads (nn_parallel), each head's products on one thread:
 ** one parallel region per call, not one per product. Each worker holds
 ** the logits of NN_ATTN_ROWS query rows at a time and its head's q and k
-** as dense matrices. scratch: nn_attention_bf16_scratch(t, heads, hd,
-** workers) floats for the same workers. 1 on success, 0 when oneDNN could
+** as dense matrices. scratch: nn_attention_bf16_scratch(t, hd, workers)
+** floats for the same workers. 1 on success, 0 when oneDNN could
 ** not run a product (out is then unspecified). No key mask. */
 int nn_attention_bf16(const unsigned short *q, const unsigned short *k, const unsigned short *v,
                       int ld, int t, int heads, int hd, float scale, int workers, float *scratch,
                       unsigned short *out);
-size_t nn_attention_bf16_scratch(int t, int heads, int hd, int workers);
+size_t nn_attention_bf16_scratch(int t, int hd, int workers);
 
 /* Every row of y [rows, cols] = v [cols] (a bias before a beta = 1 sgemm). */
 void nn_fill_rows(float *y, long rows, int cols, const float *v);

@@ -189,7 +189,7 @@ static void test_attention_bf16(void) {
   float *k = malloc(sizeof(float) * t * d), *v = malloc(sizeof(float) * t * d);
   float *ref = malloc(sizeof(float) * t * d);
   float *sc = malloc(sizeof(float) * nn_attention_scratch(t, t, 1));
-  float *sb = malloc(sizeof(float) * nn_attention_bf16_scratch(t, heads, hd, 2));
+  float *sb = malloc(sizeof(float) * nn_attention_bf16_scratch(t, hd, 2));
   unsigned short *xb = malloc(sizeof *xb * n), *out = malloc(sizeof *out * (size_t)t * d);
   for (size_t i = 0; i < n; i++) x[i] = (float)((i * 7919) % 211) / 105.0f - 1.0f;
   nn_to_bf16(x, xb, (long)n);
