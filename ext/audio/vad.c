@@ -404,26 +404,27 @@ static void grow_side(const float *el, const unsigned char *block, long n, long 
 }
 
 /* el[t]: the mean of the linear energies of frames t-GROW_HALF..t+GROW_HALF
-** (within the signal), in dB, by a running sum. */
-static void grow_window(const float *e, long n, float *el) {
+** (within the signal), in dB, by a running sum; lin: scratch for n floats. */
+static void grow_window(const float *e, long n, float *el, float *lin) {
   double sum = 0;
   long lo = 0, hi = 0; /* the sum holds frames [lo, hi) */
+  for (long t = 0; t < n; t++) lin[t] = (float)pow(10, e[t] / 10);
   for (long t = 0; t < n; t++) {
     long want_hi = t + GROW_HALF + 1 < n ? t + GROW_HALF + 1 : n;
     long want_lo = t - GROW_HALF > 0 ? t - GROW_HALF : 0;
-    for (; hi < want_hi; hi++) sum += pow(10, e[hi] / 10);
-    for (; lo < want_lo; lo++) sum -= pow(10, e[lo] / 10);
+    for (; hi < want_hi; hi++) sum += lin[hi];
+    for (; lo < want_lo; lo++) sum -= lin[lo];
     el[t] = (float)(10 * log10((sum > 0 ? sum : 0) / (double)(hi - lo) + EPS));
   }
 }
 
 /* Every kept segment less than GROW_DB over the floor grows both ways (into
 ** out, a copy of on), never into a blocked frame (block may be NULL). el:
-** scratch for n floats. */
+** scratch for 2n floats. */
 static void grow(const vad *v, const float *fl, const float *spread, const unsigned char *on,
                  const unsigned char *block, float *el, unsigned char *out) {
   long n = v->nframes;
-  grow_window(v->e, n, el);
+  grow_window(v->e, n, el, el + n);
   memcpy(out, on, (size_t)n);
   for (long t = 0; t < n; t++) {
     if (!on[t]) continue;
