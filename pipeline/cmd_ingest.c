@@ -899,11 +899,17 @@ static void write_all(ingest *g, writer *w) {
 static int run_ingest(ingest *g, sqlite3 *db, const char **paths) {
   clap_error err;
   clap_error_clear(&err);
-  for (int i = 0; i < g->njobs; i++)
+  /* --segment reads every recording here, before any utterance is ingested. */
+  progress *p = g->segment ? progress_create("segment", g->njobs) : NULL;
+  for (int i = 0; i < g->njobs; i++) {
     if (setup_job(db, g, i, paths[i], &err) != CLAP_OK) {
+      progress_finish(p);
       fprintf(stderr, "clap ingest: %s\n", err.msg);
       return 1;
     }
+    progress_update(p, i + 1, paths[i]);
+  }
+  progress_finish(p);
   writer w;
   if (writer_open(&w, db, &err) != CLAP_OK) {
     writer_close(&w);

@@ -24,7 +24,8 @@
 ** manifest's directory (stdout: to the current directory).
 ** A FILE that cannot be read or holds no speech fails with a message naming
 ** it, and no manifest is written for it; the others are still written.
-** Exit status 0, 1 when any FILE failed, 2 on a usage error.
+** On a terminal (or with CLAP_PROGRESS=1) a progress line on stderr counts
+** the FILEs done. Exit status 0, 1 when any FILE failed, 2 on a usage error.
 */
 #include <errno.h>
 #include <limits.h>
@@ -36,6 +37,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "progress.h"
 #include "segment.h"
 #include "vad.h"
 
@@ -158,7 +160,11 @@ int cmd_segment(int argc, char **argv) {
   if (nfiles > 1 && !out_is_dir)
     return cli_usage(&c, "several files need --out DIR (an existing directory)");
   int failed = 0;
-  for (int i = optind; i < argc; i++)
+  progress *p = progress_create("segment", nfiles);
+  for (int i = optind; i < argc; i++) {
     failed += !segment_one(argv[i], out_is_dir ? NULL : out, out_is_dir ? out : NULL, &r);
+    progress_update(p, i - optind + 1, argv[i]);
+  }
+  progress_finish(p);
   return failed ? 1 : 0;
 }

@@ -95,6 +95,12 @@ check_equal "the same rows as segment + ingest" \
 check_output_contains "ingest --segment of a silent recording fails" "no speech found" \
   "$CLAP" ingest --create "$db2" --segment "$T/silent.wav"
 check_equal "and stores no session" "$(q "$db2" "SELECT count(*) FROM sessions")" "1"
+# Progress on stderr (forced, as tests have no terminal): recordings done.
+mkdir -p "$T/pm"
+check_output_contains "segment shows progress" "segment 2/2" \
+  sh -c "CLAP_PROGRESS=1 '$CLAP' segment '$T/call.wav' '$T/leak.wav' --out '$T/pm' 2>&1 >/dev/null"
+check_output_contains "ingest --segment shows its segmenting" "segment 1/1" \
+  sh -c "CLAP_PROGRESS=1 '$CLAP' ingest --create '$T/c3.db' --segment '$T/call.wav' 2>&1 >/dev/null"
 
 # ---- manifests with channels
 cat > "$T/mono.json" <<'J'
