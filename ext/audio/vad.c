@@ -32,6 +32,10 @@
 #define GROW_MAX 50        /* frames a segment may grow each way (0.5 s) */
 #define GROW_BRIDGE 5      /* frames under that level a growth may cross (50 ms) */
 #define CROSSTALK_DB 10.0  /* the default of crosstalk_db (vad.h, step 6) */
+#define ECHO_LAG_MAX 30    /* step 6: the longest echo delay looked for (300 ms) */
+#define ECHO_SLACK 1       /* step 6: frames each side of the lag compared (10 ms) */
+#define ECHO_MIN_R 0.5     /* step 6: the correlation that makes a lag the echo's */
+#define ECHO_R_STEP 0.02   /* step 6: how much better a longer lag must correlate */
 
 struct vad {
   vad_options o;
@@ -510,9 +514,35 @@ clap_status vad_finish(vad *v, vad_segment **segs, long *nsegs, clap_error *err)
   return vad_finish_all(&v, 1, segs, nsegs, err);
 }
 
-/* Step 6 of vad.h: block[t] for channel c, when another channel holds
-** speech at t (on[o], its first pass) and is louder than c by more than
-** crosstalk_db (smoothed energies es). 1 when any frame is blocked. */
+/* The lag, in frames (0..ECHO_LAG_MAX), at which channel o's smoothed
+** energy best explains c's, when it explains it at all: the correlation of
+** es_c[u + lag] with es_o[u] over the frames u where o held speech and was
+** more than crosstalk_db louder than c (o talking, c at most its echo), if
+** the best one reaches ECHO_MIN_R; else 0. An echo path's delay is fixed
+** within a call, so one lag serves the recording. */
+static long echo_lag(const float *ec, const float *eo, const unsigned char *on_o, long n, double x) {
+  long best = 0;
+  double best_r = ECHO_MIN_R;
+  for (long lag = 0; lag <= ECHO_LAG_MAX && lag < n; lag++) {
+    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    long k = 0;
+    for (long u = 0; u + lag < n; u++) {
+      if (!on_o[u] || eo[u] < ec[u] + x) continue;
+      double a = eo[u], b = ec[u + lag];
+      sx += a, sy += b, sxx += a * a, syy += b * b, sxy += a * b, k++;
+    }
+    if (k < 2) continue;
+    double va = sxx - sx * sx / k, vb = syy - sy * sy / k;
+    double r = va > 0 && vb > 0 ? (sxy - sx * sy / k) / sqrt(va * vb) : 0;
+    if (r > best_r + (best_r > ECHO_MIN_R ? ECHO_R_STEP : 0)) best_r = r, best = lag;
+  }
+  return best;
+}
+
+/* Step 6 of vad.h: block[t] for channel c, when another channel o held
+** speech at t - lag (on[o], its first pass; lag from echo_lag) and c's
+** smoothed energy is more than crosstalk_db under o's there (the loudest
+** of the frames within ECHO_SLACK of it). 1 when any frame is blocked. */
 static int crosstalk_of(vad **v, int nv, int c, unsigned char **on, float **es, unsigned char *block) {
   long n = v[c]->nframes;
   int any = 0;
@@ -520,8 +550,15 @@ static int crosstalk_of(vad **v, int nv, int c, unsigned char **on, float **es, 
   for (int o = 0; o < nv; o++) {
     if (o == c || !on[o]) continue;
     long m = n < v[o]->nframes ? n : v[o]->nframes;
-    for (long t = 0; t < m; t++)
-      if (on[o][t] && es[c][t] < es[o][t] - v[c]->o.crosstalk_db) block[t] = 1, any = 1;
+    long lag = echo_lag(es[c], es[o], on[o], m, v[c]->o.crosstalk_db);
+    for (long t = lag; t < m; t++) {
+      long u = t - lag;
+      if (!on[o][u]) continue;
+      float loud = es[o][u];
+      for (long w = u - ECHO_SLACK; w <= u + ECHO_SLACK; w++)
+        if (w >= 0 && w < m && es[o][w] > loud) loud = es[o][w];
+      if (es[c][t] < loud - v[c]->o.crosstalk_db) block[t] = 1, any = 1;
+    }
   }
   return any;
 }

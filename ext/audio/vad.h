@@ -47,21 +47,25 @@
 **     options: on the synthetic calls they raised the 5 dB boundary F1 on
 **     every held-out set (tests/bench/RESULTS.md) and left 20 dB unchanged.
 **  6. across the channels of one recording (vad_finish_all; what
-**     vad_segment_file and vad_segment_memory do): a frame of channel c is
-**     another party's echo when, on a first pass of 1-5, another channel
-**     holds speech there and is louder than c by more than crosstalk_db
-**     (smoothed energies); c is then detected again with those frames
-**     barred (no run starts, continues or grows into them; its noise floor
-**     still counts them). Stereo calls carry each party faintly on the
-**     other's channel (line echo, a headset's pickup); without this every
-**     turn louder than the noise by more than the leak's attenuation was
-**     found on both channels. With the default 10 dB, a leak 20 dB under
-**     its talker leaves no segment on the wrong channel and one 15 dB under
-**     leaves a few (8 where 131 were found without this step); a leak 12 dB
-**     under needs 6. In double talk the quieter party's overlapping speech
-**     is barred only where it is more than crosstalk_db under the other;
-**     its edges are found more often than without this step, since the
-**     other's leak no longer runs into it (tests/unit/test_vad.c).
+**     vad_segment_file and vad_segment_memory do): a frame t of channel c
+**     is another party's echo when, on a first pass of 1-5, another channel
+**     o held speech at t - lag and was louder there than c is at t by more
+**     than crosstalk_db (smoothed energies; the loudest of o's frames within
+**     10 ms of t - lag). lag is the echo path's delay, fixed within a call:
+**     of 0..300 ms, the one at which o's energy correlates best (at least
+**     0.5) with c's over the frames where o talks and c is more than
+**     crosstalk_db quieter; 0 when none does. c is then detected again
+**     with those frames barred (no run starts, continues or grows into
+**     them; its noise floor still counts them). Stereo calls carry each
+**     party faintly on the other's channel (line echo, a headset's pickup);
+**     without this every turn louder than the noise by more than the
+**     leak's attenuation was found on both channels. With the default
+**     10 dB, a leak 20 dB under its talker, at any delay up to 300 ms,
+**     leaves no segment on the wrong channel, and one 15 dB under leaves a
+**     few (4 where 131 were found without this step); a leak 12 dB under
+**     needs 6. In double talk the quieter party's overlapping speech is
+**     barred only where it is more than crosstalk_db under the other's
+**     (tests/unit/test_vad.c measures each of these).
 ** A segment runs from half a hop before its first frame's centre to half a
 ** hop after its last one's, within the signal; level_db is 10 log10 of the mean energy of its
 ** frames (dBFS).

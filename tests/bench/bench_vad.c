@@ -22,7 +22,8 @@
 **    libwebrtc-audio-processing1 is not installed), the oracle at 0 and
 **    -3 dB, and with babble at 5 dB the share of boundaries each finds by the
 **    turn's own SNR.
-** 5. With each party leaking into the other's channel (-20 and -15 dB), ours
+** 5. With each party leaking into the other's channel (-20 and -15 dB, and
+**    -20 dB 150 ms late), ours
 **    with and without step 6 (crosstalk) and WebRTC's VAD.
 ** Prints key=value lines for bench_vad.sh.
 */
@@ -196,8 +197,8 @@ static void count_by_snr(by_snr *b, const sc_call *clean, const sc_call *noisy, 
 ** channel (without a leak, each is noise taken for speech while the other
 ** party talks). by (may be NULL) gets the boundaries found by turn SNR. */
 static double pooled_f1_of(const segmenter *g, const sc_pool *tp, const sc_pool *bp, uint64_t s0,
-                           uint64_t s1, sc_noise noise, double snr, double leak_db, long *wrong_out,
-                           by_snr *by) {
+                           uint64_t s1, sc_noise noise, double snr, double leak_db, double delay,
+                           long *wrong_out, by_snr *by) {
   long t = 0, f = 0, m = 0, wrong = 0;
   for (uint64_t seed = s0; seed <= s1; seed++) {
     sc_call c, clean = {0};
@@ -205,7 +206,7 @@ static double pooled_f1_of(const segmenter *g, const sc_pool *tp, const sc_pool 
     if (!sc_build(&c, tp, bp, 40, noise, snr, seed) ||
         (want_clean && !sc_build(&clean, tp, bp, 40, SC_CLEAN, 0, seed)))
       return -1;
-    if (leak_db < 0) sc_add_crosstalk(&c, leak_db);
+    if (leak_db < 0 && !sc_add_crosstalk(&c, leak_db, delay)) return -1;
     double st[512], en[512];
     int chn[512];
     int k = g->run(g, &c, &clean, st, en, chn, 512);
@@ -235,7 +236,7 @@ static int ours_on(const char *key, const sc_pool *tp, const sc_pool *bp, uint64
                    int first) {
   for (int c = first; c < NCOND; c++) {
     long wrong = 0;
-    double f1 = pooled_f1_of(&OURS, tp, bp, s0, s1, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, &wrong, NULL);
+    double f1 = pooled_f1_of(&OURS, tp, bp, s0, s1, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, 0, &wrong, NULL);
     if (f1 < 0) return 0;
     printf("%s_%s=%.3f\n%s_%s_wrong=%ld\n", key, CONDITIONS[c].key, f1, key, CONDITIONS[c].key, wrong);
   }
@@ -258,7 +259,7 @@ static void webrtc_peer(void) {
     for (int mode = 0; mode < 4; mode++)
       for (int j = 0; j < 3; j++) {
         segmenter g = {"webrtc", per_channel, &w, mode, joins[j], 0, 0};
-        double f1 = pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, NULL, NULL);
+        double f1 = pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, 0, NULL, NULL);
         if (f1 > best) best = f1, bm = mode, bj = joins[j];
       }
     printf("webrtc_%s=%.3f\nwebrtc_%s_mode=%d, join %.1f s\n", CONDITIONS[c].key, best, CONDITIONS[c].key,
@@ -268,22 +269,27 @@ static void webrtc_peer(void) {
 }
 
 /* Step 6 of vad.h: each party leaking into the other's channel at -20 and
-** -15 dB, 20 dB SNR, seeds 6..10: ours, ours with step 6 off, and WebRTC's
-** VAD (mode 3, join 0.5 s, its best at 20 dB), F1 and segments on the wrong
-** channel each. */
+** -15 dB, and at -20 dB 150 ms late, 20 dB SNR, seeds 6..10: ours, ours
+** with step 6 off, and WebRTC's VAD (mode 3, join 0.5 s, its best at 20
+** dB), F1 and segments on the wrong channel each. */
 static void crosstalk(void) {
   vp_webrtc w;
   int have = vp_webrtc_load(&w);
   segmenter off = OURS, wr = {"webrtc", per_channel, &w, 3, 50, 0, 0};
   off.crosstalk_db = 0;
-  static const double leaks[] = {-20, -15};
-  for (int l = 0; l < 2; l++)
+  static const struct {
+    const char *key;
+    double db, delay;
+  } leaks[] = {{"xt20", -20, 0}, {"xt15", -15, 0}, {"xt20d150", -20, 0.15}};
+  for (int l = 0; l < 3; l++)
     for (int c = 1; c <= 2; c++) {
       long w1 = 0, w2 = 0, w3 = 0;
-      double f1 = pooled_f1_of(&OURS, &turns, &babble, 6, 10, CONDITIONS[c].noise, 20, leaks[l], &w1, NULL);
-      double f2 = pooled_f1_of(&off, &turns, &babble, 6, 10, CONDITIONS[c].noise, 20, leaks[l], &w2, NULL);
-      double f3 = have ? pooled_f1_of(&wr, &turns, &babble, 6, 10, CONDITIONS[c].noise, 20, leaks[l], &w3, NULL) : -1;
-      printf("xt%d_%s=%.3f|%ld|%.3f|%ld|%.3f|%ld\n", (int)-leaks[l], CONDITIONS[c].key, f1, w1, f2, w2, f3, w3);
+      sc_noise nz = CONDITIONS[c].noise;
+      double db = leaks[l].db, d = leaks[l].delay;
+      double f1 = pooled_f1_of(&OURS, &turns, &babble, 6, 10, nz, 20, db, d, &w1, NULL);
+      double f2 = pooled_f1_of(&off, &turns, &babble, 6, 10, nz, 20, db, d, &w2, NULL);
+      double f3 = have ? pooled_f1_of(&wr, &turns, &babble, 6, 10, nz, 20, db, d, &w3, NULL) : -1;
+      printf("%s_%s=%.3f|%ld|%.3f|%ld|%.3f|%ld\n", leaks[l].key, CONDITIONS[c].key, f1, w1, f2, w2, f3, w3);
     }
   if (have) vp_webrtc_unload(&w);
 }
@@ -296,13 +302,13 @@ static void ceilings(void) {
     for (int i = 0; i < 2; i++) {
       segmenter g = {"oracle", per_channel, NULL, 0, 0, thetas[i], 0};
       printf("oracle%d_%s=%.3f\n", (int)-thetas[i], CONDITIONS[c].key,
-             pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, NULL, NULL));
+             pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, 0, NULL, NULL));
     }
   by_snr b[3] = {{{0}}};
   segmenter o0 = {"oracle", per_channel, NULL, 0, 0, 0, 0}, o3 = {"oracle", per_channel, NULL, 0, 0, -3, 0};
-  pooled_f1_of(&OURS, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, NULL, &b[0]);
-  pooled_f1_of(&o0, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, NULL, &b[1]);
-  pooled_f1_of(&o3, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, NULL, &b[2]);
+  pooled_f1_of(&OURS, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, 0, NULL, &b[0]);
+  pooled_f1_of(&o0, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, 0, NULL, &b[1]);
+  pooled_f1_of(&o3, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, 0, NULL, &b[2]);
   for (int k = 0; k < SNR_BINS; k++)
     printf("bin%d=%ld|%.2f|%.2f|%.2f\n", k, b[0].truth[k], (double)b[0].found[k] / b[0].truth[k],
            (double)b[1].found[k] / b[1].truth[k], (double)b[2].found[k] / b[2].truth[k]);

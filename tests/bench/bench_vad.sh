@@ -63,16 +63,17 @@ $(for k in 0 1 2 3 4; do
 done)
 
 Stereo calls carry each party faintly on the other's channel (line echo, a headset's pickup).
-With each channel leaking into the other 20 or 15 dB under its own level (20 dB SNR, seeds
-6..10), F1 and, in parentheses, segments on the wrong channel, for ours (vad.h step 6 judges
+With each channel leaking into the other 20 or 15 dB under its own level, at once or (a line
+echo's delay) 150 ms late (20 dB SNR, seeds 6..10), F1 and, in parentheses, segments on the wrong channel, for ours (vad.h step 6 judges
 every frame against the other channel: \`crosstalk_db\`, default 10 dB), ours with step 6 off
 (\`{"crosstalk_db": 0}\`), and WebRTC's VAD (mode 3, join 0.5 s; it sees one channel at a time):
 
 | leak | noise | ours | ours, step 6 off | WebRTC VAD |
 |---|---|---:|---:|---:|
-$(for l in 20 15; do for c in white20 babble20; do
+$(for l in 20 15 20d150; do for c in white20 babble20; do
   IFS='|' read -r a aw b bw w ww <<<"$(get xt${l}_$c)"
-  echo "| −$l dB | ${c%20} 20 dB | **$a ($aw)** | $b ($bw) | $w ($ww) |"
+  label="−${l%d150} dB"; [ "$l" = 20d150 ] && label="−20 dB, 150 ms late"
+  echo "| $label | ${c%20} 20 dB | **$a ($aw)** | $b ($bw) | $w ($ww) |"
 done; done)
 
 On calls the defaults were never tuned on (20 calls × 40 turns, seeds 11..30; and 10 calls with

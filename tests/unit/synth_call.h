@@ -174,15 +174,21 @@ static int sc_build(sc_call *c, const sc_pool *turns, const sc_pool *babble, int
   return 1;
 }
 
-/* Leaks each channel into the other at db (< 0) under its own level, as a
-** stereo call's line echo or headset pickup does; the truth is unchanged. */
-static void sc_add_crosstalk(sc_call *c, double db) {
+/* Leaks each channel into the other at db (< 0) under its own level and
+** delay_s seconds late, as a stereo call's line echo or headset pickup
+** does; the truth is unchanged. 0 when out of memory. */
+static int sc_add_crosstalk(sc_call *c, double db, double delay_s) {
   float g = (float)pow(10, db / 20);
-  for (long i = 0; i < c->n; i++) {
-    float a = c->x[2 * i], b = c->x[2 * i + 1];
-    c->x[2 * i] = a + g * b;
-    c->x[2 * i + 1] = b + g * a;
+  long d = (long)(delay_s * SC_RATE);
+  float *y = malloc(sizeof(float) * 2 * (size_t)c->n);
+  if (!y) return 0;
+  memcpy(y, c->x, sizeof(float) * 2 * (size_t)c->n);
+  for (long i = d; i < c->n; i++) {
+    c->x[2 * i] += g * y[2 * (i - d) + 1];
+    c->x[2 * i + 1] += g * y[2 * (i - d)];
   }
+  free(y);
+  return 1;
 }
 
 static void sc_free(sc_call *c) {
