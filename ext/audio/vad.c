@@ -428,6 +428,7 @@ static void grow_window(const float *e, long n, float *el, float *lin) {
 static void grow(const vad *v, const float *fl, const float *spread, const unsigned char *on,
                  const unsigned char *block, float *el, unsigned char *out) {
   long n = v->nframes;
+  const float *lin = el + n; /* each frame's linear energy, from grow_window */
   grow_window(v->e, n, el, el + n);
   memcpy(out, on, (size_t)n);
   for (long t = 0; t < n; t++) {
@@ -435,7 +436,7 @@ static void grow(const vad *v, const float *fl, const float *spread, const unsig
     long a = t, b = t;
     double energy = 0;
     while (b + 1 < n && on[b + 1]) b++;
-    for (long k = a; k <= b; k++) energy += pow(10, v->e[k] / 10);
+    for (long k = a; k <= b; k++) energy += lin[k];
     t = b;
     double level = 10 * log10(energy / (double)(b - a + 1) + EPS);
     if (level - fl[a] >= GROW_DB) continue;

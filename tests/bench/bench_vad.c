@@ -115,7 +115,6 @@ static int job_whole(const char *path) {
 ** call without noise, for the oracle) to at most cap segments, with their
 ** channels; -1 on error. */
 typedef struct segmenter {
-  const char *name;
   int (*run)(const struct segmenter *g, const sc_call *noisy, const sc_call *clean, double *st,
              double *en, int *chn, int cap);
   const vp_webrtc *webrtc;
@@ -161,7 +160,7 @@ static int per_channel(const segmenter *g, const sc_call *c, const sc_call *clea
   return k;
 }
 
-static const segmenter OURS = {"ours", run_ours, NULL, 0, 0, 0, -1};
+static const segmenter OURS = {run_ours, NULL, 0, 0, 0, -1};
 
 /* Boundaries found, by the turn's own SNR (babble 5 dB, seeds 6..10): a
 ** truth start or end counts when a found one lies within 100 ms of it. */
@@ -171,12 +170,6 @@ typedef struct by_snr {
   long truth[SNR_BINS], found[SNR_BINS];
 } by_snr;
 
-static int near_any(double x, const double *v, int n) {
-  for (int i = 0; i < n; i++)
-    if (fabs(v[i] - x) <= 0.1) return 1;
-  return 0;
-}
-
 static void count_by_snr(by_snr *b, const sc_call *clean, const sc_call *noisy, const double *st,
                          const double *en, const int *chn, int n) {
   for (int t = 0; t < clean->nturns; t++) {
@@ -185,7 +178,8 @@ static void count_by_snr(by_snr *b, const sc_call *clean, const sc_call *noisy, 
     int k = 0, s = 0, e = 0;
     while (q >= bin_top[k]) k++;
     for (int i = 0; i < n; i++)
-      if (chn[i] == ch) s |= near_any(clean->turns[t].start, st + i, 1), e |= near_any(clean->turns[t].end, en + i, 1);
+      if (chn[i] == ch)
+        s |= fabs(st[i] - clean->turns[t].start) <= 0.1, e |= fabs(en[i] - clean->turns[t].end) <= 0.1;
     b->truth[k] += 2;
     b->found[k] += s + e;
   }
@@ -258,7 +252,7 @@ static void webrtc_peer(void) {
     int bm = 0, bj = 0;
     for (int mode = 0; mode < 4; mode++)
       for (int j = 0; j < 3; j++) {
-        segmenter g = {"webrtc", per_channel, &w, mode, joins[j], 0, 0};
+        segmenter g = {per_channel, &w, mode, joins[j], 0, 0};
         double f1 = pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, 0, NULL, NULL);
         if (f1 > best) best = f1, bm = mode, bj = joins[j];
       }
@@ -275,7 +269,7 @@ static void webrtc_peer(void) {
 static void crosstalk(void) {
   vp_webrtc w;
   int have = vp_webrtc_load(&w);
-  segmenter off = OURS, wr = {"webrtc", per_channel, &w, 3, 50, 0, 0};
+  segmenter off = OURS, wr = {per_channel, &w, 3, 50, 0, 0};
   off.crosstalk_db = 0;
   static const struct {
     const char *key;
@@ -300,12 +294,12 @@ static void ceilings(void) {
   static const double thetas[] = {0, -3};
   for (int c = 1; c < NCOND; c++)
     for (int i = 0; i < 2; i++) {
-      segmenter g = {"oracle", per_channel, NULL, 0, 0, thetas[i], 0};
+      segmenter g = {per_channel, NULL, 0, 0, thetas[i], 0};
       printf("oracle%d_%s=%.3f\n", (int)-thetas[i], CONDITIONS[c].key,
              pooled_f1_of(&g, &turns, &babble, 6, 10, CONDITIONS[c].noise, CONDITIONS[c].snr, 0, 0, NULL, NULL));
     }
   by_snr b[3] = {{{0}}};
-  segmenter o0 = {"oracle", per_channel, NULL, 0, 0, 0, 0}, o3 = {"oracle", per_channel, NULL, 0, 0, -3, 0};
+  segmenter o0 = {per_channel, NULL, 0, 0, 0, 0}, o3 = {per_channel, NULL, 0, 0, -3, 0};
   pooled_f1_of(&OURS, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, 0, NULL, &b[0]);
   pooled_f1_of(&o0, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, 0, NULL, &b[1]);
   pooled_f1_of(&o3, &turns, &babble, 6, 10, SC_BABBLE, 5, 0, 0, NULL, &b[2]);
