@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -167,11 +168,12 @@ static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 
 ** primitives by the count they run on and makes them under it: a primitive
 ** made on one thread inside a region's task and one made for the whole
 ** pool are different primitives. */
-static int make_matmul(const void *md, int gelu, float scale, int threads,
-                       dnnl_memory_desc_t *chosen, size_t *scratch, dnnl_primitive_t *prim) {
+/* The primitive descriptor for md (a matmul's or a convolution's) with
+** the attributes every primitive here gets; NULL when oneDNN has none. */
+static dnnl_primitive_desc_t make_pd(const void *md, int gelu, float scale, int threads) {
   omp_set_num_threads(threads);
   dnnl_primitive_attr_t attr;
-  if (dnnl_primitive_attr_create(&attr)) return 0;
+  if (dnnl_primitive_attr_create(&attr)) return NULL;
   int ok = !dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
   if (ok && scale != 1.0f) ok = !dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale);
   if (ok && gelu) { /* fused into the kernel's output stage */
@@ -182,9 +184,16 @@ static int make_matmul(const void *md, int gelu, float scale, int threads,
     if (po) dnnl_post_ops_destroy(po);
   }
   dnnl_primitive_desc_t pd = NULL;
-  if (ok) ok = !dnnl_primitive_desc_create(&pd, md, attr, g_engine, NULL);
+  if (ok && dnnl_primitive_desc_create(&pd, md, attr, g_engine, NULL)) pd = NULL;
   dnnl_primitive_attr_destroy(attr);
-  if (!ok) return 0;
+  return pd;
+}
+
+static int make_matmul(const void *md, int gelu, float scale, int threads,
+                       dnnl_memory_desc_t *chosen, size_t *scratch, dnnl_primitive_t *prim) {
+  dnnl_primitive_desc_t pd = make_pd(md, gelu, scale, threads);
+  if (!pd) return 0;
+  int ok = 1;
   const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   if (chosen) *chosen = *q;
@@ -664,6 +673,7 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
 
 struct nn_conv {
   int cin, cout, k, groups, stride, pad_l, pad_r, gelu;
+  int t_min; /* shorter inputs run zero-extended to t_min frames (conv_min_fast) */
   nn_precision prec;
   const float *b;
   dnnl_memory_desc_t wmd;
@@ -685,10 +695,9 @@ static int conv_out_len(const nn_conv *c, int t) {
   return (t + c->pad_l + c->pad_r - c->k) / c->stride + 1;
 }
 
-/* make_matmul for the convolution over t frames; wmd NULL: oneDNN picks
-** the weights' layout (into *chosen). */
-static int conv_make(const nn_conv *c, int t, int threads, const dnnl_memory_desc_t *wmd,
-                     dnnl_memory_desc_t *chosen, size_t *scratch, dnnl_primitive_t *prim) {
+/* The convolution over t frames with weights wmd (NULL: any layout). */
+static int conv_desc(const nn_conv *c, int t, const dnnl_memory_desc_t *wmd,
+                     dnnl_convolution_desc_t *cd) {
   int g = c->groups, tout = conv_out_len(c, t);
   dnnl_dims_t ds = {1, c->cin, t}, dd = {1, c->cout, tout}, db = {c->cout};
   dnnl_dims_t dw = {g, c->cout / g, c->cin / g, c->k};
@@ -701,11 +710,52 @@ static int conv_make(const nn_conv *c, int t, int threads, const dnnl_memory_des
   if (wmd) w = *wmd;
   else if (dnnl_memory_desc_init_by_tag(&w, 4, dw, dtype(c->prec), dnnl_format_tag_any))
     return 0;
+  return !dnnl_convolution_forward_desc_init(cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                             &src, &w, c->b ? &bias : NULL, &dst, st, pl, pr);
+}
+
+/* make_matmul for the convolution over t frames; wmd NULL: oneDNN picks
+** the weights' layout (into *chosen). */
+static int conv_make(const nn_conv *c, int t, int threads, const dnnl_memory_desc_t *wmd,
+                     dnnl_memory_desc_t *chosen, size_t *scratch, dnnl_primitive_t *prim) {
   dnnl_convolution_desc_t cd;
-  if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                         &src, &w, c->b ? &bias : NULL, &dst, st, pl, pr))
-    return 0;
-  return make_matmul(&cd, c->gelu, 1.0f, threads, chosen, scratch, prim);
+  return conv_desc(c, t, wmd, &cd) && make_matmul(&cd, c->gelu, 1.0f, threads, chosen, scratch, prim);
+}
+
+/* oneDNN's name for the implementation a convolution over t frames with
+** c's weights gets (into buf); 0 when it has none. */
+static int conv_impl_name(const nn_conv *c, int t, int threads, char *buf, size_t n) {
+  dnnl_convolution_desc_t cd;
+  dnnl_primitive_desc_t pd = conv_desc(c, t, &c->wmd, &cd) ? make_pd(&cd, c->gelu, 1.0f, threads) : NULL;
+  const char *name = NULL;
+  if (pd && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name)) name = NULL;
+  if (name) snprintf(buf, n, "%s", name);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  return name != NULL;
+}
+
+/* 1 when a convolution over t frames runs a real kernel with c's weights
+** ("ref:" is oneDNN's reference loop, ~1000x slower). */
+static int conv_fast(const nn_conv *c, int t) {
+  char name[128];
+  return conv_impl_name(c, t, nn_get_threads(), name, sizeof name) && strncmp(name, "ref", 3) != 0;
+}
+
+/* The fewest frames, at most ref_t, from which every run up to ref_t
+** gets a real kernel with c's weights (binary search: oneDNN 2.6 keeps
+** one once it takes it, e.g. HuBERT-base's positional conv from 82
+** frames in float32 and 255 in bfloat16 on a Xeon with AMX, scanned
+** over 1..1200). ref_t itself when none does below it. */
+static int conv_min_fast(const nn_conv *c, int ref_t) {
+  int lo = c->k > c->pad_l + c->pad_r ? c->k - c->pad_l - c->pad_r : 1, hi = ref_t;
+  if (!conv_fast(c, ref_t)) return 1; /* no real kernel: padding would not help */
+  if (conv_fast(c, lo)) return lo;
+  while (hi - lo > 1) { /* fast(hi), !fast(lo) */
+    int mid = lo + (hi - lo) / 2;
+    if (conv_fast(c, mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, int k, int groups,
@@ -720,7 +770,7 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
   if (!g_engine_ok) return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN: no CPU engine");
   nn_conv *c = calloc(1, sizeof *c);
   if (!c) return clap_error_set(err, CLAP_ERR_NOMEM, "conv: out of memory");
-  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, p, b, {0}, NULL};
+  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, 1, p, b, {0}, NULL};
   size_t scratch;
   int ref_t = k > CONV_REF_T ? k : CONV_REF_T;
   if (!conv_make(c, ref_t, nn_get_threads(), NULL, &c->wmd, &scratch, NULL)) {
@@ -739,6 +789,7 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
     return clap_error_set(err, CLAP_ERR_NOMEM, "conv %d -> %d: cannot reorder weights", cin,
                           cout);
   }
+  c->t_min = conv_min_fast(c, ref_t);
   *out = c;
   return CLAP_OK;
 }
@@ -786,7 +837,7 @@ static dnnl_primitive_t conv_get(const nn_conv *c, int t, size_t *scratch, int *
   return prim;
 }
 
-int nn_conv_run(const nn_conv *c, const void *x, int t, float *y) {
+static int conv_run_as_is(const nn_conv *c, const void *x, int t, float *y) {
   size_t scratch = 0;
   int slot;
   dnnl_primitive_t prim = conv_get(c, t, &scratch, &slot);
@@ -811,6 +862,33 @@ int nn_conv_run(const nn_conv *c, const void *x, int t, float *y) {
     pthread_mutex_unlock(&g_mu);
   }
   return ok;
+}
+
+/* Under t_min frames the input is zero-extended to t_min: output frame f
+** reads inputs f·stride - pad_l .. + k - 1, and for every f before the
+** real output's end those past t are zeros either way (the padding's or
+** the extension's), so the first tout frames are the same convolution. */
+int nn_conv_run(const nn_conv *c, const void *x, int t, float *y) {
+  if (t >= c->t_min) return conv_run_as_is(c, x, t, y);
+  size_t el = c->prec == NN_BF16 ? 2 : 4, in = (size_t)t * c->cin * el;
+  size_t tout = (size_t)conv_out_len(c, t), tout_min = (size_t)conv_out_len(c, c->t_min);
+  char *xp = calloc((size_t)c->t_min * c->cin, el);
+  float *yp = malloc(sizeof *yp * tout_min * c->cout);
+  int ok = xp && yp;
+  if (ok) {
+    memcpy(xp, x, in);
+    ok = conv_run_as_is(c, xp, c->t_min, yp);
+  }
+  if (ok) memcpy(y, yp, sizeof *yp * tout * c->cout);
+  free(xp);
+  free(yp);
+  return ok;
+}
+
+/* The implementation a run over t frames gets (after extension). */
+int nn_conv_impl(const nn_conv *c, int t, char *buf, size_t n) {
+  if (n) buf[0] = 0;
+  return conv_impl_name(c, t < c->t_min ? c->t_min : t, nn_get_threads(), buf, n);
 }
 
 /* ---- nn_matmul: general float32 products, cached by layout and shape ---- */

@@ -39,6 +39,8 @@
 #ifndef CLAP_DENSE_H
 #define CLAP_DENSE_H
 
+#include <stddef.h>
+
 #include "clap_error.h"
 
 typedef enum nn_precision {
@@ -166,7 +168,13 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
 **     copy it owns (w may go afterwards); b is kept by pointer and must
 **     outlive it.
 **   - A primitive per (t, thread count) is made on first use and cached
-**     process-wide; nn_conv_free drops them. Threads: nn_get_threads(), so
+**     process-wide; nn_conv_free drops them. The weights' layout is the
+**     one oneDNN picks for 256 frames (or k), and with it oneDNN 2.6 has
+**     only its reference loop for short inputs (HuBERT-base's positional
+**     conv: under 82 frames in float32, under 255 in bfloat16 with AMX,
+**     where a 3 s clip took 21 s): those runs are zero-extended to the
+**     fewest frames that get a real kernel, found at create; the outputs
+**     are the same convolution (dense.c). Threads: nn_get_threads(), so
 **     a run inside a task of an nn_parallel region is single-threaded and
 **     its bits do not depend on the region's size. oneDNN's forward
 **     convolution splits its work by output channels and positions, never
@@ -181,6 +189,10 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
                            nn_conv **out, clap_error *err);
 void nn_conv_free(nn_conv *c);
 int nn_conv_run(const nn_conv *c, const void *x, int t, float *y);
+/* oneDNN's name for the kernel a run over t frames uses ("brgconv:
+** avx512_core", ...) into buf (n bytes, always terminated); 0 when oneDNN
+** makes none. For tests and benchmarks. */
+int nn_conv_impl(const nn_conv *c, int t, char *buf, size_t n);
 
 /* float32 -> bfloat16 bits, round to nearest even (NaN stays NaN). */
 void nn_to_bf16(const float *x, unsigned short *y, long n);
