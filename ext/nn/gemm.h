@@ -9,9 +9,10 @@
 ** kernel transposes x instead (rows·in floats, small) and broadcasts W one
 ** element at a time against 16 rows of x per vector, 16 accumulators, W
 ** read once. It is kept only where it measured fastest: up to
-** gemm_small_rows() = 64 rows of at least 768 inputs (DistilBERT's 32-token
+** gemm_small_rows() = 32 rows of at least 768 inputs (DistilBERT's 32-token
 ** sentences: 136-161 GFLOP/s a core against oneDNN's 105-125 and OpenBLAS's
-** 80-94; tests/bench/RESULTS.md, "float32 products", and gemm.c). Every
+** 80-94; tests/bench/RESULTS.md, "float32 products"; from 33 rows oneDNN
+** won inside the models: gemm.c). Every
 ** other shape, and a CPU without AVX-512, is a cblas_sgemm call.
 **
 ** Contract:
