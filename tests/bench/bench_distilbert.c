@@ -1,7 +1,7 @@
 /* DistilBERT-base shapes (vocab 32000, dim 768, 6 layers, 12 heads, hidden
 ** 3072, 512 positions) with random weights: sentences/s on 32-token
-** sentences, one sentence per call, through distilbert_forward_ids.
-**   bench_distilbert [threads [sentences]]
+** sentences (or TOKENS), one sentence per call, through distilbert_forward_ids.
+**   bench_distilbert [threads [sentences [f32|bf16|auto [TOKENS]]]]
 ** Prints key=value lines for bench_distilbert.sh (cpu_seconds: process CPU
 ** time of the best run, the figure to compare at one thread on a busy
 ** machine; gemm_kernel: the small-row kernel nn_linear uses here). The checkpoint (~270 MB)
@@ -25,7 +25,7 @@
 #define L 6
 #define H 3072
 #define P 512
-#define T 32
+#define T_DEFAULT 32
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) { /* uniform in [-0.05, 0.05): keeps GELU/softmax in a normal range */
@@ -125,6 +125,11 @@ static int write_checkpoint(const char *dir) {
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   int sentences = argc > 2 ? atoi(argv[2]) : 50;
+  int T = argc > 4 ? atoi(argv[4]) : T_DEFAULT;
+  if (T < 1 || T > P) {
+    fprintf(stderr, "bench_distilbert: TOKENS must be 1..%d, got '%s'\n", P, argv[4]);
+    return 2;
+  }
   nn_precision prec = NN_F32;
   clap_error perr;
   if (argc > 3 && nn_precision_parse(argv[3], &prec, &perr) != CLAP_OK) {
@@ -148,7 +153,7 @@ int main(int argc, char **argv) {
   double load_s = now() - t0;
   if (!rc) {
     nn_set_threads(threads);
-    int ids[T];
+    int ids[P];
     float *h = malloc((size_t)T * D * sizeof *h);
     for (int w = 0; w < 3; w++) { /* warm-up: page in the weights, start the pool */
       for (int i = 0; i < T; i++) ids[i] = (int)((rng = rng * 6364136223846793005ull + 1) >> 33) % V;
