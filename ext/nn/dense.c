@@ -157,19 +157,9 @@ void nn_to_bf16(const float *x, unsigned short *y, long n) {
 
 static dnnl_data_type_t dtype(nn_precision p) { return p == NN_BF16 ? dnnl_bf16 : dnnl_f32; }
 
-/* The primitive for a matmul (or convolution) descriptor into *prim, made
-** for `threads` OpenMP threads, with a user scratchpad (size in *scratch),
-** GELU fused into the output stage when gelu, C scaled by scale when it is
-** not 1; the weights' layout it chose in *chosen when chosen. prim NULL
-** asks only for the layout and scratch size: no kernel is generated. 1 on
-** success, 0 when oneDNN cannot make one.
-** oneDNN fixes a primitive's blocking and partition for the thread count
-** it is made under (OpenMP's, read at creation), so every cache keys its
-** primitives by the count they run on and makes them under it: a primitive
-** made on one thread inside a region's task and one made for the whole
-** pool are different primitives. */
-/* The primitive descriptor for md (a matmul's or a convolution's) with
-** the attributes every primitive here gets; NULL when oneDNN has none. */
+/* The primitive descriptor for md (a matmul's or a convolution's) made for
+** `threads` OpenMP threads, with the attributes every primitive here gets
+** (see make_matmul); NULL when oneDNN has none. */
 static dnnl_primitive_desc_t make_pd(const void *md, int gelu, float scale, int threads) {
   omp_set_num_threads(threads);
   dnnl_primitive_attr_t attr;
@@ -189,6 +179,17 @@ static dnnl_primitive_desc_t make_pd(const void *md, int gelu, float scale, int 
   return pd;
 }
 
+/* The primitive for a matmul (or convolution) descriptor into *prim, made
+** for `threads` OpenMP threads, with a user scratchpad (size in *scratch),
+** GELU fused into the output stage when gelu, C scaled by scale when it is
+** not 1; the weights' layout it chose in *chosen when chosen. prim NULL
+** asks only for the layout and scratch size: no kernel is generated. 1 on
+** success, 0 when oneDNN cannot make one.
+** oneDNN fixes a primitive's blocking and partition for the thread count
+** it is made under (OpenMP's, read at creation), so every cache keys its
+** primitives by the count they run on and makes them under it: a primitive
+** made on one thread inside a region's task and one made for the whole
+** pool are different primitives. */
 static int make_matmul(const void *md, int gelu, float scale, int threads,
                        dnnl_memory_desc_t *chosen, size_t *scratch, dnnl_primitive_t *prim) {
   dnnl_primitive_desc_t pd = make_pd(md, gelu, scale, threads);
@@ -741,11 +742,11 @@ static int conv_fast(const nn_conv *c, int t) {
   return conv_impl_name(c, t, nn_get_threads(), name, sizeof name) && strncmp(name, "ref", 3) != 0;
 }
 
-/* The fewest frames, at most ref_t, from which every run up to ref_t
-** gets a real kernel with c's weights (binary search: oneDNN 2.6 keeps
-** one once it takes it, e.g. HuBERT-base's positional conv from 82
-** frames in float32 and 255 in bfloat16 on a Xeon with AMX, scanned
-** over 1..1200). ref_t itself when none does below it. */
+/* The fewest frames from which every run up to ref_t gets a real kernel
+** with c's weights (binary search: oneDNN 2.6 keeps one once it takes it,
+** e.g. HuBERT-base's positional conv from 82 frames in float32 and 255 in
+** bfloat16 on a Xeon with AMX, scanned over 1..1200); ref_t when only ref_t
+** has one; 1 when not even ref_t has one (no extension would help). */
 static int conv_min_fast(const nn_conv *c, int ref_t) {
   int lo = c->k > c->pad_l + c->pad_r ? c->k - c->pad_l - c->pad_r : 1, hi = ref_t;
   if (!conv_fast(c, ref_t)) return 1; /* no real kernel: padding would not help */
