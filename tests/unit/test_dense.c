@@ -401,8 +401,12 @@ static void test_conv_short_inputs(void) {
     }
     char at256[128], name[128];
     CHECK(nn_conv_impl(c, 256, at256, sizeof at256));
+    if (strncmp(at256, "ref", 3) == 0) { /* no real kernel here at all (bf16 on AVX2) */
+      nn_conv_free(c);
+      continue;
+    }
     static const int ts[] = {1, 20, 49, 81, 82, 149, 254, 255, 300};
-    for (size_t i = 0; i < sizeof ts / sizeof *ts && strncmp(at256, "ref", 3) != 0; i++) {
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
       CHECK(nn_conv_impl(c, ts[i], name, sizeof name));
       if (strncmp(name, "ref", 3) == 0)
         fprintf(stderr, "  %s, %d frames: %s (256 frames: %s)\n", nn_precision_name(p), ts[i], name, at256);
