@@ -45,6 +45,8 @@ struct vad {
   long nsamples; /* fed so far */
   long nframes, cap;
   float *e, *v; /* per frame: energy dB, voicing */
+  float *feat;  /* steps 1-2 over the nfeat frames: es, vs, floor, spread (n each) */
+  long nfeat;
 };
 
 void vad_options_default(vad_options *o) {
@@ -475,27 +477,41 @@ static clap_status flush_tail(vad *v, clap_error *err) {
   return add_frame(v, err);
 }
 
-/* Steps 1-5 of vad.h on one channel: *on (n bytes, 1 = speech) and, when
-** es_out is not NULL, *es_out (n floats, the smoothed energy), malloc'd;
-** NULL when n is 0. Frames with block[t] set (may be NULL) are never speech:
-** no run starts, continues or grows into them. */
-static clap_status detect(vad *v, const unsigned char *block, unsigned char **on_out,
-                          float **es_out, clap_error *err) {
-  *on_out = NULL;
-  if (es_out) *es_out = NULL;
+/* Steps 1-2 of vad.h on one channel, into v->feat (kept for step 6's
+** second pass, which changes only the decisions): the smoothed energy es,
+** voicing vs, noise floor and spread, n floats each. */
+static clap_status features(vad *v, clap_error *err) {
   clap_status rc = flush_tail(v, err);
   long n = v->nframes;
-  if (rc || n <= 0) return rc;
-  float *es = malloc(sizeof(float) * (size_t)n), *tmp = malloc(sizeof(float) * (size_t)n * 5);
-  unsigned char *on = malloc((size_t)n * 2);
-  if (!es || !tmp || !on) {
-    free(es), free(tmp), free(on);
-    return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
-  }
-  float *vs = tmp, *fl = tmp + n, *spread = tmp + 2 * n, *th = tmp + 3 * n;
+  if (rc || n <= 0 || v->nfeat == n) return rc;
+  free(v->feat);
+  v->nfeat = 0;
+  v->feat = malloc(sizeof(float) * (size_t)n * 4);
+  if (!v->feat) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  float *es = v->feat, *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n;
   smooth(v->e, n, es, vs);
   smooth_lin(v->v, n, vs);
   noise_floor(&v->o, es, n, fl, spread);
+  v->nfeat = n;
+  return CLAP_OK;
+}
+
+/* Steps 3-5 of vad.h on one channel's features: *on (n bytes, 1 = speech),
+** malloc'd; NULL when n is 0. Frames with block[t] set (may be NULL) are
+** never speech: no run starts, continues or grows into them. */
+static clap_status detect(vad *v, const unsigned char *block, unsigned char **on_out,
+                          clap_error *err) {
+  *on_out = NULL;
+  clap_status rc = features(v, err);
+  long n = v->nframes;
+  if (rc || n <= 0) return rc;
+  float *th = malloc(sizeof(float) * (size_t)n * 2);
+  unsigned char *on = malloc((size_t)n * 2);
+  if (!th || !on) {
+    free(th), free(on);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  }
+  const float *es = v->feat, *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n;
   thresholds(&v->o, fl, spread, n, th);
   if (block) /* the floor is measured on every frame; the decisions skip these */
     for (long t = 0; t < n; t++)
@@ -504,10 +520,8 @@ static clap_status detect(vad *v, const unsigned char *block, unsigned char **on
   keep_segments(v, on);
   grow(v, fl, spread, on, block, th, on + n); /* th is free by now */
   for (long t = 0; t < n; t++) on[t] = on[n + t] && !(block && block[t]);
-  free(tmp);
+  free(th);
   *on_out = on;
-  if (es_out) *es_out = es;
-  else free(es);
   return CLAP_OK;
 }
 
@@ -544,21 +558,23 @@ static long echo_lag(const float *ec, const float *eo, const unsigned char *on_o
 ** speech at t - lag (on[o], its first pass; lag from echo_lag) and c's
 ** smoothed energy is more than crosstalk_db under o's there (the loudest
 ** of the frames within ECHO_SLACK of it). 1 when any frame is blocked. */
-static int crosstalk_of(vad **v, int nv, int c, unsigned char **on, float **es, unsigned char *block) {
+static int crosstalk_of(vad **v, int nv, int c, unsigned char **on, unsigned char *block) {
   long n = v[c]->nframes;
+  const float *ec = v[c]->feat; /* es, features() */
   int any = 0;
   memset(block, 0, (size_t)n);
   for (int o = 0; o < nv; o++) {
     if (o == c || !on[o]) continue;
+    const float *eo = v[o]->feat;
     long m = n < v[o]->nframes ? n : v[o]->nframes;
-    long lag = echo_lag(es[c], es[o], on[o], m, v[c]->o.crosstalk_db);
+    long lag = echo_lag(ec, eo, on[o], m, v[c]->o.crosstalk_db);
     for (long t = lag; t < m; t++) {
       long u = t - lag;
       if (!on[o][u]) continue;
-      float loud = es[o][u];
+      float loud = eo[u];
       for (long w = u - ECHO_SLACK; w <= u + ECHO_SLACK; w++)
-        if (w >= 0 && w < m && es[o][w] > loud) loud = es[o][w];
-      if (es[c][t] < loud - v[c]->o.crosstalk_db) block[t] = 1, any = 1;
+        if (w >= 0 && w < m && eo[w] > loud) loud = eo[w];
+      if (ec[t] < loud - v[c]->o.crosstalk_db) block[t] = 1, any = 1;
     }
   }
   return any;
@@ -566,14 +582,14 @@ static int crosstalk_of(vad **v, int nv, int c, unsigned char **on, float **es, 
 
 /* Each channel's second pass, with the frames another channel dominates
 ** blocked; replaces on[c]. */
-static clap_status drop_crosstalk(vad **v, int nv, unsigned char **on, float **es, clap_error *err) {
+static clap_status drop_crosstalk(vad **v, int nv, unsigned char **on, clap_error *err) {
   unsigned char **again = calloc((size_t)nv, sizeof *again);
   clap_status rc = again ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
   for (int c = 0; !rc && c < nv; c++) {
     if (!on[c] || v[c]->o.crosstalk_db <= 0) continue;
     unsigned char *block = malloc((size_t)v[c]->nframes);
     if (!block) rc = clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
-    else if (crosstalk_of(v, nv, c, on, es, block)) rc = detect(v[c], block, &again[c], NULL, err);
+    else if (crosstalk_of(v, nv, c, on, block)) rc = detect(v[c], block, &again[c], err);
     free(block);
   }
   for (int c = 0; again && c < nv; c++)
@@ -595,17 +611,15 @@ clap_status vad_finish_all(vad **v, int nv, vad_segment **segs, long *nsegs, cla
   for (int c = 0; c < nv; c++)
     if (!v[c]) return clap_error_set(err, CLAP_ERR_ARG, "vad_finish: bad arguments");
   unsigned char **on = calloc((size_t)nv, sizeof *on);
-  float **es = calloc((size_t)nv, sizeof *es);
-  clap_status rc = on && es ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
-  for (int c = 0; !rc && c < nv; c++) rc = detect(v[c], NULL, &on[c], nv > 1 ? &es[c] : NULL, err);
-  if (!rc && nv > 1) rc = drop_crosstalk(v, nv, on, es, err);
+  clap_status rc = on ? CLAP_OK : clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  for (int c = 0; !rc && c < nv; c++) rc = detect(v[c], NULL, &on[c], err);
+  if (!rc && nv > 1) rc = drop_crosstalk(v, nv, on, err);
   vad_segment *all = NULL;
   long nall = 0, cap = 0;
   for (int c = 0; !rc && c < nv; c++)
     if (on[c]) rc = collect(v[c], on[c], &all, &nall, &cap, err);
-  for (int c = 0; c < nv && on && es; c++) free(on[c]), free(es[c]);
+  for (int c = 0; c < nv && on; c++) free(on[c]);
   free(on);
-  free(es);
   if (rc) {
     free(all);
     return rc;
@@ -620,6 +634,7 @@ void vad_free(vad *v) {
   if (!v) return;
   free(v->e);
   free(v->v);
+  free(v->feat);
   free(v);
 }
 
