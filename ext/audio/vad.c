@@ -45,7 +45,7 @@ struct vad {
   long nsamples; /* fed so far */
   long nframes, cap;
   float *e, *v; /* per frame: energy dB, voicing */
-  float *feat;  /* steps 1-2 over the nfeat frames: es, vs, floor, spread (n each) */
+  float *feat;  /* over the nfeat frames, n each: es, vs, floor, spread, el, lin (features) */
   long nfeat;
 };
 
@@ -310,10 +310,8 @@ static void smooth_lin(const float *v, long n, float *vs) {
   }
 }
 
-/* es: the mean of the linear energies over the window, in dB (lin: scratch
-** for n floats). */
-static void smooth(const float *e, long n, float *es, float *lin) {
-  for (long t = 0; t < n; t++) lin[t] = (float)pow(10, e[t] / 10);
+/* es: the mean of the linear energies lin over the window, in dB. */
+static void smooth(const float *lin, long n, float *es) {
   smooth_lin(lin, n, es);
   for (long t = 0; t < n; t++) es[t] = (float)(10 * log10(es[t]));
 }
@@ -409,12 +407,11 @@ static void grow_side(const float *el, const unsigned char *block, long n, long 
   for (long k = far; k != from; k -= step) out[k] = 1;
 }
 
-/* el[t]: the mean of the linear energies of frames t-GROW_HALF..t+GROW_HALF
-** (within the signal), in dB, by a running sum; lin: scratch for n floats. */
-static void grow_window(const float *e, long n, float *el, float *lin) {
+/* el[t]: the mean of the linear energies lin of frames
+** t-GROW_HALF..t+GROW_HALF (within the signal), in dB, by a running sum. */
+static void grow_window(const float *lin, long n, float *el) {
   double sum = 0;
   long lo = 0, hi = 0; /* the sum holds frames [lo, hi) */
-  for (long t = 0; t < n; t++) lin[t] = (float)pow(10, e[t] / 10);
   for (long t = 0; t < n; t++) {
     long want_hi = t + GROW_HALF + 1 < n ? t + GROW_HALF + 1 : n;
     long want_lo = t - GROW_HALF > 0 ? t - GROW_HALF : 0;
@@ -425,13 +422,12 @@ static void grow_window(const float *e, long n, float *el, float *lin) {
 }
 
 /* Every kept segment less than GROW_DB over the floor grows both ways (into
-** out, a copy of on), never into a blocked frame (block may be NULL). el:
-** scratch for 2n floats. */
-static void grow(const vad *v, const float *fl, const float *spread, const unsigned char *on,
-                 const unsigned char *block, float *el, unsigned char *out) {
+** out, a copy of on), never into a blocked frame (block may be NULL); el
+** and lin as features() keeps them. */
+static void grow(const vad *v, const float *fl, const float *spread, const float *el,
+                 const float *lin, const unsigned char *on, const unsigned char *block,
+                 unsigned char *out) {
   long n = v->nframes;
-  const float *lin = el + n; /* each frame's linear energy, from grow_window */
-  grow_window(v->e, n, el, el + n);
   memcpy(out, on, (size_t)n);
   for (long t = 0; t < n; t++) {
     if (!on[t]) continue;
@@ -477,21 +473,26 @@ static clap_status flush_tail(vad *v, clap_error *err) {
   return add_frame(v, err);
 }
 
-/* Steps 1-2 of vad.h on one channel, into v->feat (kept for step 6's
-** second pass, which changes only the decisions): the smoothed energy es,
-** voicing vs, noise floor and spread, n floats each. */
+/* What the decisions read, into v->feat, kept for step 6's second pass
+** (which changes only the decisions), n floats each: steps 1-2's smoothed
+** energy es, voicing vs, noise floor and spread; step 5's 210 ms energy el;
+** each frame's linear energy lin (pow once per frame, for es, el and
+** step 5's segment levels). */
 static clap_status features(vad *v, clap_error *err) {
   clap_status rc = flush_tail(v, err);
   long n = v->nframes;
   if (rc || n <= 0 || v->nfeat == n) return rc;
   free(v->feat);
   v->nfeat = 0;
-  v->feat = malloc(sizeof(float) * (size_t)n * 4);
+  v->feat = malloc(sizeof(float) * (size_t)n * 6);
   if (!v->feat) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
   float *es = v->feat, *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n;
-  smooth(v->e, n, es, vs);
+  float *el = es + 4 * n, *lin = es + 5 * n;
+  for (long t = 0; t < n; t++) lin[t] = (float)pow(10, v->e[t] / 10);
+  smooth(lin, n, es);
   smooth_lin(v->v, n, vs);
   noise_floor(&v->o, es, n, fl, spread);
+  grow_window(lin, n, el);
   v->nfeat = n;
   return CLAP_OK;
 }
@@ -512,13 +513,14 @@ static clap_status detect(vad *v, const unsigned char *block, unsigned char **on
     return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
   }
   const float *es = v->feat, *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n;
+  const float *el = es + 4 * n, *lin = es + 5 * n;
   thresholds(&v->o, fl, spread, n, th);
   if (block) /* the floor is measured on every frame; the decisions skip these */
     for (long t = 0; t < n; t++)
       if (block[t]) th[t] = th[n + t] = INFINITY;
   hysteresis(&v->o, es, vs, th, n, on);
   keep_segments(v, on);
-  grow(v, fl, spread, on, block, th, on + n); /* th is free by now */
+  grow(v, fl, spread, el, lin, on, block, on + n);
   for (long t = 0; t < n; t++) on[t] = on[n + t] && !(block && block[t]);
   free(th);
   *on_out = on;

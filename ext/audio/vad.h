@@ -16,9 +16,9 @@
 **            4 kHz (4-sample means), in [0, 1]; periodic speech is near 1,
 **            white noise near 0.2.
 ** Decision, per channel, over the whole recording's frame features (8 bytes
-** per 10 ms are kept while feeding and 24 once finishing, when steps 1-2's
-** results are kept for step 6; never the audio, so an hour costs ~9 MB per
-** channel):
+** per 10 ms are kept while feeding and 32 once finishing, when what the
+** decisions read is kept for step 6; never the audio, so an hour costs
+** ~12 MB per channel):
 **  1. es(t), vs(t): e and v smoothed over 11 frames (110 ms; e as the mean
 **     of the linear energies). A window this long evens out enough of
 **     babble's own ups and downs that the thresholds below keep it out
