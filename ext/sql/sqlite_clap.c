@@ -23,9 +23,9 @@
 **   clap_precision([p])                             -> this connection's precision for
 **                                                      checkpoint encoders (sets it to p,
 **                                                      returns the previous one; see below)
-**   clap_audio_channel(audio, n)                    -> 16 kHz mono FLAC of channel n alone
+**   clap_audio_channel(audio, n [, start, end])     -> 16 kHz mono FLAC of channel n alone
 **   clap_segments(audio [, channel [, options]])    -> table (start, end, channel, level_db)
-**                                                      (see "calls" below)
+**                                                      (these two: calls.h)
 **
 ** Arguments:
 **   vector  a BLOB of little-endian float32 (sqlite-vec's format) or JSON text
@@ -111,7 +111,6 @@
 SQLITE_EXTENSION_INIT1
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +118,7 @@ SQLITE_EXTENSION_INIT1
 
 
 #include "audio.h"
+#include "calls.h"
 #include "clap_error.h"
 #include "clap_version.h"
 #include "debug.h"
@@ -129,7 +129,7 @@ SQLITE_EXTENSION_INIT1
 #include "prompt.h"
 #include "registry.h"
 #include "sha256.h"
-#include "vad.h"
+#include "sqlfn.h"
 #include "vec.h"
 
 #ifndef SQLITE_SUBTYPE
@@ -140,7 +140,6 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 #define DEFAULT_MODEL "default"
-#define SQL_AUDIO_MAX_SECONDS 3600.0
 
 /* ---------------------------------------------------------------- state */
 
@@ -162,42 +161,6 @@ static void conn_release(void *p) {
   sqlite3_free(c);
 }
 
-/* ---------------------------------------------------------------- errors */
-
-static void result_clap_error(sqlite3_context *ctx, const char *fn, const clap_error *err) {
-  char *msg = sqlite3_mprintf("%s(): %s", fn, err->msg);
-  if (!msg) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  if (err->code == CLAP_ERR_NOMEM) sqlite3_result_error_nomem(ctx);
-  else sqlite3_result_error(ctx, msg, -1);
-  sqlite3_free(msg);
-}
-
-static void result_errorf(sqlite3_context *ctx, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
-  va_end(ap);
-  if (!msg) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_error(ctx, msg, -1);
-  sqlite3_free(msg);
-}
-
-static const char *type_name(int t) {
-  switch (t) {
-    case SQLITE_INTEGER: return "an integer";
-    case SQLITE_FLOAT: return "a real";
-    case SQLITE_TEXT: return "text";
-    case SQLITE_BLOB: return "a blob";
-    default: return "NULL";
-  }
-}
-
 /* ---------------------------------------------------------------- arguments */
 
 /* The one vector parser of the SQL surface. `what` names the argument in
@@ -208,8 +171,8 @@ static int arg_vector(sqlite3_context *ctx, sqlite3_value *v, const char *what, 
   int t = sqlite3_value_type(v);
   if (t == SQLITE_NULL) return 1;
   if (t != SQLITE_BLOB && t != SQLITE_TEXT) {
-    result_errorf(ctx, "%s: expected a vector (float32 blob or JSON text), got %s", what,
-                  type_name(t));
+    sqlfn_errorf(ctx, "%s: expected a vector (float32 blob or JSON text), got %s", what,
+                  sqlfn_type_name(t));
     return -1;
   }
   const void *p = t == SQLITE_BLOB ? sqlite3_value_blob(v) : (const void *)sqlite3_value_text(v);
@@ -229,14 +192,14 @@ static int arg_bytes(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int
   int t = sqlite3_value_type(v);
   if (t == SQLITE_NULL) return 1;
   if (want_text ? t != SQLITE_TEXT : t != SQLITE_BLOB) {
-    result_errorf(ctx, "%s(): argument %d: expected %s, got %s", fn, argi,
-                  want_text ? "text" : "audio file bytes (a blob)", type_name(t));
+    sqlfn_errorf(ctx, "%s(): argument %d: expected %s, got %s", fn, argi,
+                  want_text ? "text" : "audio file bytes (a blob)", sqlfn_type_name(t));
     return -1;
   }
   *p = want_text ? (const void *)sqlite3_value_text(v) : sqlite3_value_blob(v);
   *n = sqlite3_value_bytes(v);
   if (*n == 0) {
-    result_errorf(ctx, "%s(): argument %d: empty %s", fn, argi, want_text ? "text" : "audio");
+    sqlfn_errorf(ctx, "%s(): argument %d: empty %s", fn, argi, want_text ? "text" : "audio");
     return -1;
   }
   return 0;
@@ -247,12 +210,12 @@ static const char *arg_name(sqlite3_context *ctx, sqlite3_value *v, const char *
                             const char *what) {
   int t = sqlite3_value_type(v);
   if (t != SQLITE_TEXT) {
-    result_errorf(ctx, "%s(): argument %d: expected %s %s name (text), got %s", fn, argi,
-                  strchr("aeiou", what[0]) ? "an" : "a", what, type_name(t));
+    sqlfn_errorf(ctx, "%s(): argument %d: expected %s %s name (text), got %s", fn, argi,
+                  strchr("aeiou", what[0]) ? "an" : "a", what, sqlfn_type_name(t));
     return NULL;
   }
   if (sqlite3_value_bytes(v) == 0) {
-    result_errorf(ctx, "%s(): argument %d: %s name is empty", fn, argi, what);
+    sqlfn_errorf(ctx, "%s(): argument %d: %s name is empty", fn, argi, what);
     return NULL;
   }
   return (const char *)sqlite3_value_text(v);
@@ -287,7 +250,7 @@ static clap_status encode_audio_bytes(const encoder *enc, const void *p, int n, 
   snprintf(name, sizeof name, "argument %d", argi);
   /* An hour bounds what one SQL call may decode (about 230 MB of floats at
   ** 16 kHz); longer recordings belong in `clap ingest` with start/end cuts. */
-  audio_options opts = {.max_seconds = SQL_AUDIO_MAX_SECONDS};
+  audio_options opts = {.max_seconds = SQLFN_AUDIO_MAX_SECONDS};
   audio_pcm *pcm = NULL;
   clap_status rc = audio_decode_memory(p, (size_t)n, name, &opts, &pcm, err);
   if (rc != CLAP_OK) return rc;
@@ -367,7 +330,7 @@ static const clap_model *arg_model(sqlite3_context *ctx, int argc, sqlite3_value
   clap_error err;
   model_ref *r;
   if (models_get(c->models, sqlite3_context_db_handle(ctx), name, &r, &err) != CLAP_OK) {
-    result_clap_error(ctx, fn, &err);
+    sqlfn_clap_error(ctx, fn, &err);
     return NULL;
   }
   *hold = r;
@@ -384,7 +347,7 @@ static const clap_model *arg_text_model(sqlite3_context *ctx, int argc, sqlite3_
                                         int argi, const char *fn, model_ref **hold) {
   const clap_model *m = arg_model(ctx, argc, argv, argi, fn, hold);
   if (m && (*hold)->baseline) {
-    result_errorf(ctx, "%s(): model '%s' is a supervised baseline; it has no text side", fn,
+    sqlfn_errorf(ctx, "%s(): model '%s' is a supervised baseline; it has no text side", fn,
                   (*hold)->name);
     models_release(*hold);
     *hold = NULL;
@@ -562,11 +525,11 @@ static const float *arg_text_embedding(sqlite3_context *ctx, sqlite3_value **arg
   clap_status rc = ensemble ? prompt_parse_class(p, (size_t)n, &set, &err)
                             : prompt_parse_sentence(p, (size_t)n, &set, &err);
   if (rc) {
-    result_errorf(ctx, "%s(): argument %d: %s", fn, argi + 1, err.msg);
+    sqlfn_errorf(ctx, "%s(): argument %d: %s", fn, argi + 1, err.msg);
   } else if (embed_prompts(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r, set, v,
                            &err)) {
     clap_error_prefix(&err, "argument %d: ", argi + 1);
-    result_clap_error(ctx, fn, &err);
+    sqlfn_clap_error(ctx, fn, &err);
     rc = err.code;
   }
   prompt_set_free(set);
@@ -605,7 +568,7 @@ static void fn_threads(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (argc == 1) {
     if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER || sqlite3_value_int64(argv[0]) < 1 ||
         sqlite3_value_int64(argv[0]) > 256) {
-      result_errorf(ctx, "clap_threads(): argument 1: expected an integer in 1..256");
+      sqlfn_errorf(ctx, "clap_threads(): argument 1: expected an integer in 1..256");
       return;
     }
     nn_set_threads(sqlite3_value_int(argv[0]));
@@ -626,7 +589,7 @@ static void fn_cosine(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     if (vec_check_same_dim(a.dim, b.dim, "cosine()", &err) != CLAP_OK)
       sqlite3_result_error(ctx, err.msg, -1);
     else if (vec_cosine(a.data, b.data, a.dim, &s, &err) != CLAP_OK)
-      result_clap_error(ctx, "cosine", &err);
+      sqlfn_clap_error(ctx, "cosine", &err);
     else
       sqlite3_result_double(ctx, s);
   }
@@ -684,7 +647,7 @@ static void encode_common(sqlite3_context *ctx, sqlite3_value **argv, int is_tex
       return;
     }
   }
-  result_clap_error(ctx, fn, &err);
+  sqlfn_clap_error(ctx, fn, &err);
 }
 
 static void fn_encode_audio(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -716,7 +679,7 @@ static void fn_embed_audio(sqlite3_context *ctx, int argc, sqlite3_value **argv)
       model_embed_features(m, MODEL_AUDIO, x, encoder_dim(enc), encname, &v, &err) == CLAP_OK)
     result_vector(ctx, v, model_get_config(m)->dim);
   else
-    result_clap_error(ctx, fn, &err);
+    sqlfn_clap_error(ctx, fn, &err);
   sqlite3_free(x);
   models_release(hold);
 }
@@ -766,7 +729,7 @@ static int arg_model_vector(sqlite3_context *ctx, sqlite3_value *v, const char *
   if (rc) return rc;
   int dim = model_get_config(r->model)->dim;
   if (out->dim != dim) {
-    result_errorf(ctx,
+    sqlfn_errorf(ctx,
                   "%s: a %d-dimensional vector, but model '%s' embeds in %d dimensions "
                   "(vectors carry no model tag, only the dimension is checked: make it with "
                   "clap_embed_audio(audio, '%s'))",
@@ -795,12 +758,12 @@ static void fn_zero_shot(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     clap_error err;
     double cn, cp;
     if (vec_cosine(a.data, t[0], a.dim, &cn, &err) || vec_cosine(a.data, t[1], a.dim, &cp, &err)) {
-      result_clap_error(ctx, fn, &err);
+      sqlfn_clap_error(ctx, fn, &err);
     } else {
       /* softmax over the two scaled similarities, written to avoid overflow;
       ** model_load bounds the scale, so p is a number (NULL means NULL in). */
       double s = exp(model_log_scale(m)), p = 1.0 / (1.0 + exp(s * (cn - cp)));
-      if (isnan(p)) result_errorf(ctx, "%s(): model '%s' gives no probability (scale %g)", fn,
+      if (isnan(p)) sqlfn_errorf(ctx, "%s(): model '%s' gives no probability (scale %g)", fn,
                                   hold->name, s);
       else sqlite3_result_double(ctx, p);
     }
@@ -823,15 +786,15 @@ static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, cons
   const clap_model *m = r->model;
   int t = sqlite3_value_type(arg);
   if (t != SQLITE_TEXT) {
-    result_errorf(ctx, "%s(): argument 2: expected a JSON array of classes (text), got %s", fn,
-                  type_name(t));
+    sqlfn_errorf(ctx, "%s(): argument 2: expected a JSON array of classes (text), got %s", fn,
+                  sqlfn_type_name(t));
     return NULL;
   }
   clap_error err;
   prompt_set *set = NULL;
   if (prompt_parse_classes((const char *)sqlite3_value_text(arg),
                            (size_t)sqlite3_value_bytes(arg), &set, &err)) {
-    result_errorf(ctx, "%s(): argument 2: %s", fn, err.msg);
+    sqlfn_errorf(ctx, "%s(): argument 2: %s", fn, err.msg);
     return NULL;
   }
   int k = prompt_set_count(set), dim = model_get_config(m)->dim;
@@ -843,7 +806,7 @@ static classes_aux *embed_classes(sqlite3_context *ctx, sqlite3_value *arg, cons
     if (embed_prompts(sqlite3_user_data(ctx), sqlite3_context_db_handle(ctx), r, set, aux->v,
                       &err)) {
       clap_error_prefix(&err, "argument 2: ");
-      result_clap_error(ctx, fn, &err);
+      sqlfn_clap_error(ctx, fn, &err);
       sqlite3_free(aux);
       aux = NULL;
     }
@@ -865,7 +828,7 @@ static float *arg_unit(sqlite3_context *ctx, const char *fn, const vec_view *a) 
   clap_error err;
   if (vec_normalize(u, a->dim, &err) != CLAP_OK) {
     clap_error_prefix(&err, "argument 1: ");
-    result_clap_error(ctx, fn, &err);
+    sqlfn_clap_error(ctx, fn, &err);
     sqlite3_free(u);
     return NULL;
   }
@@ -886,7 +849,7 @@ static void fn_model_from_file(sqlite3_context *ctx, int argc, sqlite3_value **a
   clap_error err;
   if (models_add_file(c->models, name, path, &err) != CLAP_OK) {
     clap_error_prefix(&err, "argument 1: ");
-    result_clap_error(ctx, fn, &err);
+    sqlfn_clap_error(ctx, fn, &err);
     return;
   }
   sqlite3_result_text(ctx, name, -1, SQLITE_TRANSIENT);
@@ -976,276 +939,6 @@ static void fn_classify_probs(sqlite3_context *ctx, int argc, sqlite3_value **ar
   sqlite3_result_subtype(ctx, 'J'); /* JSON, as SQLite's own json functions mark it */
 }
 
-/* ---------------------------------------------------------------- calls: channels, segments
-**
-**   clap_audio_channel(audio, n [, start, end])
-**                                 -> 16 kHz mono FLAC of channel n (0-based) alone,
-**                                    cut to [start, end) seconds when given
-**   SELECT start, end, channel, level_db
-**     FROM clap_segments(audio [, channel [, options_json]])
-**                               -> the speech segments of a recording (ext/audio/vad.h)
-**
-** clap_segments is an eponymous table-valued function: channel is a 0-based
-** index, or 'all' / NULL / absent for every channel; options_json overrides
-** the detector's parameters by name (vad.h), e.g. '{"min_silence": 0.5}'.
-** One channel asked for is still judged against the others, so another
-** party's echo on it is not speech (vad.h step 6; '{"crosstalk_db": 0}'
-** turns that off). Rows come sorted by start, then channel; a recording with no speech gives
-** no rows. The audio is streamed (an hour of stereo costs a few MB), up to
-** SQL_SEGMENTS_MAX_SECONDS. Errors name the function and the argument:
-** "clap_segments(): argument 1: channel 2 requested, but it has 2 channels
-** (0..1)", "clap_segments(): argument 3: options: unknown key 'x' ...". */
-
-#define SQL_SEGMENTS_MAX_SECONDS (4 * 3600.0)
-
-/* A channel argument: a non-negative integer (or integral real). -1 on error. */
-static int arg_channel(sqlite3_value *v, const char *fn, int argi, char **msg) {
-  int t = sqlite3_value_type(v);
-  double d = sqlite3_value_double(v);
-  if ((t == SQLITE_INTEGER || t == SQLITE_FLOAT) && d >= 0 && d < AUDIO_MAX_CHANNELS && d == floor(d))
-    return (int)d;
-  *msg = sqlite3_mprintf("%s(): argument %d: expected a channel index in [0, %d], got %s%s%s", fn,
-                         argi, AUDIO_MAX_CHANNELS - 1,
-                         t == SQLITE_TEXT ? "'" : "",
-                         t == SQLITE_TEXT || t == SQLITE_INTEGER || t == SQLITE_FLOAT
-                             ? (const char *)sqlite3_value_text(v)
-                             : type_name(t),
-                         t == SQLITE_TEXT ? "'" : "");
-  return -1;
-}
-
-static void fn_audio_channel(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  const char *fn = "clap_audio_channel";
-  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
-    sqlite3_result_null(ctx);
-    return;
-  }
-  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
-    result_errorf(ctx, "%s(): argument 1: expected audio bytes (a blob), got %s", fn,
-                  type_name(sqlite3_value_type(argv[0])));
-    return;
-  }
-  char *msg = NULL;
-  int ch = arg_channel(argv[1], fn, 2, &msg);
-  if (ch < 0) {
-    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
-    sqlite3_free(msg);
-    return;
-  }
-  audio_options opts = {.max_seconds = SQL_AUDIO_MAX_SECONDS, .channel = AUDIO_CHANNEL(ch)};
-  if (argc == 4) {
-    for (int i = 2; i < 4; i++) {
-      int t = sqlite3_value_type(argv[i]);
-      if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) {
-        result_errorf(ctx, "%s(): argument %d: expected seconds (a number), got %s", fn, i + 1,
-                      type_name(t));
-        return;
-      }
-    }
-    opts.start_seconds = sqlite3_value_double(argv[2]);
-    opts.end_seconds = sqlite3_value_double(argv[3]);
-    /* A cut is bounded by its own length, not the recording's. */
-    opts.max_seconds = 0;
-    if (opts.end_seconds - opts.start_seconds > SQL_AUDIO_MAX_SECONDS) {
-      result_errorf(ctx, "%s(): the cut [%g s, %g s) is longer than %g s", fn, opts.start_seconds,
-                    opts.end_seconds, SQL_AUDIO_MAX_SECONDS);
-      return;
-    }
-  }
-  audio_pcm *pcm = NULL;
-  clap_error err;
-  unsigned char *flac = NULL;
-  size_t nflac = 0;
-  clap_status rc = audio_decode_memory(sqlite3_value_blob(argv[0]),
-                                       (size_t)sqlite3_value_bytes(argv[0]), "argument 1", &opts,
-                                       &pcm, &err);
-  if (rc == CLAP_OK) rc = audio_encode_flac(pcm->samples, pcm->n, pcm->rate, &flac, &nflac, &err);
-  audio_pcm_free(pcm);
-  if (rc != CLAP_OK) result_clap_error(ctx, fn, &err);
-  else sqlite3_result_blob64(ctx, flac, nflac, free);
-}
-
-enum { SEG_START, SEG_END, SEG_CHANNEL, SEG_LEVEL, SEG_AUDIO, SEG_WANT, SEG_OPTIONS };
-
-typedef struct seg_cursor {
-  sqlite3_vtab_cursor base;
-  vad_segment *segs;
-  long n, i;
-} seg_cursor;
-
-static int seg_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
-                       sqlite3_vtab **out, char **err) {
-  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(start REAL, \"end\" REAL, channel INTEGER, "
-                                    "level_db REAL, audio HIDDEN, want_channel HIDDEN, "
-                                    "options HIDDEN)");
-  if (rc != SQLITE_OK) return rc;
-  sqlite3_vtab *t = sqlite3_malloc(sizeof *t);
-  if (!t) return SQLITE_NOMEM;
-  memset(t, 0, sizeof *t);
-  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-  *out = t;
-  return SQLITE_OK;
-}
-
-static int seg_disconnect(sqlite3_vtab *t) {
-  sqlite3_free(t);
-  return SQLITE_OK;
-}
-
-/* The hidden columns are the arguments: audio is required, the others
-** optional; each equality constraint is passed to xFilter in column order
-** (idxNum's bits say which are there). */
-static int seg_best_index(sqlite3_vtab *t, sqlite3_index_info *info) {
-  int where[3] = {-1, -1, -1};
-  for (int i = 0; i < info->nConstraint; i++) {
-    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-    if (c->iColumn < SEG_AUDIO || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-    if (!c->usable) return SQLITE_CONSTRAINT;
-    where[c->iColumn - SEG_AUDIO] = i;
-  }
-  if (where[0] < 0) {
-    sqlite3_free(t->zErrMsg);
-    t->zErrMsg = sqlite3_mprintf("clap_segments(): argument 1 (the audio) is required");
-    return SQLITE_ERROR;
-  }
-  int argi = 0;
-  for (int k = 0; k < 3; k++) {
-    if (where[k] < 0) continue;
-    info->aConstraintUsage[where[k]].argvIndex = ++argi;
-    info->aConstraintUsage[where[k]].omit = 1;
-    info->idxNum |= 1 << k;
-  }
-  info->estimatedCost = 1000;
-  info->estimatedRows = 100;
-  return SQLITE_OK;
-}
-
-static int seg_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out) {
-  seg_cursor *c = sqlite3_malloc(sizeof *c);
-  if (!c) return SQLITE_NOMEM;
-  memset(c, 0, sizeof *c);
-  *out = &c->base;
-  return SQLITE_OK;
-}
-
-static int seg_close(sqlite3_vtab_cursor *cur) {
-  seg_cursor *c = (seg_cursor *)cur;
-  free(c->segs);
-  sqlite3_free(c);
-  return SQLITE_OK;
-}
-
-static int seg_fail(sqlite3_vtab_cursor *cur, int code, char *msg) {
-  sqlite3_free(cur->pVtab->zErrMsg);
-  cur->pVtab->zErrMsg = msg;
-  return msg ? code : SQLITE_NOMEM;
-}
-
-/* Channel argument of clap_segments: an index, or 'all' / NULL. */
-static int seg_channel(sqlite3_value *v, int *ch, char **msg) {
-  int t = sqlite3_value_type(v);
-  if (t == SQLITE_NULL ||
-      (t == SQLITE_TEXT && !sqlite3_stricmp((const char *)sqlite3_value_text(v), "all"))) {
-    *ch = VAD_ALL_CHANNELS;
-    return 1;
-  }
-  *ch = arg_channel(v, "clap_segments", 2, msg);
-  if (*ch < 0 && *msg) {
-    char *m = sqlite3_mprintf("%s or 'all'", *msg);
-    sqlite3_free(*msg);
-    *msg = m;
-  }
-  return *ch >= 0;
-}
-
-static int seg_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, int argc,
-                      sqlite3_value **argv) {
-  seg_cursor *c = (seg_cursor *)cur;
-  free(c->segs);
-  c->segs = NULL;
-  c->n = c->i = 0;
-  sqlite3_value *audio = argv[0], *want = idxNum & 2 ? argv[1] : NULL;
-  sqlite3_value *options = idxNum & 4 ? argv[argc - 1] : NULL;
-  if (sqlite3_value_type(audio) == SQLITE_NULL) return SQLITE_OK;
-  if (sqlite3_value_type(audio) != SQLITE_BLOB)
-    return seg_fail(cur, SQLITE_ERROR,
-                    sqlite3_mprintf("clap_segments(): argument 1: expected audio bytes (a blob), got %s",
-                                    type_name(sqlite3_value_type(audio))));
-  int ch = VAD_ALL_CHANNELS;
-  char *msg = NULL;
-  if (want && !seg_channel(want, &ch, &msg)) return seg_fail(cur, SQLITE_ERROR, msg);
-  vad_options o;
-  vad_options_default(&o);
-  clap_error err;
-  if (options && sqlite3_value_type(options) != SQLITE_NULL) {
-    const char *j = (const char *)sqlite3_value_text(options);
-    if (!j || vad_options_from_json(j, (size_t)sqlite3_value_bytes(options), &o, &err) != CLAP_OK)
-      return seg_fail(cur, SQLITE_ERROR,
-                      sqlite3_mprintf("clap_segments(): argument 3: %s", j ? err.msg : "out of memory"));
-  }
-  clap_status rc = vad_segment_memory(sqlite3_value_blob(audio), (size_t)sqlite3_value_bytes(audio),
-                                      "argument 1", ch, &o, SQL_SEGMENTS_MAX_SECONDS, &c->segs,
-                                      &c->n, NULL, &err);
-  if (rc == CLAP_ERR_NOMEM) return SQLITE_NOMEM;
-  if (rc != CLAP_OK)
-    return seg_fail(cur, SQLITE_ERROR, sqlite3_mprintf("clap_segments(): %s", err.msg));
-  return SQLITE_OK;
-}
-
-static int seg_next(sqlite3_vtab_cursor *cur) {
-  ((seg_cursor *)cur)->i++;
-  return SQLITE_OK;
-}
-
-static int seg_eof(sqlite3_vtab_cursor *cur) {
-  seg_cursor *c = (seg_cursor *)cur;
-  return c->i >= c->n;
-}
-
-static int seg_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
-  seg_cursor *c = (seg_cursor *)cur;
-  const vad_segment *s = &c->segs[c->i];
-  switch (col) {
-    case SEG_START: sqlite3_result_double(ctx, s->start); break;
-    case SEG_END: sqlite3_result_double(ctx, s->end); break;
-    case SEG_CHANNEL: sqlite3_result_int(ctx, s->channel); break;
-    case SEG_LEVEL: sqlite3_result_double(ctx, s->level_db); break;
-    default: sqlite3_result_null(ctx); break;
-  }
-  return SQLITE_OK;
-}
-
-static int seg_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
-  *rowid = ((seg_cursor *)cur)->i + 1;
-  return SQLITE_OK;
-}
-
-static const sqlite3_module segments_module = {
-    .iVersion = 0,
-    .xCreate = NULL, /* eponymous only: no CREATE VIRTUAL TABLE */
-    .xConnect = seg_connect,
-    .xBestIndex = seg_best_index,
-    .xDisconnect = seg_disconnect,
-    .xOpen = seg_open,
-    .xClose = seg_close,
-    .xFilter = seg_filter,
-    .xNext = seg_next,
-    .xEof = seg_eof,
-    .xColumn = seg_column,
-    .xRowid = seg_rowid,
-};
-
-/* Registers clap_audio_channel and clap_segments on db. */
-static int register_calls(sqlite3 *db) {
-  int rc = SQLITE_OK;
-  for (int nargs = 2; nargs <= 4 && rc == SQLITE_OK; nargs += 2)
-    rc = sqlite3_create_function_v2(db, "clap_audio_channel", nargs,
-                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                    fn_audio_channel, NULL, NULL, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_create_module(db, "clap_segments", &segments_module, NULL);
-  return rc;
-}
-
 /* ---------------------------------------------------------------- registration */
 
 typedef struct fn_spec {
@@ -1266,13 +959,13 @@ static void fn_precision(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   clap_error err;
   if (t == SQLITE_TEXT &&
       registry_prec_parse((const char *)sqlite3_value_text(argv[0]), &p, &err) != CLAP_OK) {
-    result_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
+    sqlfn_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
                        "NULL, got '%.64s'", (const char *)sqlite3_value_text(argv[0]));
     return;
   }
   if (t != SQLITE_TEXT && t != SQLITE_NULL) {
-    result_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
-                       "NULL, got %s", type_name(t));
+    sqlfn_errorf(ctx, "clap_precision(): argument 1: expected f32, bf16, auto, registered or "
+                       "NULL, got %s", sqlfn_type_name(t));
     return;
   }
   if (argc == 1) c->prec = p;
@@ -1355,7 +1048,7 @@ int sqlite3_clap_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *
     }
   }
   conn_release(c);
-  if (rc == SQLITE_OK) rc = register_calls(db);
+  if (rc == SQLITE_OK) rc = calls_register(db);
   if (rc != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("clap: registering SQL functions: %s", sqlite3_errmsg(db));
   return rc;
