@@ -26,6 +26,16 @@
 **    -20 dB 150 ms late), ours
 **    with and without step 6 (crosstalk) and WebRTC's VAD.
 ** Prints key=value lines for bench_vad.sh.
+**
+**   bench_vad --calls DIR TURNS BABBLE white|babble SNR FIRST LAST
+**
+** Writes the synthetic calls of seeds FIRST..LAST (turns from the files
+** matching the glob TURNS, babble from BABBLE; run from the repository root)
+** to DIR, which must exist, to be listened to or read by another detector
+** (vad_learned.py): per seed, call-SEED.wav (16 kHz stereo, 32-bit float,
+** the very samples scored here), call-SEED.truth.csv (start,end,channel,
+** snr_db: the turns, with each turn's own SNR) and call-SEED.ours.csv
+** (start,end,channel: this detector's segments).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,7 +318,67 @@ static void ceilings(void) {
            (double)b[1].found[k] / b[1].truth[k], (double)b[2].found[k] / b[2].truth[k]);
 }
 
+/* One call's audio and segments, as --calls describes; 0 on failure. */
+static int write_call(const char *dir, uint64_t seed, const sc_call *c, const sc_call *clean) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/call-%llu.wav", dir, (unsigned long long)seed);
+  SF_INFO info = {.samplerate = SC_RATE, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+  SNDFILE *w = sf_open(path, SFM_WRITE, &info);
+  if (!w) return 0;
+  int wrote = sf_writef_float(w, c->x, c->n) == c->n;
+  if (sf_close(w) != 0 || !wrote) return 0;
+  double st[512], en[512];
+  int chn[512], k = run_ours(&OURS, c, clean, st, en, chn, 512);
+  snprintf(path, sizeof path, "%s/call-%llu.truth.csv", dir, (unsigned long long)seed);
+  FILE *f = fopen(path, "w");
+  if (!f || k < 0) return f ? (fclose(f), 0) : 0;
+  fprintf(f, "start,end,channel,snr_db\n");
+  for (int t = 0; t < c->nturns; t++)
+    fprintf(f, "%.6f,%.6f,%d,%.2f\n", c->turns[t].start, c->turns[t].end, c->turns[t].channel,
+            clean ? vp_turn_snr(clean, c, t) : INFINITY);
+  if (fclose(f) != 0) return 0;
+  snprintf(path, sizeof path, "%s/call-%llu.ours.csv", dir, (unsigned long long)seed);
+  if (!(f = fopen(path, "w"))) return 0;
+  fprintf(f, "start,end,channel\n");
+  for (int i = 0; i < k; i++) fprintf(f, "%.6f,%.6f,%d\n", st[i], en[i], chn[i]);
+  return fclose(f) == 0;
+}
+
+static int calls(char **argv) {
+  const char *dir = argv[0];
+  sc_noise noise = !strcmp(argv[3], "white") ? SC_WHITE : !strcmp(argv[3], "babble") ? SC_BABBLE : SC_CLEAN;
+  char *end;
+  double snr = strtod(argv[4], &end);
+  unsigned long long s0 = strtoull(argv[5], NULL, 10), s1 = strtoull(argv[6], NULL, 10);
+  if (noise == SC_CLEAN || *end || s0 > s1) {
+    fprintf(stderr, "bench_vad --calls: NOISE is white or babble, SNR a number, FIRST <= LAST\n");
+    return 1;
+  }
+  sc_pool tp, bp;
+  if (sc_pool_load(&tp, argv[1], 4000) < 1 || sc_pool_load(&bp, argv[2], 4000) < 1) {
+    fprintf(stderr, "bench_vad --calls: no audio matches %s or %s\n", argv[1], argv[2]);
+    return 1;
+  }
+  int ok = 1;
+  for (unsigned long long seed = s0; ok && seed <= s1; seed++) {
+    sc_call c, clean;
+    ok = sc_build(&c, &tp, &bp, 40, noise, snr, seed) && sc_build(&clean, &tp, &bp, 40, SC_CLEAN, 0, seed);
+    ok = ok && write_call(dir, seed, &c, &clean);
+    if (!ok) fprintf(stderr, "bench_vad --calls: cannot write call %llu to %s\n", seed, dir);
+    sc_free(&c);
+    sc_free(&clean);
+  }
+  sc_pool_free(&tp);
+  sc_pool_free(&bp);
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--calls")) {
+    if (argc == 9) return calls(argv + 2);
+    fprintf(stderr, "usage: bench_vad --calls DIR TURNS BABBLE white|babble SNR FIRST LAST\n");
+    return 2;
+  }
   if (argc == 4 && !strcmp(argv[1], "--job"))
     return (!strcmp(argv[2], "segment") ? job_segment(argv[3])
             : !strcmp(argv[2], "whole") ? job_whole(argv[3])
