@@ -167,14 +167,17 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
 **     output channel); create converts (bf16) and reorders it once into a
 **     copy it owns (w may go afterwards); b is kept by pointer and must
 **     outlive it.
-**   - A primitive per (t, thread count) is made on first use and cached
-**     process-wide; nn_conv_free drops them. The weights' layout is the
+**   - A primitive per (frames run, thread count) is made on first use and
+**     cached process-wide; nn_conv_free drops them. The weights' layout is the
 **     one oneDNN picks for 256 frames (or k), and with it oneDNN 2.6 has
 **     only its reference loop for short inputs (HuBERT-base's positional
 **     conv: under 82 frames in float32, under 255 in bfloat16 with AMX,
 **     where a 3 s clip took 21 s): those runs are zero-extended to the
-**     fewest frames that get a real kernel, found at create; the outputs
-**     are the same convolution (dense.c). Threads: nn_get_threads(), so
+**     fewest frames that get a real kernel, found at create. Longer runs
+**     are zero-extended to a multiple of 32 frames, so that a corpus's
+**     many lengths share a few primitives (making one took ~22 ms for the
+**     positional conv in float32). Either way the outputs are the same
+**     convolution (dense.c). Threads: nn_get_threads(), so
 **     a run inside a task of an nn_parallel region is single-threaded and
 **     its bits do not depend on the region's size. oneDNN's forward
 **     convolution splits its work by output channels and positions, never
