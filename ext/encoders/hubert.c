@@ -480,6 +480,8 @@ clap_status hubert_set_precision(hubert *m, nn_precision p, clap_error *err) {
     rc = nn_conv_create(m->pos_w, m->pos_b, H, H, K, m->cfg.pos_groups, 1, K / 2, K / 2, 1, p,
                         &m->pos_conv, err);
     if (rc == CLAP_ERR_UNSUPPORTED) rc = CLAP_OK; /* no oneDNN kernel: pos_embed's sgemm runs */
+    /* its length is the clip's: a corpus's lengths share a primitive per 32 frames */
+    if (m->pos_conv) nn_conv_set_bucket(m->pos_conv, 32);
   }
   if (!rc) drop_conv_copies(m); /* before the linears bring their pages in */
   if (!rc) rc = nn_dense_create(m->fp_w, m->fp_b, C, H, p, &m->fp, err);

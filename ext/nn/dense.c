@@ -671,11 +671,11 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
 
 #define CONV_CACHE 32
 #define CONV_REF_T 256
-#define CONV_BUCKET 32
 
 struct nn_conv {
   int cin, cout, k, groups, stride, pad_l, pad_r, gelu;
-  int t_min; /* shorter inputs run zero-extended to t_min frames (conv_min_fast) */
+  int t_min;  /* shorter inputs run zero-extended to t_min frames (conv_min_fast) */
+  int bucket; /* longer ones to a multiple of bucket frames (nn_conv_set_bucket) */
   nn_precision prec;
   const float *b;
   dnnl_memory_desc_t wmd;
@@ -772,7 +772,7 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
   if (!g_engine_ok) return clap_error_set(err, CLAP_ERR_UNSUPPORTED, "oneDNN: no CPU engine");
   nn_conv *c = calloc(1, sizeof *c);
   if (!c) return clap_error_set(err, CLAP_ERR_NOMEM, "conv: out of memory");
-  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, 1, p, b, {0}, NULL};
+  *c = (nn_conv){cin, cout, k, groups, stride, pad_l, pad_r, gelu, 1, 1, p, b, {0}, NULL};
   size_t scratch;
   int ref_t = k > CONV_REF_T ? k : CONV_REF_T;
   if (!conv_make(c, ref_t, nn_get_threads(), NULL, &c->wmd, &scratch, NULL)) {
@@ -867,13 +867,13 @@ static int conv_run_as_is(const nn_conv *c, const void *x, int t, float *y) {
 }
 
 /* The frames a run over t frames is made over: at least t_min, and a
-** multiple of CONV_BUCKET when over it, so that a corpus's lengths share a
-** few primitives (making one is ~22 ms for HuBERT-base's positional conv
-** in float32, as long as encoding a 1 s clip). */
+** multiple of the conv's bucket. */
 static int conv_run_len(const nn_conv *c, int t) {
-  int r = (t + CONV_BUCKET - 1) / CONV_BUCKET * CONV_BUCKET;
+  int r = (int)(((long)t + c->bucket - 1) / c->bucket * c->bucket);
   return r < c->t_min ? c->t_min : r;
 }
+
+void nn_conv_set_bucket(nn_conv *c, int frames) { c->bucket = frames > 1 ? frames : 1; }
 
 /* The input is zero-extended to conv_run_len frames: output frame f reads
 ** inputs f·stride - pad_l .. + k - 1, and for every f before the real

@@ -173,11 +173,10 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
 **     only its reference loop for short inputs (HuBERT-base's positional
 **     conv: under 82 frames in float32, under 255 in bfloat16 with AMX,
 **     where a 3 s clip took 21 s): those runs are zero-extended to the
-**     fewest frames that get a real kernel, found at create. Longer runs
-**     are zero-extended to a multiple of 32 frames, so that a corpus's
-**     many lengths share a few primitives (making one took ~22 ms for the
-**     positional conv in float32). Either way the outputs are the same
-**     convolution (dense.c). Threads: nn_get_threads(), so
+**     fewest frames that get a real kernel, found at create, and, after
+**     nn_conv_set_bucket, longer ones to a multiple of its frames. Either
+**     way the outputs are the same convolution (dense.c). Threads:
+**     nn_get_threads(), so
 **     a run inside a task of an nn_parallel region is single-threaded and
 **     its bits do not depend on the region's size. oneDNN's forward
 **     convolution splits its work by output channels and positions, never
@@ -192,6 +191,12 @@ clap_status nn_conv_create(const float *w, const float *b, int cin, int cout, in
                            nn_conv **out, clap_error *err);
 void nn_conv_free(nn_conv *c);
 int nn_conv_run(const nn_conv *c, const void *x, int t, float *y);
+/* Runs over t frames are made over t rounded up to a multiple of `frames`
+** (1, the default: as given), for a conv whose lengths vary, such as an
+** encoder's over a corpus: they then share a few primitives (making one
+** takes ~22 ms for HuBERT-base's positional conv in float32), for up to
+** frames - 1 frames of extra work each. Not while it runs. */
+void nn_conv_set_bucket(nn_conv *c, int frames);
 /* oneDNN's name for the kernel a run over t frames uses ("brgconv:
 ** avx512_core", ...) into buf (n bytes, always terminated); 0 when oneDNN
 ** makes none. For tests and benchmarks. */
