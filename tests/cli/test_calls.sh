@@ -42,6 +42,17 @@ bad = [(a, b) for a, b in zip(truth, found) if abs(a[0] - b[0]) > 0.1 or abs(a[1
 print("ok" if len(found) == 6 and not bad else f"truth {truth} found {found}")
 PY
 check_equal "boundaries within 100 ms" "$(cat "$T/bounds.out")" "ok"
+# Call-centre recorders write 8 kHz G.711 (u-law, A-law): the same turns.
+for enc in u-law a-law; do
+  sox "$T/call.wav" -r 8000 -e $enc "$T/call-$enc.wav"
+  check "segment an 8 kHz $enc call" "$CLAP" segment "$T/call-$enc.wav" --out "$T/call-$enc.json"
+  check_equal "8 kHz $enc: the same turns within 30 ms" "$(/usr/bin/python3 -c '
+import json, sys
+seg = lambda f: [(u["channel"], u["start"], u["end"]) for u in json.load(open(f))["utterances"]]
+a, b = seg(sys.argv[1]), seg(sys.argv[2])
+ok = len(a) == len(b) and all(x[0] == y[0] and abs(x[1] - y[1]) <= 0.03 and abs(x[2] - y[2]) <= 0.03 for x, y in zip(a, b))
+print("ok" if ok else f"{a} vs {b}")' "$T/m/call.json" "$T/call-$enc.json")" "ok"
+done
 check_output_contains "--channel 1 --roles" '"role":	"customer"' "$CLAP" segment "$T/call.wav" --channel 1 --roles 1=customer
 check_equal "--channel 1: only channel 1" \
   "$("$CLAP" segment "$T/call.wav" --channel 1 | grep -c '"channel":	1')" "3"
