@@ -667,7 +667,7 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
   return ok;
 }
 
-/* ---- nn_conv: 1-D convolutions in bfloat16 ---- */
+/* ---- nn_conv: 1-D convolutions in float32 or bfloat16 ---- */
 
 #define CONV_CACHE 32
 #define CONV_REF_T 256

@@ -335,7 +335,7 @@ static int write_call(const char *dir, uint64_t seed, const sc_call *c, const sc
   fprintf(f, "start,end,channel,snr_db\n");
   for (int t = 0; t < c->nturns; t++)
     fprintf(f, "%.6f,%.6f,%d,%.2f\n", c->turns[t].start, c->turns[t].end, c->turns[t].channel,
-            clean ? vp_turn_snr(clean, c, t) : INFINITY);
+            vp_turn_snr(clean, c, t));
   if (fclose(f) != 0) return 0;
   snprintf(path, sizeof path, "%s/call-%llu.ours.csv", dir, (unsigned long long)seed);
   if (!(f = fopen(path, "w"))) return 0;
@@ -350,7 +350,7 @@ static int calls(char **argv) {
   char *end;
   double snr = strtod(argv[4], &end);
   unsigned long long s0 = strtoull(argv[5], NULL, 10), s1 = strtoull(argv[6], NULL, 10);
-  if (noise == SC_CLEAN || *end || s0 > s1) {
+  if (noise == SC_CLEAN || end == argv[4] || *end || s0 > s1) {
     fprintf(stderr, "bench_vad --calls: NOISE is white or babble, SNR a number, FIRST <= LAST\n");
     return 1;
   }
@@ -361,7 +361,7 @@ static int calls(char **argv) {
   }
   int ok = 1;
   for (unsigned long long seed = s0; ok && seed <= s1; seed++) {
-    sc_call c, clean;
+    sc_call c = {0}, clean = {0};
     ok = sc_build(&c, &tp, &bp, 40, noise, snr, seed) && sc_build(&clean, &tp, &bp, 40, SC_CLEAN, 0, seed);
     ok = ok && write_call(dir, seed, &c, &clean);
     if (!ok) fprintf(stderr, "bench_vad --calls: cannot write call %llu to %s\n", seed, dir);
