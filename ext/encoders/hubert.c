@@ -571,7 +571,10 @@ static size_t pos_phase(const hubert *m, int T, int W) {
   const hubert_config *c = &m->cfg;
   size_t H = (size_t)c->hidden, K = (size_t)c->pos_kernel, per = H / (size_t)c->pos_groups;
   size_t rows = T < POS_ROWS ? (size_t)T : POS_ROWS;
-  if (m->pos_conv) return H * ((size_t)T + 1) + (H * (size_t)T + 1) / 2; /* pos_embed_onednn */
+  if (m->pos_conv) { /* pos_embed_onednn: out, then its input extended */
+    size_t tr = (size_t)nn_conv_frames(m->pos_conv, T);
+    return H * (tr + 1) + (m->prec == NN_BF16 ? (H * tr + 1) / 2 : H * tr);
+  }
   return H * ((size_t)T + 2 * (K / 2)) + (size_t)W * rows * K * per + (size_t)T * H;
 }
 
@@ -723,15 +726,28 @@ static int encoder_layers_bf16(const hubert *m, float *h, int T, int W, float *w
 /* pos_embed on oneDNN: one convolution over h at the model's precision
 ** (h converted to bfloat16 at bf16; zero padding K/2 each side, bias and
 ** GELU fused); SamePad's dropped last frame (even K) is simply not added.
-** 0 when it could not run. */
+** The input goes into the workspace zero-extended to the frames the conv
+** runs over (nn_conv_frames), so the conv makes no copy of its own and the
+** first T output frames are the same. 0 when it could not run. */
 static int pos_embed_onednn(const hubert *m, float *h, int T, float *ws) {
   const hubert_config *c = &m->cfg;
-  int H = c->hidden;
-  float *out = ws; /* [T + 1, H] */
-  unsigned short *hb = (unsigned short *)(out + (size_t)(T + 1) * H);
-  if (m->prec == NN_BF16) nn_to_bf16(h, hb, (long)T * H);
-  if (!nn_conv_run(m->pos_conv, m->prec == NN_BF16 ? (const void *)hb : h, T, out)) return 0;
-  nn_add(h, out, (size_t)T * H);
+  int H = c->hidden, tr = nn_conv_frames(m->pos_conv, T);
+  float *out = ws; /* [tr + 1, H] */
+  void *in = h;
+  size_t th = (size_t)T * H, pad = (size_t)(tr - T) * H;
+  if (m->prec == NN_BF16) {
+    unsigned short *hb = (unsigned short *)(out + (size_t)(tr + 1) * H);
+    nn_to_bf16(h, hb, (long)th);
+    memset(hb + th, 0, sizeof *hb * pad);
+    in = hb;
+  } else if (tr > T) {
+    float *hx = out + (size_t)(tr + 1) * H;
+    memcpy(hx, h, sizeof *hx * th);
+    memset(hx + th, 0, sizeof *hx * pad);
+    in = hx;
+  }
+  if (!nn_conv_run(m->pos_conv, in, tr, out)) return 0;
+  nn_add(h, out, th);
   nn_layer_norm(h, T, H, m->enc_ln_w, m->enc_ln_b, c->layer_norm_eps, h);
   return 1;
 }

@@ -875,6 +875,8 @@ static int conv_run_len(const nn_conv *c, int t) {
 
 void nn_conv_set_bucket(nn_conv *c, int frames) { c->bucket = frames > 1 ? frames : 1; }
 
+int nn_conv_frames(const nn_conv *c, int t) { return conv_run_len(c, t); }
+
 /* The input is zero-extended to conv_run_len frames: output frame f reads
 ** inputs f·stride - pad_l .. + k - 1, and for every f before the real
 ** output's end those past t are zeros either way (the padding's or the

@@ -197,6 +197,10 @@ int nn_conv_run(const nn_conv *c, const void *x, int t, float *y);
 ** takes ~22 ms for HuBERT-base's positional conv in float32), for up to
 ** frames - 1 frames of extra work each. Not while it runs. */
 void nn_conv_set_bucket(nn_conv *c, int frames);
+/* The frames a run over t frames is made over (>= t). A caller that hands
+** nn_conv_run that many, zeros past its t, and room for their output,
+** spares it a copy of both; the first tout output frames are the same. */
+int nn_conv_frames(const nn_conv *c, int t);
 /* oneDNN's name for the kernel a run over t frames uses ("brgconv:
 ** avx512_core", ...) into buf (n bytes, always terminated); 0 when oneDNN
 ** makes none. For tests and benchmarks. */
