@@ -866,23 +866,20 @@ static int conv_run_as_is(const nn_conv *c, const void *x, int t, float *y) {
   return ok;
 }
 
-/* The frames a run over t frames is made over: at least t_min, and a
-** multiple of the conv's bucket. */
-static int conv_run_len(const nn_conv *c, int t) {
+void nn_conv_set_bucket(nn_conv *c, int frames) { c->bucket = frames > 1 ? frames : 1; }
+
+/* At least t_min, and a multiple of the conv's bucket. */
+int nn_conv_frames(const nn_conv *c, int t) {
   int r = (int)(((long)t + c->bucket - 1) / c->bucket * c->bucket);
   return r < c->t_min ? c->t_min : r;
 }
 
-void nn_conv_set_bucket(nn_conv *c, int frames) { c->bucket = frames > 1 ? frames : 1; }
-
-int nn_conv_frames(const nn_conv *c, int t) { return conv_run_len(c, t); }
-
-/* The input is zero-extended to conv_run_len frames: output frame f reads
+/* The input is zero-extended to nn_conv_frames: output frame f reads
 ** inputs f·stride - pad_l .. + k - 1, and for every f before the real
 ** output's end those past t are zeros either way (the padding's or the
 ** extension's), so the first tout frames are the same convolution. */
 int nn_conv_run(const nn_conv *c, const void *x, int t, float *y) {
-  int tr = conv_run_len(c, t);
+  int tr = nn_conv_frames(c, t);
   if (t == tr) return conv_run_as_is(c, x, t, y);
   size_t el = c->prec == NN_BF16 ? 2 : 4, in = (size_t)t * c->cin * el;
   size_t tout = (size_t)conv_out_len(c, t), tout_r = (size_t)conv_out_len(c, tr);
@@ -903,7 +900,7 @@ int nn_conv_run(const nn_conv *c, const void *x, int t, float *y) {
 /* The implementation a run over t frames gets (after extension). */
 int nn_conv_impl(const nn_conv *c, int t, char *buf, size_t n) {
   if (n) buf[0] = 0;
-  return conv_impl_name(c, conv_run_len(c, t), nn_get_threads(), buf, n);
+  return conv_impl_name(c, nn_conv_frames(c, t), nn_get_threads(), buf, n);
 }
 
 /* ---- nn_matmul: general float32 products, cached by layout and shape ---- */

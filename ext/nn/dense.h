@@ -168,20 +168,20 @@ int nn_mm_run(const nn_mm *mm, const void *a, const void *b, const float *bias, 
 **     copy it owns (w may go afterwards); b is kept by pointer and must
 **     outlive it.
 **   - A primitive per (frames run, thread count) is made on first use and
-**     cached process-wide; nn_conv_free drops them. The weights' layout is the
-**     one oneDNN picks for 256 frames (or k), and with it oneDNN 2.6 has
-**     only its reference loop for short inputs (HuBERT-base's positional
-**     conv: under 82 frames in float32, under 255 in bfloat16 with AMX,
-**     where a 3 s clip took 21 s): those runs are zero-extended to the
-**     fewest frames that get a real kernel, found at create, and, after
-**     nn_conv_set_bucket, longer ones to a multiple of its frames. Either
-**     way the outputs are the same convolution (dense.c). Threads:
-**     nn_get_threads(), so
-**     a run inside a task of an nn_parallel region is single-threaded and
-**     its bits do not depend on the region's size. oneDNN's forward
-**     convolution splits its work by output channels and positions, never
-**     along the sum over cin·k, at the encoders' shapes (test_hubert and
-**     bench_hubert compare 1 and 2 threads bit for bit).
+**     cached process-wide; nn_conv_free drops them. The weights' layout is
+**     the one oneDNN picks for 256 frames (or k), and with it oneDNN 2.6
+**     has only its reference loop for short inputs (HuBERT-base's
+**     positional conv: under 82 frames in float32, under 255 in bfloat16
+**     with AMX, where a 3 s clip took 21 s): those runs are zero-extended
+**     to the fewest frames that get a real kernel, found at create, and,
+**     after nn_conv_set_bucket, longer ones to a multiple of its frames.
+**     Either way the outputs are the same convolution (dense.c).
+**   - Threads: nn_get_threads(), so a run inside a task of an nn_parallel
+**     region is single-threaded and its bits do not depend on the
+**     region's size. oneDNN's forward convolution splits its work by
+**     output channels and positions, never along the sum over cin·k, at
+**     the encoders' shapes (test_hubert and bench_hubert compare 1 and 2
+**     threads bit for bit).
 **   - create: CLAP_ERR_ARG for a bad shape, CLAP_ERR_UNSUPPORTED where
 **     oneDNN has no convolution for the precision, CLAP_ERR_NOMEM. run: 1
 **     on success, 0 when oneDNN could not make or run it (y unspecified). */

@@ -188,7 +188,7 @@ static void test_kernels(void) {
   CHECK_INT(gemm_kernel_available(a), 1);
   if (gemm_kernel_available(GEMM_AVX512)) CHECK_INT(a, GEMM_AVX512);
   CHECK_INT(gemm_small_rows(), a == GEMM_AVX512 ? 32 : 0);
-  /* Outside the broadcast kernel's shapes (more than 64 rows, fewer than
+  /* Outside the broadcast kernel's shapes (more than 32 rows, fewer than
   ** 768 inputs) the AVX-512 kernel is cblas_sgemm itself: the same bits. */
   static const int dims[][3] = {{65, 1100, 40}, {32, 767, 40}, {32, 64, 32}};
   for (int d = 0; d < 3; d++) {
