@@ -38,15 +38,15 @@ static void fn_audio_channel(sqlite3_context *ctx, int argc, sqlite3_value **arg
     sqlite3_result_null(ctx);
     return;
   }
-  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
-    sqlfn_errorf(ctx, "%s(): argument 1: expected audio bytes (a blob), got %s", fn,
-                  sqlfn_type_name(sqlite3_value_type(argv[0])));
-    return;
-  }
+  const void *bytes;
+  int nbytes;
   char *msg = NULL;
-  int ch = arg_channel(argv[1], fn, 2, &msg);
+  int ch = -1;
+  if (sqlfn_arg_bytes(argv[0], fn, 1, 0, &bytes, &nbytes, &msg) == 0)
+    ch = arg_channel(argv[1], fn, 2, &msg);
   if (ch < 0) {
-    sqlite3_result_error(ctx, msg ? msg : "out of memory", -1);
+    if (msg) sqlite3_result_error(ctx, msg, -1);
+    else sqlite3_result_error_nomem(ctx);
     sqlite3_free(msg);
     return;
   }
@@ -74,9 +74,7 @@ static void fn_audio_channel(sqlite3_context *ctx, int argc, sqlite3_value **arg
   clap_error err;
   unsigned char *flac = NULL;
   size_t nflac = 0;
-  clap_status rc = audio_decode_memory(sqlite3_value_blob(argv[0]),
-                                       (size_t)sqlite3_value_bytes(argv[0]), "argument 1", &opts,
-                                       &pcm, &err);
+  clap_status rc = audio_decode_memory(bytes, (size_t)nbytes, "argument 1", &opts, &pcm, &err);
   if (rc == CLAP_OK) rc = audio_encode_flac(pcm->samples, pcm->n, pcm->rate, &flac, &nflac, &err);
   audio_pcm_free(pcm);
   if (rc != CLAP_OK) sqlfn_clap_error(ctx, fn, &err);
@@ -184,13 +182,12 @@ static int seg_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
   c->n = c->i = 0;
   sqlite3_value *audio = argv[0], *want = idxNum & 2 ? argv[1] : NULL;
   sqlite3_value *options = idxNum & 4 ? argv[argc - 1] : NULL;
-  if (sqlite3_value_type(audio) == SQLITE_NULL) return SQLITE_OK;
-  if (sqlite3_value_type(audio) != SQLITE_BLOB)
-    return seg_fail(cur, SQLITE_ERROR,
-                    sqlite3_mprintf("clap_segments(): argument 1: expected audio bytes (a blob), got %s",
-                                    sqlfn_type_name(sqlite3_value_type(audio))));
-  int ch = VAD_ALL_CHANNELS;
+  const void *bytes;
+  int nbytes;
   char *msg = NULL;
+  int a = sqlfn_arg_bytes(audio, "clap_segments", 1, 0, &bytes, &nbytes, &msg);
+  if (a) return a == 1 ? SQLITE_OK : seg_fail(cur, SQLITE_ERROR, msg);
+  int ch = VAD_ALL_CHANNELS;
   if (want && !seg_channel(want, &ch, &msg)) return seg_fail(cur, SQLITE_ERROR, msg);
   vad_options o;
   vad_options_default(&o);
@@ -201,9 +198,8 @@ static int seg_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, 
       return seg_fail(cur, SQLITE_ERROR,
                       sqlite3_mprintf("clap_segments(): argument 3: %s", j ? err.msg : "out of memory"));
   }
-  clap_status rc = vad_segment_memory(sqlite3_value_blob(audio), (size_t)sqlite3_value_bytes(audio),
-                                      "argument 1", ch, &o, CALLS_SEGMENTS_MAX_SECONDS, &c->segs,
-                                      &c->n, NULL, &err);
+  clap_status rc = vad_segment_memory(bytes, (size_t)nbytes, "argument 1", ch, &o,
+                                      CALLS_SEGMENTS_MAX_SECONDS, &c->segs, &c->n, NULL, &err);
   if (rc == CLAP_ERR_NOMEM) return SQLITE_NOMEM;
   if (rc != CLAP_OK)
     return seg_fail(cur, SQLITE_ERROR, sqlite3_mprintf("clap_segments(): %s", err.msg));

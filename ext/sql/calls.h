@@ -18,8 +18,9 @@
 ** with no speech gives no rows. The audio is streamed (an hour of stereo
 ** costs a few MB), up to four hours.
 **
-** NULL audio gives NULL (no rows). Errors name the function and the
-** argument: "clap_audio_channel(): argument 2: expected a channel index in
+** NULL audio gives NULL (no rows); audio that is not a blob, or is empty, is
+** an error as for every audio argument of the extension (sqlfn.h). Errors
+** name the function and the argument: "clap_audio_channel(): argument 2: expected a channel index in
 ** [0, 63], got 'x'", "clap_segments(): argument 1: channel 2 requested, but
 ** it has 2 channels (0..1)", "clap_segments(): argument 3: options: unknown
 ** key 'x' ...".

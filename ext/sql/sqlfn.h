@@ -18,6 +18,15 @@
 /* "an integer", "a real", "text", "a blob" or "NULL" (a static string). */
 const char *sqlfn_type_name(int type);
 
+/* The one parser of a bytes argument (argument argi of fn, 1-based): audio
+** file bytes (a blob), or text when want_text. Returns 0 with *p and *n set
+** (SQLite owns the bytes, valid until the value changes), 1 when the value is
+** NULL, -1 when it is of another type or empty, with *msg the message
+** ("fn(): argument N: ..."), which the caller frees with sqlite3_free (NULL
+** when out of memory). */
+int sqlfn_arg_bytes(sqlite3_value *v, const char *fn, int argi, int want_text, const void **p,
+                    int *n, char **msg);
+
 /* Sets ctx's error to the printf-formatted message (out of memory when it
 ** cannot be formatted). */
 void sqlfn_errorf(sqlite3_context *ctx, const char *fmt, ...)

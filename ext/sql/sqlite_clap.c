@@ -186,23 +186,17 @@ static int arg_vector(sqlite3_context *ctx, sqlite3_value *v, const char *what, 
   return 0;
 }
 
-/* Audio bytes or text: 0 ok, 1 NULL, -1 error set. */
+/* sqlfn_arg_bytes with its message set as ctx's error: 0 ok, 1 NULL, -1 error set. */
 static int arg_bytes(sqlite3_context *ctx, sqlite3_value *v, const char *fn, int argi,
                      int want_text, const void **p, int *n) {
-  int t = sqlite3_value_type(v);
-  if (t == SQLITE_NULL) return 1;
-  if (want_text ? t != SQLITE_TEXT : t != SQLITE_BLOB) {
-    sqlfn_errorf(ctx, "%s(): argument %d: expected %s, got %s", fn, argi,
-                  want_text ? "text" : "audio file bytes (a blob)", sqlfn_type_name(t));
-    return -1;
+  char *msg;
+  int a = sqlfn_arg_bytes(v, fn, argi, want_text, p, n, &msg);
+  if (a < 0) {
+    if (msg) sqlite3_result_error(ctx, msg, -1);
+    else sqlite3_result_error_nomem(ctx);
+    sqlite3_free(msg);
   }
-  *p = want_text ? (const void *)sqlite3_value_text(v) : sqlite3_value_blob(v);
-  *n = sqlite3_value_bytes(v);
-  if (*n == 0) {
-    sqlfn_errorf(ctx, "%s(): argument %d: empty %s", fn, argi, want_text ? "text" : "audio");
-    return -1;
-  }
-  return 0;
+  return a;
 }
 
 /* A name argument (what: "model", "encoder", "file"): text, not empty. */

@@ -160,6 +160,17 @@ check_output_contains "clap_segments: no audio" "clap_segments(): argument 1 (th
 check_output_contains "clap_audio_channel: out of range" \
   "clap_audio_channel(): argument 1: channel 3 requested, but it has 2 channels (0..1)" \
   ql "$db" "SELECT clap_audio_channel(readfile('$T/call.wav'), 3)"
+# The audio argument is parsed as every SQL function's is (sqlfn_arg_bytes).
+check_output_contains "clap_audio_channel: text for audio" \
+  "clap_audio_channel(): argument 1: expected audio file bytes (a blob), got text" \
+  ql "$db" "SELECT clap_audio_channel('call.wav', 0)"
+check_output_contains "clap_audio_channel: empty audio" "clap_audio_channel(): argument 1: empty audio" \
+  ql "$db" "SELECT clap_audio_channel(x'', 0)"
+check_output_contains "clap_segments: text for audio" \
+  "clap_segments(): argument 1: expected audio file bytes (a blob), got text" \
+  ql "$db" "SELECT * FROM clap_segments('call.wav')"
+check_output_contains "clap_segments: empty audio" "clap_segments(): argument 1: empty audio" \
+  ql "$db" "SELECT * FROM clap_segments(x'')"
 check_output_contains "clap_audio_channel: not an index" "clap_audio_channel(): argument 2: expected a channel index in [0, 63], got 'x'" \
   ql "$db" "SELECT clap_audio_channel(readfile('$T/call.wav'), 'x')"
 # ---- timelines: the view and clap report --calls
