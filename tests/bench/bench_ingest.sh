@@ -6,8 +6,8 @@
 # sequentially and with xargs -P2. Prints a Markdown section; appends summary
 # rows to $BENCH_SUMMARY when set.
 #
-# Corpus: `samples/generate --out DIR --utterances N --seed 7` (~10 minutes
-# for 2,600), cached in build/bench-corpus/seed7-nN and reused.
+# Corpus: `samples/generate --utterances N --seed 7`, generated once and
+# shared with bench_quality.sh (tests/bench/corpus.sh).
 #   BENCH_UTTERANCES (default 2600)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -16,14 +16,8 @@ CLAP="$PWD/$BUILD/clap"
 [ -x "$CLAP" ] || make --no-print-directory "$BUILD/clap" >&2
 N=${BENCH_UTTERANCES:-2600}
 SEED=7
-C="$PWD/$BUILD/bench-corpus/seed$SEED-n$N"
-if [ ! -d "$C/sessions" ]; then
-  echo "bench_ingest: generating the $N-utterance corpus into $C (once; ~10 min for 2600)" >&2
-  rm -rf "$C.tmp"
-  mkdir -p "$(dirname "$C")"
-  samples/generate --out "$C.tmp" --utterances "$N" --seed "$SEED" >&2
-  mv "$C.tmp" "$C"
-fi
+. tests/bench/corpus.sh
+C=$(bench_corpus bench_ingest "$N" "$SEED")
 W=$(mktemp -d "${TMPDIR:-/tmp}/clap-bench-ingest.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 mapfile -t manifests < <(ls "$C"/sessions/*.json)

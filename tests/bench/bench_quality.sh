@@ -15,9 +15,9 @@
 #   QUALITY_CORPUS=DIR                use this generated corpus instead (made by
 #                                     samples/generate with the same generator)
 #   QUALITY_BOOT (default 1000)       bootstrap resamples
-# The generated corpus is cached in $BUILD/bench-corpus/seed7-nN-g<generator
-# hash> (so a changed generator makes a new one; ~10 min niced for 2,600 on
-# two cores); databases go to a temporary directory.
+# The generated corpus is made once per generator and shared with
+# bench_ingest.sh (tests/bench/corpus.sh); databases go to a temporary
+# directory.
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -27,15 +27,8 @@ CLAP="$PWD/$BUILD/clap"
 N=${BENCH_UTTERANCES:-2600}
 SEED=7
 BOOT=${QUALITY_BOOT:-1000}
-GEN_HASH=$(sha256sum samples/generate | cut -c1-8)
-C=${QUALITY_CORPUS:-$PWD/$BUILD/bench-corpus/seed$SEED-n$N-g$GEN_HASH}
-if [ ! -d "$C/sessions" ]; then
-  echo "bench_quality: generating the $N-utterance corpus into $C (once)" >&2
-  rm -rf "$C.tmp"
-  mkdir -p "$(dirname "$C")"
-  nice -n 10 samples/generate --out "$C.tmp" --utterances "$N" --seed "$SEED" >&2
-  mv "$C.tmp" "$C"
-fi
+. tests/bench/corpus.sh
+if [ -n "${QUALITY_CORPUS:-}" ]; then C=$QUALITY_CORPUS; else C=$(bench_corpus bench_quality "$N" "$SEED"); fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/clap-bench-quality.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
