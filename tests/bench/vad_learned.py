@@ -27,13 +27,14 @@ make test or make bench runs it. tests/bench/vad_learned.sh makes the calls and
 runs it.
 """
 import argparse
-import glob
 import os
 import sys
 
 import numpy as np
 import torch
 import torchaudio
+
+from vad_score import auc, calls_in, f1, read_csv
 
 RATE, HOP, BANDS = 16000, 160, 64
 MEL = torchaudio.transforms.MelSpectrogram(sample_rate=RATE, n_fft=512, win_length=400,
@@ -48,8 +49,8 @@ class Call:
         audio, rate = torchaudio.load(wav)
         if rate != RATE or audio.shape[0] != 2:
             sys.exit(f"{wav}: want 16 kHz stereo, got {rate} Hz, {audio.shape[0]} channels")
-        self.truth = np.loadtxt(stem + ".truth.csv", delimiter=",", skiprows=1, ndmin=2)
-        self.ours = np.loadtxt(stem + ".ours.csv", delimiter=",", skiprows=1, ndmin=2)
+        self.truth = read_csv(stem + ".truth.csv")
+        self.ours = read_csv(stem + ".ours.csv")
         self.feats, self.labels, self.snr = [], [], []
         for ch in (0, 1):
             m = 10 * MEL(audio[ch]).clamp_min(1e-10).log10().T
@@ -66,10 +67,7 @@ class Call:
 
 
 def load(d):
-    wavs = sorted(glob.glob(os.path.join(d, "call-*.wav")))
-    if not wavs:
-        sys.exit(f"{d}: no call-*.wav (bench_vad --calls writes them)")
-    return [Call(w) for w in wavs]
+    return [Call(stem + ".wav") for stem in calls_in(d)]
 
 
 class Net(torch.nn.Module):
@@ -103,13 +101,6 @@ def train(calls, epochs):
             total += loss.item()
         print(f"epoch {ep + 1}/{epochs}: loss {total / len(pairs):.4f}", file=sys.stderr, flush=True)
     return net
-
-
-def auc(pos, neg):
-    """Mann-Whitney: the chance a positive scores over a negative (ties ignored)."""
-    s = np.concatenate([pos, neg])
-    r = s.argsort().argsort() + 1.0
-    return (r[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
 def segments(p, smooth, hi, lo):
@@ -147,34 +138,6 @@ def segments(p, smooth, hi, lo):
     return [r for r in runs if r[1] - r[0] >= 0.25]
 
 
-def matched(truth, found, tol=0.1):
-    """Greedy one-to-one matches within tol, nearest first (synth_call.h's sc_match)."""
-    used, m = [False] * len(truth), 0
-    for f in found:
-        best, bd = -1, tol
-        for j, t in enumerate(truth):
-            if not used[j] and abs(t - f) <= bd:
-                best, bd = j, abs(t - f)
-        if best >= 0:
-            used[best] = True
-            m += 1
-    return m
-
-
-def f1(calls, found_of):
-    """Pooled boundary F1 over calls; found_of(call, ch) gives [(start, end)]. Also #found, #truth."""
-    t = f = m = 0
-    for c in calls:
-        for ch in (0, 1):
-            tr = [r for r in c.truth if int(r[2]) == ch]
-            fo = found_of(c, ch)
-            t, f = t + 2 * len(tr), f + 2 * len(fo)
-            m += matched([r[0] for r in tr], [s[0] for s in fo])
-            m += matched([r[1] for r in tr], [s[1] for s in fo])
-    p, r = (m / f if f else 0), m / t
-    return (2 * p * r / (p + r) if p + r else 0), f // 2, t // 2
-
-
 def report(name, net, calls):
     with torch.no_grad():
         score = {(id(c), ch): torch.sigmoid(net(c.feats[ch])).numpy() for c in calls for ch in (0, 1)}
@@ -183,8 +146,9 @@ def report(name, net, calls):
     y = np.concatenate([c.labels[ch].numpy() for c in calls for ch in (0, 1)])
     snr = np.concatenate([c.snr[ch] for c in calls for ch in (0, 1)])
     hard, neg = (y == 1) & (snr < 0), y == 0
-    ours = f1(calls, lambda c, ch: [(r[0], r[1]) for r in c.ours if int(r[2]) == ch])
-    best = max((f1(calls, lambda c, ch: segments(score[id(c), ch], w, hi, lo)), w, hi, lo)
+    ours = f1([(c.truth, c.ours) for c in calls])
+    best = max((f1([(c.truth, [(a, b, ch) for ch in (0, 1) for a, b in segments(score[id(c), ch], w, hi, lo)])
+                    for c in calls]), w, hi, lo)
                for w in (1, 5, 11) for hi in (0.6, 0.8, 0.9, 0.95) for lo in (0.2, 0.4, 0.6) if lo < hi)
     (nf1, nfound, ntruth), w, hi, lo = best
     print(f"| {name} | {auc(p[y == 1], p[neg]):.3f} / {auc(e[y == 1], e[neg]):.3f} "
