@@ -11,21 +11,15 @@
 #      utterances it never heard: turns from s2-s3, babble from s5 (seeds 6..15).
 set -eu
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-bin=$BUILD/bench/bench_vad
-[ -x "$bin" ] || make --no-print-directory "$bin" >&2
-dir=$(mktemp -d /tmp/clap-vad-learned.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-calls() { mkdir -p "$dir/$1" && "$bin" --calls "$dir/$1" "$2" "$3" babble 5 "$4" "$5"; }
-S13='samples/audio/s[1-3]/*.flac' S45='samples/audio/s[45]/*.flac'
-calls train_a "$S13" "$S45" 1 5
-calls train_a "$S13" "$S45" 11 90
-calls test_a "$S13" "$S45" 6 10
-calls test_swap "$S45" "$S13" 1 10
+. tests/bench/vad_calls.sh
+calls train_a babble "$S13" "$S45" 1 5
+calls train_a babble "$S13" "$S45" 11 90
+calls test_a babble "$S13" "$S45" 6 10
+calls test_swap babble "$S45" "$S13" 1 10
 /usr/bin/python3 tests/bench/vad_learned.py --train "$dir/train_a" \
   --test "seeds 6..10 (same utterances)=$dir/test_a" --test "pools swapped=$dir/test_swap"
 rm -rf "${dir:?}"/*
-calls train_d 'samples/audio/s1/*.flac' 'samples/audio/s4/*.flac' 101 185
-calls test_e 'samples/audio/s[23]/*.flac' 'samples/audio/s5/*.flac' 6 15
+calls train_d babble 'samples/audio/s1/*.flac' 'samples/audio/s4/*.flac' 101 185
+calls test_e babble 'samples/audio/s[23]/*.flac' 'samples/audio/s5/*.flac' 6 15
 /usr/bin/python3 tests/bench/vad_learned.py --train "$dir/train_d" \
   --test "unseen utterances=$dir/test_e"
