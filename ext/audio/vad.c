@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <kiss_fftr.h>
 
 #include "audio.h"
 
@@ -36,6 +37,13 @@
 #define ECHO_SLACK 1       /* step 6: frames each side of the lag compared (10 ms) */
 #define ECHO_MIN_R 0.5     /* step 6: the correlation that makes a lag the echo's */
 #define ECHO_R_STEP 0.02   /* step 6: how much better a longer lag must correlate */
+#define TONE_NFFT 256      /* step 7: the decimated 40 ms, zero-padded (15.6 Hz bins) */
+#define TONE_HALF 3        /* step 7: bins each side of a peak (the window's main lobe, 50 Hz) */
+#define TONE_SHARE 0.95    /* step 7: share of the power in the two peaks that makes a tone */
+#define TONE_HARMONIC 0.1  /* step 7: a second peak this strong may make two peaks a voice */
+#define TONE_RATIO_BINS 2  /* step 7: how near 2:1 or 3:2 (in bins, 31 Hz) makes them harmonics */
+#define TONE_EDGE (VWIN / HOP) /* step 7: frames each side of a tone barred with it */
+#define MIN_TONE 0.06      /* the default of min_tone (vad.h, step 7) */
 
 struct vad {
   vad_options o;
@@ -44,7 +52,10 @@ struct vad {
   int npend;
   long nsamples; /* fed so far */
   long nframes, cap;
-  float *e, *v; /* per frame: energy dB, voicing */
+  float *e, *v;    /* per frame: energy dB, voicing */
+  unsigned char *tone; /* per frame: 1 when a tone (step 7) */
+  kiss_fftr_cfg fft;   /* step 7's; kiss_fftr keeps scratch in it, so one per vad */
+  float hann[VN];
   float *feat;  /* over the nfeat frames, n each: es, vs, floor, spread, el, lin (features) */
   long nfeat;
 };
@@ -61,7 +72,8 @@ void vad_options_default(vad_options *o) {
                      .min_level_db = -55,
                      .voicing = 0.3,
                      .min_voiced = 0.05,
-                     .crosstalk_db = CROSSTALK_DB};
+                     .crosstalk_db = CROSSTALK_DB,
+                     .min_tone = MIN_TONE};
 }
 
 /* ---- options ------------------------------------------------------------- */
@@ -86,6 +98,7 @@ static const opt_field fields[] = {
     {"voicing", offsetof(vad_options, voicing), 0, 1, 0},
     {"min_voiced", offsetof(vad_options, min_voiced), 0, 10, 0},
     {"crosstalk_db", offsetof(vad_options, crosstalk_db), 0, 60, 0},
+    {"min_tone", offsetof(vad_options, min_tone), 0, 10, 0},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -180,19 +193,20 @@ clap_status vad_create(const vad_options *o, int channel, vad **out, clap_error 
   clap_status rc = vad_options_check(o, err);
   if (rc) return rc;
   vad *v = calloc(1, sizeof *v);
-  if (!v) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  if (v) v->fft = kiss_fftr_alloc(TONE_NFFT, 0, NULL, NULL);
+  if (!v || !v->fft) {
+    free(v);
+    return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  }
+  for (int i = 0; i < VN; i++) v->hann[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * (i + 0.5) / VN));
   v->o = *o;
   v->channel = channel;
   *out = v;
   return CLAP_OK;
 }
 
-/* Highest normalised autocorrelation of the decimated window over the pitch
-** lags; the energies of the two overlapping parts come from prefix sums. */
-static float voicing_of(const float *x) {
-  float d[VN];
-  double pre[VN + 1];
-  pre[0] = 0;
+/* The 40 ms window x at 4 kHz (4-sample means), less its mean, into d. */
+static void decimate(const float *x, float *d) {
   double mean = 0;
   for (int i = 0; i < VN; i++) {
     const float *p = x + i * DEC;
@@ -200,10 +214,16 @@ static float voicing_of(const float *x) {
     mean += d[i];
   }
   mean /= VN;
-  for (int i = 0; i < VN; i++) {
-    d[i] -= (float)mean;
-    pre[i + 1] = pre[i] + (double)d[i] * d[i];
-  }
+  for (int i = 0; i < VN; i++) d[i] -= (float)mean;
+}
+
+/* Highest normalised autocorrelation of the decimated window d over the
+** pitch lags; the energies of the two overlapping parts come from prefix
+** sums. */
+static float voicing_of(const float *d) {
+  double pre[VN + 1];
+  pre[0] = 0;
+  for (int i = 0; i < VN; i++) pre[i + 1] = pre[i] + (double)d[i] * d[i];
   float best = 0;
   for (int lag = LAG_MIN; lag <= LAG_MAX; lag++) {
     int m = VN - lag, i = 0;
@@ -226,14 +246,48 @@ static float voicing_of(const float *x) {
   return best > 1 ? 1 : best;
 }
 
+/* Step 7: 1 when at least TONE_SHARE of the decimated window's power lies
+** within TONE_HALF bins of its two strongest peaks (one or two steady
+** sinusoids: a call-progress tone or a DTMF digit), unless the two are a
+** voice's neighbouring harmonics: both strong, at 2:1 or 3:2. A steady
+** high vowel puts most of its power in its first two or three harmonics;
+** no standard tone pair lies within 30 Hz of those ratios (the nearest,
+** DTMF's 697 and 1336 Hz, is 58 Hz from 2:1). */
+static int tone_of(vad *v, const float *d) {
+  kiss_fft_scalar in[TONE_NFFT] = {0};
+  kiss_fft_cpx out[TONE_NFFT / 2 + 1];
+  float p[TONE_NFFT / 2 + 1];
+  for (int i = 0; i < VN; i++) in[i] = d[i] * v->hann[i];
+  kiss_fftr(v->fft, in, out);
+  double total = 0, peaks = 0;
+  for (int b = 0; b <= TONE_NFFT / 2; b++) total += p[b] = out[b].r * out[b].r + out[b].i * out[b].i;
+  if (!(total > EPS)) return 0;
+  int top[2];
+  float height[2];
+  for (int k = 0; k < 2; k++) {
+    top[k] = 0;
+    for (int b = 1; b <= TONE_NFFT / 2; b++)
+      if (p[b] > p[top[k]]) top[k] = b;
+    height[k] = p[top[k]];
+    for (int b = top[k] - TONE_HALF; b <= top[k] + TONE_HALF; b++)
+      if (b >= 0 && b <= TONE_NFFT / 2) peaks += p[b], p[b] = 0;
+  }
+  int lo = top[0] < top[1] ? top[0] : top[1], hi = top[0] + top[1] - lo;
+  int harmonics = height[1] >= TONE_HARMONIC * height[0] &&
+                  (abs(2 * lo - hi) <= TONE_RATIO_BINS || abs(3 * lo - 2 * hi) <= TONE_RATIO_BINS);
+  return !harmonics && peaks >= TONE_SHARE * total;
+}
+
 static clap_status add_frame(vad *v, clap_error *err) {
   if (v->nframes == v->cap) {
     long cap = v->cap ? v->cap * 2 : 4096;
     float *e = realloc(v->e, sizeof(float) * (size_t)cap);
     if (e) v->e = e;
     float *vv = e ? realloc(v->v, sizeof(float) * (size_t)cap) : NULL;
-    if (!e || !vv) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
-    v->v = vv;
+    if (vv) v->v = vv;
+    unsigned char *tone = vv ? realloc(v->tone, (size_t)cap) : NULL;
+    if (!tone) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+    v->tone = tone;
     v->cap = cap;
   }
   double s = 0;
@@ -243,7 +297,16 @@ static clap_status add_frame(vad *v, clap_error *err) {
                           v->channel, (double)v->nframes * HOP / VAD_RATE);
   float e = (float)(10 * log10(s / FRAME + EPS));
   v->e[v->nframes] = e;
-  v->v[v->nframes] = e > v->o.min_level_db ? voicing_of(v->pend) : 0;
+  v->v[v->nframes] = 0;
+  v->tone[v->nframes] = 0;
+  if (e > v->o.min_level_db) {
+    float d[VN];
+    decimate(v->pend, d);
+    float vo = voicing_of(d);
+    v->v[v->nframes] = vo;
+    /* A tone is periodic: only a voiced frame pays for the FFT. */
+    v->tone[v->nframes] = v->o.min_tone > 0 && vo >= v->o.voicing && tone_of(v, d);
+  }
   v->nframes++;
   return CLAP_OK;
 }
@@ -473,6 +536,30 @@ static clap_status flush_tail(vad *v, clap_error *err) {
   return add_frame(v, err);
 }
 
+/* Step 7: turns v->tone from each frame's flag into the frames barred as
+** tones: runs of flagged frames lasting at least min_tone, and TONE_EDGE
+** frames each side of them (their windows reach into the tone, whose
+** cut-off edges spread its spectrum). A barred frame has no voicing, so its
+** neighbours' smoothed voicing (step 1) is their own and a run of speech
+** cannot start beside a tone on the tone's strength. */
+static void bar_tones(vad *v) {
+  long n = v->nframes, min = (long)ceil(v->o.min_tone * 100 - 1e-9);
+  unsigned char *tone = v->tone;
+  for (long t = 0; t < n;) {
+    long b = t;
+    while (b < n && (tone[b] & 1)) b++;
+    if (b > t && b - t >= min) {
+      long a = t - TONE_EDGE > 0 ? t - TONE_EDGE : 0, z = b + TONE_EDGE < n ? b + TONE_EDGE : n;
+      for (long k = a; k < z; k++) tone[k] |= 2;
+    }
+    t = b + 1;
+  }
+  for (long t = 0; t < n; t++) {
+    tone[t] = (tone[t] & 2) != 0;
+    if (tone[t]) v->v[t] = 0;
+  }
+}
+
 /* What the decisions read, into v->feat, kept for step 6's second pass
 ** (which changes only the decisions), n floats each: steps 1-2's smoothed
 ** energy es, voicing vs, noise floor and spread; step 5's 210 ms energy el;
@@ -488,6 +575,7 @@ static clap_status features(vad *v, clap_error *err) {
   if (!v->feat) return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
   float *es = v->feat, *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n;
   float *el = es + 4 * n, *lin = es + 5 * n;
+  if (v->o.min_tone > 0) bar_tones(v);
   for (long t = 0; t < n; t++) lin[t] = (float)pow(10, v->e[t] / 10);
   smooth(lin, n, es);
   smooth_lin(v->v, n, vs);
@@ -497,9 +585,10 @@ static clap_status features(vad *v, clap_error *err) {
   return CLAP_OK;
 }
 
-/* Steps 3-5 of vad.h on one channel's features: *on (n bytes, 1 = speech),
-** malloc'd; NULL when n is 0. Frames with block[t] set (may be NULL) are
-** never speech: no run starts, continues or grows into them. */
+/* Steps 3-5 and 7 of vad.h on one channel's features: *on (n bytes, 1 =
+** speech), malloc'd; NULL when n is 0. Frames with block[t] set (may be
+** NULL), and tones, are never speech: no run starts, continues or grows
+** into them. */
 static clap_status detect(vad *v, const unsigned char *block, unsigned char **on_out,
                           clap_error *err) {
   *on_out = NULL;
@@ -507,10 +596,14 @@ static clap_status detect(vad *v, const unsigned char *block, unsigned char **on
   long n = v->nframes;
   if (rc || n <= 0) return rc;
   float *th = malloc(sizeof(float) * (size_t)n * 2);
-  unsigned char *on = malloc((size_t)n * 2);
+  unsigned char *on = malloc((size_t)n * 3);
   if (!th || !on) {
     free(th), free(on);
     return clap_error_set(err, CLAP_ERR_NOMEM, "vad: out of memory");
+  }
+  if (v->o.min_tone > 0) { /* step 7's frames, marked by features() */
+    for (long t = 0; t < n; t++) on[2 * n + t] = v->tone[t] | (block ? block[t] : 0);
+    block = on + 2 * n;
   }
   const float *es = v->feat, *vs = es + n, *fl = es + 2 * n, *spread = es + 3 * n;
   const float *el = es + 4 * n, *lin = es + 5 * n;
@@ -636,7 +729,9 @@ void vad_free(vad *v) {
   if (!v) return;
   free(v->e);
   free(v->v);
+  free(v->tone);
   free(v->feat);
+  kiss_fftr_free(v->fft);
   free(v);
 }
 

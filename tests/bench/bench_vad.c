@@ -25,6 +25,9 @@
 ** 5. With each party leaking into the other's channel (-20 and -15 dB, and
 **    -20 dB 150 ms late), ours
 **    with and without step 6 (crosstalk) and WebRTC's VAD.
+** 6. A line's tones and keypad digits around two utterances
+**    (synth_call.h's sc_build_tones): ours with and without step 7, and
+**    WebRTC's VAD.
 ** Prints key=value lines for bench_vad.sh.
 **
 **   bench_vad --calls DIR TURNS BABBLE white|babble SNR FIRST LAST
@@ -131,6 +134,7 @@ typedef struct segmenter {
   int mode, join;      /* webrtc's */
   double theta_db;     /* the oracle's */
   double crosstalk_db; /* ours: vad_options.crosstalk_db, < 0 for the default */
+  double min_tone;     /* ours: vad_options.min_tone, < 0 for the default */
 } segmenter;
 
 /* Ours as vad_segment_file runs it: both channels finished together. */
@@ -139,6 +143,7 @@ static int run_ours(const segmenter *g, const sc_call *c, const sc_call *clean, 
   vad_options o;
   vad_options_default(&o);
   if (g->crosstalk_db >= 0) o.crosstalk_db = g->crosstalk_db;
+  if (g->min_tone >= 0) o.min_tone = g->min_tone;
   vad *v[2] = {NULL, NULL};
   vad_segment *s = NULL;
   long n = 0;
@@ -170,7 +175,7 @@ static int per_channel(const segmenter *g, const sc_call *c, const sc_call *clea
   return k;
 }
 
-static const segmenter OURS = {run_ours, NULL, 0, 0, 0, -1};
+static const segmenter OURS = {run_ours, NULL, 0, 0, 0, -1, -1};
 
 /* Boundaries found, by the turn's own SNR (babble 5 dB, seeds 6..10): a
 ** truth start or end counts when a found one lies within 100 ms of it. */
@@ -318,6 +323,38 @@ static void ceilings(void) {
            (double)b[1].found[k] / b[1].truth[k], (double)b[2].found[k] / b[2].truth[k]);
 }
 
+/* Step 7 of vad.h on sc_build_tones' call (a line's tones and keypad
+** digits around two utterances), with the noise 40 and 10 dB under them:
+** ours, ours with step 7 off, and WebRTC's VAD (mode 3, join 0.5 s), each
+** as segments|tones a segment overlaps (of 11)|utterance boundaries found
+** (of 4). */
+static void tones(void) {
+  vp_webrtc w;
+  int have = vp_webrtc_load(&w);
+  segmenter off = OURS, wr = {per_channel, &w, 3, 50, 0, 0, 0};
+  off.min_tone = 0;
+  const segmenter *gs[3] = {&OURS, &off, have ? &wr : NULL};
+  static const double noise_db[] = {40, 10};
+  for (int k = 0; k < 2; k++) {
+    sc_call c;
+    double tn[SC_TONES][2];
+    int nt = 0;
+    if (!sc_build_tones(&c, &turns, noise_db[k], tn, &nt)) return;
+    printf("tones%.0f=", noise_db[k]);
+    for (int g = 0; g < 3; g++) {
+      double st[512], en[512];
+      int chn[512], n = gs[g] ? gs[g]->run(gs[g], &c, &c, st, en, chn, 512) : -1, on = 0;
+      for (int i = 0; i < n; i++)
+        for (int t = 0; t < nt; t++) on += st[i] < tn[t][1] && en[i] > tn[t][0];
+      sc_score sc = n >= 0 ? sc_evaluate(&c, st, en, chn, n, 0.1) : (sc_score){0};
+      printf("%s%d|%d|%d", g ? "|" : "", n, on, sc.matched);
+    }
+    printf("\n");
+    sc_free(&c);
+  }
+  if (have) vp_webrtc_unload(&w);
+}
+
 /* One call's audio and segments, as --calls describes; 0 on failure. */
 static int write_call(const char *dir, uint64_t seed, const sc_call *c, const sc_call *clean) {
   char path[4096];
@@ -418,6 +455,7 @@ int main(int argc, char **argv) {
   webrtc_peer();
   ceilings();
   crosstalk();
+  tones();
   sc_pool_free(&turns);
   sc_pool_free(&babble);
   sc_pool_free(&turns_b);

@@ -64,6 +64,31 @@ check_equal "a -20 dB leak: 6 utterances, 3 per channel" \
   "$("$CLAP" segment "$T/leak.wav" | grep -c '"channel":')/$("$CLAP" segment "$T/leak.wav" --channel 1 | grep -c '"channel":	1')" "6/3"
 check_equal "a -20 dB leak with crosstalk_db 0: echoes found" \
   "$("$CLAP" segment "$T/leak.wav" --options '{"crosstalk_db": 0}' | grep -c '"channel":' | awk '{print ($1 > 6)}')" "1"
+# The customer's channel opens with the line's tones: ringback (440 + 480 Hz)
+# twice, then four keypad digits (DTMF, 120 ms each). They are not speech
+# (vad.h step 7); with min_tone 0 they are.
+tone() { # OUT SECONDS F1 F2
+  sox -n -r 16000 -c 2 -b 16 "$T/pair.wav" synth "$2" sine "$3" sine "$4" vol 0.2
+  sox "$T/pair.wav" "$1" remix 1,2
+}
+tone "$T/ring.wav" 1 440 480
+sox -n -r 16000 -c 1 -b 16 "$T/s1.wav" trim 0 1
+sox -n -r 16000 -c 1 -b 16 "$T/s01.wav" trim 0 0.1
+parts=("$T/s1.wav" "$T/ring.wav" "$T/s1.wav" "$T/ring.wav" "$T/s1.wav")
+for d in "697 1209" "770 1336" "852 1477" "941 1633"; do
+  tone "$T/d${d% *}.wav" 0.12 $d
+  parts+=("$T/d${d% *}.wav" "$T/s01.wav")
+done
+parts+=("$T/s1.wav")
+sox "${parts[@]}" "$T/tones.wav"
+sox "$T/tones.wav" "$T/hush.wav" vol 0
+sox "$T/hush.wav" "$T/left.wav" "$T/left-t.wav"
+sox "$T/tones.wav" "$T/right.wav" "$T/right-t.wav"
+sox -M "$T/left-t.wav" "$T/right-t.wav" "$T/tones-call.wav"
+check_equal "tones before the call: the same 6 turns, 3 per channel" \
+  "$("$CLAP" segment "$T/tones-call.wav" | grep -c '"channel":')/$("$CLAP" segment "$T/tones-call.wav" --channel 1 | grep -c '"channel":	1')" "6/3"
+check_equal "tones with min_tone 0: taken for speech" \
+  "$("$CLAP" segment "$T/tones-call.wav" --options '{"min_tone": 0}' | grep -c '"channel":' | awk '{print ($1 > 6)}')" "1"
 check_output_contains "channel out of range" "call.wav: channel 2 requested, but it has 2 channels (0..1)" \
   "$CLAP" segment "$T/call.wav" --channel 2
 check_output_contains "bad --roles" "--roles: channel 1: role must be salesperson or customer, got 'buyer'" \

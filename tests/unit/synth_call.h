@@ -12,7 +12,8 @@
 ** noise, or babble — 8 talkers summed, each a continuous stream of trimmed
 ** utterances at equal RMS drawn from a pool disjoint from the turns' (s4, s5).
 ** Everything is drawn from one seeded clap_rng: the same seed gives the
-** same call. sc_add_crosstalk then leaks each channel into the other.
+** same call. sc_add_crosstalk then leaks each channel into the other;
+** sc_build_tones makes a call whose line rings and whose keypad is pressed.
 */
 #ifndef CLAP_SYNTH_CALL_H
 #define CLAP_SYNTH_CALL_H
@@ -171,6 +172,75 @@ static int sc_build(sc_call *c, const sc_pool *turns, const sc_pool *babble, int
   }
   free(nz);
   for (long i = 0; i < total * 2; i++) c->x[i] = c->x[i] > 1 ? 1 : c->x[i] < -1 ? -1 : c->x[i];
+  return 1;
+}
+
+/* A call whose channel 0 carries a telephone line's tones and keypad
+** digits (DTMF) around two utterances at the utterances' level, both
+** channels over white noise noise_db under that level (channel 1 holds only
+** the noise): ringback 440+480 Hz 1 s on 1 s off twice, DTMF 1, 5, 9 and D
+** 100 ms each 100 ms apart, an utterance, busy 480+620 Hz 0.5 s on 0.5 s
+** off three times, 425 Hz and 1 kHz for 1 s each, an utterance; 1 s of
+** noise between the parts. The turns are the two utterances (turns->u[3]
+** and [17]); tones[] gets each tone's [start, end) in seconds, *ntones of
+** them (11; tones has room for SC_TONES). 0 when out of memory. */
+#define SC_TONES 16
+static int sc_build_tones(sc_call *c, const sc_pool *turns, double noise_db, double (*tones)[2],
+                          int *ntones) {
+  static const struct {
+    double f1, f2, on, off;
+    int repeat;
+  } parts[] = {{440, 480, 1.0, 1.0, 2}, {697, 1209, 0.1, 0.1, 1}, {770, 1336, 0.1, 0.1, 1},
+               {852, 1477, 0.1, 0.1, 1}, {941, 1633, 0.1, 1.0, 1}, {-1, 0, 0, 1.0, 1},
+               {480, 620, 0.5, 0.5, 3},  {425, 0, 1.0, 1.0, 1},    {1000, 0, 1.0, 1.0, 1},
+               {-1, 0, 0, 1.0, 1}};
+  memset(c, 0, sizeof *c);
+  if (turns->n < 18) return 0;
+  const audio_pcm *u[2] = {turns->u[3], turns->u[17]};
+  long a[2], b[2], total = 2 * SC_RATE;
+  double level = 0;
+  for (int k = 0; k < 2; k++) {
+    sc_trim(u[k], &a[k], &b[k]);
+    for (long i = a[k]; i < b[k]; i++) level += 0.25 * u[k]->samples[i] * u[k]->samples[i];
+    total += b[k] - a[k];
+  }
+  level = sqrt(level / (double)(b[0] - a[0] + b[1] - a[1]));
+  for (size_t p = 0; p < sizeof parts / sizeof *parts; p++)
+    total += (long)(parts[p].repeat * (parts[p].on + parts[p].off) * SC_RATE);
+  c->x = calloc(2 * (size_t)total, sizeof *c->x);
+  c->turns = calloc(2, sizeof *c->turns);
+  if (!c->x || !c->turns) return 0;
+  c->n = total;
+  clap_rng r;
+  clap_rng_seed(&r, 5);
+  double noise = level * pow(10, -noise_db / 20);
+  for (long i = 0; i < 2 * total; i++) c->x[i] = (float)(noise * sc_gauss(&r));
+  long pos = SC_RATE;
+  *ntones = 0;
+  for (size_t p = 0; p < sizeof parts / sizeof *parts; p++)
+    for (int k = 0; k < parts[p].repeat; k++) {
+      if (parts[p].f1 < 0) { /* an utterance, as sc_build places one */
+        int t = c->nturns;
+        for (long i = a[t]; i < b[t]; i++) c->x[2 * (pos + i - a[t])] += 0.5f * u[t]->samples[i];
+        c->turns[c->nturns++] = (sc_turn){(double)pos / SC_RATE, (double)(pos + b[t] - a[t]) / SC_RATE, 0};
+        pos += b[t] - a[t];
+      } else { /* a tone pair at the speech's level (one tone alone at the same) */
+        long len = (long)(parts[p].on * SC_RATE);
+        double g = level * (parts[p].f2 > 0 ? 1 : sqrt(2));
+        for (long i = 0; i < len; i++) {
+          double t = (double)i / SC_RATE, y = sin(2 * M_PI * parts[p].f1 * t);
+          if (parts[p].f2 > 0) y += sin(2 * M_PI * parts[p].f2 * t + 1);
+          c->x[2 * (pos + i)] += (float)(g * y);
+        }
+        if (*ntones < SC_TONES) {
+          tones[*ntones][0] = (double)pos / SC_RATE;
+          tones[*ntones][1] = (double)(pos + len) / SC_RATE;
+          (*ntones)++;
+        }
+        pos += len;
+      }
+      pos += (long)(parts[p].off * SC_RATE);
+    }
   return 1;
 }
 

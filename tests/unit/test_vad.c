@@ -203,6 +203,86 @@ static void test_double_talk(void) {
   }
 }
 
+/* Step 7 (synth_call.h's sc_build_tones): no segment on a tone, the two
+** utterances found within 100 ms, none on the wrong channel; with min_tone
+** 0 the tones come back as segments (the step is what removes them). */
+static void test_tones(void) {
+  for (int k = 0; k < 2; k++) {
+    double snr = k ? 10 : 40, tones[SC_TONES][2];
+    int ntones = 0;
+    sc_call c;
+    CHECK(sc_build_tones(&c, &turns_pool, snr, tones, &ntones));
+    CHECK_INT(ntones, 11);
+    for (int off = 0; off < 2; off++) {
+      vad_options o;
+      vad_options_default(&o);
+      if (off) o.min_tone = 0;
+      vad *v[2] = {NULL, NULL};
+      vad_segment *s = NULL;
+      long ns = 0, on_tone = 0;
+      clap_error e;
+      for (int ch = 0; ch < 2; ch++) {
+        CHECK_INT(vad_create(&o, ch, &v[ch], &e), CLAP_OK);
+        CHECK_INT(vad_feed(v[ch], c.x + ch, c.n, 2, &e), CLAP_OK);
+      }
+      CHECK_INT(vad_finish_all(v, 2, &s, &ns, &e), CLAP_OK);
+      double st[32], en[32];
+      int chn[32];
+      for (long i = 0; i < ns && i < 32; i++) {
+        st[i] = s[i].start, en[i] = s[i].end, chn[i] = s[i].channel;
+        for (int t = 0; t < ntones; t++) on_tone += s[i].start < tones[t][1] && s[i].end > tones[t][0];
+      }
+      sc_score sc = sc_evaluate(&c, st, en, chn, (int)(ns < 32 ? ns : 32), 0.1);
+      printf("tones, noise %.0f dB under them, step 7 %s: %ld segments, %ld on a tone, %d of 4 "
+             "boundaries found\n", snr, off ? "off" : "on", ns, on_tone, sc.matched);
+      if (off) {
+        CHECK(on_tone >= 5);
+      } else {
+        CHECK_INT(ns, 2);
+        CHECK_INT(on_tone, 0);
+        CHECK_INT(sc.matched, 4);
+        CHECK_INT(sc.wrong_channel, 0);
+      }
+      free(s);
+      vad_free(v[0]);
+      vad_free(v[1]);
+    }
+    sc_free(&c);
+  }
+}
+
+/* Step 7 spares speech: on every bundled utterance of s1-s5 (both pools),
+** alone, the segments are the same with the step on and off. */
+static void test_tones_spare_speech(void) {
+  const sc_pool *pools[2] = {&turns_pool, &babble_pool};
+  int same = 0, total = 0;
+  for (int p = 0; p < 2; p++)
+    for (int i = 0; i < pools[p]->n; i++) {
+      const audio_pcm *u = pools[p]->u[i];
+      vad_segment *s[2] = {NULL, NULL};
+      long n[2] = {0, 0};
+      for (int off = 0; off < 2; off++) {
+        vad_options o;
+        vad_options_default(&o);
+        if (off) o.min_tone = 0;
+        vad *v = NULL;
+        clap_error e;
+        CHECK_INT(vad_create(&o, 0, &v, &e) || vad_feed(v, u->samples, u->n, 1, &e) ||
+                      vad_finish(v, &s[off], &n[off], &e),
+                  CLAP_OK);
+        vad_free(v);
+      }
+      int eq = n[0] == n[1];
+      for (long k = 0; eq && k < n[0]; k++)
+        eq = s[0][k].start == s[1][k].start && s[0][k].end == s[1][k].end && s[0][k].level_db == s[1][k].level_db;
+      same += eq;
+      total++;
+      free(s[0]), free(s[1]);
+    }
+  printf("step 7 on the bundled utterances: the same segments on and off in %d of %d\n", same, total);
+  CHECK_INT(same, total);
+}
+
 static void test_options(void) {
   vad_options o, d;
   vad_options_default(&o);
@@ -215,14 +295,16 @@ static void test_options(void) {
   CHECK_NEAR(o.min_speech, 0.1, 0);
   CHECK_NEAR(o.onset_db, d.onset_db, 0);
   CHECK_NEAR(d.crosstalk_db, 10, 0);
+  CHECK_NEAR(d.min_tone, 0.06, 0);
   const char *xt = "{\"crosstalk_db\": 0}";
   CHECK_INT(vad_options_from_json(xt, strlen(xt), &o, &e), CLAP_OK);
   CHECK_NEAR(o.crosstalk_db, 0, 0);
   vad_options before = o;
   const char *bad[][2] = {
       {"{\"min_silense\": 1}", "unknown key 'min_silense' (known: min_speech, min_silence"},
-      {"{\"crosstalk\": 1}", "min_voiced, crosstalk_db)"},
+      {"{\"crosstalk\": 1}", "min_voiced, crosstalk_db, min_tone)"},
       {"{\"crosstalk_db\": 61}", "crosstalk_db: must be a number in [0, 60], got 61"},
+      {"{\"min_tone\": -0.1}", "min_tone: must be a number in [0, 10], got -0.1"},
       {"{\"min_speech\": -1}", "min_speech: must be a number in (0, 60], got -1"},
       {"{\"voicing\": \"high\"}", "voicing: must be a number in [0, 1], got \"high\""},
       {"[1, 2]", "not a JSON object"},
@@ -404,6 +486,8 @@ int main(void) {
   RUN(test_boundary_f1);
   RUN(test_crosstalk);
   RUN(test_double_talk);
+  RUN(test_tones);
+  RUN(test_tones_spare_speech);
   RUN(test_file);
   RUN(test_bad_input);
   RUN(test_stream_matches_decode);
