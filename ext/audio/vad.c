@@ -564,7 +564,8 @@ static void bar_tones(vad *v) {
 ** (which changes only the decisions), n floats each: steps 1-2's smoothed
 ** energy es, voicing vs, noise floor and spread; step 5's 210 ms energy el;
 ** each frame's linear energy lin (pow once per frame, for es, el and
-** step 5's segment levels). */
+** step 5's segment levels). First, step 7's barred frames into v->tone,
+** before vs is smoothed from the voicing they zero. */
 static clap_status features(vad *v, clap_error *err) {
   clap_status rc = flush_tail(v, err);
   long n = v->nframes;

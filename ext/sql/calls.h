@@ -14,9 +14,10 @@
 ** the detector's parameters by name (vad.h), e.g. '{"min_silence": 0.5}'.
 ** One channel asked for is still judged against the others, so another
 ** party's echo on it is not speech (vad.h step 6; '{"crosstalk_db": 0}'
-** turns that off). Rows come sorted by start, then channel; a recording
-** with no speech gives no rows. The audio is streamed (an hour of stereo
-** costs a few MB), up to four hours.
+** turns that off), and a line's tones and keypad digits are not speech
+** (step 7; '{"min_tone": 0}' turns that off). Rows come sorted by start,
+** then channel; a recording with no speech gives no rows. The audio is
+** streamed (an hour of stereo costs a few MB), up to four hours.
 **
 ** NULL audio gives NULL (no rows); audio that is not a blob, or is empty, is
 ** an error as for every audio argument of the extension (sqlfn.h). Errors
