@@ -222,7 +222,8 @@ static int sc_build_tones(sc_call *c, const sc_pool *turns, double noise_db, dou
       if (parts[p].f1 < 0) { /* an utterance, as sc_build places one */
         int t = c->nturns;
         for (long i = a[t]; i < b[t]; i++) c->x[2 * (pos + i - a[t])] += 0.5f * u[t]->samples[i];
-        c->turns[c->nturns++] = (sc_turn){(double)pos / SC_RATE, (double)(pos + b[t] - a[t]) / SC_RATE, 0};
+        double start = (double)pos / SC_RATE, end = (double)(pos + b[t] - a[t]) / SC_RATE;
+        c->turns[c->nturns++] = (sc_turn){start, end, 0};
         pos += b[t] - a[t];
       } else { /* a tone pair at the speech's level (one tone alone at the same) */
         long len = (long)(parts[p].on * SC_RATE);

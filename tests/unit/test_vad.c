@@ -274,7 +274,8 @@ static void test_tones_spare_speech(void) {
       }
       int eq = n[0] == n[1];
       for (long k = 0; eq && k < n[0]; k++)
-        eq = s[0][k].start == s[1][k].start && s[0][k].end == s[1][k].end && s[0][k].level_db == s[1][k].level_db;
+        eq = s[0][k].start == s[1][k].start && s[0][k].end == s[1][k].end &&
+             s[0][k].level_db == s[1][k].level_db;
       same += eq;
       total++;
       free(s[0]), free(s[1]);
