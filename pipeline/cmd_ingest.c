@@ -63,7 +63,8 @@
 ** does (pipeline/segment.h; it takes the same --channel, --min-speech,
 ** --min-silence, --roles and --options), then ingested as above; the
 ** session row's manifest_path is the recording's path. A recording with no
-** speech fails its session ("no speech found"), and nothing is stored.
+** speech fails its session ("no speech found"), and nothing is stored; a
+** one-channel recording under the default role gets clap segment's warning.
 **
 ** Decoding runs on N worker threads (--workers, default: the number of
 ** cores); the main thread does every SQLite write, in order. Progress is
@@ -404,8 +405,10 @@ static clap_status load_segmented(const ingest *g, const char *path, manifest **
   const char *slash = strrchr(path, '/');
   char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("");
   char *json = NULL;
-  clap_status rc = dir ? segment_manifest(path, slash ? slash + 1 : path, &g->seg, &json, err)
+  int mono = 0;
+  clap_status rc = dir ? segment_manifest(path, slash ? slash + 1 : path, &g->seg, &json, &mono, err)
                        : clap_error_set(err, CLAP_ERR_NOMEM, "out of memory");
+  if (!rc && mono) segment_warn_mono("clap ingest", path);
   if (!rc) rc = manifest_parse(json, strlen(json), path, dir, m, err);
   free(json);
   free(dir);

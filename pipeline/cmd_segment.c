@@ -16,7 +16,9 @@
 ** parameters as JSON ('{"onset_db": 3}', vad.h). With --channel N the
 ** other channels are still read, so that the other party's echo on N is
 ** not taken for speech (vad.h step 6). --roles maps channels to
-** roles (default 0=salesperson,1=customer).
+** roles (default 0=salesperson,1=customer); a one-channel FILE under the
+** default role gets a warning on stderr, since a call recorded in mono
+** gives both parties that role.
 ** Output: with one FILE, the manifest goes to --out (written to a temporary
 ** file and renamed, so a failure leaves no partial file) or to stdout;
 ** with several FILEs --out must be a directory, which gets
@@ -123,12 +125,12 @@ static int segment_one(const char *file, const char *out, const char *outdir,
   } else {
     char *json = NULL;
     clap_error err;
-    if (segment_manifest(file, ref, r, &json, &err) != CLAP_OK) {
+    int mono = 0;
+    if (segment_manifest(file, ref, r, &json, &mono, &err) != CLAP_OK) {
       fprintf(stderr, "clap segment: %s\n", err.msg);
-    } else if (target) {
-      ok = write_file(target, json);
     } else {
-      ok = printf("%s\n", json) >= 0;
+      if (mono) segment_warn_mono("clap segment", file);
+      ok = target ? write_file(target, json) : printf("%s\n", json) >= 0;
     }
     free(json);
   }

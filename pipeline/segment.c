@@ -136,9 +136,18 @@ static clap_status build(const char *session, const char *audio_ref, const segme
   return CLAP_OK;
 }
 
+void segment_warn_mono(const char *cmd, const char *path) {
+  fprintf(stderr,
+          "%s: warning: %s has one channel, so all its speech is given channel 0's role, %s; "
+          "a call recorded in mono mixes both parties (--roles 0=customer or 0=salesperson says "
+          "whose it is)\n",
+          cmd, path, default_role(0));
+}
+
 clap_status segment_manifest(const char *path, const char *audio_ref, const segment_request *r,
-                             char **json, clap_error *err) {
+                             char **json, int *mono_default, clap_error *err) {
   *json = NULL;
+  if (mono_default) *mono_default = 0;
   vad_segment *s = NULL;
   long n = 0;
   int nch = 0;
@@ -166,6 +175,7 @@ clap_status segment_manifest(const char *path, const char *audio_ref, const segm
   char session[SESSION_ID_MAX + 1];
   segment_session_id(path, session);
   if (!rc) rc = build(session, audio_ref, r, s, n, json, err);
+  if (!rc && mono_default) *mono_default = nch == 1 && !r->roles[0];
   free(s);
   return rc;
 }

@@ -44,9 +44,16 @@ clap_status segment_parse_roles(const char *spec, segment_request *r, clap_error
 
 /* Segments the file at `path` and returns the manifest as JSON text
 ** (malloc'd, *json). audio_ref is the "audio" every utterance gets (a path
-** relative to where the manifest will live). */
+** relative to where the manifest will live). *mono_default (may be NULL)
+** is set to 1 when the recording has one channel and its role is the
+** default one, not one the caller gave: a mono call holds both parties
+** under that role, which the commands warn about. */
 clap_status segment_manifest(const char *path, const char *audio_ref, const segment_request *r,
-                             char **json, clap_error *err);
+                             char **json, int *mono_default, clap_error *err);
+
+/* Prints to stderr the warning for a mono recording under the default role
+** (segment_manifest's *mono_default), prefixed with cmd ("clap segment"). */
+void segment_warn_mono(const char *cmd, const char *path);
 
 /* The session id segment_manifest derives from path, into out (>= 49 bytes). */
 void segment_session_id(const char *path, char *out);

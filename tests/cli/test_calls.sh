@@ -131,6 +131,18 @@ check_equal "the same rows as segment + ingest" \
 check_output_contains "ingest --segment of a silent recording fails" "no speech found" \
   "$CLAP" ingest --create "$db2" --segment "$T/silent.wav"
 check_equal "and stores no session" "$(q "$db2" "SELECT count(*) FROM sessions")" "1"
+# A mono recording under the default role: said on stderr, as both parties of
+# a mono call would be given it; not when --roles names channel 0's role.
+sox "$T/left.wav" "$T/right.wav" -m "$T/mono-call.wav"
+mono_warning="mono-call.wav has one channel, so all its speech is given channel 0's role, salesperson"
+check_output_contains "segment warns about a mono call" "clap segment: warning: $T/$mono_warning" \
+  sh -c "'$CLAP' segment '$T/mono-call.wav' 2>&1 >/dev/null"
+check_output_contains "ingest --segment warns about a mono call" "clap ingest: warning: $T/$mono_warning" \
+  sh -c "'$CLAP' ingest --create '$T/mono.db' --segment '$T/mono-call.wav' 2>&1 >/dev/null"
+check_equal "no warning with --roles 0=customer" \
+  "$("$CLAP" segment "$T/mono-call.wav" --roles 0=customer 2>&1 >/dev/null | grep -c warning)" "0"
+check_equal "no warning for a stereo call" \
+  "$("$CLAP" segment "$T/call.wav" 2>&1 >/dev/null | grep -c warning)" "0"
 # Progress on stderr (forced, as tests have no terminal): recordings done.
 mkdir -p "$T/pm"
 check_output_contains "segment shows progress" "segment 2/2" \
