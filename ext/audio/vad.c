@@ -42,6 +42,7 @@
 #define TONE_SHARE 0.95    /* step 7: share of the power in the two peaks that makes a tone */
 #define TONE_HARMONIC 0.1  /* step 7: a second peak this strong may make two peaks a voice */
 #define TONE_RATIO_BINS 2  /* step 7: how near 2:1 or 3:2 (in bins, 31 Hz) makes them harmonics */
+#define TONE_VOICED 0.3    /* step 7: only frames this periodic pay for the FFT (a tone's v ~ 1) */
 #define TONE_EDGE (VWIN / HOP) /* step 7: frames each side of a tone barred with it */
 #define MIN_TONE 0.06      /* the default of min_tone (vad.h, step 7) */
 
@@ -304,8 +305,9 @@ static clap_status add_frame(vad *v, clap_error *err) {
     decimate(v->pend, d);
     float vo = voicing_of(d);
     v->v[v->nframes] = vo;
-    /* A tone is periodic: only a voiced frame pays for the FFT. */
-    v->tone[v->nframes] = v->o.min_tone > 0 && vo >= v->o.voicing && tone_of(v, d);
+    /* A tone is periodic: only a voiced frame pays for the FFT. The gate is
+    ** fixed, not the voicing option, so that option cannot turn step 7 off. */
+    v->tone[v->nframes] = v->o.min_tone > 0 && vo >= TONE_VOICED && tone_of(v, d);
   }
   v->nframes++;
   return CLAP_OK;
@@ -543,12 +545,12 @@ static clap_status flush_tail(vad *v, clap_error *err) {
 ** neighbours' smoothed voicing (step 1) is their own and a run of speech
 ** cannot start beside a tone on the tone's strength. */
 static void bar_tones(vad *v) {
-  long n = v->nframes, min = (long)ceil(v->o.min_tone * 100 - 1e-9);
+  long n = v->nframes, min = (long)ceil(v->o.min_tone * 100 - 1e-9); /* >= 1 */
   unsigned char *tone = v->tone;
   for (long t = 0; t < n;) {
     long b = t;
     while (b < n && (tone[b] & 1)) b++;
-    if (b > t && b - t >= min) {
+    if (b - t >= min) {
       long a = t - TONE_EDGE > 0 ? t - TONE_EDGE : 0, z = b + TONE_EDGE < n ? b + TONE_EDGE : n;
       for (long k = a; k < z; k++) tone[k] |= 2;
     }

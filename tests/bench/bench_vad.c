@@ -339,7 +339,11 @@ static void tones(void) {
     sc_call c;
     double tn[SC_TONES][2];
     int nt = 0;
-    if (!sc_build_tones(&c, &turns, noise_db[k], tn, &nt)) return;
+    if (!sc_build_tones(&c, &turns, noise_db[k], tn, &nt)) {
+      fprintf(stderr, "bench_vad: out of memory building the tones' call\n");
+      sc_free(&c);
+      break;
+    }
     printf("tones%.0f=", noise_db[k]);
     for (int g = 0; g < 3; g++) {
       double st[512], en[512];

@@ -252,10 +252,12 @@ static void test_tones(void) {
 }
 
 /* Step 7 spares speech: on every bundled utterance of s1-s5 (both pools),
-** alone, the segments are the same with the step on and off. */
+** alone, the segments are the same with the step on and off. Alone, about
+** a fifth of them have no segment either way (no silence to measure a
+** floor on), so most must have one for the comparison to say anything. */
 static void test_tones_spare_speech(void) {
   const sc_pool *pools[2] = {&turns_pool, &babble_pool};
-  int same = 0, total = 0;
+  int same = 0, total = 0, found = 0;
   for (int p = 0; p < 2; p++)
     for (int i = 0; i < pools[p]->n; i++) {
       const audio_pcm *u = pools[p]->u[i];
@@ -277,11 +279,14 @@ static void test_tones_spare_speech(void) {
         eq = s[0][k].start == s[1][k].start && s[0][k].end == s[1][k].end &&
              s[0][k].level_db == s[1][k].level_db;
       same += eq;
+      found += n[0] > 0;
       total++;
       free(s[0]), free(s[1]);
     }
-  printf("step 7 on the bundled utterances: the same segments on and off in %d of %d\n", same, total);
+  printf("step 7 on the bundled utterances: the same segments on and off in %d of %d (%d with "
+         "segments)\n", same, total, found);
   CHECK_INT(same, total);
+  CHECK(found >= total * 3 / 4);
 }
 
 static void test_options(void) {
